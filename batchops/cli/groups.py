@@ -1,0 +1,13 @@
+"""Every command group, registered on the app. One line per group module."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    from batchops.cli import jobs, known_errors, system
+
+    system.register(app)
+    app.add_typer(jobs.app, name="jobs", help="Scheduled jobs.")
+    app.add_typer(known_errors.app, name="known-errors", help="The known-error library.")

@@ -1,0 +1,94 @@
+"""How the CLI speaks: one JSON document on stdout, or a readable table; errors on stderr."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+
+from batchops import clock
+
+state = {"json": False, "debug": False}
+
+
+def want_json(flag: bool) -> bool:
+    return flag or state["json"]
+
+
+def _default(value):
+    if isinstance(value, datetime):
+        return clock.iso(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return f"<{len(value)} bytes>"
+    return str(value)
+
+
+def dumps(data) -> str:
+    return json.dumps(data, default=_default, ensure_ascii=False, indent=2)
+
+
+def print_json(data) -> None:
+    sys.stdout.write(dumps(data) + "\n")
+
+
+def console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+
+def show_value(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, datetime):
+        return clock.fmt(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return f"<{len(value)} bytes>"
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False, default=_default)
+    return str(value)
+
+
+def table(rows: list[dict], columns: list[str], title: str | None = None, empty: str = "nothing here") -> None:
+    from rich.table import Table
+
+    out = console()
+    if not rows:
+        out.print(f"[dim]{empty}[/dim]")
+        return
+    tbl = Table(title=title, header_style="bold", show_lines=False)
+    for col in columns:
+        tbl.add_column(col.replace("_", " "))
+    for row in rows:
+        tbl.add_row(*(show_value(row.get(col)) for col in columns))
+    out.print(tbl)
+
+
+def record(data: dict, title: str | None = None, skip: tuple[str, ...] = ()) -> None:
+    from rich.table import Table
+
+    tbl = Table(title=title, show_header=False, box=None, pad_edge=False)
+    tbl.add_column(style="bold")
+    tbl.add_column(overflow="fold")
+    for key, value in data.items():
+        if key in skip:
+            continue
+        tbl.add_row(key.replace("_", " "), show_value(value))
+    console().print(tbl)
+
+
+def emit(data, json_flag: bool, render) -> None:
+    if want_json(json_flag):
+        print_json(data)
+    else:
+        render(data)
+
+
+def error_line(code: str, message: str) -> None:
+    sys.stderr.write(f"error {code}: {message}\n")
+
+
+def info(message: str) -> None:
+    sys.stderr.write(message + "\n")

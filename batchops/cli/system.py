@@ -1,0 +1,42 @@
+"""init, health: the data home and the state of the system."""
+
+from __future__ import annotations
+
+import typer
+
+from batchops.cli.main import setup
+from batchops.cli.output import emit, info, record, want_json
+
+JSON = typer.Option(False, "--json", help="One JSON document on stdout.")
+
+
+def init(json_out: bool = JSON) -> None:
+    """Create the data home, schema and seeds (safe to run again)."""
+    from batchops.services import system
+
+    setup()
+    result = system.init()
+    emit(result, json_out, lambda r: info(
+        f"data home {r['data_dir']} ready: schema v{r['schema_version']}, "
+        f"{r['jobs']} jobs, {r['known_errors']} known errors"))
+
+
+def health(json_out: bool = JSON) -> None:
+    """Store, queue and workers; exit 1 when not healthy."""
+    from batchops.services.health import health as check
+
+    setup()
+    result = check()
+    if want_json(json_out):
+        emit(result, True, None)
+    else:
+        for name, data in result["checks"].items():
+            mark = "ok " if data.get("ok") else "BAD"
+            record({k: v for k, v in data.items() if k != "ok"}, title=f"[{mark}] {name}")
+        info("healthy" if result["healthy"] else "NOT healthy")
+    raise typer.Exit(0 if result["healthy"] else 1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(init)
+    app.command()(health)

@@ -1,0 +1,79 @@
+"""Time: stored in UTC, shown in the display zone. One place for both.
+
+Every front door formats through ``fmt`` so the TUI and the CLI agree.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+_display_zone_name = "Asia/Kolkata"
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def set_display_zone(name: str) -> None:
+    global _display_zone_name
+    _display_zone_name = name
+
+
+@lru_cache(maxsize=32)
+def zone(name: str | None = None) -> ZoneInfo:
+    return ZoneInfo(name or _display_zone_name)
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """Aware UTC datetime; naive values are taken to be UTC (SQLite drops the offset)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+def to_display(value: datetime | None, tz: str | None = None) -> datetime | None:
+    value = as_utc(value)
+    return value.astimezone(zone(tz)) if value else None
+
+
+def fmt(value: datetime | None, tz: str | None = None, seconds: bool = False) -> str:
+    """'2026-11-28 21:43 IST' - the one display format."""
+    local = to_display(value, tz)
+    if local is None:
+        return "-"
+    pattern = "%Y-%m-%d %H:%M:%S %Z" if seconds else "%Y-%m-%d %H:%M %Z"
+    return local.strftime(pattern)
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO-8601 UTC for JSON output."""
+    value = as_utc(value)
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def fmt_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    return str(timedelta(seconds=round(seconds)))
+
+
+def ago(value: datetime | None, now: datetime | None = None) -> str:
+    value = as_utc(value)
+    if value is None:
+        return "never"
+    delta = ((now or utc_now()) - value).total_seconds()
+    if delta < 60:
+        return f"{int(delta)}s ago"
+    if delta < 3600:
+        return f"{int(delta // 60)}m ago"
+    if delta < 86400:
+        return f"{int(delta // 3600)}h ago"
+    return f"{int(delta // 86400)}d ago"

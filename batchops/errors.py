@@ -1,0 +1,104 @@
+"""Errors are values with codes.
+
+Every failure an operator can meet is a ``BatchOpsError`` with a short code
+(``E_MISSING_COLUMNS``) and one sentence they understand. Front doors print
+``code: message``; triage matches known errors on code and message.
+
+Two families decide the CLI exit code:
+
+* ``InputError`` (exit 2) - the request itself is wrong: unknown id, malformed
+  JSON, invalid cron, illegal incident transition, bad config.
+* ``WorkError`` (exit 1) - the request was fine but the work failed: a pipeline
+  step, a job, an unhealthy health check.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+class BatchOpsError(Exception):
+    code = "E_BATCHOPS"
+    exit_code = EXIT_FAILED
+
+    def __init__(self, message: str, *, code: str | None = None, **details: Any):
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+        self.details = details
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+    def to_dict(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message}
+
+
+class InputError(BatchOpsError):
+    """The request is wrong; nothing was changed. CLI exit 2."""
+
+    code = "E_INPUT"
+    exit_code = EXIT_USAGE
+
+
+class WorkError(BatchOpsError):
+    """The work itself failed. CLI exit 1."""
+
+    code = "E_FAILED"
+    exit_code = EXIT_FAILED
+
+
+class ConfigError(InputError):
+    code = "E_CONFIG"
+
+
+class NotFound(InputError):
+    code = "E_NOT_FOUND"
+
+
+class InvalidJSON(InputError):
+    code = "E_JSON_INVALID"
+
+
+class InvalidCron(InputError):
+    code = "E_CRON_INVALID"
+
+
+class IllegalTransition(InputError):
+    code = "E_ILLEGAL_TRANSITION"
+
+
+class ReadOnly(InputError):
+    code = "E_READ_ONLY"
+
+
+class PipelineError(WorkError):
+    """A pipeline step failed.
+
+    ``step`` names the step (standardize, validate, transform, summarize,
+    publish); ``findings`` carries row-level findings gathered before failing.
+    """
+
+    code = "E_PIPELINE"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        step: str | None = None,
+        findings: list | None = None,
+        **details: Any,
+    ):
+        super().__init__(message, code=code, **details)
+        self.step = step
+        self.findings = findings or []
+
+
+class JobError(WorkError):
+    code = "E_JOB_FAILED"

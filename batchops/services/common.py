@@ -1,0 +1,57 @@
+"""Small helpers every service shares: lookups with clear errors, row -> dict."""
+
+from __future__ import annotations
+
+import json
+from typing import TypeVar
+
+import peewee
+
+from batchops.errors import InvalidJSON, NotFound
+
+M = TypeVar("M", bound=peewee.Model)
+
+
+def get_or_404(model: type[M], ident, what: str | None = None) -> M:
+    what = what or model.__name__.lower()
+    try:
+        key = int(ident)
+    except (TypeError, ValueError):
+        raise NotFound(f"{what} id must be a number, not {ident!r}") from None
+    obj = model.get_or_none(model.id == key)
+    if obj is None:
+        raise NotFound(f"no {what} with id {key}")
+    return obj
+
+
+def row_dict(obj: peewee.Model, exclude: tuple[str, ...] = ()) -> dict:
+    """Field values keyed by name; foreign keys as their id (``upload_id``)."""
+    out = {}
+    for name, field in obj._meta.fields.items():
+        if name in exclude:
+            continue
+        if isinstance(field, peewee.ForeignKeyField):
+            out[f"{name}_id"] = getattr(obj, field.column_name)
+        else:
+            out[name] = getattr(obj, name)
+    return out
+
+
+def parse_json(text: str | None, what: str, default=None):
+    """Parse JSON given inline or as @file; E_JSON_INVALID with the position if it is not."""
+    if text is None or text == "":
+        return default
+    source = what
+    if text.startswith("@"):
+        from pathlib import Path
+
+        path = Path(text[1:]).expanduser()
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InvalidJSON(f"cannot read {what} file {path}: {exc.__class__.__name__}") from None
+        source = f"{what} file {path}"
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidJSON(f"{source} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None

@@ -1,0 +1,29 @@
+"""The store: Peewee models, connection set-up, migrations, seeds, files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from batchops.store.db import bind, db, make_database
+
+
+def open_store(cfg, *, seed: bool = True):
+    """Bind the database from ``cfg`` and bring the schema up to date.
+
+    A brand-new store is seeded (default jobs, known errors); an existing one
+    is only upgraded, so operator edits are never overwritten.
+    """
+    from batchops.store import migrations, seeds
+
+    home = Path(cfg.data_dir)
+    home.mkdir(parents=True, exist_ok=True)
+    database = bind(make_database(cfg.database.url, home))
+    with database.connection_context():
+        before, _ = migrations.upgrade()
+        if before is None and seed:
+            seeds.seed_known_errors()
+            seeds.seed_jobs(cfg)
+    return database
+
+
+__all__ = ["db", "open_store"]

@@ -1,0 +1,113 @@
+"""Files in the data home: the content-addressed originals and atomic writes.
+
+Original file names are kept as data, never used as paths: blobs are named by
+their SHA-256, exports by a sanitised stem inside ``exports/<upload_id>/``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+from batchops.errors import InputError
+
+CHUNK = 1024 * 1024
+
+
+def safe_join(root: Path, *parts: str) -> Path:
+    """root/parts, refusing anything that would land outside root."""
+    root = Path(root).resolve()
+    target = root.joinpath(*parts).resolve()
+    if target != root and root not in target.parents:
+        raise InputError(f"path escapes the data home: {'/'.join(parts)}", code="E_PATH_ESCAPE")
+    return target
+
+
+def safe_suffix(name: str) -> str:
+    suffix = Path(name).suffix.lower()
+    return suffix if re.fullmatch(r"\.[a-z0-9]{1,5}", suffix) else ""
+
+
+def safe_stem(name: str, limit: int = 80) -> str:
+    """A file-name stem that is safe on every OS and cannot climb directories."""
+    stem = Path(name.replace("\\", "/")).name
+    stem = Path(stem).stem if Path(stem).suffix else stem
+    stem = re.sub(r"[^\w.-]+", "_", stem, flags=re.UNICODE).strip("._")
+    return stem[:limit] or "report"
+
+
+@contextmanager
+def atomic_path(final: Path):
+    """Yield a temp path beside ``final``; rename over it only if the block succeeds."""
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, final)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def atomic_write_bytes(final: Path, data: bytes) -> Path:
+    with atomic_path(final) as tmp:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+    return Path(final)
+
+
+def atomic_write_text(final: Path, text: str) -> Path:
+    return atomic_write_bytes(final, text.encode("utf-8"))
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def store_original(home: Path, source: Path, original_name: str) -> tuple[str, str, int]:
+    """Copy ``source`` into files/ab/<sha256><ext>; returns (sha256, path relative to home, size).
+
+    Hashes while copying (one read of the file); identical content is stored once.
+    """
+    files = Path(home) / "files"
+    files.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    size = 0
+    fd, tmp = tempfile.mkstemp(prefix=".incoming.", dir=files)
+    try:
+        with open(source, "rb") as src, os.fdopen(fd, "wb") as dst:
+            while chunk := src.read(CHUNK):
+                digest.update(chunk)
+                dst.write(chunk)
+                size += len(chunk)
+        sha = digest.hexdigest()
+        rel = f"files/{sha[:2]}/{sha}{safe_suffix(original_name)}"
+        final = Path(home) / rel
+        final.parent.mkdir(parents=True, exist_ok=True)
+        if final.exists():
+            os.unlink(tmp)
+        else:
+            os.replace(tmp, final)
+        return sha, rel, size
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def remove_tree(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)

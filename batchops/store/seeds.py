@@ -1,0 +1,171 @@
+"""Seeds: the six default jobs and the known-error library. Idempotent.
+
+Seeding inserts what is missing by name and never overwrites what an operator
+changed. Jobs that need a target (recipients, URL, folder) start paused and
+say what to configure.
+"""
+
+from __future__ import annotations
+
+from batchops.store.db import db
+from batchops.store.models import Job, KnownError
+
+# name, callable, cron, description, needs (config key that must be set, or None)
+DEFAULT_JOBS = [
+    (
+        "attendance-reminders",
+        "send_attendance_reminders",
+        "30 9 * * 1-6",
+        "Email the guardian of every student marked absent today (once per student and day).",
+        "automation.attendance_path",
+    ),
+    (
+        "status-digest",
+        "send_system_status_digest",
+        "0 8 * * *",
+        "Morning digest: health, yesterday's runs, open incidents, next jobs.",
+        None,
+    ),
+    (
+        "notice-board-scrape",
+        "run_web_scrape",
+        "0 */6 * * *",
+        "Fetch the configured notice pages and report new notices.",
+        "automation.scrape_urls",
+    ),
+    (
+        "drop-folder-ingest",
+        "schedule_file_ingest",
+        "*/15 * * * *",
+        "Pick up new gradebooks from the drop folder and run the pipeline.",
+        "automation.ingest_folder",
+    ),
+    (
+        "purge-old-records",
+        "purge_old_records",
+        "30 2 * * 0",
+        "Apply the retention settings, then VACUUM.",
+        None,
+    ),
+    (
+        "daily-backup",
+        "run_daily_backup",
+        "0 2 * * *",
+        "Consistent snapshot of the store and queue into backups/, verified and rotated.",
+        None,
+    ),
+]
+
+# (name, error_code, pattern, step, severity, root cause, corrective action, auto_retry, retry_max, delay_s, open_ticket)
+KNOWN_ERRORS = [
+    ("Missing required columns", "E_MISSING_COLUMNS", "", "validate", "high",
+     "The file lacks columns the department requires (often a different export template or renamed headers).",
+     "Ask the department for the standard template, or add the header to [synonyms] in batchops.toml, then retry.",
+     False, 0, 0, True),
+    ("No data rows", "E_NO_ROWS", "", None, "medium",
+     "The file has a header but no student rows (an empty export or the wrong sheet).",
+     "Re-export with the data, or choose the right sheet with --sheet.", False, 0, 0, True),
+    ("Empty file", "E_EMPTY_FILE", "", "standardize", "medium",
+     "The uploaded file is zero bytes: the transfer or export was interrupted.",
+     "Upload the file again from the source system.", False, 0, 0, True),
+    ("PDF without a table", "E_PDF_NO_TABLE", "", "standardize", "medium",
+     "The PDF has text but no table BatchOps can read (a letter or a notice rather than a gradebook).",
+     "Ask for the gradebook as CSV/XLSX or a PDF with a ruled or aligned table.", False, 0, 0, True),
+    ("Scanned PDF (no text layer)", "E_PDF_NO_TEXT", "", "standardize", "medium",
+     "The PDF is an image scan with no text layer.",
+     "Ask for the original export; OCR is not done automatically.", False, 0, 0, True),
+    ("Encrypted PDF", "E_PDF_ENCRYPTED", "", "standardize", "medium",
+     "The PDF is password-protected.", "Ask the sender for an unprotected copy.", False, 0, 0, True),
+    ("Damaged PDF", "E_PDF_DAMAGED", "", "standardize", "medium",
+     "The PDF is truncated or corrupt.", "Upload the file again; if it persists, re-export it.",
+     False, 0, 0, True),
+    ("Unreadable workbook", "E_XLSX_UNREADABLE", "", "standardize", "medium",
+     "The Excel file is truncated, corrupt or not really a workbook.",
+     "Open and re-save it in Excel as .xlsx, then upload again.", False, 0, 0, True),
+    ("Workbook too large uncompressed", "E_XLSX_TOO_LARGE", "", "standardize", "high",
+     "The workbook expands far beyond the configured limit (possibly a zip bomb).",
+     "Check where the file came from; raise pipeline.max_xlsx_uncompressed_mb only if it is genuine.",
+     False, 0, 0, True),
+    ("Old .xls format", "E_XLS_UNSUPPORTED", "", "standardize", "low",
+     "The file is a legacy .xls (Excel 97-2003) workbook.", "Save it as .xlsx or CSV and upload again.",
+     False, 0, 0, True),
+    ("Text encoding not recognised", "E_BAD_ENCODING", "", "standardize", "medium",
+     "The file is not text in a known encoding (UTF-8, UTF-16, Windows-1252).",
+     "Export as CSV UTF-8 from the spreadsheet program.", False, 0, 0, True),
+    ("Unsupported or garbage file", "E_UNSUPPORTED_FORMAT", "", "standardize", "medium",
+     "The content is not CSV, XLSX or PDF whatever its name says.",
+     "Check the file; upload the real gradebook export.", False, 0, 0, True),
+    ("File too large", "E_FILE_TOO_LARGE", "", "standardize", "medium",
+     "The file exceeds pipeline.max_file_mb.", "Split the file, or raise the limit in batchops.toml.",
+     False, 0, 0, True),
+    ("Too many rows", "E_TOO_MANY_ROWS", "", "standardize", "medium",
+     "The file has more rows than pipeline.max_rows.", "Split the file or raise the limit.",
+     False, 0, 0, True),
+    ("Too many columns", "E_TOO_MANY_COLUMNS", "", "standardize", "medium",
+     "The file has more columns than pipeline.max_columns (often a wrong delimiter or a pivoted export).",
+     "Check the export settings; raise the limit only if genuine.", False, 0, 0, True),
+    ("Unknown column in amendment", "E_UNKNOWN_COLUMN", "", "transform", "low",
+     "Records or rules name a column the file does not have.",
+     "Fix the column name in the records/rules (see the upload's columns) and retry.", False, 0, 0, False),
+    ("Database busy", "E_DB_LOCKED", r"database is locked|database table is locked|busy", None, "low",
+     "Another process held the store's write lock longer than the busy timeout.",
+     "Usually transient: BatchOps retries automatically.", True, 3, 30, False),
+    ("Worker lost", "E_WORKER_LOST", "", None, "high",
+     "The worker running this stopped sending heartbeats (killed, OOM or reboot).",
+     "Check the machine (dmesg for OOM kills); the run is retried automatically.", True, 2, 60, True),
+    ("Job timeout", "E_JOB_TIMEOUT", "", None, "medium",
+     "The job ran longer than its timeout.", "Raise the job's timeout or investigate what it waits on.",
+     True, 1, 300, True),
+    ("Network fetch failed", "E_FETCH_FAILED", r"timed out|connection|refused|unreachable|resolve", None,
+     "low", "A remote server (notice board, FTP, SMTP) did not answer.",
+     "Usually transient: retried automatically. Check the URL if it persists.", True, 3, 120, False),
+    ("Mail delivery failed", "E_SMTP_FAILED", "", None, "medium",
+     "The SMTP server refused or did not answer; messages wait in the outbox.",
+     "Check [smtp] settings and the password source; the outbox is retried.", True, 3, 300, True),
+]
+
+
+def seed_known_errors() -> int:
+    created = 0
+    with db.atomic():
+        for (name, code, pattern, step, severity, cause, action, retry, rmax, delay, ticket) in KNOWN_ERRORS:
+            if KnownError.select().where(KnownError.name == name).exists():
+                continue
+            KnownError.create(
+                name=name, error_code=code, pattern=pattern, step=step, severity=severity,
+                root_cause=cause, corrective_action=action, auto_retry=retry, retry_max=rmax,
+                retry_delay_s=delay, open_ticket=ticket, builtin=True,
+            )
+            created += 1
+    return created
+
+
+def _is_configured(cfg, dotted: str | None) -> bool:
+    if dotted is None:
+        return True
+    section, key = dotted.split(".")
+    return bool(getattr(getattr(cfg, section), key))
+
+
+def seed_jobs(cfg) -> int:
+    from batchops.automation.schedule import next_fire_time
+
+    created = 0
+    with db.atomic():
+        for name, func, cron, description, needs in DEFAULT_JOBS:
+            if Job.select().where(Job.name == name).exists():
+                continue
+            configured = _is_configured(cfg, needs)
+            Job.create(
+                name=name,
+                callable=func,
+                cron=cron,
+                description=description,
+                timezone=cfg.display_timezone,
+                paused=not configured,
+                paused_reason="" if configured else f"set {needs} in batchops.toml, then resume",
+                misfire_policy=cfg.worker.default_missed_policy,
+                next_run_at=next_fire_time(cron, cfg.display_timezone),
+            )
+            created += 1
+    return created
