@@ -6,8 +6,10 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    from batchops.cli import jobs, known_errors, system
+    from batchops.cli import jobs, known_errors, pipeline, system, uploads
 
     system.register(app)
+    pipeline.register(app)
+    uploads.register(app)
     app.add_typer(jobs.app, name="jobs", help="Scheduled jobs.")
     app.add_typer(known_errors.app, name="known-errors", help="The known-error library.")

@@ -1,0 +1,133 @@
+"""Outgoing messages: e-mail over SMTP and JSON webhooks, with an outbox so nothing is lost.
+
+A message that cannot be delivered now (no SMTP configured, server down,
+webhook failing) is written to ``outbox/`` as one JSON file and retried by
+``flush()``. Secrets come from the environment or an owner-only file and are
+never printed or stored in a message.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import smtplib
+import stat
+import urllib.error
+import urllib.request
+import uuid
+from email.message import EmailMessage
+from pathlib import Path
+
+from batchops import clock
+from batchops.clock import utc_now
+from batchops.errors import ConfigError
+from batchops.services import context
+from batchops.store import files
+
+
+def outbox_dir() -> Path:
+    path = context.home() / "outbox"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def smtp_password() -> str:
+    smtp = context.config().smtp
+    if smtp.password_file:
+        path = Path(smtp.password_file).expanduser()
+        try:
+            mode = path.stat().st_mode
+        except OSError:
+            raise ConfigError(f"smtp.password_file {path} cannot be read") from None
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise ConfigError(f"smtp.password_file {path} must be readable only by its owner (chmod 600)")
+        return path.read_text(encoding="utf-8").strip()
+    return os.environ.get(smtp.password_env, "") if smtp.password_env else ""
+
+
+def _deliver_email(msg: dict) -> None:
+    smtp = context.config().smtp
+    email = EmailMessage()
+    email["From"] = smtp.sender
+    email["To"] = ", ".join(msg["to"])
+    email["Subject"] = msg["subject"]
+    email.set_content(msg["body"])
+    with smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout) as server:
+        if smtp.starttls:
+            server.starttls()
+        if smtp.username:
+            server.login(smtp.username, smtp_password())
+        server.send_message(email)
+
+
+def _deliver_webhook(msg: dict) -> None:
+    request = urllib.request.Request(
+        msg["url"], data=json.dumps(msg["payload"], default=str).encode("utf-8"),
+        headers={"Content-Type": "application/json", "User-Agent": "batchops"}, method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - URLs come from config
+        if response.status >= 300:
+            raise OSError(f"webhook answered HTTP {response.status}")
+
+
+DELIVER = {"email": _deliver_email, "webhook": _deliver_webhook}
+
+
+def _can_deliver(msg: dict) -> bool:
+    return msg["kind"] != "email" or bool(context.config().smtp.host)
+
+
+def _park(msg: dict, error: str | None) -> Path:
+    msg["last_error"] = error
+    name = msg.get("file") or f"{utc_now():%Y%m%dT%H%M%S}-{msg['kind']}-{uuid.uuid4().hex[:8]}.json"
+    msg["file"] = name
+    return files.atomic_write_text(outbox_dir() / name, json.dumps(msg, indent=2, default=str))
+
+
+def _send(msg: dict) -> dict:
+    if not _can_deliver(msg):
+        path = _park(msg, "no SMTP server configured")
+        return {"delivered": False, "outbox": str(path), "error": msg["last_error"]}
+    msg["attempts"] = msg.get("attempts", 0) + 1
+    try:
+        DELIVER[msg["kind"]](msg)
+    except (OSError, smtplib.SMTPException, urllib.error.URLError, ConfigError) as exc:
+        path = _park(msg, f"{exc.__class__.__name__}: {exc}")
+        return {"delivered": False, "outbox": str(path), "error": msg["last_error"]}
+    if msg.get("file"):
+        (outbox_dir() / msg["file"]).unlink(missing_ok=True)
+    return {"delivered": True, "outbox": None, "error": None}
+
+
+def send_email(to: list[str] | str, subject: str, body: str, *, tag: str = "") -> dict:
+    recipients = [to] if isinstance(to, str) else list(to)
+    return _send({"kind": "email", "to": recipients, "subject": subject, "body": body, "tag": tag,
+                  "created_at": clock.iso(utc_now())})
+
+
+def post_webhook(url: str, payload: dict, *, tag: str = "") -> dict:
+    return _send({"kind": "webhook", "url": url, "payload": payload, "tag": tag,
+                  "created_at": clock.iso(utc_now())})
+
+
+def list_outbox() -> list[dict]:
+    out = []
+    for path in sorted(outbox_dir().glob("*.json")):
+        try:
+            out.append(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, json.JSONDecodeError):
+            continue
+    return out
+
+
+def flush() -> dict:
+    """Retry every parked message that can be delivered now."""
+    delivered = failed = waiting = 0
+    for msg in list_outbox():
+        if not _can_deliver(msg):
+            waiting += 1
+            continue
+        if _send(msg)["delivered"]:
+            delivered += 1
+        else:
+            failed += 1
+    return {"delivered": delivered, "failed": failed, "waiting": waiting}

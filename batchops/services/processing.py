@@ -1,0 +1,218 @@
+"""Run the pipeline for an upload and record everything about it.
+
+The one place where the pure pipeline meets the store: each step is saved as
+it starts and ends (short write transactions, never held while reading a file
+or rendering a PDF), a heartbeat thread proves the run is alive, and a failure
+is recorded with its code and handed to ``incidents.triage``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from batchops import clock
+from batchops.clock import utc_now
+from batchops.errors import BatchOpsError, InputError, PipelineError
+from batchops.services import context, runs, uploads
+from batchops.store import files
+from batchops.store.db import db, retry_busy
+from batchops.store.models import JobRun, Upload
+
+# Reports above these sizes live only on disk under exports/ (the row keeps the path).
+MAX_STORED_CSV = 5 * 1024 * 1024
+MAX_STORED_PDF = 20 * 1024 * 1024
+
+
+def process_file(path, *, department=None, plan="transform", plan_config=None, notes="", sheet=None,
+                 trigger="cli", queue=False, original_name=None) -> dict:
+    """Take one file in and either run it now or queue it; returns the DESIGN.md result object."""
+    from batchops.pipeline.plans import validate_plan_config
+
+    validate_plan_config(plan, plan_config or {})
+    upload = uploads.create_upload(path, original_name=original_name, department=department, notes=notes,
+                                   plan=plan, plan_config=plan_config, sheet=sheet)
+    return submit(upload.id, trigger=trigger, queue=queue)
+
+
+def submit(upload_id: int, *, trigger="cli", queue=False, attempt: int | None = None, delay: float | None = None) -> dict:
+    """Create a run for the upload; execute it here, or enqueue it for the worker."""
+    context.require_writable()
+    upload = uploads.get_upload(upload_id)
+    if upload.status in ("queued", "processing"):
+        raise InputError(f"upload {upload.id} is already {upload.status}", code="E_UPLOAD_BUSY")
+    if attempt is None:
+        attempt = JobRun.select().where(JobRun.upload == upload.id).count() + 1
+    run = runs.create_run("pipeline", upload_id=upload.id, trigger=trigger, attempt=attempt)
+    if queue:
+        from batchops.queue import tasks
+
+        uploads.set_status(upload.id, "queued")
+        tasks.enqueue_pipeline(run.id, delay=delay)
+        return result_dict(run.id)
+    return execute(run.id)
+
+
+def result_dict(run_id: int) -> dict:
+    run = JobRun.get_by_id(run_id)
+    upload = Upload.get_by_id(run.upload_id) if run.upload_id else None
+    from batchops.store.models import Incident
+
+    incident = (Incident.select(Incident.id).where(Incident.run == run.id).first()
+                if run.status == "failed" else None)
+    status = {"succeeded": "published", "failed": "failed"}.get(run.status, run.status)
+    return {
+        "upload_id": run.upload_id,
+        "run_id": run.id,
+        "status": status,
+        "rows_in": run.rows_in,
+        "rows_out": run.rows_out,
+        "reports": {"csv": upload.report_csv_path, "pdf": upload.report_pdf_path}
+        if upload and run.status == "succeeded" else {"csv": None, "pdf": None},
+        "incident_id": incident.id if incident else None,
+        "error": {"code": run.error_code, "message": run.error_message} if run.status == "failed" else None,
+    }
+
+
+class _Heartbeat(threading.Thread):
+    """Touches the run's heartbeat while a long step works (own connection)."""
+
+    def __init__(self, run_id: int, every: float):
+        super().__init__(daemon=True, name=f"heartbeat-{run_id}")
+        self.run_id, self.every, self.stopped = run_id, every, threading.Event()
+
+    def run(self):
+        while not self.stopped.wait(self.every):
+            try:
+                with db.connection_context():
+                    runs.heartbeat(self.run_id)
+            except Exception:  # a missed beat is not worth killing the run for
+                pass
+
+
+def _step_dict(step) -> dict:
+    data = asdict(step)
+    data["started_at"] = clock.iso(step.started_at)
+    return data
+
+
+def _pause_hook(step_name: str, status: str) -> None:
+    """Test hook: BATCHOPS_TEST_PAUSE_STEP=validate holds that step, so crash tests can kill us mid-step."""
+    if os.environ.get("BATCHOPS_TEST_PAUSE_STEP") == step_name and status == "running":
+        time.sleep(float(os.environ.get("BATCHOPS_TEST_PAUSE_SECONDS", "30")))
+
+
+def execute(run_id: int) -> dict:
+    """Run the pipeline for a queued run (in this process) and return its result object."""
+    from batchops.incidents import triage
+    from batchops.pipeline.runner import PipelineRequest, run_pipeline
+    from batchops.pipeline.settings import from_config
+
+    cfg = context.config()
+    run = JobRun.get_by_id(run_id)
+    upload = Upload.get_by_id(run.upload_id)
+    if not _claim(run.id, upload.id):
+        return result_dict(run.id)  # another process took it (a duplicate delivery)
+
+    steps: dict[str, dict] = {}
+    log_lines: list[str] = [f"{clock.fmt(utc_now(), seconds=True)} run {run.id} attempt {run.attempt} "
+                            f"({run.trigger}) for upload {upload.id} {upload.original_name!r}, plan {upload.plan}"]
+
+    def on_step(step) -> None:
+        steps[step.name] = _step_dict(step)
+        if step.status != "running":
+            log_lines.append(f"{clock.fmt(utc_now(), seconds=True)} {step.name}: {step.status} "
+                             f"in {clock.fmt_duration(step.duration_s)} - {step.message}")
+        runs.save_progress(run.id, list(steps.values()), "\n".join(log_lines))
+        _pause_hook(step.name, step.status)
+
+    request = PipelineRequest(
+        source=uploads.blob_path(upload),
+        original_name=upload.original_name,
+        out_dir=files.safe_join(context.home(), "exports", str(upload.id)),
+        department=upload.department,
+        plan=upload.plan,
+        plan_config=upload.plan_config or {},
+        sheet=upload.sheet,
+        upload_id=upload.id,
+        generated_at=clock.fmt(utc_now()),
+    )
+    beat = _Heartbeat(run.id, cfg.worker.heartbeat_seconds)
+    beat.start()
+    try:
+        result = run_pipeline(request, from_config(cfg), on_step=on_step)
+    except BaseException as exc:
+        beat.stopped.set()
+        error = exc if isinstance(exc, BatchOpsError) else PipelineError(
+            f"unexpected {exc.__class__.__name__}: {exc}", code="E_INTERNAL")
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            error = PipelineError("the run was interrupted", code="E_INTERRUPTED")
+        log_lines.append(f"{clock.fmt(utc_now(), seconds=True)} FAILED {error.code}: {error.message}")
+        failed = _record_failure(run.id, upload.id, error, list(steps.values()), "\n".join(log_lines))
+        triage.on_failure(failed, error)
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            raise
+        return result_dict(run.id)
+    beat.stopped.set()
+    log_lines.append(f"{clock.fmt(utc_now(), seconds=True)} published {result.rows_out} rows")
+    done = _record_success(run.id, upload.id, result, list(steps.values()), "\n".join(log_lines))
+    triage.on_success(done)
+    return result_dict(run.id)
+
+
+@retry_busy
+def _claim(run_id: int, upload_id: int) -> bool:
+    now = utc_now()
+    with db.atomic():
+        claimed = JobRun.update(status="running", started_at=now, heartbeat_at=now, worker_id=runs.worker_id(),
+                                pid=os.getpid()).where(
+            (JobRun.id == run_id) & (JobRun.status == "queued")).execute()
+        if claimed:
+            Upload.update(status="processing", error_code=None, error_message=None, updated_at=now).where(
+                Upload.id == upload_id).execute()
+    return bool(claimed)
+
+
+def _read_if_small(path: Path, limit: int) -> bytes | None:
+    return path.read_bytes() if path.stat().st_size <= limit else None
+
+
+def _record_success(run_id, upload_id, result, steps, log) -> JobRun:
+    csv_bytes = _read_if_small(result.csv_path, MAX_STORED_CSV)  # read before the transaction
+    pdf_bytes = _read_if_small(result.pdf_path, MAX_STORED_PDF)
+    summary = dict(result.summary)
+    summary["findings"] = len(result.findings)
+    now = utc_now()
+
+    @retry_busy
+    def write():
+        with db.atomic():
+            Upload.update(
+                status="published", summary=summary, rows_in=result.rows_in, rows_out=result.rows_out,
+                report_csv=csv_bytes.decode("utf-8") if csv_bytes is not None else None,
+                report_pdf=pdf_bytes, report_csv_path=str(result.csv_path), report_pdf_path=str(result.pdf_path),
+                error_code=None, error_message=None, published_at=now, updated_at=now,
+            ).where(Upload.id == upload_id).execute()
+            return runs.finish(run_id, "succeeded", steps=steps, findings=result.findings, log=log,
+                               exit_code=0, rows_in=result.rows_in, rows_out=result.rows_out,
+                               error_code=None, error_message=None, result={"summary": summary})
+
+    return write()
+
+
+def _record_failure(run_id, upload_id, error: BatchOpsError, steps, log) -> JobRun:
+    findings = list(getattr(error, "findings", []) or [])
+    step = getattr(error, "step", None)
+
+    @retry_busy
+    def write():
+        with db.atomic():
+            Upload.update(status="failed", error_code=error.code, error_message=error.message,
+                          updated_at=utc_now()).where(Upload.id == upload_id).execute()
+            return runs.finish(run_id, "failed", steps=steps, findings=findings, log=log, exit_code=1,
+                               error_code=error.code, error_message=error.message, failed_step=step)
+
+    return write()

@@ -1,0 +1,99 @@
+"""Published reports: find them by upload or run, wait for them, export them."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+from batchops.errors import InputError, WorkError
+from batchops.services import runs, uploads
+from batchops.store import files
+from batchops.store.models import JobRun, Upload
+
+FORMATS = ("csv", "pdf")
+
+
+def _resolve(upload_id=None, run_id=None) -> tuple[Upload, JobRun | None]:
+    if (upload_id is None) == (run_id is None):
+        raise InputError("give exactly one of --upload or --run", code="E_USAGE")
+    if run_id is not None:
+        run = runs.get_run(run_id)
+        if run.upload_id is None:
+            raise InputError(f"run {run.id} is a job run; it has no report", code="E_NO_REPORT")
+        return Upload.get_by_id(run.upload_id), run
+    upload = uploads.get_upload(upload_id)
+    return upload, JobRun.select().where(JobRun.upload == upload.id).order_by(JobRun.id.desc()).first()
+
+
+def _state(upload: Upload, run: JobRun | None) -> str:
+    if run is not None:
+        return {"succeeded": "published"}.get(run.status, run.status)
+    return upload.status
+
+
+def report_bytes(upload_id=None, run_id=None, fmt: str = "csv", wait: float = 0.0) -> tuple[bytes, Upload]:
+    """The report's bytes; waits up to ``wait`` seconds for a run still going."""
+    if fmt not in FORMATS:
+        raise InputError(f"unknown format {fmt!r} (csv or pdf)", code="E_USAGE")
+    deadline = time.monotonic() + max(0.0, wait)
+    while True:
+        upload, run = _resolve(upload_id, run_id)
+        state = _state(upload, run)
+        if state == "published" or state in ("failed", "cancelled", "skipped") or time.monotonic() >= deadline:
+            break
+        time.sleep(0.5)
+    if state in ("failed", "cancelled", "skipped"):
+        code = (run.error_code if run else upload.error_code) or "E_FAILED"
+        raise WorkError(f"upload {upload.id} has no report: its run failed ({code}); see `batchops uploads show {upload.id}`",
+                        code="E_REPORT_UNAVAILABLE")
+    if state != "published":
+        raise WorkError(f"upload {upload.id} is still {state}; try again or pass --wait SECONDS",
+                        code="E_REPORT_NOT_READY")
+    if run is not None and run_id is not None and run.id != _latest_success_id(upload):
+        raise WorkError(f"run {run.id} is not the upload's latest published run; export by --upload {upload.id}",
+                        code="E_REPORT_SUPERSEDED")
+    stored = upload.report_csv.encode("utf-8") if fmt == "csv" and upload.report_csv is not None else (
+        bytes(upload.report_pdf) if fmt == "pdf" and upload.report_pdf is not None else None)
+    if stored is None:
+        path = Path(upload.report_csv_path if fmt == "csv" else upload.report_pdf_path or "")
+        if not path.is_file():
+            raise WorkError(f"the {fmt} report of upload {upload.id} is missing from disk; retry the upload",
+                            code="E_REPORT_MISSING")
+        stored = path.read_bytes()
+    return stored, upload
+
+
+def _latest_success_id(upload: Upload) -> int | None:
+    row = (JobRun.select(JobRun.id).where((JobRun.upload == upload.id) & (JobRun.status == "succeeded"))
+           .order_by(JobRun.id.desc()).first())
+    return row.id if row else None
+
+
+def default_name(upload: Upload, fmt: str) -> str:
+    return f"{files.safe_stem(upload.original_name)}_report.{fmt}"
+
+
+def export(upload_id=None, run_id=None, fmt: str = "csv", out: str | None = None, wait: float = 0.0) -> dict:
+    data, upload = report_bytes(upload_id, run_id, fmt, wait)
+    target = Path(out).expanduser() if out else Path.cwd() / default_name(upload, fmt)
+    if target.is_dir():
+        target = target / default_name(upload, fmt)
+    try:
+        files.atomic_write_bytes(target, data)
+    except OSError as exc:
+        raise InputError(f"cannot write {target}: {exc.strerror or exc}", code="E_OUTPUT_PATH") from None
+    return {"upload_id": upload.id, "format": fmt, "path": str(target), "bytes": len(data)}
+
+
+def copy_reports(upload: Upload, out_dir: Path) -> dict:
+    """Copy an upload's published reports into a folder (``process --out``)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    copied = {}
+    for fmt, src in (("csv", upload.report_csv_path), ("pdf", upload.report_pdf_path)):
+        if src and Path(src).is_file():
+            target = out_dir / Path(src).name
+            with files.atomic_path(target) as tmp:
+                shutil.copyfile(src, tmp)
+            copied[fmt] = str(target)
+    return copied

@@ -1,0 +1,168 @@
+"""Job runs: create, record progress, list (keyset-paged), show, recover the stranded.
+
+A run belongs to whichever process claims it (``worker_id`` = host:pid) and
+proves it is alive through ``heartbeat_at``. A run whose owner died is failed
+with ``E_WORKER_LOST`` by ``recover_stale`` and handed to triage, so no upload
+stays ``processing`` forever.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from datetime import timedelta
+
+from batchops.clock import utc_now
+from batchops.errors import InputError
+from batchops.services import context
+from batchops.services.common import get_or_404, row_dict
+from batchops.store.db import db, retry_busy
+from batchops.store.models import RUN_KINDS, RUN_STATUSES, Job, JobRun, Upload
+
+LIGHT_FIELDS = [
+    f for name, f in JobRun._meta.fields.items() if name not in ("log", "findings", "steps", "result")
+]
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def run_dict(run: JobRun, full: bool = False) -> dict:
+    exclude = () if full else ("log", "findings", "steps", "result")
+    out = row_dict(run, exclude=exclude)
+    if run.upload_id is not None:
+        out["upload_name"] = getattr(run, "upload_name", None) or _upload_name(run.upload_id)
+    return out
+
+
+def _upload_name(upload_id: int) -> str | None:
+    row = Upload.select(Upload.original_name).where(Upload.id == upload_id).first()
+    return row.original_name if row else None
+
+
+@retry_busy
+def create_run(kind: str, *, upload_id: int | None = None, job: Job | None = None, trigger: str = "cli",
+               attempt: int = 1, fire_time=None, catch_up: bool = False) -> JobRun:
+    with db.atomic():
+        return JobRun.create(
+            kind=kind, upload=upload_id, job=job, job_name=job.name if job else None, trigger=trigger,
+            attempt=attempt, fire_time=fire_time, catch_up=catch_up, status="queued",
+        )
+
+
+@retry_busy
+def mark_running(run_id: int, owner: str | None = None) -> None:
+    now = utc_now()
+    with db.atomic():
+        JobRun.update(status="running", started_at=now, heartbeat_at=now, worker_id=owner or worker_id(),
+                      pid=os.getpid()).where(JobRun.id == run_id).execute()
+
+
+@retry_busy
+def heartbeat(run_id: int) -> None:
+    with db.atomic():
+        JobRun.update(heartbeat_at=utc_now()).where(
+            (JobRun.id == run_id) & (JobRun.status == "running")).execute()
+
+
+@retry_busy
+def save_progress(run_id: int, steps: list[dict], log: str) -> None:
+    with db.atomic():
+        JobRun.update(steps=steps, log=log, heartbeat_at=utc_now()).where(JobRun.id == run_id).execute()
+
+
+@retry_busy
+def finish(run_id: int, status: str, **fields) -> JobRun:
+    now = utc_now()
+    with db.atomic():
+        run = JobRun.get_by_id(run_id)
+        started = run.started_at or run.queued_at
+        JobRun.update(status=status, finished_at=now, duration_s=(now - started).total_seconds(),
+                      **fields).where(JobRun.id == run_id).execute()
+    return JobRun.get_by_id(run_id)
+
+
+def get_run(ident) -> JobRun:
+    return get_or_404(JobRun, ident, "run")
+
+
+def list_runs(status: str | None = None, kind: str | None = None, upload_id: int | None = None,
+              job_id: int | None = None, limit: int = 50, before_id: int | None = None) -> list[dict]:
+    """Newest first; ``before_id`` pages by key, so the 100,000th page costs what the first does."""
+    if status and status not in RUN_STATUSES:
+        raise InputError(f"unknown run status {status!r} (one of {', '.join(RUN_STATUSES)})", code="E_BAD_FILTER")
+    if kind and kind not in RUN_KINDS:
+        raise InputError(f"unknown run kind {kind!r} (pipeline or job)", code="E_BAD_FILTER")
+    query = (JobRun.select(*LIGHT_FIELDS, Upload.original_name.alias("upload_name"))
+             .join(Upload, on=(JobRun.upload == Upload.id), join_type="LEFT OUTER")
+             .order_by(JobRun.id.desc()).limit(max(1, min(limit, 10000))))
+    if status:
+        query = query.where(JobRun.status == status)
+    if kind:
+        query = query.where(JobRun.kind == kind)
+    if upload_id:
+        query = query.where(JobRun.upload == upload_id)
+    if job_id:
+        query = query.where(JobRun.job == job_id)
+    if before_id:
+        query = query.where(JobRun.id < before_id)
+    return [run_dict(r) for r in query.objects()]
+
+
+def show_run(ident) -> dict:
+    return run_dict(get_run(ident), full=True)
+
+
+def run_logs(ident) -> str:
+    return get_run(ident).log or ""
+
+
+def _pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def is_orphaned(run: JobRun, now=None, lost_after: float | None = None) -> bool:
+    """Dead owner on this host, or no heartbeat for ``lost_after`` seconds."""
+    lost_after = lost_after if lost_after is not None else context.config().worker.lost_after_seconds
+    now = now or utc_now()
+    host = socket.gethostname()
+    if run.worker_id and run.worker_id.rsplit(":", 1)[0] == host and not _pid_alive(run.pid):
+        return True
+    beat = run.heartbeat_at or run.started_at or run.queued_at
+    return (now - beat) > timedelta(seconds=lost_after)
+
+
+def recover_stale(lost_after: float | None = None) -> list[int]:
+    """Fail every running run whose owner is gone; triage each. Returns their ids."""
+    from batchops.errors import WorkError
+    from batchops.incidents import triage
+
+    if context.config().read_only:
+        return []
+    recovered = []
+    for run in JobRun.select().where(JobRun.status == "running"):
+        if not is_orphaned(run, lost_after=lost_after):
+            continue
+        message = f"the process running this ({run.worker_id or 'unknown'}) stopped without finishing"
+        with db.atomic():
+            changed = JobRun.update(status="failed", finished_at=utc_now(), error_code="E_WORKER_LOST",
+                                    error_message=message, exit_code=1,
+                                    log=JobRun.log + f"\nrecovered: {message}\n").where(
+                (JobRun.id == run.id) & (JobRun.status == "running")).execute()
+            if changed and run.upload_id:
+                Upload.update(status="failed", error_code="E_WORKER_LOST", error_message=message,
+                              updated_at=utc_now()).where(
+                    (Upload.id == run.upload_id) & (Upload.status == "processing")).execute()
+        if changed:
+            recovered.append(run.id)
+            triage.on_failure(JobRun.get_by_id(run.id), WorkError(message, code="E_WORKER_LOST"))
+    return recovered

@@ -1,0 +1,140 @@
+"""Uploads: take a file in, list, show, delete, retry.
+
+The original is copied into the content-addressed store at once, so nothing an
+operator handed over is lost even if the run that follows fails or is killed.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from batchops.clock import utc_now
+from batchops.errors import InputError
+from batchops.services import context
+from batchops.services.common import get_or_404, row_dict
+from batchops.store import files
+from batchops.store.db import db, retry_busy
+from batchops.store.models import UPLOAD_STATUSES, Incident, JobRun, Upload
+
+MAGIC_KINDS = ((b"%PDF", "pdf"), (b"PK\x03\x04", "xlsx"), (b"\xd0\xcf\x11\xe0", "xls"))
+
+
+def sniff_kind(path: Path) -> str:
+    """csv / xlsx / pdf / xls by content, never by name alone."""
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    for magic, kind in MAGIC_KINDS:
+        if head.startswith(magic):
+            return kind
+    return "csv"
+
+
+def upload_dict(upload: Upload, with_reports: bool = False) -> dict:
+    exclude = () if with_reports else ("report_csv", "report_pdf")
+    out = row_dict(upload, exclude=exclude)
+    if with_reports and upload.report_pdf is not None:
+        out["report_pdf"] = f"<{len(upload.report_pdf)} bytes>"
+    return out
+
+
+def create_upload(
+    path: str | os.PathLike,
+    *,
+    original_name: str | None = None,
+    department: str | None = None,
+    notes: str = "",
+    plan: str = "transform",
+    plan_config: dict | None = None,
+    sheet: str | None = None,
+    status: str = "staged",
+) -> Upload:
+    """Store the original and record the upload. Bad paths are input errors (exit 2)."""
+    context.require_writable()
+    source = Path(path).expanduser()
+    if not source.exists():
+        raise InputError(f"file not found: {source}", code="E_FILE_NOT_FOUND")
+    if not source.is_file():
+        raise InputError(f"not a regular file: {source}", code="E_FILE_NOT_FOUND")
+    if not os.access(source, os.R_OK):
+        raise InputError(f"file is not readable: {source}", code="E_FILE_NOT_READABLE")
+    name = original_name or source.name
+    sha, rel, size = files.store_original(context.home(), source, name)
+    kind = sniff_kind(context.home() / rel)
+    return _insert(
+        original_name=name, sha256=sha, size=size, kind=kind, blob_path=rel,
+        department=department or None, notes=notes or "", status=status, plan=plan,
+        plan_config=plan_config or {}, sheet=sheet,
+    )
+
+
+@retry_busy
+def _insert(**fields) -> Upload:
+    with db.atomic():
+        return Upload.create(**fields)
+
+
+def blob_path(upload: Upload) -> Path:
+    return files.safe_join(context.home(), upload.blob_path)
+
+
+@retry_busy
+def set_status(upload_id: int, status: str, **fields) -> None:
+    assert status in UPLOAD_STATUSES, status
+    with db.atomic():
+        Upload.update(status=status, updated_at=utc_now(), **fields).where(Upload.id == upload_id).execute()
+
+
+def get_upload(ident) -> Upload:
+    return get_or_404(Upload, ident, "upload")
+
+
+def list_uploads(status: str | None = None, limit: int = 50, department: str | None = None,
+                 before_id: int | None = None, text: str | None = None) -> list[dict]:
+    if status and status not in UPLOAD_STATUSES:
+        raise InputError(f"unknown upload status {status!r} (one of {', '.join(UPLOAD_STATUSES)})",
+                         code="E_BAD_FILTER")
+    fields = [f for name, f in Upload._meta.fields.items() if name not in ("report_csv", "report_pdf")]
+    query = Upload.select(*fields).order_by(Upload.id.desc()).limit(max(1, min(limit, 10000)))
+    if status:
+        query = query.where(Upload.status == status)
+    if department:
+        query = query.where(Upload.department == department)
+    if before_id:
+        query = query.where(Upload.id < before_id)
+    if text:
+        query = query.where(Upload.original_name.contains(text) | Upload.notes.contains(text))
+    return [upload_dict(u) for u in query]
+
+
+def show_upload(ident) -> dict:
+    upload = get_upload(ident)
+    out = upload_dict(upload, with_reports=False)
+    out["runs"] = [
+        {"id": r.id, "status": r.status, "trigger": r.trigger, "attempt": r.attempt,
+         "error_code": r.error_code, "queued_at": r.queued_at, "duration_s": r.duration_s}
+        for r in JobRun.select().where(JobRun.upload == upload).order_by(JobRun.id)
+    ]
+    out["incidents"] = [
+        {"id": i.id, "state": i.state, "severity": i.severity, "title": i.title, "occurrences": i.occurrences}
+        for i in Incident.select().where(Incident.upload == upload).order_by(Incident.id)
+    ]
+    return out
+
+
+def delete_upload(ident) -> dict:
+    """Remove the upload, its exports and (when no other upload shares it) its original."""
+    context.require_writable()
+    upload = get_upload(ident)
+    if upload.status in ("queued", "processing"):
+        raise InputError(f"upload {upload.id} is {upload.status}; wait for it to finish before deleting",
+                         code="E_UPLOAD_BUSY")
+    shared = Upload.select().where((Upload.sha256 == upload.sha256) & (Upload.id != upload.id)).exists()
+    with db.atomic():
+        upload.delete_instance()
+    files.remove_tree(files.safe_join(context.home(), "exports", str(upload.id)))
+    if not shared:
+        blob = blob_path(upload)
+        if blob.exists():
+            blob.unlink()
+    return {"deleted": upload.id, "original_name": upload.original_name}
