@@ -1,0 +1,468 @@
+"""Processing plans: a registry of small functions.
+
+A plan takes the validated, typed dataset and returns a :class:`PlanOutcome`:
+the processed dataset, a JSON report, findings, and (for plans that publish a
+summary rather than the dataset) the report tables. Adding a plan is one
+function and one :data:`PLANS` entry::
+
+    def _shout(df, ctx):                       # df in, PlanOutcome out
+        return PlanOutcome(df, {"note": "..."})
+
+    PLANS["shout"] = Plan("shout", _shout, check=_no_options, publishes="dataset",
+                          description="...")
+
+``check`` validates the plan_config's *structure* before any file is read (it
+raises ``InputError`` with code ``E_PLAN_INVALID``); problems that need the data
+(an unknown column) are ``PipelineError`` s raised by the plan itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from batchops.errors import InputError, PipelineError
+
+STEP = "transform"
+
+
+@dataclass
+class PlanContext:
+    settings: Any  # PipelineSettings
+    config: dict
+    subjects: list[str]
+    numeric_columns: list[str]
+    department: str | None = None
+    original_name: str = ""
+    column_lookup: dict[str, str] = field(default_factory=dict)  # any spelling -> column
+
+
+@dataclass
+class PlanOutcome:
+    df: Any  # pandas.DataFrame
+    report: dict = field(default_factory=dict)
+    findings: list[dict] = field(default_factory=list)
+    tables: list[tuple[str, Any]] = field(default_factory=list)  # (title, DataFrame)
+
+
+@dataclass(frozen=True)
+class Plan:
+    name: str
+    run: Callable[[Any, PlanContext], PlanOutcome]
+    check: Callable[[dict], None]
+    publishes: str  # "summary" | "dataset"
+    description: str
+
+
+def _bad(message: str) -> InputError:
+    return InputError(message, code="E_PLAN_INVALID")
+
+
+def _unknown_column(name: str, df) -> PipelineError:
+    return PipelineError(
+        f"Unknown column '{name}'; the columns are: {', '.join(map(str, df.columns))}.",
+        code="E_UNKNOWN_COLUMN", step=STEP, column=name,
+    )
+
+
+def resolve_column(name: str, df, ctx: PlanContext) -> str:
+    """Accept the canonical name, the original header or any synonym."""
+    if name in df.columns:
+        return name
+    from batchops.pipeline.columns import snake, synonym_lookup
+
+    key = snake(name)
+    for cand in (ctx.column_lookup.get(name), ctx.column_lookup.get(key),
+                 synonym_lookup(ctx.settings.synonyms).get(key), key):
+        if cand and cand in df.columns:
+            return cand
+    raise _unknown_column(name, df)
+
+
+def _no_options(cfg: dict) -> None:
+    return None
+
+
+# ---------------------------------------------------------------- transform (KPIs)
+
+GRADE_BANDS = (("A+", 90.0), ("A", 80.0), ("B", 70.0), ("C", 60.0), ("D", 50.0))
+
+
+def _check_transform(cfg: dict) -> None:
+    top = cfg.get("top_n", 5)
+    if not isinstance(top, int) or isinstance(top, bool) or not 1 <= top <= 100:
+        raise _bad("top_n must be a whole number from 1 to 100.")
+
+
+def kpi_tables(df, ctx: PlanContext) -> tuple[dict, list[tuple[str, Any]]]:
+    import numpy as np
+    import pandas as pd
+
+    s = ctx.settings
+    subjects = [c for c in ctx.subjects if c in df.columns]
+    rows = []
+    kpis: dict[str, Any] = {"subjects": {}, "pass_mark": s.pass_mark}
+    for col in subjects:
+        v = df[col].to_numpy(dtype="float64", na_value=np.nan)
+        present = v[~np.isnan(v)]
+        n = int(present.size)
+        if n:
+            stats = {
+                "count": n, "missing": int(v.size - n),
+                "mean": float(present.mean()), "median": float(np.median(present)),
+                "min": float(present.min()), "max": float(present.max()),
+                "std": float(present.std(ddof=1)) if n > 1 else 0.0,
+                "pass_rate_pct": float((present >= s.pass_mark).mean() * 100.0),
+            }
+        else:
+            stats = {"count": 0, "missing": int(v.size), "mean": None, "median": None, "min": None,
+                     "max": None, "std": None, "pass_rate_pct": None}
+        kpis["subjects"][col] = stats
+        rows.append({"subject": col, **stats})
+    tables: list[tuple[str, Any]] = []
+    subj_df = pd.DataFrame(rows, columns=["subject", "count", "missing", "mean", "median", "min", "max",
+                                          "std", "pass_rate_pct"])
+    tables.append(("Subject KPIs", subj_df))
+    if subjects:
+        avg = df[subjects].astype("float64").mean(axis=1, skipna=True)
+        pct = avg / s.score_max * 100.0 if s.score_max else avg
+        pass_pct = s.pass_mark / s.score_max * 100.0 if s.score_max else s.pass_mark
+        bands = [(g, lo) for g, lo in GRADE_BANDS if lo > pass_pct] + [("E", pass_pct)]
+        counts = []
+        upper = math.inf
+        for g, lo in bands:
+            counts.append((g, f">= {lo:g}%", int(((pct >= lo) & (pct < upper)).sum())))
+            upper = lo
+        counts.append(("F", f"< {pass_pct:g}%", int((pct < pass_pct).sum())))
+        total = int(avg.notna().sum())
+        grade_df = pd.DataFrame(
+            [{"grade": g, "band": b, "students": n, "share_pct": (n / total * 100.0) if total else 0.0}
+             for g, b, n in counts]
+        )
+        kpis["grades"] = {g: n for g, _, n in counts}
+        tables.append(("Grade distribution", grade_df))
+        top_n = int(ctx.config.get("top_n", 5))
+        ident = [c for c in ("student_id", "name") if c in df.columns]
+        ranked = pd.DataFrame({**{c: df[c] for c in ident}, "average": avg})
+        ranked = ranked[ranked["average"].notna()]
+        top = ranked.nlargest(top_n, "average", keep="first")
+        bottom = ranked.nsmallest(top_n, "average", keep="first")
+        for title, t, key in (("Top students", top, "top"), ("Bottom students", bottom, "bottom")):
+            t = t.reset_index(drop=True)
+            t.insert(0, "rank", range(1, len(t) + 1))
+            tables.append((title, t))
+            kpis[key] = [
+                {k: (None if (isinstance(val, float) and math.isnan(val)) else (val if not hasattr(val, "item") else val.item()))
+                 for k, val in r.items()}
+                for r in t.to_dict("records")
+            ]
+    return kpis, tables
+
+
+def plan_transform(df, ctx: PlanContext) -> PlanOutcome:
+    kpis, tables = kpi_tables(df, ctx)
+    findings = []
+    if not ctx.subjects:
+        from batchops.pipeline.findings import finding
+
+        findings.append(finding("E_NO_SUBJECTS", "No numeric subject columns were found, so there are no marks KPIs."))
+    return PlanOutcome(df, {"kpis": kpis, "subjects": list(ctx.subjects)}, findings, tables)
+
+
+# ---------------------------------------------------------------- append
+
+def _records(cfg: dict) -> list[dict]:
+    recs = cfg.get("records")
+    if isinstance(recs, dict):
+        recs = [recs]
+    return recs
+
+
+def _check_append(cfg: dict) -> None:
+    recs = cfg.get("records")
+    if recs is None:
+        raise _bad("The append plan needs records: a JSON object or a list of objects.")
+    if not isinstance(recs, (list, dict)):
+        raise _bad(f"records must be a JSON object or a list of objects, not {type(recs).__name__}.")
+    recs = _records(cfg)
+    if not recs:
+        raise _bad("records is an empty list; give at least one record to append.")
+    for i, r in enumerate(recs, start=1):
+        if not isinstance(r, dict) or not r:
+            raise _bad(f"record {i} must be a non-empty JSON object of column: value.")
+        for k, v in r.items():
+            if isinstance(v, (dict, list)):
+                raise _bad(f"record {i}, column '{k}': values must be plain text or numbers.")
+
+
+def plan_append(df, ctx: PlanContext) -> PlanOutcome:
+    import pandas as pd
+
+    from batchops.pipeline.findings import finding
+
+    recs = _records(ctx.config)
+    findings: list[dict] = []
+    rows = []
+    for i, r in enumerate(recs, start=1):
+        row: dict[str, Any] = {}
+        for key, value in r.items():
+            col = resolve_column(str(key), df, ctx)
+            if col in ctx.numeric_columns:
+                if value is None or (isinstance(value, str) and not value.strip()):
+                    value = float("nan")
+                else:
+                    try:
+                        value = float(str(value).strip()) if not isinstance(value, (int, float)) or isinstance(value, bool) else float(value)
+                    except ValueError:
+                        raise PipelineError(
+                            f"record {i}: {col} must be a number, not '{value}'.",
+                            code="E_RECORD_INVALID", step=STEP, column=col,
+                        ) from None
+            else:
+                value = None if value is None else str(value).strip() or None
+            row[col] = value
+        rows.append(row)
+    new = pd.DataFrame(rows, columns=df.columns)
+    for col in df.columns:
+        try:
+            new[col] = new[col].astype(df[col].dtype)
+        except (TypeError, ValueError):
+            pass
+    start = (int(df.index.max()) + 1) if len(df) and pd.api.types.is_integer_dtype(df.index.dtype) else len(df)
+    new.index = pd.RangeIndex(start, start + len(new))
+    if "student_id" in df.columns:
+        seen = set(df["student_id"].dropna())
+        for i, v in enumerate(new["student_id"], start=1):
+            if v is None or (isinstance(v, float) and math.isnan(v)):
+                findings.append(finding("E_MISSING_ID", f"Appended record {i} has no student ID.", location=f"record {i}", column="student_id"))
+            elif v in seen:
+                findings.append(finding("E_DUPLICATE_IDS", f"Appended record {i}: student ID {v} already exists.", location=f"record {i}", column="student_id"))
+            else:
+                seen.add(v)
+    lo, hi = ctx.settings.score_min, ctx.settings.score_max
+    for i, r in enumerate(rows, start=1):
+        for col, v in r.items():
+            if col in ctx.subjects and isinstance(v, float) and not math.isnan(v) and not lo <= v <= hi:
+                findings.append(finding("E_OUT_OF_RANGE", f"Appended record {i}: {col} {v:g} is outside {lo:g}-{hi:g}.", location=f"record {i}", column=col))
+    out = pd.concat([df, new]) if len(df) else new
+    return PlanOutcome(out, {"appended": len(new)}, findings)
+
+
+# ---------------------------------------------------------------- delete
+
+def _rules(cfg: dict) -> list[dict]:
+    rules: list = []
+    raw = cfg.get("rules")
+    if isinstance(raw, dict):
+        raw = [raw]
+    rules.extend(raw or [])
+    for w in cfg.get("where") or []:
+        if isinstance(w, str):
+            col, sep, val = w.partition("=")
+            rules.append({col.strip(): val.strip()} if sep else {"": w})
+        else:
+            rules.append(w)
+    return rules
+
+
+def _check_delete(cfg: dict) -> None:
+    raw = cfg.get("rules")
+    if raw is not None and not isinstance(raw, (list, dict)):
+        raise _bad("rules must be a JSON object or a list of objects like {\"column\": \"value\"}.")
+    where = cfg.get("where")
+    if where is not None and not isinstance(where, (list, tuple)):
+        raise _bad("where must be a list of COLUMN=VALUE strings.")
+    rules = _rules(cfg)
+    if not rules:
+        raise _bad("The delete plan needs at least one rule (--where COLUMN=VALUE or --rules JSON).")
+    for i, r in enumerate(rules, start=1):
+        if not isinstance(r, dict) or not r:
+            raise _bad(f"rule {i} must be a non-empty object of column: value.")
+        for k, v in r.items():
+            if not isinstance(k, str) or not k.strip():
+                raise _bad(f"rule {i} has no column name (write COLUMN=VALUE).")
+            if isinstance(v, (dict, list)):
+                raise _bad(f"rule {i}, column '{k}': the value must be text or a number.")
+
+
+def _matches(df, col: str, value, ctx: PlanContext):
+    import pandas as pd
+
+    s = df[col]
+    if pd.api.types.is_numeric_dtype(s.dtype):
+        try:
+            return s == float(value)
+        except (TypeError, ValueError):
+            return pd.Series(False, index=df.index)
+    text = "" if value is None else str(value).strip()
+    return (s.astype("str") == text) & s.notna()
+
+
+def plan_delete(df, ctx: PlanContext) -> PlanOutcome:
+    from batchops.pipeline.findings import finding
+
+    report = []
+    findings = []
+    for i, rule in enumerate(_rules(ctx.config), start=1):
+        mask = None
+        resolved = {}
+        for key, value in rule.items():
+            col = resolve_column(key, df, ctx)
+            resolved[col] = value
+            m = _matches(df, col, value, ctx)
+            mask = m if mask is None else (mask & m)
+        removed = int(mask.sum())
+        report.append({"rule": resolved, "removed": removed})
+        if removed:
+            df = df.loc[~mask.to_numpy()]
+        else:
+            desc = " and ".join(f"{k}={v}" for k, v in resolved.items())
+            findings.append(finding("E_RULE_NO_MATCH", f"Delete rule {i} ({desc}) matched no rows.", location=f"rule {i}"))
+    if len(df) == 0:
+        findings.append(finding("E_ALL_ROWS_DELETED", "The delete rules removed every row; the report is empty."))
+    return PlanOutcome(df, {"rules": report, "removed": sum(r["removed"] for r in report)}, findings)
+
+
+# ---------------------------------------------------------------- custom
+
+def _check_custom(cfg: dict) -> None:
+    ins = cfg.get("instructions", "")
+    if ins is not None and not isinstance(ins, str):
+        raise _bad("instructions must be text.")
+
+
+def plan_custom(df, ctx: PlanContext) -> PlanOutcome:
+    from batchops.pipeline.findings import finding
+
+    ins = (ctx.config.get("instructions") or "").strip()
+    findings = [] if ins else [finding("E_NO_INSTRUCTIONS", "The custom plan was run without instructions.")]
+    return PlanOutcome(df, {"instructions": ins}, findings)
+
+
+# ---------------------------------------------------------------- curve
+
+def _check_curve(cfg: dict) -> None:
+    subj = cfg.get("subject") or cfg.get("column")
+    if not isinstance(subj, str) or not subj.strip():
+        raise _bad("The curve plan needs subject: the column to curve.")
+    tgt = cfg.get("target_mean")
+    if not isinstance(tgt, (int, float)) or isinstance(tgt, bool) or math.isnan(float(tgt)):
+        raise _bad("The curve plan needs target_mean: a number.")
+    if cfg.get("method", "shift") not in ("shift", "scale"):
+        raise _bad("curve method must be 'shift' or 'scale'.")
+
+
+def plan_curve(df, ctx: PlanContext) -> PlanOutcome:
+    import numpy as np
+
+    s = ctx.settings
+    col = resolve_column(ctx.config.get("subject") or ctx.config.get("column"), df, ctx)
+    if col not in ctx.numeric_columns:
+        raise PipelineError(f"Column '{col}' holds no marks, so it cannot be curved.", code="E_PLAN_INVALID", step=STEP)
+    target = float(ctx.config["target_mean"])
+    if not s.score_min <= target <= s.score_max:
+        raise PipelineError(f"target_mean {target:g} is outside {s.score_min:g}-{s.score_max:g}.", code="E_PLAN_INVALID", step=STEP)
+    v = df[col].astype("float64")
+    before = float(v.mean()) if v.notna().any() else None
+    method = ctx.config.get("method", "shift")
+    if before is None:
+        raise PipelineError(f"Column '{col}' has no marks to curve.", code="E_PLAN_INVALID", step=STEP)
+    if method == "scale" and before:
+        curved = v * (target / before)
+    else:
+        curved = v + (target - before)
+    capped = int(((curved > s.score_max) | (curved < s.score_min)).sum())
+    curved = curved.clip(lower=s.score_min, upper=s.score_max).round(2)
+    df = df.copy()
+    df[col] = curved
+    after = float(curved.mean())
+    return PlanOutcome(df, {"subject": col, "method": method, "target_mean": target,
+                            "mean_before": round(before, 4), "mean_after": round(after, 4),
+                            "capped": capped})
+
+
+# ---------------------------------------------------------------- anonymize
+
+PII_COLUMNS = ("name", "guardian_email", "email", "phone", "mobile", "address", "dob", "date_of_birth",
+               "father_name", "mother_name", "guardian_name", "guardian_phone")
+
+
+def _check_anonymize(cfg: dict) -> None:
+    salt = cfg.get("salt", "")
+    if not isinstance(salt, str):
+        raise _bad("salt must be text.")
+    drop = cfg.get("drop", [])
+    if not isinstance(drop, list) or not all(isinstance(c, str) for c in drop):
+        raise _bad("drop must be a list of column names.")
+
+
+def pseudonym(value: str, salt: str) -> str:
+    return "ANON-" + hashlib.sha256(f"{salt}\x1f{value}".encode()).hexdigest()[:12].upper()
+
+
+def plan_anonymize(df, ctx: PlanContext) -> PlanOutcome:
+    import pandas as pd
+
+    salt = ctx.config.get("salt") or "batchops"
+    extra = [resolve_column(c, df, ctx) for c in ctx.config.get("drop", [])]
+    drop = [c for c in df.columns if c in PII_COLUMNS or c.endswith("_email") or c.endswith("_phone") or c in extra]
+    df = df.drop(columns=drop)
+    if "student_id" in df.columns:
+        ids = df["student_id"]
+        uniq = pd.unique(ids.dropna())
+        mapping = {v: pseudonym(str(v), salt) for v in uniq}
+        df = df.assign(student_id=ids.map(mapping).astype("str"))
+    return PlanOutcome(df, {"removed_columns": drop, "pseudonymised": "student_id" in df.columns,
+                            "custom_salt": bool(ctx.config.get("salt"))})
+
+
+# ---------------------------------------------------------------- dedupe
+
+def _check_dedupe(cfg: dict) -> None:
+    key = cfg.get("key", ["student_id"])
+    if isinstance(key, str):
+        key = [key]
+    if not isinstance(key, list) or not key or not all(isinstance(k, str) and k.strip() for k in key):
+        raise _bad("dedupe key must be a column name or a list of column names.")
+    if cfg.get("keep", "first") not in ("first", "last"):
+        raise _bad("dedupe keep must be 'first' or 'last'.")
+
+
+def plan_dedupe(df, ctx: PlanContext) -> PlanOutcome:
+    key = ctx.config.get("key", ["student_id"])
+    if isinstance(key, str):
+        key = [key]
+    cols = [resolve_column(k, df, ctx) for k in key]
+    keep = ctx.config.get("keep", "first")
+    dup = df.duplicated(subset=cols, keep=keep)
+    removed = int(dup.sum())
+    if removed:
+        df = df.loc[~dup.to_numpy()]
+    return PlanOutcome(df, {"key": cols, "keep": keep, "removed": removed})
+
+
+PLANS: dict[str, Plan] = {
+    "transform": Plan("transform", plan_transform, _check_transform, "summary",
+                      "KPI summary: per subject mean, median, min, max, std, pass rate, grades, top/bottom"),
+    "append": Plan("append", plan_append, _check_append, "dataset", "append records (JSON list or object)"),
+    "delete": Plan("delete", plan_delete, _check_delete, "dataset", "delete rows matching exact rules"),
+    "custom": Plan("custom", plan_custom, _check_custom, "dataset", "store instructions, publish dataset as is"),
+    "curve": Plan("curve", plan_curve, _check_curve, "dataset", "shift or scale a subject to a target mean, capped"),
+    "anonymize": Plan("anonymize", plan_anonymize, _check_anonymize, "dataset",
+                      "stable pseudonymous IDs (salted hash), names and contacts removed"),
+    "dedupe": Plan("dedupe", plan_dedupe, _check_dedupe, "dataset", "drop rows repeating a key, keep first or last"),
+}
+
+
+def validate_plan_config(plan: str, plan_config: dict | None) -> None:
+    """Reject an unknown plan or a structurally bad payload before a run starts."""
+    if plan not in PLANS:
+        raise InputError(f"Unknown plan '{plan}'; choose one of: {', '.join(PLANS)}.", code="E_PLAN_INVALID")
+    if plan_config is None:
+        plan_config = {}
+    if not isinstance(plan_config, dict):
+        raise _bad("The plan configuration must be a JSON object.")
+    PLANS[plan].check(plan_config)

@@ -1,0 +1,244 @@
+"""Publish: CSV (formula cells neutralised, written with pyarrow) and PDF (fpdf2).
+
+Both files are written to a temporary name inside ``out_dir`` and renamed into
+place with ``os.replace``, so a reader never sees half a report.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+FONTS = Path(__file__).resolve().parent.parent / "assets" / "fonts"
+_NUMBER = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
+_FORMULA_START = r"^[=+\-@\t\r]"
+
+
+def safe_stem(original_name: str, limit: int = 80) -> str:
+    """A file-name stem that cannot leave out_dir: no separators, controls or dots first."""
+    base = re.split(r"[\\/]", original_name or "")[-1]
+    base = unicodedata.normalize("NFKC", base)
+    stem = base.rsplit(".", 1)[0] if "." in base.strip(".") else base
+    stem = "".join(ch if (ch.isalnum() or ch in "-_ .") else "_" for ch in stem)
+    stem = re.sub(r"[\s_]+", "_", stem).strip("._- ")
+    return stem[:limit].rstrip("._- ") or "report"
+
+
+def neutralize_text(values: list[str | None]) -> list[str | None]:
+    """Pure-Python version of the rule (used for headers and small tables)."""
+    out = []
+    for v in values:
+        if isinstance(v, str) and re.match(_FORMULA_START, v) and not re.match(_NUMBER, v.strip()):
+            v = "'" + v
+        out.append(v)
+    return out
+
+
+def _neutralize_table(table):
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    cols = []
+    for arr in table.columns:
+        if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+            risky = pc.and_(
+                pc.match_substring_regex(arr, _FORMULA_START),
+                pc.invert(pc.match_substring_regex(pc.utf8_trim_whitespace(arr), _NUMBER)),
+            )
+            if pc.any(risky).as_py():
+                quote = pa.scalar("'", type=arr.type)
+                empty = pa.scalar("", type=arr.type)
+                arr = pc.if_else(risky, pc.binary_join_element_wise(quote, arr, empty), arr)
+        cols.append(arr)
+    names = neutralize_text([str(n) for n in table.column_names])
+    return pa.table(cols, names=names)
+
+
+def _to_arrow(df: pd.DataFrame):
+    import pyarrow as pa
+
+    df = df.reset_index(drop=True)
+    df.columns = [str(c) for c in df.columns]
+    try:
+        return pa.Table.from_pandas(df, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        fixed = {}
+        for c in df.columns:
+            s = df[c]
+            if s.dtype == object:
+                s = s.map(lambda v: None if v is None or (isinstance(v, float) and v != v) else str(v))
+            fixed[c] = s
+        return pa.Table.from_pandas(pd.DataFrame(fixed), preserve_index=False)
+
+
+def _atomic_target(final: Path):
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    return fd, Path(tmp)
+
+
+def write_csv(df: pd.DataFrame, final: Path) -> Path:
+    import pyarrow.csv as pacsv
+
+    table = _neutralize_table(_to_arrow(df))
+    fd, tmp = _atomic_target(final)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            pacsv.write_csv(table, fh, write_options=pacsv.WriteOptions(quoting_style="needed"))
+        os.replace(tmp, final)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return final
+
+
+def write_bytes(data: bytes, final: Path) -> Path:
+    fd, tmp = _atomic_target(final)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, final)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return final
+
+
+# ---------------------------------------------------------------- PDF
+
+@dataclass
+class Block:
+    heading: str
+    df: pd.DataFrame
+    note: str = ""
+    max_rows: int | None = None
+
+
+@dataclass
+class PdfSpec:
+    title: str
+    school: str
+    generated_at: str
+    blocks: list[Block] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        if v != v:
+            return ""
+        if v.is_integer() and abs(v) < 1e15:
+            return str(int(v))
+        return f"{v:.2f}".rstrip("0").rstrip(".")
+    return str(v)
+
+
+def _column_strings(s: pd.Series) -> list[str]:
+    if pd.api.types.is_float_dtype(s.dtype):
+        return [_fmt(v) for v in s.tolist()]
+    return ["" if (v is None or (isinstance(v, float) and v != v) or v is pd.NA) else str(v) for v in s.tolist()]
+
+
+def render_pdf(spec: PdfSpec) -> bytes:
+    from fpdf import FPDF
+
+    widest = max((len(b.df.columns) for b in spec.blocks), default=1)
+    landscape = widest > 6
+
+    class Report(FPDF):
+        def header(self):
+            self.set_font("DejaVu", "B", 12)
+            self.cell(0, 7, spec.title, new_x="LMARGIN", new_y="NEXT")
+            self.set_font("DejaVu", "", 8)
+            self.set_text_color(90, 90, 90)
+            self.cell(0, 5, f"{spec.school}  ·  generated {spec.generated_at}".strip(), new_x="LMARGIN", new_y="NEXT")
+            self.set_text_color(0, 0, 0)
+            self.ln(2)
+
+        def footer(self):
+            self.set_y(-12)
+            self.set_font("DejaVu", "", 8)
+            self.cell(0, 6, f"Page {self.page_no()} of {{nb}}", align="C")
+
+    pdf = Report(orientation="L" if landscape else "P", unit="mm", format="A4")
+    pdf.add_font("DejaVu", "", str(FONTS / "DejaVuSans.ttf"))
+    pdf.add_font("DejaVu", "B", str(FONTS / "DejaVuSans-Bold.ttf"))
+    pdf.set_title(spec.title)
+    pdf.set_author(spec.school)
+    pdf.set_auto_page_break(True, margin=15)
+    pdf.alias_nb_pages()
+    pdf.add_page()
+    for note in spec.notes:
+        pdf.set_font("DejaVu", "", 9)
+        pdf.multi_cell(0, 5, note, new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(1)
+    for block in spec.blocks:
+        _table(pdf, block)
+    return bytes(pdf.output())
+
+
+def _fit(pdf, text: str, width: float, char_w: float) -> str:
+    if len(text) * char_w <= width - 2:
+        return text
+    if pdf.get_string_width(text) <= width - 2:
+        return text
+    while text and pdf.get_string_width(text + "…") > width - 2:
+        text = text[:-1]
+    return text + "…"
+
+
+def _table(pdf, block: Block) -> None:
+    df = block.df
+    total = len(df)
+    if block.max_rows is not None and total > block.max_rows:
+        df = df.iloc[: block.max_rows]
+    ncols = max(1, len(df.columns))
+    size = 9 if ncols <= 6 else (8 if ncols <= 9 else (7 if ncols <= 12 else 6))
+    row_h = size * 0.55
+    width = pdf.epw / ncols
+    headers = [str(c) for c in df.columns]
+    columns = [_column_strings(df[c]) for c in df.columns]
+    char_w = size * 0.3528 * 0.62  # mm per character, generous average for DejaVu
+
+    if pdf.will_page_break(row_h * 4):
+        pdf.add_page()
+    pdf.set_font("DejaVu", "B", 10)
+    pdf.cell(0, 7, block.heading, new_x="LMARGIN", new_y="NEXT")
+    if block.note or (block.max_rows is not None and total > block.max_rows):
+        pdf.set_font("DejaVu", "", 8)
+        note = block.note or f"Showing {len(df):,} of {total:,} rows; the CSV has them all."
+        pdf.multi_cell(0, 4.5, note, new_x="LMARGIN", new_y="NEXT")
+
+    def head():
+        pdf.set_font("DejaVu", "B", size)
+        pdf.set_fill_color(40, 70, 120)
+        pdf.set_text_color(255, 255, 255)
+        for h in headers:
+            pdf.cell(width, row_h + 1, _fit(pdf, h, width, char_w), border=1, fill=True)
+        pdf.ln(row_h + 1)
+        pdf.set_text_color(0, 0, 0)
+        pdf.set_font("DejaVu", "", size)
+
+    head()
+    pdf.set_fill_color(235, 240, 248)
+    for i in range(len(df)):
+        if pdf.will_page_break(row_h):
+            pdf.add_page()
+            head()
+            pdf.set_fill_color(235, 240, 248)
+        fill = bool(i % 2)
+        for col in columns:
+            pdf.cell(width, row_h, _fit(pdf, col[i], width, char_w), border=1, fill=fill)
+        pdf.ln(row_h)
+    if not len(df):
+        pdf.set_font("DejaVu", "", size)
+        pdf.cell(0, row_h, "(no rows)", new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(3)

@@ -1,0 +1,147 @@
+"""Validate a standardized table.
+
+Blocking (the step fails with a PipelineError):
+
+* ``E_NO_ROWS`` - no data rows (a header alone);
+* ``E_MISSING_COLUMNS`` - a column required for the department is absent
+  (``PipelineSettings.required_columns(department)``); the message names them.
+
+Warnings (reported with a source location, never capped, the run goes on):
+
+* ``E_DUPLICATE_IDS`` - a student ID seen on an earlier row. A warning, not a
+  failure: the report is still useful, the duplicates are listed row by row, and
+  the ``dedupe`` plan exists to remove them deliberately.
+* ``E_MISSING_ID`` - a row without a student ID.
+* ``E_NON_NUMERIC`` - a mark that is not a number ("AB", "—", "7 8"); it becomes
+  missing (NaN) in the transform step.
+* ``E_OUT_OF_RANGE`` - a mark outside ``score_min..score_max`` (kept as is).
+
+A column counts as numeric when at least half of its non-empty values are
+numbers; the parsed values are handed to the transform step so nothing is parsed
+twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from batchops.errors import PipelineError
+from batchops.pipeline.columns import is_subject_column, is_text_column
+from batchops.pipeline.findings import finding
+from batchops.pipeline.frame import Loaded, is_stringish
+from batchops.pipeline.settings import PipelineSettings
+
+STEP = "validate"
+
+
+@dataclass
+class Validation:
+    findings: list[dict] = field(default_factory=list)
+    numeric: dict[str, pd.Series] = field(default_factory=dict)  # parsed text columns
+    numeric_columns: list[str] = field(default_factory=list)
+    subjects: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for f in self.findings:
+            out[f["code"]] = out.get(f["code"], 0) + 1
+        return out
+
+
+def parse_numbers(s: pd.Series) -> pd.Series:
+    """Strings -> float; anything that is not a plain number becomes NaN."""
+    t = s.str.replace(",", "", regex=False) if s.str.contains(r"^\d{1,3}(?:,\d{3})+(?:\.\d+)?$", regex=True, na=False).any() else s
+    return pd.to_numeric(t, errors="coerce").astype("float64")
+
+
+def validate(loaded: Loaded, settings: PipelineSettings, department: str | None) -> Validation:
+    df = loaded.df
+    loc = loaded.locator
+    out = Validation()
+    required = settings.required_columns(department)
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        dept = f" for department {department}" if department else ""
+        raise PipelineError(
+            f"Missing required column(s){dept}: {', '.join(missing)}; the file has: "
+            f"{', '.join(map(str, df.columns)) or 'no columns'}.",
+            code="E_MISSING_COLUMNS",
+            step=STEP,
+            missing=missing,
+        )
+    if len(df) == 0:
+        raise PipelineError(
+            "The file has a header but no data rows.", code="E_NO_ROWS", step=STEP
+        )
+    positions = {c: i for i, c in enumerate(df.columns)}
+
+    # numeric columns (and the marks that are not numbers)
+    for col in df.columns:
+        if is_text_column(col):
+            continue
+        s = df[col]
+        if pd.api.types.is_bool_dtype(s.dtype):
+            continue
+        if pd.api.types.is_numeric_dtype(s.dtype):
+            out.numeric_columns.append(col)
+            continue
+        if not is_stringish(s):
+            continue
+        present = s.notna()
+        n_present = int(present.sum())
+        if not n_present:
+            continue
+        parsed = parse_numbers(s)
+        n_num = int(parsed.notna().sum())
+        if n_num == 0 or n_num < 0.5 * n_present:
+            continue
+        out.numeric[col] = parsed
+        out.numeric_columns.append(col)
+        bad = present & parsed.isna()
+        for label, value in s[bad].items():
+            out.findings.append(finding(
+                "E_NON_NUMERIC",
+                f"{col} '{value}' at {loc(label, positions[col])} is not a number; it is treated as missing.",
+                location=loc(label, positions[col]), column=col, row=label,
+            ))
+    out.subjects = [c for c in out.numeric_columns if is_subject_column(c)]
+
+    # marks out of range
+    lo, hi = settings.score_min, settings.score_max
+    for col in out.subjects:
+        v = out.numeric.get(col, df[col])
+        bad = (v < lo) | (v > hi)
+        if bad.any():
+            for label, value in v[bad].items():
+                out.findings.append(finding(
+                    "E_OUT_OF_RANGE",
+                    f"{col} {value:g} at {loc(label, positions[col])} is outside {lo:g}-{hi:g}.",
+                    location=loc(label, positions[col]), column=col, row=label,
+                ))
+
+    # IDs
+    if "student_id" in df.columns:
+        ids = df["student_id"]
+        pos = positions["student_id"]
+        no_id = ids.isna()
+        if no_id.any():
+            for label in ids.index[no_id.to_numpy()]:
+                out.findings.append(finding(
+                    "E_MISSING_ID", f"The row at {loc(label, pos)} has no student ID.",
+                    location=loc(label, pos), column="student_id", row=label,
+                ))
+        dup = ids.duplicated(keep="first") & ~no_id
+        if dup.any():
+            firsts = {}
+            first_mask = ids.duplicated(keep=False) & ~dup & ~no_id
+            for label, value in ids[first_mask].items():
+                firsts[value] = label
+            for label, value in ids[dup].items():
+                out.findings.append(finding(
+                    "E_DUPLICATE_IDS",
+                    f"Student ID {value} at {loc(label, pos)} already appears at {loc(firsts.get(value), pos)}.",
+                    location=loc(label, pos), column="student_id", row=label,
+                ))
+    return out
