@@ -1,0 +1,107 @@
+"""Shared fixtures: an isolated data home, the configured app, the samples, the CLI.
+
+No test may touch the operator's real data home or config: a session-wide guard
+points BATCHOPS_HOME and the XDG dirs at a temp folder, and ``home`` gives each
+test its own. Add feature-specific fixtures in your own test files.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+ISOLATED_ENV = ("BATCHOPS_HOME", "BATCHOPS_CONFIG", "BATCHOPS_READ_ONLY")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _never_the_real_home(tmp_path_factory):
+    """Safety net for tests that forget ``home``: nothing resolves to the user's dirs.
+
+    Session-scoped (not per test) so hypothesis' function-scoped-fixture check stays quiet.
+    """
+    base = tmp_path_factory.mktemp("session-home")
+    saved = {k: os.environ.get(k) for k in (*ISOLATED_ENV, "XDG_CONFIG_HOME", "XDG_DATA_HOME")}
+    os.environ["BATCHOPS_HOME"] = str(base / "home")
+    os.environ["XDG_CONFIG_HOME"] = str(base / "xdg-config")
+    os.environ["XDG_DATA_HOME"] = str(base / "xdg-data")
+    os.environ.pop("BATCHOPS_CONFIG", None)
+    os.environ.pop("BATCHOPS_READ_ONLY", None)
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch) -> Path:
+    """A fresh data home for this test (BATCHOPS_HOME); cwd is tmp_path, so no ./batchops.toml leaks in."""
+    data = tmp_path / "home"
+    data.mkdir()
+    monkeypatch.setenv("BATCHOPS_HOME", str(data))
+    monkeypatch.delenv("BATCHOPS_CONFIG", raising=False)
+    monkeypatch.delenv("BATCHOPS_READ_ONLY", raising=False)
+    # the user config dir too (load_config's last search step)
+    monkeypatch.setattr("batchops.config.user_config_path", lambda: tmp_path / "user-config" / "batchops.toml")
+    monkeypatch.chdir(tmp_path)
+    return data
+
+
+@pytest.fixture
+def app_ctx(home):
+    """The app configured on ``home``: store bound, schema current, seeds in. Yields the Config."""
+    from batchops.services import context
+    from batchops.store.db import db
+
+    cfg = context.configure(home=home)
+    yield cfg
+    if db.obj is not None and not db.obj.is_closed():
+        db.obj.close()
+    context._config = None
+
+
+@pytest.fixture(scope="session")
+def samples_dir() -> Path:
+    """The shared sample files (../shared/samples, or BATCHOPS_SAMPLES); skips when absent."""
+    env = os.environ.get("BATCHOPS_SAMPLES")
+    path = Path(env) if env else REPO.parent / "shared" / "samples"
+    if not path.is_dir():
+        pytest.skip(f"sample files not found at {path} (set BATCHOPS_SAMPLES)")
+    return path
+
+
+@pytest.fixture
+def run_cli(home):
+    """run_cli("jobs", "list", "--json") -> CompletedProcess (text, captured), on the test's home.
+
+    Keyword arguments: ``env`` (extra variables; a None value removes one),
+    ``input`` (stdin text), ``cwd`` (default: the test's tmp dir), ``timeout``.
+    """
+
+    def run(*args, env: dict | None = None, input: str | None = None, cwd=None, timeout: float = 120):
+        full_env = dict(os.environ)
+        full_env.update({"BATCHOPS_HOME": str(home), "COLUMNS": "200", "NO_COLOR": "1", "PYTHONIOENCODING": "utf-8"})
+        for key, value in (env or {}).items():
+            if value is None:
+                full_env.pop(key, None)
+            else:
+                full_env[key] = str(value)
+        return subprocess.run(
+            [sys.executable, "-m", "batchops", *map(str, args)],
+            env=full_env,
+            cwd=cwd or home.parent,
+            input=input,
+            stdin=None if input is not None else subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            timeout=timeout,
+        )
+
+    return run

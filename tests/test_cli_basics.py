@@ -1,0 +1,102 @@
+"""The CLI skeleton through a real subprocess: init, jobs, known-errors, errors, --json."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+SEEDED_CALLABLES = {
+    "send_attendance_reminders",
+    "send_system_status_digest",
+    "run_web_scrape",
+    "schedule_file_ingest",
+    "purge_old_records",
+    "run_daily_backup",
+}
+
+
+def _json(proc):
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)  # the whole of stdout is one JSON document
+
+
+def test_init_twice_is_harmless(run_cli, home):
+    first = _json(run_cli("init", "--json"))
+    second = _json(run_cli("init", "--json"))
+    assert first["jobs"] == second["jobs"] == 6
+    assert first["known_errors"] == second["known_errors"] >= 10
+    assert first["data_dir"] == str(home.resolve())
+    assert (home / "batchops.db").is_file()
+    for sub in ("files", "exports", "backups", "outbox"):
+        assert (home / sub).is_dir()
+    plain = run_cli("init")
+    assert plain.returncode == 0 and "6 jobs" in plain.stderr
+
+
+def test_jobs_list_json(run_cli):
+    jobs = _json(run_cli("jobs", "list", "--json"))
+    assert {j["callable"] for j in jobs} == SEEDED_CALLABLES
+    assert len(jobs) == 6
+    job = _json(run_cli("jobs", "show", str(jobs[0]["id"]), "--json"))
+    assert job["name"] == jobs[0]["name"]
+    # the global --json works too
+    assert _json(run_cli("--json", "jobs", "list")) == jobs
+
+
+def test_known_errors_list_json(run_cli):
+    known = _json(run_cli("known-errors", "list", "--json"))
+    assert len(known) >= 10
+    assert all(k["error_code"].startswith("E_") for k in known)
+    one = _json(run_cli("known-errors", "show", str(known[0]["id"]), "--json"))
+    assert one["root_cause"] and one["corrective_action"]
+
+
+def test_human_output(run_cli):
+    proc = run_cli("jobs", "list")
+    assert proc.returncode == 0, proc.stderr
+    assert "daily-backup" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("jobs", "show", "999"),
+        ("jobs", "show", "abc"),
+        ("known-errors", "show", "999", "--json"),
+    ],
+)
+def test_unknown_id_is_one_line_exit_2(run_cli, args):
+    proc = run_cli(*args)
+    assert proc.returncode == 2
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error E_NOT_FOUND")
+    assert "Traceback" not in proc.stderr
+    assert proc.stdout == ""
+
+
+def test_debug_shows_the_traceback(run_cli):
+    proc = run_cli("--debug", "jobs", "show", "999")
+    assert proc.returncode == 2
+    assert "Traceback" in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("error E_NOT_FOUND")
+
+
+def test_usage_errors_exit_2(run_cli):
+    assert run_cli("no-such-command").returncode == 2
+    assert run_cli("jobs", "list", "--bogus").returncode == 2
+
+
+def test_health_json(run_cli):
+    report = _json(run_cli("health", "--json"))
+    assert report["healthy"] is True
+    store = report["checks"]["store"]
+    assert store["journal_mode"] == "wal" and store["schema_current"] is True
+
+
+def test_help_lists_the_groups(run_cli):
+    proc = run_cli("--help")
+    assert proc.returncode == 0
+    for name in ("init", "health", "jobs", "known-errors"):
+        assert name in proc.stdout
