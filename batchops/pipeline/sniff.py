@@ -150,9 +150,6 @@ def sniff_dialect(text: str, truncated: bool) -> Dialect:
                 row = next(csv.reader([line], delimiter=delim))
             except (csv.Error, StopIteration):
                 row = [line]
-            # trailing empty fields do not count (Excel pads rows with delimiters)
-            while len(row) > 1 and not row[-1].strip():
-                row.pop()
             counts.append(len(row))
         mode = max(set(counts), key=lambda c: (counts.count(c), c))
         if mode < 2:
@@ -160,7 +157,9 @@ def sniff_dialect(text: str, truncated: bool) -> Dialect:
         consistency = counts.count(mode) / len(counts)
         key = (consistency, mode, -order)
         if best is None or key > best[:3]:
-            best = (consistency, mode, -order, delim, counts.index(mode))
+            # the header: the first line with at least the usual number of fields
+            first = next(i for i, c in enumerate(counts) if c >= mode)
+            best = (consistency, mode, -order, delim, first)
     if best is None:
         return Dialect(",", lines[0][0], 1)
     _, mode, _, delim, first = best
