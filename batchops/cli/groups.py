@@ -7,9 +7,11 @@ import typer
 
 def register(app: typer.Typer) -> None:
     from batchops.cli import jobs, known_errors, pipeline, system, uploads
+    from batchops.cli import incidents as incidents_cli
 
     system.register(app)
     pipeline.register(app)
     uploads.register(app)
     app.add_typer(jobs.app, name="jobs", help="Scheduled jobs.")
     app.add_typer(known_errors.app, name="known-errors", help="The known-error library.")
+    incidents_cli.register(app)
