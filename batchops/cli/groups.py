@@ -8,6 +8,7 @@ import typer
 def register(app: typer.Typer) -> None:
     from batchops.cli import jobs, known_errors, pipeline, system, uploads
     from batchops.cli import incidents as incidents_cli
+    from batchops.cli import dashboard as dashboard_cli
 
     system.register(app)
     pipeline.register(app)
@@ -15,3 +16,4 @@ def register(app: typer.Typer) -> None:
     app.add_typer(jobs.app, name="jobs", help="Scheduled jobs.")
     app.add_typer(known_errors.app, name="known-errors", help="The known-error library.")
     incidents_cli.register(app)
+    dashboard_cli.register(app)
