@@ -144,7 +144,6 @@ def is_orphaned(run: JobRun, now=None, lost_after: float | None = None) -> bool:
 def recover_stale(lost_after: float | None = None) -> list[int]:
     """Fail every running run whose owner is gone; triage each. Returns their ids."""
     from batchops.errors import WorkError
-    from batchops.incidents import triage
 
     if context.config().read_only:
         return []
@@ -163,6 +162,8 @@ def recover_stale(lost_after: float | None = None) -> list[int]:
                               updated_at=utc_now()).where(
                     (Upload.id == run.upload_id) & (Upload.status == "processing")).execute()
         if changed:
+            from batchops.incidents import triage  # only when there is something to triage
+
             recovered.append(run.id)
             triage.on_failure(JobRun.get_by_id(run.id), WorkError(message, code="E_WORKER_LOST"))
     return recovered

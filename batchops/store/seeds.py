@@ -8,7 +8,7 @@ say what to configure.
 from __future__ import annotations
 
 from batchops.store.db import db
-from batchops.store.models import Job, KnownError
+from batchops.store.models import AppState, Job, KnownError
 
 # name, callable, cron, description, needs (config key that must be set, or None)
 DEFAULT_JOBS = [
@@ -152,9 +152,14 @@ def seed_jobs(cfg) -> int:
 
     created = 0
     with db.atomic():
+        # Remember what was seeded once, so a default job the operator deleted stays deleted.
+        state, _ = AppState.get_or_create(key="seeded_jobs", defaults={"value": []})
+        seeded = set(state.value or [])
         for name, func, cron, description, needs in DEFAULT_JOBS:
-            if Job.select().where(Job.name == name).exists():
+            if name in seeded or Job.select().where(Job.name == name).exists():
+                seeded.add(name)
                 continue
+            seeded.add(name)
             configured = _is_configured(cfg, needs)
             Job.create(
                 name=name,
@@ -168,4 +173,5 @@ def seed_jobs(cfg) -> int:
                 next_run_at=next_fire_time(cron, cfg.display_timezone),
             )
             created += 1
+        AppState.update(value=sorted(seeded)).where(AppState.key == "seeded_jobs").execute()
     return created
