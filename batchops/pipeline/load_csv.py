@@ -25,6 +25,7 @@ from batchops.pipeline.findings import finding, line_locator
 from batchops.pipeline.frame import Loaded, clean_frame, is_stringish, drop_empty, drop_unnamed_empty_columns
 from batchops.pipeline.settings import PipelineSettings
 
+_DIGITS_RE = re.compile(r"^\s*[+-]?\d+(\.\d*)?\s*$")
 _FIELDS_RE = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 
 
@@ -86,27 +87,60 @@ def load_csv(path: Path, settings: PipelineSettings, original_name: str = "") ->
     width = min(width, settings.max_columns)
     offset = _offset_after_line(sample, encoding, dialect.header_line)
     read_encoding = _stream_encoding(sample, encoding)
+    # Fast path: pandas reads the file by name and skips the lines above the data itself.
+    # Only when that counts lines as we do (no CR-only endings, no quotes above the data);
+    # otherwise it reads from a handle positioned after the header.
+    head = sample[:offset]
+    by_name = (
+        not encoding.startswith(("utf-16", "utf-32"))
+        and head.count(b"\r") == head.count(b"\r\n")
+        and b'"' not in head
+    )
+    # Text columns (IDs...) are only forced to str when the sample shows digits in them
+    # (leading zeros); forcing costs time, and pandas keeps non-numeric text as text anyway.
+    sample_rows = [
+        next(csv.reader([l], delimiter=dialect.delimiter), [])
+        for no, l in header_text
+        if no > dialect.header_line
+    ]
+    numeric_like = {
+        i
+        for row in sample_rows
+        for i, v in enumerate(row)
+        if _DIGITS_RE.match(v)
+    }
     df = None
     for _ in range(4):
         names = list(range(width))
-        dtypes = {i: "str" for i in range(min(width, len(canonical))) if is_text_column(canonical[i])}
+        dtypes = {
+            i: "str"
+            for i in range(min(width, len(canonical)))
+            if is_text_column(canonical[i]) and i in numeric_like
+        }
         try:
             with open(path, "rb") as fh, warnings.catch_warnings():
                 warnings.simplefilter("error", pd.errors.ParserWarning)
-                fh.seek(offset)
+                warnings.simplefilter("ignore", pd.errors.DtypeWarning)
+                if by_name:
+                    source, skip = path, dialect.header_line
+                else:
+                    fh.seek(offset)
+                    source, skip = fh, 0
                 df = pd.read_csv(
-                    fh,
+                    source,
                     sep=dialect.delimiter,
                     header=None,
                     names=names,
                     index_col=False,
+                    skiprows=skip,
                     skip_blank_lines=False,
                     dtype=dtypes or None,
-                    encoding=read_encoding,
+                    keep_default_na=False,  # "NA", "NULL", "None" are names/values, not gaps
+                    na_values=[""],
+                    encoding=read_encoding if not by_name else encoding,
                     encoding_errors=sniff.errors_for(encoding),
                     engine="c",
                     nrows=settings.max_rows + 1,
-                    low_memory=False,
                 )
             break
         except (pd.errors.ParserError, pd.errors.ParserWarning) as exc:

@@ -46,6 +46,7 @@ class PlanOutcome:
     report: dict = field(default_factory=dict)
     findings: list[dict] = field(default_factory=list)
     tables: list[tuple[str, Any]] = field(default_factory=list)  # (title, DataFrame)
+    stats: Any = None  # describe() of df if the plan computed it (saves summarize a pass)
 
 
 @dataclass(frozen=True)
@@ -102,26 +103,33 @@ def kpi_tables(df, ctx: PlanContext) -> tuple[dict, list[tuple[str, Any]]]:
     import pandas as pd
 
     s = ctx.settings
+    from batchops.pipeline.summarize import describe
+
     subjects = [c for c in ctx.subjects if c in df.columns]
+    stats = describe(df)  # one pass over every numeric column, shared with summarize
+    by_col = {r["column"]: r for r in stats.to_dict("records")}
     rows = []
     kpis: dict[str, Any] = {"subjects": {}, "pass_mark": s.pass_mark}
+    n_rows = len(df)
     for col in subjects:
-        v = df[col].to_numpy(dtype="float64", na_value=np.nan)
-        present = v[~np.isnan(v)]
-        n = int(present.size)
+        d = by_col.get(col)
+        n = int(d["count"]) if d else 0
         if n:
-            stats = {
-                "count": n, "missing": int(v.size - n),
-                "mean": float(present.mean()), "median": float(np.median(present)),
-                "min": float(present.min()), "max": float(present.max()),
-                "std": float(present.std(ddof=1)) if n > 1 else 0.0,
-                "pass_rate_pct": float((present >= s.pass_mark).mean() * 100.0),
+            v = df[col].to_numpy(dtype="float64", na_value=np.nan)
+            passed = int(np.count_nonzero(v >= s.pass_mark))
+            std = d["std"]
+            stats_ = {
+                "count": n, "missing": n_rows - n,
+                "mean": float(d["mean"]), "median": float(d["median"]),
+                "min": float(d["min"]), "max": float(d["max"]),
+                "std": float(std) if std == std else 0.0,
+                "pass_rate_pct": passed / n * 100.0,
             }
         else:
-            stats = {"count": 0, "missing": int(v.size), "mean": None, "median": None, "min": None,
-                     "max": None, "std": None, "pass_rate_pct": None}
-        kpis["subjects"][col] = stats
-        rows.append({"subject": col, **stats})
+            stats_ = {"count": 0, "missing": n_rows, "mean": None, "median": None, "min": None,
+                      "max": None, "std": None, "pass_rate_pct": None}
+        kpis["subjects"][col] = stats_
+        rows.append({"subject": col, **stats_})
     tables: list[tuple[str, Any]] = []
     subj_df = pd.DataFrame(rows, columns=["subject", "count", "missing", "mean", "median", "min", "max",
                                           "std", "pass_rate_pct"])
@@ -159,17 +167,17 @@ def kpi_tables(df, ctx: PlanContext) -> tuple[dict, list[tuple[str, Any]]]:
                  for k, val in r.items()}
                 for r in t.to_dict("records")
             ]
-    return kpis, tables
+    return kpis, tables, stats
 
 
 def plan_transform(df, ctx: PlanContext) -> PlanOutcome:
-    kpis, tables = kpi_tables(df, ctx)
+    kpis, tables, stats = kpi_tables(df, ctx)
     findings = []
     if not ctx.subjects:
         from batchops.pipeline.findings import finding
 
         findings.append(finding("E_NO_SUBJECTS", "No numeric subject columns were found, so there are no marks KPIs."))
-    return PlanOutcome(df, {"kpis": kpis, "subjects": list(ctx.subjects)}, findings, tables)
+    return PlanOutcome(df, {"kpis": kpis, "subjects": list(ctx.subjects)}, findings, tables, stats=stats)
 
 
 # ---------------------------------------------------------------- append

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import threading
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -147,19 +148,30 @@ def _column_strings(s: pd.Series) -> list[str]:
     return ["" if (v is None or (isinstance(v, float) and v != v) or v is pd.NA) else str(v) for v in s.tolist()]
 
 
-def render_pdf(spec: PdfSpec) -> bytes:
+# fpdf2 costs ~0.3 s to import and ~0.1 s to parse the two TTF fonts. ``warm_up``
+# does that in a background thread while the input is read (pandas' parser and
+# pyarrow release the GIL); ``render_pdf`` takes the prepared document.
+_lock = threading.Lock()
+_pending: list[threading.Thread] = []
+_ready: list = []
+
+
+def _new_pdf():
     from fpdf import FPDF
 
-    widest = max((len(b.df.columns) for b in spec.blocks), default=1)
-    landscape = widest > 6
-
     class Report(FPDF):
+        spec: PdfSpec | None = None
+
         def header(self):
+            spec = self.spec
+            if spec is None:
+                return
             self.set_font("DejaVu", "B", 12)
             self.cell(0, 7, spec.title, new_x="LMARGIN", new_y="NEXT")
             self.set_font("DejaVu", "", 8)
             self.set_text_color(90, 90, 90)
-            self.cell(0, 5, f"{spec.school}  ·  generated {spec.generated_at}".strip(), new_x="LMARGIN", new_y="NEXT")
+            line = spec.school + (f"  ·  generated {spec.generated_at}" if spec.generated_at else "")
+            self.cell(0, 5, line, new_x="LMARGIN", new_y="NEXT")
             self.set_text_color(0, 0, 0)
             self.ln(2)
 
@@ -168,20 +180,60 @@ def render_pdf(spec: PdfSpec) -> bytes:
             self.set_font("DejaVu", "", 8)
             self.cell(0, 6, f"Page {self.page_no()} of {{nb}}", align="C")
 
-    pdf = Report(orientation="L" if landscape else "P", unit="mm", format="A4")
+    pdf = Report(orientation="P", unit="mm", format="A4")
     pdf.add_font("DejaVu", "", str(FONTS / "DejaVuSans.ttf"))
     pdf.add_font("DejaVu", "B", str(FONTS / "DejaVuSans-Bold.ttf"))
+    return pdf
+
+
+def _prepare() -> None:
+    try:
+        pdf = _new_pdf()
+    except Exception:  # the render will try again in the foreground and report it
+        pdf = None
+    with _lock:
+        if pdf is not None:
+            _ready.append(pdf)
+        _pending.remove(threading.current_thread())
+
+
+def warm_up() -> None:
+    """Start preparing one PDF document in the background (idempotent)."""
+    with _lock:
+        if _pending or _ready:
+            return
+        t = threading.Thread(target=_prepare, name="batchops-pdf-warm-up", daemon=True)
+        _pending.append(t)
+        t.start()
+
+
+def _take_pdf():
+    with _lock:
+        waiting = list(_pending)
+    for t in waiting:
+        t.join()
+    with _lock:
+        if _ready:
+            return _ready.pop()
+    return _new_pdf()
+
+
+def render_pdf(spec: PdfSpec) -> bytes:
+    widest = max((len(b.df.columns) for b in spec.blocks), default=1)
+    orientation = "L" if widest > 6 else "P"
+    pdf = _take_pdf()
+    pdf.spec = spec
     pdf.set_title(spec.title)
     pdf.set_author(spec.school)
     pdf.set_auto_page_break(True, margin=15)
     pdf.alias_nb_pages()
-    pdf.add_page()
+    pdf.add_page(orientation=orientation)
     for note in spec.notes:
         pdf.set_font("DejaVu", "", 9)
         pdf.multi_cell(0, 5, note, new_x="LMARGIN", new_y="NEXT")
         pdf.ln(1)
     for block in spec.blocks:
-        _table(pdf, block)
+        _table(pdf, block, orientation)
     return bytes(pdf.output())
 
 
@@ -195,21 +247,29 @@ def _fit(pdf, text: str, width: float, char_w: float) -> str:
     return text + "…"
 
 
-def _table(pdf, block: Block) -> None:
+def _table(pdf, block: Block, orientation: str) -> None:
+    """Equal-width columns, header repeated on every page, alternating fills.
+
+    The body is drawn with ``text()`` + one fill rectangle and one rule per row and
+    the column rules per page: ~5x faster than a ``cell()`` per value.
+    """
     df = block.df
     total = len(df)
     if block.max_rows is not None and total > block.max_rows:
         df = df.iloc[: block.max_rows]
     ncols = max(1, len(df.columns))
     size = 9 if ncols <= 6 else (8 if ncols <= 9 else (7 if ncols <= 12 else 6))
-    row_h = size * 0.55
-    width = pdf.epw / ncols
+    row_h = round(size * 0.55, 2)
+    x0 = pdf.l_margin
+    table_w = pdf.epw
+    width = table_w / ncols
     headers = [str(c) for c in df.columns]
     columns = [_column_strings(df[c]) for c in df.columns]
-    char_w = size * 0.3528 * 0.62  # mm per character, generous average for DejaVu
+    char_w = size * 0.3528 * 0.62  # mm per character, a generous average for DejaVu Sans
+    baseline = row_h * 0.72
 
     if pdf.will_page_break(row_h * 4):
-        pdf.add_page()
+        pdf.add_page(orientation=orientation)
     pdf.set_font("DejaVu", "B", 10)
     pdf.cell(0, 7, block.heading, new_x="LMARGIN", new_y="NEXT")
     if block.note or (block.max_rows is not None and total > block.max_rows):
@@ -217,7 +277,10 @@ def _table(pdf, block: Block) -> None:
         note = block.note or f"Showing {len(df):,} of {total:,} rows; the CSV has them all."
         pdf.multi_cell(0, 4.5, note, new_x="LMARGIN", new_y="NEXT")
 
-    def head():
+    pdf.set_draw_color(150, 150, 150)
+    pdf.set_line_width(0.1)
+
+    def head() -> float:
         pdf.set_font("DejaVu", "B", size)
         pdf.set_fill_color(40, 70, 120)
         pdf.set_text_color(255, 255, 255)
@@ -226,19 +289,35 @@ def _table(pdf, block: Block) -> None:
         pdf.ln(row_h + 1)
         pdf.set_text_color(0, 0, 0)
         pdf.set_font("DejaVu", "", size)
+        pdf.set_fill_color(235, 240, 248)
+        return pdf.get_y()
 
-    head()
-    pdf.set_fill_color(235, 240, 248)
+    def rules(top: float, bottom: float) -> None:
+        if bottom > top:
+            for j in range(ncols + 1):
+                x = x0 + j * width
+                pdf.line(x, top, x, bottom)
+
+    y = top = head()
+    limit = pdf.page_break_trigger
+    text = pdf.text
     for i in range(len(df)):
-        if pdf.will_page_break(row_h):
-            pdf.add_page()
-            head()
-            pdf.set_fill_color(235, 240, 248)
-        fill = bool(i % 2)
-        for col in columns:
-            pdf.cell(width, row_h, _fit(pdf, col[i], width, char_w), border=1, fill=fill)
-        pdf.ln(row_h)
+        if y + row_h > limit:
+            rules(top, y)
+            pdf.add_page(orientation=orientation)
+            y = top = head()
+            limit = pdf.page_break_trigger
+        if i % 2:
+            pdf.rect(x0, y, table_w, row_h, style="F")
+        by = y + baseline
+        for j, col in enumerate(columns):
+            v = col[i]
+            if v:
+                text(x0 + j * width + 1, by, _fit(pdf, v, width, char_w))
+        y += row_h
+        pdf.line(x0, y, x0 + table_w, y)
+    rules(top, y)
+    pdf.set_y(y)
     if not len(df):
-        pdf.set_font("DejaVu", "", size)
         pdf.cell(0, row_h, "(no rows)", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(3)
