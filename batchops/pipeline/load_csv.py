@@ -103,19 +103,16 @@ def load_csv(path: Path, settings: PipelineSettings, original_name: str = "") ->
         for no, l in header_text
         if no > dialect.header_line
     ]
-    numeric_like = {
-        i
-        for row in sample_rows
-        for i, v in enumerate(row)
-        if _DIGITS_RE.match(v)
-    }
+    numeric_like = {i for row in sample_rows for i, v in enumerate(row) if _DIGITS_RE.match(v)}
+    # pandas would turn TRUE/False into booleans and lose the spelling: keep them as text
+    bool_like = {i for row in sample_rows for i, v in enumerate(row) if v.strip().lower() in ("true", "false")}
     df = None
     for _ in range(4):
         names = list(range(width))
         dtypes = {
             i: "str"
             for i in range(min(width, len(canonical)))
-            if is_text_column(canonical[i]) and i in numeric_like
+            if (is_text_column(canonical[i]) and i in numeric_like) or i in bool_like
         }
         try:
             with open(path, "rb") as fh, warnings.catch_warnings():

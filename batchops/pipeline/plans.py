@@ -154,11 +154,13 @@ def kpi_tables(df, ctx: PlanContext) -> tuple[dict, list[tuple[str, Any]]]:
         tables.append(("Grade distribution", grade_df))
         top_n = int(ctx.config.get("top_n", 5))
         ident = [c for c in ("student_id", "name") if c in df.columns]
-        ranked = pd.DataFrame({**{c: df[c] for c in ident}, "average": avg})
-        ranked = ranked[ranked["average"].notna()]
-        top = ranked.nlargest(top_n, "average", keep="first")
-        bottom = ranked.nsmallest(top_n, "average", keep="first")
-        for title, t, key in (("Top students", top, "top"), ("Bottom students", bottom, "bottom")):
+        ranked_avg = avg[avg.notna()]
+        for title, picked, key in (
+            ("Top students", ranked_avg.nlargest(top_n, keep="first"), "top"),
+            ("Bottom students", ranked_avg.nsmallest(top_n, keep="first"), "bottom"),
+        ):
+            t = df.loc[picked.index, ident].copy() if ident else pd.DataFrame(index=picked.index)
+            t["average"] = picked.to_numpy()
             t = t.reset_index(drop=True)
             t.insert(0, "rank", range(1, len(t) + 1))
             tables.append((title, t))

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-import threading
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,7 +46,9 @@ def _neutralize_table(table):
 
     cols = []
     for arr in table.columns:
-        if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+        if (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)) and any(
+            pc.any(pc.starts_with(arr, ch)).as_py() for ch in "=+-@\t\r"
+        ):
             risky = pc.and_(
                 pc.match_substring_regex(arr, _FORMULA_START),
                 pc.invert(pc.match_substring_regex(pc.utf8_trim_whitespace(arr), _NUMBER)),
@@ -148,14 +149,6 @@ def _column_strings(s: pd.Series) -> list[str]:
     return ["" if (v is None or (isinstance(v, float) and v != v) or v is pd.NA) else str(v) for v in s.tolist()]
 
 
-# fpdf2 costs ~0.3 s to import and ~0.1 s to parse the two TTF fonts. ``warm_up``
-# does that in a background thread while the input is read (pandas' parser and
-# pyarrow release the GIL); ``render_pdf`` takes the prepared document.
-_lock = threading.Lock()
-_pending: list[threading.Thread] = []
-_ready: list = []
-
-
 def _new_pdf():
     from fpdf import FPDF
 
@@ -186,42 +179,10 @@ def _new_pdf():
     return pdf
 
 
-def _prepare() -> None:
-    try:
-        pdf = _new_pdf()
-    except Exception:  # the render will try again in the foreground and report it
-        pdf = None
-    with _lock:
-        if pdf is not None:
-            _ready.append(pdf)
-        _pending.remove(threading.current_thread())
-
-
-def warm_up() -> None:
-    """Start preparing one PDF document in the background (idempotent)."""
-    with _lock:
-        if _pending or _ready:
-            return
-        t = threading.Thread(target=_prepare, name="batchops-pdf-warm-up", daemon=True)
-        _pending.append(t)
-        t.start()
-
-
-def _take_pdf():
-    with _lock:
-        waiting = list(_pending)
-    for t in waiting:
-        t.join()
-    with _lock:
-        if _ready:
-            return _ready.pop()
-    return _new_pdf()
-
-
 def render_pdf(spec: PdfSpec) -> bytes:
     widest = max((len(b.df.columns) for b in spec.blocks), default=1)
     orientation = "L" if widest > 6 else "P"
-    pdf = _take_pdf()
+    pdf = _new_pdf()
     pdf.spec = spec
     pdf.set_title(spec.title)
     pdf.set_author(spec.school)

@@ -23,15 +23,30 @@ def schema(df: pd.DataFrame) -> dict[str, str]:
 
 
 def describe(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per numeric column: count, mean, std, min, p25, median, p75, max."""
-    numeric = [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c].dtype) and not pd.api.types.is_bool_dtype(df[c].dtype)]
+    """One row per numeric column: count, mean, std, min, p25, median, p75, max.
+
+    Same definitions as ``DataFrame.describe`` (sample std, linear percentiles), in
+    one numpy pass per column: a single partition gives all three percentiles.
+    """
+    import numpy as np
+
     cols = ["column", "count", "mean", "std", "min", "p25", "median", "p75", "max"]
-    if not numeric or not len(df):
-        return pd.DataFrame(columns=cols)
-    d = df[numeric].describe().T
-    d = d.rename(columns={"25%": "p25", "50%": "median", "75%": "p75"})
-    d.insert(0, "column", d.index.astype(str))
-    return d[cols].reset_index(drop=True)
+    rows = []
+    for c in df.columns:
+        s = df[c]
+        if not pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
+            continue
+        v = s.to_numpy(dtype="float64", na_value=np.nan)
+        if v.size and np.isnan(v).any():
+            v = v[~np.isnan(v)]
+        n = int(v.size)
+        if n == 0:
+            rows.append([str(c), 0] + [np.nan] * 7)
+            continue
+        p25, p50, p75 = np.percentile(v, [25, 50, 75])
+        rows.append([str(c), n, float(v.mean()), float(v.std(ddof=1)) if n > 1 else np.nan,
+                     float(v.min()), float(p25), float(p50), float(p75), float(v.max())])
+    return pd.DataFrame(rows, columns=cols)
 
 
 def metadata(**items: Any) -> pd.DataFrame:
