@@ -65,14 +65,14 @@ def decide(incident: Incident, reason: str, run: JobRun | None = None, now=None)
         return False, f"unknown reason {reason}"
     if not cfg.notify_emails and not cfg.webhooks:
         return False, "no recipients configured"
-    trigger = origin_trigger(run)
-    if trigger in ("cli", "tui") and not cfg.notify_manual_runs:
-        return False, f"started by hand ({trigger}); incidents.notify_manual_runs is off"
-    if reason == "recovered":
+    if reason == "recovered":  # however the fixing run was started: it answers an alert
         last = _last_notice(incident)
         if last is None or last.message.startswith("recovered"):
             return False, "no alert went out, so no recovery notice"
         return True, "answers the alert sent " + clock.fmt(last.at)
+    trigger = origin_trigger(run)
+    if trigger in ("cli", "tui") and not cfg.notify_manual_runs:
+        return False, f"started by hand ({trigger}); incidents.notify_manual_runs is off"
     if severity_rank(incident.severity) < severity_rank(cfg.notify_min_severity):
         return False, f"severity {incident.severity} is below incidents.notify_min_severity ({cfg.notify_min_severity})"
     if cfg.rate_limit_minutes > 0:

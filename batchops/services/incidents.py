@@ -182,6 +182,9 @@ def _start_retry(kind: str, target: int, now: bool) -> dict:
         return processing.submit(target, trigger="retry", queue=not now)
     from batchops.services import jobs
 
+    if now and hasattr(jobs, "run_job_now"):
+        result = jobs.run_job_now(target, trigger="retry")
+        return result if isinstance(result, dict) else {"run_id": getattr(result, "id", result), "status": None}
     trigger_job = getattr(jobs, "trigger_job", None)
     if trigger_job is None:
         raise WorkError("jobs cannot be triggered in this installation yet", code="E_QUEUE_MISSING")

@@ -161,7 +161,7 @@ def test_recovered_notice_answers_an_alert(configure, smtp, webhook, fail_pipeli
 
     configure(config_text(smtp.port, webhook.url))
     _, inc = fail_pipeline("marks.csv", trigger="ingest")
-    ok = processing.process_file(good_csv, original_name="marks.csv", trigger="ingest")
+    ok = processing.process_file(good_csv, original_name="marks.csv", trigger="cli")  # fixed by hand: still answers
     assert ok["status"] == "published", ok
     assert [p["event"] for p in webhook.posts] == ["opened", "recovered"]
     assert webhook.posts[-1]["state"] == "resolved" and webhook.posts[-1]["links"]["run_id"] == ok["run_id"]

@@ -73,6 +73,16 @@ def test_manual_retry_requeues_the_pipeline(ctx, fail_pipeline, broken_dir):
     assert retry_events[0]["actor"] == "asha" and "manual retry" in retry_events[0]["message"]
 
 
+def test_manual_retry_of_a_job_that_now_succeeds_resolves_it(ctx, fail_job):
+    from batchops.services import incidents
+
+    _, inc = fail_job("status-digest", "E_JOB_FAILED", "smtp hiccup")
+    result = incidents.retry(inc.id, actor="asha", now=True)
+    assert result["run"]["status"] == "succeeded"
+    assert result["incident"]["state"] == "resolved"
+    assert result["incident"]["resolution"] == f"recovered by run {result['run']['run_id']}"
+
+
 def test_tickets_workflow(ctx, fail_pipeline):
     from batchops.services import tickets
 
