@@ -253,3 +253,31 @@ def test_successful_rerun_auto_resolves(ctx, broken_dir, good_csv):
     assert inc["events"][-1]["kind"] == "resolve" and inc["events"][-1]["run_id"] == ok["run_id"]
     # a different file's incident stays open
     assert incidents.show_incident(other["incident_id"])["state"] == "open"
+
+
+def test_concurrent_failures_of_one_file_open_one_incident(ctx, fail_pipeline):
+    """Four workers failing the same file at once: the IMMEDIATE transaction serialises find-or-create."""
+    import threading
+
+    from batchops.store.db import db
+    from batchops.store.models import Incident, Ticket
+
+    errors, barrier = [], threading.Barrier(4)
+
+    def worker():
+        try:
+            with db.connection_context():
+                barrier.wait(timeout=10)
+                fail_pipeline("shared.csv", trigger="schedule")
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+    (inc,) = Incident.select()
+    assert inc.occurrences == 4
+    assert Ticket.select().count() == 1
