@@ -38,6 +38,13 @@ def console(stderr: bool = False):
 
 
 def show_value(value) -> str:
+    """Plain text for a cell; rich markup in data (e.g. "[synonyms]") is escaped, not rendered."""
+    from rich.markup import escape
+
+    return escape(_plain(value))
+
+
+def _plain(value) -> str:
     if value is None:
         return "-"
     if isinstance(value, bool):

@@ -12,6 +12,8 @@ import os
 import socket
 from datetime import timedelta
 
+from peewee import JOIN
+
 from batchops.clock import utc_now
 from batchops.errors import InputError
 from batchops.services import context
@@ -95,7 +97,7 @@ def list_runs(status: str | None = None, kind: str | None = None, upload_id: int
     if kind and kind not in RUN_KINDS:
         raise InputError(f"unknown run kind {kind!r} (pipeline or job)", code="E_BAD_FILTER")
     query = (JobRun.select(*LIGHT_FIELDS, Upload.original_name.alias("upload_name"))
-             .join(Upload, on=(JobRun.upload == Upload.id), join_type="LEFT OUTER")
+             .join(Upload, on=(JobRun.upload == Upload.id), join_type=JOIN.LEFT_OUTER)
              .order_by(JobRun.id.desc()).limit(max(1, min(limit, 10000))))
     if status:
         query = query.where(JobRun.status == status)
