@@ -40,11 +40,13 @@ def to_display(value: datetime | None, tz: str | None = None) -> datetime | None
     return value.astimezone(zone(tz)) if value else None
 
 
-def fmt(value: datetime | None, tz: str | None = None, seconds: bool = False) -> str:
-    """'2026-11-28 21:43 IST' - the one display format."""
+def fmt(value: datetime | None, tz: str | None = None, seconds: bool = False, compact: bool = False) -> str:
+    """'2026-11-28 21:43 IST' - the one display format; compact '11-28 21:43' for table cells."""
     local = to_display(value, tz)
     if local is None:
         return "-"
+    if compact:
+        return local.strftime("%m-%d %H:%M")
     pattern = "%Y-%m-%d %H:%M:%S %Z" if seconds else "%Y-%m-%d %H:%M %Z"
     return local.strftime(pattern)
 

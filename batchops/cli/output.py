@@ -34,23 +34,28 @@ def print_json(data) -> None:
 def console(stderr: bool = False):
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    stream = sys.stderr if stderr else sys.stdout
+    # Piped output (less, grep, a log) gets a generous width instead of rich's 80 columns.
+    width = None if stream.isatty() else 160
+    return Console(stderr=stderr, highlight=False, soft_wrap=False, width=width)
 
 
-def show_value(value) -> str:
+def show_value(value, key: str = "", compact: bool = False) -> str:
     """Plain text for a cell; rich markup in data (e.g. "[synonyms]") is escaped, not rendered."""
     from rich.markup import escape
 
-    return escape(_plain(value))
+    return escape(_plain(value, key, compact))
 
 
-def _plain(value) -> str:
+def _plain(value, key: str = "", compact: bool = False) -> str:
     if value is None:
         return "-"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, datetime):
-        return clock.fmt(value)
+        return clock.fmt(value, compact=compact)
+    if key.endswith("_s") and isinstance(value, (int, float)):
+        return clock.fmt_duration(value)
     if isinstance(value, (bytes, bytearray, memoryview)):
         return f"<{len(value)} bytes>"
     if isinstance(value, (list, dict)):
@@ -66,10 +71,13 @@ def table(rows: list[dict], columns: list[str], title: str | None = None, empty:
         out.print(f"[dim]{empty}[/dim]")
         return
     tbl = Table(title=title, header_style="bold", show_lines=False)
-    for col in columns:
-        tbl.add_column(col.replace("_", " "))
+    for i, col in enumerate(columns):
+        # One line per row; only the last column (a title or message) may wrap.
+        last = i == len(columns) - 1
+        tbl.add_column(col.replace("_", " ").removesuffix(" s"), no_wrap=not last,
+                       overflow="fold" if last else "ellipsis")
     for row in rows:
-        tbl.add_row(*(show_value(row.get(col)) for col in columns))
+        tbl.add_row(*(show_value(row.get(col), col, compact=True) for col in columns))
     out.print(tbl)
 
 
@@ -82,7 +90,7 @@ def record(data: dict, title: str | None = None, skip: tuple[str, ...] = ()) -> 
     for key, value in data.items():
         if key in skip:
             continue
-        tbl.add_row(key.replace("_", " "), show_value(value))
+        tbl.add_row(key.replace("_", " "), show_value(value, key))
     console().print(tbl)
 
 
