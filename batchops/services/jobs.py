@@ -1,9 +1,26 @@
-"""Scheduled jobs: list and show (create/edit/trigger come with the worker)."""
+"""Scheduled jobs: list, show, add, edit, delete, pause, resume, trigger, preview.
+
+The store is the single source of truth: the scheduler tick reads these rows,
+so an edit here changes what the next tick does. Every change is validated the
+same way for the CLI and the TUI: a strict 5-field cron (``E_CRON_INVALID``
+with the reason), an IANA zone, a registered callable
+(``E_CALLABLE_NOT_REGISTERED``), JSON arguments that fit the callable, and a
+missed-run policy of skip, once or all.
+"""
 
 from __future__ import annotations
 
-from batchops.services.common import get_or_404, row_dict
-from batchops.store.models import Job
+from batchops import clock
+from batchops.clock import utc_now
+from batchops.errors import InputError, InvalidJSON
+from batchops.services import context
+from batchops.services.common import get_or_404, parse_json, row_dict
+from batchops.store.db import db, retry_busy
+from batchops.store.models import MISSED_POLICIES, TRIGGERS, Job, JobRun
+
+MAX_RETRY_DELAY_S = 6 * 3600
+EDITABLE = ("name", "callable", "cron", "args", "kwargs", "timezone", "timeout_s", "retries", "retry_delay_s",
+            "misfire_policy", "max_lateness_min", "description", "paused", "enabled")
 
 
 def job_dict(job: Job) -> dict:
@@ -16,3 +33,255 @@ def list_jobs() -> list[dict]:
 
 def show_job(ident) -> dict:
     return job_dict(get_or_404(Job, ident, "job"))
+
+
+def get_job(ident) -> Job:
+    return get_or_404(Job, ident, "job")
+
+
+# ------------------------------------------------------------------ validation
+
+
+def _json_value(value, what: str, kind: type, default):
+    if value is None:
+        return default() if callable(default) else default
+    if isinstance(value, str):
+        value = parse_json(value, what, default=default())
+    if not isinstance(value, kind):
+        raise InvalidJSON(f"{what} must be a JSON {'array' if kind is list else 'object'}, "
+                          f"not {type(value).__name__}")
+    return value
+
+
+def _int(value, what: str, low: int, high: int | None = None) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{what} must be a whole number, not {value!r}", code="E_JOB_INVALID") from None
+    if number < low or (high is not None and number > high):
+        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise InputError(f"{what} must be {bound}, not {number}", code="E_JOB_INVALID")
+    return number
+
+
+def _policy(value: str) -> str:
+    if value not in MISSED_POLICIES:
+        raise InputError(f"missed-run policy must be one of {', '.join(MISSED_POLICIES)}, not {value!r}",
+                         code="E_POLICY_INVALID")
+    return value
+
+
+def _name(value: str, job_id: int | None = None) -> str:
+    name = " ".join((value or "").split())
+    if not name:
+        raise InputError("a job needs a name", code="E_JOB_INVALID")
+    if len(name) > 128:
+        raise InputError("job names are at most 128 characters", code="E_JOB_INVALID")
+    clash = Job.select(Job.id).where(Job.name == name)
+    if job_id is not None:
+        clash = clash.where(Job.id != job_id)
+    if clash.exists():
+        raise InputError(f"a job named {name!r} exists already", code="E_JOB_EXISTS")
+    return name
+
+
+def _validated(fields: dict, job_id: int | None = None) -> dict:
+    """Normalise and check the given fields (only those present)."""
+    from batchops.automation import registry
+    from batchops.automation.schedule import validate_cron, validate_timezone
+
+    out = dict(fields)
+    if "name" in out:
+        out["name"] = _name(out["name"], job_id)
+    if "callable" in out:
+        registry.entry(out["callable"])
+        out["callable"] = out["callable"].strip()
+    if "cron" in out:
+        out["cron"] = validate_cron(out["cron"])
+    if "timezone" in out:
+        out["timezone"] = validate_timezone(out["timezone"] or context.config().display_timezone)
+    if "args" in out:
+        out["args"] = _json_value(out["args"], "args", list, list)
+    if "kwargs" in out:
+        out["kwargs"] = _json_value(out["kwargs"], "kwargs", dict, dict)
+    if "timeout_s" in out:
+        out["timeout_s"] = _int(out["timeout_s"], "timeout", 1, 7 * 86400)
+    if "retries" in out:
+        out["retries"] = _int(out["retries"], "retries", 0, 20)
+    if "retry_delay_s" in out:
+        out["retry_delay_s"] = _int(out["retry_delay_s"], "retry delay", 0, MAX_RETRY_DELAY_S)
+    if "max_lateness_min" in out:
+        out["max_lateness_min"] = _int(out["max_lateness_min"], "max lateness", 0, 31 * 24 * 60)
+    if "misfire_policy" in out:
+        out["misfire_policy"] = _policy(out["misfire_policy"])
+    if "description" in out:
+        out["description"] = str(out["description"] or "")
+    for flag in ("paused", "enabled"):
+        if flag in out:
+            out[flag] = bool(out[flag])
+    return out
+
+
+# ------------------------------------------------------------------ changes
+
+
+def add_job(name, callable, cron, *, args=None, kwargs=None, timezone=None, timeout_s=600, retries=0,
+            retry_delay_s=60, misfire_policy=None, max_lateness_min=None, description="", paused=False) -> dict:
+    """Create a job; its first fire time is the next cron time after now in its zone."""
+    from batchops.automation import registry
+    from batchops.automation.schedule import next_fire_time
+
+    context.require_writable()
+    cfg = context.config()
+    fields = _validated({
+        "name": name, "callable": callable, "cron": cron, "args": args, "kwargs": kwargs,
+        "timezone": timezone or cfg.display_timezone, "timeout_s": timeout_s, "retries": retries,
+        "retry_delay_s": retry_delay_s,
+        "misfire_policy": misfire_policy or cfg.worker.default_missed_policy,
+        "max_lateness_min": max_lateness_min if max_lateness_min is not None else int(cfg.worker.max_lateness_minutes),
+        "description": description or "", "paused": paused,
+    })
+    registry.check_arguments(fields["callable"], fields["args"], fields["kwargs"])
+    if not fields["description"]:
+        entry = registry.entry(fields["callable"])
+        fields["description"] = entry.description
+
+    @retry_busy
+    def write() -> Job:
+        with db.atomic():
+            return Job.create(**fields, next_run_at=next_fire_time(fields["cron"], fields["timezone"]))
+
+    return job_dict(write())
+
+
+def edit_job(job_id, **changes) -> dict:
+    """Change some fields; a new cron or zone recomputes the next fire time from now."""
+    from batchops.automation import registry
+    from batchops.automation.schedule import next_fire_time
+
+    context.require_writable()
+    job = get_job(job_id)
+    unknown = sorted(set(changes) - set(EDITABLE))
+    if unknown:
+        raise InputError(f"cannot edit {', '.join(unknown)} (editable: {', '.join(EDITABLE)})", code="E_JOB_INVALID")
+    changes = {k: v for k, v in changes.items() if v is not None}
+    if not changes:
+        return job_dict(job)
+    fields = _validated(changes, job.id)
+    if {"callable", "args", "kwargs"} & set(fields):
+        registry.check_arguments(fields.get("callable", job.callable), fields.get("args", job.args or []),
+                                 fields.get("kwargs", job.kwargs or {}))
+    cron = fields.get("cron", job.cron)
+    tz = fields.get("timezone", job.timezone)
+    if "cron" in fields or "timezone" in fields or (fields.get("paused") is False and job.paused):
+        fields["next_run_at"] = next_fire_time(cron, tz)
+    if fields.get("paused") is False:
+        fields["paused_reason"] = ""
+    fields["updated_at"] = utc_now()
+
+    @retry_busy
+    def write():
+        with db.atomic():
+            Job.update(**fields).where(Job.id == job.id).execute()
+
+    write()
+    return job_dict(Job.get_by_id(job.id))
+
+
+def delete_job(job_id) -> dict:
+    """Delete a job; its runs stay (with the job's name) and its pending runs are cancelled when they start."""
+    context.require_writable()
+    job = get_job(job_id)
+    data = job_dict(job)
+
+    @retry_busy
+    def write():
+        with db.atomic():
+            job.delete_instance()
+
+    write()
+    return data
+
+
+def pause_job(job_id, reason: str = "") -> dict:
+    """No scheduled fires while paused (manual triggers still run)."""
+    context.require_writable()
+    job = get_job(job_id)
+    with db.atomic():
+        Job.update(paused=True, paused_reason=reason or f"paused by {context.actor()}", updated_at=utc_now()).where(
+            Job.id == job.id).execute()
+    return job_dict(Job.get_by_id(job.id))
+
+
+def resume_job(job_id) -> dict:
+    """Resume from now on: fires missed while paused are not caught up (pausing is deliberate)."""
+    from batchops.automation.schedule import next_fire_time
+
+    context.require_writable()
+    job = get_job(job_id)
+    with db.atomic():
+        Job.update(paused=False, paused_reason="", next_run_at=next_fire_time(job.cron, job.timezone),
+                   updated_at=utc_now()).where(Job.id == job.id).execute()
+    return job_dict(Job.get_by_id(job.id))
+
+
+def retry_delay(delay: float | None, attempt: int) -> float | None:
+    """Retries back off: attempt 2 waits ``delay``, attempt 3 twice that, then 4x ... (capped at 6 h)."""
+    if not delay:
+        return delay
+    return float(min(MAX_RETRY_DELAY_S, delay * (2 ** max(0, attempt - 2))))
+
+
+def trigger_job(job_id, trigger: str = "cli", delay: float | None = None, attempt: int = 1) -> dict:
+    """Create a job run and queue it for the worker (retries back off; see ``retry_delay``)."""
+    from batchops.automation import registry
+    from batchops.queue import tasks
+    from batchops.services import runs
+
+    context.require_writable()
+    job = get_job(job_id)
+    if trigger not in TRIGGERS:
+        raise InputError(f"unknown trigger {trigger!r}", code="E_JOB_INVALID")
+    registry.entry(job.callable)  # refuse now rather than fail in the worker
+    if trigger == "retry":
+        delay = retry_delay(delay, attempt)
+    run = runs.create_run("job", job=job, trigger=trigger, attempt=max(1, int(attempt)))
+    tasks.enqueue_job(run.id, delay=delay)
+    out = runs.run_dict(JobRun.get_by_id(run.id))
+    out["run_id"] = run.id
+    out["delay_s"] = delay or 0
+    return out
+
+
+def run_job_now(job_id, trigger: str = "cli") -> dict:
+    """Create a job run and execute it in this process (``jobs trigger --now``: no worker needed)."""
+    from batchops.automation import registry, runner
+    from batchops.services import runs
+
+    context.require_writable()
+    job = get_job(job_id)
+    registry.entry(job.callable)
+    run = runs.create_run("job", job=job, trigger=trigger)
+    out = runner.execute(run.id)
+    out["run_id"] = run.id
+    return out
+
+
+def next_runs(job_id, n: int = 5, after=None) -> list[dict]:
+    """The next ``n`` fire times in the job's zone (after ``after``, default now), with daylight-saving notes."""
+    from batchops.automation.schedule import preview
+
+    job = get_job(job_id)
+    n = _int(n, "-n", 1, 1000)
+    out = []
+    for fire in preview(job.cron, job.timezone, n, after=after):
+        out.append({"utc": clock.iso(fire.utc), "local": fire.local.isoformat(), "timezone": job.timezone,
+                    "display": clock.fmt(fire.utc, job.timezone), "note": fire.note})
+    return out
+
+
+def callables() -> list[dict]:
+    """Registered callables with descriptions and argument docs (the TUI's picker uses this)."""
+    from batchops.automation import registry
+
+    return registry.callables()

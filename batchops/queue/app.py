@@ -1,0 +1,128 @@
+"""Build the Huey instance from the configuration.
+
+* ``queue.url`` empty (default): ``SqliteHuey`` on ``<data home>/queue.db``, a
+  file of its own so Huey's exclusive write locks never touch the store.
+  ``sqlite:///path/queue.db`` names another file.
+* ``queue.url = "redis://…"``: ``RedisHuey`` (needs the ``redis`` package).
+* ``BATCHOPS_QUEUE_IMMEDIATE=1``: immediate mode for unit tests - a task runs
+  inside ``enqueue`` in the caller's thread; delayed tasks never run there.
+
+The instance is cached per (data home, queue URL, mode) so a test that switches
+data homes gets a fresh queue.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+from batchops.errors import ConfigError
+
+QUEUE_NAME = "batchops"
+DEFAULT_TICK_SECONDS = 60
+
+_lock = threading.Lock()
+_huey = None
+_key = None
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def immediate_mode() -> bool:
+    return _flag("BATCHOPS_QUEUE_IMMEDIATE")
+
+
+def tick_seconds() -> int:
+    """How often the scheduler tick runs: every minute; BATCHOPS_TICK_SECONDS (1-60) for tests."""
+    raw = os.environ.get("BATCHOPS_TICK_SECONDS", "").strip()
+    if not raw:
+        return DEFAULT_TICK_SECONDS
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"BATCHOPS_TICK_SECONDS must be a whole number of seconds, not {raw!r}") from None
+    if not 1 <= value <= 60:
+        raise ConfigError("BATCHOPS_TICK_SECONDS must be between 1 and 60")
+    return value
+
+
+def describe(cfg) -> str:
+    url = cfg.queue.url
+    return url if url else f"sqlite:{Path(cfg.data_dir) / 'queue.db'}"
+
+
+def _sqlite_path(cfg) -> Path:
+    url = cfg.queue.url
+    if not url:
+        return Path(cfg.data_dir) / "queue.db"
+    path = url[len("sqlite:"):]
+    while path.startswith("//"):
+        path = path[1:]
+    return Path(path).expanduser()
+
+
+def build(cfg, immediate: bool | None = None):
+    """A new Huey instance for ``cfg`` with every BatchOps task registered."""
+    from huey import RedisHuey, SqliteHuey
+
+    immediate = immediate_mode() if immediate is None else immediate
+    url = cfg.queue.url
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        try:
+            import redis  # noqa: F401
+        except ImportError:
+            raise ConfigError("queue.url names Redis but the 'redis' package is not installed "
+                              "(pip install redis)") from None
+        huey = RedisHuey(QUEUE_NAME, url=url, immediate=immediate, utc=True)
+    elif not url or url.startswith("sqlite:"):
+        path = _sqlite_path(cfg)
+        if not immediate:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        huey = SqliteHuey(QUEUE_NAME, filename=str(path), immediate=immediate, utc=True, timeout=10)
+    else:
+        raise ConfigError(f"queue.url must be empty, sqlite:///path or redis://..., not {url!r}")
+
+    from batchops.queue import tasks
+
+    tasks.register(huey)
+    return huey
+
+
+def get_huey():
+    """The Huey instance for the running configuration (built once per data home)."""
+    global _huey, _key
+    from batchops.services import context
+
+    cfg = context.config()
+    key = (cfg.data_dir, cfg.queue.url, immediate_mode())
+    with _lock:
+        if _huey is None or _key != key:
+            old = _huey
+            _huey, _key = build(cfg), key
+            if old is not None:
+                try:
+                    old.storage.close()
+                except Exception:  # noqa: BLE001 - an old handle failing to close is harmless
+                    pass
+        return _huey
+
+
+def reset() -> None:
+    """Forget the cached instance (tests, restore)."""
+    global _huey, _key
+    with _lock:
+        if _huey is not None:
+            try:
+                _huey.storage.close()
+            except Exception:  # noqa: BLE001
+                pass
+        _huey, _key = None, None
+
+
+def queue_depth() -> dict:
+    """Tasks waiting to run now (pending) and waiting for their time (scheduled: delayed retries)."""
+    huey = get_huey()
+    return {"pending": huey.pending_count(), "scheduled": huey.scheduled_count()}

@@ -1,0 +1,148 @@
+"""Huey tasks and the two functions the services call to queue work.
+
+Task bodies are thin: each opens a store connection for its thread
+(``db.connection_context()``; connections are per thread) and calls one service.
+The run row in the store is the truth about a run; a Huey task only carries its
+id, so a duplicate delivery is harmless (the run is claimed atomically).
+
+* ``run_pipeline(run_id)`` -> ``services.processing.execute``
+* ``run_job(run_id)`` -> ``automation.runner.execute``
+* ``tick()`` every minute -> ``automation.scheduler.dispatch_due`` and
+  ``services.runs.recover_stale``
+* ``ping()`` -> 1 (health probes and the queue benchmark)
+
+A task interrupted by a stopping worker (SIGINT, or a graceful stop that ran
+past its timeout) is put back: its run returns to ``queued`` and is enqueued
+again, so the next worker starts it afresh.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+log = logging.getLogger("batchops.queue")
+
+TASK_NAMES = ("run_pipeline", "run_job", "tick", "ping")
+
+
+def _store():
+    """A connection for this thread unless one is open already (immediate mode runs in the caller)."""
+    from batchops.store.db import db
+
+    return db.connection_context() if db.is_closed() else contextlib.nullcontext()
+
+
+def run_pipeline(run_id: int) -> None:
+    from batchops.services import processing
+
+    with _store():
+        processing.execute(run_id)
+
+
+def run_job(run_id: int) -> None:
+    from batchops.automation import runner
+
+    with _store():
+        runner.execute(run_id)
+
+
+def tick() -> None:
+    """The one periodic task: dispatch due jobs (croniter, each job's zone), then recover orphans."""
+    from batchops.automation import scheduler
+    from batchops.services import runs
+
+    with _store():
+        try:
+            scheduler.dispatch_due()
+        finally:
+            runs.recover_stale()
+
+
+def ping() -> int:
+    return 1
+
+
+def _on_interrupted(signal, task, *args, **kwargs) -> None:
+    """SIGNAL_INTERRUPTED: the consumer is exiting while this task runs; put its run back."""
+    name = type(task).__name__
+    if name not in ("run_pipeline", "run_job") or not task.args:
+        return
+    try:
+        with _store():
+            requeue_interrupted(name, int(task.args[0]))
+    except Exception:  # noqa: BLE001 - signal handlers must not raise; recover_stale is the backstop
+        log.exception("could not re-queue interrupted %s %s", name, task.args)
+
+
+def requeue_interrupted(task_name: str, run_id: int) -> bool:
+    """Return a run this process owns from ``running`` to ``queued`` and enqueue it again."""
+    from batchops.clock import utc_now
+    from batchops.services import runs
+    from batchops.store.db import db, retry_busy
+    from batchops.store.models import JobRun, Upload
+
+    @retry_busy
+    def put_back() -> JobRun | None:
+        with db.atomic():
+            run = JobRun.get_or_none(JobRun.id == run_id)
+            if run is None:
+                return None
+            changed = JobRun.update(
+                status="queued", started_at=None, heartbeat_at=None, worker_id=None, pid=None,
+                log=JobRun.log + f"\nre-queued at {utc_now():%Y-%m-%d %H:%M:%S} UTC: the worker "
+                                 f"{runs.worker_id()} stopped before this run finished\n",
+            ).where((JobRun.id == run_id) & (JobRun.status == "running")
+                    & (JobRun.worker_id == runs.worker_id())).execute()
+            if not changed:
+                return None
+            if run.upload_id:
+                Upload.update(status="queued", updated_at=utc_now()).where(
+                    (Upload.id == run.upload_id) & (Upload.status == "processing")).execute()
+            return run
+
+    run = put_back()
+    if run is None:
+        return False
+    if task_name == "run_pipeline":
+        enqueue_pipeline(run_id)
+    else:
+        enqueue_job(run_id)
+    log.warning("run %s was interrupted by the worker stopping; re-queued", run_id)
+    return True
+
+
+def register(huey) -> None:
+    """Register every task on ``huey`` (called once per instance by ``queue.app.build``)."""
+    from huey import crontab
+    from huey.signals import SIGNAL_INTERRUPTED
+
+    huey.batchops_tasks = {
+        "run_pipeline": huey.task(name="run_pipeline")(run_pipeline),
+        "run_job": huey.task(name="run_job")(run_job),
+        # crontab() with no arguments matches every minute, in any zone: which stored
+        # Job is due is decided by croniter in the job's own zone, not by Huey.
+        "tick": huey.periodic_task(crontab(), name="tick")(tick),
+        "ping": huey.task(name="ping")(ping),
+    }
+    huey.signal(SIGNAL_INTERRUPTED)(_on_interrupted)
+
+
+def _enqueue(name: str, run_id: int, delay: float | None) -> None:
+    from batchops.queue.app import get_huey
+
+    task = get_huey().batchops_tasks[name]
+    if delay:
+        task.schedule(args=(int(run_id),), delay=float(delay))
+    else:
+        task(int(run_id))
+
+
+def enqueue_pipeline(run_id: int, delay: float | None = None) -> None:
+    """Queue a pipeline run (already created, status ``queued``) for the worker."""
+    _enqueue("run_pipeline", run_id, delay)
+
+
+def enqueue_job(run_id: int, delay: float | None = None) -> None:
+    """Queue a job run (already created, status ``queued``) for the worker."""
+    _enqueue("run_job", run_id, delay)

@@ -1,0 +1,37 @@
+"""Job callables for tests, allowed through automation.allowed_modules = ["worker_helpers"]."""
+
+from __future__ import annotations
+
+import time
+
+
+def noop() -> dict:
+    """Do nothing, successfully."""
+    return {"ok": True}
+
+
+def echo(*args, **kwargs) -> dict:
+    """Return the arguments."""
+    return {"args": list(args), "kwargs": kwargs}
+
+
+def boom(message: str = "boom") -> None:
+    """Fail with a plain exception."""
+    raise RuntimeError(message)
+
+
+def sleepy(seconds: float = 5.0) -> dict:
+    """Sleep without looking at the deadline (abandoned on timeout)."""
+    time.sleep(seconds)
+    return {"slept": seconds}
+
+
+def cooperative(seconds: float = 5.0) -> dict:
+    """Sleep in small steps, stopping at the deadline."""
+    from batchops.automation.runner import check_deadline
+
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        check_deadline()
+        time.sleep(0.05)
+    return {"slept": seconds}
