@@ -1,0 +1,16 @@
+"""run_daily_backup: the store and queue into backups/<time>/, verified, rotated (see services.backup)."""
+
+from __future__ import annotations
+
+from batchops.automation.runner import log
+
+
+def run_daily_backup(to: str | None = None, keep: int | None = None) -> dict:
+    from batchops.services import backup
+
+    result = backup.backup(to=to, keep=keep)
+    sizes = ", ".join(f"{f['file']} {f['bytes']:,} bytes ({f['integrity']})" for f in result["files"])
+    log(f"backup {result['path']}: {sizes}")
+    if result["rotated"]:
+        log(f"rotated out {len(result['rotated'])} old backup(s)")
+    return result

@@ -1,0 +1,220 @@
+"""run_web_scrape: fetch notice pages, extract the notices, report what changed.
+
+Only ``http``/``https`` URLs are fetched (``file:``, ``ftp:`` … are refused with
+``E_URL_SCHEME``, redirects included), with a timeout and a size cap
+(``automation.scrape_timeout``, ``automation.scrape_max_bytes``). A notice is a
+link (``<a href>``) whose text or target mentions one of the keywords. Each
+page's notices are stored as ``scrapes/<host>-<hash>/latest.json`` (plus a
+timestamped copy) and compared with the previous snapshot: the result lists
+what is new and what disappeared. Any failed page fails the run
+(``E_FETCH_FAILED`` for network trouble) after every other page is done.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import urllib.error
+import urllib.request
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+
+from batchops import clock
+from batchops.automation.runner import check_deadline, log
+from batchops.clock import utc_now
+from batchops.errors import BatchOpsError, InputError, JobError
+from batchops.services import context
+from batchops.store import files
+
+ALLOWED_SCHEMES = ("http", "https")
+KEEP_SNAPSHOTS = 30
+
+
+class NoticeParser(HTMLParser):
+    """Collects (text, href) for every link, and the page title."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.links: list[tuple[str, str]] = []
+        self.title = ""
+        self._href: str | None = None
+        self._text: list[str] = []
+        self._in_title = False
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "a":
+            self._href = dict(attrs).get("href") or ""
+            self._text = []
+        elif tag == "title":
+            self._in_title = True
+
+    def handle_endtag(self, tag):
+        if tag == "a" and self._href is not None:
+            self.links.append((" ".join("".join(self._text).split()), self._href))
+            self._href = None
+        elif tag == "title":
+            self._in_title = False
+
+    def handle_data(self, data):
+        if self._href is not None:
+            self._text.append(data)
+        if self._in_title:
+            self.title += data
+
+
+def check_url(url: str) -> str:
+    scheme = urlsplit(url).scheme.lower()
+    if scheme not in ALLOWED_SCHEMES or not urlsplit(url).netloc:
+        raise InputError(f"only http and https URLs are fetched, not {url!r}", code="E_URL_SCHEME")
+    return url
+
+
+class _SafeRedirect(urllib.request.HTTPRedirectHandler):
+    """Follows redirects to http(s) only; anything else is E_URL_SCHEME, not a vague HTTP error."""
+
+    def http_error_302(self, req, fp, code, msg, headers):
+        target = headers.get("location") or headers.get("uri")
+        if target:
+            check_url(urljoin(req.full_url, target))
+        return super().http_error_302(req, fp, code, msg, headers)
+
+    http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
+
+
+def _opener() -> urllib.request.OpenerDirector:
+    # No FileHandler, FTPHandler or DataHandler: nothing but http(s), even after a redirect.
+    opener = urllib.request.OpenerDirector()
+    for handler in (urllib.request.ProxyHandler(), urllib.request.UnknownHandler(), urllib.request.HTTPHandler(),
+                    urllib.request.HTTPSHandler(), urllib.request.HTTPDefaultErrorHandler(), _SafeRedirect(),
+                    urllib.request.HTTPErrorProcessor()):
+        opener.add_handler(handler)
+    return opener
+
+
+def fetch(url: str, timeout: float, max_bytes: int) -> tuple[str, str]:
+    """(final URL, decoded text); E_URL_SCHEME / E_FETCH_FAILED / E_SCRAPE_TOO_LARGE."""
+    check_url(url)
+    request = urllib.request.Request(url, headers={"User-Agent": "BatchOps notice scraper",
+                                                   "Accept": "text/html,*/*;q=0.5"})
+    try:
+        with _opener().open(request, timeout=timeout) as response:
+            length = response.headers.get("Content-Length")
+            if length and length.isdigit() and int(length) > max_bytes:
+                raise JobError(f"{url} is {int(length):,} bytes, over automation.scrape_max_bytes ({max_bytes:,})",
+                               code="E_SCRAPE_TOO_LARGE")
+            data = response.read(max_bytes + 1)
+            if len(data) > max_bytes:
+                raise JobError(f"{url} is larger than automation.scrape_max_bytes ({max_bytes:,} bytes)",
+                               code="E_SCRAPE_TOO_LARGE")
+            charset = response.headers.get_content_charset() or "utf-8"
+            final = response.geturl()
+    except BatchOpsError:
+        raise
+    except urllib.error.HTTPError as exc:
+        raise JobError(f"{url} answered HTTP {exc.code} {exc.reason}", code="E_FETCH_FAILED") from None
+    except urllib.error.URLError as exc:
+        raise JobError(f"cannot fetch {url}: connection failed ({exc.reason})", code="E_FETCH_FAILED") from None
+    except (TimeoutError, OSError) as exc:
+        text = "timed out" if isinstance(exc, TimeoutError) else f"connection error ({exc})"
+        raise JobError(f"cannot fetch {url}: {text}", code="E_FETCH_FAILED") from None
+    try:
+        text = data.decode(charset, errors="replace")
+    except LookupError:
+        text = data.decode("utf-8", errors="replace")
+    return final, text
+
+
+def extract_notices(html: str, base_url: str, keywords: list[str]) -> tuple[str, list[dict]]:
+    parser = NoticeParser()
+    parser.feed(html)
+    parser.close()
+    words = [k.lower() for k in keywords if k.strip()]
+    seen = set()
+    notices = []
+    for text, href in parser.links:
+        if not href or href.startswith(("#", "javascript:", "mailto:")):
+            continue
+        link = urljoin(base_url, href)
+        haystack = f"{text} {href}".lower()
+        if words and not any(w in haystack for w in words):
+            continue
+        key = (text, link)
+        if key in seen:
+            continue
+        seen.add(key)
+        notices.append({"title": text or link, "url": link})
+    return " ".join(parser.title.split()), notices
+
+
+def _snapshot_dir(url: str) -> Path:
+    parts = urlsplit(url)
+    host = re.sub(r"[^A-Za-z0-9.-]+", "_", parts.hostname or "host")
+    digest = hashlib.sha256(url.encode("utf-8")).hexdigest()[:12]
+    return context.home() / "scrapes" / f"{host}-{digest}"
+
+
+def _compare(previous: list[dict], current: list[dict]) -> tuple[list[dict], list[dict]]:
+    def key(n):
+        return (n["title"], n["url"])
+
+    before = {key(n) for n in previous}
+    after = {key(n) for n in current}
+    return [n for n in current if key(n) not in before], [n for n in previous if key(n) not in after]
+
+
+def scrape_one(url: str, keywords: list[str], timeout: float, max_bytes: int) -> dict:
+    final, html = fetch(url, timeout, max_bytes)
+    title, notices = extract_notices(html, final, keywords)
+    folder = _snapshot_dir(url)
+    latest = folder / "latest.json"
+    previous = None
+    if latest.is_file():
+        try:
+            previous = json.loads(latest.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            previous = None
+    new, removed = _compare(previous["notices"] if previous else [], notices)
+    now = utc_now()
+    snapshot = {"url": url, "final_url": final, "title": title, "fetched_at": clock.iso(now),
+                "keywords": keywords, "notices": notices}
+    text = json.dumps(snapshot, indent=2, ensure_ascii=False)
+    files.atomic_write_text(folder / f"{now:%Y%m%dT%H%M%SZ}.json", text)
+    files.atomic_write_text(latest, text)
+    for old in sorted(p for p in folder.glob("2*.json"))[:-KEEP_SNAPSHOTS]:
+        old.unlink(missing_ok=True)
+    return {"url": url, "title": title, "notices": len(notices), "first_snapshot": previous is None,
+            "new": new, "removed": removed, "snapshot": str(latest), "error": None}
+
+
+def run_web_scrape(urls: list[str] | None = None, keywords: list[str] | None = None) -> dict:
+    cfg = context.config().automation
+    urls = list(urls) if urls else list(cfg.scrape_urls)
+    keywords = list(keywords) if keywords is not None else list(cfg.scrape_keywords)
+    if not urls:
+        raise InputError("no pages to scrape: set automation.scrape_urls or pass urls", code="E_CONFIG")
+    results, failures = [], []
+    for url in urls:
+        check_deadline()
+        try:
+            result = scrape_one(url, keywords, cfg.scrape_timeout, cfg.scrape_max_bytes)
+        except BatchOpsError as exc:
+            failures.append(exc)
+            results.append({"url": url, "error": exc.to_dict()})
+            log(f"{url}: {exc.code}: {exc.message}")
+            continue
+        results.append(result)
+        if result["first_snapshot"]:
+            log(f"{url}: first snapshot, {result['notices']} notice(s)")
+        else:
+            log(f"{url}: {result['notices']} notice(s), {len(result['new'])} new, {len(result['removed'])} gone")
+        for notice in result["new"][:20]:
+            log(f"  new: {notice['title']} <{notice['url']}>")
+    summary = {"pages": len(urls), "failed": len(failures), "new": sum(len(r.get("new", [])) for r in results),
+               "results": results}
+    if failures:
+        first = failures[0]
+        raise JobError(f"{len(failures)} of {len(urls)} page(s) failed; first: {first.message}", code=first.code,
+                       summary=summary)
+    return summary

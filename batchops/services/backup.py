@@ -1,0 +1,213 @@
+"""Backups and restore of the SQLite store (and the queue), done the safe way.
+
+``backup()`` copies ``batchops.db`` and ``queue.db`` with SQLite's online backup
+API (a consistent snapshot while workers keep writing), checks each copy with
+``PRAGMA integrity_check``, writes a ``manifest.json`` (sizes, SHA-256, schema
+version) and, for the default location ``backups/<UTC time>/``, keeps only the
+newest ``retention.backups_keep``.
+
+``restore(path)`` puts a backup's store back: it refuses while a worker is alive
+(fresh heartbeat) unless ``force``, verifies the backup first, keeps the current
+store as ``batchops.db.pre-restore-<time>``, copies into a temp file beside the
+store, removes the stale ``-wal``/``-shm`` files and renames the copy into place;
+then the schema is upgraded if the backup is older. The queue is not restored:
+it only holds work in flight, and a stale queue would re-deliver old tasks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sqlite3
+from pathlib import Path
+
+from batchops import clock
+from batchops.clock import utc_now
+from batchops.errors import InputError, WorkError
+from batchops.services import context
+from batchops.store import files
+
+STORE = "batchops.db"
+QUEUE = "queue.db"
+STAMP = re.compile(r"^\d{8}T\d{6}Z(-\d+)?$")
+
+
+def backups_dir() -> Path:
+    return context.home() / "backups"
+
+
+def _require_sqlite_store() -> Path:
+    cfg = context.config()
+    if cfg.database.url:
+        raise InputError("backup/restore handle the SQLite store; for database.url servers use their own tools "
+                         "(pg_dump)", code="E_BACKUP_UNSUPPORTED")
+    return context.home() / STORE
+
+
+def _sha256(path: Path) -> str:
+    return files.sha256_file(path)
+
+
+def integrity(path: Path) -> str:
+    """PRAGMA integrity_check on a database file, read-only ('ok' when sound)."""
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    except sqlite3.Error as exc:
+        return f"cannot open: {exc}"
+    try:
+        rows = conn.execute("PRAGMA integrity_check").fetchall()
+    except sqlite3.Error as exc:
+        return f"{exc.__class__.__name__}: {exc}"
+    finally:
+        conn.close()
+    return "ok" if rows == [("ok",)] else "; ".join(str(r[0]) for r in rows[:5])
+
+
+def _online_copy(source: Path, target: Path) -> None:
+    """Consistent copy of a live database with the online backup API, into a temp file, then renamed."""
+    src = sqlite3.connect(str(source), timeout=30)
+    try:
+        with files.atomic_path(target) as tmp:
+            dst = sqlite3.connect(str(tmp))
+            try:
+                src.backup(dst, pages=1024)
+                dst.execute("PRAGMA journal_mode=DELETE")  # a self-contained file: no -wal beside it
+                dst.commit()
+            finally:
+                dst.close()
+    finally:
+        src.close()
+
+
+def _schema_version(path: Path) -> int | None:
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
+        finally:
+            conn.close()
+        return row[0] if row else None
+    except sqlite3.Error:
+        return None
+
+
+def _new_folder(root: Path) -> Path:
+    stamp = f"{utc_now():%Y%m%dT%H%M%SZ}"
+    folder = root / stamp
+    n = 1
+    while folder.exists():
+        n += 1
+        folder = root / f"{stamp}-{n}"
+    folder.mkdir(parents=True)
+    return folder
+
+
+def backup(to: str | os.PathLike | None = None, keep: int | None = None) -> dict:
+    """Snapshot the store (and queue.db when it is SQLite) into a new folder; verified; rotated."""
+    store = _require_sqlite_store()
+    if not store.exists():
+        raise InputError(f"no store to back up at {store} (run batchops init)", code="E_FILE_NOT_FOUND")
+    default = to is None
+    root = backups_dir() if default else Path(to).expanduser().resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    folder = _new_folder(root)
+    items = []
+    sources = [(STORE, store)]
+    queue = context.home() / QUEUE
+    if not context.config().queue.url and queue.exists():
+        sources.append((QUEUE, queue))
+    try:
+        for name, source in sources:
+            target = folder / name
+            _online_copy(source, target)
+            check = integrity(target)
+            if check != "ok":
+                raise WorkError(f"backup of {name} failed its integrity check: {check}", code="E_BACKUP_CORRUPT")
+            items.append({"file": name, "bytes": target.stat().st_size, "sha256": _sha256(target),
+                          "integrity": check})
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    manifest = {"created_at": clock.iso(utc_now()), "data_dir": str(context.home()),
+                "schema_version": _schema_version(folder / STORE), "files": items}
+    files.atomic_write_text(folder / "manifest.json", json.dumps(manifest, indent=2))
+    removed = rotate(keep) if default else []
+    return {"path": str(folder), "files": items, "verified": True, "rotated": removed,
+            "schema_version": manifest["schema_version"]}
+
+
+def list_backups(root: Path | None = None) -> list[Path]:
+    root = root or backups_dir()
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if p.is_dir() and STAMP.match(p.name) and (p / STORE).exists())
+
+
+def rotate(keep: int | None = None) -> list[str]:
+    """Keep the newest ``keep`` (default retention.backups_keep) backups under backups/; returns removed paths."""
+    keep = context.config().retention.backups_keep if keep is None else keep
+    keep = max(1, int(keep))
+    found = list_backups()
+    removed = []
+    for old in found[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+        removed.append(str(old))
+    return removed
+
+
+def _source_file(path: Path) -> Path:
+    if path.is_dir():
+        candidate = path / STORE
+        if not candidate.is_file():
+            raise InputError(f"{path} holds no {STORE}", code="E_FILE_NOT_FOUND")
+        return candidate
+    if not path.is_file():
+        raise InputError(f"backup not found: {path}", code="E_FILE_NOT_FOUND")
+    return path
+
+
+def restore(file: str | os.PathLike, force: bool = False) -> dict:
+    """Replace the store with a backup (a backup folder or a .db file)."""
+    from batchops.services.health import workers_online
+    from batchops.store import open_store
+    from batchops.store.db import db
+
+    context.require_writable()
+    store = _require_sqlite_store()
+    source = _source_file(Path(file).expanduser().resolve())
+    if source.resolve() == store.resolve():
+        raise InputError("that is the live store itself", code="E_RESTORE_INVALID")
+    alive = workers_online()
+    if alive and not force:
+        names = ", ".join(w["worker_id"] for w in alive)
+        raise InputError(f"a worker is running ({names}); stop it first or pass --force", code="E_WORKER_ALIVE")
+    check = integrity(source)
+    if check != "ok":
+        raise InputError(f"{source} failed its integrity check: {check}", code="E_RESTORE_INVALID")
+    version = _schema_version(source)
+    if version is None:
+        raise InputError(f"{source} is not a BatchOps store (no schema_version table)", code="E_RESTORE_INVALID")
+
+    stamp = f"{utc_now():%Y%m%dT%H%M%SZ}"
+    staged = store.with_name(f".{STORE}.restore-{stamp}.tmp")
+    _online_copy(source, staged)
+    keep_copy = None
+    if db.obj is not None and not db.is_closed():
+        db.close()
+    try:
+        if store.exists():
+            keep_copy = store.with_name(f"{STORE}.pre-restore-{stamp}")
+            _online_copy(store, keep_copy)  # includes whatever was still in the -wal
+        for suffix in ("-wal", "-shm", "-journal"):
+            Path(f"{store}{suffix}").unlink(missing_ok=True)
+        os.replace(staged, store)
+    finally:
+        staged.unlink(missing_ok=True)
+    open_store(context.config(), seed=False)  # rebinds and upgrades an older backup's schema
+    from batchops.queue import app
+
+    app.reset()
+    return {"restored_from": str(source), "store": str(store), "schema_version_in_backup": version,
+            "previous_store_kept_as": str(keep_copy) if keep_copy else None, "forced": bool(alive and force)}

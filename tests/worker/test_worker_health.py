@@ -1,0 +1,57 @@
+"""health: the queue and workers checks."""
+
+from __future__ import annotations
+
+import os
+import socket
+from datetime import timedelta
+
+
+def _beat(ago_s: float = 0, pid: int | None = None, stopped: bool = False):
+    from batchops.clock import utc_now
+    from batchops.store.models import WorkerHeartbeat
+
+    now = utc_now()
+    pid = pid or os.getpid()
+    return WorkerHeartbeat.create(worker_id=f"{socket.gethostname()}:{pid}:{ago_s}", host=socket.gethostname(),
+                                  pid=pid, last_seen=now - timedelta(seconds=ago_s),
+                                  stopped_at=now if stopped else None)
+
+
+def test_health_reports_queue_and_workers(wctx):
+    from batchops.services.health import health
+
+    result = health()
+    assert set(result["checks"]) == {"store", "queue", "workers"}
+    queue = result["checks"]["queue"]
+    assert queue["ok"] and queue["reachable"] and queue["depth"] == 0
+    workers = result["checks"]["workers"]
+    # the seeds leave three jobs enabled and un-paused: without a worker nothing would run them
+    assert workers["scheduled_jobs"] == 3 and workers["count"] == 0 and not workers["ok"]
+    assert "batchops worker" in workers["note"] and result["healthy"] is False
+
+
+def test_workers_check_follows_heartbeats(wctx):
+    from batchops.services.health import check_workers, workers_online
+    from batchops.store.models import Job
+
+    _beat(ago_s=3600)  # stale
+    _beat(stopped=True)  # stopped cleanly
+    _beat(pid=2 ** 22 + 12345)  # fresh row but its process is gone (same host)
+    assert workers_online() == [] and not check_workers()["ok"]
+    alive = _beat(ago_s=1)
+    check = check_workers()
+    assert check["ok"] and [w["worker_id"] for w in check["online"]] == [alive.worker_id]
+    assert check["last_heartbeat"] == alive.last_seen
+    alive.delete_instance()
+    Job.update(paused=True).execute()
+    assert check_workers()["ok"]  # nothing scheduled: no worker needed
+
+
+def test_health_cli_exit_code(wctx, run_cli):
+    env = {"BATCHOPS_CONFIG": wctx.config_path}
+    assert run_cli("health", "--json", env=env).returncode == 1
+    from batchops.store.models import Job
+
+    Job.update(paused=True).execute()
+    assert run_cli("health", "--json", env=env).returncode == 0
