@@ -9,6 +9,7 @@ def register(app: typer.Typer) -> None:
     from batchops.cli import jobs, known_errors, pipeline, system, uploads
     from batchops.cli import incidents as incidents_cli
     from batchops.cli import dashboard as dashboard_cli
+    from batchops.cli import worker as worker_cli
 
     system.register(app)
     pipeline.register(app)
@@ -17,3 +18,4 @@ def register(app: typer.Typer) -> None:
     app.add_typer(known_errors.app, name="known-errors", help="The known-error library.")
     incidents_cli.register(app)
     dashboard_cli.register(app)
+    worker_cli.register(app)
