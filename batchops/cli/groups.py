@@ -9,6 +9,7 @@ def register(app: typer.Typer) -> None:
     from batchops.cli import jobs, known_errors, pipeline, system, uploads
     from batchops.cli import incidents as incidents_cli
     from batchops.cli import dashboard as dashboard_cli
+    from batchops.cli import tui as tui_cli
     from batchops.cli import worker as worker_cli
 
     system.register(app)
@@ -18,4 +19,5 @@ def register(app: typer.Typer) -> None:
     app.add_typer(known_errors.app, name="known-errors", help="The known-error library.")
     incidents_cli.register(app)
     dashboard_cli.register(app)
+    tui_cli.register(app)
     worker_cli.register(app)

@@ -1,0 +1,1 @@
+"""One screen per module: an area's root list, its detail screens, and the modals."""

@@ -1,0 +1,307 @@
+"""What every area screen shares: the shell, the refresh loop, workers, errors.
+
+* ``fetch`` is the one thread worker that reads: it calls ``self.load(params)``
+  (services only) inside ``ui_state.connection()`` and posts ``Loaded`` back.
+  ``params`` are read from the widgets on the UI thread first.
+* The refresh timer is armed only after a fetch finishes (so fetches never
+  overlap) and is stopped while the screen is suspended: a modal on top, or
+  another area shown. Coming back refreshes at once.
+* ``act`` runs a mutating service call in a thread worker and posts
+  ``ActionDone``; any error (``BatchOpsError`` or not) becomes a one-line
+  ``code: message`` notification, never a traceback.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import DataTable, Footer, Input, Select, Static
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from batchops.services import ui_state
+from batchops.tui.messages import ActionDone, Loaded
+from batchops.tui.widgets.paged_table import PagedTable
+from batchops.tui.widgets.sidebar import AREA_LABELS, Sidebar
+
+
+class BaseScreen(Screen):
+    AREA: ClassVar[str] = "dashboard"
+    HELP: ClassVar[str] = ""
+    MUTATING: ClassVar[frozenset[str]] = frozenset()  # actions hidden in read-only mode
+
+    BINDINGS = [Binding("r", "reload", "Refresh")]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._timer: Timer | None = None
+        self._token = 0
+        self._inflight = False
+        self.loaded_once = False
+
+    # -- shell ------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Sidebar(self.AREA, self.read_only)
+        with Vertical(id="main"):
+            yield Static(self.heading(), id="heading")
+            yield from self.compose_main()
+        yield Footer()
+
+    def compose_main(self) -> ComposeResult:
+        yield from ()
+
+    def heading(self) -> str:
+        return AREA_LABELS.get(self.AREA, self.AREA)
+
+    def set_heading(self, text: str) -> None:
+        self.query_one("#heading", Static).update(text)
+
+    @property
+    def read_only(self) -> bool:
+        return bool(getattr(self.app, "read_only", False))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.read_only and action in self.MUTATING:
+            return False
+        return True
+
+    # -- the refresh loop -------------------------------------------------
+    @property
+    def refresh_seconds(self) -> float:
+        return float(getattr(self.app, "refresh_seconds", 3.0) or 0)
+
+    def on_screen_resume(self) -> None:
+        if not self._inflight:
+            self.action_reload()
+
+    def on_screen_suspend(self) -> None:
+        self._stop_timer()
+
+    def action_reload(self) -> None:
+        self._stop_timer()
+        self._token += 1
+        self._inflight = True
+        self.fetch(self._token, self.params())
+
+    def _stop_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+
+    def _arm(self) -> None:
+        self._stop_timer()
+        self._inflight = False
+        if self.refresh_seconds > 0 and self.is_current:
+            self._timer = self.set_timer(self.refresh_seconds, self._tick)
+
+    def _tick(self) -> None:
+        self._timer = None
+        if self.is_current:  # a modal on top or another area shown: wait for ScreenResume
+            self.action_reload()
+
+    def params(self) -> dict:
+        """What the fetch needs from the widgets (read here, on the UI thread)."""
+        return {}
+
+    def load(self, params: dict) -> Any:
+        """Runs in a worker thread: call services, return plain data."""
+        return None
+
+    def apply(self, data: Any) -> None:
+        """Back on the UI thread: show what ``load`` returned."""
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="fetch")
+    def fetch(self, token: int, params: dict) -> None:
+        with ui_state.connection():
+            data = self.load(params)
+        if not get_current_worker().is_cancelled:
+            self.post_message(Loaded("data", data, token))
+
+    def on_loaded(self, message: Loaded) -> None:
+        message.stop()
+        if message.token != self._token:
+            return  # an answer to an older request (filters changed since)
+        self.loaded_once = True
+        try:
+            self.apply(message.data)
+        finally:
+            self._arm()
+
+    # -- actions ----------------------------------------------------------
+    def act(self, action: str, fn: Callable, *args, note: str | Callable[[Any], str] = "", **kwargs) -> None:
+        if self.read_only and action in self.MUTATING:
+            self.notify("E_READ_ONLY: BatchOps is in read-only mode; nothing was changed", severity="warning")
+            return
+        self._act(action, fn, args, kwargs, note)
+
+    @work(thread=True, exit_on_error=False, group="action")
+    def _act(self, action: str, fn: Callable, args: tuple, kwargs: dict, note) -> None:
+        with ui_state.connection():
+            result = fn(*args, **kwargs)
+        text = note(result) if callable(note) else note
+        self.post_message(ActionDone(action, result, text))
+
+    def on_action_done(self, message: ActionDone) -> None:
+        message.stop()
+        if message.note:
+            self.notify(message.note, title=message.action)
+        self.after_action(message)
+        if self in self.app.screen_stack:  # not if after_action left this screen
+            self.action_reload()
+
+    def after_action(self, message: ActionDone) -> None:
+        """Hook: react to a finished action (e.g. leave a deleted item's screen)."""
+
+    @on(Worker.StateChanged)
+    def _worker_changed(self, event: Worker.StateChanged) -> None:
+        if event.state != WorkerState.ERROR:
+            return
+        self.app.report(event.worker.error)
+        if event.worker.group == "fetch":
+            self.fetch_failed(event.worker.error)
+        elif event.worker.group == "action":
+            self.action_failed(event.worker.error)
+
+    def action_failed(self, error: BaseException | None) -> None:
+        """Hook: an ``act`` call failed (the notification is already shown)."""
+
+    def fetch_failed(self, error: BaseException | None) -> None:
+        self._arm()
+
+
+class DetailScreen(BaseScreen):
+    """A screen pushed inside an area's stack; ``esc`` goes back."""
+
+    BINDINGS = [Binding("escape", "back", "Back")]
+
+    def __init__(self, ident: int) -> None:
+        super().__init__()
+        self.ident = int(ident)
+
+    def action_back(self) -> None:
+        if self.is_current and len(self.app.screen_stack) > 1:
+            self.app.pop_screen()
+
+    def params(self) -> dict:
+        return {"id": self.ident}
+
+    def fetch_failed(self, error: BaseException | None) -> None:
+        from batchops.errors import NotFound
+
+        if isinstance(error, NotFound) or not self.loaded_once:
+            self.action_back()  # nothing to show: back to the list
+        else:
+            self._arm()
+
+
+class ListScreen(BaseScreen):
+    """An area's root: filters on top, one page of a keyset-paged list below."""
+
+    COLUMNS: ClassVar[list[tuple[str, str]]] = []
+    SERVER_TEXT: ClassVar[bool] = False  # the service filters by text itself
+    FILTER_HINT: ClassVar[str] = "/ filter: regex on this page, ! inverts"
+
+    BINDINGS = [
+        Binding("slash", "focus_filter", "Filter", show=False),
+        Binding("right_square_bracket", "next_page", "Next page"),
+        Binding("left_square_bracket", "prev_page", "Prev page", show=False),
+        Binding("escape", "back", "Back", show=False),
+    ]
+
+    def compose_main(self) -> ComposeResult:
+        with Horizontal(id="filters"):
+            yield from self.compose_filters()
+            yield Input(placeholder=self.FILTER_HINT, id="filter-text", compact=True)
+        yield from self.compose_above_table()
+        yield PagedTable(self.COLUMNS, self.cells, id="list")
+
+    def compose_filters(self) -> ComposeResult:
+        yield from ()
+
+    def compose_above_table(self) -> ComposeResult:
+        yield from ()
+
+    def on_mount(self) -> None:
+        self.pager.table.focus()
+
+    @property
+    def pager(self) -> PagedTable:
+        return self.query_one(PagedTable)
+
+    def cells(self, row: dict) -> list:
+        return [row.get(key, "") for key, _ in self.COLUMNS]
+
+    def filter_values(self) -> dict:
+        """Select filters: {param name: value or None}."""
+        out = {}
+        for select in self.query("#filters Select").results(Select):
+            name = (select.id or "").removeprefix("filter-")
+            out[name] = None if select.value in (Select.NULL, "", None) else select.value
+        return out
+
+    def params(self) -> dict:
+        params = {"before_id": self.pager.before_id, "limit": self.pager.fetch_limit(), **self.filter_values()}
+        if self.SERVER_TEXT:
+            params["text"] = self.query_one("#filter-text", Input).value.strip() or None
+        return params
+
+    def apply(self, data: Any) -> None:
+        self.pager.show_page(list(data or []))
+
+    # -- filters ----------------------------------------------------------
+    def action_focus_filter(self) -> None:
+        self.query_one("#filter-text", Input).focus()
+
+    def action_back(self) -> None:
+        box = self.query_one("#filter-text", Input)
+        if box.has_focus and box.value:
+            box.value = ""
+        self.pager.table.focus()
+
+    @on(Select.Changed, "#filters Select")
+    def _select_changed(self) -> None:
+        self.pager.first_page()
+        self.action_reload()
+
+    @on(Input.Changed, "#filter-text")
+    def _text_changed(self, event: Input.Changed) -> None:
+        if self.SERVER_TEXT:
+            self.pager.first_page()
+            self.action_reload()
+        else:
+            self.pager.pattern = event.value.strip()
+            self.pager.redraw()
+
+    @on(Input.Submitted, "#filter-text")
+    def _text_submitted(self) -> None:
+        self.pager.table.focus()
+
+    # -- pages and rows ---------------------------------------------------
+    def action_next_page(self) -> None:
+        if self.pager.next_page():
+            self.action_reload()
+        else:
+            self.notify("this is the last page", timeout=2)
+
+    def action_prev_page(self) -> None:
+        if self.pager.prev_page():
+            self.action_reload()
+
+    @on(DataTable.RowSelected)
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value is not None:
+            self.open(int(event.row_key.value))
+
+    def open(self, ident: int) -> None:
+        """Enter on a row (override to push a detail screen)."""
+
+    def selected_id(self) -> int | None:
+        ident = self.pager.selected_id()
+        if ident is None:
+            self.notify("no row selected", severity="warning", timeout=2)
+        return ident

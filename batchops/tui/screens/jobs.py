@@ -1,0 +1,103 @@
+"""Jobs: the scheduled work, its cron and zone, what it did last and what it does next."""
+
+from __future__ import annotations
+
+from textual.binding import Binding
+
+from batchops.services import jobs
+from batchops.tui import display
+from batchops.tui.screens.base import ListScreen
+
+
+class JobsScreen(ListScreen):
+    AREA = "jobs"
+    HELP = ("Scheduled jobs (cron in each job's own zone). n new, e or enter edit (with the next five fire "
+            "times), t trigger now, p pause/resume, d delete.")
+    COLUMNS = [("id", "ID"), ("name", "Name"), ("cron", "Cron"), ("next", "Next run"), ("last", "Last status"),
+               ("paused", "Paused"), ("zone", "Zone"), ("callable", "Callable"), ("last_at", "Last run")]
+    MUTATING = frozenset({"new", "trigger", "pause", "delete"})
+    BINDINGS = [
+        Binding("n", "new", "New"),
+        Binding("e", "edit", "Edit"),
+        Binding("t", "trigger", "Trigger"),
+        Binding("p", "pause", "Pause"),
+        Binding("d", "delete", "Delete"),
+    ]
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.pager.page_size = 10_000  # a handful of jobs: one page, ordered by id
+
+    def cells(self, row: dict) -> list:
+        paused = "paused" if row.get("paused") else ("off" if not row.get("enabled", True) else "")
+        return [str(row["id"]), display.text(row.get("name"), 26), row.get("cron") or "-",
+                "-" if row.get("paused") else display.when(row.get("next_run_at")),
+                display.badge(row.get("last_status")), display.badge(paused) if paused else "",
+                row.get("timezone") or "-", display.text(row.get("callable"), 26), display.when(row.get("last_run_at"))]
+
+    def load(self, params: dict):
+        return jobs.list_jobs()
+
+    def open(self, ident: int) -> None:
+        self.edit(ident)
+
+    def edit(self, ident: int | None) -> None:
+        from batchops.tui.screens.job_form import JobFormScreen
+
+        self.app.push_screen(JobFormScreen(ident), callback=lambda saved: saved and self.action_reload())
+
+    def action_new(self) -> None:
+        self.edit(None)
+
+    def action_edit(self) -> None:
+        ident = self.selected_id()
+        if ident is not None:
+            self.edit(ident)
+
+    def action_trigger(self) -> None:
+        row = self.pager.selected_row()
+        if row:
+            ask_trigger(self, row)
+
+    def action_pause(self) -> None:
+        row = self.pager.selected_row()
+        if not row:
+            return
+        if row.get("paused"):
+            self.act("pause", jobs.resume_job, row["id"], note=lambda r: f"job {r['name']} resumed; next run "
+                                                                          f"{display.when(r.get('next_run_at'))}")
+        else:
+            self.act("pause", jobs.pause_job, row["id"], note=lambda r: f"job {r['name']} paused")
+
+    def action_delete(self) -> None:
+        from batchops.tui.screens.confirm import TypedConfirm
+
+        row = self.pager.selected_row()
+        if not row:
+            return
+
+        def done(ok: bool | None) -> None:
+            if ok:
+                self.act("delete", jobs.delete_job, row["id"], note=lambda r: f"job {r['name']} deleted")
+
+        self.app.push_screen(TypedConfirm(
+            f"Delete job {row['id']}?",
+            f"{row['name']} ({row['callable']}, {row['cron']} {row['timezone']}) stops firing; its past runs stay.",
+            expected=row["name"]), done)
+
+
+def ask_trigger(screen, row: dict) -> None:
+    from batchops.tui.screens.prompt import ChoiceModal
+    from batchops.tui.screens.stage import queue_available
+
+    def done(choice: str | None) -> None:
+        if choice == "queue":
+            screen.act("trigger", jobs.trigger_job, row["id"], trigger="tui",
+                       note=lambda r: f"job {row['name']}: run {r['run_id']} queued for the worker")
+        elif choice == "now":
+            screen.act("trigger", jobs.run_job_now, row["id"], trigger="tui",
+                       note=lambda r: f"job {row['name']}: run {r['run_id']} {r.get('status', 'done')}")
+
+    choices = ([("queue", "Queue for worker")] if queue_available() else []) + [("now", "Run now")]
+    screen.app.push_screen(ChoiceModal(f"Trigger job {row['name']} now?",
+                                       f"{row['callable']} runs once, outside its schedule.", choices), done)

@@ -1,0 +1,73 @@
+"""Tickets: the action items triage opens for incidents."""
+
+from __future__ import annotations
+
+import getpass
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import Select
+
+from batchops.services import tickets
+from batchops.tui import display
+from batchops.tui.screens.base import ListScreen
+
+
+class TicketsScreen(ListScreen):
+    AREA = "tickets"
+    HELP = "Action items linked to incidents. a assigns, s resolves with a resolution; enter opens the incident."
+    COLUMNS = [("id", "Ticket"), ("state", "State"), ("incident", "Incident"), ("assignee", "Assignee"),
+               ("title", "Title"), ("resolution", "Resolution"), ("created", "Created")]
+    MUTATING = frozenset({"ticket"})
+    BINDINGS = [Binding("a", "ticket('assign')", "Assign"), Binding("s", "ticket('resolve')", "Resolve")]
+
+    def compose_filters(self) -> ComposeResult:
+        yield Select([(s, s) for s in tickets.TICKET_STATES], prompt="state: any", id="filter-state",
+                     compact=True)
+
+    def cells(self, row: dict) -> list:
+        return [str(row["id"]), display.badge(row.get("state")),
+                f"#{row.get('incident_id')} {display.text(row.get('incident_title'), 24)}",
+                row.get("assignee") or "-", display.text(row.get("title"), 36),
+                display.text(row.get("resolution"), 24), display.when(row.get("created_at"))]
+
+    def load(self, params: dict):
+        return tickets.list_tickets(state=params.get("state"), limit=params["limit"], before_id=params["before_id"])
+
+    def open(self, ident: int) -> None:
+        row = next((r for r in self.pager.rows if r["id"] == ident), None)
+        if row and row.get("incident_id"):
+            self.app.open_item("incidents", row["incident_id"])
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "ticket":
+            if self.read_only:
+                return False
+            row = self.pager.selected_row() if self.is_mounted else None
+            return True if row and parameters[0] in (row.get("allowed_actions") or []) else None
+        return super().check_action(action, parameters)
+
+    def on_data_table_row_highlighted(self) -> None:
+        self.refresh_bindings()
+
+    def action_ticket(self, action: str) -> None:
+        from batchops.tui.screens.prompt import Field, FormModal
+
+        row = self.pager.selected_row()
+        if not row:
+            return
+        if action == "assign":
+            def assigned(values):
+                if values:
+                    self.act("ticket", tickets.assign, row["id"], values["to"],
+                             note=f"ticket {row['id']} assigned to {values['to']}")
+            self.app.push_screen(FormModal(f"Assign ticket {row['id']}: {row['title']}", [
+                Field("to", "Assign to", row.get("assignee") or getpass.getuser(), required=True)],
+                submit="Assign"), assigned)
+        elif action == "resolve":
+            def resolved(values):
+                if values:
+                    self.act("ticket", tickets.resolve, row["id"], values["resolution"],
+                             note=f"ticket {row['id']} resolved")
+            self.app.push_screen(FormModal(f"Resolve ticket {row['id']}: {row['title']}", [
+                Field("resolution", "Resolution", multiline=True, required=True)], submit="Resolve"), resolved)

@@ -1,0 +1,260 @@
+"""Uploads: the staged queue, the uploads table, and what to do with each upload.
+
+Staging and the plan form live on their own screen (``n``); it hands back a
+request and this screen runs it in a thread worker, so a long "run now" keeps
+going (with progress in the staged strip) even when the operator looks
+elsewhere.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import Select, Static
+
+from batchops.services import processing, reports, ui_state, uploads
+from batchops.tui import display
+from batchops.tui.messages import ActionDone, Loaded
+from batchops.tui.screens.base import ListScreen
+
+STAGED_KEY = "tui.staged"
+MAX_STAGED = 5
+LINK_TTL = 20.0  # seconds a row's linked runs/incidents are trusted before being re-read
+
+
+def linked_runs(info: dict) -> Text:
+    runs = info.get("runs") or []
+    if not runs:
+        return Text("-", style="dim")
+    last = runs[-1]
+    return Text.assemble(f"{len(runs)} ", display.badge(last.get("status")), f" #{last['id']}")
+
+
+def linked_incidents(info: dict) -> Text:
+    incidents = info.get("incidents") or []
+    if not incidents:
+        return Text("-", style="dim")
+    active = [i for i in incidents if i.get("state") not in ("resolved", "archived")] or incidents
+    top = active[-1]
+    more = f" +{len(incidents) - 1}" if len(incidents) > 1 else ""
+    return Text.assemble(f"#{top['id']} ", display.badge(top.get("state")), more)
+
+
+class UploadsScreen(ListScreen):
+    AREA = "uploads"
+    HELP = ("Stage up to five files (n), pick the plan, submit them to the worker or run them now. "
+            "Enter opens an upload: its runs, incidents and a preview of the published report.")
+    SERVER_TEXT = True
+    FILTER_HINT = "/ search file names and notes"
+    COLUMNS = [("id", "ID"), ("file", "File"), ("status", "Status"), ("runs", "Runs"), ("incidents", "Incidents"),
+               ("department", "Department"), ("plan", "Plan"), ("rows", "Rows"), ("kind", "Kind"),
+               ("created", "Created")]
+    MUTATING = frozenset({"stage", "retry", "delete", "export"})
+    BINDINGS = [
+        Binding("n", "stage", "Stage"),
+        Binding("p", "preview", "Preview"),
+        Binding("x", "export", "Export"),
+        Binding("t", "retry", "Retry"),
+        Binding("d", "delete", "Delete"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: dict[int, tuple[float, Any, dict]] = {}
+        self.staged: list[str] = []
+        self.busy = ""
+
+    def compose_filters(self) -> ComposeResult:
+        yield Select([(s, s) for s in uploads.UPLOAD_STATUSES], prompt="status: any", id="filter-status",
+                     compact=True)
+
+    def compose_above_table(self) -> ComposeResult:
+        yield Static("", id="staged-strip", markup=False)
+
+    def cells(self, row: dict) -> list:
+        info = self.links.get(row["id"], (0, None, {}))[2]
+        return [str(row["id"]), display.text(row.get("original_name"), 28), display.badge(row.get("status")),
+                linked_runs(info), linked_incidents(info), row.get("department") or "-", row.get("plan") or "-",
+                display.num(row.get("rows_out")), row.get("kind") or "-", display.when(row.get("created_at"))]
+
+    # -- data --------------------------------------------------------------
+    def load(self, params: dict) -> dict:
+        rows = uploads.list_uploads(status=params.get("status"), text=params.get("text"),
+                                    limit=params["limit"], before_id=params["before_id"])
+        now = time.monotonic()
+        for row in rows:  # linked runs/incidents: re-read only rows that changed or went stale
+            cached = self.links.get(row["id"])
+            if cached is None or cached[1] != row.get("updated_at") or now - cached[0] > LINK_TTL:
+                try:
+                    info = uploads.show_upload(row["id"])
+                except Exception:  # deleted between the two reads
+                    continue
+                self.links[row["id"]] = (now, row.get("updated_at"),
+                                         {"runs": info["runs"], "incidents": info["incidents"]})
+        return {"rows": rows, "staged": list(ui_state.get(STAGED_KEY, []) or [])}
+
+    def apply(self, data: dict) -> None:
+        self.staged = data["staged"]
+        self.pager.show_page(data["rows"])
+        self.show_strip()
+
+    def show_strip(self) -> None:
+        strip = self.query_one("#staged-strip", Static)
+        if self.busy:
+            strip.update(f"⏳ {self.busy}")
+        elif self.staged:
+            names = ", ".join(p.rsplit("/", 1)[-1] for p in self.staged)
+            strip.update(f"Staged ({len(self.staged)}/{MAX_STAGED}): {names}  — n to pick the plan and submit")
+        else:
+            strip.update("Nothing staged — n to stage files (CSV, XLSX, PDF)" if not self.read_only
+                         else "Read-only: staging and submitting are off")
+
+    # -- staging and submitting -------------------------------------------
+    def action_stage(self) -> None:
+        from batchops.tui.screens.stage import StageScreen
+
+        self.app.push_screen(StageScreen(), callback=self.submit_request)
+
+    def submit_request(self, request: dict | None) -> None:
+        if not request:
+            return
+        self.busy = f"submitting {len(request['paths'])} file(s)…"
+        self.show_strip()
+        self.submit_files(request)
+
+    @work(thread=True, exit_on_error=False, group="submit")
+    def submit_files(self, request: dict) -> None:
+        results, left = [], []
+        paths = request["paths"]
+        try:
+            with ui_state.connection():
+                for n, path in enumerate(paths, start=1):
+                    verb = "queueing" if request["queue"] else "running"
+                    self.post_message(Loaded("progress", f"{verb} {n}/{len(paths)}: {path.rsplit('/', 1)[-1]}"))
+                    try:
+                        result = processing.process_file(
+                            path, department=request["department"] or None, plan=request["plan"],
+                            plan_config=request["plan_config"], notes=request["notes"], trigger="tui",
+                            queue=request["queue"])
+                    except Exception as exc:  # this file could not be taken in: keep it staged
+                        left.append(path)
+                        result = {"file": path, "status": "rejected", "error": display.error_line(exc)}
+                    results.append({"file": path, **result})
+                ui_state.set(STAGED_KEY, left)
+        finally:
+            self.post_message(Loaded("progress", ""))
+        self.post_message(ActionDone("submit", results, summarize(results)))
+
+    def on_loaded(self, message: Loaded) -> None:
+        if message.key == "progress":
+            message.stop()
+            self.busy = message.data
+            self.show_strip()
+            return
+        super().on_loaded(message)
+
+    def after_action(self, message: ActionDone) -> None:
+        if message.action == "submit":
+            for r in message.result:
+                if r.get("status") in ("failed", "rejected"):
+                    self.notify(r.get("error") if isinstance(r.get("error"), str) else
+                                f"{r['file'].rsplit('/', 1)[-1]}: {(r.get('error') or {}).get('code')}: "
+                                f"{(r.get('error') or {}).get('message')}"
+                                + (f" (incident {r['incident_id']})" if r.get("incident_id") else ""),
+                                severity="error", timeout=10, markup=False)
+        if message.action == "delete":
+            self.links.pop(message.result.get("deleted"), None)
+
+    # -- row actions ------------------------------------------------------
+    def open(self, ident: int) -> None:
+        from batchops.tui.screens.upload_detail import UploadDetailScreen
+
+        self.app.push_screen(UploadDetailScreen(ident))
+
+    def action_preview(self) -> None:
+        ident = self.selected_id()
+        if ident is not None:
+            from batchops.tui.screens.upload_detail import UploadDetailScreen
+
+            self.app.push_screen(UploadDetailScreen(ident, tab="preview"))
+
+    def action_export(self) -> None:
+        row = self.pager.selected_row()
+        if row:
+            ask_export(self, row)
+
+    def action_retry(self) -> None:
+        row = self.pager.selected_row()
+        if row:
+            ask_retry(self, row)
+
+    def action_delete(self) -> None:
+        row = self.pager.selected_row()
+        if row:
+            ask_delete(self, row)
+
+
+def summarize(results: list[dict]) -> str:
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.get("status", "?")] = counts.get(r.get("status", "?"), 0) + 1
+    return ", ".join(f"{n} {status}" for status, n in counts.items()) or "nothing submitted"
+
+
+# Shared with the upload detail screen -------------------------------------------------
+
+
+def ask_export(screen, row: dict) -> None:
+    from batchops.tui.screens.prompt import Field, FormModal
+
+    def check(values: dict) -> str | None:
+        return None if values["path"] else "give a file or folder to write"
+
+    def done(values: dict | None) -> None:
+        if values:
+            screen.act("export", reports.export, upload_id=row["id"], fmt=values["format"], out=values["path"],
+                       note=lambda r: f"wrote {r['path']} ({r['bytes']:,} bytes)")
+
+    screen.app.push_screen(FormModal(
+        f"Export the report of upload {row['id']} ({row.get('original_name')})",
+        [Field("format", "Format", "csv", choices=["csv", "pdf"]),
+         Field("path", "Write to (a file, or a folder for the default name)", ".", required=True)],
+        submit="Export", check=check), done)
+
+
+def ask_retry(screen, row: dict) -> None:
+    from batchops.tui.screens.prompt import ChoiceModal
+
+    def done(choice: str | None) -> None:
+        if choice == "queue":
+            screen.act("retry", processing.submit, row["id"], trigger="retry", queue=True,
+                       note=lambda r: f"upload {r['upload_id']}: run {r['run_id']} queued for the worker")
+        elif choice == "now":
+            screen.act("retry", processing.submit, row["id"], trigger="retry", queue=False,
+                       note=lambda r: f"upload {r['upload_id']}: run {r['run_id']} {r['status']}"
+                       + (f" — {r['error']['code']}: {r['error']['message']}" if r.get("error") else ""))
+
+    screen.app.push_screen(ChoiceModal(
+        f"Retry upload {row['id']} ({row.get('original_name')})?",
+        "Queue it for the worker, or run the pipeline here now (it can take a few seconds).",
+        [("queue", "Queue for worker"), ("now", "Run now")]), done)
+
+
+def ask_delete(screen, row: dict) -> None:
+    from batchops.tui.screens.confirm import TypedConfirm
+
+    def done(ok: bool | None) -> None:
+        if ok:
+            screen.act("delete", uploads.delete_upload, row["id"],
+                       note=lambda r: f"deleted upload {r['deleted']} ({r['original_name']})")
+
+    screen.app.push_screen(TypedConfirm(
+        f"Delete upload {row['id']}?",
+        f"{row.get('original_name')}: the upload, its published reports and (unless another upload shares it) "
+        "the stored original are removed. Runs and incidents stay, unlinked.",
+        expected=str(row["id"])), done)

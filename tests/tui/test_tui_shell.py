@@ -1,0 +1,153 @@
+"""The shell: areas as modes, keys, help, last area remembered, read-only, the command palette."""
+
+from __future__ import annotations
+
+from tui_helpers import SIZE, notifications, run, table_rows, wait_for
+
+AREA_KEYS = {"1": "dashboard", "2": "uploads", "3": "runs", "4": "incidents", "5": "jobs",
+             "6": "known_errors", "7": "tickets"}
+
+
+def test_keys_switch_areas_and_each_area_loads(make_app):
+    async def go():
+        app = make_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: app.current_mode == "dashboard", what="first area")
+            for key, area in AREA_KEYS.items():
+                await pilot.press(key)
+                assert app.current_mode == area
+                await wait_for(pilot, lambda: app.screen.loaded_once, what=f"{area} loaded")
+            assert not [n for n in notifications(app) if n.startswith("E_")], notifications(app)
+            # the seeded jobs are listed (Jobs area), the built-in known errors too
+            await pilot.press("5")
+            await wait_for(pilot, lambda: len(table_rows(app.screen)) >= 6, what="seeded jobs")
+            names = {row[1] for row in table_rows(app.screen)}
+            assert "daily-backup" in names
+
+    run(go())
+
+
+def test_each_area_keeps_its_own_screen_stack(make_app, samples):
+    from batchops.services import processing
+
+    result = processing.process_file(samples / "broken" / "missing_columns.csv", trigger="cli")
+    incident_id = result["incident_id"]
+
+    async def go():
+        app = make_app(start_area="incidents")
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: app.screen.pager.rows, what="incidents")
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: type(app.screen).__name__ == "IncidentDetailScreen", what="detail")
+            assert app.screen.ident == incident_id
+            await pilot.press("1")
+            assert app.current_mode == "dashboard"
+            await pilot.press("4")
+            assert type(app.screen).__name__ == "IncidentDetailScreen"  # still there
+            await pilot.press("escape")
+            assert type(app.screen).__name__ == "IncidentsScreen"
+
+    run(go())
+
+
+def test_help_lists_keys_and_closes(make_app):
+    async def go():
+        app = make_app(start_area="uploads")
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: app.screen.loaded_once)
+            await pilot.press("question_mark")
+            assert type(app.screen).__name__ == "HelpScreen"
+            rows = dict(app.screen.rows)
+            await pilot.press("escape")
+            assert type(app.screen).__name__ == "UploadsScreen"
+            return rows
+
+    rows = run(go())
+    assert "1-5" in rows and "/" in rows and "esc" in rows  # the global keys
+    assert rows["n"] == "Stage" and rows["d"] == "Delete"  # and this area's
+
+
+def test_reopens_on_the_last_area(make_app):
+    async def first():
+        app = make_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: app.current_mode == "dashboard")
+            await pilot.press("4")
+            await wait_for(pilot, lambda: app.screen.loaded_once)
+            await pilot.press("q")
+        return app.return_code
+
+    async def second():
+        app = make_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: app.current_mode == "incidents", what="reopened on Incidents")
+            return app.current_mode
+
+    run(first())
+    assert run(second()) == "incidents"
+
+
+def test_read_only_hides_changes_and_services_refuse(make_app, samples):
+    from batchops.errors import ReadOnly
+    from batchops.services import context, jobs, processing
+
+    processing.process_file(samples / "gradebook_science.csv", department="Science")
+    context.config().read_only = True
+
+    async def go():
+        app = make_app(start_area="uploads")
+        assert app.read_only
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: app.screen.pager.rows)
+            shown = {b.binding.action for b in app.screen.active_bindings.values()}
+            assert "stage" not in shown and "delete" not in shown and "retry" not in shown
+            await pilot.press("d")  # nothing happens: no confirmation dialog
+            assert type(app.screen).__name__ == "UploadsScreen"
+            await pilot.press("5")
+            await wait_for(pilot, lambda: app.screen.pager.rows)
+            shown = {b.binding.action for b in app.screen.active_bindings.values()}
+            assert not {"new", "delete", "trigger", "pause"} & shown
+            assert app.screen.query_one("Sidebar .ro")
+
+    run(go())
+    try:
+        jobs.pause_job(1)
+    except ReadOnly as exc:
+        assert exc.code == "E_READ_ONLY"
+    else:  # pragma: no cover
+        raise AssertionError("the service must refuse in read-only mode")
+
+
+def test_command_palette_jumps_to_an_upload_by_id(make_app, samples):
+    from batchops.services import processing
+
+    upload_id = processing.process_file(samples / "gradebook_science.csv", department="Science")["upload_id"]
+
+    async def go():
+        app = make_app(start_area="dashboard")
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: app.screen.loaded_once)
+            await pilot.press("colon")
+            await wait_for(pilot, lambda: type(app.screen).__name__ == "CommandPalette", what="palette")
+            await pilot.press(*f"upload {upload_id}")
+            await pilot.pause(0.3)
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: type(app.screen).__name__ == "UploadDetailScreen", what="upload detail")
+            assert app.current_mode == "uploads"
+            await wait_for(pilot, lambda: app.screen.upload, what="upload loaded")
+            assert app.screen.upload["id"] == upload_id
+
+    run(go())
+
+
+def test_errors_are_one_line_notifications(make_app):
+    async def go():
+        app = make_app(start_area="incidents")
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: app.screen.loaded_once)
+            app.open_item("incidents", 999)
+            await wait_for(pilot, lambda: any("E_NOT_FOUND" in n for n in notifications(app)), what="error")
+            await wait_for(pilot, lambda: type(app.screen).__name__ == "IncidentsScreen", what="back to the list")
+            assert "E_NOT_FOUND: no incident with id 999" in notifications(app)
+
+    run(go())

@@ -1,0 +1,221 @@
+"""Uploads: stage, validate the plan inline, run now / submit, see it publish, preview, export, delete."""
+
+from __future__ import annotations
+
+import shutil
+
+from tui_helpers import SIZE, notifications, run, table_rows, wait_for
+
+from batchops.errors import InputError
+
+
+def _screen(app, name):
+    return type(app.screen).__name__ == name
+
+
+async def _stage_by_path(pilot, app, path) -> None:
+    box = app.screen.query_one("#path")
+    box.focus()
+    box.value = str(path)
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: str(path.resolve()) in app.screen.staged, what=f"{path.name} staged")
+
+
+def test_stage_run_now_publish_preview_export(make_app, samples, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+
+    async def go():
+        app = make_app(start_area="uploads")
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: app.screen.loaded_once)
+            await pilot.press("n")
+            await wait_for(pilot, lambda: _screen(app, "StageScreen") and app.screen.loaded_once, what="stage")
+            await _stage_by_path(pilot, app, samples / "gradebook_science.csv")
+            app.screen.query_one("#department").value = "Science"
+            app.screen.query_one("#notes").value = "term 1 marks"
+            await pilot.press("ctrl+r")  # run now
+            await wait_for(pilot, lambda: _screen(app, "UploadsScreen"), what="back on uploads")
+            uploads = app.screen
+            await wait_for(pilot, lambda: any(r[2] == "published" for r in table_rows(uploads)), timeout=60,
+                           what="published row")
+            row = table_rows(uploads)[0]
+            assert row[1] == "gradebook_science.csv" and row[5] == "Science"
+            assert row[3].startswith("1 succeeded")  # its linked run
+            assert any("1 published" in n for n in notifications(app))
+            assert uploads.staged == []  # the queue emptied once submitted
+            # preview of the published report
+            await pilot.press("p")
+            await wait_for(pilot, lambda: _screen(app, "UploadDetailScreen"))
+            detail = app.screen
+            await wait_for(pilot, lambda: detail.query_one("#preview").row_count > 0, what="preview rows")
+            assert "rows" in str(detail.query_one("#preview-note").render())
+            # export the CSV to a folder
+            await pilot.press("x")
+            await wait_for(pilot, lambda: _screen(app, "FormModal"))
+            app.screen.query_one("#f-path").value = str(out)
+            await pilot.press("ctrl+s")
+            await wait_for(pilot, lambda: list(out.glob("*.csv")), what="exported csv")
+            await wait_for(pilot, lambda: any(n.startswith("wrote ") for n in notifications(app)))
+
+    run(go())
+    exported = next(out.glob("*.csv")).read_text(encoding="utf-8")
+    assert "student_id" in exported or "mean" in exported.lower()
+
+
+def test_staged_queue_survives_a_restart(make_app, samples):
+    from batchops.services import ui_state
+    from batchops.tui.screens.uploads import STAGED_KEY
+
+    async def first():
+        app = make_app(start_area="uploads")
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: app.screen.loaded_once)
+            await pilot.press("n")
+            await wait_for(pilot, lambda: _screen(app, "StageScreen") and app.screen.loaded_once)
+            await _stage_by_path(pilot, app, samples / "gradebook_science.csv")
+            await _stage_by_path(pilot, app, samples / "roster_commerce.xlsx")
+            await wait_for(pilot, lambda: len(ui_state.get(STAGED_KEY) or []) == 2, what="queue saved")
+            await pilot.press("q")
+
+    async def second():
+        app = make_app(start_area="uploads")
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: app.screen.staged, what="staged files restored")
+            strip = str(app.screen.query_one("#staged-strip").render())
+            assert "Staged (2/5)" in strip and "roster_commerce.xlsx" in strip
+            await pilot.press("n")
+            await wait_for(pilot, lambda: _screen(app, "StageScreen") and app.screen.loaded_once)
+            assert [p.rsplit("/", 1)[-1] for p in app.screen.staged] == ["gradebook_science.csv",
+                                                                        "roster_commerce.xlsx"]
+
+    run(first())
+    run(second())
+
+
+def test_at_most_five_files_are_staged(make_app, samples, tmp_path):
+    files = []
+    for i in range(6):
+        target = tmp_path / f"copy{i}.csv"
+        shutil.copyfile(samples / "gradebook_science.csv", target)
+        files.append(target)
+
+    async def go():
+        app = make_app(start_area="uploads")
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: app.screen.loaded_once)
+            await pilot.press("n")
+            await wait_for(pilot, lambda: _screen(app, "StageScreen") and app.screen.loaded_once)
+            for f in files[:5]:
+                await _stage_by_path(pilot, app, f)
+            box = app.screen.query_one("#path")
+            box.value = str(files[5])
+            await pilot.press("enter")
+            await pilot.pause(0.1)
+            assert len(app.screen.staged) == 5
+            assert any("at most 5" in n for n in notifications(app))
+
+    run(go())
+
+
+def test_plan_payload_is_validated_inline(make_app, samples):
+    async def go():
+        app = make_app(start_area="uploads")
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: app.screen.loaded_once)
+            await pilot.press("n")
+            await wait_for(pilot, lambda: _screen(app, "StageScreen") and app.screen.loaded_once)
+            stage = app.screen
+            await _stage_by_path(pilot, app, samples / "gradebook_science.csv")
+            error = stage.query_one("#plan-error")
+            stage.query_one("#plan").value = "append"
+            await pilot.pause()
+            assert stage.query_one("#records").display and not stage.query_one("#rules").display
+            stage.query_one("#records").text = '[{"student_id": "S9", '  # broken JSON
+            await pilot.pause()
+            assert str(error.render()).startswith("E_JSON_INVALID: records is not valid JSON")
+            await pilot.press("ctrl+r")
+            await pilot.pause()
+            assert _screen(app, "StageScreen")  # refused: nothing submitted
+            stage.query_one("#records").text = '[]'
+            await pilot.pause()
+            assert str(error.render()).startswith("E_PLAN_INVALID")
+            stage.query_one("#records").text = '{"student_id": "S9", "name": "New"}'
+            await pilot.pause()
+            assert str(error.render()) == ""
+            stage.query_one("#plan").value = "delete"
+            stage.query_one("#rules").text = "student_id=S001\nnonsense line"
+            await pilot.pause()
+            assert "line 2: write COLUMN=VALUE" in str(error.render())
+            stage.query_one("#rules").text = "student_id=S001\nname = Asha"
+            await pilot.pause()
+            assert str(error.render()) == ""
+            assert stage.plan_config() == {"rules": [{"student_id": "S001"}, {"name": "Asha"}]}
+
+    run(go())
+
+
+def test_parse_rules_accepts_json_too():
+    from batchops.tui.screens.stage import build_plan_config, parse_rules
+
+    assert parse_rules('[{"a": 1}]') == [{"a": 1}]
+    assert parse_rules('{"a": "x"}') == [{"a": "x"}]
+    assert build_plan_config("custom", "", "", " note ", "") == {"instructions": "note"}
+    try:
+        build_plan_config("transform", "", "", "", "[1]")
+    except InputError as exc:
+        assert exc.code == "E_PLAN_INVALID"
+    else:  # pragma: no cover
+        raise AssertionError("options must be an object")
+
+
+def test_failed_upload_links_its_incident_then_delete_needs_typing(make_app, samples):
+    from batchops.services import processing, uploads
+
+    failed = processing.process_file(samples / "broken" / "missing_columns.csv")
+    assert failed["status"] == "failed" and failed["incident_id"]
+
+    async def go():
+        app = make_app(start_area="uploads")
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: table_rows(app.screen), what="uploads")
+            row = table_rows(app.screen)[0]
+            assert row[2] == "failed" and row[4].startswith(f"#{failed['incident_id']} open")
+            await pilot.press("d")
+            await wait_for(pilot, lambda: _screen(app, "TypedConfirm"))
+            confirm = app.screen
+            await pilot.press(*"99")
+            assert confirm.query_one("#confirm").disabled
+            await pilot.press("enter")  # the wrong text does nothing
+            assert _screen(app, "TypedConfirm")
+            confirm.query_one("#confirm-text").value = ""
+            await pilot.press(*str(failed["upload_id"]))
+            assert not confirm.query_one("#confirm").disabled
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: any(n.startswith("deleted upload") for n in notifications(app)))
+            await wait_for(pilot, lambda: table_rows(app.screen) == [], what="empty table")
+
+    run(go())
+    assert uploads.list_uploads() == []
+
+
+def test_retry_a_failed_upload_now(make_app, samples):
+    from batchops.services import processing
+
+    failed = processing.process_file(samples / "broken" / "missing_columns.csv")
+
+    async def go():
+        app = make_app(start_area="uploads")
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: table_rows(app.screen), what="uploads")
+            await pilot.press("t")
+            await wait_for(pilot, lambda: _screen(app, "ChoiceModal"))
+            await pilot.click("#choice-now")
+            await wait_for(pilot, lambda: any("run 2 failed" in n for n in notifications(app)), timeout=30,
+                           what="retry result")
+            await wait_for(pilot, lambda: table_rows(app.screen)[0][3].startswith("2 failed"), what="two runs")
+
+    run(go())
+    from batchops.services import incidents
+
+    assert incidents.show_incident(failed["incident_id"])["occurrences"] == 2
