@@ -57,13 +57,22 @@ def parse_numbers(s: pd.Series) -> pd.Series:
 
 
 def _all_unique(s: pd.Series) -> bool:
-    """True when no non-missing value repeats (one Arrow hash pass when possible)."""
+    """True when no non-missing value repeats.
+
+    IDs usually arrive sorted (roll numbers): a strictly increasing column is unique,
+    and checking that is one comparison pass (~3 ms for 1M IDs) instead of a hash
+    table (~100-300 ms). Otherwise one Arrow hash pass, or pandas for other dtypes.
+    """
     try:
         import pyarrow as pa
         import pyarrow.compute as pc
 
         ca = pa.chunked_array(s.array.__arrow_array__())
-        return len(pc.unique(ca.drop_null())) == ca.length() - ca.null_count
+        present = ca.drop_null() if ca.null_count else ca
+        n = len(present)
+        if n < 2 or pc.all(pc.less(present[:-1], present[1:])).as_py():
+            return True
+        return len(pc.unique(present)) == n
     except Exception:
         return bool(s.dropna().is_unique)
 
