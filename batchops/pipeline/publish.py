@@ -149,40 +149,76 @@ def _column_strings(s: pd.Series) -> list[str]:
     return ["" if (v is None or (isinstance(v, float) and v != v) or v is pd.NA) else str(v) for v in s.tolist()]
 
 
-def _new_pdf():
+def _header_line(spec: PdfSpec) -> str:
+    return spec.school + (f"  ·  generated {spec.generated_at}" if spec.generated_at else "")
+
+
+def _new_pdf(unicode: bool = True):
+    """A report document: DejaVu Sans (bundled TTF) when some text needs it, else Helvetica.
+
+    The core font needs no TTF parsing (~0.1 s) and no font subsetting on output
+    (~0.06 s); it covers Windows-1252 (fpdf2 declares core fonts WinAnsiEncoding).
+    """
     from fpdf import FPDF
 
     class Report(FPDF):
         spec: PdfSpec | None = None
+        face = "DejaVu"
 
         def header(self):
             spec = self.spec
             if spec is None:
                 return
-            self.set_font("DejaVu", "B", 12)
+            self.set_font(self.face, "B", 12)
             self.cell(0, 7, spec.title, new_x="LMARGIN", new_y="NEXT")
-            self.set_font("DejaVu", "", 8)
+            self.set_font(self.face, "", 8)
             self.set_text_color(90, 90, 90)
-            line = spec.school + (f"  ·  generated {spec.generated_at}" if spec.generated_at else "")
-            self.cell(0, 5, line, new_x="LMARGIN", new_y="NEXT")
+            self.cell(0, 5, _header_line(spec), new_x="LMARGIN", new_y="NEXT")
             self.set_text_color(0, 0, 0)
             self.ln(2)
 
         def footer(self):
             self.set_y(-12)
-            self.set_font("DejaVu", "", 8)
+            self.set_font(self.face, "", 8)
             self.cell(0, 6, f"Page {self.page_no()} of {{nb}}", align="C")
 
     pdf = Report(orientation="P", unit="mm", format="A4")
-    pdf.add_font("DejaVu", "", str(FONTS / "DejaVuSans.ttf"))
-    pdf.add_font("DejaVu", "B", str(FONTS / "DejaVuSans-Bold.ttf"))
+    if unicode:
+        pdf.add_font("DejaVu", "", str(FONTS / "DejaVuSans.ttf"))
+        pdf.add_font("DejaVu", "B", str(FONTS / "DejaVuSans-Bold.ttf"))
+    else:
+        pdf.face = "Helvetica"
+        pdf.core_fonts_encoding = "cp1252"
     return pdf
+
+
+def _core_font_ok(texts) -> bool:
+    """True when every string encodes to Windows-1252 (what the core fonts can show)."""
+    try:
+        "\n".join(texts).encode("cp1252")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _prepare(block: Block):
+    """(shown rows, headers, cell strings per column) of one table block."""
+    df = block.df
+    if block.max_rows is not None and len(df) > block.max_rows:
+        df = df.iloc[: block.max_rows]
+    return df, [str(c) for c in df.columns], [_column_strings(df[c]) for c in df.columns]
 
 
 def render_pdf(spec: PdfSpec) -> bytes:
     widest = max((len(b.df.columns) for b in spec.blocks), default=1)
     orientation = "L" if widest > 6 else "P"
-    pdf = _new_pdf()
+    prepared = [_prepare(b) for b in spec.blocks]
+    texts = [spec.title, _header_line(spec), "…", *spec.notes]
+    for block, (_, headers, columns) in zip(spec.blocks, prepared):
+        texts += [block.heading, block.note, *headers]
+        for col in columns:
+            texts += col
+    pdf = _new_pdf(unicode=not _core_font_ok(texts))
     pdf.spec = spec
     pdf.set_title(spec.title)
     pdf.set_author(spec.school)
@@ -190,11 +226,11 @@ def render_pdf(spec: PdfSpec) -> bytes:
     pdf.alias_nb_pages()
     pdf.add_page(orientation=orientation)
     for note in spec.notes:
-        pdf.set_font("DejaVu", "", 9)
+        pdf.set_font(pdf.face, "", 9)
         pdf.multi_cell(0, 5, note, new_x="LMARGIN", new_y="NEXT")
         pdf.ln(1)
-    for block in spec.blocks:
-        _table(pdf, block, orientation)
+    for block, shown in zip(spec.blocks, prepared):
+        _table(pdf, block, orientation, shown)
     return bytes(pdf.output())
 
 
@@ -208,33 +244,30 @@ def _fit(pdf, text: str, width: float, char_w: float) -> str:
     return text + "…"
 
 
-def _table(pdf, block: Block, orientation: str) -> None:
+def _table(pdf, block: Block, orientation: str, shown=None) -> None:
     """Equal-width columns, header repeated on every page, alternating fills.
 
     The body is drawn with ``text()`` + one fill rectangle and one rule per row and
     the column rules per page: ~5x faster than a ``cell()`` per value.
     """
-    df = block.df
-    total = len(df)
-    if block.max_rows is not None and total > block.max_rows:
-        df = df.iloc[: block.max_rows]
+    total = len(block.df)
+    df, headers, columns = shown if shown is not None else _prepare(block)
+    face = pdf.face
     ncols = max(1, len(df.columns))
     size = 9 if ncols <= 6 else (8 if ncols <= 9 else (7 if ncols <= 12 else 6))
     row_h = round(size * 0.55, 2)
     x0 = pdf.l_margin
     table_w = pdf.epw
     width = table_w / ncols
-    headers = [str(c) for c in df.columns]
-    columns = [_column_strings(df[c]) for c in df.columns]
     char_w = size * 0.3528 * 0.62  # mm per character, a generous average for DejaVu Sans
     baseline = row_h * 0.72
 
     if pdf.will_page_break(row_h * 4):
         pdf.add_page(orientation=orientation)
-    pdf.set_font("DejaVu", "B", 10)
+    pdf.set_font(face, "B", 10)
     pdf.cell(0, 7, block.heading, new_x="LMARGIN", new_y="NEXT")
     if block.note or (block.max_rows is not None and total > block.max_rows):
-        pdf.set_font("DejaVu", "", 8)
+        pdf.set_font(face, "", 8)
         note = block.note or f"Showing {len(df):,} of {total:,} rows; the CSV has them all."
         pdf.multi_cell(0, 4.5, note, new_x="LMARGIN", new_y="NEXT")
 
@@ -242,14 +275,14 @@ def _table(pdf, block: Block, orientation: str) -> None:
     pdf.set_line_width(0.1)
 
     def head() -> float:
-        pdf.set_font("DejaVu", "B", size)
+        pdf.set_font(face, "B", size)
         pdf.set_fill_color(40, 70, 120)
         pdf.set_text_color(255, 255, 255)
         for h in headers:
             pdf.cell(width, row_h + 1, _fit(pdf, h, width, char_w), border=1, fill=True)
         pdf.ln(row_h + 1)
         pdf.set_text_color(0, 0, 0)
-        pdf.set_font("DejaVu", "", size)
+        pdf.set_font(face, "", size)
         pdf.set_fill_color(235, 240, 248)
         return pdf.get_y()
 
