@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import zipfile
 from pathlib import Path
@@ -64,6 +65,140 @@ def check_zip(path: Path, settings: PipelineSettings, name: str) -> None:
             f"{name} is a corrupt Excel workbook (damaged part {bad}); export it again.",
             "E_XLSX_UNREADABLE",
         )
+
+
+# calamine turns a sheet into a dense grid from its first to its last cell before we see
+# any of it: one cell at XFD1048576 asks for 17 billion cells and the failed allocation
+# aborts the whole process (Rust cannot raise MemoryError). So the grid's extent is taken
+# from the XML first. Sheets as Excel, LibreOffice and openpyxl write them (every
+# ``<row r="N">`` and ``<c r="B7">`` explicit, in order) cost one regex pass: the row
+# numbers, plus any cell beyond the extent seen so far. Anything else (cells without a
+# reference, prefixed or oddly spaced tags) gets an exact walk that follows calamine's rules.
+_ROW_NUM = re.compile(rb'<row r="([0-9]{1,7})"')
+_ANY_REF = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"')
+_ODD = rb'<c(?=[\s/>])(?! r="[A-Z]{1,3}[0-9]{1,7}")|<row(?=[\s/>])(?! r="[0-9]{1,7}")'
+_TAG = re.compile(rb'<(?:\w{1,32}:)?(row|c)(?=[\s/>])([^<>]{0,4096})')
+_REF = re.compile(rb'(?:^|\s)r\s*=\s*["\']\s*([A-Za-z]{0,8})\s*([0-9]{0,12})')
+_CHUNK = 4 << 20
+
+
+def _col_index(letters: bytes) -> int:
+    n = 0
+    for ch in letters.upper():
+        n = n * 26 + (ch - 64)
+    return n
+
+
+def _col_letters(n: int) -> str:
+    out = ""
+    while n > 0:
+        n, r = divmod(n - 1, 26)
+        out = chr(65 + r) + out
+    return out
+
+
+def _greater(s: str, cls: str, top: str, longest: int) -> str:
+    """Regex for strings over ``cls`` (same order as ``s``) that sort after ``s``: longer, or same length and larger."""
+    alts = [f"{cls}{{{len(s) + 1},{longest}}}"] if len(s) < longest else []
+    for i, ch in enumerate(s):
+        if ch < top:
+            alts.append(f"{s[:i]}[{chr(ord(ch) + 1)}-{top}]{cls}{{{len(s) - i - 1}}}")
+    return "|".join(alts) or "(?!)"
+
+
+@functools.lru_cache(maxsize=64)
+def _beyond(rows: int, cols: int) -> re.Pattern:
+    """Cells past (rows, cols), or tags the fast path cannot read."""
+    letters = _greater(_col_letters(cols), "[A-Z]", "Z", 3)
+    digits = _greater(str(rows) if rows else "", "[0-9]", "9", 7)
+    return re.compile(
+        rb'<c r="(?:(' + letters.encode() + rb')([0-9]{1,7})|([A-Z]{1,3})(' + digits.encode() + rb'))"|' + _ODD
+    )
+
+
+def _exact_extent(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[int, int]:
+    """Walk every row and cell tag the way calamine places them (explicit ``r`` or the next position)."""
+    rows = cols = row = col = 0
+    carry = b""
+    with zf.open(info) as fh:
+        while True:
+            chunk = fh.read(_CHUNK)
+            buf = carry + chunk
+            cut = buf.rfind(b"<") if chunk else len(buf)
+            if cut <= 0 or len(buf) - cut > 8192:
+                cut = len(buf)
+            for m in _TAG.finditer(buf, 0, cut):
+                ref = _REF.search(m.group(2))
+                letters, digits = (ref.group(1), ref.group(2)) if ref else (b"", b"")
+                if m.group(1) == b"row":
+                    row = int(digits) if digits else row + 1
+                    col = 0
+                else:
+                    col = _col_index(letters) if letters else col + 1
+                    if digits:
+                        row = int(digits)
+                    cols = max(cols, col)
+                rows = max(rows, row)
+            carry = buf[cut:]
+            if not chunk:
+                return rows, cols
+
+
+def _sheet_extent(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[int, int]:
+    """(rows, columns) of the grid calamine would build from this XML part (0, 0 if it has no cells)."""
+    rows = cols = 0
+    carry = b""
+    with zf.open(info) as fh:
+        while True:
+            chunk = fh.read(_CHUNK)
+            buf = carry + chunk
+            cut = buf.rfind(b"<") if chunk else len(buf)
+            if cut <= 0 or len(buf) - cut > 8192:
+                cut = len(buf)
+            if b":c" in buf or b":row" in buf:  # prefixed tags (<x:c>): only the exact walk reads them
+                return _exact_extent(zf, info)
+            if not rows and not cols:  # seed from the first cells so the scan below finds little
+                for letters, digits in _ANY_REF.findall(buf, 0, min(cut, 65536)):
+                    cols, rows = max(cols, _col_index(letters)), max(rows, int(digits))
+            tags = _ROW_NUM.findall(buf, 0, cut)
+            if tags:
+                rows = max(rows, max(map(int, tags)))
+            for m in _beyond(rows, cols).finditer(buf, 0, cut):
+                if m.group(1):
+                    cols = max(cols, _col_index(m.group(1)))
+                    rows = max(rows, int(m.group(2)))
+                elif m.group(3):
+                    cols = max(cols, _col_index(m.group(3)))
+                    rows = max(rows, int(m.group(4)))
+                else:
+                    return _exact_extent(zf, info)
+            carry = buf[cut:]
+            if not chunk:
+                return rows, cols
+
+
+def check_extent(path: Path, settings: PipelineSettings, name: str) -> None:
+    """Refuse a sheet whose cells span a grid too large to load (``E_XLSX_TOO_LARGE``)."""
+    # ~32 bytes a cell in calamine's grid; never below what a 26-column, 99,999-row sheet needs
+    budget = max(26 * 99_999, settings.max_xlsx_uncompressed_bytes // 64)
+    try:
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                if not info.filename.lower().endswith(".xml") or not info.file_size:
+                    continue
+                rows, cols = _sheet_extent(zf, info)
+                if rows * cols > budget:
+                    raise sniff.fail(
+                        f"{name} has a sheet whose cells span {rows:,} rows x {cols:,} columns "
+                        f"({rows * cols:,} cells, e.g. a stray cell far below or right of the table); "
+                        f"the limit is {budget:,} cells. Delete the stray cells and export again.",
+                        "E_XLSX_TOO_LARGE",
+                    )
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError) as exc:
+        raise sniff.fail(
+            f"{name} is a truncated or corrupt Excel workbook and cannot be opened; export it again.",
+            "E_XLSX_UNREADABLE",
+        ) from exc
 
 
 def _is_texty(v) -> bool:
@@ -142,6 +277,7 @@ def _column(values: list, text: bool) -> pd.Series:
 def load_xlsx(path: Path, settings: PipelineSettings, original_name: str = "", sheet: str | None = None) -> Loaded:
     name = original_name or path.name
     check_zip(path, settings, name)
+    check_extent(path, settings, name)
     try:
         from python_calamine import CalamineWorkbook
 
