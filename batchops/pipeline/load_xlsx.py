@@ -48,18 +48,18 @@ def check_zip(path: Path, settings: PipelineSettings, name: str) -> None:
     try:
         with zipfile.ZipFile(path) as zf:
             total = sum(i.file_size for i in zf.infolist())
+            if total > settings.max_xlsx_uncompressed_bytes:  # before testzip inflates the bomb
+                raise sniff.fail(
+                    f"{name} expands to {total / 1048576:,.0f} MB when unzipped; the limit is "
+                    f"{settings.max_xlsx_uncompressed_bytes / 1048576:,.0f} MB.",
+                    "E_XLSX_TOO_LARGE",
+                )
             bad = zf.testzip() if path.stat().st_size < 5 * 1024 * 1024 else None
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError) as exc:
         raise sniff.fail(
             f"{name} is a truncated or corrupt Excel workbook and cannot be opened; export it again.",
             "E_XLSX_UNREADABLE",
         ) from exc
-    if total > settings.max_xlsx_uncompressed_bytes:
-        raise sniff.fail(
-            f"{name} expands to {total / 1048576:,.0f} MB when unzipped; the limit is "
-            f"{settings.max_xlsx_uncompressed_bytes / 1048576:,.0f} MB.",
-            "E_XLSX_TOO_LARGE",
-        )
     if bad:
         raise sniff.fail(
             f"{name} is a corrupt Excel workbook (damaged part {bad}); export it again.",
