@@ -27,6 +27,7 @@ from batchops.pipeline.settings import PipelineSettings
 
 _DIGITS_RE = re.compile(r"^\s*[+-]?\d+(\.\d*)?\s*$")
 _FIELDS_RE = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+_EOF_QUOTE_RE = re.compile(r"EOF inside string starting at row (\d+)")
 
 
 def _has_nul(path: Path) -> bool:
@@ -142,6 +143,14 @@ def load_csv(path: Path, settings: PipelineSettings, original_name: str = "") ->
             break
         except (pd.errors.ParserError, pd.errors.ParserWarning) as exc:
             m = _FIELDS_RE.search(str(exc))
+            quote = _EOF_QUOTE_RE.search(str(exc))
+            if quote:  # widening cannot help: say where the quote was opened
+                row = int(quote.group(1)) + 1 + (0 if by_name else dialect.header_line)
+                raise sniff.fail(
+                    f"{name} is not a well-formed delimited file: a quoted field opened at line {row} "
+                    "is never closed.",
+                    "E_CSV_MALFORMED",
+                ) from exc
             saw = int(m.group(3)) if m else width + 1
             if saw <= width or saw > settings.max_columns:
                 where = f" at line {int(m.group(2)) + dialect.header_line}" if m else ""
