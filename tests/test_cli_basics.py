@@ -89,10 +89,23 @@ def test_usage_errors_exit_2(run_cli):
 
 
 def test_health_json(run_cli):
+    # A fresh home has enabled scheduled jobs and no worker: health says so and exits 1.
+    proc = run_cli("health", "--json")
+    assert proc.returncode == 1, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["healthy"] is False
+    store = report["checks"]["store"]
+    assert store["ok"] and store["journal_mode"] == "wal" and store["schema_current"] is True
+    assert not report["checks"]["workers"]["ok"]
+    assert "no worker alive" in report["checks"]["workers"]["note"]
+
+
+def test_health_is_ok_when_nothing_is_scheduled(run_cli):
+    jobs = _json(run_cli("jobs", "list", "--json"))
+    for job in jobs:
+        assert run_cli("jobs", "pause", str(job["id"])).returncode == 0
     report = _json(run_cli("health", "--json"))
     assert report["healthy"] is True
-    store = report["checks"]["store"]
-    assert store["journal_mode"] == "wal" and store["schema_current"] is True
 
 
 def test_help_lists_the_groups(run_cli):
