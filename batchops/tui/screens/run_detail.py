@@ -37,7 +37,7 @@ class RunDetailScreen(DetailScreen):
 
     def on_mount(self) -> None:
         self.query_one("#steps", DataTable).add_columns("Step", "Status", "Started", "Took", "Rows in", "Rows out",
-                                                        "Message")
+                                                        "Findings", "Message")
         self.query_one("#findings", DataTable).add_columns("Severity", "Code", "Where", "Column", "Message")
 
     def load(self, params: dict) -> dict:
@@ -66,7 +66,8 @@ class RunDetailScreen(DetailScreen):
         fill_table(self.query_one("#steps", DataTable), [
             (i, (step.get("name", "?"), display.badge(step.get("status")), display.when(step.get("started_at")),
                  display.duration(step.get("duration_s")), display.num(step.get("rows_in")),
-                 display.num(step.get("rows_out")), display.text(step.get("message"), 80)))
+                 display.num(step.get("rows_out")), display.num(step.get("findings_count")),
+                 display.text(step.get("message"), 80)))
             for i, step in enumerate(run.get("steps") or [])])
         fill_table(self.query_one("#findings", DataTable), [
             (i, (display.badge(f.get("severity")), f.get("code") or "", f.get("location") or "",
