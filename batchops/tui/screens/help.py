@@ -23,6 +23,9 @@ GLOBAL_KEYS = [
 ]
 
 
+TEXTUAL_KEYS = {"tab", "shift+tab", "ctrl+c", "super+c"}  # every Textual screen has these
+
+
 def _key_label(key: str) -> str:
     names = {"question_mark": "?", "slash": "/", "colon": ":", "left_square_bracket": "[",
              "right_square_bracket": "]", "escape": "esc", "enter": "enter"}
@@ -62,9 +65,11 @@ class HelpScreen(ModalScreen):
         except Exception:
             bindings = []
         for active in bindings:
+            if active.node is not self.under:  # the area's own keys, not every widget's cursor keys
+                continue
             binding = active.binding
             key = _key_label(binding.key)
-            if key in seen or not binding.description or key in "1234567":
+            if key in seen or not binding.description or key in "1234567" or key in TEXTUAL_KEYS:
                 continue
             seen.add(key)
             extra.append((key, binding.description + ("" if active.enabled else " (not now)")))

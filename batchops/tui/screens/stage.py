@@ -93,6 +93,14 @@ def build_plan_config(plan: str, records: str, rules: str, instructions: str, op
     return config
 
 
+def short_path(path: str) -> str:
+    """``~/...`` for paths under the home folder (shorter, and the same on every machine)."""
+    home = os.path.expanduser("~").rstrip("/")
+    if home and (path == home or path.startswith(home + "/")):
+        return "~" + path[len(home):]
+    return path
+
+
 def queue_available() -> bool:
     return importlib.util.find_spec("batchops.queue.tasks") is not None
 
@@ -208,6 +216,7 @@ class StageScreen(BaseScreen):
                 yield Static("", id="queue-note", classes="hint", markup=False)
 
     def on_mount(self) -> None:
+        self.query_one("#tree", SupportedFiles).root.set_label(short_path(str(self.root)))
         self.show_payload_fields()
         if not queue_available():
             self.query_one("#submit-queue", Button).disabled = True
@@ -231,7 +240,7 @@ class StageScreen(BaseScreen):
         view = self.query_one("#staged", ListView)
         view.clear()
         for path in self.staged:
-            view.append(ListItem(Label(path, markup=False)))
+            view.append(ListItem(Label(short_path(path), markup=False)))
         self.query_one("#staged-label", Label).update(f"Staged ({len(self.staged)}/{MAX_STAGED})")
         self.validate()
 
