@@ -152,12 +152,21 @@ def trigger(
         run = jobs.run_job_now(job_id)
     else:
         run = jobs.trigger_job(job_id, trigger="cli")
+        _warn_without_worker()
         if wait:
             run = _wait(run["run_id"], timeout)
     emit(run, json_out, lambda r: info(f"job run {r['id']} {r['status']}"
                                        + (f": {r['error_code']}: {r['error_message']}" if r.get("error_code") else "")))
     if run["status"] == "failed":
         raise typer.Exit(1)
+
+
+def _warn_without_worker() -> None:
+    from batchops.queue import app as queue_app
+    from batchops.services.health import workers_online
+
+    if not queue_app.immediate_mode() and not workers_online():
+        info("note: no worker is running; the run waits in the queue (start `batchops worker`, or use --now)")
 
 
 def _wait(run_id: int, timeout: float) -> dict:

@@ -57,6 +57,46 @@ def tick() -> None:
             scheduler.dispatch_due()
         finally:
             runs.recover_stale()
+            requeue_lost()
+
+
+LOST_AFTER_S = 600
+
+
+def requeue_lost(min_age_s: float = LOST_AFTER_S) -> list[int]:
+    """Queue again any run left ``queued`` with no task for it in Huey (pending or scheduled).
+
+    That happens when a worker is killed between taking a task off the queue and
+    claiming its run, when the store is restored without its queue, or when a
+    process dies between creating a run and enqueueing it. A run queued less than
+    ``min_age_s`` ago is left alone; a duplicate delivery is harmless (runs are
+    claimed atomically).
+    """
+    from datetime import timedelta
+
+    from batchops.clock import utc_now
+    from batchops.queue.app import get_huey
+    from batchops.services import context
+    from batchops.store.models import JobRun
+
+    if context.config().read_only:
+        return []
+    cutoff = utc_now() - timedelta(seconds=min_age_s)
+    stale = {r.id: r.kind for r in JobRun.select(JobRun.id, JobRun.kind).where(
+        (JobRun.status == "queued") & (JobRun.queued_at < cutoff))}
+    if not stale:
+        return []
+    huey = get_huey()
+    known = set()
+    for task in [*huey.pending(limit=20000), *huey.scheduled(limit=20000)]:
+        if type(task).__name__ in ("run_pipeline", "run_job") and task.args:
+            known.add(int(task.args[0]))
+    lost = sorted(set(stale) - known)
+    for run_id in lost:
+        (enqueue_pipeline if stale[run_id] == "pipeline" else enqueue_job)(run_id)
+    if lost:
+        log.warning("re-queued %d run(s) that had no task in the queue: %s", len(lost), lost)
+    return lost
 
 
 def ping() -> int:

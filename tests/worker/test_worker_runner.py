@@ -194,3 +194,26 @@ def test_interrupted_task_is_put_back_on_the_queue(wctx, monkeypatch, name):
     if run.upload_id:
         assert Upload.get_by_id(run.upload_id).status == "queued"
     assert tasks.requeue_interrupted(name, run.id) is False  # not running any more: left alone
+
+
+def test_queued_runs_without_a_task_are_queued_again(wctx, monkeypatch):
+    """A worker killed between taking a task and claiming its run leaves it 'queued' with no task: the tick re-queues it."""
+    from datetime import timedelta
+
+    from batchops.queue import app, tasks
+    from batchops.services import runs
+    from batchops.store.models import JobRun
+
+    monkeypatch.setenv("BATCHOPS_QUEUE_IMMEDIATE", "0")  # a real SQLite queue, with no consumer
+    app.reset()
+    job = _job("lost", "worker_helpers:noop")
+    in_queue = runs.create_run("job", job=job)
+    tasks.enqueue_job(in_queue.id)
+    lost = runs.create_run("job", job=job)
+    fresh = runs.create_run("job", job=job)
+    old = lost.queued_at - timedelta(minutes=30)
+    JobRun.update(queued_at=old).where(JobRun.id.in_([in_queue.id, lost.id])).execute()
+    assert tasks.requeue_lost() == [lost.id]
+    pending = [t.args[0] for t in app.get_huey().pending()]
+    assert sorted(pending) == sorted([in_queue.id, lost.id]) and fresh.id not in pending
+    assert tasks.requeue_lost() == []  # now it has its task
