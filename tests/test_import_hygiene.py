@@ -54,7 +54,8 @@ def _loaded_heavy(home, *args) -> tuple[list[str], subprocess.CompletedProcess]:
 )
 def test_light_commands_stay_light(home, args):
     heavy, proc = _loaded_heavy(home, *args)
-    assert proc.returncode == 0, proc.stderr
+    # health exits 1 on a fresh home (scheduled jobs, no worker); it still must not go heavy
+    assert proc.returncode in ((0, 1) if args[0] == "health" else (0,)), proc.stderr
     assert heavy == [], f"`batchops {' '.join(args)}` imported {heavy}"
 
 
