@@ -26,6 +26,7 @@ from batchops.pipeline.frame import Loaded, clean_frame, is_stringish, drop_empt
 from batchops.pipeline.settings import PipelineSettings
 
 _DIGITS_RE = re.compile(r"^\s*[+-]?\d+(\.\d*)?\s*$")
+_TEXT_TOKENS = frozenset({"true", "false", "inf", "-inf", "+inf", "infinity", "-infinity", "nan", "-nan"})
 _FIELDS_RE = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 _EOF_QUOTE_RE = re.compile(r"EOF inside string starting at row (\d+)")
 
@@ -106,14 +107,15 @@ def load_csv(path: Path, settings: PipelineSettings, original_name: str = "") ->
     ]
     numeric_like = {i for row in sample_rows for i, v in enumerate(row) if _DIGITS_RE.match(v)}
     # pandas would turn TRUE/False into booleans and lose the spelling: keep them as text
-    bool_like = {i for row in sample_rows for i, v in enumerate(row) if v.strip().lower() in ("true", "false")}
+    # ... and the C parser reads "INF"/"nan"/"Infinity" as floats: a name is not a number
+    text_like = {i for row in sample_rows for i, v in enumerate(row) if v.strip().lower() in _TEXT_TOKENS}
     df = None
     for _ in range(4):
         names = list(range(width))
         dtypes = {
             i: "str"
             for i in range(min(width, len(canonical)))
-            if (is_text_column(canonical[i]) and i in numeric_like) or i in bool_like
+            if (is_text_column(canonical[i]) and i in numeric_like) or i in text_like
         }
         try:
             with open(path, "rb") as fh, warnings.catch_warnings():
