@@ -14,7 +14,7 @@ returning 1, so each completion leaves a result) and waits until every result is
 in; tasks/s = tasks / (last result - first enqueue). Rounds alternate between the
 setups; the median of each is reported with the ratio (goal: >= 0.8).
 
-    python scripts/bench_queue.py [--tasks 2000] [--workers 1] [--rounds 3] [--json]
+    python scripts/bench_queue.py [--tasks 2000] [--workers 1] [--rounds 5] [--json]
 """
 
 from __future__ import annotations
@@ -150,7 +150,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=2000)
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(REPO))

@@ -162,7 +162,8 @@ def register(huey) -> None:
         "run_job": huey.task(name="run_job")(run_job),
         # crontab() with no arguments matches every minute, in any zone: which stored
         # Job is due is decided by croniter in the job's own zone, not by Huey.
-        "tick": huey.periodic_task(crontab(), name="tick")(tick),
+        # priority: a backlog of pipeline runs must not make scheduled jobs late
+        "tick": huey.periodic_task(crontab(), name="tick", priority=100)(tick),
         "ping": huey.task(name="ping")(ping),
     }
     huey.signal(SIGNAL_INTERRUPTED)(_on_interrupted)

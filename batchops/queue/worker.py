@@ -146,6 +146,7 @@ def run(workers: int | None = None, shutdown_timeout: float | None = None, perio
     config.validate()
     _setup_logging(config)
 
+    consumer = make_consumer(huey, config, tick)
     worker_id = runs.worker_id()
     heartbeat = Heartbeat(worker_id, workers, cfg.worker.heartbeat_seconds)
     heartbeat.register()
@@ -156,7 +157,6 @@ def run(workers: int | None = None, shutdown_timeout: float | None = None, perio
     heartbeat.start()
     log.info("worker %s: %d thread(s), queue %s, tick every %ss, store %s", worker_id, workers,
              app.describe(cfg), tick, cfg.data_dir)
-    consumer = make_consumer(huey, config, tick)
     try:
         consumer.run()
     finally:

@@ -207,9 +207,14 @@ def pause_job(job_id, reason: str = "") -> dict:
     """No scheduled fires while paused (manual triggers still run)."""
     context.require_writable()
     job = get_job(job_id)
-    with db.atomic():
-        Job.update(paused=True, paused_reason=reason or f"paused by {context.actor()}", updated_at=utc_now()).where(
-            Job.id == job.id).execute()
+
+    @retry_busy
+    def write():
+        with db.atomic():
+            Job.update(paused=True, paused_reason=reason or f"paused by {context.actor()}",
+                       updated_at=utc_now()).where(Job.id == job.id).execute()
+
+    write()
     return job_dict(Job.get_by_id(job.id))
 
 
@@ -219,9 +224,14 @@ def resume_job(job_id) -> dict:
 
     context.require_writable()
     job = get_job(job_id)
-    with db.atomic():
-        Job.update(paused=False, paused_reason="", next_run_at=next_fire_time(job.cron, job.timezone),
-                   updated_at=utc_now()).where(Job.id == job.id).execute()
+
+    @retry_busy
+    def write():
+        with db.atomic():
+            Job.update(paused=False, paused_reason="", next_run_at=next_fire_time(job.cron, job.timezone),
+                       updated_at=utc_now()).where(Job.id == job.id).execute()
+
+    write()
     return job_dict(Job.get_by_id(job.id))
 
 

@@ -55,3 +55,29 @@ def test_health_cli_exit_code(wctx, run_cli):
 
     Job.update(paused=True).execute()
     assert run_cli("health", "--json", env=env).returncode == 0
+
+
+def test_queue_url_choices(wctx, tmp_path):
+    import importlib.util
+
+    import pytest
+
+    from batchops.errors import ConfigError
+    from batchops.queue import app
+
+    cfg = wctx.cfg
+    cfg.queue.url = f"sqlite:///{tmp_path}/elsewhere/q.db"
+    huey = app.build(cfg, immediate=False)
+    assert huey.storage.filename == f"{tmp_path}/elsewhere/q.db" and set(huey.batchops_tasks) == {
+        "run_pipeline", "run_job", "tick", "ping"}
+    huey.storage.close()
+    cfg.queue.url = "amqp://rabbit"
+    with pytest.raises(ConfigError):
+        app.build(cfg, immediate=False)
+    cfg.queue.url = "redis://127.0.0.1:6379/0"
+    if importlib.util.find_spec("redis") is None:
+        with pytest.raises(ConfigError) as info:
+            app.build(cfg, immediate=False)
+        assert "pip install redis" in info.value.message
+    else:
+        assert type(app.build(cfg, immediate=False)).__name__ == "RedisHuey"

@@ -251,3 +251,28 @@ def test_sigkill_mid_run_is_recovered_and_retried(tmp_path):
         assert upload.rows_out == 20000
     finally:
         c.close()
+
+
+PROBE = r"""
+import atexit, sys
+sys.argv = ["batchops", *sys.argv[1:]]
+atexit.register(lambda: sys.stderr.write("\nLOADED " + " ".join(sorted(
+    {m.split(".")[0] for m in sys.modules} & {"textual", "rich", "pandas"})) + "\n"))
+from batchops.cli.main import run
+run()
+"""
+
+
+def test_worker_never_imports_textual(tmp_path):
+    c = Cluster(tmp_path, {})
+    assert c.cli("init").returncode == 0
+    log = tmp_path / "probe.log"
+    with open(log, "wb") as fh:
+        proc = subprocess.Popen([sys.executable, "-c", PROBE, "worker", "--workers", "1"], env=c.env,
+                                cwd=str(tmp_path), stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    worker = WorkerProcess.__new__(WorkerProcess)
+    worker.proc, worker.log_path, worker.log = proc, log, open(log, "ab")
+    worker.wait_ready()
+    worker.stop(signal.SIGTERM)
+    loaded = [line for line in log.read_text().splitlines() if line.startswith("LOADED")]
+    assert loaded and "textual" not in loaded[-1].split(), log.read_text()[-2000:]
