@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from batchops.errors import PipelineError
@@ -107,6 +108,16 @@ def validate(loaded: Loaded, settings: PipelineSettings, department: str | None)
             continue
         if pd.api.types.is_numeric_dtype(s.dtype):
             out.numeric_columns.append(col)
+            if pd.api.types.is_float_dtype(s.dtype):  # "inf", "-Infinity", "1e400" parse as infinite
+                inf = np.isinf(s.to_numpy(dtype="float64", na_value=np.nan))
+                if inf.any():
+                    out.numeric[col] = s.mask(inf)
+                    for label, value in s[inf].items():
+                        out.findings.append(finding(
+                            "E_NON_NUMERIC",
+                            f"{col} '{value}' at {loc(label, positions[col])} is not a number; it is treated as missing.",
+                            location=loc(label, positions[col]), column=col, row=label,
+                        ))
             continue
         if not is_stringish(s):
             continue
@@ -115,6 +126,7 @@ def validate(loaded: Loaded, settings: PipelineSettings, department: str | None)
         if not n_present:
             continue
         parsed = parse_numbers(s)
+        parsed = parsed.mask(np.isinf(parsed.to_numpy()))  # an infinite mark is not a mark
         n_num = int(parsed.notna().sum())
         if n_num == 0 or n_num < 0.5 * n_present:
             continue
