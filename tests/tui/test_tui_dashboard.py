@@ -25,9 +25,9 @@ def test_dashboard_shows_kpis_health_and_latest_incidents(make_app, samples):
         async with app.run_test(size=SIZE) as pilot:
             await wait_for(pilot, lambda: app.screen.loaded_once, what="dashboard")
             screen = app.screen
-            assert _card(screen, "kpi-uploads")[0] == "2"
-            assert _card(screen, "kpi-runs")[0] == "50%"
-            assert _card(screen, "kpi-incidents") == ("1", "H1")
+            assert _card(screen, "kpi-uploads") == ("2 today", "1 ok · 1 failed")
+            assert _card(screen, "kpi-runs")[0] == "50% ok"
+            assert _card(screen, "kpi-incidents") == ("1 open", "1 high")
             assert screen.query_one("#spark").data[-1] == 2.0  # two runs today
             latest = table_rows(screen, "#latest")
             assert latest[0][0] == str(failed["incident_id"]) and latest[0][2] == "open"
@@ -44,7 +44,7 @@ def test_health_lines_describe_store_queue_and_workers():
     from batchops.tui.screens.dashboard import describe_check
 
     assert describe_check("store", {"ok": True, "schema_version": 2, "journal_mode": "wal",
-                                    "integrity": "ok"}) == "store: schema v2, wal ok"
+                                    "integrity": "ok"}) == "store: schema v2, wal, integrity ok"
     assert describe_check("queue", {"ok": True, "depth": 3, "scheduled": 1}) == "queue: 3 waiting, 1 scheduled"
     line = describe_check("workers", {"ok": False, "count": 0, "online": [],
                                       "note": "3 scheduled job(s) but no worker alive"})

@@ -213,6 +213,8 @@ class ListScreen(BaseScreen):
         Binding("escape", "back", "Back", show=False),
     ]
 
+    _pending_pages = 0
+
     def compose_main(self) -> ComposeResult:
         with Horizontal(id="filters"):
             yield from self.compose_filters()
@@ -236,6 +238,14 @@ class ListScreen(BaseScreen):
     def cells(self, row: dict) -> list:
         return [row.get(key, "") for key, _ in self.COLUMNS]
 
+    def wide(self, base: int) -> int:
+        """A text column's width: ``base`` at 120 columns, more on a wide terminal."""
+        return base + max(0, (self.app.size.width - 120) // 3)
+
+    def on_resize(self) -> None:
+        if self.pager.loaded:
+            self.pager.redraw()
+
     def filter_values(self) -> dict:
         """Select filters: {param name: value or None}."""
         out = {}
@@ -252,6 +262,16 @@ class ListScreen(BaseScreen):
 
     def apply(self, data: Any) -> None:
         self.pager.show_page(list(data or []))
+        self.after_page()
+
+    def after_page(self) -> None:
+        """Older-page presses that came while a page was loading: take the next step now."""
+        if self._pending_pages > 0:
+            self._pending_pages -= 1
+            if self.pager.next_page():
+                self.call_after_refresh(self.action_reload)
+            else:
+                self._pending_pages = 0
 
     # -- filters ----------------------------------------------------------
     def action_focus_filter(self) -> None:
@@ -265,6 +285,7 @@ class ListScreen(BaseScreen):
 
     @on(Select.Changed, "#filters Select")
     def _select_changed(self) -> None:
+        self._pending_pages = 0
         self.pager.first_page()
         self.action_reload()
 
@@ -283,13 +304,17 @@ class ListScreen(BaseScreen):
 
     # -- pages and rows ---------------------------------------------------
     def action_next_page(self) -> None:
-        if self.pager.next_page():
+        if self._inflight:  # the next cursor is the last row of a page not shown yet
+            self._pending_pages += 1
+        elif self.pager.next_page():
             self.action_reload()
         else:
             self.notify("this is the last page", timeout=2)
 
     def action_prev_page(self) -> None:
-        if self.pager.prev_page():
+        if self._pending_pages > 0:
+            self._pending_pages -= 1
+        elif self.pager.prev_page():
             self.action_reload()
 
     @on(DataTable.RowSelected)

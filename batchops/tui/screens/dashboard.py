@@ -40,9 +40,9 @@ class DashboardScreen(BaseScreen):
     def compose_main(self) -> ComposeResult:
         with VerticalScroll(id="dashboard"):
             with Horizontal(id="kpis"):
-                yield Card("Uploads today", id="kpi-uploads")
-                yield Card("Runs 24 h", id="kpi-runs")
-                yield Card("Open incidents", id="kpi-incidents")
+                yield Card("Uploads", id="kpi-uploads")
+                yield Card("Runs 24h", id="kpi-runs")
+                yield Card("Incidents", id="kpi-incidents")
                 yield Card("MTTA", id="kpi-mtta")
                 yield Card("MTTR", id="kpi-mttr")
             with Horizontal(id="panels"):
@@ -75,20 +75,21 @@ class DashboardScreen(BaseScreen):
     def apply(self, data: dict) -> None:
         dash, checks = data["dash"], data["health"]
         up = dash.get("uploads_today") or {}
+        waiting = up.get("queued", 0) + up.get("processing", 0) + up.get("staged", 0)
         self.query_one("#kpi-uploads", Card).set(
-            up.get("total", 0), f"{up.get('published', 0)} ok {up.get('failed', 0)} failed "
-                                f"{up.get('queued', 0) + up.get('processing', 0)} wait")
+            f"{up.get('total', 0)} today", f"{up.get('published', 0)} ok · {up.get('failed', 0)} failed"
+                                           + (f" · {waiting} waiting" if waiting else ""))
         runs = dash.get("runs_24h") or {}
         rate = runs.get("success_rate")
         self.query_one("#kpi-runs", Card).set(
-            "-" if rate is None else f"{rate:.0%}",
-            f"{runs.get('total', 0)} runs {runs.get('failed', 0)} failed",
+            "-" if rate is None else f"{rate:.0%} ok",
+            f"{runs.get('total', 0)} runs · {runs.get('failed', 0)} failed",
             style="green" if rate is not None and rate >= 0.95 else ("red" if rate is not None else ""))
         inc = dash.get("incidents_open") or {}
         by_sev = inc.get("by_severity") or {}
         self.query_one("#kpi-incidents", Card).set(
-            inc.get("total", 0), " ".join(f"{s[0].upper()}{by_sev[s]}" for s in SEVERITY_ORDER if by_sev.get(s)) or
-            "none open", style="bold red" if by_sev.get("critical") or by_sev.get("high") else "")
+            f"{inc.get('total', 0)} open", " ".join(f"{by_sev[s]} {s}" for s in SEVERITY_ORDER if by_sev.get(s)) or
+            "all clear", style="bold red" if by_sev.get("critical") or by_sev.get("high") else "")
         overall = ((dash.get("response") or {}).get("overall")) or {}
         self.query_one("#kpi-mtta", Card).set(seconds(overall.get("mtta_s")),
                                               f"{overall.get('acknowledged', 0)} acked")
@@ -126,12 +127,12 @@ class DashboardScreen(BaseScreen):
     @staticmethod
     def failures_text(steps: dict) -> Table:
         table = Table.grid(padding=(0, 1))
-        table.add_column(no_wrap=True)
-        table.add_column(justify="right")
-        table.add_column(style="red")
+        table.add_column(no_wrap=True, min_width=11)
+        table.add_column(justify="right", no_wrap=True, min_width=3)
+        table.add_column(style="red", no_wrap=True, overflow="crop", max_width=8)
         top = max(steps.values() or [0])
         for step, n in steps.items():
-            table.add_row(step, str(n), bar(n, top, 10))
+            table.add_row(step, Text(str(n), style="bold red" if n else "dim"), bar(n, top, 8))
         return table
 
     @staticmethod
@@ -157,8 +158,8 @@ def describe_check(name: str, check: dict) -> str:
         return f"{name}: {check['error']}"
     if name == "store":
         return (f"store: schema v{check.get('schema_version')}"
-                f"{'' if check.get('schema_current', True) else ' (outdated)'}, {check.get('journal_mode', '')} "
-                f"{check.get('integrity', '')}").strip()
+                f"{'' if check.get('schema_current', True) else ' (outdated)'}, {check.get('journal_mode', '')}, "
+                f"integrity {check.get('integrity', '?')}")
     if name == "queue":
         depth = check.get("depth", check.get("pending"))
         return f"queue: {depth if depth is not None else '?'} waiting" + (

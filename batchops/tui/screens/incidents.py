@@ -115,7 +115,7 @@ class IncidentsScreen(ListScreen):
     def cells(self, row: dict) -> list:
         known = row.get("known_error_name") or ("unknown error" if row.get("unknown_error") else "-")
         return [str(row["id"]), display.severity(row.get("severity")), display.badge(row.get("state")),
-                display.text(row.get("title"), 40), f"×{row.get('occurrences') or 1}", retries(row),
+                display.text(row.get("title"), self.wide(40)), f"×{row.get('occurrences') or 1}", retries(row),
                 display.text(known, 24), row.get("assignee") or "-", display.when(row.get("opened_at")),
                 display.when(row.get("last_seen"))]
 

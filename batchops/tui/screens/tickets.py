@@ -28,7 +28,7 @@ class TicketsScreen(ListScreen):
     def cells(self, row: dict) -> list:
         return [str(row["id"]), display.badge(row.get("state")),
                 f"#{row.get('incident_id')} {display.text(row.get('incident_title'), 24)}",
-                row.get("assignee") or "-", display.text(row.get("title"), 36),
+                row.get("assignee") or "-", display.text(row.get("title"), self.wide(36)),
                 display.text(row.get("resolution"), 24), display.when(row.get("created_at"))]
 
     def load(self, params: dict):

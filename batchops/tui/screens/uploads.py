@@ -78,7 +78,7 @@ class UploadsScreen(ListScreen):
 
     def cells(self, row: dict) -> list:
         info = self.links.get(row["id"], (0, None, {}))[2]
-        return [str(row["id"]), display.text(row.get("original_name"), 28), display.badge(row.get("status")),
+        return [str(row["id"]), display.text(row.get("original_name"), self.wide(28)), display.badge(row.get("status")),
                 linked_runs(info), linked_incidents(info), row.get("department") or "-", row.get("plan") or "-",
                 display.num(row.get("rows_out")), row.get("kind") or "-", display.when(row.get("created_at"))]
 
@@ -101,6 +101,7 @@ class UploadsScreen(ListScreen):
     def apply(self, data: dict) -> None:
         self.staged = data["staged"]
         self.pager.show_page(data["rows"])
+        self.after_page()
         self.show_strip()
 
     def show_strip(self) -> None:

@@ -116,7 +116,7 @@ class PagedTable(Vertical):
                 for (key, new), (_, old) in zip(shown, self._shown):
                     for col, a, b in zip(col_keys, new, old):
                         if a != b:
-                            table.update_cell(key, col, a)
+                            table.update_cell(key, col, a, update_width=True)
             else:
                 selected = self.selected_key()
                 table.clear()
