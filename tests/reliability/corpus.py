@@ -425,6 +425,13 @@ def absent_marks() -> bytes:
     return (HEADER + "".join(f"S{i},N{i},{m},{50 + i}\n" for i, m in enumerate(marks))).encode()
 
 
+@case("infinite_marks.csv", PUBLISHED)
+def infinite_marks() -> bytes:
+    """marks of inf, -Infinity and 1e400 among ordinary ones"""
+    marks = ["inf", "40", "1e400", "70", "-Infinity", "66", "55", "NaN"]
+    return (HEADER + "".join(f"S{i},N{i},{m},{50 + i}\n" for i, m in enumerate(marks))).encode()
+
+
 @case("formula.csv", PUBLISHED)
 def formula_cells() -> bytes:
     """spreadsheet formulas in names, marks and headers"""
