@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any, Callable, Sequence
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -38,6 +39,7 @@ class PagedTable(Vertical):
         self.has_more = False
         self.pattern: str = ""  # client-side regex on the page ("!" inverts)
         self._shown: list[tuple] = []
+        self._widths: list[int] = []
         self.loaded = False
 
     def compose(self) -> ComposeResult:
@@ -109,14 +111,17 @@ class PagedTable(Vertical):
         rows = self.filtered(self.rows)
         shown = [(str(r["id"]), tuple(self.cells(r))) for r in rows]
         if shown != self._shown:
+            widths = self.widths(shown)
             keys_now = [k for k, _ in self._shown]
             keys_new = [k for k, _ in shown]
-            if keys_now == keys_new:  # same rows: update only the cells that changed
+            if widths != self._widths:  # columns sized here, not measured later by the table
+                self._rebuild(shown, widths)
+            elif keys_now == keys_new:  # same rows: update only the cells that changed
                 col_keys = [c for c, _ in self.columns]
                 for (key, new), (_, old) in zip(shown, self._shown):
                     for col, a, b in zip(col_keys, new, old):
                         if a != b:
-                            table.update_cell(key, col, a, update_width=True)
+                            table.update_cell(key, col, a)
             else:
                 selected = self.selected_key()
                 table.clear()
@@ -126,6 +131,25 @@ class PagedTable(Vertical):
                     table.move_cursor(row=keys_new.index(selected), animate=False)
             self._shown = shown
         self.query_one(".pager", Static).update(self.pager_text(len(rows)))
+
+    def widths(self, shown: list[tuple[str, tuple]]) -> list[int]:
+        out = []
+        for i, (_, label) in enumerate(self.columns):
+            out.append(max([cell_len(label), *(_cell_width(cells[i]) for _, cells in shown)]))
+        return out
+
+    def _rebuild(self, shown: list[tuple[str, tuple]], widths: list[int]) -> None:
+        table = self.table
+        selected = self.selected_key()
+        table.clear(columns=True)
+        for (key, label), width in zip(self.columns, widths):
+            table.add_column(label, key=key, width=width)
+        for key, cells in shown:
+            table.add_row(*cells, key=key)
+        keys = [k for k, _ in shown]
+        if selected and selected in keys:
+            table.move_cursor(row=keys.index(selected), animate=False)
+        self._widths = widths
 
     def pager_text(self, visible: int) -> str:
         if not self.rows:
@@ -179,3 +203,7 @@ def fill_table(table: DataTable, rows: Sequence[tuple[str, Sequence[Any]]]) -> b
         table.move_cursor(row=keys.index(selected), animate=False)
     table._batchops_rows = rows
     return True
+
+
+def _cell_width(value: Any) -> int:
+    return value.cell_len if isinstance(value, Text) else cell_len(str(value))
