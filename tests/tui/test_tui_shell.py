@@ -151,3 +151,55 @@ def test_errors_are_one_line_notifications(make_app):
             assert "E_NOT_FOUND: no incident with id 999" in notifications(app)
 
     run(go())
+
+
+def test_refresh_pauses_while_a_modal_is_open(make_app, monkeypatch):
+    from batchops.tui.screens.runs import RunsScreen
+
+    calls = []
+    original = RunsScreen.load
+    monkeypatch.setattr(RunsScreen, "load", lambda self, params: calls.append(1) or original(self, params))
+
+    async def go():
+        app = make_app(start_area="runs", refresh_seconds=0.2)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: len(calls) >= 3, what="the timer refreshing")
+            await pilot.press("question_mark")
+            await pilot.pause(0.3)
+            during = len(calls)
+            await pilot.pause(1.0)
+            assert len(calls) == during  # no fetch while the help modal is open
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: len(calls) > during, what="refresh on return")
+            await pilot.press("1")  # another area shown: the runs screen stops polling too
+            await pilot.pause(0.3)
+            hidden = len(calls)
+            await pilot.pause(1.0)
+            assert len(calls) == hidden
+
+    run(go())
+
+
+def test_command_palette_triggers_a_job(make_app):
+    from batchops.services import jobs, runs
+
+    job = jobs.add_job("palette-backup", "run_daily_backup", "0 3 * * *")
+
+    async def go():
+        app = make_app(start_area="dashboard")
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: app.screen.loaded_once)
+            await pilot.press("colon")
+            await wait_for(pilot, lambda: type(app.screen).__name__ == "CommandPalette")
+            await pilot.press(*"trigger palette-backup")
+            await pilot.pause(0.3)
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: type(app.screen).__name__ == "ChoiceModal", what="trigger dialog")
+            assert app.current_mode == "jobs"
+            await pilot.click("#choice-now")
+            await wait_for(pilot, lambda: any(n.startswith("job palette-backup: run") for n in notifications(app)),
+                           timeout=30, what="job ran")
+
+    run(go())
+    ran = runs.list_runs(job_id=job["id"])
+    assert len(ran) == 1 and ran[0]["trigger"] == "tui"
