@@ -228,6 +228,21 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(f"pipeline.score_min must be below pipeline.score_max in {cfg.source}")
 
 
+def redact_url(url: str) -> str:
+    """A database/queue URL fit to print: any password replaced by ``***``."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        user = parts.username or ""
+        host = parts.netloc.rsplit("@", 1)[1]
+        return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+    except ValueError:
+        return "(unparsable URL)"
+
+
 def user_config_path() -> Path:
     from platformdirs import user_config_dir
 

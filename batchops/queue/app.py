@@ -50,8 +50,10 @@ def tick_seconds() -> int:
 
 
 def describe(cfg) -> str:
+    from batchops.config import redact_url
+
     url = cfg.queue.url
-    return url if url else f"sqlite:{Path(cfg.data_dir) / 'queue.db'}"
+    return redact_url(url) if url else f"sqlite:{Path(cfg.data_dir) / 'queue.db'}"
 
 
 def _sqlite_path(cfg) -> Path:

@@ -18,7 +18,9 @@ from batchops.store.db import db, is_sqlite
 
 
 def check_store() -> dict:
-    out = {"ok": False, "url": context.config().database.url or "sqlite:batchops.db"}
+    from batchops.config import redact_url
+
+    out = {"ok": False, "url": redact_url(context.config().database.url) or "sqlite:batchops.db"}
     try:
         version = migrations.current_version()
         out["schema_version"] = version
