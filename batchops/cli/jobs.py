@@ -109,7 +109,10 @@ def delete(
     """Delete a job (its past runs stay)."""
     from batchops.services import jobs
 
+    from batchops.services import context
+
     setup()
+    context.require_writable()  # refuse before asking, not after the operator said yes
     job = jobs.get_job(job_id)
     if not yes and not want_json(json_out):
         typer.confirm(f"Delete job {job.id} {job.name!r}?", abort=True)

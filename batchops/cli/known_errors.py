@@ -111,7 +111,10 @@ def delete(
     from batchops.cli.output import info, want_json
     from batchops.services import known_errors
 
+    from batchops.services import context
+
     setup()
+    context.require_writable()  # refuse before asking, not after the operator said yes
     current = known_errors.show_known_error(known_error_id)
     if not yes and not want_json(json_out):
         typer.confirm(f"delete known error {current['id']} {current['name']!r}?", abort=True)

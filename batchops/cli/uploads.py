@@ -75,7 +75,10 @@ def uploads_delete(
     """Delete an upload, its reports and its original file."""
     from batchops.services import uploads
 
+    from batchops.services import context
+
     setup()
+    context.require_writable()  # refuse before asking, not after the operator said yes
     upload = uploads.get_upload(upload_id)
     if not yes and not want_json(json_out):
         typer.confirm(f"Delete upload {upload.id} ({upload.original_name})?", abort=True)

@@ -54,7 +54,10 @@ def restore(
     from batchops.cli.output import want_json
     from batchops.services import backup as service
 
+    from batchops.services import context
+
     setup()
+    context.require_writable()  # refuse before asking, not after the operator said yes
     if not yes and not want_json(json_out):
         typer.confirm(f"Replace the store with {file}?", abort=True)
     result = service.restore(file, force=force)
