@@ -123,3 +123,29 @@ def test_submit_to_the_worker_and_see_it_publish(make_app, samples, monkeypatch)
             assert not [n for n in notifications(app) if n.startswith("E_")]
 
     run(go())
+
+
+def test_clicking_a_header_sorts_the_page(make_app):
+    from textual.widgets import DataTable
+
+    seed_runs(30)
+
+    async def go():
+        app = make_app(start_area="runs")
+        async with app.run_test(size=SIZE) as pilot:
+            pager = app.screen.pager
+            await wait_for(pilot, lambda: pager.table.row_count == 30)
+            status_column = [k for k, _ in app.screen.COLUMNS].index("status")
+            header = pager.table.ordered_columns
+            pager.table.post_message(DataTable.HeaderSelected(pager.table, header[status_column].key, status_column,
+                                                              header[status_column].label))
+            await pilot.pause()
+            statuses = [r[2] for r in table_rows(app.screen)]
+            assert statuses == sorted(statuses) and statuses[0] == "failed"
+            ids = [int(r[0]) for r in table_rows(app.screen)]
+            pager.table.post_message(DataTable.HeaderSelected(pager.table, header[0].key, 0, header[0].label))
+            await pilot.pause()
+            assert [int(r[0]) for r in table_rows(app.screen)] == sorted(ids)
+            assert "page sorted by Run ▲" in str(pager.query_one(".pager").render())
+
+    run(go())

@@ -16,7 +16,7 @@ GLOBAL_KEYS = [
     (": / ctrl+p", "command palette: jump to upload/run/incident by id, trigger a job"),
     ("/", "filter the list (Uploads and Incidents search the store; elsewhere a regex on the page, ! inverts)"),
     ("[ ]", "newer / older page (200 rows a page, paged from the store)"),
-    ("enter", "open the selected row"),
+    ("enter", "open the selected row (click a column header to sort the page)"),
     ("esc", "back (close this, leave a detail screen, leave the filter)"),
     ("r", "refresh now (lists also refresh every few seconds)"),
     ("q", "quit (BatchOps reopens on this area next time)"),

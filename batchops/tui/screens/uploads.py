@@ -8,7 +8,6 @@ elsewhere.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from rich.text import Text
@@ -17,31 +16,31 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Select, Static
 
-from batchops.services import processing, reports, ui_state, uploads
+from batchops.services import incidents, processing, reports, runs, ui_state, uploads
 from batchops.tui import display
 from batchops.tui.messages import ActionDone, Loaded
 from batchops.tui.screens.base import ListScreen
 
 STAGED_KEY = "tui.staged"
 MAX_STAGED = 5
-LINK_TTL = 20.0  # seconds a row's linked runs/incidents are trusted before being re-read
+RUNS_SHOWN = 100  # an upload's runs counted in the table (the detail screen lists them all)
 
 
-def linked_runs(info: dict) -> Text:
-    runs = info.get("runs") or []
-    if not runs:
+def linked_runs(upload_runs: list[dict]) -> Text:
+    """Count and the newest run: ``2 failed #7``."""
+    if not upload_runs:
         return Text("-", style="dim")
-    last = runs[-1]
-    return Text.assemble(f"{len(runs)} ", display.badge(last.get("status")), f" #{last['id']}")
+    last = upload_runs[0]
+    count = f"{len(upload_runs)}{'+' if len(upload_runs) >= RUNS_SHOWN else ''}"
+    return Text.assemble(f"{count} ", display.badge(last.get("status")), f" #{last['id']}")
 
 
-def linked_incidents(info: dict) -> Text:
-    incidents = info.get("incidents") or []
-    if not incidents:
+def linked_incidents(active: list[dict]) -> Text:
+    """The upload's active incident(s): ``#3 open +1``."""
+    if not active:
         return Text("-", style="dim")
-    active = [i for i in incidents if i.get("state") not in ("resolved", "archived")] or incidents
-    top = active[-1]
-    more = f" +{len(incidents) - 1}" if len(incidents) > 1 else ""
+    top = active[0]
+    more = f" +{len(active) - 1}" if len(active) > 1 else ""
     return Text.assemble(f"#{top['id']} ", display.badge(top.get("state")), more)
 
 
@@ -65,7 +64,8 @@ class UploadsScreen(ListScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.links: dict[int, tuple[float, Any, dict]] = {}
+        self.links: dict[int, tuple[Any, list[dict]]] = {}  # upload id -> (updated_at, its runs)
+        self.active_incidents: dict[int, list[dict]] = {}
         self.staged: list[str] = []
         self.busy = ""
 
@@ -77,29 +77,30 @@ class UploadsScreen(ListScreen):
         yield Static("", id="staged-strip", markup=False)
 
     def cells(self, row: dict) -> list:
-        info = self.links.get(row["id"], (0, None, {}))[2]
+        upload_runs = self.links.get(row["id"], (None, []))[1]
         return [str(row["id"]), display.text(row.get("original_name"), self.wide(28)), display.badge(row.get("status")),
-                linked_runs(info), linked_incidents(info), row.get("department") or "-", row.get("plan") or "-",
+                linked_runs(upload_runs), linked_incidents(self.active_incidents.get(row["id"], [])),
+                row.get("department") or "-", row.get("plan") or "-",
                 display.num(row.get("rows_out")), row.get("kind") or "-", display.when(row.get("created_at"))]
 
     # -- data --------------------------------------------------------------
     def load(self, params: dict) -> dict:
         rows = uploads.list_uploads(status=params.get("status"), text=params.get("text"),
                                     limit=params["limit"], before_id=params["before_id"])
-        now = time.monotonic()
-        for row in rows:  # linked runs/incidents: re-read only rows that changed or went stale
+        for row in rows:  # an upload's runs change only with its status: re-read them when it was updated
             cached = self.links.get(row["id"])
-            if cached is None or cached[1] != row.get("updated_at") or now - cached[0] > LINK_TTL:
-                try:
-                    info = uploads.show_upload(row["id"])
-                except Exception:  # deleted between the two reads
-                    continue
-                self.links[row["id"]] = (now, row.get("updated_at"),
-                                         {"runs": info["runs"], "incidents": info["incidents"]})
-        return {"rows": rows, "staged": list(ui_state.get(STAGED_KEY, []) or [])}
+            if cached is None or cached[0] != row.get("updated_at"):
+                self.links[row["id"]] = (row.get("updated_at"),
+                                         runs.list_runs(upload_id=row["id"], kind="pipeline", limit=RUNS_SHOWN))
+        active: dict[int, list[dict]] = {}
+        for incident in incidents.list_incidents(state="active", limit=1000):  # one query for the page
+            if incident.get("upload_id"):
+                active.setdefault(incident["upload_id"], []).append(incident)
+        return {"rows": rows, "incidents": active, "staged": list(ui_state.get(STAGED_KEY, []) or [])}
 
     def apply(self, data: dict) -> None:
         self.staged = data["staged"]
+        self.active_incidents = data["incidents"]
         self.pager.show_page(data["rows"])
         self.after_page()
         self.show_strip()

@@ -38,6 +38,8 @@ class PagedTable(Vertical):
         self.rows: list[dict] = []
         self.has_more = False
         self.pattern: str = ""  # client-side regex on the page ("!" inverts)
+        self.sort_by: int | None = None  # column index clicked (sorts this page only)
+        self.sort_reverse = False
         self._shown: list[tuple] = []
         self._widths: list[int] = []
         self.loaded = False
@@ -82,6 +84,31 @@ class PagedTable(Vertical):
 
     # -- contents -------------------------------------------------------
     def filtered(self, rows: list[dict]) -> list[dict]:
+        return self.sorted(self.matching(rows))
+
+    def sorted(self, rows: list[dict]) -> list[dict]:
+        if self.sort_by is None:
+            return rows
+        index = self.sort_by
+
+        def key(row: dict):
+            text = _plain(self.cells(row)[index]).replace(",", "").lstrip("#×")
+            try:
+                return (0, float(text.split()[0]), "")
+            except (ValueError, IndexError):
+                return (1, 0.0, text.lower())
+
+        return sorted(rows, key=key, reverse=self.sort_reverse)
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        event.stop()
+        if self.sort_by == event.column_index:
+            self.sort_reverse = not self.sort_reverse
+        else:
+            self.sort_by, self.sort_reverse = event.column_index, False
+        self.redraw()
+
+    def matching(self, rows: list[dict]) -> list[dict]:
         if not self.pattern:
             return rows
         invert = self.pattern.startswith("!")
@@ -92,7 +119,7 @@ class PagedTable(Vertical):
             rx = re.compile(re.escape(raw), re.IGNORECASE)
         out = []
         for row in rows:
-            line = " ".join(str(c.plain if isinstance(c, Text) else c) for c in self.cells(row))
+            line = " ".join(_plain(c) for c in self.cells(row))
             if bool(rx.search(line)) != invert:
                 out.append(row)
         return out
@@ -159,6 +186,9 @@ class PagedTable(Vertical):
         parts = [f"page {self.page}", f"rows {start:,}–{end:,}"]
         if self.pattern:
             parts.append(f"{visible} match /{self.pattern}/")
+        if self.sort_by is not None:
+            arrow = "▼" if self.sort_reverse else "▲"
+            parts.append(f"page sorted by {self.columns[self.sort_by][1]} {arrow}")
         if self.page > 1:
             parts.append("[ newer")
         if self.has_more:
@@ -203,6 +233,10 @@ def fill_table(table: DataTable, rows: Sequence[tuple[str, Sequence[Any]]]) -> b
         table.move_cursor(row=keys.index(selected), animate=False)
     table._batchops_rows = rows
     return True
+
+
+def _plain(value: Any) -> str:
+    return value.plain if isinstance(value, Text) else str(value)
 
 
 def _cell_width(value: Any) -> int:
