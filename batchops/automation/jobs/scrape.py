@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 import urllib.error
 import urllib.request
 from html.parser import HTMLParser
@@ -104,7 +105,19 @@ def fetch(url: str, timeout: float, max_bytes: int) -> tuple[str, str]:
             if length and length.isdigit() and int(length) > max_bytes:
                 raise JobError(f"{url} is {int(length):,} bytes, over automation.scrape_max_bytes ({max_bytes:,})",
                                code="E_SCRAPE_TOO_LARGE")
-            data = response.read(max_bytes + 1)
+            # the socket timeout only bounds each read: a server dripping a byte at a time
+            # would hold the worker for hours, so the whole body gets the same budget
+            deadline = time.monotonic() + timeout
+            chunks, size = [], 0
+            while size <= max_bytes:
+                if time.monotonic() > deadline:
+                    raise TimeoutError
+                chunk = response.read1(min(65536, max_bytes + 1 - size))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+            data = b"".join(chunks)
             if len(data) > max_bytes:
                 raise JobError(f"{url} is larger than automation.scrape_max_bytes ({max_bytes:,} bytes)",
                                code="E_SCRAPE_TOO_LARGE")
