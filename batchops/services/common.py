@@ -12,13 +12,14 @@ from batchops.errors import InvalidJSON, NotFound
 M = TypeVar("M", bound=peewee.Model)
 
 
-def get_or_404(model: type[M], ident, what: str | None = None) -> M:
+def get_or_404(model: type[M], ident, what: str | None = None, fields=None) -> M:
+    """The row with that id (only ``fields`` when given), or E_NOT_FOUND (exit 2)."""
     what = what or model.__name__.lower()
     try:
         key = int(ident)
     except (TypeError, ValueError):
         raise NotFound(f"{what} id must be a number, not {ident!r}") from None
-    obj = model.get_or_none(model.id == key)
+    obj = model.select(*(fields or ())).where(model.id == key).first()
     if obj is None:
         raise NotFound(f"no {what} with id {key}")
     return obj

@@ -17,6 +17,8 @@ from batchops.store import files
 from batchops.store.db import db, retry_busy
 from batchops.store.models import UPLOAD_STATUSES, Incident, JobRun, Upload
 
+# Every column but the report bodies, for lists and polling.
+LIGHT_FIELDS = [f for name, f in Upload._meta.fields.items() if name not in ("report_csv", "report_pdf")]
 MAGIC_KINDS = ((b"%PDF", "pdf"), (b"PK\x03\x04", "xlsx"), (b"\xd0\xcf\x11\xe0", "xls"))
 
 
@@ -94,8 +96,7 @@ def list_uploads(status: str | None = None, limit: int = 50, department: str | N
     if status and status not in UPLOAD_STATUSES:
         raise InputError(f"unknown upload status {status!r} (one of {', '.join(UPLOAD_STATUSES)})",
                          code="E_BAD_FILTER")
-    fields = [f for name, f in Upload._meta.fields.items() if name not in ("report_csv", "report_pdf")]
-    query = Upload.select(*fields).order_by(Upload.id.desc()).limit(max(1, min(limit, 10000)))
+    query = Upload.select(*LIGHT_FIELDS).order_by(Upload.id.desc()).limit(max(1, min(limit, 10000)))
     if status:
         query = query.where(Upload.status == status)
     if department:
@@ -108,7 +109,8 @@ def list_uploads(status: str | None = None, limit: int = 50, department: str | N
 
 
 def show_upload(ident) -> dict:
-    upload = get_upload(ident)
+    """The upload without its report bodies (the TUI polls this; reports can be megabytes)."""
+    upload = get_or_404(Upload, ident, "upload", fields=LIGHT_FIELDS)
     out = upload_dict(upload, with_reports=False)
     out["runs"] = [
         {"id": r.id, "status": r.status, "trigger": r.trigger, "attempt": r.attempt,
