@@ -82,7 +82,7 @@ def process_files(paths: list[str], *, department=None, plan="transform", plan_c
     results = []
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), console=console(stderr=True),
-                  transient=not sys.stderr.isatty()) as progress:
+                  disable=not sys.stderr.isatty()) as progress:  # scripts get no bar, not even a blank line
         task = progress.add_task("processing", total=len(paths))
         for path in paths:
             progress.update(task, description=f"processing {Path(path).name}")
