@@ -79,6 +79,8 @@ def process_files(paths: list[str], *, department=None, plan="transform", plan_c
     from batchops.cli.output import console
     from batchops.services import processing, reports, uploads
 
+    for path in paths:  # a typo in the last name must not leave the first files half-reported
+        uploads.check_source(path)
     results = []
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), console=console(stderr=True),

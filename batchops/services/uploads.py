@@ -40,6 +40,18 @@ def upload_dict(upload: Upload, with_reports: bool = False) -> dict:
     return out
 
 
+def check_source(path: str | os.PathLike) -> Path:
+    """The file an operator named, or E_FILE_NOT_FOUND / E_FILE_NOT_READABLE (exit 2)."""
+    source = Path(path).expanduser()
+    if not source.exists():
+        raise InputError(f"file not found: {source}", code="E_FILE_NOT_FOUND")
+    if not source.is_file():
+        raise InputError(f"not a regular file: {source}", code="E_FILE_NOT_FOUND")
+    if not os.access(source, os.R_OK):
+        raise InputError(f"file is not readable: {source}", code="E_FILE_NOT_READABLE")
+    return source
+
+
 def create_upload(
     path: str | os.PathLike,
     *,
@@ -53,13 +65,7 @@ def create_upload(
 ) -> Upload:
     """Store the original and record the upload. Bad paths are input errors (exit 2)."""
     context.require_writable()
-    source = Path(path).expanduser()
-    if not source.exists():
-        raise InputError(f"file not found: {source}", code="E_FILE_NOT_FOUND")
-    if not source.is_file():
-        raise InputError(f"not a regular file: {source}", code="E_FILE_NOT_FOUND")
-    if not os.access(source, os.R_OK):
-        raise InputError(f"file is not readable: {source}", code="E_FILE_NOT_READABLE")
+    source = check_source(path)
     name = original_name or source.name
     sha, rel, size = files.store_original(context.home(), source, name)
     kind = sniff_kind(context.home() / rel)
