@@ -19,8 +19,8 @@ STATUS_STYLES = {
 }
 
 
-def when(value: Any) -> str:
-    """Every time on screen goes through clock.fmt (display zone)."""
+def when(value: Any, compact: bool = False) -> str:
+    """Every time on screen goes through clock.fmt (display zone); compact (11-28 22:27) in table cells."""
     if value is None or value == "":
         return "-"
     if isinstance(value, str):
@@ -28,7 +28,7 @@ def when(value: Any) -> str:
             value = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             return value
-    return clock.fmt(value)
+    return clock.fmt(value, compact=compact)
 
 
 def duration(seconds: float | None) -> str:

@@ -15,7 +15,8 @@ from tui_helpers import SIZE, wait_for
 
 @pytest.fixture
 def frozen(monkeypatch, tmp_path):
-    monkeypatch.setattr("batchops.tui.display.when", lambda value: "-" if value in (None, "") else "2026-01-05 09:30 IST")
+    monkeypatch.setattr("batchops.tui.display.when", lambda value, compact=False: "-" if value in (None, "") else (
+        "01-05 09:30" if compact else "2026-01-05 09:30 IST"))
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setattr("getpass.getuser", lambda: "operator")
 

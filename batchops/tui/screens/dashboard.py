@@ -107,7 +107,7 @@ class DashboardScreen(BaseScreen):
         fill_table(self.query_one("#latest", DataTable), [
             (i["id"], (str(i["id"]), display.severity(i.get("severity")), display.badge(i.get("state")),
                        display.text(i.get("title"), 40), f"×{i.get('occurrences') or 1}",
-                       display.when(i.get("last_seen"))))
+                       display.when(i.get("last_seen"), compact=True)))
             for i in data["latest"]])
         self.query_one("#top-known", Static).update(self.known_text(dash.get("top_known_errors") or []))
 

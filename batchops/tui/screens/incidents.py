@@ -116,8 +116,8 @@ class IncidentsScreen(ListScreen):
         known = row.get("known_error_name") or ("unknown error" if row.get("unknown_error") else "-")
         return [str(row["id"]), display.severity(row.get("severity")), display.badge(row.get("state")),
                 display.text(row.get("title"), self.wide(40)), f"×{row.get('occurrences') or 1}", retries(row),
-                display.text(known, 24), row.get("assignee") or "-", display.when(row.get("opened_at")),
-                display.when(row.get("last_seen"))]
+                display.text(known, 24), row.get("assignee") or "-", display.when(row.get("opened_at"), compact=True),
+                display.when(row.get("last_seen"), compact=True)]
 
     def load(self, params: dict):
         return incidents.list_incidents(state=params.get("state"), severity=params.get("severity"),

@@ -64,7 +64,7 @@ class RunDetailScreen(DetailScreen):
             pairs.append(("Failed step", run.get("failed_step") or "-"))
         self.query_one("#run-info", KeyValues).show(pairs)
         fill_table(self.query_one("#steps", DataTable), [
-            (i, (step.get("name", "?"), display.badge(step.get("status")), display.when(step.get("started_at")),
+            (i, (step.get("name", "?"), display.badge(step.get("status")), display.when(step.get("started_at"), compact=True),
                  display.duration(step.get("duration_s")), display.num(step.get("rows_in")),
                  display.num(step.get("rows_out")), display.num(step.get("findings_count")),
                  display.text(step.get("message"), 80)))

@@ -31,7 +31,7 @@ class RunsScreen(ListScreen):
 
     def cells(self, row: dict) -> list:
         return [str(row["id"]), row.get("kind") or "-", display.badge(row.get("status")), row.get("trigger") or "-",
-                display.text(target(row), self.wide(34)), str(row.get("attempt") or 1), display.when(row.get("queued_at")),
+                display.text(target(row), self.wide(34)), str(row.get("attempt") or 1), display.when(row.get("queued_at"), compact=True),
                 display.duration(row.get("duration_s")), row.get("error_code") or ""]
 
     def load(self, params: dict):

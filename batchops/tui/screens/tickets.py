@@ -29,7 +29,7 @@ class TicketsScreen(ListScreen):
         return [str(row["id"]), display.badge(row.get("state")),
                 f"#{row.get('incident_id')} {display.text(row.get('incident_title'), 24)}",
                 row.get("assignee") or "-", display.text(row.get("title"), self.wide(36)),
-                display.text(row.get("resolution"), 24), display.when(row.get("created_at"))]
+                display.text(row.get("resolution"), 24), display.when(row.get("created_at"), compact=True)]
 
     def load(self, params: dict):
         return tickets.list_tickets(state=params.get("state"), limit=params["limit"], before_id=params["before_id"])

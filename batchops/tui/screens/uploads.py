@@ -81,7 +81,7 @@ class UploadsScreen(ListScreen):
         return [str(row["id"]), display.text(row.get("original_name"), self.wide(28)), display.badge(row.get("status")),
                 linked_runs(upload_runs), linked_incidents(self.active_incidents.get(row["id"], [])),
                 row.get("department") or "-", row.get("plan") or "-",
-                display.num(row.get("rows_out")), row.get("kind") or "-", display.when(row.get("created_at"))]
+                display.num(row.get("rows_out")), row.get("kind") or "-", display.when(row.get("created_at"), compact=True)]
 
     # -- data --------------------------------------------------------------
     def load(self, params: dict) -> dict:
