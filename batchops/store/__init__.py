@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from batchops.errors import ConfigError
 from batchops.store.db import bind, db, make_database
 
 
@@ -16,7 +17,10 @@ def open_store(cfg, *, seed: bool = True):
     from batchops.store import migrations, seeds
 
     home = Path(cfg.data_dir)
-    home.mkdir(parents=True, exist_ok=True)
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"data home {home} cannot be created: {exc.strerror or exc}") from None
     database = bind(make_database(cfg.database.url, home))
     with database.connection_context():
         before, _ = migrations.upgrade()

@@ -29,7 +29,6 @@ SQLITE_PRAGMAS = {
 
 def make_database(url: str, home: Path) -> peewee.Database:
     if not url:
-        home.mkdir(parents=True, exist_ok=True)
         return peewee.SqliteDatabase(
             str(home / "batchops.db"),
             timeout=10,

@@ -42,14 +42,28 @@ def current_version() -> int | None:
     return row.version if row else None
 
 
-def upgrade() -> tuple[int | None, int]:
-    """Create or upgrade the schema; returns (version before, version after)."""
-    before = current_version()
-    if before is not None and before > LATEST:
+def _refuse_newer(version: int | None) -> None:
+    if version is not None and version > LATEST:
         raise ConfigError(
-            f"the store is at schema version {before}, newer than this BatchOps ({LATEST}); upgrade BatchOps"
+            f"the store is at schema version {version}, newer than this BatchOps ({LATEST}); upgrade BatchOps"
         )
+
+
+def upgrade() -> tuple[int | None, int]:
+    """Create or upgrade the schema; returns (version before, version after).
+
+    A current store costs one read and no write lock, so every command can call
+    this while another process holds a long write. The version is read again
+    inside the write transaction: of several processes starting on a fresh home,
+    exactly one creates the schema.
+    """
+    before = current_version()
+    _refuse_newer(before)
+    if before == LATEST:
+        return before, before
     with db.atomic():
+        before = current_version()
+        _refuse_newer(before)
         if before is None:
             db.create_tables(ALL_MODELS, safe=True)
             SchemaVersion.create(version=LATEST)
