@@ -137,11 +137,14 @@ def _fit(subject: str) -> str:
 def subject_of(run: JobRun) -> str:
     """What failed, without the error: the prefix every signature of this file or job shares."""
     if run.kind == "pipeline":
-        name = None
+        # The department is part of "what": Arts' marks.csv is not Science's marks.csv.
+        name = department = None
         if run.upload_id:
-            row = Upload.select(Upload.original_name).where(Upload.id == run.upload_id).first()
-            name = row.original_name if row else None
-        return f"pipeline|{_fit(normalise_name(name or f'upload-{run.upload_id}'))}|"
+            row = (Upload.select(Upload.original_name, Upload.department)
+                   .where(Upload.id == run.upload_id).first())
+            name, department = (row.original_name, row.department) if row else (None, None)
+        dept = normalise_name(department) if department else "-"
+        return f"pipeline|{dept}|{_fit(normalise_name(name or f'upload-{run.upload_id}'))}|"
     return f"job|{_fit((run.job_name or f'job-{run.job_id}').strip())}|"
 
 
@@ -244,6 +247,8 @@ def _record_failure(run: JobRun, error) -> Outcome:
     sig = signature(run, code, step)
     now = utc_now()
     window = timedelta(hours=context.config().incidents.reopen_window_hours)
+    # Operators' regexes run before the write lock: a slow pattern must not stall every process.
+    found = match(code, message, step)
     with db.atomic():  # IMMEDIATE on SQLite: two workers cannot both open the same incident
         active = (Incident.select().where((Incident.signature == sig) & (Incident.state.in_(ACTIVE_STATES)))
                   .order_by(Incident.id.desc()).first())
@@ -275,7 +280,6 @@ def _record_failure(run: JobRun, error) -> Outcome:
                                           f"(within the {window.total_seconds() / 3600:g} h window)",
                                 run_id=run.id)
             else:
-                found = match(code, message, step)
                 incident = _open_new(run, sig, code, message, step, found, last, now)
                 action = "opened"
         return _decide_retry(incident, run, action, now)

@@ -89,7 +89,7 @@ def test_missing_columns_twice_gives_one_incident(ctx, broken_dir):
     assert inc["known_error"]["name"] == "Missing required columns"
     assert inc["unknown_error"] is False
     assert inc["root_cause"] and inc["corrective_action"]
-    assert inc["signature"] == "pipeline|missing_columns.csv|validate|E_MISSING_COLUMNS"
+    assert inc["signature"] == "pipeline|-|missing_columns.csv|validate|E_MISSING_COLUMNS"
     assert [e["kind"] for e in inc["events"]] == ["open", "ticket", "occurrence"]
     assert len(inc["tickets"]) == 1 and len(tickets.list_tickets()) == 1
     assert inc["run_id"] == second["run_id"]  # the latest run, so process --json reports the incident
@@ -281,3 +281,20 @@ def test_concurrent_failures_of_one_file_open_one_incident(ctx, fail_pipeline):
     (inc,) = Incident.select()
     assert inc.occurrences == 4
     assert Ticket.select().count() == 1
+
+
+def test_same_name_in_another_department_does_not_recover_the_incident(app_ctx, samples_dir, tmp_path):
+    """Science publishing its own marks.csv says nothing about Arts' broken marks.csv."""
+    from batchops.services import incidents, processing
+
+    broken = tmp_path / "arts" / "marks.csv"
+    broken.parent.mkdir()
+    broken.write_bytes((samples_dir / "broken" / "missing_columns.csv").read_bytes())
+    good = tmp_path / "science" / "marks.csv"
+    good.parent.mkdir()
+    good.write_bytes((samples_dir / "gradebook_science.csv").read_bytes())
+
+    failed = processing.process_file(broken, department="Arts")
+    assert failed["status"] == "failed" and failed["incident_id"]
+    assert processing.process_file(good, department="Science")["status"] == "published"
+    assert incidents.show_incident(failed["incident_id"])["state"] == "open"
