@@ -256,7 +256,11 @@ def trigger_job(job_id, trigger: str = "cli", delay: float | None = None, attemp
     if trigger == "retry":
         delay = retry_delay(delay, attempt)
     run = runs.create_run("job", job=job, trigger=trigger, attempt=max(1, int(attempt)))
-    tasks.enqueue_job(run.id, delay=delay)
+    try:
+        tasks.enqueue_job(run.id, delay=delay)
+    except BaseException as exc:
+        runs.abandon(run.id, f"could not be queued: {exc}")
+        raise
     out = runs.run_dict(JobRun.get_by_id(run.id))
     out["run_id"] = run.id
     out["delay_s"] = delay or 0

@@ -33,27 +33,55 @@ def process_file(path, *, department=None, plan="transform", plan_config=None, n
     from batchops.pipeline.plans import validate_plan_config
 
     validate_plan_config(plan, plan_config or {})
+    if queue:
+        _check_queue()
     upload = uploads.create_upload(path, original_name=original_name, department=department, notes=notes,
                                    plan=plan, plan_config=plan_config, sheet=sheet)
     return submit(upload.id, trigger=trigger, queue=queue)
 
 
 def submit(upload_id: int, *, trigger="cli", queue=False, attempt: int | None = None, delay: float | None = None) -> dict:
-    """Create a run for the upload; execute it here, or enqueue it for the worker."""
+    """Create a run for the upload; execute it here, or enqueue it for the worker.
+
+    The upload is reserved (set ``queued``) in the same transaction that creates
+    the run, so two operators retrying at once get one run and one E_UPLOAD_BUSY.
+    """
     context.require_writable()
-    upload = uploads.get_upload(upload_id)
-    if upload.status in ("queued", "processing"):
-        raise InputError(f"upload {upload.id} is already {upload.status}", code="E_UPLOAD_BUSY")
-    if attempt is None:
-        attempt = JobRun.select().where(JobRun.upload == upload.id).count() + 1
-    run = runs.create_run("pipeline", upload_id=upload.id, trigger=trigger, attempt=attempt)
+    if queue:
+        _check_queue()
+    run, previous = _reserve(upload_id, trigger, attempt)
     if queue:
         from batchops.queue import tasks
 
-        uploads.set_status(upload.id, "queued")
-        tasks.enqueue_pipeline(run.id, delay=delay)
+        try:
+            tasks.enqueue_pipeline(run.id, delay=delay)
+        except BaseException as exc:
+            runs.abandon(run.id, f"could not be queued: {exc}", upload_status=previous)
+            raise
         return result_dict(run.id)
     return execute(run.id)
+
+
+def _check_queue() -> None:
+    """A queue that cannot be built (bad queue.url) fails before anything changes."""
+    from batchops.queue import app
+
+    app.get_huey()
+
+
+@retry_busy
+def _reserve(upload_id: int, trigger: str, attempt: int | None) -> tuple[JobRun, str]:
+    upload = uploads.get_upload(upload_id)
+    with db.atomic():
+        previous = Upload.select(Upload.status).where(Upload.id == upload.id).scalar()
+        taken = Upload.update(status="queued", updated_at=utc_now()).where(
+            (Upload.id == upload.id) & Upload.status.not_in(("queued", "processing"))).execute()
+        if not taken:
+            raise InputError(f"upload {upload.id} is already {previous}", code="E_UPLOAD_BUSY")
+        if attempt is None:
+            attempt = JobRun.select().where(JobRun.upload == upload.id).count() + 1
+        run = runs.create_run("pipeline", upload_id=upload.id, trigger=trigger, attempt=attempt)
+    return run, previous
 
 
 def result_dict(run_id: int) -> dict:

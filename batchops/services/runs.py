@@ -85,6 +85,17 @@ def finish(run_id: int, status: str, **fields) -> JobRun:
     return JobRun.get_by_id(run_id)
 
 
+@retry_busy
+def abandon(run_id: int, reason: str, upload_status: str | None = None) -> None:
+    """A run that never started (it could not be queued): cancel it and give the upload back."""
+    with db.atomic():
+        JobRun.update(status="cancelled", finished_at=utc_now(), error_code="E_QUEUE_UNAVAILABLE",
+                      error_message=reason[:500]).where(JobRun.id == run_id).execute()
+        if upload_status:
+            Upload.update(status=upload_status, updated_at=utc_now()).where(
+                Upload.id == JobRun.select(JobRun.upload).where(JobRun.id == run_id)).execute()
+
+
 def get_run(ident) -> JobRun:
     return get_or_404(JobRun, ident, "run")
 
@@ -143,6 +154,20 @@ def is_orphaned(run: JobRun, now=None, lost_after: float | None = None) -> bool:
     return (now - beat) > timedelta(seconds=lost_after)
 
 
+@retry_busy
+def _fail_lost(run: JobRun, message: str) -> int:
+    with db.atomic():
+        changed = JobRun.update(status="failed", finished_at=utc_now(), error_code="E_WORKER_LOST",
+                                error_message=message, exit_code=1,
+                                log=JobRun.log + f"\nrecovered: {message}\n").where(
+            (JobRun.id == run.id) & (JobRun.status == "running")).execute()
+        if changed and run.upload_id:
+            Upload.update(status="failed", error_code="E_WORKER_LOST", error_message=message,
+                          updated_at=utc_now()).where(
+                (Upload.id == run.upload_id) & (Upload.status == "processing")).execute()
+    return changed
+
+
 def recover_stale(lost_after: float | None = None) -> list[int]:
     """Fail every running run whose owner is gone; triage each. Returns their ids."""
     from batchops.errors import WorkError
@@ -150,19 +175,15 @@ def recover_stale(lost_after: float | None = None) -> list[int]:
     if context.config().read_only:
         return []
     recovered = []
-    for run in JobRun.select().where(JobRun.status == "running"):
+    # Read them all first: a cursor still open pins its WAL snapshot, and BEGIN IMMEDIATE on a
+    # pinned snapshot fails at once ("database is locked", busy_timeout cannot help) as soon as
+    # any other process has committed since - every retry too, while the loop holds the cursor.
+    running = list(JobRun.select().where(JobRun.status == "running"))
+    for run in running:
         if not is_orphaned(run, lost_after=lost_after):
             continue
         message = f"the process running this ({run.worker_id or 'unknown'}) stopped without finishing"
-        with db.atomic():
-            changed = JobRun.update(status="failed", finished_at=utc_now(), error_code="E_WORKER_LOST",
-                                    error_message=message, exit_code=1,
-                                    log=JobRun.log + f"\nrecovered: {message}\n").where(
-                (JobRun.id == run.id) & (JobRun.status == "running")).execute()
-            if changed and run.upload_id:
-                Upload.update(status="failed", error_code="E_WORKER_LOST", error_message=message,
-                              updated_at=utc_now()).where(
-                    (Upload.id == run.upload_id) & (Upload.status == "processing")).execute()
+        changed = _fail_lost(run, message)
         if changed:
             from batchops.incidents import triage  # only when there is something to triage
 
