@@ -58,6 +58,17 @@ def tick() -> None:
         finally:
             runs.recover_stale()
             requeue_lost()
+            _flush_outbox()
+
+
+def _flush_outbox() -> None:
+    """Undelivered mail and webhooks are retried every tick (cheap when the outbox is empty)."""
+    from batchops.services import outbox
+
+    try:
+        outbox.flush()
+    except Exception:  # a broken message must not stop the tick
+        log.exception("outbox flush failed")
 
 
 LOST_AFTER_S = 600

@@ -106,6 +106,7 @@ def _new_folder(root: Path) -> Path:
 
 def backup(to: str | os.PathLike | None = None, keep: int | None = None) -> dict:
     """Snapshot the store (and queue.db when it is SQLite) into a new folder; verified; rotated."""
+    context.require_writable()  # it writes and it deletes old snapshots
     store = _require_sqlite_store()
     if not store.exists():
         raise InputError(f"no store to back up at {store} (run batchops init)", code="E_FILE_NOT_FOUND")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from batchops import clock
 from batchops.clock import utc_now
-from batchops.errors import ConfigError
+from batchops.errors import BatchOpsError, ConfigError
 from batchops.services import context
 from batchops.store import files
 
@@ -61,10 +61,13 @@ def _deliver_email(msg: dict) -> None:
 
 
 def _deliver_webhook(msg: dict) -> None:
+    from batchops.http import check_url, http_only_opener
+
+    check_url(msg["url"])  # webhooks come from config: http(s) only, never file: or ftp:
     request = urllib.request.Request(
         msg["url"], data=json.dumps(msg["payload"], default=str).encode("utf-8"),
         headers={"Content-Type": "application/json", "User-Agent": "batchops"}, method="POST")
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - URLs come from config
+    with http_only_opener().open(request, timeout=10) as response:
         if response.status >= 300:
             raise OSError(f"webhook answered HTTP {response.status}")
 
@@ -90,7 +93,7 @@ def _send(msg: dict) -> dict:
     msg["attempts"] = msg.get("attempts", 0) + 1
     try:
         DELIVER[msg["kind"]](msg)
-    except (OSError, smtplib.SMTPException, urllib.error.URLError, ConfigError) as exc:
+    except (OSError, smtplib.SMTPException, urllib.error.URLError, BatchOpsError) as exc:
         path = _park(msg, f"{exc.__class__.__name__}: {exc}")
         return {"delivered": False, "outbox": str(path), "error": msg["last_error"]}
     if msg.get("file"):
@@ -121,6 +124,7 @@ def list_outbox() -> list[dict]:
 
 def flush() -> dict:
     """Retry every parked message that can be delivered now."""
+    context.require_writable()
     delivered = failed = waiting = 0
     for msg in list_outbox():
         if not _can_deliver(msg):

@@ -147,7 +147,7 @@ def test_callables_lists_builtins_and_allowed_modules(wctx):
 
 
 def test_cli_jobs_commands(wctx, run_cli):
-    from conftest import worker_env
+    from workerlib import worker_env
 
     env = {k: v for k, v in worker_env(wctx.home, wctx.config_path).items()
            if k in ("PYTHONPATH", "BATCHOPS_CONFIG")}

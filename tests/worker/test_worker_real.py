@@ -17,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from conftest import BASE_SETTINGS, WorkerProcess, merge, wait_for, worker_env, write_config
+from workerlib import BASE_SETTINGS, WorkerProcess, merge, wait_for, worker_env, write_config
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 UTC = timezone.utc

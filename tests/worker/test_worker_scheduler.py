@@ -221,7 +221,7 @@ for _ in range(3):
 @pytest.mark.slow
 def test_exactly_once_with_concurrent_dispatchers_in_four_processes(wctx):
     """Four processes dispatch the same fire time of six jobs at the same instant: six runs, each run once."""
-    from conftest import worker_env
+    from workerlib import worker_env
 
     from batchops.store.models import JobRun, ScheduleClaim
 

@@ -26,10 +26,10 @@ from batchops import clock
 from batchops.automation.runner import check_deadline, log
 from batchops.clock import utc_now
 from batchops.errors import BatchOpsError, InputError, JobError
+from batchops.http import check_url, http_only_opener
 from batchops.services import context
 from batchops.store import files
 
-ALLOWED_SCHEMES = ("http", "https")
 KEEP_SNAPSHOTS = 30
 
 
@@ -65,42 +65,13 @@ class NoticeParser(HTMLParser):
             self.title += data
 
 
-def check_url(url: str) -> str:
-    scheme = urlsplit(url).scheme.lower()
-    if scheme not in ALLOWED_SCHEMES or not urlsplit(url).netloc:
-        raise InputError(f"only http and https URLs are fetched, not {url!r}", code="E_URL_SCHEME")
-    return url
-
-
-class _SafeRedirect(urllib.request.HTTPRedirectHandler):
-    """Follows redirects to http(s) only; anything else is E_URL_SCHEME, not a vague HTTP error."""
-
-    def http_error_302(self, req, fp, code, msg, headers):
-        target = headers.get("location") or headers.get("uri")
-        if target:
-            check_url(urljoin(req.full_url, target))
-        return super().http_error_302(req, fp, code, msg, headers)
-
-    http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
-
-
-def _opener() -> urllib.request.OpenerDirector:
-    # No FileHandler, FTPHandler or DataHandler: nothing but http(s), even after a redirect.
-    opener = urllib.request.OpenerDirector()
-    for handler in (urllib.request.ProxyHandler(), urllib.request.UnknownHandler(), urllib.request.HTTPHandler(),
-                    urllib.request.HTTPSHandler(), urllib.request.HTTPDefaultErrorHandler(), _SafeRedirect(),
-                    urllib.request.HTTPErrorProcessor()):
-        opener.add_handler(handler)
-    return opener
-
-
 def fetch(url: str, timeout: float, max_bytes: int) -> tuple[str, str]:
     """(final URL, decoded text); E_URL_SCHEME / E_FETCH_FAILED / E_SCRAPE_TOO_LARGE."""
     check_url(url)
     request = urllib.request.Request(url, headers={"User-Agent": "BatchOps notice scraper",
                                                    "Accept": "text/html,*/*;q=0.5"})
     try:
-        with _opener().open(request, timeout=timeout) as response:
+        with http_only_opener().open(request, timeout=timeout) as response:
             length = response.headers.get("Content-Length")
             if length and length.isdigit() and int(length) > max_bytes:
                 raise JobError(f"{url} is {int(length):,} bytes, over automation.scrape_max_bytes ({max_bytes:,})",
