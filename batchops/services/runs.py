@@ -189,4 +189,42 @@ def recover_stale(lost_after: float | None = None) -> list[int]:
 
             recovered.append(run.id)
             triage.on_failure(JobRun.get_by_id(run.id), WorkError(message, code="E_WORKER_LOST"))
+    triage_untriaged(lost_after=lost_after)
     return recovered
+
+
+def triage_untriaged(lost_after: float | None = None, now=None) -> list[int]:
+    """Triage failed runs that never reached triage; returns their ids.
+
+    A process killed between recording a run's failure and triaging it (two transactions)
+    left a failed upload with no incident, and nothing would ever look at it again. A run
+    counts as triaged once an incident event names it (open, occurrence, re-open); one whose
+    owner is still alive on this host is left to it for ``lost_after`` seconds.
+    """
+    from peewee import fn
+
+    from batchops.store.models import IncidentEvent
+
+    lost_after = lost_after if lost_after is not None else context.config().worker.lost_after_seconds
+    now = now or utc_now()
+    named = IncidentEvent.select(IncidentEvent.id).where(IncidentEvent.run == JobRun.id)
+    candidates = list(JobRun.select().where(  # pid: only runs a process actually claimed and ran
+        (JobRun.status == "failed") & (JobRun.queued_at >= now - timedelta(days=1)) & JobRun.pid.is_null(False)
+        & ~fn.EXISTS(named)))
+    host = socket.gethostname()
+    done = []
+    for run in candidates:
+        finished = run.finished_at or run.queued_at
+        if (now - finished) <= timedelta(seconds=lost_after):
+            same_host = bool(run.worker_id) and run.worker_id.rsplit(":", 1)[0] == host
+            if not same_host or _pid_alive(run.pid):
+                continue  # its owner may be triaging it right now
+        later = JobRun.select(JobRun.id).where((JobRun.id > run.id) & (JobRun.status == "succeeded") & (
+            (JobRun.upload == run.upload_id) if run.upload_id else (JobRun.job == run.job_id)))
+        if (run.upload_id or run.job_id) and later.exists():
+            continue  # fixed since: an incident now would be noise
+        from batchops.incidents import triage  # only when there is something to triage
+
+        if triage.on_failure(run, None) is not None:
+            done.append(run.id)
+    return done

@@ -49,3 +49,59 @@ def test_recover_stale_while_another_process_commits(app_ctx, home):
         assert JobRun.get_by_id(run_id).error_code == "E_WORKER_LOST"
         assert Upload.get_by_id(upload_id).status in ("failed", "queued")
         assert Incident.select().where(Incident.upload == upload_id).exists()
+
+
+def _failed_untriaged(name: str, pid: int, finished_ago: float = 0.0):
+    """A run failed the way processing records it, by a process that died before triaging it."""
+    import socket
+    from datetime import timedelta
+
+    from batchops.clock import utc_now
+    from batchops.errors import PipelineError
+    from batchops.services import processing, runs
+    from batchops.store.models import JobRun, Upload
+
+    upload = Upload.create(original_name=name, sha256="1" * 64, size=1, kind="pdf", blob_path="files/y",
+                           status="processing")
+    run = runs.create_run("pipeline", upload_id=upload.id)
+    JobRun.update(status="running", started_at=utc_now(), worker_id=f"{socket.gethostname()}:{pid}",
+                  pid=pid).where(JobRun.id == run.id).execute()
+    error = PipelineError(f"{name} has text but no table.", code="E_PDF_NO_TABLE", step="standardize")
+    processing._record_failure(run.id, upload.id, error, [], "log")
+    JobRun.update(finished_at=utc_now() - timedelta(seconds=finished_ago)).where(JobRun.id == run.id).execute()
+    return upload.id, run.id
+
+
+def test_a_failure_whose_process_died_before_triage_gets_its_incident(app_ctx):
+    """Killed between recording the failure and triaging it, a process left a failed upload with
+    no incident forever (found by the soak: SIGKILLed CLI runs). The next recovery triages it."""
+    import os
+
+    from batchops.services import runs
+    from batchops.store.models import Incident, IncidentEvent
+
+    dead_upload, dead_run = _failed_untriaged("dead.pdf", pid=999999)
+    live_upload, live_run = _failed_untriaged("live.pdf", pid=os.getpid())
+    old_live_upload, old_live_run = _failed_untriaged("old.pdf", pid=os.getpid(), finished_ago=3600)
+    runs.recover_stale()
+    assert Incident.select().where(Incident.upload == dead_upload).exists()
+    assert IncidentEvent.select().where(IncidentEvent.run == dead_run).exists()
+    incident = Incident.get(Incident.upload == dead_upload)
+    assert incident.error_code == "E_PDF_NO_TABLE" and "standardize" in incident.signature
+    # a live owner is left to triage its own failure, unless it has had far too long
+    assert not Incident.select().where(Incident.upload == live_upload).exists()
+    assert Incident.select().where(Incident.upload == old_live_upload).exists()
+    # and nothing is triaged twice
+    runs.recover_stale()
+    assert Incident.get(Incident.upload == dead_upload).occurrences == 1
+
+
+def test_an_untriaged_failure_fixed_since_is_left_alone(app_ctx):
+    from batchops.services import runs
+    from batchops.store.models import Incident, JobRun
+
+    upload_id, run_id = _failed_untriaged("fixed.pdf", pid=999999)
+    later = runs.create_run("pipeline", upload_id=upload_id)
+    JobRun.update(status="succeeded").where(JobRun.id == later.id).execute()
+    runs.recover_stale()
+    assert not Incident.select().where(Incident.upload == upload_id).exists()
