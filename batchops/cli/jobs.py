@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from batchops.cli.main import setup
-from batchops.cli.output import emit, info, record, table, want_json
+from batchops.cli.output import confirm, emit, info, record, table
 
 app = typer.Typer(no_args_is_help=True)
 JSON = typer.Option(False, "--json", help="One JSON document on stdout.")
@@ -114,8 +114,7 @@ def delete(
     setup()
     context.require_writable()  # refuse before asking, not after the operator said yes
     job = jobs.get_job(job_id)
-    if not yes and not want_json(json_out):
-        typer.confirm(f"Delete job {job.id} {job.name!r}?", abort=True)
+    confirm(f"Delete job {job.id} {job.name!r}?", yes)
     data = jobs.delete_job(job.id)
     emit(data, json_out, lambda j: info(f"job {j['id']} {j['name']!r} deleted"))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from batchops.cli.main import setup
-from batchops.cli.output import emit, record, table
+from batchops.cli.output import confirm, emit, record, table
 
 app = typer.Typer(no_args_is_help=True)
 JSON = typer.Option(False, "--json", help="One JSON document on stdout.")
@@ -108,7 +108,7 @@ def delete(
     json_out: bool = JSON,
 ) -> None:
     """Delete a known error (incidents keep what was copied from it)."""
-    from batchops.cli.output import info, want_json
+    from batchops.cli.output import info
     from batchops.services import known_errors
 
     from batchops.services import context
@@ -116,8 +116,7 @@ def delete(
     setup()
     context.require_writable()  # refuse before asking, not after the operator said yes
     current = known_errors.show_known_error(known_error_id)
-    if not yes and not want_json(json_out):
-        typer.confirm(f"delete known error {current['id']} {current['name']!r}?", abort=True)
+    confirm(f"delete known error {current['id']} {current['name']!r}?", yes)
     result = known_errors.delete_known_error(known_error_id)
     emit(result, json_out, lambda r: info(f"known error {r['id']} {r['name']!r} deleted"))
 

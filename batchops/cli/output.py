@@ -107,3 +107,17 @@ def error_line(code: str, message: str) -> None:
 
 def info(message: str) -> None:
     sys.stderr.write(message + "\n")
+
+
+def confirm(question: str, yes: bool) -> None:
+    """Ask before destroying anything; with no terminal to ask on, --yes is required (exit 2)."""
+    import typer
+
+    from batchops.errors import InputError
+
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise InputError(f"{question.rstrip('?')}: pass --yes to confirm when not at a terminal",
+                         code="E_CONFIRM_REQUIRED")
+    typer.confirm(question, abort=True)

@@ -7,7 +7,7 @@ from typing import Optional
 import typer
 
 from batchops.cli.main import setup
-from batchops.cli.output import emit, info, record, table, want_json
+from batchops.cli.output import confirm, emit, info, record, table, want_json
 
 JSON = typer.Option(False, "--json", help="One JSON document on stdout.")
 uploads_app = typer.Typer(no_args_is_help=True)
@@ -80,8 +80,7 @@ def uploads_delete(
     setup()
     context.require_writable()  # refuse before asking, not after the operator said yes
     upload = uploads.get_upload(upload_id)
-    if not yes and not want_json(json_out):
-        typer.confirm(f"Delete upload {upload.id} ({upload.original_name})?", abort=True)
+    confirm(f"Delete upload {upload.id} ({upload.original_name})?", yes)
     emit(uploads.delete_upload(upload.id), json_out, lambda r: info(f"deleted upload {r['deleted']}"))
 
 

@@ -7,7 +7,7 @@ from typing import Optional
 import typer
 
 from batchops.cli.main import setup
-from batchops.cli.output import emit, info, table
+from batchops.cli.output import confirm, emit, info, table
 
 JSON = typer.Option(False, "--json", help="One JSON document on stdout.")
 outbox_app = typer.Typer(no_args_is_help=True)
@@ -51,15 +51,13 @@ def restore(
     json_out: bool = JSON,
 ) -> None:
     """Replace the store with a backup (the current one is kept beside it)."""
-    from batchops.cli.output import want_json
     from batchops.services import backup as service
 
     from batchops.services import context
 
     setup()
     context.require_writable()  # refuse before asking, not after the operator said yes
-    if not yes and not want_json(json_out):
-        typer.confirm(f"Replace the store with {file}?", abort=True)
+    confirm(f"Replace the store with {file}?", yes)
     result = service.restore(file, force=force)
     emit(result, json_out, lambda r: info(
         f"restored {r['store']} from {r['restored_from']}; the previous store is {r['previous_store_kept_as']}"))

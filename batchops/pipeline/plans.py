@@ -377,8 +377,6 @@ def _check_curve(cfg: dict) -> None:
 
 
 def plan_curve(df, ctx: PlanContext) -> PlanOutcome:
-    import numpy as np
-
     s = ctx.settings
     col = resolve_column(ctx.config.get("subject") or ctx.config.get("column"), df, ctx)
     if col not in ctx.numeric_columns:
