@@ -69,11 +69,14 @@ def create_upload(
     name = original_name or source.name
     sha, rel, size = files.store_original(context.home(), source, name)
     kind = sniff_kind(context.home() / rel)
-    return _insert(
+    upload = _insert(
         original_name=name, sha256=sha, size=size, kind=kind, blob_path=rel,
         department=department or None, notes=notes or "", status=status, plan=plan,
         plan_config=plan_config or {}, sheet=sheet,
     )
+    if not (context.home() / rel).exists():  # a concurrent delete of the same content got there first
+        files.store_original(context.home(), source, name)
+    return upload
 
 
 @retry_busy
@@ -131,18 +134,22 @@ def show_upload(ident) -> dict:
 
 
 def delete_upload(ident) -> dict:
-    """Remove the upload, its exports and (when no other upload shares it) its original."""
+    """Remove the upload, its exports and (when no other upload shares it) its original.
+
+    The status check, the delete and the unlink of a no-longer-shared original
+    happen under one write lock, so a concurrent retry or a new upload of the
+    same content cannot lose its file (see ``create_upload``).
+    """
     context.require_writable()
     upload = get_upload(ident)
-    if upload.status in ("queued", "processing"):
-        raise InputError(f"upload {upload.id} is {upload.status}; wait for it to finish before deleting",
-                         code="E_UPLOAD_BUSY")
-    shared = Upload.select().where((Upload.sha256 == upload.sha256) & (Upload.id != upload.id)).exists()
     with db.atomic():
-        upload.delete_instance()
+        deleted = Upload.delete().where(
+            (Upload.id == upload.id) & Upload.status.not_in(("queued", "processing"))).execute()
+        if not deleted:
+            status = Upload.select(Upload.status).where(Upload.id == upload.id).scalar()
+            raise InputError(f"upload {upload.id} is {status}; wait for it to finish before deleting",
+                             code="E_UPLOAD_BUSY")
+        if not Upload.select().where(Upload.sha256 == upload.sha256).exists():
+            blob_path(upload).unlink(missing_ok=True)
     files.remove_tree(files.safe_join(context.home(), "exports", str(upload.id)))
-    if not shared:
-        blob = blob_path(upload)
-        if blob.exists():
-            blob.unlink()
     return {"deleted": upload.id, "original_name": upload.original_name}
