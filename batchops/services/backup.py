@@ -169,6 +169,24 @@ def _source_file(path: Path) -> Path:
     return path
 
 
+def _other_processes_using(store: Path) -> list[int]:
+    """PIDs (other than ours) holding the store file open; Linux /proc only, else nothing known."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return []
+    target = str(store.resolve())
+    found = []
+    for entry in proc.iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if any(os.readlink(fd) == target for fd in (entry / "fd").iterdir()):
+                found.append(int(entry.name))
+        except OSError:  # gone, or not ours to look at
+            continue
+    return sorted(found)
+
+
 def restore(file: str | os.PathLike, force: bool = False) -> dict:
     """Replace the store with a backup (a backup folder or a .db file)."""
     from batchops.services.health import workers_online
@@ -184,6 +202,11 @@ def restore(file: str | os.PathLike, force: bool = False) -> dict:
     if alive and not force:
         names = ", ".join(w["worker_id"] for w in alive)
         raise InputError(f"a worker is running ({names}); stop it first or pass --force", code="E_WORKER_ALIVE")
+    holders = _other_processes_using(store)
+    if holders and not force:
+        # A TUI or CLI left open would keep writing into the replaced file, and those writes would be lost.
+        raise InputError(f"other processes have the store open (pids {', '.join(map(str, holders))}); "
+                         "close them (a TUI?) or pass --force", code="E_STORE_IN_USE")
     check = integrity(source)
     if check != "ok":
         raise InputError(f"{source} failed its integrity check: {check}", code="E_RESTORE_INVALID")
@@ -211,4 +234,5 @@ def restore(file: str | os.PathLike, force: bool = False) -> dict:
 
     app.reset()
     return {"restored_from": str(source), "store": str(store), "schema_version_in_backup": version,
-            "previous_store_kept_as": str(keep_copy) if keep_copy else None, "forced": bool(alive and force)}
+            "previous_store_kept_as": str(keep_copy) if keep_copy else None,
+            "forced": bool((alive or holders) and force)}
