@@ -83,26 +83,17 @@ def requeue_lost(min_age_s: float = LOST_AFTER_S) -> list[int]:
     ``min_age_s`` ago is left alone; a duplicate delivery is harmless (runs are
     claimed atomically).
     """
-    from datetime import timedelta
+    from batchops.services import runs
 
-    from batchops.clock import utc_now
-    from batchops.queue.app import get_huey
-    from batchops.services import context
-    from batchops.store.models import JobRun
+    def task_run_ids() -> set[int]:
+        from batchops.queue.app import get_huey
 
-    if context.config().read_only:
-        return []
-    cutoff = utc_now() - timedelta(seconds=min_age_s)
-    stale = {r.id: r.kind for r in JobRun.select(JobRun.id, JobRun.kind).where(
-        (JobRun.status == "queued") & (JobRun.queued_at < cutoff))}
-    if not stale:
-        return []
-    huey = get_huey()
-    known = set()
-    for task in [*huey.pending(limit=20000), *huey.scheduled(limit=20000)]:
-        if type(task).__name__ in ("run_pipeline", "run_job") and task.args:
-            known.add(int(task.args[0]))
-    lost = sorted(set(stale) - known)
+        huey = get_huey()
+        return {int(task.args[0]) for task in [*huey.pending(limit=20000), *huey.scheduled(limit=20000)]
+                if type(task).__name__ in ("run_pipeline", "run_job") and task.args}
+
+    stale = runs.queued_without_task(min_age_s, task_run_ids)
+    lost = sorted(stale)
     for run_id in lost:
         (enqueue_pipeline if stale[run_id] == "pipeline" else enqueue_job)(run_id)
     if lost:
@@ -128,31 +119,9 @@ def _on_interrupted(signal, task, *args, **kwargs) -> None:
 
 def requeue_interrupted(task_name: str, run_id: int) -> bool:
     """Return a run this process owns from ``running`` to ``queued`` and enqueue it again."""
-    from batchops.clock import utc_now
     from batchops.services import runs
-    from batchops.store.db import db, retry_busy
-    from batchops.store.models import JobRun, Upload
 
-    @retry_busy
-    def put_back() -> JobRun | None:
-        with db.atomic():
-            run = JobRun.get_or_none(JobRun.id == run_id)
-            if run is None:
-                return None
-            changed = JobRun.update(
-                status="queued", started_at=None, heartbeat_at=None, worker_id=None, pid=None,
-                log=JobRun.log + f"\nre-queued at {utc_now():%Y-%m-%d %H:%M:%S} UTC: the worker "
-                                 f"{runs.worker_id()} stopped before this run finished\n",
-            ).where((JobRun.id == run_id) & (JobRun.status == "running")
-                    & (JobRun.worker_id == runs.worker_id())).execute()
-            if not changed:
-                return None
-            if run.upload_id:
-                Upload.update(status="queued", updated_at=utc_now()).where(
-                    (Upload.id == run.upload_id) & (Upload.status == "processing")).execute()
-            return run
-
-    run = put_back()
+    run = runs.put_back_interrupted(run_id)
     if run is None:
         return False
     if task_name == "run_pipeline":

@@ -23,12 +23,7 @@ Never imports Textual.
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
-from datetime import timedelta
-
-from batchops.clock import utc_now
 
 log = logging.getLogger("batchops.worker")
 
@@ -46,37 +41,18 @@ class Heartbeat(threading.Thread):
         self.stopped = threading.Event()
 
     def register(self) -> None:
-        from batchops.store.db import db, retry_busy
-        from batchops.store.models import WorkerHeartbeat
-
-        @retry_busy
-        def write():
-            now = utc_now()
-            with db.atomic():
-                WorkerHeartbeat.delete().where(WorkerHeartbeat.worker_id == self.worker_id).execute()
-                # forget workers that stopped (or vanished) more than a day ago
-                WorkerHeartbeat.delete().where(WorkerHeartbeat.last_seen < now - timedelta(days=1)).execute()
-                WorkerHeartbeat.create(worker_id=self.worker_id, host=socket.gethostname(), pid=os.getpid(),
-                                       workers=self.workers, started_at=now, last_seen=now)
+        from batchops.services import workers
+        from batchops.store.db import db
 
         with db.connection_context():
-            write()
+            workers.register(self.worker_id, self.workers)
 
     def beat(self, stopped: bool = False) -> None:
-        from batchops.store.db import db, retry_busy
-        from batchops.store.models import WorkerHeartbeat
-
-        @retry_busy
-        def write():
-            now = utc_now()
-            fields = {"last_seen": now}
-            if stopped:
-                fields["stopped_at"] = now
-            with db.atomic():
-                WorkerHeartbeat.update(**fields).where(WorkerHeartbeat.worker_id == self.worker_id).execute()
+        from batchops.services import workers
+        from batchops.store.db import db
 
         with db.connection_context():
-            write()
+            workers.beat(self.worker_id, stopped=stopped)
 
     def run(self) -> None:
         while not self.stopped.wait(self.every):

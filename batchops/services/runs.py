@@ -168,6 +168,49 @@ def _fail_lost(run: JobRun, message: str) -> int:
     return changed
 
 
+def queued_without_task(min_age_s: float, task_run_ids) -> dict[int, str]:
+    """Runs ``queued`` for more than ``min_age_s`` seconds whose id ``task_run_ids()`` does not name.
+
+    ``task_run_ids`` is a callable giving the run ids that have a task in the queue
+    (pending or scheduled); it is only called when some run is old enough to ask
+    about. Returns {run id: kind} of the lost ones; nothing in read-only mode.
+    """
+    if context.config().read_only:
+        return {}
+    cutoff = utc_now() - timedelta(seconds=min_age_s)
+    stale = {r.id: r.kind for r in JobRun.select(JobRun.id, JobRun.kind).where(
+        (JobRun.status == "queued") & (JobRun.queued_at < cutoff))}
+    if not stale:
+        return {}
+    known = set(task_run_ids())
+    return {run_id: kind for run_id, kind in sorted(stale.items()) if run_id not in known}
+
+
+@retry_busy
+def put_back_interrupted(run_id: int) -> JobRun | None:
+    """A run this process owns goes from ``running`` back to ``queued`` (its upload too).
+
+    Returns the run when it was put back (the caller enqueues it again), None when
+    it is not running here any more.
+    """
+    with db.atomic():
+        run = JobRun.get_or_none(JobRun.id == run_id)
+        if run is None:
+            return None
+        changed = JobRun.update(
+            status="queued", started_at=None, heartbeat_at=None, worker_id=None, pid=None,
+            log=JobRun.log + f"\nre-queued at {utc_now():%Y-%m-%d %H:%M:%S} UTC: the worker "
+                             f"{worker_id()} stopped before this run finished\n",
+        ).where((JobRun.id == run_id) & (JobRun.status == "running")
+                & (JobRun.worker_id == worker_id())).execute()
+        if not changed:
+            return None
+        if run.upload_id:
+            Upload.update(status="queued", updated_at=utc_now()).where(
+                (Upload.id == run.upload_id) & (Upload.status == "processing")).execute()
+        return run
+
+
 def recover_stale(lost_after: float | None = None) -> list[int]:
     """Fail every running run whose owner is gone; triage each. Returns their ids."""
     from batchops.errors import WorkError
