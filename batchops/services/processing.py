@@ -53,12 +53,15 @@ def submit(upload_id: int, *, trigger="cli", queue=False, attempt: int | None = 
     if queue:
         from batchops.queue import tasks
 
+        # what this call did is queue it: read the result first, or a worker quick enough to
+        # finish the run before we look makes `process --queue` say failed (exit 1) by chance
+        result = result_dict(run.id)
         try:
             tasks.enqueue_pipeline(run.id, delay=delay)
         except BaseException as exc:
             runs.abandon(run.id, f"could not be queued: {exc}", upload_status=previous)
             raise
-        return result_dict(run.id)
+        return result
     return execute(run.id)
 
 
