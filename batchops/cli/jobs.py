@@ -165,9 +165,9 @@ def trigger(
 
 def _warn_without_worker() -> None:
     from batchops.queue import app as queue_app
-    from batchops.services.health import workers_online
+    from batchops.services import workers
 
-    if not queue_app.immediate_mode() and not workers_online():
+    if not queue_app.immediate_mode() and not workers.online():
         info("note: no worker is running; the run waits in the queue (start `batchops worker`, or use --now)")
 
 

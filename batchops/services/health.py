@@ -7,11 +7,6 @@ has sent a heartbeat within ``worker.lost_after_seconds``: nothing would run the
 
 from __future__ import annotations
 
-import socket
-from datetime import timedelta
-
-from batchops import clock
-from batchops.clock import utc_now
 from batchops.services import context
 from batchops.store import migrations
 from batchops.store.db import db, is_sqlite
@@ -48,35 +43,11 @@ def check_queue() -> dict:
     return out
 
 
-def _pid_alive(pid: int) -> bool:
-    import os
-
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True
-    return True
-
-
 def workers_online(now=None) -> list[dict]:
-    """Workers with a heartbeat within worker.lost_after_seconds that have not stopped (and, on this host, whose pid lives)."""
-    from batchops.store.models import WorkerHeartbeat
+    """Workers alive now (``services.workers.online``: the one definition metrics shares)."""
+    from batchops.services import workers
 
-    now = now or utc_now()
-    cutoff = now - timedelta(seconds=context.config().worker.lost_after_seconds)
-    host = socket.gethostname()
-    out = []
-    for row in (WorkerHeartbeat.select().where(WorkerHeartbeat.stopped_at.is_null(True)
-                                               & (WorkerHeartbeat.last_seen >= cutoff))
-                .order_by(WorkerHeartbeat.started_at)):
-        if row.host == host and not _pid_alive(row.pid):
-            continue
-        out.append({"worker_id": row.worker_id, "host": row.host, "pid": row.pid, "workers": row.workers,
-                    "started_at": row.started_at, "last_seen": row.last_seen,
-                    "last_seen_ago": clock.ago(row.last_seen, now)})
-    return out
+    return workers.online(now=now)
 
 
 def check_workers() -> dict:

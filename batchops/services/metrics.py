@@ -14,7 +14,7 @@ Metrics (all gauges unless noted; counts of rows, which retention may lower):
 * ``batchops_incident_mtta_seconds{severity}``, ``batchops_incident_mttr_seconds{severity}``
   (severity="all" overall; incidents opened in the last 30 days; absent when nothing to average)
 * ``batchops_queue_depth{state}`` pending / scheduled (0 while the queue module does not exist)
-* ``batchops_workers_online`` (heartbeat within ``worker.lost_after_seconds``)
+* ``batchops_workers_online`` (``services.workers.online``: recent heartbeat, not stopped, pid alive on this host)
 * ``batchops_job_last_success_timestamp_seconds{job}`` (0: never succeeded)
 """
 
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import math
-from datetime import timedelta
 
 import peewee as pw
 
@@ -30,7 +29,6 @@ from batchops.clock import as_utc, utc_now
 from batchops.store.db import db
 from batchops.store.models import (
     INCIDENT_STATES, RUN_KINDS, RUN_STATUSES, SEVERITIES, UPLOAD_STATUSES, Incident, Job, JobRun, Upload,
-    WorkerHeartbeat,
 )
 
 log = logging.getLogger("batchops.metrics")
@@ -62,11 +60,10 @@ def queue_depth() -> dict[str, float]:
 
 
 def workers_online(now=None) -> int:
-    from batchops.services import context
+    """How many workers ``services.workers.online`` counts alive (the health check's list)."""
+    from batchops.services import workers
 
-    since = (now or utc_now()) - timedelta(seconds=context.config().worker.lost_after_seconds)
-    return (WorkerHeartbeat.select()
-            .where((WorkerHeartbeat.last_seen >= since) & WorkerHeartbeat.stopped_at.is_null()).count())
+    return len(workers.online(now=now))
 
 
 def duration_histogram() -> dict[str, dict]:

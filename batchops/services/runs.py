@@ -18,6 +18,7 @@ from batchops.clock import utc_now
 from batchops.errors import InputError
 from batchops.services import context
 from batchops.services.common import get_or_404, row_dict
+from batchops.services.workers import pid_alive
 from batchops.store.db import db, retry_busy
 from batchops.store.models import RUN_KINDS, RUN_STATUSES, Job, JobRun, Upload
 
@@ -131,24 +132,12 @@ def run_logs(ident) -> str:
     return get_run(ident).log or ""
 
 
-def _pid_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def is_orphaned(run: JobRun, now=None, lost_after: float | None = None) -> bool:
     """Dead owner on this host, or no heartbeat for ``lost_after`` seconds."""
     lost_after = lost_after if lost_after is not None else context.config().worker.lost_after_seconds
     now = now or utc_now()
     host = socket.gethostname()
-    if run.worker_id and run.worker_id.rsplit(":", 1)[0] == host and not _pid_alive(run.pid):
+    if run.worker_id and run.worker_id.rsplit(":", 1)[0] == host and not pid_alive(run.pid):
         return True
     beat = run.heartbeat_at or run.started_at or run.queued_at
     return (now - beat) > timedelta(seconds=lost_after)
@@ -260,7 +249,7 @@ def triage_untriaged(lost_after: float | None = None, now=None) -> list[int]:
         finished = run.finished_at or run.queued_at
         if (now - finished) <= timedelta(seconds=lost_after):
             same_host = bool(run.worker_id) and run.worker_id.rsplit(":", 1)[0] == host
-            if not same_host or _pid_alive(run.pid):
+            if not same_host or pid_alive(run.pid):
                 continue  # its owner may be triaging it right now
         later = JobRun.select(JobRun.id).where((JobRun.id > run.id) & (JobRun.status == "succeeded") & (
             (JobRun.upload == run.upload_id) if run.upload_id else (JobRun.job == run.job_id)))
