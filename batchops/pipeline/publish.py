@@ -6,28 +6,17 @@ place with ``os.replace``, so a reader never sees half a report.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
+from batchops.fsutil import atomic_path, atomic_write_bytes, safe_stem  # noqa: F401 - safe_stem is part of this API
+
 FONTS = Path(__file__).resolve().parent.parent / "assets" / "fonts"
 _NUMBER = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
 _FORMULA_START = r"^[=+\-@\t\r]"
-
-
-def safe_stem(original_name: str, limit: int = 80) -> str:
-    """A file-name stem that cannot leave out_dir: no separators, controls or dots first."""
-    base = re.split(r"[\\/]", original_name or "")[-1]
-    base = unicodedata.normalize("NFKC", base)
-    stem = base.rsplit(".", 1)[0] if "." in base.strip(".") else base
-    stem = "".join(ch if (ch.isalnum() or ch in "-_ .") else "_" for ch in stem)
-    stem = re.sub(r"[\s_]+", "_", stem).strip("._- ")
-    return stem[:limit].rstrip("._- ") or "report"
 
 
 def neutralize_text(values: list[str | None]) -> list[str | None]:
@@ -79,36 +68,19 @@ def _to_arrow(df: pd.DataFrame):
         return pa.Table.from_pandas(pd.DataFrame(fixed), preserve_index=False)
 
 
-def _atomic_target(final: Path):
-    final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
-    return fd, Path(tmp)
-
-
 def write_csv(df: pd.DataFrame, final: Path) -> Path:
     import pyarrow.csv as pacsv
 
     table = _neutralize_table(_to_arrow(df))
-    fd, tmp = _atomic_target(final)
-    try:
-        with os.fdopen(fd, "wb") as fh:
+    with atomic_path(final) as tmp:
+        with open(tmp, "wb") as fh:
             pacsv.write_csv(table, fh, write_options=pacsv.WriteOptions(quoting_style="needed"))
-        os.replace(tmp, final)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return final
 
 
 def write_bytes(data: bytes, final: Path) -> Path:
-    fd, tmp = _atomic_target(final)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, final)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    """The PDF, written atomically (not fsynced: the Upload row keeps the bytes too)."""
+    atomic_write_bytes(final, data, fsync=False)
     return final
 
 

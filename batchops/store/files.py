@@ -11,10 +11,10 @@ import os
 import re
 import shutil
 import tempfile
-from contextlib import contextmanager
 from pathlib import Path
 
 from batchops.errors import InputError
+from batchops.fsutil import atomic_path, atomic_write_bytes, safe_stem  # noqa: F401 - shared with the pipeline
 
 CHUNK = 1024 * 1024
 
@@ -31,39 +31,6 @@ def safe_join(root: Path, *parts: str) -> Path:
 def safe_suffix(name: str) -> str:
     suffix = Path(name).suffix.lower()
     return suffix if re.fullmatch(r"\.[a-z0-9]{1,5}", suffix) else ""
-
-
-def safe_stem(name: str, limit: int = 80) -> str:
-    """A file-name stem that is safe on every OS and cannot climb directories."""
-    stem = Path(name.replace("\\", "/")).name
-    stem = Path(stem).stem if Path(stem).suffix else stem
-    stem = re.sub(r"[^\w.-]+", "_", stem, flags=re.UNICODE).strip("._")
-    return stem[:limit] or "report"
-
-
-@contextmanager
-def atomic_path(final: Path):
-    """Yield a temp path beside ``final``; rename over it only if the block succeeds."""
-    final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        os.replace(tmp_path, final)
-    finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
-
-
-def atomic_write_bytes(final: Path, data: bytes) -> Path:
-    with atomic_path(final) as tmp:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-    return Path(final)
 
 
 def atomic_write_text(final: Path, text: str) -> Path:
