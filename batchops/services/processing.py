@@ -33,6 +33,7 @@ def process_file(path, *, department=None, plan="transform", plan_config=None, n
     from batchops.pipeline.plans import validate_plan_config
 
     validate_plan_config(plan, plan_config or {})
+    context.require_writable()  # before the queue check, which creates queue.db
     if queue:
         _check_queue()
     upload = uploads.create_upload(path, original_name=original_name, department=department, notes=notes,
