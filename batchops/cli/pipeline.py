@@ -10,47 +10,9 @@ import typer
 
 from batchops.cli.main import setup
 from batchops.cli.output import emit, info, want_json
-from batchops.errors import EXIT_FAILED, InputError
+from batchops.errors import EXIT_FAILED
 
 JSON = typer.Option(False, "--json", help="One JSON document on stdout.")
-
-
-def plan_config_from_options(records: str | None, where: list[str] | None, rules: str | None,
-                             instructions: str | None, options: list[str] | None) -> dict:
-    """--records/--where/--rules/--instructions/--set KEY=VALUE -> the plan's payload."""
-    from batchops.services.common import parse_json
-
-    config: dict = {}
-    if records:
-        config["records"] = parse_json(records, "--records")
-    parsed_rules = []
-    if rules:
-        loaded = parse_json(rules, "--rules")
-        parsed_rules.extend(loaded if isinstance(loaded, list) else [loaded])
-    for item in where or []:
-        column, sep, value = item.partition("=")
-        if not sep or not column.strip():
-            raise InputError(f"--where takes COLUMN=VALUE, not {item!r}", code="E_USAGE")
-        parsed_rules.append({column.strip(): value})
-    if parsed_rules:
-        config["rules"] = parsed_rules
-    if instructions:
-        config["instructions"] = instructions
-    for item in options or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise InputError(f"--set takes KEY=VALUE, not {item!r}", code="E_USAGE")
-        config[key.strip()] = _scalar(value)
-    return config
-
-
-def _scalar(text: str):
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return text
 
 
 def _render_results(results: list[dict]) -> None:
@@ -115,7 +77,10 @@ def process(
     json_out: bool = JSON,
 ) -> None:
     """Ingest, validate, amend and publish each FILE. Exit 1 if any failed."""
-    config = plan_config_from_options(records, where, rules, instructions, options)
+    from batchops.services import plans
+
+    config = plans.plan_config(records=records, where=where, rules=rules, instructions=instructions, options=options,
+                               labels={"records": "--records", "rules": "--rules"})
     setup()
     results = process_files(files, department=department, plan=plan, plan_config=config, notes=notes,
                             sheet=sheet, queue=queue, out_dir=out)

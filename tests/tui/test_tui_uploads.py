@@ -156,7 +156,8 @@ def test_plan_payload_is_validated_inline(make_app, samples):
 
 
 def test_parse_rules_accepts_json_too():
-    from batchops.tui.screens.stage import build_plan_config, parse_rules
+    from batchops.services.plans import parse_rules
+    from batchops.tui.screens.stage import build_plan_config
 
     assert parse_rules('[{"a": 1}]') == [{"a": 1}]
     assert parse_rules('{"a": "x"}') == [{"a": "x"}]

@@ -10,7 +10,6 @@ Uploads screen runs it.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from pathlib import Path
 from typing import Iterable
@@ -23,8 +22,7 @@ from textual.suggester import Suggester, SuggestFromList
 from textual.widgets import Button, DirectoryTree, Input, Label, ListItem, ListView, Select, Static, TextArea
 
 from batchops.errors import BatchOpsError, InputError
-from batchops.services import context, ui_state
-from batchops.services.common import parse_json
+from batchops.services import context, plans, ui_state
 from batchops.tui.display import error_line
 from batchops.tui.messages import StagedChanged
 from batchops.tui.screens.base import BaseScreen
@@ -35,62 +33,19 @@ PAYLOAD_FIELDS = {"append": "records", "delete": "rules", "custom": "instruction
 
 
 def plan_choices() -> list[tuple[str, str]]:
-    try:
-        from batchops.pipeline.plans import PLANS
-
-        return [(name, name) for name in PLANS]
-    except ImportError:  # pragma: no cover - the plans registry is part of the pipeline
-        return [(name, name) for name in ("transform", "append", "delete", "custom")]
+    return [(p["name"], p["name"]) for p in plans.plans()]
 
 
 def plan_description(name: str) -> str:
-    try:
-        from batchops.pipeline.plans import PLANS
-    except ImportError:  # pragma: no cover
-        return ""
-    plan = PLANS.get(name)
-    return plan.description if plan else ""
-
-
-def parse_rules(text: str) -> list[dict]:
-    """Delete rules as JSON, or one COLUMN=VALUE per line."""
-    text = text.strip()
-    if not text:
-        return []
-    if text[0] in "[{":
-        loaded = parse_json(text, "delete rules")
-        return loaded if isinstance(loaded, list) else [loaded]
-    rules = []
-    for n, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        column, sep, value = line.partition("=")
-        if not sep or not column.strip():
-            raise InputError(f"delete rules line {n}: write COLUMN=VALUE, not {line.strip()!r}", code="E_PLAN_INVALID")
-        rules.append({column.strip(): value.strip()})
-    return rules
+    return plans.describe(name)
 
 
 def build_plan_config(plan: str, records: str, rules: str, instructions: str, options: str) -> dict:
-    """The plan's payload from the form; raises InputError (E_JSON_INVALID / E_PLAN_INVALID) inline."""
-    config: dict = {}
-    if options.strip():
-        extra = parse_json(options.strip(), "plan options")
-        if not isinstance(extra, dict):
-            raise InputError("plan options must be a JSON object like {\"top_n\": 5}", code="E_PLAN_INVALID")
-        config.update(extra)
-    if plan == "append" and records.strip():
-        config["records"] = parse_json(records.strip(), "records")
-    if plan == "delete" and rules.strip():
-        config["rules"] = parse_rules(rules)
-    if plan == "custom" and instructions.strip():
-        config["instructions"] = instructions.strip()
-    try:
-        from batchops.pipeline.plans import validate_plan_config
-    except ImportError:  # pragma: no cover
-        return config
-    validate_plan_config(plan, config)
-    return config
+    """The plan's payload from the form (only the field the plan shows); InputError inline."""
+    field = PAYLOAD_FIELDS.get(plan)
+    return plans.plan_config(
+        plan, records=records if field == "records" else None, rules=rules if field == "rules" else None,
+        instructions=instructions if field == "instructions" else None, options=options)
 
 
 def short_path(path: str) -> str:
@@ -99,10 +54,6 @@ def short_path(path: str) -> str:
     if home and (path == home or path.startswith(home + "/")):
         return "~" + path[len(home):]
     return path
-
-
-def queue_available() -> bool:
-    return importlib.util.find_spec("batchops.queue.tasks") is not None
 
 
 class SupportedFiles(DirectoryTree):
@@ -218,10 +169,6 @@ class StageScreen(BaseScreen):
     def on_mount(self) -> None:
         self.query_one("#tree", SupportedFiles).root.set_label(short_path(str(self.root)))
         self.show_payload_fields()
-        if not queue_available():
-            self.query_one("#submit-queue", Button).disabled = True
-            self.query_one("#queue-note", Static).update(
-                "The worker queue is not installed here: use Run now.")
         self.query_one("#path", Input).focus()
 
     def on_screen_resume(self) -> None:
@@ -337,9 +284,6 @@ class StageScreen(BaseScreen):
     def action_submit(self, queue: bool) -> None:
         if self.read_only:
             self.app.report(InputError("BatchOps is in read-only mode; nothing was submitted", code="E_READ_ONLY"))
-            return
-        if queue and not queue_available():
-            self.notify("the worker queue is not installed here: use Run now", severity="warning")
             return
         config = self.validate()
         if config is None:
