@@ -42,7 +42,13 @@ def get_job(ident) -> Job:
 # ------------------------------------------------------------------ validation
 
 
-def _json_value(value, what: str, kind: type, default):
+def json_value(value, what: str, kind: type, default=None):
+    """``value`` as a JSON array (``kind=list``) or object (``dict``): given parsed, or as text (inline or
+    @file); None or blank text gives ``default`` (a callable is called; default: an empty ``kind``).
+    E_JSON_INVALID otherwise. The job form checks its fields with this as they are typed."""
+    default = kind if default is None else default
+    if isinstance(value, str):
+        value = value.strip() or None
     if value is None:
         return default() if callable(default) else default
     if isinstance(value, str):
@@ -101,9 +107,9 @@ def _validated(fields: dict, job_id: int | None = None) -> dict:
     if "timezone" in out:
         out["timezone"] = validate_timezone(out["timezone"] or context.config().display_timezone)
     if "args" in out:
-        out["args"] = _json_value(out["args"], "args", list, list)
+        out["args"] = json_value(out["args"], "args", list)
     if "kwargs" in out:
-        out["kwargs"] = _json_value(out["kwargs"], "kwargs", dict, dict)
+        out["kwargs"] = json_value(out["kwargs"], "kwargs", dict)
     if "timeout_s" in out:
         out["timeout_s"] = _int(out["timeout_s"], "timeout", 1, 7 * 86400)
     if "retries" in out:
@@ -281,17 +287,23 @@ def run_job_now(job_id, trigger: str = "cli") -> dict:
     return out
 
 
-def next_runs(job_id, n: int = 5, after=None) -> list[dict]:
-    """The next ``n`` fire times in the job's zone (after ``after``, default now), with daylight-saving notes."""
+def preview_cron(cron: str, tz: str | None = None, n: int = 5, after=None) -> list[dict]:
+    """The next ``n`` fire times of a cron expression in zone ``tz`` (default: the display zone), with
+    daylight-saving notes; E_CRON_INVALID / E_TIMEZONE_INVALID. Nothing is stored."""
     from batchops.automation.schedule import preview
 
+    tz = tz or context.config().display_timezone
+    n = _int(n, "-n", 1, 1000)
+    return [{"utc": clock.iso(fire.utc), "local": fire.local.isoformat(), "timezone": tz,
+             "display": clock.fmt(fire.utc, tz), "note": fire.note}
+            for fire in preview(cron, tz, n, after=after)]
+
+
+def next_runs(job_id, n: int = 5, after=None) -> list[dict]:
+    """The next ``n`` fire times in the job's zone (after ``after``, default now), with daylight-saving notes."""
     job = get_job(job_id)
     n = _int(n, "-n", 1, 1000)
-    out = []
-    for fire in preview(job.cron, job.timezone, n, after=after):
-        out.append({"utc": clock.iso(fire.utc), "local": fire.local.isoformat(), "timezone": job.timezone,
-                    "display": clock.fmt(fire.utc, job.timezone), "note": fire.note})
-    return out
+    return preview_cron(job.cron, job.timezone, n, after=after)
 
 
 def callables() -> list[dict]:

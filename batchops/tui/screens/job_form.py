@@ -17,9 +17,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Input, Label, Select, Static
 
 from batchops import clock
-from batchops.errors import BatchOpsError, InputError
+from batchops.errors import BatchOpsError
 from batchops.services import context, jobs
-from batchops.services.common import parse_json
 from batchops.tui.display import error_line
 from batchops.tui.messages import ActionDone
 from batchops.tui.screens.base import BaseScreen
@@ -27,24 +26,18 @@ from batchops.tui.screens.base import BaseScreen
 
 def cron_preview(cron: str, tz: str, n: int = 5) -> list[str]:
     """The next ``n`` fire times as display lines; raises E_CRON_INVALID / E_TIMEZONE_INVALID."""
-    from batchops.automation.schedule import preview
+    from datetime import datetime
 
+    home = context.config().display_timezone
     lines = []
-    for fire in preview(cron, tz or context.config().display_timezone, n):
-        line = clock.fmt(fire.utc, tz)
-        if tz != context.config().display_timezone:
-            line += f"  ({clock.fmt(fire.utc)})"
-        if fire.note:
-            line += f"  ⚠ {fire.note}"
+    for fire in jobs.preview_cron(cron, tz or home, n):
+        line = fire["display"]
+        if tz != home:
+            line += f"  ({clock.fmt(datetime.fromisoformat(fire['utc']))})"
+        if fire["note"]:
+            line += f"  ⚠ {fire['note']}"
         lines.append(line)
     return lines
-
-
-def json_arg(text: str, what: str, kind: type):
-    value = parse_json(text.strip(), what, default=kind())
-    if not isinstance(value, kind):
-        raise InputError(f"{what} must be a JSON {'array' if kind is list else 'object'}", code="E_JSON_INVALID")
-    return value
 
 
 class JobFormScreen(BaseScreen):
@@ -187,8 +180,8 @@ class JobFormScreen(BaseScreen):
     def check_args(self) -> tuple[list, dict] | None:
         out = self.query_one("#args-error", Static)
         try:
-            args = json_arg(self.query_one("#job-args", Input).value or "[]", "args", list)
-            kwargs = json_arg(self.query_one("#job-kwargs", Input).value or "{}", "kwargs", dict)
+            args = jobs.json_value(self.query_one("#job-args", Input).value, "args", list)
+            kwargs = jobs.json_value(self.query_one("#job-kwargs", Input).value, "kwargs", dict)
         except BatchOpsError as exc:
             out.update(error_line(exc))
             return None
