@@ -40,7 +40,6 @@ def incident_action_state(screen, incident: dict | None, action: str, parameters
 def run_incident_action(screen, incident: dict, action: str) -> None:
     """Ask what the action needs, then run it through the incidents service."""
     from batchops.tui.screens.prompt import ChoiceModal, Field, FormModal
-    from batchops.tui.screens.stage import queue_available
 
     ident = incident["id"]
     if action not in (incident.get("allowed_actions") or []):
@@ -77,7 +76,7 @@ def run_incident_action(screen, incident: dict, action: str) -> None:
                 screen.act("retry", incidents.retry, ident, now=choice == "now",
                            note=lambda r: f"incident {ident}: retry run {(r.get('run') or {}).get('run_id')} "
                                           f"{(r.get('run') or {}).get('status')}")
-        choices = ([("queue", "Queue for worker")] if queue_available() else []) + [("now", "Run now")]
+        choices = [("queue", "Queue for worker"), ("now", "Run now")]
         screen.app.push_screen(ChoiceModal(f"Retry {label}?", "Run the failed work again.", choices), retried)
     elif action == "resolve":
         def resolved(values):

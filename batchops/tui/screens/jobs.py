@@ -88,7 +88,6 @@ class JobsScreen(ListScreen):
 
 def ask_trigger(screen, row: dict) -> None:
     from batchops.tui.screens.prompt import ChoiceModal
-    from batchops.tui.screens.stage import queue_available
 
     def done(choice: str | None) -> None:
         if choice == "queue":
@@ -98,6 +97,6 @@ def ask_trigger(screen, row: dict) -> None:
             screen.act("trigger", jobs.run_job_now, row["id"], trigger="tui",
                        note=lambda r: f"job {row['name']}: run {r['run_id']} {r.get('status', 'done')}")
 
-    choices = ([("queue", "Queue for worker")] if queue_available() else []) + [("now", "Run now")]
+    choices = [("queue", "Queue for worker"), ("now", "Run now")]
     screen.app.push_screen(ChoiceModal(f"Trigger job {row['name']} now?",
                                        f"{row['callable']} runs once, outside its schedule.", choices), done)
