@@ -18,6 +18,8 @@ import pytest
 import corpus
 from reliability_helpers import assert_clean_stderr, batchops, integrity, json_out, query
 
+pytestmark = pytest.mark.slow  # two CLI batches over ~70 files, some of them megabytes
+
 BATCH_TIMEOUT = 150  # seconds, for the whole default batch (it takes ~6 s here)
 SAFE_EXPORT = re.compile(r"^[\w.-]+_report\.(csv|pdf)$")
 
