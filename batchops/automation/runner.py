@@ -13,8 +13,9 @@
   thread) and their late result is ignored.
 * **Retries.** A failure goes to incident triage, which schedules the retry
   (known error first, else the job's own ``retries``/``retry_delay_s``) through
-  ``services.jobs.trigger_job``; the delay doubles with each attempt. Should
-  triage be unavailable, the runner schedules the job's own retries itself.
+  ``services.jobs.trigger_job``; the delay doubles with each attempt. Triage
+  never raises; a failure it could not record is triaged again by the tick
+  (``services.runs.triage_untriaged``).
 * A successful run goes through ``triage.on_success`` (auto-resolve).
 
 Callables get their context (run id, log, deadline) through ``current()``,
@@ -283,25 +284,7 @@ def _failed(run: JobRun, job: Job, ctx: JobContext, exc: BaseException, tb: str 
             return done
 
     done = write()
-    incident = None
-    try:
-        from batchops.incidents import triage
-    except ImportError:
-        triage = None
-    if triage is not None:
-        incident = triage.on_failure(done, error)
-    if incident is None:
-        _own_retry(done, job)
+    from batchops.incidents import triage
+
+    triage.on_failure(done, error)  # never raises; it schedules the retry (a run it missed: runs.triage_untriaged)
     return runs.run_dict(done, full=True)
-
-
-def _own_retry(run: JobRun, job: Job) -> None:
-    """Fallback when triage did not take the failure: the job's own retries."""
-    if job.retries <= 0 or run.attempt > job.retries:
-        return
-    from batchops.services import jobs
-
-    try:
-        jobs.trigger_job(job.id, trigger="retry", delay=job.retry_delay_s, attempt=run.attempt + 1)
-    except Exception:  # noqa: BLE001
-        logger.exception("could not queue a retry of job %s", job.name)

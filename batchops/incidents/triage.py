@@ -35,7 +35,6 @@ A later successful run of the same file or job resolves the incident with
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import logging
 import re
 from dataclasses import dataclass
@@ -328,8 +327,6 @@ def _schedule_retry(run: JobRun, incident_id: int, attempt: int, delay: int) -> 
         if run.kind == "pipeline":
             if run.upload_id is None:
                 raise RuntimeError("the upload was deleted")
-            if importlib.util.find_spec("batchops.queue.tasks") is None:
-                raise RuntimeError("the queue is not available in this installation")
             from batchops.services import processing
 
             result = processing.submit(run.upload_id, trigger="retry", queue=True, attempt=attempt, delay=delay)
@@ -337,12 +334,10 @@ def _schedule_retry(run: JobRun, incident_id: int, attempt: int, delay: int) -> 
         else:
             from batchops.services import jobs
 
-            trigger_job = getattr(jobs, "trigger_job", None)
-            if trigger_job is None or run.job_id is None:
-                raise RuntimeError("jobs cannot be triggered from here yet" if trigger_job is None
-                                   else "the job was deleted")
-            result = trigger_job(run.job_id, trigger="retry", delay=delay, attempt=attempt)
-            what = f"run {result.get('run_id', result.get('id')) if isinstance(result, dict) else result} queued"
+            if run.job_id is None:
+                raise RuntimeError("the job was deleted")
+            result = jobs.trigger_job(run.job_id, trigger="retry", delay=delay, attempt=attempt)
+            what = f"run {result.get('run_id', result.get('id'))} queued"
         log.info("incident %s: retry attempt %s %s", incident_id, attempt, what)
     except Exception as exc:  # noqa: BLE001 - recorded, not raised
         log.warning("incident %s: could not schedule retry: %s", incident_id, exc)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from peewee import JOIN
 
 from batchops.clock import utc_now
-from batchops.errors import InputError, NotFound, WorkError
+from batchops.errors import InputError, NotFound
 from batchops.incidents import workflow
 from batchops.incidents.workflow import ACTIVE_STATES
 from batchops.services import context
@@ -174,22 +174,12 @@ def _start_retry(kind: str, target: int, now: bool) -> dict:
     if kind == "pipeline":
         from batchops.services import processing
 
-        if not now:
-            import importlib.util
-
-            if importlib.util.find_spec("batchops.queue.tasks") is None:
-                raise WorkError("the queue is not available; retry with --now to run it here", code="E_QUEUE_MISSING")
         return processing.submit(target, trigger="retry", queue=not now)
     from batchops.services import jobs
 
-    if now and hasattr(jobs, "run_job_now"):
-        result = jobs.run_job_now(target, trigger="retry")
-        return result if isinstance(result, dict) else {"run_id": getattr(result, "id", result), "status": None}
-    trigger_job = getattr(jobs, "trigger_job", None)
-    if trigger_job is None:
-        raise WorkError("jobs cannot be triggered in this installation yet", code="E_QUEUE_MISSING")
-    result = trigger_job(target, trigger="retry")
-    return result if isinstance(result, dict) else {"run_id": getattr(result, "id", result), "status": "queued"}
+    if now:
+        return jobs.run_job_now(target, trigger="retry")
+    return jobs.trigger_job(target, trigger="retry")
 
 
 @retry_busy
