@@ -45,11 +45,24 @@ def _mean(values: list[float]) -> float | None:
 
 
 def response_cycles(since=None) -> list[dict]:
-    """Every response cycle opened since ``since``: {incident_id, severity, opened, acknowledged, resolved}."""
-    incidents = {i.id: i for i in Incident.select(Incident.id, Incident.severity, Incident.opened_at)}
+    """Every response cycle opened since ``since``: {incident_id, severity, opened, acknowledged, resolved}.
+
+    With ``since``, only incidents that can have such a cycle are read: opened since then, or
+    with an open/re-open event since then (every other incident's cycles all began earlier).
+    Those incidents' whole timelines are read, so each cycle is cut exactly as without ``since``.
+    """
+    incidents_q = Incident.select(Incident.id, Incident.severity, Incident.opened_at)
     events = (IncidentEvent.select(IncidentEvent.incident, IncidentEvent.kind, IncidentEvent.at)
               .where(IncidentEvent.kind.in_((*OPEN_KINDS, *ACK_KINDS, "resolve")))
               .order_by(IncidentEvent.incident, IncidentEvent.id))
+    if since is not None:
+        since = as_utc(since)
+        reopened = IncidentEvent.select(IncidentEvent.incident).where(
+            IncidentEvent.kind.in_(OPEN_KINDS) & (IncidentEvent.at >= since))
+        recent = (Incident.opened_at >= since) | Incident.id.in_(reopened)
+        incidents_q = incidents_q.where(recent)
+        events = events.where(IncidentEvent.incident.in_(Incident.select(Incident.id).where(recent)))
+    incidents = {i.id: i for i in incidents_q}
     by_incident: dict[int, list] = defaultdict(list)
     for event in events:
         by_incident[event.incident_id].append(event)
@@ -75,7 +88,6 @@ def response_cycles(since=None) -> list[dict]:
                 current["resolved"] = at
         cycles.append(current)
     if since is not None:
-        since = as_utc(since)
         cycles = [c for c in cycles if c["opened"] and c["opened"] >= since]
     return cycles
 
