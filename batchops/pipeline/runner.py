@@ -136,7 +136,7 @@ def _standardize(req: PipelineRequest, settings: PipelineSettings):
         raise sniff.fail(f"{name} is empty (0 bytes).", "E_EMPTY_FILE")
     if size > settings.max_file_bytes:
         raise sniff.fail(
-            f"{name} is {size / 1048576:,.1f} MB; the limit is {settings.max_file_bytes / 1048576:,.0f} MB.",
+            f"{name} is larger than {settings.max_file_bytes / 1048576:,.0f} MB, the limit (pipeline.max_file_mb).",
             "E_FILE_TOO_LARGE",
         )
     kind = sniff.detect_format(src, name)

@@ -67,7 +67,10 @@ def create_upload(
     context.require_writable()
     source = check_source(path)
     name = original_name or source.name
-    sha, rel, size = files.store_original(context.home(), source, name)
+    limit = int(context.config().pipeline.max_file_mb * 1024 * 1024)
+    sha, rel, size = files.store_original(context.home(), source, name, max_bytes=limit)
+    if size > limit:  # only a prefix was kept; the run fails with E_FILE_TOO_LARGE
+        size = max(size, source.stat().st_size)
     kind = sniff_kind(context.home() / rel)
     upload = _insert(
         original_name=name, sha256=sha, size=size, kind=kind, blob_path=rel,
@@ -75,7 +78,7 @@ def create_upload(
         plan_config=plan_config or {}, sheet=sheet,
     )
     if not (context.home() / rel).exists():  # a concurrent delete of the same content got there first
-        files.store_original(context.home(), source, name)
+        files.store_original(context.home(), source, name, max_bytes=limit)
     return upload
 
 

@@ -42,7 +42,8 @@ def sha256_file(path: Path) -> str:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
-def store_original(home: Path, source: Path, original_name: str) -> tuple[str, str, int]:
+def store_original(home: Path, source: Path, original_name: str,
+                   max_bytes: int | None = None) -> tuple[str, str, int]:
     """Copy ``source`` into files/ab/<sha256><ext>; returns (sha256, path relative to home, size).
 
     The kernel copies the file (``shutil.copyfile``: copy_file_range/sendfile, no
@@ -50,13 +51,24 @@ def store_original(home: Path, source: Path, original_name: str) -> tuple[str, s
     describes exactly the bytes stored even if the source changes meanwhile. For a
     46 MB file: ~50 ms against ~135 ms for the read/hash/write loop. Identical
     content is stored once.
+
+    A source larger than ``max_bytes`` is stored only up to ``max_bytes + 1`` bytes:
+    enough for the pipeline to refuse it (E_FILE_TOO_LARGE) and to tell its format,
+    without copying a 50 GB mistake into the data home.
     """
     files = Path(home) / "files"
     files.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".incoming.", dir=files)
     os.close(fd)
     try:
-        shutil.copyfile(source, tmp)
+        if max_bytes is not None and os.stat(source).st_size > max_bytes:
+            with open(source, "rb") as src, open(tmp, "wb") as dst:
+                left = max_bytes + 1
+                while left and (chunk := src.read(min(CHUNK, left))):
+                    dst.write(chunk)
+                    left -= len(chunk)
+        else:
+            shutil.copyfile(source, tmp)
         with open(tmp, "rb") as fh:
             sha = hashlib.file_digest(fh, "sha256").hexdigest()
             size = os.fstat(fh.fileno()).st_size

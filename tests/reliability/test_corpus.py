@@ -9,6 +9,7 @@ that nothing is left running, and that the store passes ``PRAGMA integrity_check
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from pathlib import Path
@@ -133,3 +134,23 @@ def test_single_file_exit_code_and_error_line(tmp_path, key, exit_code):
     if exit_code:
         assert re.search(r"\bE_[A-Z_]+: ", proc.stdout + proc.stderr), proc.stdout + proc.stderr
         assert any(code in proc.stdout + proc.stderr for code in case.expect if code.startswith("E_"))
+
+
+def test_a_sparse_20_gb_file_is_refused_without_copying_it(tmp_path):
+    """Not in the corpus (it is made with truncate, not bytes): the upload store keeps only
+    max_file_mb + 1 byte of it, so the refusal costs a second, not 20 GB of disk."""
+    home = tmp_path / "home"
+    home.mkdir()
+    cfg = tmp_path / "limits.toml"
+    cfg.write_text(corpus.LIMITS_TOML)
+    big = tmp_path / "huge export.csv"
+    big.write_bytes(corpus.HEADER.encode())
+    os.truncate(big, 20 * 1024**3)
+    t0 = time.monotonic()
+    proc = batchops(home, "process", "--json", "--", big, env={"BATCHOPS_CONFIG": cfg}, timeout=60)
+    result = json_out(proc)
+    assert proc.returncode == 1 and result["error"]["code"] == "E_FILE_TOO_LARGE" and result["incident_id"]
+    assert time.monotonic() - t0 < 30
+    stored = sum(p.stat().st_size for p in (home / "files").rglob("*") if p.is_file())
+    assert stored <= 1024 * 1024 + 1
+    assert query(home, "SELECT size FROM upload WHERE id = ?", (result["upload_id"],))[0][0] == 20 * 1024**3
