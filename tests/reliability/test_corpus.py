@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import time
 from pathlib import Path
 
@@ -39,10 +40,11 @@ def _process_batch(tmp_path_factory, limits: bool) -> dict:
     t0 = time.monotonic()
     proc = batchops(home, "process", "--json", "--", *paths, env=env, timeout=BATCH_TIMEOUT, cwd=base)
     elapsed = time.monotonic() - t0
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the largest child so far
     data = json_out(proc)
     results = {r["file"]: r for r in (data if isinstance(data, list) else [data])}
     return {"home": home, "proc": proc, "elapsed": elapsed, "cases": cases, "results": results, "cwd": base,
-            "env": env}
+            "env": env, "peak_kb": peak_kb}
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +105,7 @@ def test_batch_is_clean_bounded_and_store_intact(request, which):
     assert proc.returncode == 1, proc.stderr[-3000:]  # some failed, none crashed (0/1 are the only outcomes)
     assert_clean_stderr(proc.stderr)
     assert batch["elapsed"] < BATCH_TIMEOUT
+    assert batch["peak_kb"] < 1024 * 1024, f"peak RSS {batch['peak_kb'] / 1024:.0f} MB"  # well inside RLIMIT_AS
     assert len(batch["results"]) == len(batch["cases"])
     assert integrity(home) == "ok"
     stuck = query(home, "SELECT id, status FROM upload WHERE status NOT IN ('published', 'failed')")
