@@ -37,26 +37,14 @@ DURATION_BUCKETS = (0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
 
 
 def queue_depth() -> dict[str, float]:
-    """{"pending": n, "scheduled": n}: zeros when the queue module does not exist, NaN when it fails."""
-    zero = {"pending": 0.0, "scheduled": 0.0}
+    """{"pending": n, "scheduled": n}; NaN when the queue cannot be read (a failure is not a 0)."""
+    from batchops.queue.app import queue_depth as depth
+
     try:
-        from batchops.queue.app import queue_depth as depth
-    except ModuleNotFoundError as exc:
-        if exc.name in ("batchops.queue", "batchops.queue.app"):
-            return zero
-        log.warning("queue depth unavailable: %s", exc)
-        return dict.fromkeys(zero, math.nan)
-    except ImportError as exc:
-        log.warning("queue depth unavailable: %s", exc)
-        return dict.fromkeys(zero, math.nan)
-    try:
-        value = depth()
-        if isinstance(value, dict):
-            return {str(k): float(v) for k, v in value.items()}
-        return {"pending": float(value)}
+        return {str(k): float(v) for k, v in depth().items()}
     except Exception as exc:  # noqa: BLE001 - a scrape reports, it does not raise
         log.warning("queue depth unavailable: %s", exc)
-        return dict.fromkeys(zero, math.nan)
+        return {"pending": math.nan, "scheduled": math.nan}
 
 
 def workers_online(now=None) -> int:
