@@ -71,8 +71,46 @@ def _open(path: Path, name: str):
         raise sniff.fail(f"{name} is a damaged PDF that cannot be read ({type(exc).__name__}).", "E_PDF_DAMAGED") from exc
 
 
+_STREAM = re.compile(rb"stream\r?\n")
+_INFLATE_CHUNK = 1 << 16
+
+
+def check_inflation(path: Path, budget: int, name: str) -> None:
+    """Refuse a PDF whose Flate streams inflate to more than ``budget`` bytes in all.
+
+    pdfminer inflates a stream whole, in memory, when a page is read: a 1.5 MB file can
+    hold 1.5 GB of spaces (a decompression bomb). Every ``stream`` keyword starts a trial
+    inflation that is counted, never kept; data that is not Flate fails at once and is
+    skipped. The budget is the workbooks' (pipeline.max_xlsx_uncompressed_mb).
+    """
+    import mmap
+    import zlib
+
+    total = 0
+    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        for m in _STREAM.finditer(data):
+            inflater, pos = zlib.decompressobj(), m.end()
+            try:
+                while pos < len(data) and not inflater.eof:
+                    pending = data[pos:pos + _INFLATE_CHUNK]
+                    pos += _INFLATE_CHUNK
+                    while pending and not inflater.eof:
+                        total += len(inflater.decompress(pending, 1 << 20))
+                        pending = inflater.unconsumed_tail
+                        if total > budget:
+                            raise sniff.fail(
+                                f"{name} expands to more than {budget / 1048576:,.0f} MB when its streams are "
+                                "decompressed (the limit, pipeline.max_xlsx_uncompressed_mb); it cannot be read "
+                                "safely.",
+                                "E_FILE_TOO_LARGE",
+                            )
+            except zlib.error:
+                continue
+
+
 def load_pdf(path: Path, settings: PipelineSettings, original_name: str = "") -> Loaded:
     name = original_name or path.name
+    check_inflation(path, settings.max_xlsx_uncompressed_bytes, name)
     pdf = _open(path, name)
     try:
         try:
