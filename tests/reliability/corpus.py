@@ -677,6 +677,52 @@ def pdf_without_pages() -> bytes:
     return bytes(out)
 
 
+def pdf_with_content(stream: bytes, filters: str = "/FlateDecode") -> bytes:
+    """A one-page PDF whose page content is ``stream`` (already encoded), written by hand."""
+    objs = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+            b"/Resources << /Font << /F1 5 0 R >> >> >>",
+            b"<< /Length %d /Filter %s >>\nstream\n" % (len(stream), filters.encode()) + stream + b"\nendstream",
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for i, body in enumerate(objs, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
+    for off in offsets:
+        out += b"%010d 00000 n \n" % off
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
+    return bytes(out)
+
+
+def _flate_bomb(mib: int) -> bytes:
+    """A zlib stream of a text line and ``mib`` MiB of spaces (full-flush blocks repeated: fast to make)."""
+    head = b"BT /F1 12 Tf 72 700 Td (Student ID   Name   Maths) Tj ET\n"
+    pad = b" " * (1 << 20)
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    first = c.compress(head) + c.flush(zlib.Z_FULL_FLUSH)
+    block = c.compress(pad) + c.flush(zlib.Z_FULL_FLUSH)
+    last = c.flush()
+    adler = zlib.adler32(head)
+    for _ in range(mib):
+        adler = zlib.adler32(pad, adler)
+    return b"\x78\xda" + first + block * mib + last + struct.pack(">I", adler)
+
+
+@case("pdf_bomb.pdf", "E_FILE_TOO_LARGE")
+def pdf_decompression_bomb() -> bytes:
+    """a 1 MB PDF whose page content inflates to 1 GiB"""
+    return pdf_with_content(_flate_bomb(1024))
+
+
+@case("pdf_bomb_small.pdf", "E_FILE_TOO_LARGE", limits=True)
+def pdf_over_inflation_limit() -> bytes:
+    """a PDF whose page content inflates to 3 MiB against max_xlsx_uncompressed_mb = 1"""
+    return pdf_with_content(_flate_bomb(3))
+
+
 @case("ruled.pdf", PUBLISHED)
 def ruled_ok() -> bytes:
     """a well-formed ruled PDF gradebook (the control case)"""
