@@ -107,6 +107,7 @@ class AutomationConfig:
 class WorkerConfig:
     heartbeat_seconds: float = 5.0
     lost_after_seconds: float = 60.0
+    requeue_lost_after_seconds: float = 120.0
     default_missed_policy: str = "once"
     max_lateness_minutes: float = 60.0
 

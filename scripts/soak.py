@@ -251,7 +251,7 @@ class Soak:
         """Wait (up to --drain seconds) until nothing is queued, running or processing.
 
         A worker SIGKILLed between taking a task off the queue and claiming its run leaves the
-        run queued with no task; the worker's tick re-queues such runs after 10 minutes
+        run queued with no task; the worker's tick re-queues such runs after worker.requeue_lost_after_seconds (2 minutes)
         (queue.tasks.requeue_lost). The drain does the same sooner, every 10 s, for runs queued
         over 30 s ago, and counts them.
         """

@@ -71,19 +71,19 @@ def _flush_outbox() -> None:
         log.exception("outbox flush failed")
 
 
-LOST_AFTER_S = 600
-
-
-def requeue_lost(min_age_s: float = LOST_AFTER_S) -> list[int]:
+def requeue_lost(min_age_s: float | None = None) -> list[int]:
     """Queue again any run left ``queued`` with no task for it in Huey (pending or scheduled).
 
     That happens when a worker is killed between taking a task off the queue and
     claiming its run, when the store is restored without its queue, or when a
     process dies between creating a run and enqueueing it. A run queued less than
-    ``min_age_s`` ago is left alone; a duplicate delivery is harmless (runs are
-    claimed atomically).
+    ``min_age_s`` ago (default ``worker.requeue_lost_after_seconds``) is left alone;
+    a duplicate delivery is harmless (runs are claimed atomically).
     """
-    from batchops.services import runs
+    from batchops.services import context, runs
+
+    if min_age_s is None:
+        min_age_s = context.config().worker.requeue_lost_after_seconds
 
     def task_run_ids() -> set[int]:
         from batchops.queue.app import get_huey
