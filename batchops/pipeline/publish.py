@@ -6,7 +6,9 @@ place with ``os.replace``, so a reader never sees half a report.
 
 from __future__ import annotations
 
+import logging
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -181,7 +183,8 @@ def _prepare(block: Block):
     return df, [str(c) for c in df.columns], [_column_strings(df[c]) for c in df.columns]
 
 
-def render_pdf(spec: PdfSpec) -> bytes:
+def render_pdf(spec: PdfSpec, missing: list[str] | None = None) -> bytes:
+    """The PDF's bytes; characters the font cannot draw are appended to ``missing``."""
     widest = max((len(b.df.columns) for b in spec.blocks), default=1)
     orientation = "L" if widest > 6 else "P"
     prepared = [_prepare(b) for b in spec.blocks]
@@ -203,7 +206,33 @@ def render_pdf(spec: PdfSpec) -> bytes:
         pdf.ln(1)
     for block, shown in zip(spec.blocks, prepared):
         _table(pdf, block, orientation, shown)
-    return bytes(pdf.output())
+    with _glyph_warnings() as missed:
+        data = bytes(pdf.output())
+    if missing is not None:
+        missing.extend(missed)
+    return data
+
+
+@contextmanager
+def _glyph_warnings():
+    """Collect the characters fpdf2 reports as missing from the font, instead of it logging to stderr."""
+    missed: list[str] = []
+
+    class Capture(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            text = record.getMessage()
+            if "missing the following glyphs" not in text:
+                return True
+            missed.extend(re.findall(r"'(.)' \(", text))
+            return False
+
+    capture = Capture()
+    logger = logging.getLogger("fpdf.output")
+    logger.addFilter(capture)
+    try:
+        yield missed
+    finally:
+        logger.removeFilter(capture)
 
 
 def _fit(pdf, text: str, width: float, char_w: float) -> str:

@@ -298,6 +298,7 @@ def run_pipeline(
     # 5. publish
     def publish():
         from batchops.pipeline import publish as pub
+        from batchops.pipeline.findings import finding
         from batchops.pipeline import summarize as sm
 
         out_dir = Path(req.out_dir)
@@ -334,11 +335,16 @@ def run_pipeline(
 
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="batchops-csv") as pool:
             csv_job = pool.submit(pub.write_csv, csv_df, csv_path)
-            pdf_bytes = pub.render_pdf(spec)
+            missing: list[str] = []
+            pdf_bytes = pub.render_pdf(spec, missing)
             csv_job.result()
         pub.write_bytes(pdf_bytes, pdf_path)
         summary["reports"] = {"csv": str(csv_path), "pdf": str(pdf_path)}
-        return (csv_path, pdf_path), rows_out, f"wrote {csv_path.name} ({len(csv_df):,} rows) and {pdf_path.name}", []
+        found = [finding("E_PDF_GLYPHS_MISSING",
+                         f"The PDF cannot draw {', '.join(sorted(set(missing)))} (the bundled font lacks them); "
+                         "the CSV has the text intact.")] if missing else []
+        return ((csv_path, pdf_path), rows_out,
+                f"wrote {csv_path.name} ({len(csv_df):,} rows) and {pdf_path.name}", found)
 
     csv_path, pdf_path = run.step("publish", rows_out, publish)
     return PipelineResult(rows_in, rows_out, run.steps, run.findings, summary, csv_path, pdf_path)

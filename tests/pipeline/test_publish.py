@@ -93,3 +93,17 @@ def test_transform_pdf_has_kpi_tables(samples_dir, run):
     assert meta["upload_id"] == "42" and meta["filename"] == "gradebook_science.csv"
     phys = next(r for r in rows if r["section"] == "Subject KPIs" and r["subject"] == "physics")
     assert float(phys["mean"]) == pytest.approx(res.summary["kpis"]["subjects"]["physics"]["mean"])
+
+
+def test_characters_the_font_lacks_are_a_finding_not_stderr(tmp_path, capfd):
+    from batchops.pipeline.runner import PipelineRequest, run_pipeline
+    from batchops.pipeline.settings import PipelineSettings
+
+    src = tmp_path / "cjk.csv"
+    src.write_text("Student ID,Name,Maths\nS1,王小明,80\nS2,Łukasz Nowak,70\n", encoding="utf-8")
+    result = run_pipeline(PipelineRequest(source=src, original_name="cjk.csv", out_dir=tmp_path / "out",
+                                          plan="custom"), PipelineSettings())
+    glyphs = [f for f in result.findings if f["code"] == "E_PDF_GLYPHS_MISSING"]
+    assert len(glyphs) == 1 and "王" in glyphs[0]["message"]
+    assert "王小明" in result.csv_path.read_text(encoding="utf-8")
+    assert "missing the following glyphs" not in capfd.readouterr().err
