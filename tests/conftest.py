@@ -68,12 +68,13 @@ def app_ctx(home):
 
 @pytest.fixture(scope="session")
 def samples_dir() -> Path:
-    """The shared sample files (../shared/samples, or BATCHOPS_SAMPLES); skips when absent."""
+    """The sample files: BATCHOPS_SAMPLES, else ../shared/samples, else the copy bundled in the package."""
     env = os.environ.get("BATCHOPS_SAMPLES")
-    path = Path(env) if env else REPO.parent / "shared" / "samples"
-    if not path.is_dir():
-        pytest.skip(f"sample files not found at {path} (set BATCHOPS_SAMPLES)")
-    return path
+    candidates = [Path(env)] if env else [REPO.parent / "shared" / "samples", REPO / "batchops" / "samples"]
+    for path in candidates:
+        if (path / "expected.json").is_file():
+            return path
+    pytest.skip(f"sample files not found at {', '.join(map(str, candidates))} (set BATCHOPS_SAMPLES)")
 
 
 @pytest.fixture

@@ -113,3 +113,17 @@ def test_help_lists_the_groups(run_cli):
     assert proc.returncode == 0
     for name in ("init", "health", "jobs", "known-errors"):
         assert name in proc.stdout
+
+
+def test_bundled_samples_are_the_shared_ones():
+    """`batchops demo` ships copies of ../shared/samples; they must not drift."""
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    shared, bundled = repo.parent / "shared" / "samples", repo / "batchops" / "samples"
+    if not shared.is_dir():
+        pytest.skip("no ../shared/samples beside this checkout")
+    names = sorted(p.relative_to(shared) for p in shared.rglob("*") if p.is_file())
+    assert names == sorted(p.relative_to(bundled) for p in bundled.rglob("*") if p.is_file())
+    for name in names:
+        assert (shared / name).read_bytes() == (bundled / name).read_bytes(), name
