@@ -116,9 +116,8 @@ def _beyond(rows: int, cols: int) -> re.Pattern:
     )
 
 
-def _exact_extent(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[int, int]:
-    """Walk every row and cell tag the way calamine places them (explicit ``r`` or the next position)."""
-    rows = cols = row = col = 0
+def _windows(zf: zipfile.ZipFile, info: zipfile.ZipInfo):
+    """Stream an XML part as (buffer, end) windows that never split a tag (``end`` = last whole tag)."""
     carry = b""
     with zf.open(info) as fh:
         while True:
@@ -127,54 +126,53 @@ def _exact_extent(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[int, int]
             cut = buf.rfind(b"<") if chunk else len(buf)
             if cut <= 0 or len(buf) - cut > 8192:
                 cut = len(buf)
-            for m in _TAG.finditer(buf, 0, cut):
-                ref = _REF.search(m.group(2))
-                letters, digits = (ref.group(1), ref.group(2)) if ref else (b"", b"")
-                if m.group(1) == b"row":
-                    row = int(digits) if digits else row + 1
-                    col = 0
-                else:
-                    col = _col_index(letters) if letters else col + 1
-                    if digits:
-                        row = int(digits)
-                    cols = max(cols, col)
-                rows = max(rows, row)
+            yield buf, cut
             carry = buf[cut:]
             if not chunk:
-                return rows, cols
+                return
+
+
+def _exact_extent(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[int, int]:
+    """Walk every row and cell tag the way calamine places them (explicit ``r`` or the next position)."""
+    rows = cols = row = col = 0
+    for buf, cut in _windows(zf, info):
+        for m in _TAG.finditer(buf, 0, cut):
+            ref = _REF.search(m.group(2))
+            letters, digits = (ref.group(1), ref.group(2)) if ref else (b"", b"")
+            if m.group(1) == b"row":
+                row = int(digits) if digits else row + 1
+                col = 0
+            else:
+                col = _col_index(letters) if letters else col + 1
+                if digits:
+                    row = int(digits)
+                cols = max(cols, col)
+            rows = max(rows, row)
+    return rows, cols
 
 
 def _sheet_extent(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[int, int]:
     """(rows, columns) of the grid calamine would build from this XML part (0, 0 if it has no cells)."""
     rows = cols = 0
-    carry = b""
-    with zf.open(info) as fh:
-        while True:
-            chunk = fh.read(_CHUNK)
-            buf = carry + chunk
-            cut = buf.rfind(b"<") if chunk else len(buf)
-            if cut <= 0 or len(buf) - cut > 8192:
-                cut = len(buf)
-            if b":c" in buf or b":row" in buf:  # prefixed tags (<x:c>): only the exact walk reads them
+    for buf, cut in _windows(zf, info):
+        if b":c" in buf or b":row" in buf:  # prefixed tags (<x:c>): only the exact walk reads them
+            return _exact_extent(zf, info)
+        if not rows and not cols:  # seed from the first cells so the scan below finds little
+            for letters, digits in _ANY_REF.findall(buf, 0, min(cut, 65536)):
+                cols, rows = max(cols, _col_index(letters)), max(rows, int(digits))
+        tags = _ROW_NUM.findall(buf, 0, cut)
+        if tags:
+            rows = max(rows, max(map(int, tags)))
+        for m in _beyond(rows, cols).finditer(buf, 0, cut):
+            if m.group(1):
+                cols = max(cols, _col_index(m.group(1)))
+                rows = max(rows, int(m.group(2)))
+            elif m.group(3):
+                cols = max(cols, _col_index(m.group(3)))
+                rows = max(rows, int(m.group(4)))
+            else:
                 return _exact_extent(zf, info)
-            if not rows and not cols:  # seed from the first cells so the scan below finds little
-                for letters, digits in _ANY_REF.findall(buf, 0, min(cut, 65536)):
-                    cols, rows = max(cols, _col_index(letters)), max(rows, int(digits))
-            tags = _ROW_NUM.findall(buf, 0, cut)
-            if tags:
-                rows = max(rows, max(map(int, tags)))
-            for m in _beyond(rows, cols).finditer(buf, 0, cut):
-                if m.group(1):
-                    cols = max(cols, _col_index(m.group(1)))
-                    rows = max(rows, int(m.group(2)))
-                elif m.group(3):
-                    cols = max(cols, _col_index(m.group(3)))
-                    rows = max(rows, int(m.group(4)))
-                else:
-                    return _exact_extent(zf, info)
-            carry = buf[cut:]
-            if not chunk:
-                return rows, cols
+    return rows, cols
 
 
 def check_extent(path: Path, settings: PipelineSettings, name: str) -> None:
