@@ -32,7 +32,12 @@ def health(json_out: bool = JSON) -> None:
     else:
         for name, data in result["checks"].items():
             mark = "ok " if data.get("ok") else "BAD"
-            record({k: v for k, v in data.items() if k != "ok"}, title=f"[{mark}] {name}")
+            shown = {k: v for k, v in data.items() if k != "ok"}
+            if isinstance(shown.get("online"), list):  # one readable line per live worker
+                shown["online"] = "; ".join(
+                    f"{w.get('worker_id')} ({w.get('workers')} thread(s), seen {w.get('last_seen_ago', '?')})"
+                    for w in shown["online"]) or "none"
+            record(shown, title=f"[{mark}] {name}")
         info("healthy" if result["healthy"] else "NOT healthy")
     raise typer.Exit(0 if result["healthy"] else 1)
 
