@@ -127,3 +127,10 @@ def test_bundled_samples_are_the_shared_ones():
     assert names == sorted(p.relative_to(bundled) for p in bundled.rglob("*") if p.is_file())
     for name in names:
         assert (shared / name).read_bytes() == (bundled / name).read_bytes(), name
+
+
+def test_health_does_not_create_the_queue_to_report_it_empty(run_cli, home):
+    assert run_cli("init").returncode == 0
+    report = json.loads(run_cli("--read-only", "health", "--json").stdout)
+    assert report["checks"]["queue"]["depth"] == 0
+    assert not (home / "queue.db").exists()

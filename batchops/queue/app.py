@@ -126,5 +126,11 @@ def reset() -> None:
 
 def queue_depth() -> dict:
     """Tasks waiting to run now (pending) and waiting for their time (scheduled: delayed retries)."""
+    from batchops.services import context
+
+    cfg = context.config()
+    sqlite = not cfg.queue.url or cfg.queue.url.startswith("sqlite:")
+    if sqlite and not immediate_mode() and not _sqlite_path(cfg).exists():
+        return {"pending": 0, "scheduled": 0}  # nothing was ever queued: don't create queue.db to say so
     huey = get_huey()
     return {"pending": huey.pending_count(), "scheduled": huey.scheduled_count()}
