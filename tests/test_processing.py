@@ -113,3 +113,11 @@ def test_process_json_reports_each_file(run_cli, samples_dir):
     ok, bad = json.loads(proc.stdout)
     assert ok["status"] == "published" and os.path.isfile(ok["reports"]["pdf"])
     assert bad["status"] == "failed" and bad["error"]["code"] == "E_EMPTY_FILE" and bad["incident_id"]
+
+
+def test_export_to_a_folder_that_does_not_exist_yet(app_ctx, samples_dir, tmp_path):
+    from batchops.services import processing, reports
+
+    done = processing.process_file(samples_dir / "gradebook_science.csv")
+    out = reports.export(upload_id=done["upload_id"], fmt="csv", out=f"{tmp_path}/new/reports/")
+    assert out["path"] == str(tmp_path / "new" / "reports" / "gradebook_science_report.csv")

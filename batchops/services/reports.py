@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from pathlib import Path
@@ -77,7 +78,8 @@ def default_name(upload: Upload, fmt: str) -> str:
 def export(upload_id=None, run_id=None, fmt: str = "csv", out: str | None = None, wait: float = 0.0) -> dict:
     data, upload = report_bytes(upload_id, run_id, fmt, wait)
     target = Path(out).expanduser() if out else Path.cwd() / default_name(upload, fmt)
-    if target.is_dir():
+    # "-o reports/" means a folder even before it exists; an existing folder too
+    if target.is_dir() or (out and out.endswith(("/", os.sep))):
         target = target / default_name(upload, fmt)
     try:
         files.atomic_write_bytes(target, data)
