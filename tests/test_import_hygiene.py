@@ -49,6 +49,11 @@ def _loaded_heavy(home, *args) -> tuple[list[str], subprocess.CompletedProcess]:
         ("known-errors", "list"),
         ("health",),
         ("health", "--json"),
+        ("incidents", "list", "--json"),
+        ("tickets", "list"),
+        ("known-errors", "test", "database is locked", "--code", "E_INTERNAL"),
+        ("dashboard", "--json"),
+        ("metrics",),
     ],
     ids=lambda a: " ".join(a),
 )

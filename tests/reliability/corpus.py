@@ -660,10 +660,8 @@ def text_without_table() -> bytes:
     return bytes(pdf.output())
 
 
-@case("zero_pages.pdf", "E_PDF_NO_TEXT", "E_PDF_DAMAGED")
-def pdf_without_pages() -> bytes:
-    """a syntactically valid PDF with an empty page tree"""
-    objs = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [] /Count 0 >>"]
+def _hand_pdf(objs: list[bytes]) -> bytes:
+    """A PDF file of these objects (1 is the catalog), with a correct xref table."""
     out = bytearray(b"%PDF-1.4\n")
     offsets = []
     for i, body in enumerate(objs, start=1):
@@ -675,6 +673,13 @@ def pdf_without_pages() -> bytes:
         out += b"%010d 00000 n \n" % off
     out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
     return bytes(out)
+
+
+@case("zero_pages.pdf", "E_PDF_NO_TEXT", "E_PDF_DAMAGED")
+def pdf_without_pages() -> bytes:
+    """a syntactically valid PDF with an empty page tree"""
+    objs = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [] /Count 0 >>"]
+    return _hand_pdf(objs)
 
 
 def pdf_with_content(stream: bytes, filters: str = "/FlateDecode") -> bytes:
@@ -684,17 +689,7 @@ def pdf_with_content(stream: bytes, filters: str = "/FlateDecode") -> bytes:
             b"/Resources << /Font << /F1 5 0 R >> >> >>",
             b"<< /Length %d /Filter %s >>\nstream\n" % (len(stream), filters.encode()) + stream + b"\nendstream",
             b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for i, body in enumerate(objs, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
-    for off in offsets:
-        out += b"%010d 00000 n \n" % off
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
-    return bytes(out)
+    return _hand_pdf(objs)
 
 
 def _flate_bomb(mib: int) -> bytes:
