@@ -238,6 +238,17 @@ def _open_new(run, sig, code, message, step, found: Match | None, previous: Inci
     return incident
 
 
+def _count_recurrence(incident: Incident, run: JobRun, message: str, now) -> None:
+    """One more occurrence of a known incident: this run is now its latest evidence."""
+    incident.occurrences += 1
+    incident.last_seen = now
+    incident.run = run.id
+    incident.upload = run.upload_id or incident.upload_id
+    incident.error_message = message
+    incident.updated_at = now
+    incident.save()
+
+
 @retry_busy
 def _record_failure(run: JobRun, error) -> Outcome:
     from batchops.services import context
@@ -253,13 +264,7 @@ def _record_failure(run: JobRun, error) -> Outcome:
                   .order_by(Incident.id.desc()).first())
         if active is not None:
             incident, action = active, "occurrence"
-            incident.occurrences += 1
-            incident.last_seen = now
-            incident.run = run.id
-            incident.upload = run.upload_id or incident.upload_id
-            incident.error_message = message
-            incident.updated_at = now
-            incident.save()
+            _count_recurrence(incident, run, message, now)
             add_event(incident, "occurrence", SYSTEM_ACTOR,
                       f"occurrence {incident.occurrences}: run {run.id} ({run.trigger}, attempt {run.attempt}) "
                       f"failed again: {code}: {message}", run_id=run.id, at=now)
@@ -268,12 +273,7 @@ def _record_failure(run: JobRun, error) -> Outcome:
             resolved_at = as_utc(last.resolved_at) if last is not None else None
             if last is not None and last.state == "resolved" and resolved_at and now - resolved_at <= window:
                 incident, action = last, "reopened"
-                incident.occurrences += 1
-                incident.last_seen = now
-                incident.run = run.id
-                incident.upload = run.upload_id or incident.upload_id
-                incident.error_message = message
-                incident.save()
+                _count_recurrence(incident, run, message, now)
                 workflow.reopen(incident, f"re-opened: run {run.id} failed again with {code} "
                                           f"{_ago(now - resolved_at)} after it was resolved "
                                           f"(within the {window.total_seconds() / 3600:g} h window)",
