@@ -110,11 +110,14 @@ def run_batchops(tmp: Path, tasks: int, workers: int) -> float:
         os.environ.pop("BATCHOPS_QUEUE_IMMEDIATE", None)
         os.environ.pop("BATCHOPS_CONFIG", None)
         from batchops.queue import app
-        from batchops.services import context
+        from batchops import context
+        from batchops.services.setup import configure
 
-        context.configure(home=home)
+        configure(home=home)
         app.reset()
-        huey = app.get_huey()
+        from batchops.services import tasks as batchops_tasks
+
+        huey = batchops_tasks.huey()
         return _drive(huey, huey.batchops_tasks["ping"], tasks)
     finally:
         _stop(proc)

@@ -101,10 +101,11 @@ async def first_paint(status: str | None = None) -> tuple[float, float, int]:
 
 
 def measure(home: Path, runs: int, repeat: int, status: str | None = None) -> dict:
-    from batchops.services import context
+    from batchops import context
+    from batchops.services.setup import configure
     from batchops.store.db import db
 
-    context.configure(home=home)
+    configure(home=home)
     seeded = seed(runs) if runs and status is None else None
     asyncio.run(first_paint())  # warm-up: imports, CSS, the OS file cache
     totals, datas, rows = [], [], 0

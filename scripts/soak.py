@@ -54,10 +54,11 @@ SKIP = {"zip_bomb", "lying_zip_bomb", "lying_zip_bomb_big", "five_mb_line", "fiv
 BAD_WORDS = ("Traceback", "E_INTERNAL", "database is locked")
 REQUEUE_LOST = """
 import json
-from batchops.services import context
-from batchops.queue import tasks
+from batchops import context
+from batchops.services.setup import configure
+from batchops.services import tasks
 from batchops.store.db import db
-context.configure()
+configure()
 with db.connection_context():
     print(json.dumps(tasks.requeue_lost(min_age_s=30)))
 """

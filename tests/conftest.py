@@ -56,14 +56,15 @@ def home(tmp_path, monkeypatch) -> Path:
 @pytest.fixture
 def app_ctx(home):
     """The app configured on ``home``: store bound, schema current, seeds in. Yields the Config."""
-    from batchops.services import context
+    from batchops import context
+    from batchops.services.setup import configure
     from batchops.store.db import db
 
-    cfg = context.configure(home=home)
+    cfg = configure(home=home)
     yield cfg
     if db.obj is not None and not db.obj.is_closed():
         db.obj.close()
-    context._config = None
+    context.reset()
 
 
 @pytest.fixture(scope="session")

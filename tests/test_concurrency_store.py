@@ -16,12 +16,13 @@ WORKER = r"""
 import sys, time
 from pathlib import Path
 import peewee
-from batchops.services import context
+from batchops import context
+from batchops.services.setup import configure
 from batchops.store.db import atomic, db
 from batchops.store.models import AppState
 
 home, n, go = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3])
-context.configure(home=home)
+configure(home=home)
 deadline = time.monotonic() + 30
 while not go.exists() and time.monotonic() < deadline:  # start together
     time.sleep(0.005)

@@ -190,9 +190,10 @@ def test_seeds_idempotent_and_keep_operator_edits(app_ctx):
 
 
 def test_reconfigure_same_home_does_not_duplicate(app_ctx, home):
-    from batchops.services import context
+    from batchops import context
+    from batchops.services.setup import configure
 
-    context.configure(home=home)
+    configure(home=home)
     assert Job.select().count() == 6
 
 

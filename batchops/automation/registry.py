@@ -45,7 +45,7 @@ class Entry:
                 "builtin": self.builtin, "args": [a.to_dict() for a in self.args]}
 
 
-_J = "batchops.automation.jobs"
+_J = "batchops.jobs"
 
 BUILTINS: dict[str, Entry] = {e.name: e for e in (
     Entry("send_attendance_reminders", f"{_J}.attendance:send_attendance_reminders",
@@ -85,7 +85,7 @@ BUILTINS: dict[str, Entry] = {e.name: e for e in (
 
 
 def _allowed_modules() -> list[str]:
-    from batchops.services import context
+    from batchops import context
 
     return list(context.config().automation.allowed_modules)
 

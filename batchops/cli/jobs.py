@@ -109,7 +109,7 @@ def delete(
     """Delete a job (its past runs stay)."""
     from batchops.services import jobs
 
-    from batchops.services import context
+    from batchops import context
 
     setup()
     context.require_writable()  # refuse before asking, not after the operator said yes

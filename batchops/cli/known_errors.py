@@ -111,7 +111,7 @@ def delete(
     from batchops.cli.output import info
     from batchops.services import known_errors
 
-    from batchops.services import context
+    from batchops import context
 
     setup()
     context.require_writable()  # refuse before asking, not after the operator said yes

@@ -43,9 +43,10 @@ def main(
 
 def setup():
     """Load config and open the store, once, for commands that need it."""
-    from batchops.services import context, runs
+    from batchops.services.setup import configure
+    from batchops.services import runs
 
-    cfg = context.configure(state.get("config"), state.get("home"), read_only=state.get("read_only") or None)
+    cfg = configure(state.get("config"), state.get("home"), read_only=state.get("read_only") or None)
     # A run whose process was killed (SIGKILL, reboot) is failed and triaged by the next command,
     # so no upload stays 'processing' forever.
     runs.recover_stale()

@@ -75,7 +75,7 @@ def uploads_delete(
     """Delete an upload, its reports and its original file."""
     from batchops.services import uploads
 
-    from batchops.services import context
+    from batchops import context
 
     setup()
     context.require_writable()  # refuse before asking, not after the operator said yes

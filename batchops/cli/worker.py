@@ -21,7 +21,7 @@ def worker(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
 ) -> None:
     """Huey consumer + scheduler tick + heartbeat (stop with SIGTERM or Ctrl-C)."""
-    from batchops.queue import worker as consumer
+    from batchops import worker as consumer
 
     setup()
     raise typer.Exit(consumer.run(workers=workers, shutdown_timeout=shutdown_timeout, periodic=not no_periodic,
@@ -53,7 +53,7 @@ def restore(
     """Replace the store with a backup (the current one is kept beside it)."""
     from batchops.services import backup as service
 
-    from batchops.services import context
+    from batchops import context
 
     setup()
     context.require_writable()  # refuse before asking, not after the operator said yes
@@ -79,7 +79,8 @@ def outbox_list(json_out: bool = JSON) -> None:
 @outbox_app.command("flush")
 def outbox_flush(json_out: bool = JSON) -> None:
     """Try to deliver every waiting message now."""
-    from batchops.services import context, outbox
+    from batchops import context
+    from batchops.services import outbox
 
     setup()
     context.require_writable()

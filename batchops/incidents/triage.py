@@ -1,9 +1,12 @@
 """Triage: every failed run becomes one clear incident, not a pile of duplicates.
 
-``on_failure(run, error)`` is called by the services for every failed pipeline
-run and every failed job run; ``on_success(run)`` for every successful one.
-Neither ever raises into its caller: a bug here is logged, and the run's own
-outcome (a clean failure with a code) stands.
+``on_failure(run, error)`` records the incident for a failed pipeline or job run
+and returns the decision (an ``Outcome``: which incident, retry or not,
+escalated or not); ``on_success(run)`` auto-resolves and returns the incidents it
+resolved. Triage only decides and records: ``services.failures`` acts on the
+decision (queues the retry, sends notices). Neither function ever raises into
+its caller: a bug here is logged, and the run's own outcome (a clean failure
+with a code) stands.
 
 Matching (``match``): a known error applies when its error code equals the
 error's code, its regex finds something in the message (case-insensitive) and
@@ -25,8 +28,8 @@ recurrence within the re-open window after resolution re-opens it; a later one
 opens a new incident linked to the old one (``previous``).
 
 Auto-retry: when the matched known error allows it (or, for a job without one,
-the job's own ``retries``), the retry is scheduled through the queue after the
-transaction commits; the incident counts attempts, and when the final attempt
+the job's own ``retries``), the outcome carries the retry and the services queue
+it after the transaction commits; the incident counts attempts, and when the final attempt
 fails it escalates (severity one step up, a timeline event, a notification).
 A later successful run of the same file or job resolves the incident with
 "recovered by run N".
@@ -40,6 +43,7 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 
+from batchops import context
 from batchops.clock import as_utc, utc_now
 from batchops.incidents import workflow
 from batchops.incidents.workflow import ACTIVE_STATES, SYSTEM_ACTOR, add_event
@@ -199,8 +203,6 @@ def _title(run: JobRun, ke: KnownError | None, code: str | None, step: str | Non
 
 
 def _open_new(run, sig, code, message, step, found: Match | None, previous: Incident | None, now) -> Incident:
-    from batchops.services import context
-
     ke = found.known_error if found else None
     retry_max, _ = _retry_policy(run, ke)
     incident = Incident.create(
@@ -251,8 +253,6 @@ def _count_recurrence(incident: Incident, run: JobRun, message: str, now) -> Non
 
 @retry_busy
 def _record_failure(run: JobRun, error) -> Outcome:
-    from batchops.services import context
-
     code, message, step = _error_parts(run, error)
     sig = signature(run, code, step)
     now = utc_now()
@@ -321,58 +321,23 @@ def _ago(delta: timedelta) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def _schedule_retry(run: JobRun, incident_id: int, attempt: int, delay: int) -> None:
-    """Queue the retry; a failure to queue is written on the timeline, never raised."""
-    try:
-        if run.kind == "pipeline":
-            if run.upload_id is None:
-                raise RuntimeError("the upload was deleted")
-            from batchops.services import processing
-
-            result = processing.submit(run.upload_id, trigger="retry", queue=True, attempt=attempt, delay=delay)
-            what = f"run {result.get('run_id')} queued"
-        else:
-            from batchops.services import jobs
-
-            if run.job_id is None:
-                raise RuntimeError("the job was deleted")
-            result = jobs.trigger_job(run.job_id, trigger="retry", delay=delay, attempt=attempt)
-            what = f"run {result.get('run_id', result.get('id'))} queued"
-        log.info("incident %s: retry attempt %s %s", incident_id, attempt, what)
-    except Exception as exc:  # noqa: BLE001 - recorded, not raised
-        log.warning("incident %s: could not schedule retry: %s", incident_id, exc)
-        _note(incident_id, "auto-retry", f"auto-retry attempt {attempt} could not be queued: "
-                                         f"{exc.__class__.__name__}: {exc}")
-
-
 @retry_busy
-def _note(incident_id: int, kind: str, message: str) -> None:
+def note(incident_id: int, kind: str, message: str) -> None:
+    """Add a system event to an incident's timeline (e.g. a retry that could not be queued)."""
     with db.atomic():
         incident = Incident.get_by_id(incident_id)
         add_event(incident, kind, SYSTEM_ACTOR, message)
 
 
-def on_failure(run: JobRun, error) -> Incident | None:
-    """Triage a failed run: open, count or re-open its incident. Never raises."""
+def on_failure(run: JobRun, error) -> Outcome | None:
+    """Triage a failed run: open, count or re-open its incident and decide the retry. Never raises."""
     try:
         if run is None:
             return None
-        outcome = _record_failure(run, error)
+        return _record_failure(run, error)
     except Exception:  # noqa: BLE001 - triage must never turn a clean failure into a traceback
         log.exception("triage failed for run %s", getattr(run, "id", None))
         return None
-    try:
-        if outcome.retry is not None:
-            _schedule_retry(run, outcome.incident_id, *outcome.retry)
-        from batchops.incidents import notify
-
-        if outcome.action in ("opened", "reopened") and outcome.retry is None:
-            notify.notify_incident(outcome.incident_id, outcome.action, run=run)
-        elif outcome.escalated:
-            notify.notify_incident(outcome.incident_id, "escalated", run=run)
-    except Exception:  # noqa: BLE001
-        log.exception("triage side effects failed for incident %s", outcome.incident_id)
-    return Incident.get_or_none(Incident.id == outcome.incident_id)
 
 
 # --------------------------------------------------------------------------- success
@@ -395,19 +360,12 @@ def _resolve_recovered(run: JobRun) -> list[int]:
     return resolved
 
 
-def on_success(run: JobRun) -> None:
-    """A run succeeded: auto-resolve active incidents of the same file or job. Never raises."""
+def on_success(run: JobRun) -> list[int]:
+    """A run succeeded: auto-resolve active incidents of the same file or job; their ids. Never raises."""
     try:
         if run is None:
-            return
-        resolved = _resolve_recovered(run)
+            return []
+        return _resolve_recovered(run)
     except Exception:  # noqa: BLE001
         log.exception("auto-resolve failed for run %s", getattr(run, "id", None))
-        return
-    for incident_id in resolved:
-        try:
-            from batchops.incidents import notify
-
-            notify.notify_incident(incident_id, "recovered", run=run)
-        except Exception:  # noqa: BLE001
-            log.exception("recovery notice failed for incident %s", incident_id)
+        return []

@@ -1,7 +1,7 @@
-"""The queue: one Huey instance built from the configuration, the tasks, the consumer.
+"""The queue: one Huey instance built from the configuration (infrastructure, like the store).
 
 ``app`` builds Huey (SQLite ``queue.db`` in the data home, or Redis for a
-``redis://`` queue URL); ``tasks`` holds the task bodies and the two enqueue
-functions the services call; ``worker`` runs the consumer (``batchops worker``).
+``redis://`` queue URL). The task bodies and the enqueue functions the services
+call live in ``services.tasks``; the consumer is the ``batchops.worker`` front door.
 Nothing here imports Textual.
 """

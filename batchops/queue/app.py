@@ -67,7 +67,7 @@ def _sqlite_path(cfg) -> Path:
 
 
 def build(cfg, immediate: bool | None = None):
-    """A new Huey instance for ``cfg`` with every BatchOps task registered."""
+    """A new Huey instance for ``cfg`` (no tasks: ``services.tasks.huey()`` registers them)."""
     from huey import RedisHuey, SqliteHuey
 
     immediate = immediate_mode() if immediate is None else immediate
@@ -87,16 +87,13 @@ def build(cfg, immediate: bool | None = None):
     else:
         raise ConfigError(f"queue.url must be empty, sqlite:///path or redis://..., not {url!r}")
 
-    from batchops.queue import tasks
-
-    tasks.register(huey)
     return huey
 
 
 def get_huey():
     """The Huey instance for the running configuration (built once per data home)."""
     global _huey, _key
-    from batchops.services import context
+    from batchops import context
 
     cfg = context.config()
     key = (cfg.data_dir, cfg.queue.url, immediate_mode())
@@ -126,7 +123,7 @@ def reset() -> None:
 
 def queue_depth() -> dict:
     """Tasks waiting to run now (pending) and waiting for their time (scheduled: delayed retries)."""
-    from batchops.services import context
+    from batchops import context
 
     cfg = context.config()
     sqlite = not cfg.queue.url or cfg.queue.url.startswith("sqlite:")

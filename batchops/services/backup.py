@@ -26,7 +26,7 @@ from pathlib import Path
 from batchops import clock
 from batchops.clock import utc_now
 from batchops.errors import InputError, WorkError
-from batchops.services import context
+from batchops import context
 from batchops.store import files
 
 STORE = "batchops.db"

@@ -7,7 +7,7 @@ has sent a heartbeat within ``worker.lost_after_seconds``: nothing would run the
 
 from __future__ import annotations
 
-from batchops.services import context
+from batchops import context
 from batchops.store import migrations
 from batchops.store.db import db, is_sqlite
 

@@ -14,7 +14,7 @@ from batchops.clock import utc_now
 from batchops.errors import InputError, NotFound
 from batchops.incidents import workflow
 from batchops.incidents.workflow import ACTIVE_STATES
-from batchops.services import context
+from batchops import context
 from batchops.services.common import get_or_404, row_dict
 from batchops.store.db import db, retry_busy
 from batchops.store.models import (

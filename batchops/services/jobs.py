@@ -13,7 +13,7 @@ from __future__ import annotations
 from batchops import clock
 from batchops.clock import utc_now
 from batchops.errors import InputError, InvalidJSON
-from batchops.services import context
+from batchops import context
 from batchops.services.common import get_or_404, parse_json, row_dict
 from batchops.store.db import db, retry_busy
 from batchops.store.models import MISSED_POLICIES, TRIGGERS, Job, JobRun
@@ -94,7 +94,7 @@ def _name(value: str, job_id: int | None = None) -> str:
 def _validated(fields: dict, job_id: int | None = None) -> dict:
     """Normalise and check the given fields (only those present)."""
     from batchops.automation import registry
-    from batchops.automation.schedule import validate_cron, validate_timezone
+    from batchops.cron import validate_cron, validate_timezone
 
     out = dict(fields)
     if "name" in out:
@@ -135,7 +135,7 @@ def add_job(name, callable, cron, *, args=None, kwargs=None, timezone=None, time
             retry_delay_s=60, misfire_policy=None, max_lateness_min=None, description="", paused=False) -> dict:
     """Create a job; its first fire time is the next cron time after now in its zone."""
     from batchops.automation import registry
-    from batchops.automation.schedule import next_fire_time
+    from batchops.cron import next_fire_time
 
     context.require_writable()
     cfg = context.config()
@@ -163,7 +163,7 @@ def add_job(name, callable, cron, *, args=None, kwargs=None, timezone=None, time
 def edit_job(job_id, **changes) -> dict:
     """Change some fields; a new cron or zone recomputes the next fire time from now."""
     from batchops.automation import registry
-    from batchops.automation.schedule import next_fire_time
+    from batchops.cron import next_fire_time
 
     context.require_writable()
     job = get_job(job_id)
@@ -226,7 +226,7 @@ def pause_job(job_id, reason: str = "") -> dict:
 
 def resume_job(job_id) -> dict:
     """Resume from now on: fires missed while paused are not caught up (pausing is deliberate)."""
-    from batchops.automation.schedule import next_fire_time
+    from batchops.cron import next_fire_time
 
     context.require_writable()
     job = get_job(job_id)
@@ -251,7 +251,7 @@ def retry_delay(delay: float | None, attempt: int) -> float | None:
 def trigger_job(job_id, trigger: str = "cli", delay: float | None = None, attempt: int = 1) -> dict:
     """Create a job run and queue it for the worker (retries back off; see ``retry_delay``)."""
     from batchops.automation import registry
-    from batchops.queue import tasks
+    from batchops.services import tasks
     from batchops.services import runs
 
     context.require_writable()
@@ -275,14 +275,15 @@ def trigger_job(job_id, trigger: str = "cli", delay: float | None = None, attemp
 
 def run_job_now(job_id, trigger: str = "cli") -> dict:
     """Create a job run and execute it in this process (``jobs trigger --now``: no worker needed)."""
-    from batchops.automation import registry, runner
+    from batchops.automation import registry
+    from batchops.services import job_runs
     from batchops.services import runs
 
     context.require_writable()
     job = get_job(job_id)
     registry.entry(job.callable)
     run = runs.create_run("job", job=job, trigger=trigger)
-    out = runner.execute(run.id)
+    out = job_runs.execute(run.id)
     out["run_id"] = run.id
     return out
 
@@ -290,7 +291,7 @@ def run_job_now(job_id, trigger: str = "cli") -> dict:
 def preview_cron(cron: str, tz: str | None = None, n: int = 5, after=None) -> list[dict]:
     """The next ``n`` fire times of a cron expression in zone ``tz`` (default: the display zone), with
     daylight-saving notes; E_CRON_INVALID / E_TIMEZONE_INVALID. Nothing is stored."""
-    from batchops.automation.schedule import preview
+    from batchops.cron import preview
 
     tz = tz or context.config().display_timezone
     n = _int(n, "-n", 1, 1000)

@@ -14,7 +14,7 @@ import re
 from batchops.clock import utc_now
 from batchops.errors import InputError
 from batchops.incidents import triage
-from batchops.services import context
+from batchops import context
 from batchops.services.common import get_or_404, row_dict
 from batchops.store.db import db, retry_busy
 from batchops.store.models import SEVERITIES, JobRun, KnownError

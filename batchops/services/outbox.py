@@ -21,7 +21,7 @@ from pathlib import Path
 from batchops import clock
 from batchops.clock import utc_now
 from batchops.errors import BatchOpsError, ConfigError
-from batchops.services import context
+from batchops import context
 from batchops.store import files
 
 

@@ -17,7 +17,8 @@ from pathlib import Path
 from batchops import clock
 from batchops.clock import utc_now
 from batchops.errors import BatchOpsError, InputError, PipelineError
-from batchops.services import context, runs, uploads
+from batchops import context
+from batchops.services import runs, uploads
 from batchops.store import files
 from batchops.store.db import db, retry_busy
 from batchops.store.models import JobRun, Upload
@@ -52,7 +53,7 @@ def submit(upload_id: int, *, trigger="cli", queue=False, attempt: int | None = 
         _check_queue()
     run, previous = _reserve(upload_id, trigger, attempt)
     if queue:
-        from batchops.queue import tasks
+        from batchops.services import tasks
 
         # what this call did is queue it: read the result first, or a worker quick enough to
         # finish the run before we look makes `process --queue` say failed (exit 1) by chance
@@ -139,7 +140,7 @@ def _pause_hook(step_name: str, status: str) -> None:
 
 def execute(run_id: int) -> dict:
     """Run the pipeline for a queued run (in this process) and return its result object."""
-    from batchops.incidents import triage
+    from batchops.services import failures
     from batchops.pipeline.runner import PipelineRequest, run_pipeline
     from batchops.pipeline.settings import from_config
 
@@ -184,14 +185,14 @@ def execute(run_id: int) -> dict:
             error = PipelineError("the run was interrupted", code="E_INTERRUPTED")
         log_lines.append(f"{clock.fmt(utc_now(), seconds=True)} FAILED {error.code}: {error.message}")
         failed = _record_failure(run.id, upload.id, error, list(steps.values()), "\n".join(log_lines))
-        triage.on_failure(failed, error)
+        failures.handle_failure(failed, error)
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
         return result_dict(run.id)
     beat.stopped.set()
     log_lines.append(f"{clock.fmt(utc_now(), seconds=True)} published {result.rows_out} rows")
     done = _record_success(run.id, upload.id, result, list(steps.values()), "\n".join(log_lines))
-    triage.on_success(done)
+    failures.handle_success(done)
     return result_dict(run.id)
 
 

@@ -16,7 +16,7 @@ from peewee import JOIN
 
 from batchops.clock import utc_now
 from batchops.errors import InputError
-from batchops.services import context
+from batchops import context
 from batchops.services.common import get_or_404, row_dict
 from batchops.services.workers import pid_alive
 from batchops.store.db import db, retry_busy
@@ -217,10 +217,10 @@ def recover_stale(lost_after: float | None = None) -> list[int]:
         message = f"the process running this ({run.worker_id or 'unknown'}) stopped without finishing"
         changed = _fail_lost(run, message)
         if changed:
-            from batchops.incidents import triage  # only when there is something to triage
+            from batchops.services import failures  # only when there is something to triage
 
             recovered.append(run.id)
-            triage.on_failure(JobRun.get_by_id(run.id), WorkError(message, code="E_WORKER_LOST"))
+            failures.handle_failure(JobRun.get_by_id(run.id), WorkError(message, code="E_WORKER_LOST"))
     triage_untriaged(lost_after=lost_after)
     return recovered
 
@@ -255,8 +255,8 @@ def triage_untriaged(lost_after: float | None = None, now=None) -> list[int]:
             (JobRun.upload == run.upload_id) if run.upload_id else (JobRun.job == run.job_id)))
         if (run.upload_id or run.job_id) and later.exists():
             continue  # fixed since: an incident now would be noise
-        from batchops.incidents import triage  # only when there is something to triage
+        from batchops.services import failures  # only when there is something to triage
 
-        if triage.on_failure(run, None) is not None:
+        if failures.handle_failure(run, None) is not None:
             done.append(run.id)
     return done

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from batchops.services import context
+from batchops import context
 from batchops.store import migrations, seeds
 from batchops.store.models import Job, KnownError
 

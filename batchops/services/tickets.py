@@ -9,7 +9,7 @@ from __future__ import annotations
 from batchops.clock import utc_now
 from batchops.errors import IllegalTransition, InputError
 from batchops.incidents import workflow
-from batchops.services import context
+from batchops import context
 from batchops.services.common import get_or_404, row_dict
 from batchops.store.db import db, retry_busy
 from batchops.store.models import TICKET_STATES, Incident, Ticket

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from batchops.clock import utc_now
 from batchops.errors import InputError
-from batchops.services import context
+from batchops import context
 from batchops.services.common import get_or_404, row_dict
 from batchops.store import files
 from batchops.store.db import db, retry_busy

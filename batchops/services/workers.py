@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from batchops import clock
 from batchops.clock import utc_now
-from batchops.services import context
+from batchops import context
 from batchops.store.db import db, retry_busy
 from batchops.store.models import WorkerHeartbeat
 

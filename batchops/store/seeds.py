@@ -148,7 +148,7 @@ def _is_configured(cfg, dotted: str | None) -> bool:
 
 
 def seed_jobs(cfg) -> int:
-    from batchops.automation.schedule import next_fire_time
+    from batchops.cron import next_fire_time
 
     created = 0
     with db.atomic():

@@ -9,7 +9,8 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding
 
-from batchops.services import context, ui_state
+from batchops import context
+from batchops.services import ui_state
 from batchops.tui.commands import BatchOpsCommands
 from batchops.tui.display import error_line
 from batchops.tui.messages import AreaRestored

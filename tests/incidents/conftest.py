@@ -45,17 +45,18 @@ def ctx(app_ctx, queue_immediate):
 @pytest.fixture
 def configure(home, queue_immediate, write_config):
     """configure(toml_text) -> Config: the app on ``home`` with that batchops.toml."""
-    from batchops.services import context
+    from batchops import context
+    from batchops.services.setup import configure
     from batchops.store.db import db
 
     def run(text: str = ""):
         write_config(text)
-        return context.configure(home=home)
+        return configure(home=home)
 
     yield run
     if db.obj is not None and not db.obj.is_closed():
         db.obj.close()
-    context._config = None
+    context.reset()
 
 
 @pytest.fixture
@@ -66,7 +67,7 @@ def fail_pipeline(tmp_path):
     ``processing`` does, and hands it to triage.
     """
     from batchops.errors import PipelineError
-    from batchops.incidents import triage
+    from batchops.services import failures
     from batchops.services import processing, runs, uploads
 
     def fail(name="grades.csv", code="E_MISSING_COLUMNS", message="Missing required column(s): student_id",
@@ -79,7 +80,7 @@ def fail_pipeline(tmp_path):
         runs.mark_running(run.id)
         error = PipelineError(message, code=code, step=step)
         failed = processing._record_failure(run.id, upload_id, error, [], "log")
-        return failed, triage.on_failure(failed, error)
+        return failed, failures.handle_failure(failed, error)
 
     return fail
 
@@ -88,7 +89,7 @@ def fail_pipeline(tmp_path):
 def fail_job():
     """fail_job(job_name, code, message, trigger="schedule") -> (run, incident)."""
     from batchops.errors import JobError
-    from batchops.incidents import triage
+    from batchops.services import failures
     from batchops.services import runs
     from batchops.store.models import Job
 
@@ -97,7 +98,7 @@ def fail_job():
         run = runs.create_run("job", job=job, trigger=trigger, attempt=attempt)
         runs.mark_running(run.id)
         failed = runs.finish(run.id, "failed", error_code=code, error_message=message, exit_code=1)
-        return failed, triage.on_failure(failed, JobError(message, code=code))
+        return failed, failures.handle_failure(failed, JobError(message, code=code))
 
     return fail
 

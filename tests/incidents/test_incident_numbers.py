@@ -116,13 +116,14 @@ def test_dashboard_numbers(ctx):
 
 
 def test_dashboard_cli_json(home, run_cli):
-    from batchops.services import context
+    from batchops import context
+    from batchops.services.setup import configure
     from batchops.store.db import db
 
-    context.configure(home=home)
+    configure(home=home)
     build_store(utc_now())
     db.close()
-    context._config = None
+    context.reset()
     proc = run_cli("dashboard", "--json")
     assert proc.returncode == 0, proc.stderr
     d = json.loads(proc.stdout)

@@ -142,7 +142,7 @@ def test_triage_never_raises(ctx, fail_pipeline, monkeypatch, caplog):
     monkeypatch.setattr(triage, "_resolve_recovered", broken)
     run, inc = fail_pipeline("x.csv")
     assert inc is None and run.status == "failed"
-    assert triage.on_success(run) is None
+    assert triage.on_success(run) == []
     assert "triage failed" in caplog.text
 
 

@@ -41,7 +41,7 @@ def test_jobs_refuse_unregistered_callables_at_add_edit_and_run(rhome, tmp_path)
 
 
 def test_a_queued_run_of_a_tampered_job_is_refused_by_the_runner(app_ctx, tmp_path, monkeypatch):
-    from batchops.automation import runner
+    from batchops.services import job_runs
     from batchops.services import jobs, runs
     from batchops.store.models import Job, JobRun
 
@@ -49,7 +49,7 @@ def test_a_queued_run_of_a_tampered_job_is_refused_by_the_runner(app_ctx, tmp_pa
     job = jobs.add_job("later", "purge_old_records", "0 3 * * *", kwargs={"dry_run": True})
     run = runs.create_run("job", job=Job.get_by_id(job["id"]), trigger="schedule")
     Job.update(callable="os:system", args=["touch PWNED"], kwargs={}).where(Job.id == job["id"]).execute()
-    runner.execute(run.id)
+    job_runs.execute(run.id)
     done = JobRun.get_by_id(run.id)
     assert done.status == "failed" and done.error_code == "E_CALLABLE_NOT_REGISTERED"
     assert not list(tmp_path.rglob("PWNED"))
@@ -163,7 +163,7 @@ def web():
 
 
 def test_scrape_refuses_non_http_urls_and_redirects_and_caps_size_and_time(app_ctx, web):
-    from batchops.automation.jobs import scrape
+    from batchops.jobs import scrape
     from batchops.errors import BatchOpsError
 
     for url in ("file:///etc/passwd", "ftp://127.0.0.1/x", "data:text/html,<a>x</a>", "gopher://x/",

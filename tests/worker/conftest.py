@@ -20,7 +20,8 @@ from workerlib import HERE, merge, write_config, BASE_SETTINGS
 def wctx(home, monkeypatch, request):
     """Configured app (immediate queue) on ``home``; yields a namespace with cfg, home, reconfigure()."""
     from batchops.queue import app as queue_app
-    from batchops.services import context
+    from batchops import context
+    from batchops.services.setup import configure
     from batchops.store.db import db
 
     marker = request.node.get_closest_marker("wconfig")
@@ -43,17 +44,17 @@ def wctx(home, monkeypatch, request):
     def reconfigure(extra: dict | None = None):
         ctx.settings = merge(settings, extra or {})
         write_config(config_path, ctx.settings)
-        ctx.cfg = context.configure()
+        ctx.cfg = configure()
         return ctx.cfg
 
     ctx.reconfigure = reconfigure
-    ctx.cfg = context.configure()
+    ctx.cfg = configure()
     queue_app.reset()
     yield ctx
     queue_app.reset()
     if db.obj is not None and not db.obj.is_closed():
         db.obj.close()
-    context._config = None
+    context.reset()
 
 
 def pytest_configure(config):

@@ -68,6 +68,9 @@ def test_queue_url_choices(wctx, tmp_path):
     cfg = wctx.cfg
     cfg.queue.url = f"sqlite:///{tmp_path}/elsewhere/q.db"
     huey = app.build(cfg, immediate=False)
+    from batchops.services import tasks
+
+    tasks.register(huey)
     assert huey.storage.filename == f"{tmp_path}/elsewhere/q.db" and set(huey.batchops_tasks) == {
         "run_pipeline", "run_job", "tick", "ping"}
     huey.storage.close()

@@ -51,19 +51,21 @@ class Cluster:
         return proc
 
     def open_store(self):
-        from batchops.services import context
+        from batchops import context
+        from batchops.services.setup import configure
 
-        return context.configure(self.config, self.home)
+        return configure(self.config, self.home)
 
     def close(self):
         for worker in self.workers:
             worker.stop(signal.SIGKILL)
-        from batchops.services import context
+        from batchops import context
+        from batchops.services.setup import configure
         from batchops.store.db import db
 
         if db.obj is not None and not db.obj.is_closed():
             db.obj.close()
-        context._config = None
+        context.reset()
 
 
 def _pause_seeded(cluster: Cluster) -> None:

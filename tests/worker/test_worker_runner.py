@@ -1,4 +1,4 @@
-"""automation.runner: success, failure + triage, timeout, overlap, retries, run-time registry check."""
+"""services.job_runs: success, failure + triage, timeout, overlap, retries, run-time registry check."""
 
 from __future__ import annotations
 
@@ -16,11 +16,11 @@ def _job(name, func, **extra):
 
 
 def _run(job, trigger="cli", attempt=1):
-    from batchops.automation import runner
+    from batchops.services import job_runs
     from batchops.services import runs
 
     run = runs.create_run("job", job=job, trigger=trigger, attempt=attempt)
-    return runner.execute(run.id)
+    return job_runs.execute(run.id)
 
 
 def test_success_records_result_log_and_job_state(wctx):
@@ -85,9 +85,9 @@ def test_scheduled_run_never_overlaps_a_running_one(wctx):
     JobRun.update(status="running").where(JobRun.id == busy.id).execute()
     scheduled = runs.create_run("job", job=job, trigger="schedule")
     ScheduleClaim.create(job=job.id, fire_time=busy.queued_at, run=scheduled.id)
-    from batchops.automation import runner
+    from batchops.services import job_runs
 
-    out = runner.execute(scheduled.id)
+    out = job_runs.execute(scheduled.id)
     assert out["status"] == "skipped" and out["error_code"] == "E_JOB_OVERLAP"
     assert ScheduleClaim.get(ScheduleClaim.run == scheduled.id).outcome == "skipped-overlap"
     # a manual run waits its turn instead (re-queued with a delay; in immediate mode it is cancelled)
@@ -96,8 +96,9 @@ def test_scheduled_run_never_overlaps_a_running_one(wctx):
 
 
 def test_busy_manual_run_is_requeued_with_a_delay(wctx, monkeypatch):
-    from batchops.automation import runner
-    from batchops.queue import app, tasks
+    from batchops.services import job_runs
+    from batchops.queue import app
+    from batchops.services import tasks
     from batchops.services import runs
     from batchops.store.models import JobRun
 
@@ -108,13 +109,13 @@ def test_busy_manual_run_is_requeued_with_a_delay(wctx, monkeypatch):
     monkeypatch.setattr(app, "immediate_mode", lambda: False)
     monkeypatch.setattr(tasks, "enqueue_job", lambda run_id, delay=None: calls.append((run_id, delay)))
     run = runs.create_run("job", job=job, trigger="retry", attempt=2)
-    assert runner.execute(run.id)["status"] == "queued"
-    assert calls == [(run.id, runner.DEFER_SECONDS)]
+    assert job_runs.execute(run.id)["status"] == "queued"
+    assert calls == [(run.id, job_runs.DEFER_SECONDS)]
 
 
 def test_failed_job_is_retried_with_backoff(wctx, monkeypatch):
     """Triage schedules the job's own retries (no known error matches) through trigger_job, which backs off."""
-    from batchops.queue import tasks
+    from batchops.services import tasks
     from batchops.store.models import JobRun
 
     calls = []
@@ -132,9 +133,9 @@ def test_failed_job_is_retried_with_backoff(wctx, monkeypatch):
     retry = JobRun.select().where((JobRun.job == job.id) & (JobRun.id != first["id"])).get()
     assert (retry.trigger, retry.attempt, retry.status) == ("retry", 2, "queued")
     assert calls[-1] == (retry.id, 30.0)
-    from batchops.automation import runner
+    from batchops.services import job_runs
 
-    runner.execute(retry.id)  # attempt 2 fails too: attempt 3 waits twice as long
+    job_runs.execute(retry.id)  # attempt 2 fails too: attempt 3 waits twice as long
     third = JobRun.select().where(JobRun.job == job.id).order_by(JobRun.id.desc()).get()
     assert third.attempt == 3 and calls[-1] == (third.id, 60.0)
 
@@ -147,33 +148,33 @@ def test_unregistered_callable_is_refused_at_run_time(wctx):
 
 
 def test_deleted_or_paused_job_runs_are_cancelled(wctx):
-    from batchops.automation import runner
+    from batchops.services import job_runs
     from batchops.services import jobs, runs
 
     job = _job("gone", "worker_helpers:noop")
     run = runs.create_run("job", job=job, trigger="schedule")
     jobs.pause_job(job.id)
-    assert runner.execute(run.id)["status"] == "cancelled"
+    assert job_runs.execute(run.id)["status"] == "cancelled"
     run = runs.create_run("job", job=job)
     jobs.delete_job(job.id)
-    out = runner.execute(run.id)
+    out = job_runs.execute(run.id)
     assert out["status"] == "cancelled" and "deleted" in out["error_message"]
 
 
 def test_duplicate_delivery_does_nothing(wctx):
-    from batchops.automation import runner
+    from batchops.services import job_runs
 
     job = _job("once", "worker_helpers:noop")
     out = _run(job)
-    again = runner.execute(out["id"])
+    again = job_runs.execute(out["id"])
     assert again["status"] == "succeeded" and again["finished_at"] == out["finished_at"]
-    assert runner.execute(999999)["status"] == "gone"
+    assert job_runs.execute(999999)["status"] == "gone"
 
 
 @pytest.mark.parametrize("name", ["run_pipeline", "run_job"])
 def test_interrupted_task_is_put_back_on_the_queue(wctx, monkeypatch, name):
     """What the SIGNAL_INTERRUPTED handler does when a stopping worker abandons a running task."""
-    from batchops.queue import tasks
+    from batchops.services import tasks
     from batchops.services import runs
     from batchops.store.models import JobRun, Upload
 
@@ -200,7 +201,8 @@ def test_queued_runs_without_a_task_are_queued_again(wctx, monkeypatch):
     """A worker killed between taking a task and claiming its run leaves it 'queued' with no task: the tick re-queues it."""
     from datetime import timedelta
 
-    from batchops.queue import app, tasks
+    from batchops.queue import app
+    from batchops.services import tasks
     from batchops.services import runs
     from batchops.store.models import JobRun
 
@@ -214,6 +216,6 @@ def test_queued_runs_without_a_task_are_queued_again(wctx, monkeypatch):
     old = lost.queued_at - timedelta(minutes=30)
     JobRun.update(queued_at=old).where(JobRun.id.in_([in_queue.id, lost.id])).execute()
     assert tasks.requeue_lost() == [lost.id]
-    pending = [t.args[0] for t in app.get_huey().pending()]
+    pending = [t.args[0] for t in tasks.huey().pending()]
     assert sorted(pending) == sorted([in_queue.id, lost.id]) and fresh.id not in pending
     assert tasks.requeue_lost() == []  # now it has its task

@@ -15,7 +15,7 @@ UTC = timezone.utc
 @pytest.fixture
 def enqueued(monkeypatch):
     """Record enqueue_job calls instead of running the jobs."""
-    from batchops.queue import tasks
+    from batchops.services import tasks
 
     calls = []
     monkeypatch.setattr(tasks, "enqueue_job", lambda run_id, delay=None: calls.append((run_id, delay)))
@@ -58,7 +58,7 @@ def _pause_seeded():
 
 
 def test_on_time_fire_is_dispatched_once_and_next_run_advances(wctx, enqueued):
-    from batchops.automation.scheduler import dispatch_due
+    from batchops.services.scheduler import dispatch_due
 
     _pause_seeded()
     fire = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -79,7 +79,7 @@ def test_on_time_fire_is_dispatched_once_and_next_run_advances(wctx, enqueued):
 
 
 def test_not_due_paused_and_disabled_jobs_are_left_alone(wctx, enqueued):
-    from batchops.automation.scheduler import dispatch_due
+    from batchops.services.scheduler import dispatch_due
     from batchops.services import jobs
 
     _pause_seeded()
@@ -96,7 +96,7 @@ def test_not_due_paused_and_disabled_jobs_are_left_alone(wctx, enqueued):
     ("all", [("catch-up", "07:00"), ("catch-up", "08:00"), ("catch-up", "09:00"), ("catch-up", "10:00")]),
 ])
 def test_missed_run_policies(wctx, enqueued, policy, expect):
-    from batchops.automation.scheduler import dispatch_due
+    from batchops.services.scheduler import dispatch_due
 
     _pause_seeded()
     job = _job(policy=policy, lateness=240, next_run_at=datetime(2026, 3, 2, 7, 0, tzinfo=UTC))
@@ -117,7 +117,7 @@ def test_missed_run_policies(wctx, enqueued, policy, expect):
 
 
 def test_missed_runs_beyond_max_lateness_are_only_counted(wctx, enqueued):
-    from batchops.automation.scheduler import dispatch_due
+    from batchops.services.scheduler import dispatch_due
 
     _pause_seeded()
     job = _job(policy="all", lateness=90, next_run_at=datetime(2026, 2, 20, 0, 0, tzinfo=UTC))
@@ -129,7 +129,7 @@ def test_missed_runs_beyond_max_lateness_are_only_counted(wctx, enqueued):
 
 
 def test_on_time_fire_wins_over_catch_up_with_policy_once(wctx, enqueued):
-    from batchops.automation.scheduler import dispatch_due
+    from batchops.services.scheduler import dispatch_due
 
     _pause_seeded()
     job = _job(cron="*/10 * * * *", policy="once", next_run_at=datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
@@ -139,7 +139,7 @@ def test_on_time_fire_wins_over_catch_up_with_policy_once(wctx, enqueued):
 
 
 def test_fire_while_previous_run_is_running_is_recorded_as_skipped(wctx, enqueued):
-    from batchops.automation.scheduler import dispatch_due
+    from batchops.services.scheduler import dispatch_due
     from batchops.services import runs
     from batchops.store.models import JobRun
 
@@ -158,7 +158,7 @@ def test_fire_while_previous_run_is_running_is_recorded_as_skipped(wctx, enqueue
 
 def test_daylight_saving_fires_in_the_jobs_zone(wctx, enqueued):
     """Europe/Berlin 30 2 * * *: 03:00 local on the spring-forward day, twice on the fall-back day."""
-    from batchops.automation.scheduler import dispatch_due
+    from batchops.services.scheduler import dispatch_due
 
     _pause_seeded()
     job = _job(cron="30 2 * * *", tz="Europe/Berlin", next_run_at=datetime(2025, 3, 30, 1, 0, tzinfo=UTC))
@@ -179,7 +179,7 @@ def test_daylight_saving_fires_in_the_jobs_zone(wctx, enqueued):
 
 
 def test_a_broken_job_is_paused_with_the_reason(wctx, enqueued):
-    from batchops.automation.scheduler import dispatch_due
+    from batchops.services.scheduler import dispatch_due
     from batchops.store.models import Job
 
     _pause_seeded()
@@ -192,7 +192,7 @@ def test_a_broken_job_is_paused_with_the_reason(wctx, enqueued):
 
 
 def test_editing_a_job_changes_the_next_tick(wctx, enqueued):
-    from batchops.automation.scheduler import dispatch_due
+    from batchops.services.scheduler import dispatch_due
     from batchops.services import jobs
 
     _pause_seeded()
@@ -207,9 +207,10 @@ def test_editing_a_job_changes_the_next_tick(wctx, enqueued):
 DISPATCH_SCRIPT = r"""
 import sys, time
 from datetime import datetime, timezone
-from batchops.services import context
-context.configure()
-from batchops.automation.scheduler import dispatch_due
+from batchops import context
+from batchops.services.setup import configure
+configure()
+from batchops.services.scheduler import dispatch_due
 start_at, now = float(sys.argv[1]), datetime.fromisoformat(sys.argv[2])
 while time.time() < start_at:
     time.sleep(0.001)

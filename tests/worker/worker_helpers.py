@@ -28,7 +28,7 @@ def sleepy(seconds: float = 5.0) -> dict:
 
 def cooperative(seconds: float = 5.0) -> dict:
     """Sleep in small steps, stopping at the deadline."""
-    from batchops.automation.runner import check_deadline
+    from batchops.automation.job_context import check_deadline
 
     end = time.monotonic() + seconds
     while time.monotonic() < end:

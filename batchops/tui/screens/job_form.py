@@ -18,7 +18,8 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from batchops import clock
 from batchops.errors import BatchOpsError
-from batchops.services import context, jobs
+from batchops import context
+from batchops.services import jobs
 from batchops.tui.display import error_line
 from batchops.tui.messages import ActionDone
 from batchops.tui.screens.base import BaseScreen

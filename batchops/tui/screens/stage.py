@@ -22,7 +22,8 @@ from textual.suggester import Suggester, SuggestFromList
 from textual.widgets import Button, DirectoryTree, Input, Label, ListItem, ListView, Select, Static, TextArea
 
 from batchops.errors import BatchOpsError, InputError
-from batchops.services import context, plans, ui_state
+from batchops import context
+from batchops.services import plans, ui_state
 from batchops.tui.display import error_line
 from batchops.tui.messages import StagedChanged
 from batchops.tui.screens.base import BaseScreen

@@ -1,8 +1,9 @@
-"""The running configuration and store, set once by whichever front door starts.
+"""The running configuration: the data home, read-only mode, the acting user.
 
-``configure()`` loads the config, binds the store and sets the display zone;
-services read ``config()``. Tests call ``configure(home=tmp)`` to isolate
-themselves in a temporary data home.
+The base of every layer: it imports only the config loader and the clock, so the
+store, the pipeline and the services can all ask for ``config()``. A front door
+calls ``batchops.services.setup.configure()``, which loads the config here and
+then opens the store.
 """
 
 from __future__ import annotations
@@ -18,24 +19,26 @@ from batchops.errors import ReadOnly
 _config: Config | None = None
 
 
-def configure(config_path: str | os.PathLike | None = None, home: str | os.PathLike | None = None,
-              cfg: Config | None = None, read_only: bool | None = None) -> Config:
+def load(config_path: str | os.PathLike | None = None, home: str | os.PathLike | None = None,
+         cfg: Config | None = None, read_only: bool | None = None) -> Config:
+    """Make ``cfg`` (or the config found from the path/home) the running one."""
     global _config
-    from batchops.store import open_store
-
     cfg = cfg or load_config(config_path, home)
     if read_only is not None:
         cfg.read_only = cfg.read_only or read_only
     clock.set_display_zone(cfg.display_timezone)
     _config = cfg
-    open_store(cfg)
     return cfg
 
 
+def reset() -> None:
+    """Forget the running config (tests that switch data homes)."""
+    global _config
+    _config = None
+
+
 def config() -> Config:
-    if _config is None:
-        return configure()
-    return _config
+    return _config if _config is not None else load()
 
 
 def home() -> Path:

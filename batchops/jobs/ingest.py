@@ -21,11 +21,11 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from batchops import clock
-from batchops.automation.jobs._common import remember_once, seen
-from batchops.automation.runner import check_deadline, log
+from batchops.jobs._common import remember_once, seen
+from batchops.automation.job_context import check_deadline, log
 from batchops.clock import utc_now
 from batchops.errors import BatchOpsError, InputError, JobError
-from batchops.services import context
+from batchops import context
 from batchops.store import files
 
 SKIP_PREFIXES = (".", "~$")

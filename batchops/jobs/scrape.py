@@ -23,11 +23,11 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 from batchops import clock
-from batchops.automation.runner import check_deadline, log
+from batchops.automation.job_context import check_deadline, log
 from batchops.clock import utc_now
 from batchops.errors import BatchOpsError, InputError, JobError
 from batchops.http import check_url, http_only_opener
-from batchops.services import context
+from batchops import context
 from batchops.store import files
 
 KEEP_SNAPSHOTS = 30

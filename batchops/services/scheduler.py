@@ -69,7 +69,7 @@ class Dispatch:
 
 def _plan(job: Job, now: datetime, grace: float) -> tuple[list[tuple[datetime, bool]], list[datetime], int]:
     """(fires to run as (time, catch_up), missed fires to record as skipped, count of older missed fires)."""
-    from batchops.automation.schedule import fire_times_between
+    from batchops.cron import fire_times_between
 
     start = as_utc(job.next_run_at)
     lateness = timedelta(minutes=max(0, job.max_lateness_min or 0))
@@ -119,7 +119,7 @@ def _skipped_run(job: Job, fire: datetime, code: str, message: str, catch_up: bo
 
 @retry_busy
 def _dispatch_job(job_id: int, now: datetime, grace: float, who: str) -> tuple[Dispatch, list[int]]:
-    from batchops.automation.schedule import next_fire_time
+    from batchops.cron import next_fire_time
 
     with db.atomic():  # IMMEDIATE: dispatchers in other processes wait here, then see our claims
         job = Job.get_or_none(Job.id == job_id)
@@ -165,8 +165,8 @@ def _dispatch_job(job_id: int, now: datetime, grace: float, who: str) -> tuple[D
 
 def dispatch_due(now: datetime | None = None, who: str | None = None) -> list[dict]:
     """Enqueue every due job run once; returns what was done per job (for logs and tests)."""
-    from batchops.queue import tasks
-    from batchops.services import context
+    from batchops.services import tasks
+    from batchops import context
 
     if context.config().read_only:
         return []
@@ -203,7 +203,7 @@ def _pause_broken(job_id: int, exc: Exception) -> Dispatch:
 @retry_busy
 def _fill_missing_next_run() -> None:
     """A job inserted without next_run_at (by hand, or an old store) gets one from now on."""
-    from batchops.automation.schedule import next_fire_time
+    from batchops.cron import next_fire_time
 
     missing = list(Job.select().where(Job.enabled & ~Job.paused & Job.next_run_at.is_null(True)))
     for job in missing:

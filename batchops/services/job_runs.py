@@ -11,15 +11,15 @@
   ``E_JOB_TIMEOUT``. Python cannot kill a thread: callables that loop call
   ``check_deadline()`` so they stop themselves; the rest are abandoned (daemon
   thread) and their late result is ignored.
-* **Retries.** A failure goes to incident triage, which schedules the retry
-  (known error first, else the job's own ``retries``/``retry_delay_s``) through
-  ``services.jobs.trigger_job``; the delay doubles with each attempt. Triage
-  never raises; a failure it could not record is triaged again by the tick
+* **Retries.** A failure goes to ``services.failures``: incident triage decides
+  (known error first, else the job's own ``retries``/``retry_delay_s``) and the
+  retry is queued through ``services.jobs.trigger_job``. Triage never raises; a
+  failure it could not record is triaged again by the tick
   (``services.runs.triage_untriaged``).
-* A successful run goes through ``triage.on_success`` (auto-resolve).
+* A successful run goes through ``failures.handle_success`` (auto-resolve).
 
-Callables get their context (run id, log, deadline) through ``current()``,
-``log()`` and ``check_deadline()`` in this module.
+Callables get their context (run id, log, deadline) through
+``automation.job_context``, which this module binds to the callable's thread.
 """
 
 from __future__ import annotations
@@ -28,12 +28,13 @@ import logging
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field
 
-from batchops import clock
+from batchops import clock, context
+from batchops.automation import job_context
+from batchops.automation.job_context import JobContext
 from batchops.clock import utc_now
 from batchops.errors import BatchOpsError, JobError
-from batchops.services import context, runs
+from batchops.services import runs
 from batchops.store.db import db, retry_busy
 from batchops.store.models import Job, JobRun, ScheduleClaim
 
@@ -41,51 +42,6 @@ logger = logging.getLogger("batchops.jobs")
 
 DEFER_SECONDS = 5.0  # a manual/retry/catch-up run waiting for the job's running run checks again after this
 MAX_LOG_CHARS = 200_000
-
-
-@dataclass
-class JobContext:
-    run_id: int
-    job_name: str
-    timeout_s: float
-    deadline: float  # time.monotonic()
-    lines: list[str] = field(default_factory=list)
-    cancelled: threading.Event = field(default_factory=threading.Event)
-
-    def log(self, message: str) -> None:
-        self.lines.append(f"{clock.fmt(utc_now(), seconds=True)} {message}")
-        logger.info("run %s (%s): %s", self.run_id, self.job_name, message)
-
-    def remaining(self) -> float:
-        return self.deadline - time.monotonic()
-
-    def check_deadline(self) -> None:
-        if self.cancelled.is_set() or time.monotonic() > self.deadline:
-            raise JobError(f"the job ran longer than its timeout of {self.timeout_s:g} s", code="E_JOB_TIMEOUT")
-
-
-_local = threading.local()
-
-
-def current() -> JobContext | None:
-    """The context of the job run executing in this thread (None outside a job)."""
-    return getattr(_local, "ctx", None)
-
-
-def log(message: str) -> None:
-    """Add a line to the running job's log (and the worker's log); a no-op outside a job."""
-    ctx = current()
-    if ctx is not None:
-        ctx.log(message)
-    else:
-        logger.info(message)
-
-
-def check_deadline() -> None:
-    """Raise E_JOB_TIMEOUT if the running job is past its timeout (callables call this between items)."""
-    ctx = current()
-    if ctx is not None:
-        ctx.check_deadline()
 
 
 # ------------------------------------------------------------------ claim
@@ -153,7 +109,8 @@ def execute(run_id: int) -> dict:
 
     state, other = _claim(run.id, job)
     if state == "busy":
-        from batchops.queue import app, tasks
+        from batchops.queue import app
+        from batchops.services import tasks
 
         if app.immediate_mode():
             _cancel(run.id, f"cancelled: run {other} of this job is still running")
@@ -167,7 +124,7 @@ def execute(run_id: int) -> dict:
 
 
 def _call(func, args, kwargs, ctx: JobContext, box: dict) -> None:
-    _local.ctx = ctx
+    job_context.bind(ctx)
     try:
         with db.connection_context():
             box["result"] = func(*args, **kwargs)
@@ -175,7 +132,7 @@ def _call(func, args, kwargs, ctx: JobContext, box: dict) -> None:
         box["error"] = exc
         box["traceback"] = traceback.format_exc(limit=8)
     finally:
-        _local.ctx = None
+        job_context.bind(None)
 
 
 def _as_error(exc: BaseException) -> BatchOpsError:
@@ -252,7 +209,7 @@ def _jsonable(value):
 
 
 def _succeeded(run: JobRun, job: Job, ctx: JobContext, result) -> dict:
-    from batchops.incidents import triage
+    from batchops.services import failures
 
     ctx.lines.append(f"{clock.fmt(utc_now(), seconds=True)} succeeded")
 
@@ -265,7 +222,7 @@ def _succeeded(run: JobRun, job: Job, ctx: JobContext, result) -> dict:
             return done
 
     done = write()
-    triage.on_success(done)
+    failures.handle_success(done)
     return runs.run_dict(done, full=True)
 
 
@@ -284,7 +241,7 @@ def _failed(run: JobRun, job: Job, ctx: JobContext, exc: BaseException, tb: str 
             return done
 
     done = write()
-    from batchops.incidents import triage
+    from batchops.services import failures
 
-    triage.on_failure(done, error)  # never raises; it schedules the retry (a run it missed: runs.triage_untriaged)
+    failures.handle_failure(done, error)  # never raises; it schedules the retry (a run it missed: runs.triage_untriaged)
     return runs.run_dict(done, full=True)

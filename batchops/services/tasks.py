@@ -6,7 +6,7 @@ The run row in the store is the truth about a run; a Huey task only carries its
 id, so a duplicate delivery is harmless (the run is claimed atomically).
 
 * ``run_pipeline(run_id)`` -> ``services.processing.execute``
-* ``run_job(run_id)`` -> ``automation.runner.execute``
+* ``run_job(run_id)`` -> ``automation.job_runs.execute``
 * ``tick()`` every minute -> ``automation.scheduler.dispatch_due`` and
   ``services.runs.recover_stale``
 * ``ping()`` -> 1 (health probes and the queue benchmark)
@@ -20,8 +20,22 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
+
+from batchops.queue import app
 
 log = logging.getLogger("batchops.queue")
+_registering = threading.Lock()
+
+
+def huey():
+    """The running Huey instance (``queue.app.get_huey``) with every BatchOps task registered on it."""
+    instance = app.get_huey()
+    if not hasattr(instance, "batchops_tasks"):
+        with _registering:
+            if not hasattr(instance, "batchops_tasks"):
+                register(instance)
+    return instance
 
 TASK_NAMES = ("run_pipeline", "run_job", "tick", "ping")
 
@@ -41,15 +55,15 @@ def run_pipeline(run_id: int) -> None:
 
 
 def run_job(run_id: int) -> None:
-    from batchops.automation import runner
+    from batchops.services import job_runs
 
     with _store():
-        runner.execute(run_id)
+        job_runs.execute(run_id)
 
 
 def tick() -> None:
     """The one periodic task: dispatch due jobs (croniter, each job's zone), then recover orphans."""
-    from batchops.automation import scheduler
+    from batchops.services import scheduler
     from batchops.services import runs
 
     with _store():
@@ -80,16 +94,14 @@ def requeue_lost(min_age_s: float | None = None) -> list[int]:
     ``min_age_s`` ago (default ``worker.requeue_lost_after_seconds``) is left alone;
     a duplicate delivery is harmless (runs are claimed atomically).
     """
-    from batchops.services import context, runs
+    from batchops import context
+    from batchops.services import runs
 
     if min_age_s is None:
         min_age_s = context.config().worker.requeue_lost_after_seconds
 
     def task_run_ids() -> set[int]:
-        from batchops.queue.app import get_huey
-
-        huey = get_huey()
-        return {int(task.args[0]) for task in [*huey.pending(limit=20000), *huey.scheduled(limit=20000)]
+        return {int(task.args[0]) for task in [*huey().pending(limit=20000), *huey().scheduled(limit=20000)]
                 if type(task).__name__ in ("run_pipeline", "run_job") and task.args}
 
     stale = runs.queued_without_task(min_age_s, task_run_ids)
@@ -132,27 +144,25 @@ def requeue_interrupted(task_name: str, run_id: int) -> bool:
     return True
 
 
-def register(huey) -> None:
-    """Register every task on ``huey`` (called once per instance by ``queue.app.build``)."""
+def register(instance) -> None:
+    """Register every task on a Huey instance (once per instance, through ``huey()``)."""
     from huey import crontab
     from huey.signals import SIGNAL_INTERRUPTED
 
-    huey.batchops_tasks = {
-        "run_pipeline": huey.task(name="run_pipeline")(run_pipeline),
-        "run_job": huey.task(name="run_job")(run_job),
+    instance.batchops_tasks = {
+        "run_pipeline": instance.task(name="run_pipeline")(run_pipeline),
+        "run_job": instance.task(name="run_job")(run_job),
         # crontab() with no arguments matches every minute, in any zone: which stored
         # Job is due is decided by croniter in the job's own zone, not by Huey.
         # priority: a backlog of pipeline runs must not make scheduled jobs late
-        "tick": huey.periodic_task(crontab(), name="tick", priority=100)(tick),
-        "ping": huey.task(name="ping")(ping),
+        "tick": instance.periodic_task(crontab(), name="tick", priority=100)(tick),
+        "ping": instance.task(name="ping")(ping),
     }
-    huey.signal(SIGNAL_INTERRUPTED)(_on_interrupted)
+    instance.signal(SIGNAL_INTERRUPTED)(_on_interrupted)
 
 
 def _enqueue(name: str, run_id: int, delay: float | None) -> None:
-    from batchops.queue.app import get_huey
-
-    task = get_huey().batchops_tasks[name]
+    task = huey().batchops_tasks[name]
     if delay:
         task.schedule(args=(int(run_id),), delay=float(delay))
     else:

@@ -17,11 +17,11 @@ from datetime import datetime
 from pathlib import Path
 
 from batchops import clock
-from batchops.automation.jobs._common import forget, remember_once
-from batchops.automation.runner import check_deadline, log
+from batchops.jobs._common import forget, remember_once
+from batchops.automation.job_context import check_deadline, log
 from batchops.clock import utc_now
 from batchops.errors import InputError, JobError
-from batchops.services import context
+from batchops import context
 
 ABSENT = {"absent", "a", "ab", "abs"}
 SUFFIXES = {".csv", ".xlsx"}
@@ -163,7 +163,7 @@ def send_attendance_reminders(path: str | None = None, date: str | None = "today
                 continue
             key = f"attendance:{row_day.isoformat()}:{row['student_id']}"
             if dry_run:
-                from batchops.automation.jobs._common import seen
+                from batchops.jobs._common import seen
 
                 summary["already_sent" if seen(key) else "sent"] += 1
                 continue

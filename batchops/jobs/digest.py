@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 
 from batchops import clock
-from batchops.automation.runner import log
+from batchops.automation.job_context import log
 from batchops.clock import utc_now
-from batchops.services import context
+from batchops import context
 from batchops.store import files
 from batchops.store.models import Incident, Job, JobRun
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from batchops.automation.runner import log
+from batchops.automation.job_context import log
 
 
 def run_daily_backup(to: str | None = None, keep: int | None = None) -> dict:

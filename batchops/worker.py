@@ -28,7 +28,7 @@ import threading
 log = logging.getLogger("batchops.worker")
 
 DEFAULT_SHUTDOWN_TIMEOUT = 8.0
-TASK_MODULES = ("batchops.queue.tasks", "batchops.automation.runner", "batchops.automation.scheduler",
+TASK_MODULES = ("batchops.services.tasks", "batchops.services.job_runs", "batchops.services.scheduler",
                 "batchops.services.processing")
 
 
@@ -99,7 +99,8 @@ def run(workers: int | None = None, shutdown_timeout: float | None = None, perio
 
     from batchops.errors import ConfigError
     from batchops.queue import app
-    from batchops.services import context, runs
+    from batchops import context
+    from batchops.services import runs, tasks
     from batchops.store.db import db
 
     cfg = context.config()
@@ -111,7 +112,7 @@ def run(workers: int | None = None, shutdown_timeout: float | None = None, perio
         raise ConfigError("--workers must be at least 1")
     for module in TASK_MODULES:  # like run_huey's autodiscover: every task module before the consumer
         importlib.import_module(module)
-    huey = app.get_huey()
+    huey = tasks.huey()
     tick = app.tick_seconds()
     config = ConsumerConfig(
         workers=workers, worker_type="thread", max_delay=float(cfg.queue.max_delay), periodic=periodic,

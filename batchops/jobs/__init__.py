@@ -2,5 +2,5 @@
 
 Each takes keyword arguments that default to the ``[automation]`` settings,
 returns a small JSON-able summary (stored on the run), logs through
-``automation.runner.log`` and raises a ``BatchOpsError`` with a code when it fails.
+``automation.job_context.log`` and raises a ``BatchOpsError`` with a code when it fails.
 """

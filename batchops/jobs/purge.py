@@ -20,9 +20,9 @@ import time
 from datetime import datetime, timedelta
 
 from batchops import clock
-from batchops.automation.runner import check_deadline, log
+from batchops.automation.job_context import check_deadline, log
 from batchops.clock import utc_now
-from batchops.services import context
+from batchops import context
 from batchops.store.db import db, is_sqlite, retry_busy
 from batchops.store.models import AppState, Incident, JobRun, ScheduleClaim, Upload
 
