@@ -8,7 +8,7 @@ repeats) or impossible (skipped, croniter moves them to the next valid time).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
@@ -93,6 +93,3 @@ def preview(cron: str, tz: str, n: int = 5, after: datetime | None = None) -> li
         out.append(FirePreview(utc=utc, local=local, note=note))
     return out
 
-
-def minutes(n: float) -> timedelta:
-    return timedelta(minutes=n)

@@ -110,7 +110,6 @@ def run_batchops(tmp: Path, tasks: int, workers: int) -> float:
         os.environ.pop("BATCHOPS_QUEUE_IMMEDIATE", None)
         os.environ.pop("BATCHOPS_CONFIG", None)
         from batchops.queue import app
-        from batchops import context
         from batchops.services.setup import configure
 
         configure(home=home)

@@ -101,7 +101,6 @@ async def first_paint(status: str | None = None) -> tuple[float, float, int]:
 
 
 def measure(home: Path, runs: int, repeat: int, status: str | None = None) -> dict:
-    from batchops import context
     from batchops.services.setup import configure
     from batchops.store.db import db
 

@@ -190,7 +190,6 @@ def test_seeds_idempotent_and_keep_operator_edits(app_ctx):
 
 
 def test_reconfigure_same_home_does_not_duplicate(app_ctx, home):
-    from batchops import context
     from batchops.services.setup import configure
 
     configure(home=home)

@@ -55,7 +55,6 @@ log = logging.getLogger("batchops.incidents")
 # Codes that say nothing about the cause: matched on the message alone.
 GENERIC_CODES = frozenset({"", "E_INTERNAL", "E_BATCHOPS", "E_FAILED", "E_PIPELINE", "E_JOB_FAILED"})
 LEVEL_NAMES = {3: "code+pattern", 2: "code", 1: "pattern"}
-MANUAL_TRIGGERS = ("cli", "tui")
 MAX_SUBJECT = 160
 
 

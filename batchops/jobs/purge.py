@@ -23,7 +23,7 @@ from batchops import clock
 from batchops.automation.job_context import check_deadline, log
 from batchops.clock import utc_now
 from batchops import context
-from batchops.store.db import db, is_sqlite, retry_busy
+from batchops.store.db import db, is_sqlite, write
 from batchops.store.models import AppState, Incident, JobRun, ScheduleClaim, Upload
 
 DONE_OK = ("succeeded", "skipped", "cancelled")
@@ -42,12 +42,10 @@ def _delete_in_batches(query_ids, model, dry_run: bool) -> int:
         check_deadline()
         chunk = ids[start:start + BATCH]
 
-        @retry_busy
-        def write():
-            with db.atomic():
-                model.delete().where(model.id.in_(chunk)).execute()
+        def change():
+            model.delete().where(model.id.in_(chunk)).execute()
 
-        write()
+        write(change)
     return len(ids)
 
 

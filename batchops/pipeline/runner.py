@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -47,10 +47,6 @@ class StepRecord:
     findings_count: int = 0
     error_code: str | None = None
 
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["started_at"] = self.started_at.isoformat()
-        return d
 
 
 @dataclass

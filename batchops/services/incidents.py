@@ -89,12 +89,6 @@ def show_incident(ident) -> dict:
     return out
 
 
-def timeline(ident) -> list[dict]:
-    incident = get_incident(ident)
-    return [event_dict(e) for e in
-            IncidentEvent.select().where(IncidentEvent.incident == incident.id).order_by(IncidentEvent.id)]
-
-
 @retry_busy
 def _mutate(ident, fn) -> dict:
     context.require_writable()

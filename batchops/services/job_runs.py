@@ -35,7 +35,7 @@ from batchops.automation.job_context import JobContext
 from batchops.clock import utc_now
 from batchops.errors import BatchOpsError, JobError
 from batchops.services import runs
-from batchops.store.db import db, retry_busy
+from batchops.store.db import db, retry_busy, write
 from batchops.store.models import Job, JobRun, ScheduleClaim
 
 logger = logging.getLogger("batchops.jobs")
@@ -144,14 +144,12 @@ def _as_error(exc: BaseException) -> BatchOpsError:
 
 
 def _save_log(run_id: int, ctx: JobContext) -> None:
-    @retry_busy
-    def write():
-        with db.atomic():
-            JobRun.update(log="\n".join(ctx.lines)[-MAX_LOG_CHARS:] + "\n", heartbeat_at=utc_now()).where(
-                (JobRun.id == run_id) & (JobRun.status == "running")).execute()
+    def change():
+        JobRun.update(log="\n".join(ctx.lines)[-MAX_LOG_CHARS:] + "\n", heartbeat_at=utc_now()).where(
+            (JobRun.id == run_id) & (JobRun.status == "running")).execute()
 
     try:
-        write()
+        write(change)
     except Exception:  # noqa: BLE001 - a missed beat is not worth failing the run
         logger.exception("could not save progress of run %s", run_id)
 
@@ -213,15 +211,13 @@ def _succeeded(run: JobRun, job: Job, ctx: JobContext, result) -> dict:
 
     ctx.lines.append(f"{clock.fmt(utc_now(), seconds=True)} succeeded")
 
-    @retry_busy
-    def write():
-        with db.atomic():
-            done = runs.finish(run.id, "succeeded", exit_code=0, result=_jsonable(result),
-                               log="\n".join(ctx.lines)[-MAX_LOG_CHARS:] + "\n", error_code=None, error_message=None)
-            Job.update(last_status="succeeded", last_success_at=utc_now()).where(Job.id == job.id).execute()
-            return done
+    def change():
+        done = runs.finish(run.id, "succeeded", exit_code=0, result=_jsonable(result),
+                           log="\n".join(ctx.lines)[-MAX_LOG_CHARS:] + "\n", error_code=None, error_message=None)
+        Job.update(last_status="succeeded", last_success_at=utc_now()).where(Job.id == job.id).execute()
+        return done
 
-    done = write()
+    done = write(change)
     failures.handle_success(done)
     return runs.run_dict(done, full=True)
 
@@ -232,15 +228,13 @@ def _failed(run: JobRun, job: Job, ctx: JobContext, exc: BaseException, tb: str 
     if tb and not isinstance(exc, BatchOpsError):
         ctx.lines.append(tb.rstrip())
 
-    @retry_busy
-    def write():
-        with db.atomic():
-            done = runs.finish(run.id, "failed", exit_code=1, error_code=error.code, error_message=error.message,
-                               log="\n".join(ctx.lines)[-MAX_LOG_CHARS:] + "\n")
-            Job.update(last_status="failed").where(Job.id == job.id).execute()
-            return done
+    def change():
+        done = runs.finish(run.id, "failed", exit_code=1, error_code=error.code, error_message=error.message,
+                           log="\n".join(ctx.lines)[-MAX_LOG_CHARS:] + "\n")
+        Job.update(last_status="failed").where(Job.id == job.id).execute()
+        return done
 
-    done = write()
+    done = write(change)
     from batchops.services import failures
 
     failures.handle_failure(done, error)  # never raises; it schedules the retry (a run it missed: runs.triage_untriaged)

@@ -15,7 +15,7 @@ from batchops.clock import utc_now
 from batchops.errors import InputError, InvalidJSON
 from batchops import context
 from batchops.services.common import get_or_404, parse_json, row_dict
-from batchops.store.db import db, retry_busy
+from batchops.store.db import write
 from batchops.store.models import MISSED_POLICIES, TRIGGERS, Job, JobRun
 
 MAX_RETRY_DELAY_S = 6 * 3600
@@ -152,12 +152,10 @@ def add_job(name, callable, cron, *, args=None, kwargs=None, timezone=None, time
         entry = registry.entry(fields["callable"])
         fields["description"] = entry.description
 
-    @retry_busy
-    def write() -> Job:
-        with db.atomic():
-            return Job.create(**fields, next_run_at=next_fire_time(fields["cron"], fields["timezone"]))
+    def change() -> Job:
+        return Job.create(**fields, next_run_at=next_fire_time(fields["cron"], fields["timezone"]))
 
-    return job_dict(write())
+    return job_dict(write(change))
 
 
 def edit_job(job_id, **changes) -> dict:
@@ -185,12 +183,10 @@ def edit_job(job_id, **changes) -> dict:
         fields["paused_reason"] = ""
     fields["updated_at"] = utc_now()
 
-    @retry_busy
-    def write():
-        with db.atomic():
-            Job.update(**fields).where(Job.id == job.id).execute()
+    def change():
+        Job.update(**fields).where(Job.id == job.id).execute()
 
-    write()
+    write(change)
     return job_dict(Job.get_by_id(job.id))
 
 
@@ -200,12 +196,10 @@ def delete_job(job_id) -> dict:
     job = get_job(job_id)
     data = job_dict(job)
 
-    @retry_busy
-    def write():
-        with db.atomic():
-            job.delete_instance()
+    def change():
+        job.delete_instance()
 
-    write()
+    write(change)
     return data
 
 
@@ -214,13 +208,11 @@ def pause_job(job_id, reason: str = "") -> dict:
     context.require_writable()
     job = get_job(job_id)
 
-    @retry_busy
-    def write():
-        with db.atomic():
-            Job.update(paused=True, paused_reason=reason or f"paused by {context.actor()}",
-                       updated_at=utc_now()).where(Job.id == job.id).execute()
+    def change():
+        Job.update(paused=True, paused_reason=reason or f"paused by {context.actor()}",
+                   updated_at=utc_now()).where(Job.id == job.id).execute()
 
-    write()
+    write(change)
     return job_dict(Job.get_by_id(job.id))
 
 
@@ -231,13 +223,11 @@ def resume_job(job_id) -> dict:
     context.require_writable()
     job = get_job(job_id)
 
-    @retry_busy
-    def write():
-        with db.atomic():
-            Job.update(paused=False, paused_reason="", next_run_at=next_fire_time(job.cron, job.timezone),
-                       updated_at=utc_now()).where(Job.id == job.id).execute()
+    def change():
+        Job.update(paused=False, paused_reason="", next_run_at=next_fire_time(job.cron, job.timezone),
+                   updated_at=utc_now()).where(Job.id == job.id).execute()
 
-    write()
+    write(change)
     return job_dict(Job.get_by_id(job.id))
 
 

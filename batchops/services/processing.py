@@ -20,7 +20,7 @@ from batchops.errors import BatchOpsError, InputError, PipelineError
 from batchops import context
 from batchops.services import runs, uploads
 from batchops.store import files
-from batchops.store.db import db, retry_busy
+from batchops.store.db import db, retry_busy, write
 from batchops.store.models import JobRun, Upload
 
 # Reports above these sizes live only on disk under exports/ (the row keeps the path).
@@ -220,32 +220,28 @@ def _record_success(run_id, upload_id, result, steps, log) -> JobRun:
     summary["findings"] = len(result.findings)
     now = utc_now()
 
-    @retry_busy
-    def write():
-        with db.atomic():
-            Upload.update(
-                status="published", summary=summary, rows_in=result.rows_in, rows_out=result.rows_out,
-                report_csv=csv_bytes.decode("utf-8") if csv_bytes is not None else None,
-                report_pdf=pdf_bytes, report_csv_path=str(result.csv_path), report_pdf_path=str(result.pdf_path),
-                error_code=None, error_message=None, published_at=now, updated_at=now,
-            ).where(Upload.id == upload_id).execute()
-            return runs.finish(run_id, "succeeded", steps=steps, findings=result.findings, log=log,
-                               exit_code=0, rows_in=result.rows_in, rows_out=result.rows_out,
-                               error_code=None, error_message=None, result={"summary": summary})
+    def change():
+        Upload.update(
+            status="published", summary=summary, rows_in=result.rows_in, rows_out=result.rows_out,
+            report_csv=csv_bytes.decode("utf-8") if csv_bytes is not None else None,
+            report_pdf=pdf_bytes, report_csv_path=str(result.csv_path), report_pdf_path=str(result.pdf_path),
+            error_code=None, error_message=None, published_at=now, updated_at=now,
+        ).where(Upload.id == upload_id).execute()
+        return runs.finish(run_id, "succeeded", steps=steps, findings=result.findings, log=log,
+                           exit_code=0, rows_in=result.rows_in, rows_out=result.rows_out,
+                           error_code=None, error_message=None, result={"summary": summary})
 
-    return write()
+    return write(change)
 
 
 def _record_failure(run_id, upload_id, error: BatchOpsError, steps, log) -> JobRun:
     findings = list(getattr(error, "findings", []) or [])
     step = getattr(error, "step", None)
 
-    @retry_busy
-    def write():
-        with db.atomic():
-            Upload.update(status="failed", error_code=error.code, error_message=error.message,
-                          updated_at=utc_now()).where(Upload.id == upload_id).execute()
-            return runs.finish(run_id, "failed", steps=steps, findings=findings, log=log, exit_code=1,
-                               error_code=error.code, error_message=error.message, failed_step=step)
+    def change():
+        Upload.update(status="failed", error_code=error.code, error_message=error.message,
+                      updated_at=utc_now()).where(Upload.id == upload_id).execute()
+        return runs.finish(run_id, "failed", steps=steps, findings=findings, log=log, exit_code=1,
+                           error_code=error.code, error_message=error.message, failed_step=step)
 
-    return write()
+    return write(change)

@@ -128,10 +128,6 @@ def show_run(ident) -> dict:
     return run_dict(get_run(ident), full=True)
 
 
-def run_logs(ident) -> str:
-    return get_run(ident).log or ""
-
-
 def is_orphaned(run: JobRun, now=None, lost_after: float | None = None) -> bool:
     """Dead owner on this host, or no heartbeat for ``lost_after`` seconds."""
     lost_after = lost_after if lost_after is not None else context.config().worker.lost_after_seconds

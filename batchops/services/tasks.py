@@ -37,8 +37,6 @@ def huey():
                 register(instance)
     return instance
 
-TASK_NAMES = ("run_pipeline", "run_job", "tick", "ping")
-
 
 def _store():
     """A connection for this thread unless one is open already (immediate mode runs in the caller)."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from batchops.clock import utc_now
 from batchops.errors import InputError
 from batchops import context
 from batchops.services.common import get_or_404, row_dict
@@ -90,13 +89,6 @@ def _insert(**fields) -> Upload:
 
 def blob_path(upload: Upload) -> Path:
     return files.safe_join(context.home(), upload.blob_path)
-
-
-@retry_busy
-def set_status(upload_id: int, status: str, **fields) -> None:
-    assert status in UPLOAD_STATUSES, status
-    with db.atomic():
-        Upload.update(status=status, updated_at=utc_now(), **fields).where(Upload.id == upload_id).execute()
 
 
 def get_upload(ident) -> Upload:

@@ -81,6 +81,12 @@ def retry_busy(fn=None, *, attempts: int = 8, base_delay: float = 0.05):
     return decorate(fn) if fn is not None else decorate
 
 
-def atomic():
-    """A short write transaction (IMMEDIATE on SQLite)."""
-    return db.atomic()
+def write(fn, *args, **kwargs):
+    """``fn(*args, **kwargs)`` in one short write transaction (IMMEDIATE on SQLite), retried while busy."""
+
+    @retry_busy
+    def attempt():
+        with db.atomic():
+            return fn(*args, **kwargs)
+
+    return attempt()

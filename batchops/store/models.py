@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import peewee as pw
 
 from batchops.clock import utc_now
@@ -19,6 +21,10 @@ MISSED_POLICIES = ("skip", "once", "all")
 
 
 class BaseModel(pw.Model):
+    # Peewee adds these at run time (the primary key; ``<fk>_id`` for each foreign key).
+    # Declared for type checkers only: peewee ships no type information.
+    id: Any
+
     class Meta:
         database = db
         legacy_table_names = False
@@ -77,7 +83,9 @@ class Job(BaseModel):
 class JobRun(BaseModel):
     kind = pw.CharField(max_length=16, index=True)
     upload = pw.ForeignKeyField(Upload, null=True, backref="runs", on_delete="SET NULL")
+    upload_id: Any
     job = pw.ForeignKeyField(Job, null=True, backref="runs", on_delete="SET NULL")
+    job_id: Any
     job_name = pw.CharField(max_length=128, null=True)  # kept when the job is deleted
     trigger = pw.CharField(max_length=16, default="cli")
     status = pw.CharField(max_length=16, default="queued", index=True)
@@ -107,11 +115,13 @@ class ScheduleClaim(BaseModel):
     """One row per (job, fire time): the unique key makes dispatch exactly-once."""
 
     job = pw.ForeignKeyField(Job, backref="claims", on_delete="CASCADE")
+    job_id: Any
     fire_time = UTCDateTimeField()
     claimed_at = UTCDateTimeField(default=utc_now)
     claimed_by = pw.CharField(max_length=128, default="")
     outcome = pw.CharField(max_length=16, default="enqueued")  # enqueued / skipped-overlap / skipped-missed
     run = pw.ForeignKeyField(JobRun, null=True, on_delete="SET NULL")
+    run_id: Any
 
     class Meta:
         indexes = ((("job", "fire_time"), True),)
@@ -141,10 +151,15 @@ class Incident(BaseModel):
     signature = pw.CharField(max_length=256, index=True)
     occurrences = pw.IntegerField(default=1)
     upload = pw.ForeignKeyField(Upload, null=True, backref="incidents", on_delete="SET NULL")
+    upload_id: Any
     run = pw.ForeignKeyField(JobRun, null=True, backref="incidents", on_delete="SET NULL")
+    run_id: Any
     job = pw.ForeignKeyField(Job, null=True, backref="incidents", on_delete="SET NULL")
+    job_id: Any
     known_error = pw.ForeignKeyField(KnownError, null=True, backref="incidents", on_delete="SET NULL")
+    known_error_id: Any
     previous = pw.ForeignKeyField("self", null=True, backref="followups", on_delete="SET NULL")
+    previous_id: Any
     unknown_error = pw.BooleanField(default=False)
     error_code = pw.CharField(max_length=64, null=True)
     error_message = pw.TextField(default="")
@@ -171,6 +186,7 @@ class IncidentEvent(BaseModel):
     """The append-only timeline."""
 
     incident = pw.ForeignKeyField(Incident, backref="events", on_delete="CASCADE")
+    incident_id: Any
     at = UTCDateTimeField(default=utc_now)
     actor = pw.CharField(max_length=128, default="batchops")
     kind = pw.CharField(max_length=32)
@@ -178,10 +194,12 @@ class IncidentEvent(BaseModel):
     to_state = pw.CharField(max_length=16, null=True)
     message = pw.TextField(default="")
     run = pw.ForeignKeyField(JobRun, null=True, on_delete="SET NULL")
+    run_id: Any
 
 
 class Ticket(BaseModel):
     incident = pw.ForeignKeyField(Incident, backref="tickets", on_delete="CASCADE")
+    incident_id: Any
     title = pw.CharField(max_length=512)
     state = pw.CharField(max_length=16, default="open", index=True)
     assignee = pw.CharField(max_length=128, null=True)

@@ -10,7 +10,6 @@ each exactly once with exactly one successful run, the triggered jobs ran, and
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import corpus
-from reliability_helpers import assert_clean_stderr, batchops, json_out, query
+from reliability_helpers import assert_clean_stderr, batchops, json_out
 
 SECRET = "Sup3r-S3cret-SMTP-pw!"
 

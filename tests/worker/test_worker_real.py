@@ -51,7 +51,6 @@ class Cluster:
         return proc
 
     def open_store(self):
-        from batchops import context
         from batchops.services.setup import configure
 
         return configure(self.config, self.home)
@@ -60,7 +59,6 @@ class Cluster:
         for worker in self.workers:
             worker.stop(signal.SIGKILL)
         from batchops import context
-        from batchops.services.setup import configure
         from batchops.store.db import db
 
         if db.obj is not None and not db.obj.is_closed():
