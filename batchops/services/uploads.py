@@ -7,6 +7,7 @@ operator handed over is lost even if the run that follows fails or is killed.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from batchops.clock import utc_now
@@ -62,8 +63,13 @@ def create_upload(
     plan_config: dict | None = None,
     sheet: str | None = None,
     status: str = "staged",
+    then: Callable[[Upload], object] | None = None,
 ) -> Upload:
-    """Store the original and record the upload. Bad paths are input errors (exit 2)."""
+    """Store the original and record the upload. Bad paths are input errors (exit 2).
+
+    ``then(upload)`` runs inside the insert's transaction: processing creates the
+    upload's first run there, so no upload ever exists without one.
+    """
     context.require_writable()
     source = check_source(path)
     name = original_name or source.name
@@ -73,7 +79,7 @@ def create_upload(
         size = max(size, source.stat().st_size)
     kind = sniff_kind(context.home() / rel)
     upload = _insert(
-        original_name=name, sha256=sha, size=size, kind=kind, blob_path=rel,
+        then, original_name=name, sha256=sha, size=size, kind=kind, blob_path=rel,
         department=department or None, notes=notes or "", status=status, plan=plan,
         plan_config=plan_config or {}, sheet=sheet,
     )
@@ -83,9 +89,12 @@ def create_upload(
 
 
 @retry_busy
-def _insert(**fields) -> Upload:
+def _insert(then, **fields) -> Upload:
     with db.atomic():
-        return Upload.create(**fields)
+        upload = Upload.create(**fields)
+        if then is not None:
+            then(upload)
+        return upload
 
 
 def blob_path(upload: Upload) -> Path:
