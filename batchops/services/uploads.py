@@ -10,6 +10,8 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from peewee import fn
+
 from batchops.clock import utc_now
 from batchops.errors import InputError
 from batchops.services import context
@@ -95,6 +97,17 @@ def _insert(then, **fields) -> Upload:
         if then is not None:
             then(upload)
         return upload
+
+
+def ingested_before(sha256: str, original_name: str) -> Upload | None:
+    """The upload the drop-folder ingest already made of these bytes under this name, if any.
+
+    An ingest killed after taking a file in but before remembering it (two writes) runs
+    again over the same file; it adopts this upload instead of making a second one.
+    """
+    first_run = JobRun.select(JobRun.id).where((JobRun.upload == Upload.id) & (JobRun.trigger == "ingest"))
+    return (Upload.select(*LIGHT_FIELDS).where((Upload.sha256 == sha256) & (Upload.original_name == original_name)
+                                               & fn.EXISTS(first_run)).order_by(Upload.id).first())
 
 
 def blob_path(upload: Upload) -> Path:
