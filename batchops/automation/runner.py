@@ -13,7 +13,7 @@
   thread) and their late result is ignored.
 * **Retries.** A failure goes to incident triage, which schedules the retry
   (known error first, else the job's own ``retries``/``retry_delay_s``) through
-  ``services.jobs.trigger_job``; the delay doubles with each attempt. Triage
+  ``services.jobs.reserve_run``/``queue_run``; the delay doubles with each attempt. Triage
   never raises; a failure it could not record is triaged again by the tick
   (``services.runs.triage_untriaged``).
 * A successful run goes through ``triage.on_success`` (auto-resolve).

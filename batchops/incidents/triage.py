@@ -25,8 +25,8 @@ recurrence within the re-open window after resolution re-opens it; a later one
 opens a new incident linked to the old one (``previous``).
 
 Auto-retry: when the matched known error allows it (or, for a job without one,
-the job's own ``retries``), the retry is scheduled through the queue after the
-transaction commits; the incident counts attempts, and when the final attempt
+the job's own ``retries``), the retry's run is written in the same transaction as
+the decision and queued after it commits; the incident counts attempts, and when the final attempt
 fails it escalates (severity one step up, a timeline event, a notification).
 A later successful run of the same file or job resolves the incident with
 "recovered by run N".
@@ -164,6 +164,8 @@ class Outcome:
     action: str  # opened / occurrence / reopened
     retry: tuple[int, int] | None = None  # (attempt number, delay seconds)
     escalated: bool = False
+    retry_run: int | None = None  # the retry's run, written in the same transaction as the decision
+    retry_delay: float | None = None  # what to queue it with (a job's retries back off)
 
 
 def _error_parts(run: JobRun, error) -> tuple[str | None, str, str | None]:
@@ -281,7 +283,10 @@ def _record_failure(run: JobRun, error) -> Outcome:
             else:
                 incident = _open_new(run, sig, code, message, step, found, last, now)
                 action = "opened"
-        return _decide_retry(incident, run, action, now)
+        outcome = _decide_retry(incident, run, action, now)
+        if outcome.retry is not None:
+            _reserve_retry(run, incident, outcome, now)
+        return outcome
 
 
 def _decide_retry(incident: Incident, run: JobRun, action: str, now) -> Outcome:
@@ -321,28 +326,51 @@ def _ago(delta: timedelta) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def _schedule_retry(run: JobRun, incident_id: int, attempt: int, delay: int) -> None:
-    """Queue the retry; a failure to queue is written on the timeline, never raised."""
+def _reserve_retry(run: JobRun, incident: Incident, outcome: Outcome, now) -> None:
+    """Write the retry's run with the decision: a process killed before queueing it leaves a
+    queued run (``requeue_lost`` queues it), never an announced retry that never comes."""
+    attempt, delay = outcome.retry
+    try:
+        with db.atomic():  # a savepoint: a retry that cannot be written must not undo the incident
+            if run.kind == "pipeline":
+                if run.upload_id is None:
+                    raise RuntimeError("the upload was deleted")
+                from batchops.services import processing
+
+                retry, outcome.retry_delay = processing.reserve_retry(run.upload_id, attempt), delay
+            else:
+                if run.job_id is None:
+                    raise RuntimeError("the job was deleted")
+                from batchops.services import jobs
+
+                retry, outcome.retry_delay = jobs.reserve_run(run.job_id, trigger="retry", delay=delay,
+                                                              attempt=attempt)
+        outcome.retry_run = retry.id
+    except Exception as exc:  # noqa: BLE001 - recorded, not raised
+        log.warning("incident %s: could not schedule retry: %s", incident.id, exc)
+        add_event(incident, "auto-retry", SYSTEM_ACTOR, f"auto-retry attempt {attempt} could not be queued: "
+                                                        f"{exc.__class__.__name__}: {exc}", at=now)
+
+
+def _schedule_retry(run: JobRun, outcome: Outcome) -> None:
+    """Queue the retry's run after the commit; a failure to queue is written on the timeline, never raised."""
+    if outcome.retry_run is None:
+        return
+    attempt = outcome.retry[0]
     try:
         if run.kind == "pipeline":
-            if run.upload_id is None:
-                raise RuntimeError("the upload was deleted")
             from batchops.services import processing
 
-            result = processing.submit(run.upload_id, trigger="retry", queue=True, attempt=attempt, delay=delay)
-            what = f"run {result.get('run_id')} queued"
+            processing.queue_reserved(outcome.retry_run, delay=outcome.retry_delay)
         else:
             from batchops.services import jobs
 
-            if run.job_id is None:
-                raise RuntimeError("the job was deleted")
-            result = jobs.trigger_job(run.job_id, trigger="retry", delay=delay, attempt=attempt)
-            what = f"run {result.get('run_id', result.get('id'))} queued"
-        log.info("incident %s: retry attempt %s %s", incident_id, attempt, what)
+            jobs.queue_run(outcome.retry_run, delay=outcome.retry_delay)
+        log.info("incident %s: retry attempt %s run %s queued", outcome.incident_id, attempt, outcome.retry_run)
     except Exception as exc:  # noqa: BLE001 - recorded, not raised
-        log.warning("incident %s: could not schedule retry: %s", incident_id, exc)
-        _note(incident_id, "auto-retry", f"auto-retry attempt {attempt} could not be queued: "
-                                         f"{exc.__class__.__name__}: {exc}")
+        log.warning("incident %s: could not queue retry: %s", outcome.incident_id, exc)
+        _note(outcome.incident_id, "auto-retry", f"auto-retry attempt {attempt} could not be queued: "
+                                                 f"{exc.__class__.__name__}: {exc}")
 
 
 @retry_busy
@@ -362,8 +390,7 @@ def on_failure(run: JobRun, error) -> Incident | None:
         log.exception("triage failed for run %s", getattr(run, "id", None))
         return None
     try:
-        if outcome.retry is not None:
-            _schedule_retry(run, outcome.incident_id, *outcome.retry)
+        _schedule_retry(run, outcome)
         from batchops.incidents import notify
 
         if outcome.action in ("opened", "reopened") and outcome.retry is None:

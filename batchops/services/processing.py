@@ -58,6 +58,18 @@ def submit(upload_id: int, *, trigger="cli", queue=False, attempt: int | None = 
     return _start(run.id, queue=queue, delay=delay, upload_status=previous)
 
 
+def reserve_retry(upload_id: int, attempt: int) -> JobRun:
+    """Write an automatic retry's run (the upload reserved) inside the caller's transaction, so
+    triage's decision and the run are one write; ``queue_reserved`` queues it after the commit."""
+    context.require_writable()
+    return _reserve(upload_id, "retry", attempt)[0]
+
+
+def queue_reserved(run_id: int, delay: float | None = None) -> dict:
+    """Queue a run written by ``reserve_retry``; if it cannot be, it is cancelled and the upload failed again."""
+    return _start(run_id, queue=True, delay=delay, upload_status="failed")
+
+
 def _start(run_id: int, *, queue: bool, upload_status: str | None, delay: float | None = None) -> dict:
     """Execute a queued run here, or enqueue it; a run that cannot be queued is abandoned
     and its upload goes back to ``upload_status`` (None: a new upload, which fails)."""

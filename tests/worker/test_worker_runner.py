@@ -113,7 +113,7 @@ def test_busy_manual_run_is_requeued_with_a_delay(wctx, monkeypatch):
 
 
 def test_failed_job_is_retried_with_backoff(wctx, monkeypatch):
-    """Triage schedules the job's own retries (no known error matches) through trigger_job, which backs off."""
+    """Triage schedules the job's own retries (no known error matches) through jobs.reserve_run, which backs off."""
     from batchops.queue import tasks
     from batchops.store.models import JobRun
 
