@@ -102,3 +102,9 @@ class PipelineError(WorkError):
 
 class JobError(WorkError):
     code = "E_JOB_FAILED"
+
+
+class SubmitLost(WorkError):
+    """An upload whose run never started, and whose stored original is gone or damaged."""
+
+    code = "E_SUBMIT_LOST"

@@ -15,7 +15,8 @@ a worker starts ``batchops worker`` as a subprocess).
   once) is put back on the queue (``tasks.requeue_interrupted``).
 * A heartbeat thread writes ``WorkerHeartbeat.last_seen`` every
   ``worker.heartbeat_seconds``; ``stopped_at`` is set on the way out. Runs left
-  ``running`` by a dead worker are recovered at start and on every tick.
+  ``running`` by a dead worker, and uploads left waiting with no run, are recovered
+  at start and on every tick.
 
 Never imports Textual.
 """
@@ -129,6 +130,7 @@ def run(workers: int | None = None, shutdown_timeout: float | None = None, perio
     heartbeat.register()
     with db.connection_context():
         recovered = runs.recover_stale()
+        tasks.recover_orphans()
     if recovered:
         log.warning("recovered %d run(s) left running by a worker that died: %s", len(recovered), recovered)
     heartbeat.start()

@@ -3,6 +3,7 @@
 
     python scripts/soak.py                 # 2 minutes in a temp data home
     python scripts/soak.py --minutes 0.5 --cli 3 --kill-every 8 --keep
+    python scripts/soak.py --seed 1234       # replay the choices of a run (it prints its seed)
 
 For ``--minutes`` it keeps, at the same time:
 
@@ -56,18 +57,18 @@ REQUEUE_LOST = """
 import json
 from batchops import context
 from batchops.services.setup import configure
-from batchops.services import tasks
+from batchops.services import recovery, tasks
 from batchops.store.db import db
 configure()
 with db.connection_context():
-    print(json.dumps(tasks.requeue_lost(min_age_s=30)))
+    print(json.dumps({"runs": tasks.requeue_lost(min_age_s=30),
+                      "uploads": recovery.recover_orphan_uploads(min_age_s=30)}))
 """
 
 
 class Soak:
     def __init__(self, args):
         self.args = args
-        self.rng = random.Random(args.seed)
         self.base = Path(args.home).resolve() if args.home else Path(tempfile.mkdtemp(prefix="batchops-soak-"))
         self.home = self.base / "home"
         self.inbox = self.base / "inbox"
@@ -90,6 +91,10 @@ class Soak:
         self.seq = 0
 
     # ------------------------------------------------------------ helpers
+
+    def stream(self, name: str) -> random.Random:
+        """One random stream per loop, derived from --seed: a loop's choices replay whatever the interleaving."""
+        return random.Random(f"{self.args.seed}:{name}")
 
     def cli(self, *args, timeout=300) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "batchops", *map(str, args)], env=self.env, cwd=self.base,
@@ -126,11 +131,11 @@ class Soak:
             path.write_text(corpus.gradebook(rows, start=1 + i * 100_000))
             self.pool += [(path, frozenset({corpus.PUBLISHED}))] * (3 if rows < 40_000 else 2)
 
-    def pick(self, n: int) -> list[Path]:
+    def pick(self, n: int, rng: random.Random) -> list[Path]:
         """Copies of n pool files under unique names (the name is how the store is checked)."""
         out = []
         for _ in range(n):
-            src, expect = self.rng.choice(self.pool)
+            src, expect = rng.choice(self.pool)
             with self.lock:
                 self.seq += 1
                 name = f"{self.seq:05d}-{src.name}"
@@ -146,15 +151,16 @@ class Soak:
     # ------------------------------------------------------------ the loops
 
     def cli_loop(self, k: int) -> None:
+        rng = self.stream(f"cli-{k}")
         while not self.stop_chaos.is_set():
-            files = self.pick(self.rng.randint(1, 4))
+            files = self.pick(rng.randint(1, 4), rng)
             log = self.logs / f"cli-{k}.log"
             proc = subprocess.Popen([sys.executable, "-m", "batchops", "process", "--json", "--", *map(str, files)],
                                     env=self.env, cwd=self.base, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                     stdin=subprocess.DEVNULL, text=True, errors="replace", start_new_session=True)
             killed = False
-            if self.rng.random() < self.args.cli_kill:
-                time.sleep(self.rng.uniform(0.3, 2.5))
+            if rng.random() < self.args.cli_kill:
+                time.sleep(rng.uniform(0.3, 2.5))
                 if proc.poll() is None:
                     os.killpg(proc.pid, signal.SIGKILL)
                     killed = True
@@ -178,8 +184,9 @@ class Soak:
                 self.problems.append(f"process printed no JSON (exit {proc.returncode}): {err[-500:]}")
 
     def queue_loop(self) -> None:
-        while not self.stop_chaos.wait(self.rng.uniform(0.5, 2.0)):
-            files = self.pick(self.rng.randint(1, 3))
+        rng = self.stream("queue")
+        while not self.stop_chaos.wait(rng.uniform(0.5, 2.0)):
+            files = self.pick(rng.randint(1, 3), rng)
             r = self.cli("process", "--queue", "--json", "--", *files)
             self.check_output("queue", r.stderr)
             if r.returncode:
@@ -187,10 +194,11 @@ class Soak:
             self.counts["files_queued"] += len(files)
 
     def job_loop(self) -> None:
-        while not self.stop_chaos.wait(self.rng.uniform(2.0, 6.0)):
+        rng = self.stream("jobs")
+        while not self.stop_chaos.wait(rng.uniform(2.0, 6.0)):
             if not self.jobs:
                 return
-            r = self.cli("jobs", "trigger", self.rng.choice(self.jobs), "--json")
+            r = self.cli("jobs", "trigger", rng.choice(self.jobs), "--json")
             self.check_output("jobs trigger", r.stderr)
             if r.returncode:
                 self.problems.append(f"jobs trigger exited {r.returncode}: {r.stderr[-500:]}")
@@ -205,12 +213,13 @@ class Soak:
         log.close()
 
     def kill_loop(self) -> None:
-        while not self.stop_chaos.wait(self.rng.uniform(0.5, 1.5) * self.args.kill_every):
+        rng = self.stream("kill")
+        while not self.stop_chaos.wait(rng.uniform(0.5, 1.5) * self.args.kill_every):
             if self.worker and self.worker.poll() is None:
                 os.killpg(self.worker.pid, signal.SIGKILL)
                 self.worker.wait()
                 self.counts["worker_sigkills"] += 1
-            time.sleep(self.rng.uniform(0.2, 2.0))
+            time.sleep(rng.uniform(0.2, 2.0))
             self.start_worker()
 
     # ------------------------------------------------------------ the run
@@ -253,12 +262,13 @@ class Soak:
 
         A worker SIGKILLed between taking a task off the queue and claiming its run leaves the
         run queued with no task; the worker's tick re-queues such runs after worker.requeue_lost_after_seconds (2 minutes)
-        (queue.tasks.requeue_lost). The drain does the same sooner, every 10 s, for runs queued
-        over 30 s ago, and counts them.
+        (queue.tasks.requeue_lost), and gives uploads left waiting with no run a new one
+        (services.recovery). The drain does both sooner, every 10 s, for what has waited over
+        30 s, and counts them.
         """
         t0 = last_sweep = time.monotonic()
         while time.monotonic() - t0 < self.args.drain:
-            busy = self.query("SELECT COUNT(*) FROM upload WHERE status IN ('queued', 'processing')")[0][0]
+            busy = self.query("SELECT COUNT(*) FROM upload WHERE status IN ('staged', 'queued', 'processing')")[0][0]
             busy += self.query("SELECT COUNT(*) FROM job_run WHERE status IN ('queued', 'running')")[0][0]
             if not busy:
                 return time.monotonic() - t0
@@ -266,7 +276,9 @@ class Soak:
                 last_sweep = time.monotonic()
                 r = subprocess.run([sys.executable, "-c", REQUEUE_LOST], env=self.env, cwd=self.base,
                                    capture_output=True, text=True)
-                self.counts["lost_tasks_requeued"] += len(json.loads(r.stdout or "[]"))
+                swept = json.loads(r.stdout or "{}")
+                self.counts["lost_tasks_requeued"] += len(swept.get("runs", []))
+                self.counts["orphan_uploads_recovered"] += len(swept.get("uploads", {}))
             time.sleep(1.0)
         return -1.0
 
@@ -319,7 +331,8 @@ class Soak:
               f"({c['cli_killed']} CLI process(es) SIGKILLed mid-run, holding {c['files_via_cli_killed_runs']} file(s))")
         print(f"  files queued for the worker: {c['files_queued']}; job triggers: {c['job_triggers']}")
         print(f"  worker: {c['worker_starts']} start(s), {c['worker_sigkills']} SIGKILL(s); runs whose task a killed "
-              f"worker had taken, re-queued in the drain: {c['lost_tasks_requeued']}")
+              f"worker had taken, re-queued in the drain: {c['lost_tasks_requeued']}; uploads with no run "
+              f"recovered in the drain: {c['orphan_uploads_recovered']}")
         print(f"  uploads: {len(uploads)}; outcomes: " + ", ".join(f"{k} {v}" for k, v in outcomes.most_common()))
         print(f"  runs: " + ", ".join(f"{k} {v}" for (k,), v in sorted(runs.items()))
               + f"; recovered E_WORKER_LOST {recovered}, retries {retried}")
@@ -341,7 +354,9 @@ class Soak:
         for label, ok, detail in checks:
             print(f"  [{'ok' if ok else 'FAIL'}] {label}" + ("" if ok else f": {detail}"))
         ok = all(ok for _, ok, _ in checks)
-        print("NOTHING LOST" if ok else "PROBLEMS FOUND")
+        a = self.args
+        print("NOTHING LOST" if ok else f"PROBLEMS FOUND (replay: scripts/soak.py --seed {a.seed} --minutes {a.minutes:g} "
+                                        f"--cli {a.cli} --kill-every {a.kill_every:g} --cli-kill {a.cli_kill:g})")
         if not self.args.keep and ok and not self.args.home:
             shutil.rmtree(self.base, ignore_errors=True)
         return 0 if ok else 1
@@ -355,7 +370,8 @@ def main(argv=None) -> int:
                     help="mean seconds between worker SIGKILLs (0: never kill)")
     ap.add_argument("--cli-kill", type=float, default=0.05, help="chance a CLI run is SIGKILLed mid-run")
     ap.add_argument("--drain", type=float, default=180.0, help="seconds allowed for the final drain")
-    ap.add_argument("--seed", type=int, default=None, help="random seed (default: random)")
+    ap.add_argument("--seed", type=int, default=None,
+                    help="random seed, printed first, to replay a run's choices (default: a random one)")
     ap.add_argument("--home", help="work here instead of a temp folder (kept afterwards)")
     ap.add_argument("--keep", action="store_true", help="keep the temp folder even when all is well")
     args = ap.parse_args(argv)

@@ -28,8 +28,9 @@ recurrence within the re-open window after resolution re-opens it; a later one
 opens a new incident linked to the old one (``previous``).
 
 Auto-retry: when the matched known error allows it (or, for a job without one,
-the job's own ``retries``), the outcome carries the retry and the services queue
-it after the transaction commits; the incident counts attempts, and when the final attempt
+the job's own ``retries``), the caller's ``reserve`` writes the retry's run in the same
+transaction as the decision and the services queue it after the commit; the incident counts
+attempts, and when the final attempt
 fails it escalates (severity one step up, a timeline event, a notification).
 A later successful run of the same file or job resolves the incident with
 "recovered by run N".
@@ -167,6 +168,8 @@ class Outcome:
     action: str  # opened / occurrence / reopened
     retry: tuple[int, int] | None = None  # (attempt number, delay seconds)
     escalated: bool = False
+    retry_run: int | None = None  # the retry's run, written in the same transaction as the decision
+    retry_delay: float | None = None  # what to queue it with (a job's retries back off)
 
 
 def _error_parts(run: JobRun, error) -> tuple[str | None, str, str | None]:
@@ -251,7 +254,7 @@ def _count_recurrence(incident: Incident, run: JobRun, message: str, now) -> Non
 
 
 @retry_busy
-def _record_failure(run: JobRun, error) -> Outcome:
+def _record_failure(run: JobRun, error, reserve=None) -> Outcome:
     code, message, step = _error_parts(run, error)
     sig = signature(run, code, step)
     now = utc_now()
@@ -280,7 +283,10 @@ def _record_failure(run: JobRun, error) -> Outcome:
             else:
                 incident = _open_new(run, sig, code, message, step, found, last, now)
                 action = "opened"
-        return _decide_retry(incident, run, action, now)
+        outcome = _decide_retry(incident, run, action, now)
+        if outcome.retry is not None and reserve is not None:
+            _reserve_retry(run, incident, outcome, now, reserve)
+        return outcome
 
 
 def _decide_retry(incident: Incident, run: JobRun, action: str, now) -> Outcome:
@@ -320,6 +326,21 @@ def _ago(delta: timedelta) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+def _reserve_retry(run: JobRun, incident: Incident, outcome: Outcome, now, reserve) -> None:
+    """Write the retry's run with the decision (``reserve`` is the services' writer): a process
+    killed before queueing it leaves a queued run (``requeue_lost`` queues it), never an announced
+    retry that never comes."""
+    attempt, delay = outcome.retry
+    try:
+        with db.atomic():  # a savepoint: a retry that cannot be written must not undo the incident
+            outcome.retry_run, outcome.retry_delay = reserve(run, attempt, delay)
+    except Exception as exc:  # noqa: BLE001 - recorded, not raised
+        outcome.retry_run = None
+        log.warning("incident %s: could not schedule retry: %s", incident.id, exc)
+        add_event(incident, "auto-retry", SYSTEM_ACTOR, f"auto-retry attempt {attempt} could not be queued: "
+                                                        f"{exc.__class__.__name__}: {exc}", at=now)
+
+
 @retry_busy
 def note(incident_id: int, kind: str, message: str) -> None:
     """Add a system event to an incident's timeline (e.g. a retry that could not be queued)."""
@@ -328,12 +349,16 @@ def note(incident_id: int, kind: str, message: str) -> None:
         add_event(incident, kind, SYSTEM_ACTOR, message)
 
 
-def on_failure(run: JobRun, error) -> Outcome | None:
-    """Triage a failed run: open, count or re-open its incident and decide the retry. Never raises."""
+def on_failure(run: JobRun, error, reserve=None) -> Outcome | None:
+    """Triage a failed run: open, count or re-open its incident and decide the retry. Never raises.
+
+    ``reserve(run, attempt, delay) -> (retry run id, delay to queue it with)`` writes the retry's
+    run inside triage's transaction (the services pass it); the caller queues it after the commit.
+    """
     try:
         if run is None:
             return None
-        return _record_failure(run, error)
+        return _record_failure(run, error, reserve)
     except Exception:  # noqa: BLE001 - triage must never turn a clean failure into a traceback
         log.exception("triage failed for run %s", getattr(run, "id", None))
         return None

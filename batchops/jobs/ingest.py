@@ -5,7 +5,8 @@ Every regular file in the folder (not hidden, not a temporary ``~$``/``.part``/
 copying) is hashed; a SHA-256 seen before is moved to ``processed/`` without
 running again. New files become uploads with the folder's department and plan
 and run through the pipeline here (trigger ``ingest``); then they move to
-``processed/`` or, with a ``.error.txt`` note beside them, to ``failed/``.
+``processed/`` or, with a ``.error.txt`` note beside them, to ``failed/``. A file an
+earlier, killed ingest already took in is not taken in twice: its upload is adopted.
 
 With ``ftp_url`` (``ftp://user@host[:port]/dir``; the password from the URL or
 ``BATCHOPS_FTP_PASSWORD``) new remote files are first downloaded into the
@@ -95,7 +96,7 @@ def fetch_ftp(url: str, folder: Path, timeout: float = 30.0) -> list[str]:
 
 def schedule_file_ingest(folder: str | None = None, department: str | None = None, plan: str | None = None,
                          ftp_url: str | None = None, min_age_s: float = 2.0) -> dict:
-    from batchops.services import processing
+    from batchops.services import processing, uploads
 
     cfg = context.config().automation
     source = folder or cfg.ingest_folder
@@ -122,11 +123,20 @@ def schedule_file_ingest(folder: str | None = None, department: str | None = Non
             summary["duplicates"].append(path.name)
             log(f"{path.name}: seen before (sha256 {sha[:12]}), moved to {moved.parent.name}/ without processing")
             continue
-        try:
-            result = processing.process_file(path, department=department, plan=plan, trigger="ingest",
-                                             original_name=path.name)
-        except BatchOpsError as exc:
-            result = {"status": "failed", "upload_id": None, "error": exc.to_dict()}
+        earlier = uploads.ingested_before(sha, path.name)
+        if earlier is not None and earlier.status not in ("published", "failed"):
+            summary["waiting"] += 1
+            log(f"{path.name}: taken in already as upload {earlier.id}, still {earlier.status}; next run")
+            continue
+        if earlier is not None:  # an ingest killed before it could remember this file
+            result = {"status": earlier.status, "upload_id": earlier.id, "rows_out": earlier.rows_out,
+                      "error": {"code": earlier.error_code, "message": earlier.error_message}}
+        else:
+            try:
+                result = processing.process_file(path, department=department, plan=plan, trigger="ingest",
+                                                 original_name=path.name)
+            except BatchOpsError as exc:
+                result = {"status": "failed", "upload_id": None, "error": exc.to_dict()}
         remember_once(key, {"file": path.name, "upload_id": result.get("upload_id"), "at": clock.iso(utc_now())})
         if result["status"] == "published":
             _move(path, drop / "processed")

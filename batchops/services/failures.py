@@ -17,12 +17,12 @@ log = logging.getLogger("batchops.incidents")
 
 def handle_failure(run: JobRun | None, error) -> Incident | None:
     """Triage a failed run, queue its retry, notify; the incident (None if triage could not record it)."""
-    outcome = triage.on_failure(run, error)
+    outcome = triage.on_failure(run, error, reserve=_reserve_retry)
     if outcome is None:
         return None
     try:
-        if outcome.retry is not None:
-            _queue_retry(run, outcome.incident_id, *outcome.retry)
+        if outcome.retry_run is not None:
+            _queue_retry(run, outcome)
         if outcome.action in ("opened", "reopened") and outcome.retry is None:
             _notify(outcome.incident_id, outcome.action, run)
         elif outcome.escalated:
@@ -47,24 +47,38 @@ def _notify(incident_id: int, action: str, run: JobRun) -> None:
     notify.notify_incident(incident_id, action, run=run)
 
 
-def _queue_retry(run: JobRun, incident_id: int, attempt: int, delay: int) -> None:
-    """Queue the retry; a failure to queue is written on the timeline, never raised."""
+def _reserve_retry(run: JobRun, attempt: int, delay: float) -> tuple[int, float | None]:
+    """Write the retry's run; triage calls this inside its transaction, so decision and run are one write."""
+    if run.kind == "pipeline":
+        if run.upload_id is None:
+            raise RuntimeError("the upload was deleted")
+        from batchops.services import processing
+
+        return processing.reserve_retry(run.upload_id, attempt).id, delay
+    if run.job_id is None:
+        raise RuntimeError("the job was deleted")
+    from batchops.services import jobs
+
+    retry, delay = jobs.reserve_run(run.job_id, trigger="retry", delay=delay, attempt=attempt)
+    return retry.id, delay
+
+
+def _queue_retry(run: JobRun, outcome: triage.Outcome) -> None:
+    """Queue the retry's run after the commit; a failure to queue is written on the timeline, never raised.
+
+    A run whose enqueue is lost stays ``queued`` and ``tasks.requeue_lost`` queues it again."""
+    attempt = outcome.retry[0] if outcome.retry else None
     try:
         if run.kind == "pipeline":
-            if run.upload_id is None:
-                raise RuntimeError("the upload was deleted")
             from batchops.services import processing
 
-            result = processing.submit(run.upload_id, trigger="retry", queue=True, attempt=attempt, delay=delay)
+            processing.queue_reserved(outcome.retry_run, delay=outcome.retry_delay)
         else:
-            if run.job_id is None:
-                raise RuntimeError("the job was deleted")
             from batchops.services import jobs
 
-            result = jobs.trigger_job(run.job_id, trigger="retry", delay=delay, attempt=attempt)
-        log.info("incident %s: retry attempt %s: run %s queued", incident_id, attempt,
-                 result.get("run_id", result.get("id")))
+            jobs.queue_run(outcome.retry_run, delay=outcome.retry_delay)
+        log.info("incident %s: retry attempt %s: run %s queued", outcome.incident_id, attempt, outcome.retry_run)
     except Exception as exc:  # noqa: BLE001 - recorded, not raised
-        log.warning("incident %s: could not schedule retry: %s", incident_id, exc)
-        triage.note(incident_id, "auto-retry", f"auto-retry attempt {attempt} could not be queued: "
-                                               f"{exc.__class__.__name__}: {exc}")
+        log.warning("incident %s: could not queue retry: %s", outcome.incident_id, exc)
+        triage.note(outcome.incident_id, "auto-retry", f"auto-retry attempt {attempt} could not be queued: "
+                                                       f"{exc.__class__.__name__}: {exc}")

@@ -13,8 +13,9 @@
   thread) and their late result is ignored.
 * **Retries.** A failure goes to ``services.failures``: incident triage decides
   (known error first, else the job's own ``retries``/``retry_delay_s``) and the
-  retry is queued through ``services.jobs.trigger_job``. Triage never raises; a
-  failure it could not record is triaged again by the tick
+  retry's run is written with the decision (``services.jobs.reserve_run``) and
+  queued after the commit; the delay doubles with each attempt. Triage never
+  raises; a failure it could not record is triaged again by the tick
   (``services.runs.triage_untriaged``).
 * A successful run goes through ``failures.handle_success`` (auto-resolve).
 

@@ -240,8 +240,18 @@ def retry_delay(delay: float | None, attempt: int) -> float | None:
 
 def trigger_job(job_id, trigger: str = "cli", delay: float | None = None, attempt: int = 1) -> dict:
     """Create a job run and queue it for the worker (retries back off; see ``retry_delay``)."""
+    run, delay = reserve_run(job_id, trigger=trigger, delay=delay, attempt=attempt)
+    return queue_run(run.id, delay)
+
+
+def reserve_run(job_id, trigger: str = "cli", delay: float | None = None,
+                attempt: int = 1) -> tuple[JobRun, float | None]:
+    """Check the job and write its run (``queued``); returns it with the delay to queue it with.
+
+    Triage calls this inside its own transaction, so a retry it decides on and the retry's run
+    are one write; a run whose enqueue is then lost is queued again by ``requeue_lost``.
+    """
     from batchops.automation import registry
-    from batchops.services import tasks
     from batchops.services import runs
 
     context.require_writable()
@@ -251,14 +261,21 @@ def trigger_job(job_id, trigger: str = "cli", delay: float | None = None, attemp
     registry.entry(job.callable)  # refuse now rather than fail in the worker
     if trigger == "retry":
         delay = retry_delay(delay, attempt)
-    run = runs.create_run("job", job=job, trigger=trigger, attempt=max(1, int(attempt)))
+    return runs.create_run("job", job=job, trigger=trigger, attempt=max(1, int(attempt))), delay
+
+
+def queue_run(run_id: int, delay: float | None = None) -> dict:
+    """Enqueue a run written by ``reserve_run``; one that cannot be queued is cancelled."""
+    from batchops.services import tasks
+    from batchops.services import runs
+
     try:
-        tasks.enqueue_job(run.id, delay=delay)
+        tasks.enqueue_job(run_id, delay=delay)
     except BaseException as exc:
-        runs.abandon(run.id, f"could not be queued: {exc}")
+        runs.abandon(run_id, f"could not be queued: {exc}")
         raise
-    out = runs.run_dict(JobRun.get_by_id(run.id))
-    out["run_id"] = run.id
+    out = runs.run_dict(JobRun.get_by_id(run_id))
+    out["run_id"] = run_id
     out["delay_s"] = delay or 0
     return out
 

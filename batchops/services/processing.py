@@ -37,9 +37,13 @@ def process_file(path, *, department=None, plan="transform", plan_config=None, n
     context.require_writable()  # before the queue check, which creates queue.db
     if queue:
         _check_queue()
+    # The upload and its first run are one transaction: a process killed in between
+    # cannot leave an upload `staged` that nothing will ever move.
     upload = uploads.create_upload(path, original_name=original_name, department=department, notes=notes,
-                                   plan=plan, plan_config=plan_config, sheet=sheet)
-    return submit(upload.id, trigger=trigger, queue=queue)
+                                   plan=plan, plan_config=plan_config, sheet=sheet, status="queued",
+                                   then=lambda row: runs.create_run("pipeline", upload_id=row.id, trigger=trigger))
+    run = JobRun.get(JobRun.upload == upload.id)
+    return _start(run.id, queue=queue, upload_status=None)
 
 
 def submit(upload_id: int, *, trigger="cli", queue=False, attempt: int | None = None, delay: float | None = None) -> dict:
@@ -52,19 +56,37 @@ def submit(upload_id: int, *, trigger="cli", queue=False, attempt: int | None = 
     if queue:
         _check_queue()
     run, previous = _reserve(upload_id, trigger, attempt)
-    if queue:
-        from batchops.services import tasks
+    return _start(run.id, queue=queue, delay=delay, upload_status=previous)
 
-        # what this call did is queue it: read the result first, or a worker quick enough to
-        # finish the run before we look makes `process --queue` say failed (exit 1) by chance
-        result = result_dict(run.id)
-        try:
-            tasks.enqueue_pipeline(run.id, delay=delay)
-        except BaseException as exc:
-            runs.abandon(run.id, f"could not be queued: {exc}", upload_status=previous)
-            raise
-        return result
-    return execute(run.id)
+
+def reserve_retry(upload_id: int, attempt: int) -> JobRun:
+    """Write an automatic retry's run (the upload reserved) inside the caller's transaction, so
+    triage's decision and the run are one write; ``queue_reserved`` queues it after the commit."""
+    context.require_writable()
+    return _reserve(upload_id, "retry", attempt)[0]
+
+
+def queue_reserved(run_id: int, delay: float | None = None) -> dict:
+    """Queue a run written by ``reserve_retry``; if it cannot be, it is cancelled and the upload failed again."""
+    return _start(run_id, queue=True, delay=delay, upload_status="failed")
+
+
+def _start(run_id: int, *, queue: bool, upload_status: str | None, delay: float | None = None) -> dict:
+    """Execute a queued run here, or enqueue it; a run that cannot be queued is abandoned
+    and its upload goes back to ``upload_status`` (None: a new upload, which fails)."""
+    if not queue:
+        return execute(run_id)
+    from batchops.services import tasks
+
+    # what this call did is queue it: read the result first, or a worker quick enough to
+    # finish the run before we look makes `process --queue` say failed (exit 1) by chance
+    result = result_dict(run_id)
+    try:
+        tasks.enqueue_pipeline(run_id, delay=delay)
+    except BaseException as exc:
+        runs.abandon(run_id, f"could not be queued: {exc}", upload_status=upload_status)
+        raise
+    return result
 
 
 def _check_queue() -> None:

@@ -88,13 +88,16 @@ def finish(run_id: int, status: str, **fields) -> JobRun:
 
 @retry_busy
 def abandon(run_id: int, reason: str, upload_status: str | None = None) -> None:
-    """A run that never started (it could not be queued): cancel it and give the upload back."""
+    """A run that never started (it could not be queued): cancel it and give the upload back
+    its ``upload_status``; an upload with none to go back to (it was new) fails with the same code."""
+    reason = reason[:500]
+    back = ({"status": upload_status} if upload_status
+            else {"status": "failed", "error_code": "E_QUEUE_UNAVAILABLE", "error_message": reason})
     with db.atomic():
         JobRun.update(status="cancelled", finished_at=utc_now(), error_code="E_QUEUE_UNAVAILABLE",
-                      error_message=reason[:500]).where(JobRun.id == run_id).execute()
-        if upload_status:
-            Upload.update(status=upload_status, updated_at=utc_now()).where(
-                Upload.id == JobRun.select(JobRun.upload).where(JobRun.id == run_id)).execute()
+                      error_message=reason).where(JobRun.id == run_id).execute()
+        Upload.update(updated_at=utc_now(), **back).where(
+            Upload.id == JobRun.select(JobRun.upload).where(JobRun.id == run_id)).execute()
 
 
 def get_run(ident) -> JobRun:

@@ -6,9 +6,9 @@ The run row in the store is the truth about a run; a Huey task only carries its
 id, so a duplicate delivery is harmless (the run is claimed atomically).
 
 * ``run_pipeline(run_id)`` -> ``services.processing.execute``
-* ``run_job(run_id)`` -> ``automation.job_runs.execute``
-* ``tick()`` every minute -> ``automation.scheduler.dispatch_due`` and
-  ``services.runs.recover_stale``
+* ``run_job(run_id)`` -> ``services.job_runs.execute``
+* ``tick()`` every minute -> ``services.scheduler.dispatch_due``,
+  ``services.runs.recover_stale``, ``requeue_lost`` and ``recover_orphans``
 * ``ping()`` -> 1 (health probes and the queue benchmark)
 
 A task interrupted by a stopping worker (SIGINT, or a graceful stop that ran
@@ -70,6 +70,7 @@ def tick() -> None:
         finally:
             runs.recover_stale()
             requeue_lost()
+            recover_orphans()
             _flush_outbox()
 
 
@@ -109,6 +110,13 @@ def requeue_lost(min_age_s: float | None = None) -> list[int]:
     if lost:
         log.warning("re-queued %d run(s) that had no task in the queue: %s", len(lost), lost)
     return lost
+
+
+def recover_orphans() -> dict[int, str]:
+    """Uploads left staged/queued with no run get one, or fail with E_SUBMIT_LOST (services.recovery)."""
+    from batchops.services import recovery
+
+    return recovery.recover_orphan_uploads()
 
 
 def ping() -> int:

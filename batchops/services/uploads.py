@@ -7,7 +7,10 @@ operator handed over is lost even if the run that follows fails or is killed.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+
+from peewee import fn
 
 from batchops.errors import InputError
 from batchops import context
@@ -61,8 +64,13 @@ def create_upload(
     plan_config: dict | None = None,
     sheet: str | None = None,
     status: str = "staged",
+    then: Callable[[Upload], object] | None = None,
 ) -> Upload:
-    """Store the original and record the upload. Bad paths are input errors (exit 2)."""
+    """Store the original and record the upload. Bad paths are input errors (exit 2).
+
+    ``then(upload)`` runs inside the insert's transaction: processing creates the
+    upload's first run there, so no upload ever exists without one.
+    """
     context.require_writable()
     source = check_source(path)
     name = original_name or source.name
@@ -72,7 +80,7 @@ def create_upload(
         size = max(size, source.stat().st_size)
     kind = sniff_kind(context.home() / rel)
     upload = _insert(
-        original_name=name, sha256=sha, size=size, kind=kind, blob_path=rel,
+        then, original_name=name, sha256=sha, size=size, kind=kind, blob_path=rel,
         department=department or None, notes=notes or "", status=status, plan=plan,
         plan_config=plan_config or {}, sheet=sheet,
     )
@@ -82,9 +90,23 @@ def create_upload(
 
 
 @retry_busy
-def _insert(**fields) -> Upload:
+def _insert(then, **fields) -> Upload:
     with db.atomic():
-        return Upload.create(**fields)
+        upload = Upload.create(**fields)
+        if then is not None:
+            then(upload)
+        return upload
+
+
+def ingested_before(sha256: str, original_name: str) -> Upload | None:
+    """The upload the drop-folder ingest already made of these bytes under this name, if any.
+
+    An ingest killed after taking a file in but before remembering it (two writes) runs
+    again over the same file; it adopts this upload instead of making a second one.
+    """
+    first_run = JobRun.select(JobRun.id).where((JobRun.upload == Upload.id) & (JobRun.trigger == "ingest"))
+    return (Upload.select(*LIGHT_FIELDS).where((Upload.sha256 == sha256) & (Upload.original_name == original_name)
+                                               & fn.EXISTS(first_run)).order_by(Upload.id).first())
 
 
 def blob_path(upload: Upload) -> Path:

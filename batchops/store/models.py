@@ -13,7 +13,7 @@ from batchops.store.fields import JSONField, UTCDateTimeField
 UPLOAD_STATUSES = ("staged", "queued", "processing", "published", "failed")
 RUN_STATUSES = ("queued", "running", "succeeded", "failed", "skipped", "cancelled")
 RUN_KINDS = ("pipeline", "job")
-TRIGGERS = ("cli", "tui", "schedule", "retry", "ingest", "catch-up")
+TRIGGERS = ("cli", "tui", "schedule", "retry", "ingest", "catch-up", "recovery")
 INCIDENT_STATES = ("open", "assigned", "analyzing", "resolved", "archived")
 SEVERITIES = ("low", "medium", "high", "critical")
 TICKET_STATES = ("open", "assigned", "resolved")

@@ -113,6 +113,11 @@ KNOWN_ERRORS = [
     ("Worker lost", "E_WORKER_LOST", "", None, "high",
      "The worker running this stopped sending heartbeats (killed, OOM or reboot).",
      "Check the machine (dmesg for OOM kills); the run is retried automatically.", True, 2, 60, True),
+    ("Submission lost", "E_SUBMIT_LOST", "", None, "high",
+     "A file was taken in but its run never started (the submitting process was killed), and the stored "
+     "original is missing or damaged, so it cannot be run again.",
+     "Upload the file again from the source; check the data home's files/ folder (disk, restore).",
+     False, 0, 0, True),
     ("Job timeout", "E_JOB_TIMEOUT", "", None, "medium",
      "The job ran longer than its timeout.", "Raise the job's timeout or investigate what it waits on.",
      True, 1, 300, True),

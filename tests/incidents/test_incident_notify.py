@@ -174,10 +174,10 @@ def test_recovered_notice_answers_an_alert(configure, smtp, webhook, fail_pipeli
 
 
 def test_final_failed_retry_alerts_once(configure, smtp, webhook, fail_job, monkeypatch):
-    from batchops.services import jobs
+    from batchops.services import tasks
 
     configure(config_text(smtp.port, webhook.url))
-    monkeypatch.setattr(jobs, "trigger_job", lambda *a, **k: {"run_id": None, "status": "queued"}, raising=False)
+    monkeypatch.setattr(tasks, "enqueue_job", lambda run_id, delay=None: None)  # the retry stays queued
     _, inc = fail_job("status-digest", "E_JOB_TIMEOUT", "ran for 601 s", trigger="schedule")
     assert inc.severity == "medium" and webhook.posts == []  # a retry is pending: no alert yet
     _, inc = fail_job("status-digest", "E_JOB_TIMEOUT", "ran for 601 s", trigger="retry", attempt=2)

@@ -214,27 +214,50 @@ def test_auto_retry_is_scheduled_then_escalates_on_the_final_failure(ctx, fail_p
     assert JobRun.select().where((JobRun.upload == run.upload_id) & (JobRun.id > run.id)).count() == 0
 
 
-def test_job_retry_uses_trigger_job_when_available(ctx, fail_job, monkeypatch):
-    from batchops.services import jobs
+def test_job_retry_run_is_written_with_the_decision_and_queued_with_its_backoff(ctx, fail_job, monkeypatch):
+    from batchops.services import tasks
+    from batchops.store.models import JobRun
 
     calls = []
-    monkeypatch.setattr(jobs, "trigger_job",
-                        lambda job_id, **kw: calls.append((job_id, kw)) or {"run_id": 99, "status": "queued"},
-                        raising=False)
+    monkeypatch.setattr(tasks, "enqueue_job", lambda run_id, delay=None: calls.append((run_id, delay)))
     run, inc = fail_job("status-digest", "E_JOB_TIMEOUT", "took too long")
     assert inc.retry_max == 1 and inc.retry_count == 1
-    assert calls == [(run.job_id, {"trigger": "retry", "delay": 300, "attempt": 2})]
+    retry = JobRun.get((JobRun.job == run.job_id) & (JobRun.id > run.id))
+    assert retry.trigger == "retry" and retry.attempt == 2 and retry.status == "queued"
+    assert calls == [(retry.id, 300)]
 
 
 def test_retry_that_cannot_be_queued_is_written_on_the_timeline(ctx, fail_job, monkeypatch):
-    from batchops.services import jobs
+    from batchops.services import tasks
+    from batchops.store.models import JobRun
 
     def down(*a, **k):
         raise RuntimeError("queue down")
 
-    monkeypatch.setattr(jobs, "trigger_job", down, raising=False)
-    _, inc = fail_job("status-digest", "E_JOB_TIMEOUT", "took too long")
+    monkeypatch.setattr(tasks, "enqueue_job", down)
+    run, inc = fail_job("status-digest", "E_JOB_TIMEOUT", "took too long")
     assert "could not be queued" in _events(inc.id)[-1]["message"]
+    assert JobRun.get((JobRun.job == run.job_id) & (JobRun.id > run.id)).status == "cancelled"
+
+
+def test_a_retry_announced_on_the_timeline_exists_even_if_the_process_dies_before_queueing_it(
+        ctx, fail_pipeline, monkeypatch):
+    """Triage used to commit "auto-retry scheduled" and only then create the retry's run: a kill in
+    between left a promise nothing kept. The run is written with the decision; requeue_lost queues it."""
+    from batchops.services import processing, runs
+    from batchops.store.models import JobRun, Upload
+
+    def killed(*a, **k):
+        raise KeyboardInterrupt  # the process dies right after triage's commit
+
+    monkeypatch.setattr(processing, "queue_reserved", killed)
+    with pytest.raises(KeyboardInterrupt):
+        fail_pipeline("marks.csv", code="E_DB_LOCKED", message="database is locked", step="publish")
+    run = JobRun.select().order_by(JobRun.id).first()
+    retry = JobRun.get((JobRun.upload == run.upload_id) & (JobRun.id > run.id))
+    assert retry.trigger == "retry" and retry.attempt == 2 and retry.status == "queued"
+    assert Upload.get_by_id(run.upload_id).status == "queued"
+    assert runs.queued_without_task(-1, lambda: []) == {retry.id: "pipeline"}  # what requeue_lost queues
 
 
 # --------------------------------------------------------------------------- auto-resolve

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 
+import pytest
+
 
 def _orphan(upload_name: str):
     """A pipeline run left 'running' by a process that no longer exists."""
@@ -105,3 +107,113 @@ def test_an_untriaged_failure_fixed_since_is_left_alone(app_ctx):
     JobRun.update(status="succeeded").where(JobRun.id == later.id).execute()
     runs.recover_stale()
     assert not Incident.select().where(Incident.upload == upload_id).exists()
+
+
+# ---------------------------------------------------------------- uploads that nothing would move
+
+
+@pytest.fixture
+def immediate(monkeypatch):
+    """The queue runs each task inside enqueue, so a recovered upload runs to its end here."""
+    from batchops.queue import app
+
+    monkeypatch.setenv("BATCHOPS_QUEUE_IMMEDIATE", "1")
+    app.reset()
+    yield
+    app.reset()
+
+
+def _age(upload_id: int, seconds: float = 3600) -> None:
+    from datetime import timedelta
+
+    from batchops.clock import utc_now
+    from batchops.store.models import Upload
+
+    Upload.update(updated_at=utc_now() - timedelta(seconds=seconds)).where(Upload.id == upload_id).execute()
+
+
+def test_an_upload_is_never_written_without_its_first_run(app_ctx, samples_dir, monkeypatch):
+    """The soak SIGKILLed `process` between the upload row and its run: the upload stayed
+    'staged' forever. Both are one transaction now: if the run cannot be written, neither is."""
+    from batchops.services import processing, runs
+    from batchops.store.models import JobRun, Upload
+
+    def dies(*args, **kwargs):
+        raise KeyboardInterrupt  # what a kill between the two writes used to look like
+
+    monkeypatch.setattr(runs, "create_run", dies)
+    with pytest.raises(KeyboardInterrupt):
+        processing.process_file(samples_dir / "gradebook_science.csv", queue=True)
+    assert Upload.select().count() == 0 and JobRun.select().count() == 0
+
+
+def test_a_new_upload_that_cannot_be_queued_fails_instead_of_waiting(app_ctx, samples_dir, monkeypatch):
+    from batchops.services import tasks
+    from batchops.services import processing
+    from batchops.store.models import JobRun, Upload
+
+    def broken_queue(run_id, delay=None):
+        raise OSError("queue.db is on a full disk")
+
+    monkeypatch.setattr(tasks, "enqueue_pipeline", broken_queue)
+    with pytest.raises(OSError):
+        processing.process_file(samples_dir / "gradebook_science.csv", queue=True)
+    upload = Upload.get()
+    assert upload.status == "failed" and upload.error_code == "E_QUEUE_UNAVAILABLE"
+    assert JobRun.get().status == "cancelled"
+
+
+def test_recovery_queues_an_orphaned_upload_whose_original_is_intact(app_ctx, samples_dir, immediate):
+    from batchops.services import tasks
+    from batchops.services import uploads
+    from batchops.store.models import JobRun, Upload
+
+    staged = uploads.create_upload(samples_dir / "gradebook_science.csv")  # as the killed CLI left it
+    young = uploads.create_upload(samples_dir / "gradebook_science.csv", original_name="young.csv")
+    _age(staged.id)
+    assert tasks.recover_orphans() == {staged.id: "queued"}
+    upload = Upload.get_by_id(staged.id)
+    assert upload.status == "published" and upload.rows_out == 40
+    run = JobRun.get(JobRun.upload == staged.id)
+    assert run.trigger == "recovery" and run.status == "succeeded"
+    assert Upload.get_by_id(young.id).status == "staged"  # within the grace period: its run may be coming
+    assert tasks.recover_orphans() == {}
+
+
+def test_recovery_queues_a_queued_upload_whose_run_was_cancelled(app_ctx, samples_dir, immediate):
+    from batchops.services import recovery, uploads
+    from batchops.store.models import JobRun, Upload
+
+    upload = uploads.create_upload(samples_dir / "gradebook_science.csv", status="queued")
+    JobRun.create(kind="pipeline", upload=upload.id, status="cancelled", error_code="E_QUEUE_UNAVAILABLE")
+    assert recovery.orphan_uploads(min_age_s=0) == [upload.id]
+    assert recovery.recover_orphan_uploads(min_age_s=0) == {upload.id: "queued"}
+    assert Upload.get_by_id(upload.id).status == "published"
+    assert [r.attempt for r in JobRun.select().where(JobRun.upload == upload.id).order_by(JobRun.id)] == [1, 2]
+
+
+def test_recovery_fails_an_orphan_whose_original_is_damaged_with_an_incident(app_ctx, samples_dir, immediate, home):
+    from batchops.services import recovery, uploads
+    from batchops.store.models import Incident, JobRun, KnownError, Upload
+
+    upload = uploads.create_upload(samples_dir / "gradebook_science.csv")
+    (home / upload.blob_path).write_text("student_id\nS1\n")  # not the bytes that were taken in
+    _age(upload.id)
+    assert recovery.recover_orphan_uploads() == {upload.id: "failed"}
+    failed = Upload.get_by_id(upload.id)
+    assert failed.status == "failed" and failed.error_code == "E_SUBMIT_LOST"
+    assert "upload the file again" in failed.error_message
+    run = JobRun.get(JobRun.upload == upload.id)
+    assert run.status == "failed" and run.error_code == "E_SUBMIT_LOST" and run.trigger == "recovery"
+    incident = Incident.get(Incident.upload == upload.id)
+    assert incident.known_error_id == KnownError.get(KnownError.error_code == "E_SUBMIT_LOST").id
+    assert recovery.recover_orphan_uploads() == {}
+
+
+def test_an_upload_with_a_live_run_is_not_an_orphan(app_ctx, samples_dir, monkeypatch):
+    from batchops.services import tasks
+    from batchops.services import processing, recovery
+
+    monkeypatch.setattr(tasks, "enqueue_pipeline", lambda run_id, delay=None: None)  # no worker yet
+    processing.process_file(samples_dir / "gradebook_science.csv", queue=True)
+    assert recovery.orphan_uploads(min_age_s=0) == []

@@ -445,3 +445,19 @@ def test_cli_backup_and_restore(wctx, run_cli, tmp_path):
     assert json.loads(restored.stdout)["restored_from"].startswith(path)
     missing = run_cli("restore", str(tmp_path / "nope"), "--yes", env=env)
     assert missing.returncode == 2 and "E_FILE_NOT_FOUND" in missing.stderr
+
+
+def test_file_ingest_killed_after_taking_a_file_in_does_not_take_it_twice(wctx, tmp_path, samples_dir):
+    """An ingest killed between creating the upload and remembering the file (its job retried
+    after E_WORKER_LOST) used to make a second upload of the same file on the next run."""
+    from batchops.services import processing
+    from batchops.store.models import Upload
+
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    shutil.copy(samples_dir / "gradebook_science.csv", drop / "science.csv")
+    wctx.reconfigure({"automation": {"ingest_folder": str(drop)}})
+    first = processing.process_file(drop / "science.csv", trigger="ingest", original_name="science.csv")
+    out = _call("schedule_file_ingest", min_age_s=0)
+    assert [(p["file"], p["upload_id"]) for p in out["published"]] == [("science.csv", first["upload_id"])]
+    assert Upload.select().count() == 1 and (drop / "processed" / "science.csv").exists()

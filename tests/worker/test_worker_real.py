@@ -3,7 +3,8 @@ exactly-once with two consumers, SIGTERM, and recovery after SIGKILL.
 
 Two workers share one data home for the whole module (BATCHOPS_TICK_SECONDS=5 so the
 scheduler ticks every 5 s instead of every minute). An every-minute job is added first
-and checked last, so waiting for its fire overlaps the other tests.
+and checked last, so waiting for its fire overlaps the other tests. Tests that stop or
+kill workers start their own, so every test passes alone, in any order and under xdist.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ def _pause_seeded(cluster: Cluster) -> None:
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
+def shared_cluster(tmp_path_factory):
     c = Cluster(tmp_path_factory.mktemp("real-worker"), {})
     assert c.cli("init").returncode == 0
     _pause_seeded(c)
@@ -85,6 +86,14 @@ def cluster(tmp_path_factory):
     c.open_store()
     yield c
     c.close()
+
+
+@pytest.fixture
+def cluster(shared_cluster):
+    """The module's two workers; the store is bound to their home again (a test with its own
+    Cluster points it elsewhere), so these tests pass in any order and under xdist."""
+    shared_cluster.open_store()
+    return shared_cluster
 
 
 def _one(data):
@@ -198,20 +207,32 @@ def test_every_minute_job_fires_exactly_once_with_two_consumers(cluster):
     assert run.trigger == "schedule" and (run.started_at - first_fire).total_seconds() < 3 * TICK + 10
 
 
-def test_sigterm_stops_both_workers_within_seconds(cluster):
+def test_sigterm_stops_both_workers_within_seconds(tmp_path):
+    """Two workers of their own (stopping the module's would break whatever runs after this)."""
     from batchops.store.models import JobRun, WorkerHeartbeat
 
-    job = next(j for j in cluster.cli_json("jobs", "list") if j["name"] == "long")
-    run = cluster.cli_json("jobs", "trigger", job["id"])
-    wait_for(lambda: _run(run["run_id"]).status == "running", 20, what="a run in progress")
-    took = [w.stop(signal.SIGTERM) for w in cluster.workers]
-    assert all(w.proc.returncode == 0 for w in cluster.workers), [w.text()[-2000:] for w in cluster.workers]
-    assert max(took) < 6, took  # --shutdown-timeout 2, then the running task is put back
-    again = JobRun.get_by_id(run["run_id"])
-    assert again.status == "queued" and "re-queued" in again.log
-    rows = list(WorkerHeartbeat.select().where(WorkerHeartbeat.pid.in_([w.pid for w in cluster.workers])))
-    assert len(rows) == 2 and all(r.stopped_at is not None for r in rows)
-    assert cluster.cli_json("health")["checks"]["queue"]["depth"] >= 1
+    c = Cluster(tmp_path, {})
+    try:
+        assert c.cli("init").returncode == 0
+        _pause_seeded(c)
+        job = c.cli_json("jobs", "add", "--name", "long", "--callable", "worker_helpers:cooperative",
+                         "--cron", "* * * * *", "--kwargs", '{"seconds": 12}', "--paused")
+        c.start_worker("--workers", "2", "--shutdown-timeout", "2")
+        c.start_worker("--workers", "1", "--shutdown-timeout", "2")
+        c.open_store()
+        run = c.cli_json("jobs", "trigger", job["id"])
+        wait_for(lambda: _run(run["run_id"]).status == "running", 20, what="a run in progress")
+        for w in c.workers:
+            w.stop(signal.SIGTERM)  # SIGKILLed if still there after 15 s: the exit code would show it
+        assert all(w.proc.returncode == 0 for w in c.workers), [w.text()[-2000:] for w in c.workers]
+        # the 12 s job was not waited for: past --shutdown-timeout 2 it was put back on the queue
+        again = JobRun.get_by_id(run["run_id"])
+        assert again.status == "queued" and "re-queued" in again.log
+        rows = list(WorkerHeartbeat.select().where(WorkerHeartbeat.pid.in_([w.pid for w in c.workers])))
+        assert len(rows) == 2 and all(r.stopped_at is not None for r in rows)
+        assert c.cli_json("health")["checks"]["queue"]["depth"] >= 1
+    finally:
+        c.close()
 
 
 def test_sigkill_mid_run_is_recovered_and_retried(tmp_path):
@@ -253,26 +274,46 @@ def test_sigkill_mid_run_is_recovered_and_retried(tmp_path):
         c.close()
 
 
+# An audit hook reports each watched package the moment something first imports it (before the
+# import finishes), so the proof is in the log before the test stops the worker: it does not
+# depend on the worker exiting cleanly (the old atexit line was lost when a slow stop ended in SIGKILL).
 PROBE = r"""
-import atexit, sys
+import os, sys
 sys.argv = ["batchops", *sys.argv[1:]]
-atexit.register(lambda: sys.stderr.write("\nLOADED " + " ".join(sorted(
-    {m.split(".")[0] for m in sys.modules} & {"textual", "rich", "pandas"})) + "\n"))
+WATCH, seen = {"textual", "pandas", "huey"}, set()
+
+def report(event, args):
+    if event == "import" and (top := args[0].partition(".")[0]) in WATCH and top not in seen:
+        seen.add(top)
+        os.write(2, f"\nIMPORTED {top}\n".encode())
+
+sys.addaudithook(report)
 from batchops.cli.main import run
 run()
 """
 
 
-def test_worker_never_imports_textual(tmp_path):
+def test_worker_never_imports_textual(tmp_path, samples_dir):
     c = Cluster(tmp_path, {})
-    assert c.cli("init").returncode == 0
-    log = tmp_path / "probe.log"
-    with open(log, "wb") as fh:
-        proc = subprocess.Popen([sys.executable, "-c", PROBE, "worker", "--workers", "1"], env=c.env,
-                                cwd=str(tmp_path), stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    worker = WorkerProcess.__new__(WorkerProcess)
-    worker.proc, worker.log_path, worker.log = proc, log, open(log, "ab")
-    worker.wait_ready()
-    worker.stop(signal.SIGTERM)
-    loaded = [line for line in log.read_text().splitlines() if line.startswith("LOADED")]
-    assert loaded and "textual" not in loaded[-1].split(), log.read_text()[-2000:]
+    try:
+        assert c.cli("init").returncode == 0
+        log = tmp_path / "probe.log"
+        with open(log, "wb") as fh:
+            proc = subprocess.Popen([sys.executable, "-c", PROBE, "worker", "--workers", "1"], env=c.env,
+                                    cwd=str(tmp_path), stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        worker = WorkerProcess.__new__(WorkerProcess)
+        worker.proc, worker.log_path, worker.log = proc, log, open(log, "ab")
+        c.workers.append(worker)
+        worker.wait_ready()
+        # real work, so the worker loads what a pipeline run needs; the log then shows the hook saw it
+        queued = _one(c.cli_json("process", samples_dir / "gradebook_science.csv", "--queue"))
+        c.open_store()
+        from batchops.store.models import Upload
+
+        wait_for(lambda: Upload.get_by_id(queued["upload_id"]).status == "published", 90,
+                 what="the worker to publish the upload")
+        imported = {line.split()[1] for line in worker.text().splitlines() if line.startswith("IMPORTED ")}
+        assert {"huey", "pandas"} <= imported, worker.text()[-2000:]  # the probe works
+        assert "textual" not in imported, worker.text()[-2000:]
+    finally:
+        c.close()

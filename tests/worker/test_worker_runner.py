@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 
@@ -61,10 +59,17 @@ def test_success_after_failure_resolves_the_incident(wctx):
 
 
 def test_timeout_fails_with_e_job_timeout(wctx):
-    job = _job("slow", "worker_helpers:sleepy", kwargs={"seconds": 5}, timeout_s=1)
-    started = time.monotonic()
-    out = _run(job)
-    assert time.monotonic() - started < 3
+    import worker_helpers
+
+    worker_helpers.RELEASE.clear()
+    worker_helpers.FINISHED.clear()
+    job = _job("slow", "worker_helpers:held", timeout_s=1)
+    try:
+        out = _run(job)
+        # the runner gave up on the callable, which is still waiting (no clock in this proof)
+        assert not worker_helpers.FINISHED.is_set()
+    finally:
+        worker_helpers.RELEASE.set()
     assert out["status"] == "failed" and out["error_code"] == "E_JOB_TIMEOUT"
     assert "abandoned" in out["log"]
 
@@ -114,7 +119,7 @@ def test_busy_manual_run_is_requeued_with_a_delay(wctx, monkeypatch):
 
 
 def test_failed_job_is_retried_with_backoff(wctx, monkeypatch):
-    """Triage schedules the job's own retries (no known error matches) through trigger_job, which backs off."""
+    """Triage schedules the job's own retries (no known error matches) through jobs.reserve_run, which backs off."""
     from batchops.services import tasks
     from batchops.store.models import JobRun
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 import time
+
+RELEASE = threading.Event()  # the test lets ``held`` return
+FINISHED = threading.Event()
 
 
 def noop() -> dict:
@@ -35,3 +39,10 @@ def cooperative(seconds: float = 5.0) -> dict:
         check_deadline()
         time.sleep(0.05)
     return {"slept": seconds}
+
+
+def held() -> dict:
+    """Wait until the test sets RELEASE, without looking at the deadline (abandoned on timeout)."""
+    RELEASE.wait(120)
+    FINISHED.set()
+    return {"released": RELEASE.is_set()}
