@@ -11,7 +11,8 @@ the rows that look wrong for a table read cell by cell:
 * lines that reached over several columns inside the table (the reader's signal).
 
 and, for the whole table: the header looks like a data row (its cells have the
-shape of the values under them, or no header row was found), or a page's text is
+shape of the values under them, or no header row was found), a number merged
+over several ruled rows (it belongs to none of them alone), or a page's text is
 rotated. The score is the share of clean rows, lowered for a doubtful header;
 a rotated page scores 0. Below ``THRESHOLD`` the run fails with
 ``E_TABLE_LOW_CONFIDENCE`` unless the operator forces publication.
@@ -101,6 +102,10 @@ def score_table(header: list[str], rows: list[list[str]], kind: str, signals: li
     if pdf and sum(1 for h in header if h and is_num(h)) * 2 > max(1, sum(1 for h in header if h)):
         score -= 0.5
         reasons.append("most header cells are numbers")
+    merged = [s for s in signals if s.get("kind") == "merged_number"]
+    if merged:
+        score -= 0.5
+        reasons.append(f"a number is merged over several rows on page {merged[0].get('page')} ({merged[0]['text']})")
     rotated = [s for s in signals if s.get("kind") == "rotated_page"]
     if rotated:
         score = 0.0
