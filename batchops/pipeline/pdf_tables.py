@@ -42,6 +42,7 @@ class Row:
     cells: list[str]
     page: int
     row: int
+    top: float = 0.0  # where the row starts on its page (spilled columns sit level with their rows)
 
 
 @dataclass
@@ -204,7 +205,8 @@ def _add_body(table: PdfTable, frag: Fragment, start: int, synonyms) -> None:
         if filled(cells) == 1 and _NOTE.match(" ".join(cells)):
             continue
         added += 1
-        table.rows.append(Row(cells + [""] * (len(table.header) - len(cells)), frag.page, page_row + added))
+        table.rows.append(Row(cells + [""] * (len(table.header) - len(cells)), frag.page, page_row + added,
+                              tops[k]))
     table.bands.append((frag.page, added))
     table.signals.extend(frag.signals)
 
@@ -218,12 +220,28 @@ def _has_key(table: PdfTable, synonyms, required: tuple[str, ...]) -> bool:
 
 
 def _interleaved(tables: list[PdfTable]) -> bool:
-    """Each table is one column group: as many page bands as the others, on pages of its own."""
+    """Each table is one column group: as many page bands as the others, on pages of its own,
+    its rows level with the first group's rows (a printer puts row N at the same height on every page)."""
     n = len(tables[0].bands)
     if any(len(t.bands) != n for t in tables):
         return False
     pages = [p for t in tables for p, _ in t.bands]
-    return len(pages) == len(set(pages))
+    if len(pages) != len(set(pages)):
+        return False
+    first = _by_band(tables[0])
+    for t in tables[1:]:
+        for a, b in zip(first, _by_band(t)):
+            if any(abs(x.top - y.top) > 2.0 for x, y in zip(a, b)):
+                return False
+    return True
+
+
+def _by_band(table: PdfTable) -> list[list[Row]]:
+    out, i = [], 0
+    for _, n in table.bands:
+        out.append(table.rows[i:i + n])
+        i += n
+    return out
 
 
 def join_spilled(tables: list[PdfTable], synonyms, required: tuple[str, ...], name: str) -> list[PdfTable]:
@@ -235,6 +253,8 @@ def join_spilled(tables: list[PdfTable], synonyms, required: tuple[str, ...], na
         return tables  # separate tables that happen to be laid out alike
     counts = [[n for _, n in t.bands] for t in tables]
     if any(c != counts[0] for c in counts[1:]):
+        if len(counts[0]) < 2:
+            return tables  # one page each: two tables, not one printed in pieces
         raise sniff.fail(
             f"{name} looks like a spreadsheet printed with its columns spilling onto later pages, but the "
             f"pages do not hold the same rows ({', '.join(t.describe() for t in tables)}); export the sheet as "
