@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import statistics
 
-from batchops.pipeline.pdf_layout import PAGE_FOOTER, Fragment, Line, group_lines, segment, word_gap
+from batchops.pipeline.pdf_layout import PAGE_FOOTER, Fragment, Line, group_lines, is_num, segment, word_gap
 
 MIN_BODY_LINES = 2
 
@@ -85,8 +85,16 @@ def _body_start(block: list[Line]) -> int:
 
 
 def columns(body: list[Line]) -> list[tuple[float, float]]:
-    """x-ranges covered by segments of the body's multi-segment lines, merged."""
-    spans = sorted((s["x0"], s["x1"]) for ln in body if len(ln.segments) >= 2 for s in ln.segments)
+    """x-ranges covered by segments of the body's multi-segment lines, merged.
+
+    When most lines carry numbers, lines without any (a header, a spanning
+    title) do not count: their words may run across a column gap.
+    """
+    multi = [ln for ln in body if len(ln.segments) >= 2]
+    with_numbers = [ln for ln in multi if any(is_num(s["text"]) for s in ln.segments)]
+    if len(with_numbers) >= max(2, len(multi) // 2):
+        multi = with_numbers
+    spans = sorted((s["x0"], s["x1"]) for ln in multi for s in ln.segments)
     cols: list[list[float]] = []
     for x0, x1 in spans:
         if cols and x0 <= cols[-1][1]:
@@ -96,7 +104,10 @@ def columns(body: list[Line]) -> list[tuple[float, float]]:
     return [(a, b) for a, b in cols]
 
 
-def column_of(word: dict, cols: list[tuple[float, float]]) -> int:
+def column_of(word: dict, cols: list[tuple[float, float]], after: tuple[dict, int] | None = None,
+              gap: float = 0.0) -> int:
+    """The column a word overlaps most; a word in a gap between columns stays with the word
+    just before it when they are one phrase (closer than ``gap``), else goes to the nearest column."""
     best, best_overlap = 0, -1.0
     for j, (a, b) in enumerate(cols):
         overlap = min(b, word["x1"]) - max(a, word["x0"])
@@ -104,6 +115,8 @@ def column_of(word: dict, cols: list[tuple[float, float]]) -> int:
             best, best_overlap = j, overlap
     if best_overlap > 0:
         return best
+    if after is not None and word["x0"] - after[0]["x1"] <= gap:
+        return after[1]
     mid = (word["x0"] + word["x1"]) / 2
     return min(range(len(cols)), key=lambda j: min(abs(mid - cols[j][0]), abs(mid - cols[j][1])))
 
@@ -133,9 +146,11 @@ def _fragment(block: list[Line], page: int, width: float, gap: float) -> Fragmen
     rows, tops, bottoms, signals = [], [], [], []
     for ln in lines:
         cells = [""] * len(cols)
+        before = None
         for w in ln.words:
-            j = column_of(w, cols)
+            j = column_of(w, cols, before, gap)
             cells[j] = (cells[j] + " " + w["text"]).strip()
+            before = (w, j)
         if ln in body and crosses(ln, cols):
             signals.append({"kind": "spanning_line", "page": page, "text": ln.text[:80]})
         rows.append(cells)
