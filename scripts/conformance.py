@@ -29,7 +29,9 @@ the expected rows above that run. Any one of several expected tables on a page i
 accepted (the table choice is the reader's). For pdfplumber the check is the
 cells its tests assert (a given row, a given cell).
 
-``--baseline`` judges bare pdfplumber (the first table ``extract_tables()`` finds,
+``--reader`` judges the table as the standardize step reads it (reader and
+confidence gate, before validation and plans): the table's shape apart from how
+values are handled. ``--baseline`` judges bare pdfplumber (the first table ``extract_tables()`` finds,
 its first row as header) the same way, for comparison.
 """
 
@@ -229,6 +231,27 @@ def run_batchops(pdf: Path, home: Path, config: Path) -> tuple[str, list[list[st
     return "published", rows, ""
 
 
+def run_reader(pdf: Path) -> tuple[str, list[list[str]] | None, str]:
+    """The table as the standardize step reads it (reader + confidence gate), before validation and plans."""
+    sys.path.insert(0, str(REPO))
+    import tempfile as _tmp
+
+    import pandas as pd
+
+    from batchops.errors import BatchOpsError
+    from batchops.pipeline.runner import PipelineRequest, _standardize
+    from batchops.pipeline.settings import PipelineSettings
+
+    req = PipelineRequest(pdf, pdf.name, Path(_tmp.mkdtemp()), plan="custom")
+    try:
+        loaded = _standardize(req, PipelineSettings(default_required_columns=()))
+    except BatchOpsError as exc:
+        return "refused", None, f"{exc.code}: {exc.message[:160]}"
+    rows = [[norm(c) for c in loaded.original_columns]]
+    rows += [[norm("" if pd.isna(v) else v) for v in r] for r in loaded.df.itertuples(index=False, name=None)]
+    return "published", rows, ""
+
+
 def run_bare_pdfplumber(pdf: Path) -> tuple[str, list[list[str]] | None, str]:
     import pdfplumber
 
@@ -266,10 +289,13 @@ def values_only_differ(rows: list[list[str]], expected) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--camelot", type=Path, help="camelot checkout (commit %s)" % CAMELOT_COMMIT[:12])
-    ap.add_argument("--pdfplumber", type=Path, help="pdfplumber checkout (commit %s)" % PDFPLUMBER_COMMIT[:12])
+    ap.add_argument("--camelot", type=Path, help=f"camelot checkout (commit {CAMELOT_COMMIT[:12]})")
+    ap.add_argument("--pdfplumber", type=Path, help=f"pdfplumber checkout (commit {PDFPLUMBER_COMMIT[:12]})")
     ap.add_argument("--only", help="run only files whose name contains this")
     ap.add_argument("--baseline", action="store_true", help="judge bare pdfplumber instead of BatchOps")
+    ap.add_argument("--reader", action="store_true",
+                    help="judge the table as read (reader + confidence gate, in this process) instead of the "
+                         "published CSV: table shape alone, apart from value handling")
     ap.add_argument("--verbose", "-v", action="store_true", help="print the published rows of wrong files")
     args = ap.parse_args(argv)
     if not args.camelot and not args.pdfplumber:
@@ -299,6 +325,8 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             if args.baseline:
                 status, rows, why = run_bare_pdfplumber(pdf)
+            elif args.reader:
+                status, rows, why = run_reader(pdf)
             else:
                 status, rows, why = run_batchops(pdf, Path(tmp) / f"home{i}", config)
             if status == "refused":

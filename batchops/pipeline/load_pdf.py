@@ -25,7 +25,12 @@ import pandas as pd
 
 from batchops.pipeline import pdf_borderless, pdf_ruled, pdf_tables, sniff
 from batchops.pipeline.columns import normalize_columns
-from batchops.pipeline.frame import Loaded, clean_frame, drop_empty, drop_unnamed_empty_columns
+from batchops.pipeline.frame import (
+    Loaded,
+    clean_frame,
+    drop_empty,
+    drop_unnamed_empty_columns,
+)
 from batchops.pipeline.settings import PipelineSettings
 
 
@@ -141,7 +146,7 @@ def _fragments(pages) -> tuple[list, list[dict]]:
     return frags, signals
 
 
-def _frame(chosen: "pdf_tables.PdfTable", settings: PipelineSettings, name: str, n_pages: int, n_tables: int,
+def _frame(chosen: pdf_tables.PdfTable, settings: PipelineSettings, name: str, n_pages: int, n_tables: int,
            signals: list[dict]) -> Loaded:
     header, rows = chosen.header, chosen.rows
     width = len(header)

@@ -16,7 +16,15 @@ from __future__ import annotations
 
 import statistics
 
-from batchops.pipeline.pdf_layout import PAGE_FOOTER, Fragment, Line, group_lines, is_num, segment, word_gap
+from batchops.pipeline.pdf_layout import (
+    PAGE_FOOTER,
+    Fragment,
+    Line,
+    group_lines,
+    is_num,
+    segment,
+    word_gap,
+)
 
 MIN_BODY_LINES = 2
 

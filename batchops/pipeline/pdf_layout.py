@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 _NUMERIC = re.compile(r"^[(+-]?[$₹€£]?\s?(\d{1,3}([,.\s]\d{3})+|\d+)([.,]\d+)?%?\)?$|^[+-]?\.\d+%?$")
 PAGE_FOOTER = re.compile(
-    r"^\s*(page\s+\d+(\s*(of|/)\s*\d+)?|\d+\s*/\s*\d+|-\s*\d+\s*-|\d{1,3})\s*$", re.I)
+    r"^\s*(page\s+\d+(\s*(of|/)\s*\d+)?|\d+\s*/\s*\d+|-\s*\d+\s*-|\d{1,3})\s*$", re.IGNORECASE)
 
 
 def is_num(s: str) -> bool:

@@ -28,12 +28,16 @@ import re
 import statistics
 from dataclasses import dataclass, field
 
-from batchops.errors import E_PDF_MANY_TABLES, E_PDF_SPILLED_COLUMNS, E_PDF_TABLE_NOT_FOUND
+from batchops.errors import (
+    E_PDF_MANY_TABLES,
+    E_PDF_SPILLED_COLUMNS,
+    E_PDF_TABLE_NOT_FOUND,
+)
 from batchops.pipeline import sniff
 from batchops.pipeline.columns import normalize_columns, snake
 from batchops.pipeline.pdf_layout import Fragment, is_num
 
-_NOTE = re.compile(r"^\s*(notes?|remarks?|generated|printed|signature|source)\b", re.I)
+_NOTE = re.compile(r"^\s*(notes?|remarks?|generated|printed|signature|source)\b", re.IGNORECASE)
 KEY_COLUMNS = ("student_id", "name")
 
 
