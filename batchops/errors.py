@@ -108,3 +108,10 @@ class SubmitLost(WorkError):
     """An upload whose run never started, and whose stored original is gone or damaged."""
 
     code = "E_SUBMIT_LOST"
+
+
+# Table-shape refusals (PDF reader and the confidence gate); each has a known error in store/seeds.py.
+E_PDF_MANY_TABLES = "E_PDF_MANY_TABLES"  # several tables, none chosen: --table N
+E_PDF_TABLE_NOT_FOUND = "E_PDF_TABLE_NOT_FOUND"  # --table N names a table the file does not have
+E_PDF_SPILLED_COLUMNS = "E_PDF_SPILLED_COLUMNS"  # columns printed across pages that cannot be joined back
+E_TABLE_LOW_CONFIDENCE = "E_TABLE_LOW_CONFIDENCE"  # the table read does not look right: --force-publish after a look

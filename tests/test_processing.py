@@ -121,3 +121,40 @@ def test_export_to_a_folder_that_does_not_exist_yet(app_ctx, samples_dir, tmp_pa
     done = processing.process_file(samples_dir / "gradebook_science.csv")
     out = reports.export(upload_id=done["upload_id"], fmt="csv", out=f"{tmp_path}/new/reports/")
     assert out["path"] == str(tmp_path / "new" / "reports" / "gradebook_science_report.csv")
+
+
+def test_process_table_and_force_publish_from_the_cli(run_cli, tmp_path):
+    """Several tables: refused with an incident whose known error says what to do; --table N
+    picks one; a doubtful table is refused until --force-publish."""
+    import sys
+
+    sys.path.insert(0, str(os.path.join(os.path.dirname(__file__), "pipeline")))
+    from pipeline_helpers import make_pdf, ruled_table
+
+    def page(pdf):
+        y = ruled_table(pdf, 20, ("Student ID", "Name", "Marks"), [("S1", "Asha", "61 72"), ("S2", "Ravi", "55 40")])
+        ruled_table(pdf, y + 15, ("Teacher", "Room"), [("Mrs Rao", "R1"), ("Mr Das", "R2")], (40, 30))
+
+    path = make_pdf(tmp_path / "two.pdf", [page])
+    generic = tmp_path / "generic.toml"  # tables that are not gradebooks are allowed
+    generic.write_text("[pipeline]\ndefault_required_columns = []\n", encoding="utf-8")
+
+    def process(*extra, config=generic):
+        args = ("--config", str(config)) if config else ()
+        return run_cli(*args, "process", path, "--plan", "custom", "--json", *extra)
+
+    proc = process()
+    many = json.loads(proc.stdout)
+    assert proc.returncode == 1 and many["error"]["code"] == "E_PDF_MANY_TABLES" and many["incident_id"]
+    assert "table 2: page 1, 2 rows x 2 columns, header: Teacher | Room" in many["error"]["message"]
+    shown = run_cli("incidents", "show", str(many["incident_id"]), "--json").stdout
+    assert "--table N" in shown  # the known error says what to do
+
+    picked = json.loads(process("--table", "2").stdout)
+    assert picked["status"] == "published" and picked["rows_out"] == 2
+
+    doubtful = json.loads(process(config=None).stdout)  # the gradebook is picked by its required columns
+    assert doubtful["error"]["code"] == "E_TABLE_LOW_CONFIDENCE"
+    assert "--force-publish" in run_cli("incidents", "show", str(doubtful["incident_id"]), "--json").stdout
+    forced = json.loads(process("--force-publish", config=None).stdout)
+    assert forced["status"] == "published" and forced["rows_out"] == 2

@@ -56,7 +56,8 @@ def test_foreign_keys_are_enforced(app_ctx):
 
 # -- migrations -----------------------------------------------------------------------------
 
-V2_COLUMNS = {"upload": ["sheet"], "job_run": ["fire_time", "catch_up"]}
+# columns added after v1 (v2: sheet, fire_time, catch_up; v3: the PDF table choice and --force-publish)
+V2_COLUMNS = {"upload": ["sheet", "table_index", "force_publish"], "job_run": ["fire_time", "catch_up"]}
 
 
 def _columns(table: str) -> set[str]:

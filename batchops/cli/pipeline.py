@@ -34,7 +34,7 @@ def _render_results(results: list[dict]) -> None:
 
 
 def process_files(paths: list[str], *, department=None, plan="transform", plan_config=None, notes="",
-                  sheet=None, queue=False, out_dir=None) -> list[dict]:
+                  sheet=None, table=None, force_publish=False, queue=False, out_dir=None) -> list[dict]:
     """Each file in turn, with a progress display on stderr."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -51,7 +51,8 @@ def process_files(paths: list[str], *, department=None, plan="transform", plan_c
         for path in paths:
             progress.update(task, description=f"processing {Path(path).name}")
             result = processing.process_file(path, department=department, plan=plan, plan_config=plan_config,
-                                              notes=notes, sheet=sheet, queue=queue,
+                                              notes=notes, sheet=sheet, table=table,
+                                              force_publish=force_publish, queue=queue,
                                               trigger="cli")
             result = {"file": str(path), **result}
             if out_dir and result["status"] == "published":
@@ -72,6 +73,10 @@ def process(
     options: Optional[List[str]] = typer.Option(None, "--set", help="Plan option KEY=VALUE (repeatable), e.g. subject=physics."),
     notes: str = typer.Option("", "--notes", help="Free text kept with the upload."),
     sheet: Optional[str] = typer.Option(None, "--sheet", help="XLSX: the sheet to read."),
+    table: Optional[int] = typer.Option(None, "--table", min=1, metavar="N",
+                                        help="PDF with several tables: read table N (as listed by E_PDF_MANY_TABLES)."),
+    force_publish: bool = typer.Option(False, "--force-publish",
+                                       help="Publish a table the confidence gate doubts (after you have looked)."),
     out: Optional[str] = typer.Option(None, "--out", help="Also copy the reports into this folder.", metavar="DIR"),
     queue: bool = typer.Option(False, "--queue", help="Queue for the worker instead of running now."),
     json_out: bool = JSON,
@@ -83,7 +88,7 @@ def process(
                                labels={"records": "--records", "rules": "--rules"})
     setup()
     results = process_files(files, department=department, plan=plan, plan_config=config, notes=notes,
-                            sheet=sheet, queue=queue, out_dir=out)
+                            sheet=sheet, table=table, force_publish=force_publish, queue=queue, out_dir=out)
     emit(results if len(results) != 1 or not want_json(json_out) else results[0], json_out, _render_results)
     if any(r["status"] == "failed" for r in results):
         raise typer.Exit(EXIT_FAILED)

@@ -21,6 +21,8 @@ class Loaded:
     original_columns: list[str]
     locator: Locator = line_locator
     findings: list[dict] = field(default_factory=list)
+    # what the reader saw that makes the table doubtful ({"kind", "page", "text"}), for the confidence gate
+    signals: list[dict] = field(default_factory=list)
 
     def describe(self) -> str:
         """One line for the standardize step record."""

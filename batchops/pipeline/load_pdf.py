@@ -1,20 +1,14 @@
-"""PDF -> DataFrame with pdfplumber.
+"""PDF -> DataFrame with pdfplumber: one table, the right one, or a coded refusal.
 
-Two layouts:
-
-* **ruled** tables (cell borders): pdfplumber's table finder; a cell whose text
-  wraps is joined with single spaces.
-* **borderless** text reports: words are grouped into lines by their vertical
-  position; the header line is the first line made of two or more text segments
-  (segments are separated by gaps wider than a space); each header segment's left
-  edge starts a column, and every word goes to the column whose start is at or
-  left of it.
-
-Both layouts then merge continuation rows: a row with an empty ID cell whose other
-cells are text belongs to the row above (a long name wrapped onto the next line),
-and an ID ending in "/" or "-" continues with the ID text of the next line
-("ARTS/2026/" + "00009"). Tables are stitched across pages: a header repeated at the
-top of a later page is skipped; page footers ("Page 2 of 5") and notes are ignored.
+Each page gives table *fragments*: ruled tables (cell borders) from pdfplumber's
+table finder; on pages without one, borderless tables read from word positions
+(``pdf_borderless``: columns are the gaps empty in every row). ``pdf_tables``
+turns fragments into tables (header rows, wrapped lines, pages continued only when
+the header repeats or the column layout matches, spilled columns joined back) and
+picks one: ``--table N``, else the one with the department's required columns,
+else ``E_PDF_MANY_TABLES`` listing them. What the reader saw that makes a table
+doubtful (rotated pages, lines reaching over columns, a guessed header) goes to
+``Loaded.signals`` for the confidence gate.
 
 Failures: encrypted -> ``E_PDF_ENCRYPTED``; unparsable -> ``E_PDF_DAMAGED``; no
 text layer at all (scanned images) -> ``E_PDF_NO_TEXT``; text but no table ->
@@ -25,31 +19,19 @@ Locations read "page P row R" (R counts the table rows on that page, header excl
 from __future__ import annotations
 
 import re
-import statistics
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from batchops.pipeline import sniff
-from batchops.pipeline.columns import normalize_columns, snake, synonym_lookup
-from batchops.pipeline.frame import Loaded, clean_frame, drop_empty, drop_unnamed_empty_columns
+from batchops.pipeline import pdf_borderless, pdf_ruled, pdf_tables, sniff
+from batchops.pipeline.columns import normalize_columns
+from batchops.pipeline.frame import (
+    Loaded,
+    clean_frame,
+    drop_empty,
+    drop_unnamed_empty_columns,
+)
 from batchops.pipeline.settings import PipelineSettings
-
-_PAGE_FOOTER = re.compile(r"^\s*(page\s+\d+(\s*(of|/)\s*\d+)?|\d+\s*/\s*\d+|-\s*\d+\s*-)\s*$", re.I)
-_NOTE = re.compile(r"^\s*(grand\s+total|totals?|average|class\s+average|notes?|remarks?|generated|printed|signature)\b", re.I)
-_NUMERIC = re.compile(r"^[+-]?(\d+([.,]\d+)?|\.\d+)%?$")
-
-
-@dataclass
-class Row:
-    cells: list[str]
-    page: int
-    row: int
-
-
-def _is_num(s: str) -> bool:
-    return bool(_NUMERIC.match(s.strip()))
 
 
 def _open(path: Path, name: str):
@@ -108,7 +90,8 @@ def check_inflation(path: Path, budget: int, name: str) -> None:
                 continue
 
 
-def load_pdf(path: Path, settings: PipelineSettings, original_name: str = "") -> Loaded:
+def load_pdf(path: Path, settings: PipelineSettings, original_name: str = "", *, table: int | None = None,
+             department: str | None = None) -> Loaded:
     name = original_name or path.name
     check_inflation(path, settings.max_xlsx_uncompressed_bytes, name)
     pdf = _open(path, name)
@@ -133,24 +116,41 @@ def load_pdf(path: Path, settings: PipelineSettings, original_name: str = "") ->
                 f"{name} has no text layer (a scanned image?); export the gradebook as a text PDF, CSV or XLSX.",
                 "E_PDF_NO_TEXT",
             )
-        lookup = synonym_lookup(settings.synonyms)
-        header, rows = _ruled(pages, lookup)
-        layout = "ruled"
-        if header is None:
-            header, rows = _borderless(pages, lookup)
-            layout = "borderless"
-        if header is None:
-            raise sniff.fail(
-                f"{name} has text but no table with a header row was found on its {n} page(s).", "E_PDF_NO_TABLE"
-            )
+        frags, signals = _fragments(pages)
     finally:
         pdf.close()
+    tables = pdf_tables.assemble(frags, settings.synonyms)
+    if not tables:
+        raise sniff.fail(
+            f"{name} has text but no table with a header row was found on its {n} page(s).", "E_PDF_NO_TABLE"
+        )
+    required = settings.required_columns(department)
+    tables = pdf_tables.join_spilled(tables, settings.synonyms, required, name)
+    chosen = pdf_tables.choose(tables, settings.synonyms, required, table, name)
+    return _frame(chosen, settings, name, n, len(tables), signals + chosen.signals)
 
-    canonical = normalize_columns(header, settings.synonyms)
-    id_pos = canonical.index("student_id") if "student_id" in canonical else 0
-    rows = merge_continuations(rows, id_pos)
+
+def _fragments(pages) -> tuple[list, list[dict]]:
+    """Fragments of every page in reading order, and page-level signals (rotated text)."""
+    frags, signals = [], []
+    for pno, page in enumerate(pages, start=1):
+        chars = page.chars
+        if chars and sum(1 for c in chars if not c.get("upright", True)) > len(chars) / 2:
+            signals.append({"kind": "rotated_page", "page": pno, "text": "most text on the page is rotated"})
+        ruled = pdf_ruled.page_fragments(page, pno)
+        if ruled:
+            frags.extend(ruled)
+            continue
+        words = page.extract_words(x_tolerance=1.5, y_tolerance=2, keep_blank_chars=False)
+        frags.extend(pdf_borderless.page_fragments(words, pno, float(page.width)))
+    return frags, signals
+
+
+def _frame(chosen: pdf_tables.PdfTable, settings: PipelineSettings, name: str, n_pages: int, n_tables: int,
+           signals: list[dict]) -> Loaded:
+    header, rows = chosen.header, chosen.rows
     width = len(header)
-    if len(header) > settings.max_columns:
+    if width > settings.max_columns:
         raise sniff.fail(f"{name} has {width:,} columns; the limit is {settings.max_columns:,}.", "E_TOO_MANY_COLUMNS")
     if len(rows) > settings.max_rows:
         raise sniff.fail(f"{name} has more than {settings.max_rows:,} rows, the configured limit.", "E_TOO_MANY_ROWS")
@@ -167,169 +167,9 @@ def load_pdf(path: Path, settings: PipelineSettings, original_name: str = "") ->
         page, row = _p[int(label)]
         return f"page {page} row {row}"
 
-    info = {"format": "pdf", "pages": n, "layout": layout, "header_row": 1}
-    return Loaded(df=df, kind="pdf", info=info, original_columns=list(header), locator=locator)
-
-
-def _norm_cell(v) -> str:
-    return " ".join(str(v).split()) if v is not None else ""
-
-
-def _row_key(cells: list[str]) -> str:
-    return "|".join(snake(c) for c in cells)
-
-
-def _looks_header(cells: list[str], lookup: dict[str, str]) -> bool:
-    filled = [c for c in cells if c]
-    if len(filled) < 2 or any(_is_num(c) for c in filled):
-        return False
-    return True
-
-
-def _ruled(pages, lookup) -> tuple[list[str] | None, list[Row]]:
-    header: list[str] | None = None
-    rows: list[Row] = []
-    for pno, page in enumerate(pages, start=1):
-        try:
-            tables = page.extract_tables()
-        except Exception:
-            tables = []
-        page_row = 0
-        for table in tables:
-            if not table or len(table) < 2 or max(len(r) for r in table) < 2:
-                continue
-            cells_rows = [[_norm_cell(c) for c in r] for r in table]
-            start = 0
-            if header is None:
-                while start < len(cells_rows) and not _looks_header(cells_rows[start], lookup):
-                    start += 1
-                if start >= len(cells_rows):
-                    continue
-                header = cells_rows[start]
-                start += 1
-            elif _row_key(cells_rows[0]) == _row_key(header):
-                start = 1  # header repeated on a later page
-            for cells in cells_rows[start:]:
-                if not any(cells):
-                    continue
-                page_row += 1
-                rows.append(Row(cells + [""] * (len(header) - len(cells)), pno, page_row))
-    return header, rows
-
-
-def _lines(page) -> list[list[dict]]:
-    words = page.extract_words(x_tolerance=1.5, y_tolerance=2, keep_blank_chars=False)
-    words.sort(key=lambda w: (round(w["top"], 1), w["x0"]))
-    lines: list[list[dict]] = []
-    for w in words:
-        if lines and abs(w["top"] - lines[-1][0]["top"]) <= max(2.0, 0.4 * (w["bottom"] - w["top"])):
-            lines[-1].append(w)
-        else:
-            lines.append([w])
-    for line in lines:
-        line.sort(key=lambda w: w["x0"])
-    return lines
-
-
-def _segments(line: list[dict], gap: float) -> list[dict]:
-    segs: list[dict] = []
-    for w in line:
-        if segs and w["x0"] - segs[-1]["x1"] <= gap:
-            segs[-1]["text"] += " " + w["text"]
-            segs[-1]["x1"] = w["x1"]
-        else:
-            segs.append({"text": w["text"], "x0": w["x0"], "x1": w["x1"]})
-    return segs
-
-
-def _borderless(pages, lookup) -> tuple[list[str] | None, list[Row]]:
-    header: list[str] | None = None
-    starts: list[float] = []
-    rows: list[Row] = []
-    for pno, page in enumerate(pages, start=1):
-        lines = _lines(page)
-        if not lines:
-            continue
-        heights = [w["bottom"] - w["top"] for line in lines for w in line]
-        gap = 0.8 * statistics.median(heights) if heights else 6.0
-        segs = [_segments(line, gap) for line in lines]
-        begin = 0
-        if header is None:
-            idx = _find_text_header(segs, lookup)
-            if idx is None:
-                continue
-            header = [s["text"] for s in segs[idx]]
-            starts = [s["x0"] for s in segs[idx]]
-            begin = idx + 1
-        else:
-            # a header repeated on this page: skip everything up to and including it
-            key = _row_key(header)
-            for i, line in enumerate(segs[:15]):
-                if _row_key([s["text"] for s in line]) == key:
-                    begin = i + 1
-                    break
-        page_row = 0
-        for line, lsegs in zip(lines[begin:], segs[begin:]):
-            text = " ".join(w["text"] for w in line)
-            if _PAGE_FOOTER.match(text) or _NOTE.match(text):
-                continue
-            # running titles / notes: one segment spreading over several columns
-            if len(lsegs) == 1 and _spans(lsegs[0], starts) >= 3:
-                continue
-            cells = [""] * len(starts)
-            for w in line:
-                col = 0
-                for j, x in enumerate(starts):
-                    if w["x0"] >= x - 2.0:
-                        col = j
-                cells[col] = (cells[col] + " " + w["text"]).strip()
-            page_row += 1
-            rows.append(Row(cells, pno, page_row))
-    return header, rows
-
-
-def _spans(seg: dict, starts: list[float]) -> int:
-    return sum(1 for x in starts if seg["x0"] - 2 <= x <= seg["x1"])
-
-
-def _find_text_header(segs: list[list[dict]], lookup) -> int | None:
-    first = None
-    for i, line in enumerate(segs[:60]):
-        texts = [s["text"] for s in line]
-        if len(texts) < 2 or any(_is_num(t) for t in texts):
-            continue
-        following = segs[i + 1 : i + 4]
-        if not any(len(l) >= 2 for l in following):
-            continue
-        if any(lookup.get(snake(t)) in ("student_id", "name") for t in texts):
-            return i
-        if first is None:
-            first = i
-    return first
-
-
-def merge_continuations(rows: list[Row], id_pos: int) -> list[Row]:
-    """Join wrapped names and broken IDs onto the row they belong to."""
-    out: list[Row] = []
-    for r in rows:
-        cells = r.cells
-        if out:
-            prev = out[-1].cells
-            others = [c for i, c in enumerate(cells) if c and i != id_pos]
-            id_cell = cells[id_pos] if id_pos < len(cells) else ""
-            prev_id = prev[id_pos] if id_pos < len(prev) else ""
-            broken_id = bool(prev_id) and prev_id[-1] in "/-" and bool(id_cell) and not any(
-                _is_num(c) for c in others
-            )
-            wrapped = not id_cell and others and not any(_is_num(c) for c in others)
-            if broken_id or wrapped:
-                for i, c in enumerate(cells):
-                    if not c or i >= len(prev):
-                        continue
-                    if i == id_pos and prev[i] and prev[i][-1] in "/-":
-                        prev[i] = prev[i] + c
-                    else:
-                        prev[i] = (prev[i] + " " + c).strip()
-                continue
-        out.append(Row(list(cells), r.page, r.row))
-    return out
+    info = {"format": "pdf", "pages": n_pages, "layout": chosen.layout, "header_row": 1,
+            "tables_found": n_tables, "table_pages": chosen.pages}
+    loaded = Loaded(df=df, kind="pdf", info=info, original_columns=list(header), locator=locator)
+    loaded.signals = signals + ([{"kind": "header_guessed", "page": chosen.pages[0],
+                                  "text": "no header row: the first row stands in"}] if chosen.header_guessed else [])
+    return loaded

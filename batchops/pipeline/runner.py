@@ -31,6 +31,8 @@ class PipelineRequest:
     plan: str = "transform"
     plan_config: dict = field(default_factory=dict)
     sheet: str | None = None
+    table: int | None = None  # PDF: which of several tables to read (1-based)
+    force_publish: bool = False  # an operator who has looked publishes a table the confidence gate doubts
     upload_id: int | None = None
     generated_at: str = ""
 
@@ -139,7 +141,7 @@ def _standardize(req: PipelineRequest, settings: PipelineSettings):
     if kind == "pdf":
         from batchops.pipeline.load_pdf import load_pdf
 
-        loaded = load_pdf(src, settings, name)
+        loaded = load_pdf(src, settings, name, table=req.table, department=req.department)
     elif kind == "xlsx":
         from batchops.pipeline.load_xlsx import load_xlsx
 
@@ -149,7 +151,32 @@ def _standardize(req: PipelineRequest, settings: PipelineSettings):
 
         loaded = load_csv(src, settings, name)
     _check_cells(loaded, settings, name)
+    _check_confidence(loaded, req, name)
     return loaded
+
+
+def _check_confidence(loaded, req: PipelineRequest, name: str) -> None:
+    """The confidence gate: refuse a doubtful table unless the operator forces it (then it is a finding)."""
+    from batchops.pipeline import confidence
+    from batchops.pipeline.findings import finding
+
+    verdict = confidence.check(loaded)
+    if verdict.ok:
+        return
+    why = "; ".join(verdict.reasons)
+    if req.force_publish:
+        loaded.findings.append(finding(
+            "W_TABLE_FORCED", f"Published with --force-publish although the table looks doubtful "
+            f"(confidence {verdict.score:.2f}): {why}."))
+        loaded.findings.extend(confidence.row_findings(loaded, verdict, "warning"))
+        return
+    raise PipelineError(
+        f"The table read from {name} does not look right (confidence {verdict.score:.2f} < "
+        f"{confidence.THRESHOLD}): {why}. Check the file; choose another table with --table N, export the sheet "
+        "as CSV, or publish anyway with --force-publish.",
+        code=confidence.E_TABLE_LOW_CONFIDENCE, step="standardize",
+        findings=confidence.row_findings(loaded, verdict, "error"),
+    )
 
 
 def _check_cells(loaded, settings: PipelineSettings, name: str) -> None:

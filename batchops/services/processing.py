@@ -29,7 +29,7 @@ MAX_STORED_PDF = 20 * 1024 * 1024
 
 
 def process_file(path, *, department=None, plan="transform", plan_config=None, notes="", sheet=None,
-                 trigger="cli", queue=False, original_name=None) -> dict:
+                 table=None, force_publish=False, trigger="cli", queue=False, original_name=None) -> dict:
     """Take one file in and either run it now or queue it; returns the DESIGN.md result object."""
     from batchops.pipeline.plans import validate_plan_config
 
@@ -40,7 +40,8 @@ def process_file(path, *, department=None, plan="transform", plan_config=None, n
     # The upload and its first run are one transaction: a process killed in between
     # cannot leave an upload `staged` that nothing will ever move.
     upload = uploads.create_upload(path, original_name=original_name, department=department, notes=notes,
-                                   plan=plan, plan_config=plan_config, sheet=sheet, status="queued",
+                                   plan=plan, plan_config=plan_config, sheet=sheet, table=table,
+                                   force_publish=force_publish, status="queued",
                                    then=lambda row: runs.create_run("pipeline", upload_id=row.id, trigger=trigger))
     run = JobRun.get(JobRun.upload == upload.id)
     return _start(run.id, queue=queue, upload_status=None)
@@ -192,6 +193,8 @@ def execute(run_id: int) -> dict:
         plan=upload.plan,
         plan_config=upload.plan_config or {},
         sheet=upload.sheet,
+        table=upload.table_index,
+        force_publish=bool(upload.force_publish),
         upload_id=upload.id,
         generated_at=clock.fmt(utc_now()),
     )

@@ -63,6 +63,8 @@ def create_upload(
     plan: str = "transform",
     plan_config: dict | None = None,
     sheet: str | None = None,
+    table: int | None = None,
+    force_publish: bool = False,
     status: str = "staged",
     then: Callable[[Upload], object] | None = None,
 ) -> Upload:
@@ -82,7 +84,7 @@ def create_upload(
     upload = _insert(
         then, original_name=name, sha256=sha, size=size, kind=kind, blob_path=rel,
         department=department or None, notes=notes or "", status=status, plan=plan,
-        plan_config=plan_config or {}, sheet=sheet,
+        plan_config=plan_config or {}, sheet=sheet, table_index=table, force_publish=bool(force_publish),
     )
     if not (context.home() / rel).exists():  # a concurrent delete of the same content got there first
         files.store_original(context.home(), source, name, max_bytes=limit)

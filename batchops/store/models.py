@@ -42,6 +42,8 @@ class Upload(BaseModel):
     plan = pw.CharField(max_length=32, default="transform")
     plan_config = JSONField(default=dict)
     sheet = pw.CharField(max_length=128, null=True)
+    table_index = pw.IntegerField(null=True)  # PDF: --table N, which of several tables to read
+    force_publish = pw.BooleanField(default=False)  # publish although the confidence gate doubts the table
     summary = JSONField(null=True)
     report_csv = pw.TextField(null=True)  # kept when small; the file under exports/ always has it
     report_pdf = pw.BlobField(null=True)

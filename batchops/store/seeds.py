@@ -79,6 +79,26 @@ KNOWN_ERRORS = [
     ("Damaged PDF", "E_PDF_DAMAGED", "", "standardize", "medium",
      "The PDF is truncated or corrupt.", "Upload the file again; if it persists, re-export it.",
      False, 0, 0, True),
+    ("PDF with several tables", "E_PDF_MANY_TABLES", "", "standardize", "medium",
+     "The PDF holds more than one table and none has exactly the department's required columns; BatchOps "
+     "will not stitch them together or guess.",
+     "Read the list of tables in the error, then process again with --table N (TUI: Table field), or set the "
+     "department so its required columns pick the table.", False, 0, 0, True),
+    ("PDF table number not found", "E_PDF_TABLE_NOT_FOUND", "", "standardize", "low",
+     "--table N names a table the PDF does not have.",
+     "Use a number from the list in the error message and process again.", False, 0, 0, False),
+    ("PDF with columns spilled across pages", "E_PDF_SPILLED_COLUMNS", "", "standardize", "medium",
+     "A spreadsheet was printed to PDF with its columns running onto later pages, and the pages cannot be "
+     "joined back row for row.",
+     "Ask for the sheet itself, exported as CSV or XLSX (or printed 'fit all columns on one page').",
+     False, 0, 0, True),
+    ("Table read with low confidence", "E_TABLE_LOW_CONFIDENCE", "", "standardize", "high",
+     "The table read from the file does not look like a clean table (cells holding several numbers or whole "
+     "lines, one-cell rows, the header repeated, a data row as header, rotated text, prose); publishing it "
+     "could publish wrong data. The run's findings name the rows that tripped the check.",
+     "Open the file and the findings. If another table is the right one, process with --table N; better, "
+     "export the sheet as CSV/XLSX. Only if you have checked the table and it is right, process again with "
+     "--force-publish.", False, 0, 0, True),
     ("Unreadable workbook", "E_XLSX_UNREADABLE", "", "standardize", "medium",
      "The Excel file is truncated, corrupt or not really a workbook.",
      "Open and re-save it in Excel as .xlsx, then upload again.", False, 0, 0, True),

@@ -49,3 +49,45 @@ def make_borderless_pdf(path: Path, rows: list[tuple], header=("Roll No", "Candi
         pdf.text(95, 285, f"Page {pno} of {len(chunks)}")
     pdf.output(str(path))
     return path
+
+
+def _unicode_pdf(orientation: str = "P"):
+    from fpdf import FPDF
+
+    fonts = Path(__file__).resolve().parents[2] / "batchops" / "assets" / "fonts"
+    pdf = FPDF(orientation=orientation, unit="mm", format="A4")
+    pdf.add_font("DejaVu", "", str(fonts / "DejaVuSans.ttf"))
+    pdf.set_auto_page_break(False)
+    pdf.set_font("DejaVu", size=9)
+    return pdf
+
+
+def ruled_table(pdf, y: float, header: tuple, rows: list[tuple], widths: tuple | None = None, x: float = 12) -> float:
+    """Draw a ruled table (every cell bordered) at ``y``; returns the y below it."""
+    widths = widths or (30,) * len(header)
+    for row in [header, *rows]:
+        pdf.set_xy(x, y)
+        for w, value in zip(widths, row):
+            pdf.cell(w, 6, str(value), border=1)
+        y += 6
+    return y
+
+
+def text_table(pdf, y: float, xs: tuple, header: tuple | None, rows: list[tuple], pitch: float = 5.5) -> float:
+    """Draw a borderless table: each value at its column's x; returns the y below it."""
+    for row in ([header] if header else []) + rows:
+        for x, value in zip(xs, row):
+            if value != "":
+                pdf.text(x, y, str(value))
+        y += pitch
+    return y
+
+
+def make_pdf(path: Path, pages: list, orientation: str = "P") -> Path:
+    """``pages``: one callable per page, called with the FPDF object after add_page()."""
+    pdf = _unicode_pdf(orientation)
+    for draw in pages:
+        pdf.add_page()
+        draw(pdf)
+    pdf.output(str(path))
+    return path

@@ -34,6 +34,7 @@ def test_stage_run_now_publish_preview_export(make_app, samples, tmp_path):
             await _stage_by_path(pilot, app, samples / "gradebook_science.csv")
             app.screen.query_one("#department").value = "Science"
             app.screen.query_one("#notes").value = "term 1 marks"
+            app.screen.query_one("#table").value = "1"  # the PDF table field reaches the upload
             await pilot.press("ctrl+r")  # run now
             await wait_for(pilot, lambda: _screen(app, "UploadsScreen"), what="back on uploads")
             uploads = app.screen
@@ -44,6 +45,9 @@ def test_stage_run_now_publish_preview_export(make_app, samples, tmp_path):
             assert row[3].startswith("1 succeeded")  # its linked run
             assert any("1 published" in n for n in notifications(app))
             assert uploads.staged == []  # the queue emptied once submitted
+            from batchops.store.models import Upload
+
+            assert Upload.select().order_by(Upload.id.desc()).first().table_index == 1
             # preview of the published report
             await pilot.press("p")
             await wait_for(pilot, lambda: _screen(app, "UploadDetailScreen"))

@@ -49,6 +49,12 @@ def build_plan_config(plan: str, records: str, rules: str, instructions: str, op
         instructions=instructions if field == "instructions" else None, options=options)
 
 
+def table_number(text: str) -> int | None:
+    """The PDF table field: blank -> None (BatchOps chooses), else a number from 1."""
+    text = text.strip()
+    return int(text) if text.isdigit() and int(text) >= 1 else None
+
+
 def short_path(path: str) -> str:
     """``~/...`` for paths under the home folder (shorter, and the same on every machine)."""
     home = os.path.expanduser("~").rstrip("/")
@@ -145,6 +151,10 @@ class StageScreen(BaseScreen):
                     with Vertical():
                         yield Label("Notes")
                         yield Input(placeholder="free text kept with the upload", id="notes", compact=True)
+                    with Vertical():
+                        yield Label("PDF table")
+                        yield Input(placeholder="N (when a PDF has several)", id="table", type="integer",
+                                    compact=True)
                 yield Label("Plan")
                 yield Select(plan_choices(), value="transform", allow_blank=False, id="plan", compact=True)
                 yield Static(plan_description("transform"), id="plan-about", classes="hint", markup=False)
@@ -297,6 +307,7 @@ class StageScreen(BaseScreen):
             "paths": list(self.staged), "queue": queue, "plan": self.plan, "plan_config": config,
             "department": self.query_one("#department", Input).value.strip(),
             "notes": self.query_one("#notes", Input).value.strip(),
+            "table": table_number(self.query_one("#table", Input).value),
         })
 
     @on(Button.Pressed, "#submit-queue")

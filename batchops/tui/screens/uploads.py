@@ -142,7 +142,7 @@ class UploadsScreen(ListScreen):
                         result = processing.process_file(
                             path, department=request["department"] or None, plan=request["plan"],
                             plan_config=request["plan_config"], notes=request["notes"], trigger="tui",
-                            queue=request["queue"])
+                            table=request.get("table"), queue=request["queue"])
                     except Exception as exc:  # this file could not be taken in: keep it staged
                         left.append(path)
                         result = {"file": path, "status": "rejected", "error": display.error_line(exc)}
