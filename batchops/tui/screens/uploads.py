@@ -20,9 +20,7 @@ from batchops.services import incidents, processing, reports, runs, ui_state, up
 from batchops.tui import display
 from batchops.tui.messages import ActionDone, Loaded
 from batchops.tui.screens.base import ListScreen
-
-STAGED_KEY = "tui.staged"
-MAX_STAGED = 5
+from batchops.tui.staging import MAX_STAGED, STAGED_KEY, entries, file_name
 RUNS_SHOWN = 100  # an upload's runs counted in the table (the detail screen lists them all)
 
 
@@ -66,7 +64,7 @@ class UploadsScreen(ListScreen):
         super().__init__()
         self.links: dict[int, tuple[Any, list[dict]]] = {}  # upload id -> (updated_at, its runs)
         self.active_incidents: dict[int, list[dict]] = {}
-        self.staged: list[str] = []
+        self.staged: list[dict] = []  # staging.entry dicts
         self.busy = ""
 
     def compose_filters(self) -> ComposeResult:
@@ -96,7 +94,7 @@ class UploadsScreen(ListScreen):
         for incident in incidents.list_incidents(state="active", limit=1000):  # one query for the page
             if incident.get("upload_id"):
                 active.setdefault(incident["upload_id"], []).append(incident)
-        return {"rows": rows, "incidents": active, "staged": list(ui_state.get(STAGED_KEY, []) or [])}
+        return {"rows": rows, "incidents": active, "staged": entries(ui_state.get(STAGED_KEY, []))}
 
     def apply(self, data: dict) -> None:
         self.staged = data["staged"]
@@ -110,7 +108,7 @@ class UploadsScreen(ListScreen):
         if self.busy:
             strip.update(f"⏳ {self.busy}")
         elif self.staged:
-            names = ", ".join(p.rsplit("/", 1)[-1] for p in self.staged)
+            names = ", ".join(file_name(item) for item in self.staged)
             strip.update(f"Staged ({len(self.staged)}/{MAX_STAGED}): {names}  — n to pick the plan and submit")
         else:
             strip.update("Nothing staged — n to stage files (CSV, XLSX, PDF)" if not self.read_only
@@ -125,26 +123,27 @@ class UploadsScreen(ListScreen):
     def submit_request(self, request: dict | None) -> None:
         if not request:
             return
-        self.busy = f"submitting {len(request['paths'])} file(s)…"
+        self.busy = f"submitting {len(request['files'])} file(s)…"
         self.show_strip()
         self.submit_files(request)
 
     @work(thread=True, exit_on_error=False, group="submit")
     def submit_files(self, request: dict) -> None:
+        """Each file with its own settings (``staging.request``); a file not taken in stays staged."""
         results, left = [], []
-        paths = request["paths"]
+        files = request["files"]
+        verb = "queueing" if request["queue"] else "running"
         try:
             with ui_state.connection():
-                for n, path in enumerate(paths, start=1):
-                    verb = "queueing" if request["queue"] else "running"
-                    self.post_message(Loaded("progress", f"{verb} {n}/{len(paths)}: {path.rsplit('/', 1)[-1]}"))
+                staged = {item["path"]: item for item in entries(ui_state.get(STAGED_KEY, []))}
+                for n, options in enumerate(files, start=1):
+                    options = dict(options)
+                    path = options.pop("path")
+                    self.post_message(Loaded("progress", f"{verb} {n}/{len(files)}: {path.rsplit('/', 1)[-1]}"))
                     try:
-                        result = processing.process_file(
-                            path, department=request["department"] or None, plan=request["plan"],
-                            plan_config=request["plan_config"], notes=request["notes"], trigger="tui",
-                            queue=request["queue"])
-                    except Exception as exc:  # this file could not be taken in: keep it staged
-                        left.append(path)
+                        result = processing.process_file(path, trigger="tui", queue=request["queue"], **options)
+                    except Exception as exc:  # this file could not be taken in: keep it staged, settings and all
+                        left.append(staged.get(path) or {"path": path})
                         result = {"file": path, "status": "rejected", "error": display.error_line(exc)}
                     results.append({"file": path, **result})
                 ui_state.set(STAGED_KEY, left)
