@@ -12,7 +12,7 @@ from batchops.cli.output import confirm, emit, info, record, table
 
 app = typer.Typer(no_args_is_help=True)
 JSON = typer.Option(False, "--json", help="One JSON document on stdout.")
-LIST_COLUMNS = ["id", "name", "callable", "cron", "timezone", "paused", "next_run_at", "last_status"]
+LIST_COLUMNS = ["id", "name", "?callable", "cron", "?timezone", "state", ("next_run", "next run"), "last_status"]
 
 NAME = typer.Option(None, "--name", help="Unique job name.")
 CALLABLE = typer.Option(None, "--callable", help="A registered callable (see `jobs callables`).")

@@ -12,19 +12,13 @@ JSON = typer.Option(False, "--json", help="One JSON document on stdout.")
 LIST_COLUMNS = ["id", "name", "error_code", "severity", "auto_retry", "retry_max"]
 
 
-def _esc(data):
-    from batchops.cli.incidents import esc
-
-    return esc(data)
-
-
 @app.command("list")
 def list_(json_out: bool = JSON) -> None:
     """The known-error library."""
     from batchops.services import known_errors
 
     setup()
-    emit(known_errors.list_known_errors(), json_out, lambda rows: table(_esc(rows), LIST_COLUMNS, title="Known errors"))
+    emit(known_errors.list_known_errors(), json_out, lambda rows: table(rows, LIST_COLUMNS, title="Known errors"))
 
 
 @app.command()
@@ -33,7 +27,7 @@ def show(known_error_id: str, json_out: bool = JSON) -> None:
     from batchops.services import known_errors
 
     setup()
-    emit(known_errors.show_known_error(known_error_id), json_out, lambda r: record(_esc(r), title=f"Known error {r['id']}"))
+    emit(known_errors.show_known_error(known_error_id), json_out, lambda r: record(r, title=f"Known error {r['id']}"))
 
 
 NAME = typer.Option(None, "--name", help="A short name operators recognise.")
@@ -52,9 +46,7 @@ TICKET = typer.Option(None, "--ticket/--no-ticket", help="Open a ticket for each
 def _saved(r: dict, what: str) -> None:
     from batchops.cli.output import info
 
-    from batchops.cli.incidents import esc
-
-    record(esc(r), title=f"Known error {r['id']} {what}")
+    record(r, title=f"Known error {r['id']} {what}")
     info(f"known error {r['id']} {what}; it would have matched {r['past_matches']} past failed run(s)")
 
 

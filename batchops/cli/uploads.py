@@ -13,9 +13,10 @@ JSON = typer.Option(False, "--json", help="One JSON document on stdout.")
 uploads_app = typer.Typer(no_args_is_help=True)
 runs_app = typer.Typer(no_args_is_help=True)
 
-UPLOAD_COLUMNS = ["id", "original_name", "department", "plan", "status", "rows_out", "error_code", "created_at"]
-RUN_COLUMNS = ["id", "kind", "status", "trigger", "upload_id", "job_name", "attempt", "error_code",
-               "queued_at", "duration_s"]
+UPLOAD_COLUMNS = [("id", "id"), ("original_name", "file"), "?department", "plan", ("status_label", "status"),
+                  ("?rows_out", "rows"), "?error_code", "created_at", "?notes"]
+RUN_COLUMNS = ["id", "kind", "status", "?trigger", ("upload_id", "upload"), "?job_name", ("?attempt", "try"),
+               "error_code", "queued_at", ("duration_s", "took")]
 
 
 @uploads_app.command("list")

@@ -33,6 +33,7 @@ class PipelineRequest:
     sheet: str | None = None
     upload_id: int | None = None
     generated_at: str = ""
+    strict: bool = False  # a plan that changes nothing it was asked to change fails (E_PLAN_NO_EFFECT)
 
 
 @dataclass
@@ -252,6 +253,15 @@ def run_pipeline(
         if extra:
             msg += f": {extra}"
         assert isinstance(outcome.df, pd.DataFrame)
+        if req.strict:
+            from batchops.pipeline.plans import no_effect
+
+            missed = no_effect(outcome.findings)
+            if missed:
+                raise PipelineError(
+                    "strict: the plan changed nothing it was asked to change, so nothing was published: "
+                    + " ".join(f["message"] for f in missed), code="E_PLAN_NO_EFFECT", step="transform",
+                    findings=outcome.findings)
         return outcome, len(outcome.df), msg, outcome.findings
 
     outcome = run.step("transform", rows_in, transform)

@@ -87,7 +87,7 @@ class UploadDetailScreen(DetailScreen):
         self.upload = up
         self.set_heading(f"Uploads › upload {up['id']} · {up['original_name']}")
         pairs = [
-            ("Status", display.badge(up.get("status"))),
+            ("Status", display.badge(up.get("status_label") or up.get("status"))),
             ("File", f"{up['original_name']} ({up.get('kind')}, {display.num(up.get('size'))} bytes)"),
             ("SHA-256", up.get("sha256") or "-"),
             ("Department", up.get("department") or "-"),
@@ -100,6 +100,8 @@ class UploadDetailScreen(DetailScreen):
         ]
         if up.get("error_code"):
             pairs.insert(1, ("Error", f"{up['error_code']}: {up.get('error_message') or ''}"))
+        if up.get("warnings"):
+            pairs.insert(1, ("Warnings", "\n".join(up["warnings"])))
         self.query_one("#upload-info", KeyValues).show(pairs)
         fill_table(self.query_one("#upload-runs", DataTable), [
             (r["id"], (str(r["id"]), display.badge(r.get("status")), r.get("trigger") or "-", str(r.get("attempt")),

@@ -76,7 +76,8 @@ class UploadsScreen(ListScreen):
 
     def cells(self, row: dict) -> list:
         upload_runs = self.links.get(row["id"], (None, []))[1]
-        return [str(row["id"]), display.text(row.get("original_name"), self.wide(28)), display.badge(row.get("status")),
+        return [str(row["id"]), display.text(row.get("original_name"), self.wide(28)),
+                display.badge(row.get("status_label") or row.get("status")),
                 linked_runs(upload_runs), linked_incidents(self.active_incidents.get(row["id"], [])),
                 row.get("department") or "-", row.get("plan") or "-",
                 display.num(row.get("rows_out")), row.get("kind") or "-", display.when(row.get("created_at"), compact=True)]
@@ -168,6 +169,9 @@ class UploadsScreen(ListScreen):
                                 f"{(r.get('error') or {}).get('message')}"
                                 + (f" (incident {r['incident_id']})" if r.get("incident_id") else ""),
                                 severity="error", timeout=10, markup=False)
+                for w in r.get("warnings") or []:
+                    self.notify(f"{r['file'].rsplit('/', 1)[-1]}: published with warnings — {w['code']}: "
+                                f"{w['message']}", severity="warning", timeout=10, markup=False)
         if message.action == "delete":
             self.links.pop(message.result.get("deleted"), None)
 
@@ -203,7 +207,8 @@ class UploadsScreen(ListScreen):
 def summarize(results: list[dict]) -> str:
     counts: dict[str, int] = {}
     for r in results:
-        counts[r.get("status", "?")] = counts.get(r.get("status", "?"), 0) + 1
+        status = "published with warnings" if r.get("warnings") else r.get("status", "?")
+        counts[status] = counts.get(status, 0) + 1
     return ", ".join(f"{n} {status}" for status, n in counts.items()) or "nothing submitted"
 
 

@@ -1,0 +1,134 @@
+"""What an operator (or a script) sees from the CLI: payload checks, plans that change nothing, tables at 80 columns."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLES = REPO / "batchops" / "samples"
+
+
+@pytest.mark.parametrize("args", [
+    ["--plan", "append"],
+    ["--plan", "append", "--records", ""],
+    ["--plan", "append", "--records", "[]"],
+    ["--plan", "delete"],
+    ["--plan", "delete", "--rules", "[]"],
+])
+def test_an_empty_append_or_delete_payload_is_an_input_error(run_cli, args):
+    res = run_cli("process", SAMPLES / "gradebook_science.csv", *args)
+    assert res.returncode == 2, res.stderr
+    assert res.stderr.startswith("error E_PLAN_INVALID:")
+    assert run_cli("uploads", "list", "--json").stdout.strip() == "[]"  # nothing taken in
+
+
+def test_a_delete_that_matches_nothing_is_published_with_warnings(run_cli):
+    res = run_cli("process", SAMPLES / "gradebook_science.csv", "--plan", "delete", "--where", "student_id=NOPE")
+    assert res.returncode == 0, res.stderr
+    assert "published with warnings" in res.stdout
+    assert "warning E_RULE_NO_MATCH: Delete rule 1 (student_id=NOPE) matched no rows." in res.stdout
+    listed = run_cli("uploads", "list").stdout
+    assert "published with warnings" in listed
+    data = json.loads(run_cli("uploads", "list", "--json").stdout)[0]
+    assert data["status"] == "published" and data["status_label"] == "published with warnings"
+
+
+def test_strict_makes_a_plan_that_changed_nothing_a_failure(run_cli):
+    res = run_cli("process", SAMPLES / "gradebook_science.csv", "--plan", "delete", "--where", "student_id=NOPE",
+                  "--strict", "--json")
+    assert res.returncode == 1
+    out = json.loads(res.stdout)
+    assert out["status"] == "failed" and out["error"]["code"] == "E_PLAN_NO_EFFECT"
+    assert out["reports"] == {"csv": None, "pdf": None} and out["incident_id"]
+    # a rule that matches is fine under --strict
+    ok = run_cli("process", SAMPLES / "gradebook_science.csv", "--plan", "delete", "--where",
+                 "student_id=SCI-2026-0001", "--strict", "--json")
+    assert ok.returncode == 0 and json.loads(ok.stdout)["rows_out"] == 39
+
+
+def test_a_mistyped_where_column_is_refused_before_queueing(run_cli, home):
+    res = run_cli("process", SAMPLES / "gradebook_science.csv", "--plan", "delete", "--where", "studnt_id=S001",
+                  "--queue")
+    assert res.returncode == 2
+    assert res.stderr.startswith("error E_UNKNOWN_COLUMN: gradebook_science.csv has no column 'studnt_id'; "
+                                 "its columns are: student_id, name,")
+    assert run_cli("uploads", "list", "--json").stdout.strip() == "[]"
+    assert run_cli("incidents", "list", "--json").stdout.strip() == "[]"
+    # the original header and synonyms are accepted, as the run accepts them
+    ok = run_cli("process", SAMPLES / "gradebook_science.csv", "--plan", "delete", "--where",
+                 "Student ID=SCI-2026-0001", "--json")
+    assert ok.returncode == 0 and json.loads(ok.stdout)["rows_out"] == 39
+
+
+def test_the_readme_delete_example_matches_a_row_of_the_bundled_sample(run_cli):
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    line = next(ln for ln in readme.splitlines() if "--plan delete --where" in ln)
+    name, where = re.search(r"process (\S+) --plan delete --where (\S+)", line).groups()
+    res = run_cli("process", SAMPLES / name, "--plan", "delete", "--where", where, "--strict", "--json")
+    assert res.returncode == 0, res.stdout + res.stderr
+    out = json.loads(res.stdout)
+    assert out["warnings"] == [] and out["rows_out"] == out["rows_in"] - 1
+
+
+def run_in_terminal(home: Path, *args, columns: int = 80) -> str:
+    """The CLI's stdout in a real pseudo-terminal ``columns`` wide (piped output ignores the width)."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import subprocess
+    import sys
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    env.update({"BATCHOPS_HOME": str(home), "NO_COLOR": "1", "TERM": "xterm", "PYTHONIOENCODING": "utf-8"})
+    proc = subprocess.Popen([sys.executable, "-m", "batchops", *map(str, args)], stdout=slave, stderr=subprocess.DEVNULL,
+                            stdin=subprocess.DEVNULL, env=env)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(timeout=120)
+    os.close(master)
+    text = b"".join(chunks).decode("utf-8", "replace").replace("\r\n", "\n")
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)  # styles and cursor codes
+
+
+def _first_column(text: str) -> list[str]:
+    return [line.split("│")[1].strip() for line in text.splitlines() if line.startswith("│")]
+
+
+def test_ids_state_and_severity_never_shrink_at_80_columns(run_cli, home):
+    long_name = SAMPLES / "broken" / "missing_columns.csv"
+    for _ in range(2):
+        run_cli("process", long_name, "--department", "Science", "--notes", "a long note " * 8)
+    for args, header in ((("incidents", "list"), ("id", "state", "severity")),
+                         (("uploads", "list"), ("id", "status")),
+                         (("runs", "list"), ("id", "status", "upload")),
+                         (("jobs", "list"), ("id", "state", "next run"))):
+        text = run_in_terminal(home, *args)
+        lines = text.splitlines()
+        assert all(len(line) <= 80 for line in lines), text
+        head = next(line for line in lines if line.startswith("┃"))
+        headers = [h.strip() for h in head.strip("┃").split("┃")]
+        assert set(header) <= set(headers), text
+        for name in header[1:]:  # states and severities shown whole, never "fai…"
+            col = headers.index(name)
+            values = [line.split("│")[col + 1].strip() for line in lines if line.startswith("│")]
+            assert all(v and "…" not in v for v in values), text
+        ids = _first_column(text)
+        assert ids and all(i.isdigit() for i in ids), text
+    text = run_in_terminal(home, "incidents", "list")
+    assert " high " in text and "open" in text
