@@ -132,3 +132,10 @@ def test_ids_state_and_severity_never_shrink_at_80_columns(run_cli, home):
         assert ids and all(i.isdigit() for i in ids), text
     text = run_in_terminal(home, "incidents", "list")
     assert " high " in text and "open" in text
+
+
+def test_queueing_without_a_worker_says_so_with_the_command(run_cli, home):
+    res = run_cli("process", SAMPLES / "gradebook_science.csv", "--queue")
+    assert res.returncode == 0 and res.stdout.startswith("queued ")
+    assert f"warning: no worker is running, so queued work waits until one starts: batchops --home {home} worker" \
+        in res.stderr

@@ -7,7 +7,7 @@ from typing import Optional
 import typer
 
 from batchops.cli.main import setup
-from batchops.cli.output import emit, info, record, table
+from batchops.cli.output import emit, info, record, table, warn_if_no_worker
 
 JSON = typer.Option(False, "--json", help="One JSON document on stdout.")
 AS = typer.Option(None, "--as", help="Who is acting (default: the OS user).", metavar="NAME")
@@ -114,6 +114,7 @@ def incidents_retry(
     emit(result, json_out, lambda r: info(
         f"incident {r['incident']['id']}: retry run {run.get('run_id')} {run.get('status')}; "
         f"incident now {r['incident']['state']}"))
+    warn_if_no_worker([run.get("status")])
     if run.get("status") == "failed":
         raise typer.Exit(1)
 

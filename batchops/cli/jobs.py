@@ -164,11 +164,9 @@ def trigger(
 
 
 def _warn_without_worker() -> None:
-    from batchops.queue import app as queue_app
-    from batchops.services import workers
+    from batchops.cli.output import warn_if_no_worker
 
-    if not queue_app.immediate_mode() and not workers.online():
-        info("note: no worker is running; the run waits in the queue (start `batchops worker`, or use --now)")
+    warn_if_no_worker(["queued"])
 
 
 def _wait(run_id: int, timeout: float) -> dict:

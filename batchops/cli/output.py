@@ -189,3 +189,14 @@ def confirm(question: str, yes: bool) -> None:
         raise InputError(f"{question.rstrip('?')}: pass --yes to confirm when not at a terminal",
                          code="E_CONFIRM_REQUIRED")
     typer.confirm(question, abort=True)
+
+
+def warn_if_no_worker(statuses) -> None:
+    """After queueing: say so on stderr when no worker is alive to run it, with the command that starts one."""
+    if "queued" not in set(statuses):
+        return
+    from batchops.services import workers
+
+    note = workers.queue_note()
+    if note:
+        info(f"warning: {note}")

@@ -9,7 +9,7 @@ from typing import List, Optional
 import typer
 
 from batchops.cli.main import setup
-from batchops.cli.output import emit, info, want_json
+from batchops.cli.output import emit, info, want_json, warn_if_no_worker
 from batchops.errors import EXIT_FAILED
 
 JSON = typer.Option(False, "--json", help="One JSON document on stdout.")
@@ -92,6 +92,7 @@ def process(
     results = process_files(files, department=department, plan=plan, plan_config=config, notes=notes,
                             sheet=sheet, queue=queue, out_dir=out, strict=strict)
     emit(results if len(results) != 1 or not want_json(json_out) else results[0], json_out, _render_results)
+    warn_if_no_worker(r["status"] for r in results)
     if any(r["status"] == "failed" for r in results):
         raise typer.Exit(EXIT_FAILED)
 

@@ -7,7 +7,7 @@ from typing import Optional
 import typer
 
 from batchops.cli.main import setup
-from batchops.cli.output import confirm, emit, info, record, table, want_json
+from batchops.cli.output import confirm, emit, info, record, table, want_json, warn_if_no_worker
 
 JSON = typer.Option(False, "--json", help="One JSON document on stdout.")
 uploads_app = typer.Typer(no_args_is_help=True)
@@ -63,6 +63,7 @@ def uploads_retry(
     upload = uploads.get_upload(upload_id)
     result = processing.submit(upload.id, trigger="retry", queue=not now)
     emit(result, json_out, lambda r: info(f"upload {r['upload_id']}: run {r['run_id']} {r['status']}"))
+    warn_if_no_worker([result["status"]])
     if result["status"] == "failed":
         raise typer.Exit(1)
 

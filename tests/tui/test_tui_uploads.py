@@ -323,3 +323,18 @@ def test_apply_to_all_is_an_explicit_action(make_app, samples, tmp_path):
             assert any("applied Commerce · transform to all 2" in n for n in notifications(app))
 
     run(go())
+
+
+def test_submitting_to_the_worker_when_none_runs_says_so(make_app, samples):
+    async def go():
+        app = make_app(start_area="uploads")
+        async with app.run_test(size=SIZE) as pilot:
+            await _open_stage(pilot, app)
+            await _stage_by_path(pilot, app, samples / "gradebook_science.csv")
+            await pilot.press("ctrl+s")
+            await wait_for(pilot, lambda: any("no worker is running" in n for n in notifications(app)), timeout=30,
+                           what="no-worker warning")
+            note = next(n for n in notifications(app) if "no worker is running" in n)
+            assert note.endswith(" worker") and "batchops --home " in note
+
+    run(go())

@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Select, Static
 
-from batchops.services import incidents, processing, reports, runs, ui_state, uploads
+from batchops.services import incidents, processing, reports, runs, ui_state, uploads, workers
 from batchops.tui import display
 from batchops.tui.messages import ActionDone, Loaded
 from batchops.tui.screens.base import ListScreen
@@ -148,11 +148,19 @@ class UploadsScreen(ListScreen):
                         result = {"file": path, "status": "rejected", "error": display.error_line(exc)}
                     results.append({"file": path, **result})
                 ui_state.set(STAGED_KEY, left)
+                if request["queue"] and any(r.get("status") == "queued" for r in results):
+                    note = workers.queue_note()
+                    if note:
+                        self.post_message(Loaded("queue-note", note))
         finally:
             self.post_message(Loaded("progress", ""))
         self.post_message(ActionDone("submit", results, summarize(results)))
 
     def on_loaded(self, message: Loaded) -> None:
+        if message.key == "queue-note":
+            message.stop()
+            self.notify(message.data, title="queued, but", severity="warning", timeout=15, markup=False)
+            return
         if message.key == "progress":
             message.stop()
             self.busy = message.data
@@ -239,7 +247,8 @@ def ask_retry(screen, row: dict) -> None:
     def done(choice: str | None) -> None:
         if choice == "queue":
             screen.act("retry", processing.submit, row["id"], trigger="retry", queue=True,
-                       note=lambda r: f"upload {r['upload_id']}: run {r['run_id']} queued for the worker")
+                       note=lambda r: f"upload {r['upload_id']}: run {r['run_id']} queued for the worker"
+                       + (f" — but {workers.queue_note()}" if workers.queue_note() else ""))
         elif choice == "now":
             screen.act("retry", processing.submit, row["id"], trigger="retry", queue=False,
                        note=lambda r: f"upload {r['upload_id']}: run {r['run_id']} {r['status']}"
