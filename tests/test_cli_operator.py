@@ -139,3 +139,22 @@ def test_queueing_without_a_worker_says_so_with_the_command(run_cli, home):
     assert res.returncode == 0 and res.stdout.startswith("queued ")
     assert f"warning: no worker is running, so queued work waits until one starts: batchops --home {home} worker" \
         in res.stderr
+
+
+def test_global_options_work_after_the_subcommand(run_cli, tmp_path):
+    other = tmp_path / "other-home"
+    res = run_cli("init", "--home", str(other))
+    assert res.returncode == 0, res.stderr
+    assert (other / "batchops.db").is_file()
+    listed = run_cli("jobs", "list", "--home", str(other), "--json")
+    assert listed.returncode == 0 and len(json.loads(listed.stdout)) >= 6
+    refused = run_cli("jobs", "pause", "1", f"--home={other}", "--read-only")
+    assert refused.returncode == 2 and "E_READ_ONLY" in refused.stderr
+
+
+def test_hoisting_keeps_values_and_stops_at_double_dash():
+    from batchops.cli.main import hoist_global_options
+
+    assert hoist_global_options(["uploads", "list", "--home", "/h", "--json"]) == ["--home", "/h", "uploads", "list",
+                                                                                   "--json"]
+    assert hoist_global_options(["process", "--", "--debug"]) == ["process", "--", "--debug"]

@@ -58,12 +58,40 @@ def _register() -> None:
     groups.register(app)
 
 
+# Global options and whether they take a value: accepted after the subcommand too, as the README says.
+GLOBAL_OPTIONS = {"--home": True, "--config": True, "--debug": False, "--read-only": False}
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """Move global options written after the subcommand (``batchops uploads list --home DIR``) to the front.
+
+    ``--json`` is every command's own option too, so it stays where it is; nothing after ``--`` moves.
+    """
+    front, rest = [], []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest.extend(args[i:])
+            break
+        name, eq, _ = arg.partition("=")
+        if name in GLOBAL_OPTIONS:
+            takes_value = GLOBAL_OPTIONS[name] and not eq
+            front.extend(args[i:i + 1 + takes_value])
+            i += 1 + takes_value
+            continue
+        rest.append(arg)
+        i += 1
+    return front + rest
+
+
 def run(argv: list[str] | None = None) -> None:
     """Entry point: typer handles usage errors (exit 2); BatchOps errors become one line."""
     from batchops.errors import EXIT_FAILED, BatchOpsError
 
     _register()
-    debug = "--debug" in (argv if argv is not None else sys.argv)
+    argv = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
+    debug = "--debug" in argv
     command = typer.main.get_command(app)
     try:
         command.main(args=argv, prog_name="batchops", standalone_mode=True)
