@@ -158,3 +158,14 @@ def test_hoisting_keeps_values_and_stops_at_double_dash():
     assert hoist_global_options(["uploads", "list", "--home", "/h", "--json"]) == ["--home", "/h", "uploads", "list",
                                                                                    "--json"]
     assert hoist_global_options(["process", "--", "--debug"]) == ["process", "--", "--debug"]
+
+
+def test_known_errors_test_reads_a_pasted_incident_line(run_cli):
+    pasted = run_cli("known-errors", "test", "E_MISSING_COLUMNS: Missing required column(s): student_id", "--json")
+    out = json.loads(pasted.stdout)
+    assert out["code"] == "E_MISSING_COLUMNS" and out["code_from_message"]
+    assert out["match"]["name"] == "Missing required columns"
+    human = run_cli("known-errors", "test", "database is locked")
+    assert "triage would match known error" in human.stderr and "'Database busy'" in human.stderr
+    assert "it could be E_DB_LOCKED" in human.stderr
+    assert "best match on 0" not in human.stderr and "none of the 0 past failed runs" in human.stderr

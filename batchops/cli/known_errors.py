@@ -127,12 +127,25 @@ def test_(
 
     setup()
 
+    def past(hits: int, best) -> str:
+        if not hits:
+            return f"it matched none of the {r_checked[0]} past failed runs"
+        return (f"it matched {hits} of {r_checked[0]} past failed runs"
+                + (f", and was triage's pick for {best} of them" if best else ", but never as triage's pick"))
+
+    r_checked = [0]
+
     def render(r: dict) -> None:
+        r_checked[0] = r["failed_runs_checked"]
+        if r.get("code_from_message"):
+            info(f"read the error code {r['code']} from the message")
         if r["match"]:
             m = r["match"]
-            info(f"matches known error {m['id']} {m['name']!r} on {m['level']} (severity {m['severity']}"
-                 f"{', auto-retry' if m['auto_retry'] else ''}); it matched {m['past_matches']} of "
-                 f"{r['failed_runs_checked']} past failed runs (best match on {m['past_best']})")
+            info(f"triage would match known error {m['id']} {m['name']!r} on {m['level']} (severity {m['severity']}"
+                 f"{', auto-retry' if m['auto_retry'] else ''}); {past(m['past_matches'], m['past_best'])}")
+            if not r["code"]:
+                codes = ", ".join(dict.fromkeys(c["error_code"] or "any code" for c in r["candidates"]))
+                info(f"no error code given: it could be {codes} (pass --code, or paste the 'E_CODE: message' line)")
             if len(r["candidates"]) > 1:
                 table(r["candidates"], ["id", "name", "level", "severity", "past_matches", "past_best"],
                       title="Every known error that matches, best first")
@@ -142,7 +155,6 @@ def test_(
         if "draft" in r:
             d = r["draft"]
             info(f"draft pattern {d['pattern']!r}: {'matches' if d['matches_message'] else 'does not match'} "
-                 f"this message; it would have matched {d['past_matches']} past failed run(s) "
-                 f"(best match on {d['past_best']})")
+                 f"this message; {past(d['past_matches'], d['past_best'])}")
 
     emit(known_errors.test_message(message, code=code, step=step, pattern=pattern), json_out, render)
