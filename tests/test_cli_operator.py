@@ -169,3 +169,10 @@ def test_known_errors_test_reads_a_pasted_incident_line(run_cli):
     assert "triage would match known error" in human.stderr and "'Database busy'" in human.stderr
     assert "it could be E_DB_LOCKED" in human.stderr
     assert "best match on 0" not in human.stderr and "none of the 0 past failed runs" in human.stderr
+
+
+def test_outbox_flush_does_not_blame_smtp_when_it_is_configured(run_cli, home):
+    (home.parent / "batchops.toml").write_text('[smtp]\nhost = "127.0.0.1"\nport = 2525\n', encoding="utf-8")
+    res = run_cli("outbox", "flush")
+    assert res.returncode == 0, res.stderr
+    assert res.stderr.strip() == "0 delivered, 0 failed, 0 waiting"
