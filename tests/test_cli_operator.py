@@ -176,3 +176,26 @@ def test_outbox_flush_does_not_blame_smtp_when_it_is_configured(run_cli, home):
     res = run_cli("outbox", "flush")
     assert res.returncode == 0, res.stderr
     assert res.stderr.strip() == "0 delivered, 0 failed, 0 waiting"
+
+
+def test_sizes_and_durations_read_like_a_person_wrote_them(run_cli):
+    from batchops.clock import fmt_duration, fmt_size
+
+    assert [fmt_duration(s) for s in (0.25, 12, 600, 3900, 90000)] == ["250 ms", "12.0 s", "10 min", "1 h 5 min",
+                                                                       "1 d 1 h"]
+    assert [fmt_size(n) for n in (1, 900, 12595, 5 * 1024 ** 2)] == ["1 byte", "900 bytes", "12.3 KB", "5.0 MB"]
+    shown = run_cli("jobs", "show", "status-digest").stdout
+    assert re.search(r"^timeout\s+10 min\s*$", shown, re.M) and "0:10:00" not in shown and "timeout s" not in shown
+
+
+@pytest.mark.parametrize("args", [["process", "--help"], ["jobs", "next", "--help"], ["report", "export", "--help"],
+                                  ["incidents", "assign", "--help"]])
+def test_help_shows_readable_metavars(run_cli, args):
+    res = run_cli(*args)
+    assert res.returncode == 0
+    for bad in ("<str>", "<int>", "<float>", "list[str]", "{", "}"):
+        assert bad not in res.stdout, (bad, res.stdout)
+    if args[0] == "process":
+        assert "Usage: batchops process [OPTIONS] FILE..." in res.stdout and "--where COL=VALUE" in res.stdout
+    if args[:2] == ["jobs", "next"]:
+        assert "[OPTIONS] JOB" in res.stdout and "-n N" in res.stdout

@@ -85,6 +85,40 @@ def hoist_global_options(args: list[str]) -> list[str]:
     return front + rest
 
 
+# What an option's value looks like in help, when its name does not say it well enough.
+OPTION_METAVARS = {"where": "COL=VALUE", "set": "KEY=VALUE", "records": "JSON|@FILE", "rules": "JSON|@FILE",
+                   "args": "JSON", "kwargs": "JSON", "format": "csv|pdf", "output": "PATH", "out": "DIR",
+                   "instructions": "TEXT", "notes": "TEXT", "report": "TEXT", "resolution": "TEXT",
+                   "impact": "TEXT", "root_cause": "TEXT", "corrective_action": "TEXT", "to": "NAME"}
+
+
+def readable_help(command) -> None:
+    """Help shows ``FILE...``, ``JOB`` and ``--where COL=VALUE``, not typer's ``{FILE...}...`` or ``<list[str]>``."""
+    from typer.core import TyperArgument, TyperOption  # typer carries its own click
+
+    for param in getattr(command, "params", []):
+        if isinstance(param, TyperArgument):
+            base = (param.metavar or param.name.upper().removesuffix("_ID")).removesuffix("...")
+            shown = base + ("..." if param.nargs != 1 else "")
+            usage = shown if param.required else f"[{shown}]"
+            param.metavar = shown
+            param._usage_display_name = lambda usage=usage: usage
+            param._rich_display_name = lambda shown=shown: shown
+            param.display_type_rich = lambda ctx: ""
+        elif isinstance(param, TyperOption) and not param.is_flag and param.metavar is None:
+            name = max(param.opts, key=len).lstrip("-").replace("-", "_")
+            if name in OPTION_METAVARS:
+                param.metavar = OPTION_METAVARS[name]
+            elif param.bare_type().startswith("int"):
+                param.metavar = "N"
+            elif param.bare_type().startswith("float"):
+                param.metavar = "SECONDS"
+            else:
+                param.metavar = name.upper()
+    for sub in getattr(command, "commands", {}).values():
+        readable_help(sub)
+
+
 def run(argv: list[str] | None = None) -> None:
     """Entry point: typer handles usage errors (exit 2); BatchOps errors become one line."""
     from batchops.errors import EXIT_FAILED, BatchOpsError
@@ -93,6 +127,10 @@ def run(argv: list[str] | None = None) -> None:
     argv = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
     debug = "--debug" in argv
     command = typer.main.get_command(app)
+    try:
+        readable_help(command)
+    except Exception:  # typer's internals moved: its own help is worse, not wrong
+        pass
     try:
         command.main(args=argv, prog_name="batchops", standalone_mode=True)
         code = 0

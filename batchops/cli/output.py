@@ -7,6 +7,7 @@ import sys
 from datetime import datetime
 
 from batchops import clock
+from batchops.clock import fmt_size as human_size  # noqa: F401 - used here and by commands
 
 state = {"json": False, "debug": False}
 
@@ -52,8 +53,10 @@ def _plain(value, key: str = "", compact: bool = False) -> str:
         return "yes" if value else "no"
     if isinstance(value, datetime):
         return clock.fmt(value, compact=compact)
-    if key.endswith("_s") and isinstance(value, (int, float)):
+    if key.endswith("_s") and isinstance(value, (int, float)) and not isinstance(value, bool):
         return clock.fmt_duration(value)
+    if key.endswith("_min") and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return clock.fmt_duration(value * 60)
     if key.endswith("_bytes") or key == "size":
         return human_size(value) if isinstance(value, (int, float)) else str(value)
     if isinstance(value, (bytes, bytearray, memoryview)):
@@ -61,18 +64,6 @@ def _plain(value, key: str = "", compact: bool = False) -> str:
     if isinstance(value, (list, dict)):
         return json.dumps(value, ensure_ascii=False, default=_default)
     return str(value)
-
-
-def human_size(n: float) -> str:
-    """12 bytes, 12.3 KB, 4.5 MB (powers of 1024, as file managers show them)."""
-    n = float(n)
-    if n < 1024:
-        return f"{int(n)} bytes" if n != 1 else "1 byte"
-    for unit in ("KB", "MB", "GB", "TB"):
-        n /= 1024
-        if n < 1024 or unit == "TB":
-            return f"{n:.1f} {unit}"
-    return f"{n:.1f} TB"
 
 
 # Columns that name or classify a row, and times: never squeezed (rich shrinks narrow columns to
@@ -117,7 +108,7 @@ def table(rows: list[dict], columns: list, title: str | None = None, empty: str 
         key, header = (c, None) if isinstance(c, str) else c
         optional = key.startswith("?")
         key = key.lstrip("?")
-        spec.append((key, header or key.replace("_", " ").removesuffix(" s"), optional))
+        spec.append((key, header or label(key), optional))
     cells = [[show_value(row.get(key), key, compact=True) for key, _, _ in spec] for row in rows]
     natural = [max([len(header), *(Text(r[i]).cell_len for r in cells)]) for i, (_, header, _) in enumerate(spec)]
 
@@ -148,6 +139,14 @@ def table(rows: list[dict], columns: list, title: str | None = None, empty: str 
     out.print(tbl)
 
 
+def label(key: str) -> str:
+    """A field name as a person reads it: ``timeout_s`` -> ``timeout`` (the value says the unit)."""
+    for unit in ("_s", "_min"):
+        if key.endswith(unit):
+            key = key[: -len(unit)]
+    return key.replace("_", " ")
+
+
 def record(data: dict, title: str | None = None, skip: tuple[str, ...] = ()) -> None:
     from rich.table import Table
     from rich.text import Text
@@ -158,7 +157,7 @@ def record(data: dict, title: str | None = None, skip: tuple[str, ...] = ()) -> 
     for key, value in data.items():
         if key in skip:
             continue
-        tbl.add_row(key.replace("_", " "), Text(show_value(value, key)))
+        tbl.add_row(label(key), Text(show_value(value, key)))
     console().print(tbl)
 
 

@@ -9,7 +9,7 @@ from typing import List, Optional
 import typer
 
 from batchops.cli.main import setup
-from batchops.cli.output import emit, info, want_json, warn_if_no_worker
+from batchops.cli.output import emit, human_size, info, want_json, warn_if_no_worker
 from batchops.errors import EXIT_FAILED
 
 JSON = typer.Option(False, "--json", help="One JSON document on stdout.")
@@ -138,7 +138,7 @@ def export(
 
     setup()
     result = reports.export(upload_id=upload, run_id=run, fmt=fmt, out=output, wait=wait)
-    emit(result, json_out, lambda r: info(f"wrote {r['path']} ({r['bytes']} bytes)"))
+    emit(result, json_out, lambda r: info(f"wrote {r['path']} ({human_size(r['bytes'])})"))
 
 
 def register(app: typer.Typer) -> None:

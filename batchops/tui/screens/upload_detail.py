@@ -12,6 +12,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static, TabbedContent, TabPane
 
 from batchops.services import reports, ui_state, uploads
+from batchops.clock import fmt_size
 from batchops.tui import display
 from batchops.tui.messages import ActionDone, Loaded
 from batchops.tui.screens.base import DetailScreen
@@ -88,7 +89,7 @@ class UploadDetailScreen(DetailScreen):
         self.set_heading(f"Uploads › upload {up['id']} · {up['original_name']}")
         pairs = [
             ("Status", display.badge(up.get("status_label") or up.get("status"))),
-            ("File", f"{up['original_name']} ({up.get('kind')}, {display.num(up.get('size'))} bytes)"),
+            ("File", f"{up['original_name']} ({up.get('kind')}, {fmt_size(up.get('size') or 0)})"),
             ("SHA-256", up.get("sha256") or "-"),
             ("Department", up.get("department") or "-"),
             ("Plan", f"{up.get('plan')} {up.get('plan_config') or ''}"),

@@ -17,6 +17,7 @@ from textual.binding import Binding
 from textual.widgets import Select, Static
 
 from batchops.services import incidents, processing, reports, runs, ui_state, uploads, workers
+from batchops.clock import fmt_size
 from batchops.tui import display
 from batchops.tui.messages import ActionDone, Loaded
 from batchops.tui.screens.base import ListScreen
@@ -232,7 +233,7 @@ def ask_export(screen, row: dict) -> None:
     def done(values: dict | None) -> None:
         if values:
             screen.act("export", reports.export, upload_id=row["id"], fmt=values["format"], out=values["path"],
-                       note=lambda r: f"wrote {r['path']} ({r['bytes']:,} bytes)")
+                       note=lambda r: f"wrote {r['path']} ({fmt_size(r['bytes'])})")
 
     screen.app.push_screen(FormModal(
         f"Export the report of upload {row['id']} ({row.get('original_name')})",
