@@ -133,7 +133,11 @@ def export(
     wait: float = typer.Option(0.0, "--wait", help="Wait up to SECONDS for a run still going."),
     json_out: bool = JSON,
 ) -> None:
-    """Write a published report to a file."""
+    """Write a published report to a file.
+
+    Allowed in read-only mode on purpose: it only reads the store, so staff with read-only
+    access can hand reports out.
+    """
     from batchops.services import reports
 
     setup()
