@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -92,7 +93,7 @@ class UploadDetailScreen(DetailScreen):
             ("File", f"{up['original_name']} ({up.get('kind')}, {fmt_size(up.get('size') or 0)})"),
             ("SHA-256", up.get("sha256") or "-"),
             ("Department", up.get("department") or "-"),
-            ("Plan", f"{up.get('plan')} {up.get('plan_config') or ''}"),
+            ("Plan", f"{up.get('plan')} {json.dumps(up['plan_config'], ensure_ascii=False) if up.get('plan_config') else ''}"),
             ("Notes", up.get("notes") or "-"),
             ("Rows in / out", f"{display.num(up.get('rows_in'))} / {display.num(up.get('rows_out'))}"),
             ("Created", display.when(up.get("created_at"))),
