@@ -64,7 +64,16 @@ def fmt_duration(seconds: float | None) -> str:
         return f"{seconds * 1000:.0f} ms"
     if seconds < 60:
         return f"{seconds:.1f} s"
-    return str(timedelta(seconds=round(seconds)))
+    # 10 min, 1 h 5 min, 2 d 3 h: what an operator reads at a glance (never 0:10:00)
+    total = round(seconds)
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days} d" + (f" {hours} h" if hours else "")
+    if hours:
+        return f"{hours} h" + (f" {minutes} min" if minutes else "")
+    return f"{minutes} min" + (f" {secs} s" if secs else "")
 
 
 def ago(value: datetime | None, now: datetime | None = None) -> str:
@@ -79,3 +88,15 @@ def ago(value: datetime | None, now: datetime | None = None) -> str:
     if delta < 86400:
         return f"{int(delta // 3600)}h ago"
     return f"{int(delta // 86400)}d ago"
+
+
+def fmt_size(n: float) -> str:
+    """12 bytes, 12.3 KB, 4.5 MB (powers of 1024, as file managers show them)."""
+    n = float(n)
+    if n < 1024:
+        return "1 byte" if n == 1 else f"{int(n)} bytes"
+    for unit in ("KB", "MB", "GB"):
+        n /= 1024
+        if n < 1024:
+            return f"{n:.1f} {unit}"
+    return f"{n / 1024:.1f} TB"

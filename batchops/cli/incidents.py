@@ -7,38 +7,34 @@ from typing import Optional
 import typer
 
 from batchops.cli.main import setup
-from batchops.cli.output import emit, info, record, table
+from batchops.cli.output import emit, info, record, table, warn_if_no_worker
 
 JSON = typer.Option(False, "--json", help="One JSON document on stdout.")
 AS = typer.Option(None, "--as", help="Who is acting (default: the OS user).", metavar="NAME")
 incidents_app = typer.Typer(no_args_is_help=True)
 tickets_app = typer.Typer(no_args_is_help=True)
 
-LIST_COLUMNS = ["id", "state", "severity", "occurrences", "title", "known_error_name", "assignee", "last_seen"]
+LIST_COLUMNS = ["id", "state", "severity", ("occurrences", "seen"), "title", "?known_error_name", "?assignee", "last_seen"]
 EVENT_COLUMNS = ["at", "actor", "kind", "from_state", "to_state", "message"]
-TICKET_COLUMNS = ["id", "incident_id", "state", "assignee", "title", "updated_at"]
+TICKET_COLUMNS = ["id", "incident_id", "state", "?assignee", "title", "?updated_at"]
 SHOW_SKIP = ("events", "tickets", "known_error", "upload", "job", "signature", "error_message")
 
 
-def esc(data):
-    """Operator text may contain [brackets]; keep rich from reading them as markup."""
+def _title(text: str) -> str:
+    """Table titles are rich markup; operator text may contain [brackets] (cells print verbatim)."""
     from rich.markup import escape
 
-    if isinstance(data, list):
-        return [esc(item) for item in data]
-    if isinstance(data, dict):
-        return {k: escape(v) if isinstance(v, str) else v for k, v in data.items()}
-    return data
+    return escape(text)
 
 
 def _render_incident(d: dict) -> None:
-    record(esc({k: v for k, v in d.items() if k not in SHOW_SKIP}), title=esc(f"Incident {d['id']}: {d['title']}"))
-    record(esc({"error": d["error_message"], "signature": d["signature"],
-                "upload": f"{d['upload']['id']} {d['upload']['original_name']} ({d['upload']['status']})"
-                if d["upload"] else None,
-                "job": f"{d['job']['id']} {d['job']['name']}" if d["job"] else None}))
-    table(esc(d["events"]), EVENT_COLUMNS, title="Timeline")
-    table(esc(d["tickets"]), ["id", "state", "assignee", "title", "resolution"], title="Tickets", empty="no tickets")
+    record({k: v for k, v in d.items() if k not in SHOW_SKIP}, title=_title(f"Incident {d['id']}: {d['title']}"))
+    record({"error": d["error_message"], "signature": d["signature"],
+            "upload": f"{d['upload']['id']} {d['upload']['original_name']} ({d['upload']['status']})"
+            if d["upload"] else None,
+            "job": f"{d['job']['id']} {d['job']['name']}" if d["job"] else None})
+    table(d["events"], EVENT_COLUMNS, title="Timeline")
+    table(d["tickets"], ["id", "state", "assignee", "title", "resolution"], title="Tickets", empty="no tickets")
 
 
 def _done(d: dict, json_out: bool, what: str) -> None:
@@ -59,7 +55,7 @@ def incidents_list(
 
     setup()
     emit(incidents.list_incidents(state=state, severity=severity, text=text, limit=limit), json_out,
-         lambda rows: table(esc(rows), LIST_COLUMNS, title="Incidents", empty="no incidents"))
+         lambda rows: table(rows, LIST_COLUMNS, title="Incidents", empty="no incidents"))
 
 
 @incidents_app.command("show")
@@ -118,6 +114,7 @@ def incidents_retry(
     emit(result, json_out, lambda r: info(
         f"incident {r['incident']['id']}: retry run {run.get('run_id')} {run.get('status')}; "
         f"incident now {r['incident']['state']}"))
+    warn_if_no_worker([run.get("status")])
     if run.get("status") == "failed":
         raise typer.Exit(1)
 
@@ -174,7 +171,7 @@ def tickets_list(
 
     setup()
     emit(tickets.list_tickets(state=state, incident_id=incident, assignee=assignee, limit=limit), json_out,
-         lambda rows: table(esc(rows), TICKET_COLUMNS, title="Tickets", empty="no tickets"))
+         lambda rows: table(rows, TICKET_COLUMNS, title="Tickets", empty="no tickets"))
 
 
 @tickets_app.command("show")
@@ -183,7 +180,7 @@ def tickets_show(ticket_id: str, json_out: bool = JSON) -> None:
     from batchops.services import tickets
 
     setup()
-    emit(tickets.show_ticket(ticket_id), json_out, lambda r: record(esc(r), title=f"Ticket {r['id']}"))
+    emit(tickets.show_ticket(ticket_id), json_out, lambda r: record(r, title=f"Ticket {r['id']}"))
 
 
 @tickets_app.command("add")

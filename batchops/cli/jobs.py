@@ -12,7 +12,7 @@ from batchops.cli.output import confirm, emit, info, record, table
 
 app = typer.Typer(no_args_is_help=True)
 JSON = typer.Option(False, "--json", help="One JSON document on stdout.")
-LIST_COLUMNS = ["id", "name", "callable", "cron", "timezone", "paused", "next_run_at", "last_status"]
+LIST_COLUMNS = ["id", "name", "?callable", "cron", "?timezone", "state", ("next_run", "next run"), "last_status"]
 
 NAME = typer.Option(None, "--name", help="Unique job name.")
 CALLABLE = typer.Option(None, "--callable", help="A registered callable (see `jobs callables`).")
@@ -164,11 +164,9 @@ def trigger(
 
 
 def _warn_without_worker() -> None:
-    from batchops.queue import app as queue_app
-    from batchops.services import workers
+    from batchops.cli.output import warn_if_no_worker
 
-    if not queue_app.immediate_mode() and not workers.online():
-        info("note: no worker is running; the run waits in the queue (start `batchops worker`, or use --now)")
+    warn_if_no_worker(["queued"])
 
 
 def _wait(run_id: int, timeout: float) -> dict:

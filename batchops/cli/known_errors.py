@@ -12,19 +12,13 @@ JSON = typer.Option(False, "--json", help="One JSON document on stdout.")
 LIST_COLUMNS = ["id", "name", "error_code", "severity", "auto_retry", "retry_max"]
 
 
-def _esc(data):
-    from batchops.cli.incidents import esc
-
-    return esc(data)
-
-
 @app.command("list")
 def list_(json_out: bool = JSON) -> None:
     """The known-error library."""
     from batchops.services import known_errors
 
     setup()
-    emit(known_errors.list_known_errors(), json_out, lambda rows: table(_esc(rows), LIST_COLUMNS, title="Known errors"))
+    emit(known_errors.list_known_errors(), json_out, lambda rows: table(rows, LIST_COLUMNS, title="Known errors"))
 
 
 @app.command()
@@ -33,7 +27,7 @@ def show(known_error_id: str, json_out: bool = JSON) -> None:
     from batchops.services import known_errors
 
     setup()
-    emit(known_errors.show_known_error(known_error_id), json_out, lambda r: record(_esc(r), title=f"Known error {r['id']}"))
+    emit(known_errors.show_known_error(known_error_id), json_out, lambda r: record(r, title=f"Known error {r['id']}"))
 
 
 NAME = typer.Option(None, "--name", help="A short name operators recognise.")
@@ -52,9 +46,7 @@ TICKET = typer.Option(None, "--ticket/--no-ticket", help="Open a ticket for each
 def _saved(r: dict, what: str) -> None:
     from batchops.cli.output import info
 
-    from batchops.cli.incidents import esc
-
-    record(esc(r), title=f"Known error {r['id']} {what}")
+    record(r, title=f"Known error {r['id']} {what}")
     info(f"known error {r['id']} {what}; it would have matched {r['past_matches']} past failed run(s)")
 
 
@@ -135,12 +127,25 @@ def test_(
 
     setup()
 
+    def past(hits: int, best) -> str:
+        if not hits:
+            return f"it matched none of the {r_checked[0]} past failed runs"
+        return (f"it matched {hits} of {r_checked[0]} past failed runs"
+                + (f", and was triage's pick for {best} of them" if best else ", but never as triage's pick"))
+
+    r_checked = [0]
+
     def render(r: dict) -> None:
+        r_checked[0] = r["failed_runs_checked"]
+        if r.get("code_from_message"):
+            info(f"read the error code {r['code']} from the message")
         if r["match"]:
             m = r["match"]
-            info(f"matches known error {m['id']} {m['name']!r} on {m['level']} (severity {m['severity']}"
-                 f"{', auto-retry' if m['auto_retry'] else ''}); it matched {m['past_matches']} of "
-                 f"{r['failed_runs_checked']} past failed runs (best match on {m['past_best']})")
+            info(f"triage would match known error {m['id']} {m['name']!r} on {m['level']} (severity {m['severity']}"
+                 f"{', auto-retry' if m['auto_retry'] else ''}); {past(m['past_matches'], m['past_best'])}")
+            if not r["code"]:
+                codes = ", ".join(dict.fromkeys(c["error_code"] or "any code" for c in r["candidates"]))
+                info(f"no error code given: it could be {codes} (pass --code, or paste the 'E_CODE: message' line)")
             if len(r["candidates"]) > 1:
                 table(r["candidates"], ["id", "name", "level", "severity", "past_matches", "past_best"],
                       title="Every known error that matches, best first")
@@ -150,7 +155,6 @@ def test_(
         if "draft" in r:
             d = r["draft"]
             info(f"draft pattern {d['pattern']!r}: {'matches' if d['matches_message'] else 'does not match'} "
-                 f"this message; it would have matched {d['past_matches']} past failed run(s) "
-                 f"(best match on {d['past_best']})")
+                 f"this message; {past(d['past_matches'], d['past_best'])}")
 
     emit(known_errors.test_message(message, code=code, step=step, pattern=pattern), json_out, render)

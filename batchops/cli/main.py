@@ -59,13 +59,79 @@ def _register() -> None:
     groups.register(app)
 
 
+# Global options and whether they take a value: accepted after the subcommand too, as the README says.
+GLOBAL_OPTIONS = {"--home": True, "--config": True, "--debug": False, "--read-only": False}
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """Move global options written after the subcommand (``batchops uploads list --home DIR``) to the front.
+
+    ``--json`` is every command's own option too, so it stays where it is; nothing after ``--`` moves.
+    """
+    front, rest = [], []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest.extend(args[i:])
+            break
+        name, eq, _ = arg.partition("=")
+        if name in GLOBAL_OPTIONS:
+            takes_value = GLOBAL_OPTIONS[name] and not eq
+            front.extend(args[i:i + 1 + takes_value])
+            i += 1 + takes_value
+            continue
+        rest.append(arg)
+        i += 1
+    return front + rest
+
+
+# What an option's value looks like in help, when its name does not say it well enough.
+OPTION_METAVARS = {"where": "COL=VALUE", "set": "KEY=VALUE", "records": "JSON|@FILE", "rules": "JSON|@FILE",
+                   "args": "JSON", "kwargs": "JSON", "format": "csv|pdf", "output": "PATH", "out": "DIR",
+                   "instructions": "TEXT", "notes": "TEXT", "report": "TEXT", "resolution": "TEXT",
+                   "impact": "TEXT", "root_cause": "TEXT", "corrective_action": "TEXT", "to": "NAME"}
+
+
+def readable_help(command) -> None:
+    """Help shows ``FILE...``, ``JOB`` and ``--where COL=VALUE``, not typer's ``{FILE...}...`` or ``<list[str]>``."""
+    from typer.core import TyperArgument, TyperOption  # typer carries its own click
+
+    for param in getattr(command, "params", []):
+        if isinstance(param, TyperArgument):
+            base = (param.metavar or param.name.upper().removesuffix("_ID")).removesuffix("...")
+            shown = base + ("..." if param.nargs != 1 else "")
+            usage = shown if param.required else f"[{shown}]"
+            param.metavar = shown
+            param._usage_display_name = lambda usage=usage: usage
+            param._rich_display_name = lambda shown=shown: shown
+            param.display_type_rich = lambda ctx: ""
+        elif isinstance(param, TyperOption) and not param.is_flag and param.metavar is None:
+            name = max(param.opts, key=len).lstrip("-").replace("-", "_")
+            if name in OPTION_METAVARS:
+                param.metavar = OPTION_METAVARS[name]
+            elif param.bare_type().startswith("int"):
+                param.metavar = "N"
+            elif param.bare_type().startswith("float"):
+                param.metavar = "SECONDS"
+            else:
+                param.metavar = name.upper()
+    for sub in getattr(command, "commands", {}).values():
+        readable_help(sub)
+
+
 def run(argv: list[str] | None = None) -> None:
     """Entry point: typer handles usage errors (exit 2); BatchOps errors become one line."""
     from batchops.errors import EXIT_FAILED, BatchOpsError
 
     _register()
-    debug = "--debug" in (argv if argv is not None else sys.argv)
+    argv = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
+    debug = "--debug" in argv
     command = typer.main.get_command(app)
+    try:
+        readable_help(command)
+    except Exception:  # typer's internals moved: its own help is worse, not wrong
+        pass
     try:
         command.main(args=argv, prog_name="batchops", standalone_mode=True)
         code = 0

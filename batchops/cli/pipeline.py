@@ -9,32 +9,37 @@ from typing import List, Optional
 import typer
 
 from batchops.cli.main import setup
-from batchops.cli.output import emit, info, want_json
+from batchops.cli.output import emit, human_size, info, want_json, warn_if_no_worker
 from batchops.errors import EXIT_FAILED
 
 JSON = typer.Option(False, "--json", help="One JSON document on stdout.")
 
 
 def _render_results(results: list[dict]) -> None:
+    from rich.markup import escape
+
     from batchops.cli.output import console
 
     out = console()
     for r in results:
         name = r.get("file", "")
         if r["status"] == "published":
-            out.print(f"[green]published[/green] {name}: upload {r['upload_id']}, run {r['run_id']}, "
-                      f"{r['rows_out']} rows -> {r['reports']['csv']} , {r['reports']['pdf']}")
+            marker = "[yellow]published with warnings[/yellow]" if r.get("warnings") else "[green]published[/green]"
+            out.print(f"{marker} {escape(name)}: upload {r['upload_id']}, run {r['run_id']}, "
+                      f"{r['rows_out']} rows -> {escape(str(r['reports']['csv']))} , {escape(str(r['reports']['pdf']))}")
+            for w in r.get("warnings") or []:
+                out.print(f"  [yellow]warning[/yellow] {w['code']}: {escape(w['message'])}")
         elif r["status"] == "queued":
-            out.print(f"[cyan]queued[/cyan] {name}: upload {r['upload_id']}, run {r['run_id']}")
+            out.print(f"[cyan]queued[/cyan] {escape(name)}: upload {r['upload_id']}, run {r['run_id']}")
         else:
             err = r.get("error") or {}
             inc = f", incident {r['incident_id']}" if r.get("incident_id") else ""
-            out.print(f"[red]failed[/red] {name}: {err.get('code')}: {err.get('message')} "
+            out.print(f"[red]failed[/red] {escape(name)}: {err.get('code')}: {escape(str(err.get('message')))} "
                       f"(upload {r['upload_id']}, run {r['run_id']}{inc})")
 
 
 def process_files(paths: list[str], *, department=None, plan="transform", plan_config=None, notes="",
-                  sheet=None, table=None, force_publish=False, queue=False, out_dir=None) -> list[dict]:
+                  sheet=None, table=None, force_publish=False, queue=False, out_dir=None, strict=False) -> list[dict]:
     """Each file in turn, with a progress display on stderr."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -53,7 +58,7 @@ def process_files(paths: list[str], *, department=None, plan="transform", plan_c
             result = processing.process_file(path, department=department, plan=plan, plan_config=plan_config,
                                               notes=notes, sheet=sheet, table=table,
                                               force_publish=force_publish, queue=queue,
-                                              trigger="cli")
+                                              trigger="cli", strict=strict)
             result = {"file": str(path), **result}
             if out_dir and result["status"] == "published":
                 result["reports"] = reports.copy_reports(uploads.get_upload(result["upload_id"]), Path(out_dir))
@@ -79,6 +84,8 @@ def process(
                                        help="Publish a table the confidence gate doubts (after you have looked)."),
     out: Optional[str] = typer.Option(None, "--out", help="Also copy the reports into this folder.", metavar="DIR"),
     queue: bool = typer.Option(False, "--queue", help="Queue for the worker instead of running now."),
+    strict: bool = typer.Option(False, "--strict", help="Fail (exit 1, nothing published) when the plan changes "
+                                "nothing it was asked to change, e.g. a delete rule that matches no row."),
     json_out: bool = JSON,
 ) -> None:
     """Ingest, validate, amend and publish each FILE. Exit 1 if any failed."""
@@ -88,8 +95,10 @@ def process(
                                labels={"records": "--records", "rules": "--rules"})
     setup()
     results = process_files(files, department=department, plan=plan, plan_config=config, notes=notes,
-                            sheet=sheet, table=table, force_publish=force_publish, queue=queue, out_dir=out)
+                            sheet=sheet, table=table, force_publish=force_publish, queue=queue, out_dir=out,
+                            strict=strict)
     emit(results if len(results) != 1 or not want_json(json_out) else results[0], json_out, _render_results)
+    warn_if_no_worker(r["status"] for r in results)
     if any(r["status"] == "failed" for r in results):
         raise typer.Exit(EXIT_FAILED)
 
@@ -130,12 +139,16 @@ def export(
     wait: float = typer.Option(0.0, "--wait", help="Wait up to SECONDS for a run still going."),
     json_out: bool = JSON,
 ) -> None:
-    """Write a published report to a file."""
+    """Write a published report to a file.
+
+    Allowed in read-only mode on purpose: it only reads the store, so staff with read-only
+    access can hand reports out.
+    """
     from batchops.services import reports
 
     setup()
     result = reports.export(upload_id=upload, run_id=run, fmt=fmt, out=output, wait=wait)
-    emit(result, json_out, lambda r: info(f"wrote {r['path']} ({r['bytes']} bytes)"))
+    emit(result, json_out, lambda r: info(f"wrote {r['path']} ({human_size(r['bytes'])})"))
 
 
 def register(app: typer.Typer) -> None:

@@ -7,15 +7,16 @@ from typing import Optional
 import typer
 
 from batchops.cli.main import setup
-from batchops.cli.output import confirm, emit, info, record, table, want_json
+from batchops.cli.output import confirm, emit, info, record, table, want_json, warn_if_no_worker
 
 JSON = typer.Option(False, "--json", help="One JSON document on stdout.")
 uploads_app = typer.Typer(no_args_is_help=True)
 runs_app = typer.Typer(no_args_is_help=True)
 
-UPLOAD_COLUMNS = ["id", "original_name", "department", "plan", "status", "rows_out", "error_code", "created_at"]
-RUN_COLUMNS = ["id", "kind", "status", "trigger", "upload_id", "job_name", "attempt", "error_code",
-               "queued_at", "duration_s"]
+UPLOAD_COLUMNS = [("id", "id"), ("original_name", "file"), "?department", "plan", ("status_label", "status"),
+                  ("?rows_out", "rows"), "?error_code", "created_at", "?notes"]
+RUN_COLUMNS = ["id", "kind", "status", "?trigger", ("upload_id", "upload"), "?job_name", ("?attempt", "try"),
+               "error_code", "queued_at", ("duration_s", "took")]
 
 
 @uploads_app.command("list")
@@ -62,6 +63,7 @@ def uploads_retry(
     upload = uploads.get_upload(upload_id)
     result = processing.submit(upload.id, trigger="retry", queue=not now)
     emit(result, json_out, lambda r: info(f"upload {r['upload_id']}: run {r['run_id']} {r['status']}"))
+    warn_if_no_worker([result["status"]])
     if result["status"] == "failed":
         raise typer.Exit(1)
 

@@ -85,8 +85,15 @@ def outbox_flush(json_out: bool = JSON) -> None:
     setup()
     context.require_writable()
     result = outbox.flush()
-    emit(result, json_out, lambda r: info(
-        f"{r['delivered']} delivered, {r['failed']} failed, {r['waiting']} waiting (no SMTP configured)"))
+    smtp = bool(context.config().smtp.host)
+
+    def render(r: dict) -> None:
+        text = f"{r['delivered']} delivered, {r['failed']} failed, {r['waiting']} waiting"
+        if r["waiting"] and not smtp:
+            text += " (emails wait: no SMTP configured, set smtp.host)"
+        info(text)
+
+    emit(result, json_out, render)
     if result["failed"]:
         raise typer.Exit(1)
 

@@ -379,6 +379,8 @@ def _resolve_recovered(run: JobRun) -> list[int]:
                 continue
             if incident.run_id is not None and incident.run_id > run.id:
                 continue  # failed after this run: not recovered
+            if run.kind == "pipeline" and incident.upload_id is not None and incident.upload_id != run.upload_id:
+                continue  # another upload of a same-named file succeeding does not fix the failed one
             workflow.resolve(incident, f"recovered by run {run.id}", SYSTEM_ACTOR, run_id=run.id)
             resolved.append(incident.id)
     return resolved

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from batchops.clock import utc_now
 from batchops.errors import IllegalTransition, InputError
-from batchops.store.models import SEVERITIES, Incident, IncidentEvent
+from batchops.store.models import SEVERITIES, Incident, IncidentEvent, Ticket
 
 ACTIVE_STATES = ("open", "assigned", "analyzing")
 ACTIONS = {
@@ -115,11 +115,22 @@ def resolve(incident: Incident, report: str, actor: str, run_id: int | None = No
     if not report:
         raise InputError("resolve needs a resolution report (--report TEXT)", code="E_REPORT_REQUIRED")
     _move(incident, "resolved", "resolve", actor, report, run_id=run_id, resolution=report, resolved_at=utc_now())
+    _close_tickets(incident, actor, f"incident resolved: {report}")
 
 
 def archive(incident: Incident, actor: str) -> None:
     check(incident, "archive")
     _move(incident, "archived", "archive", actor, "archived", archived_at=utc_now())
+    _close_tickets(incident, actor, "incident archived")
+
+
+def _close_tickets(incident: Incident, actor: str, why: str) -> None:
+    """Tickets follow their incident: the ones still open are resolved, each with a timeline event."""
+    now = utc_now()
+    for ticket in Ticket.select().where((Ticket.incident == incident.id) & (Ticket.state != "resolved")):
+        ticket.state, ticket.resolution, ticket.resolved_at, ticket.updated_at = "resolved", why, now, now
+        ticket.save()
+        add_event(incident, "ticket", actor, f"ticket {ticket.id} resolved with the incident: {ticket.title}", at=now)
 
 
 def reopen(incident: Incident, message: str, run_id: int | None = None, actor: str = SYSTEM_ACTOR) -> None:

@@ -347,6 +347,15 @@ def plan_delete(df, ctx: PlanContext) -> PlanOutcome:
     return PlanOutcome(df, {"rules": report, "removed": sum(r["removed"] for r in report)}, findings)
 
 
+# A plan that changes nothing it was asked to change: published, but flagged ("published with
+# warnings"); with strict, a failure before anything is published.
+NO_EFFECT_CODES = frozenset({"E_RULE_NO_MATCH"})
+
+
+def no_effect(findings: list[dict]) -> list[dict]:
+    return [f for f in findings if f.get("code") in NO_EFFECT_CODES]
+
+
 # ---------------------------------------------------------------- custom
 
 def _check_custom(cfg: dict) -> None:

@@ -35,6 +35,7 @@ class PipelineRequest:
     force_publish: bool = False  # an operator who has looked publishes a table the confidence gate doubts
     upload_id: int | None = None
     generated_at: str = ""
+    strict: bool = False  # a plan that changes nothing it was asked to change fails (E_PLAN_NO_EFFECT)
 
 
 @dataclass
@@ -275,6 +276,15 @@ def run_pipeline(
         if extra:
             msg += f": {extra}"
         assert isinstance(outcome.df, pd.DataFrame)
+        if req.strict:
+            from batchops.pipeline.plans import no_effect
+
+            missed = no_effect(outcome.findings)
+            if missed:
+                raise PipelineError(
+                    "strict: the plan changed nothing it was asked to change, so nothing was published: "
+                    + " ".join(f["message"] for f in missed), code="E_PLAN_NO_EFFECT", step="transform",
+                    findings=outcome.findings)
         return outcome, len(outcome.df), msg, outcome.findings
 
     outcome = run.step("transform", rows_in, transform)

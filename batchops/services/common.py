@@ -18,11 +18,31 @@ def get_or_404(model: type[M], ident, what: str | None = None, fields=None) -> M
     try:
         key = int(ident)
     except (TypeError, ValueError):
-        raise NotFound(f"{what} id must be a number, not {ident!r}") from None
+        return _by_name(model, str(ident), what, fields)
     obj = model.select(*(fields or ())).where(model.id == key).first()
     if obj is None:
         raise NotFound(f"no {what} with id {key}")
     return obj
+
+
+# Records named by a name as well as an id (jobs, known errors, uploads by file name).
+NAME_FIELDS = ("name", "original_name")
+
+
+def _by_name(model: type[M], name: str, what: str, fields=None) -> M:
+    """The one row with that name; E_NOT_FOUND when none, or several (their ids are listed)."""
+    column = next((getattr(model, f) for f in NAME_FIELDS if f in model._meta.fields), None)
+    if column is None:
+        raise NotFound(f"{what} id must be a number, not {name!r}")
+    query = model.select(*fields, model.id) if fields else model.select()
+    rows = list(query.where(column == name.strip()).order_by(model.id).limit(6))
+    if not rows:
+        raise NotFound(f"no {what} with id or name {name!r}")
+    if len(rows) > 1:
+        ids = ", ".join(str(r.id) for r in rows[:5]) + (", ..." if len(rows) > 5 else "")
+        raise NotFound(f"{len(rows) if len(rows) < 6 else 'several'} {what}s are named {name!r} "
+                       f"(ids {ids}); give the id", code="E_AMBIGUOUS")
+    return rows[0]
 
 
 def row_dict(obj: peewee.Model, exclude: tuple[str, ...] = ()) -> dict:

@@ -24,7 +24,11 @@ EDITABLE = ("name", "callable", "cron", "args", "kwargs", "timezone", "timeout_s
 
 
 def job_dict(job: Job) -> dict:
-    return row_dict(job)
+    out = row_dict(job)
+    # what lists show: a paused job has no next run (its stored next_run_at goes stale while paused)
+    out["state"] = "disabled" if not job.enabled else "paused" if job.paused else "active"
+    out["next_run"] = out["next_run_at"] if out["state"] == "active" else out["state"]
+    return out
 
 
 def list_jobs() -> list[dict]:

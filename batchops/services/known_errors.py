@@ -173,6 +173,13 @@ def test_message(message: str, code: str | None = None, step: str | None = None,
     and every other candidate, would have matched. With ``pattern``, also try an unsaved regex
     (with ``code`` as its error code) against the message and the past failed runs."""
     code = (code or "").strip().upper() or None
+    code_from_message = False
+    if code is None:  # pasted from an incident or the CLI: "E_CODE: message" (triage sees them apart)
+        import re
+
+        parsed = re.match(r"\s*(?:error\s+)?(E_[A-Z0-9_]+)\s*:\s*(.*)", message or "", re.S)
+        if parsed:
+            code, message, code_from_message = parsed.group(1), parsed.group(2), True
     step = (step or "").strip().lower() or None
     known = list(KnownError.select())
     runs = list(_failed_runs())
@@ -185,7 +192,7 @@ def test_message(message: str, code: str | None = None, step: str | None = None,
                            "auto_retry": ke.auto_retry, "past_matches": past["matched"],
                            "past_best": past["best"], "past_run_ids": past["run_ids"]})
     out = {
-        "message": message, "code": code, "step": step,
+        "message": message, "code": code, "code_from_message": code_from_message, "step": step,
         "match": candidates[0] if candidates else None,
         "candidates": candidates,
         "unknown": not candidates,

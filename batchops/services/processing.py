@@ -24,19 +24,29 @@ from batchops.store.db import db, retry_busy, write
 from batchops.store.models import JobRun, Upload
 
 # Reports above these sizes live only on disk under exports/ (the row keeps the path).
+STRICT_KEY = "strict"  # in an upload's plan_config: the run's flag, never passed to the plan
 MAX_STORED_CSV = 5 * 1024 * 1024
 MAX_STORED_PDF = 20 * 1024 * 1024
 
 
 def process_file(path, *, department=None, plan="transform", plan_config=None, notes="", sheet=None,
-                 table=None, force_publish=False, trigger="cli", queue=False, original_name=None) -> dict:
-    """Take one file in and either run it now or queue it; returns the DESIGN.md result object."""
+                 table=None, force_publish=False, trigger="cli", queue=False, original_name=None,
+                 strict=False) -> dict:
+    """Take one file in and either run it now or queue it; returns the DESIGN.md result object.
+
+    ``strict``: a plan that changes nothing it was asked to change (a delete rule matching no row)
+    fails with E_PLAN_NO_EFFECT instead of publishing with a warning. Kept with the upload's plan
+    config, so a retry is strict too.
+    """
     from batchops.pipeline.plans import validate_plan_config
 
     validate_plan_config(plan, plan_config or {})
+    if strict:
+        plan_config = {**(plan_config or {}), STRICT_KEY: True}
     context.require_writable()  # before the queue check, which creates queue.db
     if queue:
         _check_queue()
+    _check_plan_columns(path, original_name, plan, plan_config, sheet, department, table)
     # The upload and its first run are one transaction: a process killed in between
     # cannot leave an upload `staged` that nothing will ever move.
     upload = uploads.create_upload(path, original_name=original_name, department=department, notes=notes,
@@ -45,6 +55,18 @@ def process_file(path, *, department=None, plan="transform", plan_config=None, n
                                    then=lambda row: runs.create_run("pipeline", upload_id=row.id, trigger=trigger))
     run = JobRun.get(JobRun.upload == upload.id)
     return _start(run.id, queue=queue, upload_status=None)
+
+
+def _check_plan_columns(path, original_name, plan, plan_config, sheet, department, table) -> None:
+    """A payload naming a column the file lacks is the operator's typo: exit 2 before queueing (not an incident)."""
+    from batchops.pipeline.preflight import check_columns, named_columns
+    from batchops.pipeline.settings import from_config
+
+    if not named_columns(plan, plan_config or {}):
+        return
+    source = uploads.check_source(path)
+    check_columns(source, original_name or source.name, plan, plan_config or {}, from_config(context.config()),
+                  sheet=sheet, department=department, table=table)
 
 
 def submit(upload_id: int, *, trigger="cli", queue=False, attempt: int | None = None, delay: float | None = None) -> dict:
@@ -117,8 +139,11 @@ def result_dict(run_id: int) -> dict:
     upload = Upload.get_by_id(run.upload_id) if run.upload_id else None
     from batchops.store.models import Incident
 
+    from batchops.pipeline.plans import no_effect
+
     incident = (Incident.select(Incident.id).where(Incident.run == run.id).first()
                 if run.status == "failed" else None)
+    warnings = no_effect(run.findings or []) if run.status == "succeeded" else []
     status = {"succeeded": "published", "failed": "failed"}.get(run.status, run.status)
     return {
         "upload_id": run.upload_id,
@@ -130,6 +155,7 @@ def result_dict(run_id: int) -> dict:
         if upload and run.status == "succeeded" else {"csv": None, "pdf": None},
         "incident_id": incident.id if incident else None,
         "error": {"code": run.error_code, "message": run.error_message} if run.status == "failed" else None,
+        "warnings": [{"code": f["code"], "message": f["message"]} for f in warnings],
     }
 
 
@@ -185,13 +211,16 @@ def execute(run_id: int) -> dict:
         runs.save_progress(run.id, list(steps.values()), "\n".join(log_lines))
         _pause_hook(step.name, step.status)
 
+    plan_config = dict(upload.plan_config or {})
+    strict = bool(plan_config.pop(STRICT_KEY, False))
     request = PipelineRequest(
         source=uploads.blob_path(upload),
         original_name=upload.original_name,
         out_dir=files.safe_join(context.home(), "exports", str(upload.id)),
         department=upload.department,
         plan=upload.plan,
-        plan_config=upload.plan_config or {},
+        plan_config=plan_config,
+        strict=strict,
         sheet=upload.sheet,
         table=upload.table_index,
         force_publish=bool(upload.force_publish),
@@ -241,8 +270,11 @@ def _read_if_small(path: Path, limit: int) -> bytes | None:
 def _record_success(run_id, upload_id, result, steps, log) -> JobRun:
     csv_bytes = _read_if_small(result.csv_path, MAX_STORED_CSV)  # read before the transaction
     pdf_bytes = _read_if_small(result.pdf_path, MAX_STORED_PDF)
+    from batchops.pipeline.plans import no_effect
+
     summary = dict(result.summary)
     summary["findings"] = len(result.findings)
+    summary["warnings"] = [f["message"] for f in no_effect(result.findings)]  # "published with warnings"
     now = utc_now()
 
     def change():

@@ -39,7 +39,17 @@ def upload_dict(upload: Upload, with_reports: bool = False) -> dict:
     out = row_dict(upload, exclude=exclude)
     if with_reports and upload.report_pdf is not None:
         out["report_pdf"] = f"<{len(upload.report_pdf)} bytes>"
+    # what the plan did not do (a delete rule that matched nothing): lists show "published with warnings"
+    out["warnings"] = list((out.get("summary") or {}).get("warnings") or [])
+    out["status_label"] = status_label(out)
     return out
+
+
+def status_label(row: dict) -> str:
+    """The status as lists show it: ``published with warnings`` when the plan missed something."""
+    if row.get("status") == "published" and row.get("warnings"):
+        return "published with warnings"
+    return str(row.get("status") or "-")
 
 
 def check_source(path: str | os.PathLike) -> Path:

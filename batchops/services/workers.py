@@ -79,3 +79,13 @@ def online(lost_after: float | None = None, now=None) -> list[dict]:
                     "started_at": row.started_at, "last_seen": row.last_seen,
                     "last_seen_ago": clock.ago(row.last_seen, now)})
     return out
+
+
+def queue_note() -> str:
+    """What an operator must hear after queueing work: '' while a worker is alive, else how to start one."""
+    from batchops.queue.app import immediate_mode
+
+    if immediate_mode() or online():  # immediate mode (tests) runs queued work inside enqueue
+        return ""
+    return (f"no worker is running, so queued work waits until one starts: "
+            f"batchops --home {context.home()} worker")

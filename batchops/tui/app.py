@@ -77,12 +77,15 @@ class BatchOpsApp(App):
     def area(self) -> str:
         return self.current_mode if self.current_mode in AREA_NAMES else "dashboard"
 
-    def action_area(self, area: str) -> None:
+    async def action_area(self, area: str) -> None:
+        """An area key always lands on the area's list, never on a detail screen left open there."""
         if area not in AREA_NAMES:
             return
         if self.current_mode != area:
-            self.switch_mode(area)
+            await self.switch_mode(area)
             self.remember_area(area)
+        while len(self.screen_stack) > 1:
+            await self.pop_screen()
 
     @work(thread=True, exit_on_error=False, group="state")
     def remember_area(self, area: str) -> None:
@@ -112,8 +115,12 @@ class BatchOpsApp(App):
         from batchops.tui.screens.upload_detail import UploadDetailScreen
 
         screens = {"uploads": UploadDetailScreen, "runs": RunDetailScreen, "incidents": IncidentDetailScreen}
-        self.action_area(area)
-        self.push_screen(screens[area](ident))
+
+        async def go() -> None:
+            await self.action_area(area)
+            await self.push_screen(screens[area](ident))
+
+        self.call_later(go)
 
 
 def make_app(read_only: bool | None = None, **kwargs) -> BatchOpsApp:

@@ -41,10 +41,10 @@ class BatchOpsCommands(Provider):
                             f"{job['callable']} · {job['cron']} {job['timezone']}"))
         return out
 
-    def _trigger(self, job: dict) -> None:
+    async def _trigger(self, job: dict) -> None:
         from batchops.tui.screens.jobs import ask_trigger
 
-        self.app.action_area("jobs")
+        await self.app.action_area("jobs")
         ask_trigger(self.app.screen, job)
 
     async def discover(self) -> Hits:

@@ -15,7 +15,7 @@ STATUS_STYLES = {
     "high": "bold red", "medium": "yellow", "low": "cyan",
     "queued": "cyan", "staged": "blue", "processing": "magenta", "running": "magenta",
     "open": "bold red", "assigned": "yellow", "analyzing": "magenta", "archived": "dim",
-    "skipped": "dim", "paused": "yellow",
+    "skipped": "dim", "paused": "yellow", "published with warnings": "yellow",
 }
 
 

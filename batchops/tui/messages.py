@@ -44,4 +44,4 @@ class AreaRestored(Message):
 class StagedChanged(Message):
     """The staged-file queue changed (and was saved)."""
 
-    paths: list[str] = field(default_factory=list)
+    files: list = field(default_factory=list)  # staging.entry dicts

@@ -159,17 +159,21 @@ def test_rate_limit_per_signature(configure, smtp, webhook, fail_pipeline):
 def test_recovered_notice_answers_an_alert(configure, smtp, webhook, fail_pipeline, good_csv):
     from batchops.services import processing
 
+    from batchops.services import uploads
+
     configure(config_text(smtp.port, webhook.url))
-    _, inc = fail_pipeline("marks.csv", trigger="ingest")
-    ok = processing.process_file(good_csv, original_name="marks.csv", trigger="cli")  # fixed by hand: still answers
+    marks = uploads.create_upload(good_csv, original_name="marks.csv").id
+    _, inc = fail_pipeline("marks.csv", trigger="ingest", upload_id=marks)
+    ok = processing.submit(marks, trigger="cli")  # retried by hand (not by the ingest job): still answers
     assert ok["status"] == "published", ok
     assert [p["event"] for p in webhook.posts] == ["opened", "recovered"]
     assert webhook.posts[-1]["state"] == "resolved" and webhook.posts[-1]["links"]["run_id"] == ok["run_id"]
     assert smtp.box.subjects[-1] == f"[BatchOps] RECOVERED incident #{inc.id}: {inc.title}"
 
     # no alert went out for a manual run, so its recovery is silent too
-    _, quiet = fail_pipeline("quiet.csv", trigger="cli")
-    processing.process_file(good_csv, original_name="quiet.csv", trigger="cli")
+    quiet_id = uploads.create_upload(good_csv, original_name="quiet.csv").id
+    _, quiet = fail_pipeline("quiet.csv", trigger="cli", upload_id=quiet_id)
+    processing.submit(quiet_id, trigger="cli")
     assert len(webhook.posts) == 2
 
 

@@ -131,7 +131,7 @@ def test_dashboard_cli_json(home, run_cli):
     assert d["runs_24h"]["succeeded"] == 4 and d["runs_24h"]["failed"] == 2
     assert d["response"]["overall"]["mtta_s"] == 1200.0 and d["response"]["overall"]["mttr_s"] == 4400.0
     plain = run_cli("dashboard")
-    assert plain.returncode == 0 and "MTTA / MTTR" in plain.stdout and "20:00 / 1:13:20" in plain.stdout
+    assert plain.returncode == 0 and "MTTA / MTTR" in plain.stdout and "20 min / 1 h 13 min" in plain.stdout
 
 
 def _families(text):

@@ -263,17 +263,20 @@ def test_a_retry_announced_on_the_timeline_exists_even_if_the_process_dies_befor
 # --------------------------------------------------------------------------- auto-resolve
 
 
-def test_successful_rerun_auto_resolves(ctx, broken_dir, good_csv):
-    from batchops.services import incidents, processing
+def test_successful_rerun_auto_resolves(ctx, broken_dir, good_csv, fail_pipeline):
+    """A retry of the failed upload that succeeds resolves its incident (another upload would not)."""
+    from batchops.services import incidents, processing, uploads
 
-    failed = processing.process_file(broken_dir / "missing_columns.csv")
+    upload_id = uploads.create_upload(good_csv, original_name="missing_columns.csv").id
+    _, failed = fail_pipeline("missing_columns.csv", upload_id=upload_id)  # e.g. the store was locked
     other = processing.process_file(broken_dir / "empty.csv")
-    ok = processing.process_file(good_csv, original_name="missing_columns.csv")
+    ok = processing.submit(upload_id, trigger="retry", queue=False)
     assert ok["status"] == "published", ok
-    inc = incidents.show_incident(failed["incident_id"])
+    inc = incidents.show_incident(failed.id)
     assert inc["state"] == "resolved"
     assert inc["resolution"] == f"recovered by run {ok['run_id']}"
-    assert inc["events"][-1]["kind"] == "resolve" and inc["events"][-1]["run_id"] == ok["run_id"]
+    resolve = next(e for e in inc["events"] if e["kind"] == "resolve")
+    assert resolve["run_id"] == ok["run_id"] and inc["events"][-1]["kind"] == "ticket"  # its ticket closed too
     # a different file's incident stays open
     assert incidents.show_incident(other["incident_id"])["state"] == "open"
 

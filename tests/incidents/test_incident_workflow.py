@@ -54,6 +54,7 @@ def test_workflow_records_every_change_with_actor(ctx, fail_pipeline):
         ("assign", "asha", "analyzing", "analyzing"),
         ("comment", "meena", None, None),
         ("resolve", "meena", "analyzing", "resolved"),
+        ("ticket", "meena", None, None),  # its open ticket resolved with it
         ("archive", "meena", "resolved", "archived"),
     ]
 
@@ -199,10 +200,9 @@ def test_cli_whole_workflow(run_cli, broken_dir, good_csv):
 
     (ticket,) = _json(run_cli("tickets", "list", "--json"))
     tid = str(ticket["id"])
-    assert _json(run_cli("tickets", "assign", tid, "--to", "meena", "--json"))["state"] == "assigned"
-    assert _json(run_cli("tickets", "resolve", tid, "--resolution", "template sent", "--json"))["state"] == "resolved"
+    assert ticket["state"] == "resolved"  # tickets follow their incident
+    assert ticket["resolution"] == "incident resolved: department re-exported"
     assert run_cli("tickets", "resolve", tid, "--resolution", "again").returncode == 2
-    assert _json(run_cli("tickets", "show", tid, "--json"))["resolution"] == "template sent"
 
     # known errors: test with past-match counts; invalid regex -> exit 2
     t = _json(run_cli("known-errors", "test", "Missing required column(s): student_id",
@@ -221,3 +221,38 @@ def test_cli_whole_workflow(run_cli, broken_dir, good_csv):
     assert run_cli("known-errors", "edit", str(added["id"]), "--pattern", "[").returncode == 2
     assert run_cli("known-errors", "delete", str(added["id"]), "--yes").returncode == 0
     assert run_cli("known-errors", "show", str(added["id"])).returncode == 2
+
+
+def test_tickets_follow_their_incident(ctx, fail_pipeline):
+    from batchops.services import incidents, tickets
+
+    _, inc = fail_pipeline("marks.csv")
+    tickets.add(inc.id, "Call the department head", actor="asha")
+    done = tickets.add(inc.id, "Already handled", actor="asha")
+    tickets.resolve(done["id"], "handled by phone", actor="asha")
+    incidents.resolve(inc.id, "new template sent", actor="ravi")
+    states = {t["title"]: (t["state"], t["resolution"]) for t in tickets.list_tickets(incident_id=inc.id)}
+    assert all(state == "resolved" for state, _ in states.values())
+    assert states["Already handled"][1] == "handled by phone"  # its own resolution is kept
+    assert states["Call the department head"][1] == "incident resolved: new template sent"
+    events = [e["message"] for e in incidents.show_incident(inc.id)["events"] if e["kind"] == "ticket"]
+    assert sum("resolved with the incident" in m for m in events) == 2  # the seeded ticket and the open one
+
+
+def test_archiving_resolves_tickets_added_after_the_resolve(ctx, fail_pipeline):
+    from batchops.services import incidents, tickets
+
+    _, inc = fail_pipeline("marks.csv")
+    incidents.resolve(inc.id, "fixed", actor="ravi")
+    late = tickets.add(inc.id, "Write it up", actor="ravi")
+    incidents.archive(inc.id, actor="ravi")
+    assert tickets.show_ticket(late["id"])["state"] == "resolved"
+
+
+def test_a_different_upload_of_the_same_file_does_not_recover_a_failed_one(ctx, fail_pipeline, good_csv):
+    from batchops.services import incidents, processing
+
+    _, inc = fail_pipeline("good.csv")
+    assert inc.state == "open"
+    processing.process_file(good_csv)  # a new upload named good.csv publishes
+    assert incidents.show_incident(inc.id)["state"] == "open"

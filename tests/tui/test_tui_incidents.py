@@ -112,3 +112,31 @@ def test_illegal_action_is_refused_with_its_code(make_app, samples):
             await wait_for(pilot, lambda: table_rows(app.screen) == [], what="text filter")
 
     run(go())
+
+
+def test_footer_shows_only_the_actions_the_state_allows(make_app, samples):
+    from batchops.services import incidents, processing
+
+    ident = processing.process_file(samples / "broken" / "missing_columns.csv")["incident_id"]
+    incidents.resolve(ident, "fixed the template", actor="operator")
+
+    def footer_keys(app) -> set[str]:
+        from textual.widgets._footer import FooterKey
+
+        return {key.key for key in app.screen.query(FooterKey)}
+
+    async def go():
+        app = make_app(start_area="incidents")
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: table_rows(app.screen))
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: type(app.screen).__name__ == "IncidentDetailScreen" and app.screen.incident)
+            await pilot.pause()
+            keys = footer_keys(app)
+            assert "x" in keys  # archive: allowed on a resolved incident
+            assert not keys & {"a", "n", "t", "s"}, keys
+            await pilot.press("a")  # not shown, so it does nothing (no dialog)
+            await pilot.pause()
+            assert type(app.screen).__name__ == "IncidentDetailScreen"
+
+    run(go())

@@ -96,3 +96,37 @@ def test_edit_pause_resume_and_delete_a_job(make_app):
 
     run(go())
     assert job["id"] not in {j["id"] for j in jobs.list_jobs()}
+
+
+def test_paused_jobs_say_paused_under_next_run(make_app):
+    from batchops.services import jobs
+
+    jobs.pause_job("status-digest")
+
+    async def go():
+        app = make_app(start_area="jobs")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, lambda: table_rows(app.screen), what="jobs")
+            row = next(r for r in table_rows(app.screen) if r[1] == "status-digest")
+            assert row[3] == "paused"
+
+    run(go())
+
+
+def test_read_only_shows_the_job_form_without_editing(make_app):
+    from textual.widgets import Input
+
+    async def go():
+        app = make_app(start_area="jobs", read_only=True)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: table_rows(app.screen), what="jobs")
+            await pilot.press("e")
+            await wait_for(pilot, lambda: _screen(app, "JobFormScreen"), what="form")
+            form = app.screen
+            assert "view only" in str(form.query_one("#heading").render())
+            assert all(box.disabled for box in form.query(Input))
+            before = form.query_one("#job-name", Input).value
+            await pilot.press(*"xyz")
+            assert form.query_one("#job-name", Input).value == before
+
+    run(go())

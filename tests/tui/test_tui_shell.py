@@ -27,7 +27,9 @@ def test_keys_switch_areas_and_each_area_loads(make_app):
     run(go())
 
 
-def test_each_area_keeps_its_own_screen_stack(make_app, samples):
+def test_area_keys_always_land_on_the_list(make_app, samples):
+    """A detail screen left open in an area is not where its key leads (it used to come back, and keys
+    typed there fired its one-letter actions)."""
     from batchops.services import processing
 
     result = processing.process_file(samples / "broken" / "missing_columns.csv", trigger="cli")
@@ -43,9 +45,32 @@ def test_each_area_keeps_its_own_screen_stack(make_app, samples):
             await pilot.press("1")
             assert app.current_mode == "dashboard"
             await pilot.press("4")
-            assert type(app.screen).__name__ == "IncidentDetailScreen"  # still there
-            await pilot.press("escape")
-            assert type(app.screen).__name__ == "IncidentsScreen"
+            assert type(app.screen).__name__ == "IncidentsScreen"  # the list, not the old detail
+            assert len(app.screen_stack) == 1
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: type(app.screen).__name__ == "IncidentDetailScreen", what="detail again")
+            await pilot.press("4")  # the key of the area already shown: back to its list too
+            assert type(app.screen).__name__ == "IncidentsScreen" and len(app.screen_stack) == 1
+
+    run(go())
+
+
+def test_letters_typed_into_a_text_field_never_fire_actions(make_app, samples):
+    from batchops.services import processing
+
+    processing.process_file(samples / "broken" / "missing_columns.csv", trigger="cli")
+
+    async def go():
+        app = make_app(start_area="incidents")
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: app.screen.pager.rows, what="incidents")
+            await pilot.press("slash")
+            assert app.focused.id == "filter-text"
+            await pilot.press(*"tanx2q/")
+            await pilot.pause()
+            assert app.current_mode == "incidents" and type(app.screen).__name__ == "IncidentsScreen"
+            assert app.screen.query_one("#filter-text").value == "tanx2q/"
+            assert len(app.screen_stack) == 1  # no dialog opened
 
     run(go())
 

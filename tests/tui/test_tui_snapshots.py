@@ -66,6 +66,9 @@ def test_snapshot_job_form_with_a_bad_cron(make_app, frozen, snap_compare):
         form.query_one("#job-kwargs").value = '{"dry_run": tru}'
         form.query_one("#job-cron").value = "30 7 * * 1-8"
         form.query_one("#job-name").focus()
+        # let the form's checks and the layout settle (under load one pause was not always enough)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

@@ -224,3 +224,121 @@ def test_retry_a_failed_upload_now(make_app, samples):
     from batchops.services import incidents
 
     assert incidents.show_incident(failed["incident_id"])["occurrences"] == 2
+
+
+async def _open_stage(pilot, app):
+    await wait_for(pilot, lambda: app.screen.loaded_once)
+    await pilot.press("n")
+    await wait_for(pilot, lambda: _screen(app, "StageScreen") and app.screen.loaded_once, what="stage")
+    return app.screen
+
+
+def test_payload_examples_are_placeholders_not_content(make_app, samples):
+    """An untouched append box appends nothing (it is empty and refused); typing into delete is all it holds."""
+
+    async def go():
+        app = make_app(start_area="uploads")
+        async with app.run_test(size=SIZE) as pilot:
+            stage = await _open_stage(pilot, app)
+            await _stage_by_path(pilot, app, samples / "gradebook_science.csv")
+            stage.query_one("#plan").value = "append"
+            await pilot.pause()
+            assert stage.query_one("#records").text == ""
+            assert str(stage.query_one("#plan-error").render()).startswith("E_PLAN_INVALID: The append plan needs")
+            await pilot.press("ctrl+r")
+            await pilot.pause()
+            assert _screen(app, "StageScreen")  # refused: nothing submitted
+            assert any("E_PLAN_INVALID" in n and "gradebook_science.csv" in n for n in notifications(app))
+            stage.query_one("#plan").value = "delete"
+            await pilot.pause()
+            stage.query_one("#rules").focus()
+            await pilot.press(*"student_id=SCI-2026-0001")
+            await pilot.pause()
+            assert stage.plan_config() == {"rules": [{"student_id": "SCI-2026-0001"}]}
+
+    run(go())
+
+
+def test_each_staged_file_keeps_its_own_department_and_plan(make_app, samples, tmp_path):
+    from batchops.services import uploads
+
+    names = ["a_science.csv", "b_commerce.csv", "c_arts.csv"]
+    for name in names:
+        shutil.copyfile(samples / "gradebook_science.csv", tmp_path / name)
+
+    async def go():
+        app = make_app(start_area="uploads")
+        async with app.run_test(size=(80, 24)) as pilot:
+            stage = await _open_stage(pilot, app)
+            for name in names:
+                await _stage_by_path(pilot, app, tmp_path / name)
+            # 80 columns: the staged list tells the files apart by name
+            labels = [str(item.query_one("Label").render()) for item in stage.query_one("#staged").children]
+            assert [label.split(" · ")[0] for label in labels] == [f"{i}. {n}" for i, n in enumerate(names, 1)]
+            # the last staged file is the one the form edits
+            assert "c_arts.csv" in str(stage.query_one("#file-heading").render())
+            stage.query_one("#department").value = "Arts"
+            stage.query_one("#plan").value = "custom"
+            stage.query_one("#instructions").value = "as received"
+            await pilot.pause()
+            stage.query_one("#staged").index = 1
+            await wait_for(pilot, lambda: stage.current == 1, what="second file highlighted")
+            assert stage.query_one("#department").value == ""  # not Arts: its own settings
+            stage.query_one("#department").value = "Commerce"
+            stage.query_one("#plan").value = "delete"
+            await pilot.pause()
+            stage.query_one("#rules").text = "student_id=SCI-2026-0002"
+            await pilot.pause()
+            stage.query_one("#staged").index = 0
+            await wait_for(pilot, lambda: stage.current == 0, what="first file highlighted")
+            stage.query_one("#department").value = "Science"
+            await pilot.pause()
+            assert [stage.files[i]["plan"] for i in range(3)] == ["transform", "delete", "custom"]
+            await pilot.press("ctrl+r")
+            await wait_for(pilot, lambda: _screen(app, "UploadsScreen"), what="submitted")
+            await wait_for(pilot, lambda: sum(r[2] == "published" for r in table_rows(app.screen)) == 3,
+                           timeout=90, what="three published")
+
+    run(go())
+    got = {u["original_name"]: (u["department"], u["plan"], u["plan_config"]) for u in uploads.list_uploads()}
+    assert got == {
+        "a_science.csv": ("Science", "transform", {}),
+        "b_commerce.csv": ("Commerce", "delete", {"rules": [{"student_id": "SCI-2026-0002"}]}),
+        "c_arts.csv": ("Arts", "custom", {"instructions": "as received"}),
+    }
+
+
+def test_apply_to_all_is_an_explicit_action(make_app, samples, tmp_path):
+    for name in ("one.csv", "two.csv"):
+        shutil.copyfile(samples / "gradebook_science.csv", tmp_path / name)
+
+    async def go():
+        app = make_app(start_area="uploads")
+        async with app.run_test(size=SIZE) as pilot:
+            stage = await _open_stage(pilot, app)
+            await _stage_by_path(pilot, app, tmp_path / "one.csv")
+            await _stage_by_path(pilot, app, tmp_path / "two.csv")
+            stage.query_one("#department").value = "Commerce"
+            await pilot.pause()
+            assert [f["department"] for f in stage.files] == ["", "Commerce"]
+            stage.query_one("#apply-all").press()
+            await pilot.pause()
+            assert [f["department"] for f in stage.files] == ["Commerce", "Commerce"]
+            assert any("applied Commerce · transform to all 2" in n for n in notifications(app))
+
+    run(go())
+
+
+def test_submitting_to_the_worker_when_none_runs_says_so(make_app, samples):
+    async def go():
+        app = make_app(start_area="uploads")
+        async with app.run_test(size=SIZE) as pilot:
+            await _open_stage(pilot, app)
+            await _stage_by_path(pilot, app, samples / "gradebook_science.csv")
+            await pilot.press("ctrl+s")
+            await wait_for(pilot, lambda: any("no worker is running" in n for n in notifications(app)), timeout=30,
+                           what="no-worker warning")
+            note = next(n for n in notifications(app) if "no worker is running" in n)
+            assert note.endswith(" worker") and "batchops --home " in note
+
+    run(go())

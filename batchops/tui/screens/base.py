@@ -143,7 +143,7 @@ class BaseScreen(Screen):
     def _act(self, action: str, fn: Callable, args: tuple, kwargs: dict, note) -> None:
         with ui_state.connection():
             result = fn(*args, **kwargs)
-        text = note(result) if callable(note) else note
+            text = note(result) if callable(note) else note  # a note may read the store too
         self.post_message(ActionDone(action, result, text))
 
     def on_action_done(self, message: ActionDone) -> None:

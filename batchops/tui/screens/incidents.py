@@ -27,14 +27,15 @@ def retries(row: dict) -> str:
 
 
 def incident_action_state(screen, incident: dict | None, action: str, parameters: tuple) -> bool | None:
-    """check_action for the five workflow actions: hidden when read-only, dimmed when illegal now."""
+    """check_action for the five workflow actions: shown (and fired) only when the state allows them now.
+
+    Hidden, not dimmed: a key the footer does not show must not do anything (``a`` on a resolved incident).
+    """
     if action != "incident":
         return True
-    if screen.read_only:
+    if screen.read_only or incident is None:
         return False
-    if incident is None:
-        return None
-    return True if parameters and parameters[0] in (incident.get("allowed_actions") or []) else None
+    return bool(parameters and parameters[0] in (incident.get("allowed_actions") or []))
 
 
 def run_incident_action(screen, incident: dict, action: str) -> None:

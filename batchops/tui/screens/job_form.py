@@ -58,6 +58,8 @@ class JobFormScreen(BaseScreen):
         return 0
 
     def heading(self) -> str:
+        if self.read_only:
+            return f"Jobs › job {self.ident} (read-only: view only)"
         return f"Jobs › edit job {self.ident}" if self.ident else "Jobs › new job"
 
     def compose_main(self) -> ComposeResult:
@@ -105,7 +107,11 @@ class JobFormScreen(BaseScreen):
                 yield Button("Cancel", id="cancel")
 
     def on_mount(self) -> None:
-        self.query_one("#job-name", Input).focus()
+        if self.read_only:  # look, don't touch: every field is shown but none takes input
+            for widget in self.query("#job-form Input, #job-form Select, #job-form TextArea, #job-form Checkbox"):
+                widget.disabled = True
+        else:
+            self.query_one("#job-name", Input).focus()
         self.check_cron()
 
     # -- data ---------------------------------------------------------------

@@ -31,7 +31,7 @@ class JobsScreen(ListScreen):
     def cells(self, row: dict) -> list:
         paused = "paused" if row.get("paused") else ("off" if not row.get("enabled", True) else "")
         return [str(row["id"]), display.text(row.get("name"), 26), row.get("cron") or "-",
-                "-" if row.get("paused") else display.when(row.get("next_run_at"), compact=True),
+                display.badge(paused) if paused else display.when(row.get("next_run_at"), compact=True),
                 display.badge(row.get("last_status")), display.badge(paused) if paused else "",
                 row.get("timezone") or "-", display.text(row.get("callable"), 26), display.when(row.get("last_run_at"), compact=True)]
 

@@ -1,36 +1,38 @@
-"""Stage files and describe the work: pick up to five files, the department, notes and the plan.
+"""Stage files and describe the work: pick up to five files, each with its department, notes and plan.
 
 Files come from a directory tree (CSV, XLSX and PDF only) or a typed path
-(-> completes it). The staged queue is saved in ui_state at every change, so it
-survives a restart. The plan's payload is checked as it is typed with the same
-code the pipeline uses (``validate_plan_config``), so a bad payload never
-reaches the worker. Submitting dismisses this screen with the request; the
-Uploads screen runs it.
+(-> completes it). The form below the staged list edits the highlighted file
+only; "Apply to all" copies its settings to every staged file. The queue is
+saved in ui_state at every change, so it survives a restart. Each file's
+payload is checked as it is typed with the same code the pipeline uses, so a
+bad payload never reaches the worker. Submitting dismisses this screen with
+the request; the Uploads screen runs it.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.suggester import Suggester, SuggestFromList
-from textual.widgets import Button, DirectoryTree, Input, Label, ListItem, ListView, Select, Static, TextArea
+from textual.widgets import (Button, Checkbox, DirectoryTree, Input, Label, ListItem, ListView, Select, Static,
+                             TextArea)
 
 from batchops.errors import BatchOpsError, InputError
 from batchops import context
 from batchops.services import plans, ui_state
+from batchops.tui import staging
 from batchops.tui.display import error_line
 from batchops.tui.messages import StagedChanged
 from batchops.tui.screens.base import BaseScreen
-from batchops.tui.screens.uploads import MAX_STAGED, STAGED_KEY
+from batchops.tui.staging import MAX_STAGED, PAYLOAD_FIELDS, STAGED_KEY
 
 SUFFIXES = {".csv", ".xlsx", ".pdf"}
-PAYLOAD_FIELDS = {"append": "records", "delete": "rules", "custom": "instructions"}
 
 
 def plan_choices() -> list[tuple[str, str]]:
@@ -43,16 +45,8 @@ def plan_description(name: str) -> str:
 
 def build_plan_config(plan: str, records: str, rules: str, instructions: str, options: str) -> dict:
     """The plan's payload from the form (only the field the plan shows); InputError inline."""
-    field = PAYLOAD_FIELDS.get(plan)
-    return plans.plan_config(
-        plan, records=records if field == "records" else None, rules=rules if field == "rules" else None,
-        instructions=instructions if field == "instructions" else None, options=options)
-
-
-def table_number(text: str) -> int | None:
-    """The PDF table field: blank -> None (BatchOps chooses), else a number from 1."""
-    text = text.strip()
-    return int(text) if text.isdigit() and int(text) >= 1 else None
+    return staging.plan_config({"plan": plan, "records": records, "rules": rules, "instructions": instructions,
+                                "options": options})
 
 
 def short_path(path: str) -> str:
@@ -110,8 +104,9 @@ class PathSuggester(Suggester):
 class StageScreen(BaseScreen):
     AREA = "uploads"
     HELP = ("Enter on a file in the tree stages it; or type a path (→ completes) and press enter. "
-            "Up to five files. Then department, notes, the plan and its payload; "
-            "submit to the worker, or run now.")
+            "Up to five files. Each staged file has its own department, notes, plan and payload: highlight "
+            "a file in the staged list to edit its settings; \"Apply to all\" copies them to every staged file. "
+            "Then submit to the worker, or run now.")
     BINDINGS = [
         Binding("escape", "back", "Back"),
         Binding("delete", "unstage", "Unstage"),
@@ -122,7 +117,12 @@ class StageScreen(BaseScreen):
     def __init__(self, root: str | None = None) -> None:
         super().__init__()
         self.root = root or os.getcwd()
-        self.staged: list[str] = []
+        self.files: list[dict] = []  # staged files, each with its own settings (staging.entry)
+        self.current: int | None = None  # the file the form edits
+
+    @property
+    def staged(self) -> list[str]:
+        return [item["path"] for item in self.files]
 
     @property
     def refresh_seconds(self) -> float:
@@ -142,34 +142,9 @@ class StageScreen(BaseScreen):
                 yield Input(placeholder="~/Downloads/marks.csv", suggester=PathSuggester(), id="path", compact=True)
                 yield Label(f"Staged (0/{MAX_STAGED})", id="staged-label")
                 yield ListView(id="staged")
-                with Horizontal(classes="pair"):
-                    with Vertical():
-                        yield Label("Department")
-                        yield Input(placeholder="e.g. Science", id="department", compact=True,
-                                    suggester=SuggestFromList(departments, case_sensitive=False) if departments
-                                    else None)
-                    with Vertical():
-                        yield Label("Notes")
-                        yield Input(placeholder="free text kept with the upload", id="notes", compact=True)
-                    with Vertical():
-                        yield Label("PDF table")
-                        yield Input(placeholder="N (when a PDF has several)", id="table", type="integer",
-                                    compact=True)
-                yield Label("Plan")
-                yield Select(plan_choices(), value="transform", allow_blank=False, id="plan", compact=True)
-                yield Static(plan_description("transform"), id="plan-about", classes="hint", markup=False)
-                yield Label("Records to append (JSON object or list of objects)", id="records-label",
-                            classes="payload append")
-                yield TextArea('[{"student_id": "S999", "name": "New Student"}]', id="records",
-                               classes="payload append")
-                yield Label("Delete rules: one COLUMN=VALUE a line, or JSON", id="rules-label",
-                            classes="payload delete")
-                yield TextArea("student_id=S001", id="rules", classes="payload delete")
-                yield Label("Instructions", id="instructions-label", classes="payload custom")
-                yield Input(placeholder="what to do with this file", id="instructions", classes="payload custom",
-                            compact=True)
-                yield Label("Plan options (JSON object, optional)", id="options-label", classes="payload options")
-                yield Input(placeholder='e.g. {"top_n": 5}', id="options", classes="payload options", compact=True)
+                yield Static("", id="file-heading", classes="section", markup=False)
+                with Vertical(id="file-form"):
+                    yield from self.compose_file_form(departments)
                 yield Static("", id="plan-error", classes="error", markup=False)
                 with Horizontal(classes="buttons"):
                     yield Button("Submit to worker (^s)", id="submit-queue", variant="primary", compact=True)
@@ -177,9 +152,39 @@ class StageScreen(BaseScreen):
                     yield Button("Clear", id="clear", compact=True)
                 yield Static("", id="queue-note", classes="hint", markup=False)
 
+    def compose_file_form(self, departments: list[str]) -> ComposeResult:
+        """The highlighted file's settings: each widget's id is its key in ``staging.DEFAULTS``."""
+        with Horizontal(classes="pair"):
+            with Vertical():
+                yield Label("Department")
+                yield Input(placeholder="e.g. Science", id="department", compact=True,
+                            suggester=SuggestFromList(departments, case_sensitive=False) if departments else None)
+            with Vertical():
+                yield Label("Notes")
+                yield Input(placeholder="free text kept with the upload", id="notes", compact=True)
+            with Vertical():
+                yield Label("PDF table")
+                yield Input(placeholder="N (when a PDF has several)", id="table", type="integer", compact=True)
+        yield Label("Plan")
+        yield Select(plan_choices(), value="transform", allow_blank=False, id="plan", compact=True)
+        yield Static(plan_description("transform"), id="plan-about", classes="hint", markup=False)
+        # examples are placeholders, never content: an untouched box is empty (and refused)
+        yield Label("Records to append (JSON object or list of objects)", id="records-label", classes="payload append")
+        yield TextArea(id="records", classes="payload append",
+                       placeholder='e.g. [{"student_id": "S041", "name": "Asha Rao"}]')
+        yield Label("Delete rules: one COLUMN=VALUE a line, or JSON", id="rules-label", classes="payload delete")
+        yield TextArea(id="rules", classes="payload delete", placeholder="e.g. student_id=S001")
+        yield Label("Instructions", id="instructions-label", classes="payload custom")
+        yield Input(placeholder="what to do with this file", id="instructions", classes="payload custom",
+                    compact=True)
+        yield Label("Plan options (JSON object, optional)", id="options-label", classes="payload options")
+        yield Input(placeholder='e.g. {"top_n": 5}', id="options", classes="payload options", compact=True)
+        yield Button("Apply these settings to all staged files", id="apply-all", compact=True)
+
     def on_mount(self) -> None:
         self.query_one("#tree", SupportedFiles).root.set_label(short_path(str(self.root)))
         self.show_payload_fields()
+        self.show_current()
         self.query_one("#path", Input).focus()
 
     def on_screen_resume(self) -> None:
@@ -187,22 +192,36 @@ class StageScreen(BaseScreen):
             super().on_screen_resume()
 
     # -- the staged queue (ui_state) ----------------------------------------
-    def load(self, params: dict) -> list[str]:
-        return list(ui_state.get(STAGED_KEY, []) or [])
+    def load(self, params: dict) -> list[dict]:
+        return staging.entries(ui_state.get(STAGED_KEY, []))
 
-    def apply(self, data: list[str]) -> None:
-        self.staged = data
-        self.show_staged()
+    def apply(self, data: list[dict]) -> None:
+        self.files = data
+        self.call_later(self.show_staged, 0 if data else None)
 
-    def show_staged(self) -> None:
+    async def show_staged(self, select: int | None = None) -> None:
+        """Rebuild the staged list, then show file ``select`` in the form."""
         view = self.query_one("#staged", ListView)
-        view.clear()
-        for path in self.staged:
-            view.append(ListItem(Label(short_path(path), markup=False)))
-        self.query_one("#staged-label", Label).update(f"Staged ({len(self.staged)}/{MAX_STAGED})")
-        self.validate()
+        await view.clear()
+        await view.extend(ListItem(Label(self.item_label(i), markup=False)) for i in range(len(self.files)))
+        self.query_one("#staged-label", Label).update(
+            f"Staged ({len(self.files)}/{MAX_STAGED}) — the form below edits the highlighted file")
+        if select is not None and self.files:
+            self.select_file(min(select, len(self.files) - 1))
+            view.index = self.current
+        else:
+            self.current = None
+            self.show_current()
 
-    def stage(self, path: str) -> None:
+    def item_label(self, index: int) -> str:
+        return f"{index + 1}. {staging.label(self.files[index])}"
+
+    def relabel(self, index: int) -> None:
+        items = list(self.query_one("#staged", ListView).query(ListItem))
+        if 0 <= index < len(items):
+            items[index].query_one(Label).update(self.item_label(index))
+
+    async def stage(self, path: str) -> None:
         full = str(Path(os.path.expanduser(path.strip())).resolve())
         if not Path(full).is_file():
             self.notify(f"E_FILE_NOT_FOUND: not a file: {full}", severity="error", markup=False)
@@ -213,46 +232,117 @@ class StageScreen(BaseScreen):
         if full in self.staged:
             self.notify(f"{Path(full).name} is already staged", timeout=2, markup=False)
             return
-        if len(self.staged) >= MAX_STAGED:
+        if len(self.files) >= MAX_STAGED:
             self.notify(f"at most {MAX_STAGED} files at a time; submit or unstage some first", severity="warning")
             return
-        self.staged.append(full)
-        self.show_staged()
-        self.save_staged(list(self.staged))
+        self.files.append(staging.entry(full))  # its own settings, starting from the defaults
+        self.select_file(len(self.files) - 1)  # now, so what is typed next goes to this file
+        self.save_staged()
+        await self.show_staged(len(self.files) - 1)
+
+    def save_staged(self) -> None:
+        self._save([dict(item) for item in self.files])
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="save")
-    def save_staged(self, paths: list[str]) -> None:
+    def _save(self, files: list[dict]) -> None:
         with ui_state.connection():
-            ui_state.set(STAGED_KEY, paths)
-        self.post_message(StagedChanged(paths))
+            ui_state.set(STAGED_KEY, files)
+        self.post_message(StagedChanged(files))
 
     def on_staged_changed(self, message: StagedChanged) -> None:
         message.stop()
 
     @on(DirectoryTree.FileSelected)
-    def _file_selected(self, event: DirectoryTree.FileSelected) -> None:
-        self.stage(str(event.path))
+    async def _file_selected(self, event: DirectoryTree.FileSelected) -> None:
+        await self.stage(str(event.path))
 
     @on(Input.Submitted, "#path")
-    def _path_submitted(self, event: Input.Submitted) -> None:
+    async def _path_submitted(self, event: Input.Submitted) -> None:
         if event.value.strip():
-            self.stage(event.value)
             event.input.value = ""
+            await self.stage(event.value)
 
-    def action_unstage(self) -> None:
+    async def action_unstage(self) -> None:
         view = self.query_one("#staged", ListView)
-        if view.index is not None and 0 <= view.index < len(self.staged):
-            self.staged.pop(view.index)
-            self.show_staged()
-            self.save_staged(list(self.staged))
+        if view.index is not None and 0 <= view.index < len(self.files):
+            self.files.pop(view.index)
+            self.current = None
+            self.save_staged()
+            await self.show_staged(view.index if self.files else None)
 
     @on(Button.Pressed, "#clear")
-    def _clear(self) -> None:
-        self.staged = []
-        self.show_staged()
-        self.save_staged([])
+    async def _clear(self) -> None:
+        self.files = []
+        self.current = None
+        self.save_staged()
+        await self.show_staged()
 
-    # -- the plan form -------------------------------------------------------
+    # -- the highlighted file's form -----------------------------------------
+    @on(ListView.Highlighted, "#staged")
+    def _highlighted(self, event: ListView.Highlighted) -> None:
+        index = event.list_view.index
+        if index is not None and 0 <= index < len(self.files) and index != self.current:
+            self.select_file(index)
+
+    def select_file(self, index: int) -> None:
+        self.current = index
+        self.fill_form(self.files[index])
+        self.show_current()
+
+    def show_current(self) -> None:
+        heading = self.query_one("#file-heading", Static)
+        form = self.query_one("#file-form")
+        if self.current is None:
+            heading.update("Stage a file to set its department, plan and payload")
+            form.disabled = True
+        else:
+            name = staging.file_name(self.files[self.current])
+            heading.update(f"Settings for {name} ({self.current + 1} of {len(self.files)}) — this file only")
+            form.disabled = False
+        self.validate()
+
+    def field_widgets(self) -> dict[str, Any]:
+        return {key: self.query_one(f"#{key}") for key in staging.DEFAULTS}
+
+    def form_values(self) -> dict:
+        return {key: read_value(widget, staging.DEFAULTS[key]) for key, widget in self.field_widgets().items()}
+
+    def fill_form(self, item: dict) -> None:
+        for key, widget in self.field_widgets().items():
+            if read_value(widget, staging.DEFAULTS[key]) != item.get(key):
+                write_value(widget, item.get(key, staging.DEFAULTS[key]))
+        self.show_payload_fields()
+
+    @on(Input.Changed)
+    @on(TextArea.Changed)
+    @on(Select.Changed)
+    @on(Checkbox.Changed)
+    def _form_changed(self, event) -> None:
+        if event.control.id not in staging.DEFAULTS:
+            return  # the path box
+        if event.control.id == "plan":
+            self.show_payload_fields()
+        if self.current is not None and self.current < len(self.files):
+            item = self.files[self.current]
+            values = self.form_values()
+            if any(item.get(k) != v for k, v in values.items()):
+                item.update(values)
+                self.relabel(self.current)
+                self.save_staged()
+        self.validate()
+
+    @on(Button.Pressed, "#apply-all")
+    def action_apply_all(self) -> None:
+        if self.current is None:
+            return
+        chosen = staging.settings(self.files[self.current])
+        for index, item in enumerate(self.files):
+            item.update(chosen)
+            self.relabel(index)
+        self.save_staged()
+        self.notify(f"applied {chosen['department'] or 'no department'} · {chosen['plan']} to all "
+                    f"{len(self.files)} staged file(s)", timeout=4, markup=False)
+
     @property
     def plan(self) -> str:
         value = self.query_one("#plan", Select).value
@@ -266,24 +356,15 @@ class StageScreen(BaseScreen):
             wanted = (kind and widget.has_class(plan)) or (not kind and widget.has_class("options"))
             widget.display = bool(wanted)
 
-    @on(Select.Changed, "#plan")
-    def _plan_changed(self) -> None:
-        self.show_payload_fields()
-        self.validate()
-
-    @on(TextArea.Changed)
-    @on(Input.Changed, "#instructions, #options")
-    def _payload_changed(self) -> None:
-        self.validate()
-
     def plan_config(self) -> dict:
-        return build_plan_config(
-            self.plan, self.query_one("#records", TextArea).text, self.query_one("#rules", TextArea).text,
-            self.query_one("#instructions", Input).value, self.query_one("#options", Input).value)
+        return staging.plan_config(self.form_values())
 
     def validate(self) -> dict | None:
-        """Show the first problem inline; returns the payload when all is well."""
+        """Show the highlighted file's first problem inline; returns its payload when all is well."""
         error = self.query_one("#plan-error", Static)
+        if self.current is None:
+            error.update("")
+            return None
         try:
             config = self.plan_config()
         except BatchOpsError as exc:
@@ -296,19 +377,20 @@ class StageScreen(BaseScreen):
         if self.read_only:
             self.app.report(InputError("BatchOps is in read-only mode; nothing was submitted", code="E_READ_ONLY"))
             return
-        config = self.validate()
-        if config is None:
-            self.notify("fix the plan payload first (see the red line)", severity="error")
-            return
-        if not self.staged:
+        if not self.files:
             self.notify("stage at least one file first", severity="warning")
             return
-        self.dismiss({
-            "paths": list(self.staged), "queue": queue, "plan": self.plan, "plan_config": config,
-            "department": self.query_one("#department", Input).value.strip(),
-            "notes": self.query_one("#notes", Input).value.strip(),
-            "table": table_number(self.query_one("#table", Input).value),
-        })
+        requests = []
+        for index, item in enumerate(self.files):
+            try:
+                requests.append(staging.request(item))
+            except BatchOpsError as exc:  # show the file it is about, with its form
+                self.select_file(index)
+                self.query_one("#staged", ListView).index = index
+                self.notify(f"{staging.file_name(item)}: {error_line(exc)} — nothing was submitted",
+                            severity="error", markup=False)
+                return
+        self.dismiss({"files": requests, "queue": queue})
 
     @on(Button.Pressed, "#submit-queue")
     def _submit_queue(self) -> None:
@@ -320,3 +402,19 @@ class StageScreen(BaseScreen):
 
     def action_back(self) -> None:
         self.dismiss(None)
+
+
+def read_value(widget, default: Any) -> Any:
+    """A form widget's value, whatever its kind (a new field type needs a line here)."""
+    if isinstance(widget, TextArea):
+        return widget.text
+    if isinstance(widget, Select):
+        return widget.value if widget.value not in (Select.NULL, None) else default
+    return widget.value  # Input, Checkbox, Switch
+
+
+def write_value(widget, value: Any) -> None:
+    if isinstance(widget, TextArea):
+        widget.text = value or ""
+    else:
+        widget.value = value

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -12,6 +13,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static, TabbedContent, TabPane
 
 from batchops.services import reports, ui_state, uploads
+from batchops.clock import fmt_size
 from batchops.tui import display
 from batchops.tui.messages import ActionDone, Loaded
 from batchops.tui.screens.base import DetailScreen
@@ -87,11 +89,11 @@ class UploadDetailScreen(DetailScreen):
         self.upload = up
         self.set_heading(f"Uploads › upload {up['id']} · {up['original_name']}")
         pairs = [
-            ("Status", display.badge(up.get("status"))),
-            ("File", f"{up['original_name']} ({up.get('kind')}, {display.num(up.get('size'))} bytes)"),
+            ("Status", display.badge(up.get("status_label") or up.get("status"))),
+            ("File", f"{up['original_name']} ({up.get('kind')}, {fmt_size(up.get('size') or 0)})"),
             ("SHA-256", up.get("sha256") or "-"),
             ("Department", up.get("department") or "-"),
-            ("Plan", f"{up.get('plan')} {up.get('plan_config') or ''}"),
+            ("Plan", f"{up.get('plan')} {json.dumps(up['plan_config'], ensure_ascii=False) if up.get('plan_config') else ''}"),
             ("Notes", up.get("notes") or "-"),
             ("Rows in / out", f"{display.num(up.get('rows_in'))} / {display.num(up.get('rows_out'))}"),
             ("Created", display.when(up.get("created_at"))),
@@ -100,6 +102,8 @@ class UploadDetailScreen(DetailScreen):
         ]
         if up.get("error_code"):
             pairs.insert(1, ("Error", f"{up['error_code']}: {up.get('error_message') or ''}"))
+        if up.get("warnings"):
+            pairs.insert(1, ("Warnings", "\n".join(up["warnings"])))
         self.query_one("#upload-info", KeyValues).show(pairs)
         fill_table(self.query_one("#upload-runs", DataTable), [
             (r["id"], (str(r["id"]), display.badge(r.get("status")), r.get("trigger") or "-", str(r.get("attempt")),

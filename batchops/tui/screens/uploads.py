@@ -16,13 +16,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Select, Static
 
-from batchops.services import incidents, processing, reports, runs, ui_state, uploads
+from batchops.services import incidents, processing, reports, runs, ui_state, uploads, workers
+from batchops.clock import fmt_size
 from batchops.tui import display
 from batchops.tui.messages import ActionDone, Loaded
 from batchops.tui.screens.base import ListScreen
-
-STAGED_KEY = "tui.staged"
-MAX_STAGED = 5
+from batchops.tui.staging import MAX_STAGED, STAGED_KEY, entries, file_name
 RUNS_SHOWN = 100  # an upload's runs counted in the table (the detail screen lists them all)
 
 
@@ -66,7 +65,7 @@ class UploadsScreen(ListScreen):
         super().__init__()
         self.links: dict[int, tuple[Any, list[dict]]] = {}  # upload id -> (updated_at, its runs)
         self.active_incidents: dict[int, list[dict]] = {}
-        self.staged: list[str] = []
+        self.staged: list[dict] = []  # staging.entry dicts
         self.busy = ""
 
     def compose_filters(self) -> ComposeResult:
@@ -78,7 +77,8 @@ class UploadsScreen(ListScreen):
 
     def cells(self, row: dict) -> list:
         upload_runs = self.links.get(row["id"], (None, []))[1]
-        return [str(row["id"]), display.text(row.get("original_name"), self.wide(28)), display.badge(row.get("status")),
+        return [str(row["id"]), display.text(row.get("original_name"), self.wide(28)),
+                display.badge(row.get("status_label") or row.get("status")),
                 linked_runs(upload_runs), linked_incidents(self.active_incidents.get(row["id"], [])),
                 row.get("department") or "-", row.get("plan") or "-",
                 display.num(row.get("rows_out")), row.get("kind") or "-", display.when(row.get("created_at"), compact=True)]
@@ -96,7 +96,7 @@ class UploadsScreen(ListScreen):
         for incident in incidents.list_incidents(state="active", limit=1000):  # one query for the page
             if incident.get("upload_id"):
                 active.setdefault(incident["upload_id"], []).append(incident)
-        return {"rows": rows, "incidents": active, "staged": list(ui_state.get(STAGED_KEY, []) or [])}
+        return {"rows": rows, "incidents": active, "staged": entries(ui_state.get(STAGED_KEY, []))}
 
     def apply(self, data: dict) -> None:
         self.staged = data["staged"]
@@ -110,7 +110,7 @@ class UploadsScreen(ListScreen):
         if self.busy:
             strip.update(f"⏳ {self.busy}")
         elif self.staged:
-            names = ", ".join(p.rsplit("/", 1)[-1] for p in self.staged)
+            names = ", ".join(file_name(item) for item in self.staged)
             strip.update(f"Staged ({len(self.staged)}/{MAX_STAGED}): {names}  — n to pick the plan and submit")
         else:
             strip.update("Nothing staged — n to stage files (CSV, XLSX, PDF)" if not self.read_only
@@ -125,34 +125,43 @@ class UploadsScreen(ListScreen):
     def submit_request(self, request: dict | None) -> None:
         if not request:
             return
-        self.busy = f"submitting {len(request['paths'])} file(s)…"
+        self.busy = f"submitting {len(request['files'])} file(s)…"
         self.show_strip()
         self.submit_files(request)
 
     @work(thread=True, exit_on_error=False, group="submit")
     def submit_files(self, request: dict) -> None:
+        """Each file with its own settings (``staging.request``); a file not taken in stays staged."""
         results, left = [], []
-        paths = request["paths"]
+        files = request["files"]
+        verb = "queueing" if request["queue"] else "running"
         try:
             with ui_state.connection():
-                for n, path in enumerate(paths, start=1):
-                    verb = "queueing" if request["queue"] else "running"
-                    self.post_message(Loaded("progress", f"{verb} {n}/{len(paths)}: {path.rsplit('/', 1)[-1]}"))
+                staged = {item["path"]: item for item in entries(ui_state.get(STAGED_KEY, []))}
+                for n, options in enumerate(files, start=1):
+                    options = dict(options)
+                    path = options.pop("path")
+                    self.post_message(Loaded("progress", f"{verb} {n}/{len(files)}: {path.rsplit('/', 1)[-1]}"))
                     try:
-                        result = processing.process_file(
-                            path, department=request["department"] or None, plan=request["plan"],
-                            plan_config=request["plan_config"], notes=request["notes"], trigger="tui",
-                            table=request.get("table"), queue=request["queue"])
-                    except Exception as exc:  # this file could not be taken in: keep it staged
-                        left.append(path)
+                        result = processing.process_file(path, trigger="tui", queue=request["queue"], **options)
+                    except Exception as exc:  # this file could not be taken in: keep it staged, settings and all
+                        left.append(staged.get(path) or {"path": path})
                         result = {"file": path, "status": "rejected", "error": display.error_line(exc)}
                     results.append({"file": path, **result})
                 ui_state.set(STAGED_KEY, left)
+                if request["queue"] and any(r.get("status") == "queued" for r in results):
+                    note = workers.queue_note()
+                    if note:
+                        self.post_message(Loaded("queue-note", note))
         finally:
             self.post_message(Loaded("progress", ""))
         self.post_message(ActionDone("submit", results, summarize(results)))
 
     def on_loaded(self, message: Loaded) -> None:
+        if message.key == "queue-note":
+            message.stop()
+            self.notify(message.data, title="queued, but", severity="warning", timeout=15, markup=False)
+            return
         if message.key == "progress":
             message.stop()
             self.busy = message.data
@@ -169,6 +178,9 @@ class UploadsScreen(ListScreen):
                                 f"{(r.get('error') or {}).get('message')}"
                                 + (f" (incident {r['incident_id']})" if r.get("incident_id") else ""),
                                 severity="error", timeout=10, markup=False)
+                for w in r.get("warnings") or []:
+                    self.notify(f"{r['file'].rsplit('/', 1)[-1]}: published with warnings — {w['code']}: "
+                                f"{w['message']}", severity="warning", timeout=10, markup=False)
         if message.action == "delete":
             self.links.pop(message.result.get("deleted"), None)
 
@@ -204,7 +216,8 @@ class UploadsScreen(ListScreen):
 def summarize(results: list[dict]) -> str:
     counts: dict[str, int] = {}
     for r in results:
-        counts[r.get("status", "?")] = counts.get(r.get("status", "?"), 0) + 1
+        status = "published with warnings" if r.get("warnings") else r.get("status", "?")
+        counts[status] = counts.get(status, 0) + 1
     return ", ".join(f"{n} {status}" for status, n in counts.items()) or "nothing submitted"
 
 
@@ -220,7 +233,7 @@ def ask_export(screen, row: dict) -> None:
     def done(values: dict | None) -> None:
         if values:
             screen.act("export", reports.export, upload_id=row["id"], fmt=values["format"], out=values["path"],
-                       note=lambda r: f"wrote {r['path']} ({r['bytes']:,} bytes)")
+                       note=lambda r: f"wrote {r['path']} ({fmt_size(r['bytes'])})")
 
     screen.app.push_screen(FormModal(
         f"Export the report of upload {row['id']} ({row.get('original_name')})",
@@ -235,7 +248,8 @@ def ask_retry(screen, row: dict) -> None:
     def done(choice: str | None) -> None:
         if choice == "queue":
             screen.act("retry", processing.submit, row["id"], trigger="retry", queue=True,
-                       note=lambda r: f"upload {r['upload_id']}: run {r['run_id']} queued for the worker")
+                       note=lambda r: f"upload {r['upload_id']}: run {r['run_id']} queued for the worker"
+                       + (f" — but {workers.queue_note()}" if workers.queue_note() else ""))
         elif choice == "now":
             screen.act("retry", processing.submit, row["id"], trigger="retry", queue=False,
                        note=lambda r: f"upload {r['upload_id']}: run {r['run_id']} {r['status']}"

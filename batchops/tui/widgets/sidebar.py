@@ -25,8 +25,8 @@ class AreaLink(Static):
         super().__init__(f"[b]{key}[/b] {label}", id=f"nav-{area}", classes="nav -current" if current else "nav")
         self.area = area
 
-    def on_click(self) -> None:
-        self.app.action_area(self.area)
+    async def on_click(self) -> None:
+        await self.app.action_area(self.area)
 
 
 class Sidebar(Vertical):

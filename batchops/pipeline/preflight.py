@@ -1,0 +1,67 @@
+"""Check a plan's column names against the file before anything is queued.
+
+A mistyped ``--where studnt_id=S001`` used to become a failed run with an
+incident (exit 1); it is the operator's input that is wrong, so it is refused
+up front (E_UNKNOWN_COLUMN, exit 2) with the columns the file has. The file is
+read with the pipeline's own loader, so "has this column" means exactly what the
+run will see (original headers and synonyms accepted). A file that cannot be
+read is left for the run to fail and triage as usual.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from batchops.errors import BatchOpsError, InputError
+
+
+def named_columns(plan: str, config: dict) -> list[str]:
+    """The columns a plan's payload names (none for plans that name none)."""
+    from batchops.pipeline.plans import _records, _rules
+
+    config = config or {}
+    if plan == "delete":
+        return [str(k) for rule in _rules(config) if isinstance(rule, dict) for k in rule]
+    if plan == "append":
+        return [str(k) for rec in (_records(config) or []) if isinstance(rec, dict) for k in rec]
+    if plan == "curve":
+        return [str(config.get("subject") or config.get("column") or "")]
+    if plan == "dedupe":
+        key = config.get("key", ["student_id"])
+        return [key] if isinstance(key, str) else [str(k) for k in key]
+    if plan == "anonymize":
+        return [str(c) for c in config.get("drop") or []]
+    return []
+
+
+def check_columns(source: Path, original_name: str, plan: str, config: dict, settings, sheet: str | None = None,
+                  department: str | None = None, table: int | None = None) -> None:
+    """InputError E_UNKNOWN_COLUMN naming the file's columns when the payload names one it lacks."""
+    from batchops.pipeline.columns import snake
+    from batchops.pipeline.plans import PlanContext, resolve_column
+    from batchops.pipeline.runner import PipelineRequest, _standardize
+
+    wanted = [c for c in named_columns(plan, config) if c.strip()]
+    if not wanted:
+        return
+    request = PipelineRequest(source=Path(source), original_name=original_name, out_dir=Path("."), plan=plan,
+                              plan_config=config, sheet=sheet, department=department, table=table)
+    try:
+        loaded = _standardize(request, settings)
+    except BatchOpsError:
+        return  # the run reports an unreadable file with its own code and incident
+    lookup = {}
+    for orig, canon in zip(loaded.original_columns, loaded.df.columns):
+        lookup[str(orig)] = canon
+        lookup[snake(orig)] = canon
+    ctx = PlanContext(settings=settings, config=config, subjects=[], numeric_columns=[], column_lookup=lookup)
+    missing = []
+    for name in wanted:
+        try:
+            resolve_column(name, loaded.df, ctx)
+        except BatchOpsError:
+            missing.append(name)
+    if missing:
+        names = ", ".join(repr(m) for m in dict.fromkeys(missing))
+        raise InputError(f"{original_name} has no column {names}; its columns are: "
+                         f"{', '.join(map(str, loaded.df.columns))}", code="E_UNKNOWN_COLUMN")
