@@ -71,7 +71,7 @@ def process(
     instructions: Optional[str] = typer.Option(None, "--instructions", help="custom: the instruction narrative."),
     options: Optional[List[str]] = typer.Option(None, "--set", help="Plan option KEY=VALUE (repeatable), e.g. subject=physics."),
     notes: str = typer.Option("", "--notes", help="Free text kept with the upload."),
-    sheet: Optional[str] = typer.Option(None, "--sheet", help="XLSX: the sheet to read."),
+    sheet: Optional[str] = typer.Option(None, "--sheet", help="Workbooks (.xlsx .xlsm .xlsb .xls .ods): the sheet to read."),
     out: Optional[str] = typer.Option(None, "--out", help="Also copy the reports into this folder.", metavar="DIR"),
     queue: bool = typer.Option(False, "--queue", help="Queue for the worker instead of running now."),
     json_out: bool = JSON,

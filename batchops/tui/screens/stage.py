@@ -1,6 +1,6 @@
 """Stage files and describe the work: pick up to five files, the department, notes and the plan.
 
-Files come from a directory tree (CSV, XLSX and PDF only) or a typed path
+Files come from a directory tree (CSV, workbooks and PDF only) or a typed path
 (-> completes it). The staged queue is saved in ui_state at every change, so it
 survives a restart. The plan's payload is checked as it is typed with the same
 code the pipeline uses (``validate_plan_config``), so a bad payload never
@@ -28,7 +28,7 @@ from batchops.tui.messages import StagedChanged
 from batchops.tui.screens.base import BaseScreen
 from batchops.tui.screens.uploads import MAX_STAGED, STAGED_KEY
 
-SUFFIXES = {".csv", ".xlsx", ".pdf"}
+SUFFIXES = {".csv", ".xlsx", ".xlsm", ".xlsb", ".xls", ".ods", ".pdf"}
 PAYLOAD_FIELDS = {"append": "records", "delete": "rules", "custom": "instructions"}
 
 
