@@ -144,6 +144,10 @@ def _standardize(req: PipelineRequest, settings: PipelineSettings):
         from batchops.pipeline.load_pdf import load_pdf
 
         loaded = load_pdf(src, settings, name)
+    elif kind == "image":
+        from batchops.pipeline.ocr_scan import load_image
+
+        loaded = load_image(src, settings, name)
     elif kind in sniff.WORKBOOK_FORMATS:
         from batchops.pipeline.load_xlsx import load_xlsx
 

@@ -9,6 +9,7 @@ whatever it holds. Magic bytes decide:
   ``E_XLSX_UNREADABLE``; any other zip -> ``E_UNSUPPORTED_FORMAT``)
 * OLE2 (``D0 CF 11 E0``) holding a Workbook stream -> xls; holding ``EncryptionInfo`` (a
   password-protected .xlsx/.xlsb) or an .xls with a FILEPASS record -> ``E_WORKBOOK_ENCRYPTED``
+* PNG, JPEG, TIFF -> image (read by OCR)
 * anything else is tried as delimited text; binary garbage -> ``E_UNSUPPORTED_FORMAT``.
 """
 
@@ -29,6 +30,7 @@ DELIMITERS = (",", ";", "\t", "|")
 DELIMITER_NAMES = {",": "','", ";": "';'", "\t": "tab", "|": "'|'"}
 ODS_MIMETYPE = b"application/vnd.oasis.opendocument.spreadsheet"
 WORKBOOK_FORMATS = ("xlsx", "xlsb", "xls", "ods")
+IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*")  # PNG, JPEG, TIFF
 
 
 def fail(message: str, code: str, **details) -> PipelineError:
@@ -43,6 +45,8 @@ def detect_format(path: Path, original_name: str = "") -> str:
         raise fail(f"{original_name or path.name} is empty (0 bytes).", "E_EMPTY_FILE")
     if head.startswith(b"%PDF") or b"%PDF-" in head[:1024]:
         return "pdf"
+    if head.startswith(IMAGE_MAGIC):
+        return "image"  # a photo or scan of a marksheet: OCR
     if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
         return _ole_format(path, original_name or path.name)
     if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):

@@ -33,6 +33,7 @@ KNOWN_CODES = {
     "E_PDF_NO_TEXT", "E_PDF_ENCRYPTED", "E_PDF_DAMAGED", "E_TOO_MANY_PAGES", "E_FILE_TOO_LARGE",
     "E_TOO_MANY_ROWS", "E_TOO_MANY_COLUMNS", "E_CELL_TOO_LARGE", "E_NO_ROWS", "E_MISSING_COLUMNS",
     "E_UNKNOWN_COLUMN", "E_RECORD_INVALID", "E_PLAN_INVALID", "E_MULTIPLE_TABLES",
+    "E_OCR_LOW_CONFIDENCE", "E_OCR_UNAVAILABLE", "E_OCR_FAILED", "E_IMAGE_UNREADABLE",
 }
 SMALL = PipelineSettings(max_rows=500, max_columns=40, max_cell_chars=500)
 FAST = hsettings(max_examples=int(__import__("os").environ.get("BATCHOPS_PROPERTY_EXAMPLES", "60")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
