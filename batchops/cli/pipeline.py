@@ -74,6 +74,8 @@ def process(
     sheet: Optional[str] = typer.Option(None, "--sheet", help="Workbooks (.xlsx .xlsm .xlsb .xls .ods): the sheet to read."),
     out: Optional[str] = typer.Option(None, "--out", help="Also copy the reports into this folder.", metavar="DIR"),
     queue: bool = typer.Option(False, "--queue", help="Queue for the worker instead of running now."),
+    ocr: Optional[str] = typer.Option(None, "--ocr", help="Scans: never, auto (pages without text) or always; "
+                                      "default pipeline.ocr. Runs done now only (the worker uses its config)."),
     json_out: bool = JSON,
 ) -> None:
     """Ingest, validate, amend and publish each FILE. Exit 1 if any failed."""
@@ -82,11 +84,26 @@ def process(
     config = plans.plan_config(records=records, where=where, rules=rules, instructions=instructions, options=options,
                                labels={"records": "--records", "rules": "--rules"})
     setup()
+    if ocr is not None:
+        _use_ocr(ocr, queue)
     results = process_files(files, department=department, plan=plan, plan_config=config, notes=notes,
                             sheet=sheet, queue=queue, out_dir=out)
     emit(results if len(results) != 1 or not want_json(json_out) else results[0], json_out, _render_results)
     if any(r["status"] == "failed" for r in results):
         raise typer.Exit(EXIT_FAILED)
+
+
+def _use_ocr(mode: str, queue: bool) -> None:
+    """--ocr: this process's OCR mode (a queued run is read by the worker, with the worker's config)."""
+    from batchops.errors import InputError
+    from batchops.services import context
+
+    if mode not in ("never", "auto", "always"):
+        raise InputError(f"--ocr must be never, auto or always, not {mode!r}", code="E_OCR_MODE")
+    if queue:
+        raise InputError("--ocr applies to runs done now; for queued runs set pipeline.ocr in batchops.toml",
+                         code="E_OCR_MODE")
+    context.config().pipeline.ocr = mode
 
 
 def demo(json_out: bool = JSON) -> None:

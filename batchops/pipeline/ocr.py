@@ -41,6 +41,7 @@ PACKAGE = "tesseract-ocr"
 DPI = 300
 REREAD_CONFIDENCE = 90.0  # a second reading replaces the first only when at least this sure
 AGREE_CONFIDENCE = 70.0  # ... or when two readings agree, each at least this sure
+MOSAIC_GROUPS = 60
 MAX_MARK_CHARS = 5  # words this short (marks) that stay unsure are read once more on their own
 MAX_SINGLE_REREADS = 20  # per page: a page with more unsure marks than this is refused anyway
 TIMEOUT_S = 300
@@ -314,7 +315,13 @@ def _reread(clean, groups: list[list[dict]], digits: bool, psm: str = "6") -> li
         y += c.height + gap
     args = ["--psm", psm] + (["-c", "tessedit_char_whitelist=0123456789"] if digits else []) + ["tsv"]
     found: dict[int, list[dict]] = {}
-    for again in tsv_words(run_tesseract(mosaic, args, timeout=120)):
+    try:
+        read = tsv_words(run_tesseract(mosaic, args, timeout=120))
+    except PipelineError as exc:
+        if exc.code == "E_OCR_UNAVAILABLE":
+            raise
+        read = []  # tesseract gave up on this crop: the first reading stands, as doubtful as it was
+    for again in read:
         middle = again["top"] + again["height"] / 2
         for i, (top, bottom, dx, dy) in enumerate(places):
             text = again["text"].strip(_RULE_CHARS)
@@ -362,6 +369,8 @@ def _read_upright(gray, dpi: int, min_conf: float):
     hs, vs = find_rules(dark_mask(gray), dpi)
     clean = paint_out(gray, hs, vs) if hs else gray
     words = _tidy(tsv_words(run_tesseract(clean, ["--psm", "6", "tsv"])))
+    if _looks_unread(words):
+        return gray, words, angle, (hs, vs), 0  # turned or blank: no second opinions on it
     unsure = {i for i, w in enumerate(words) if _doubtful(w, min_conf)}
     groups = _groups(words, unsure)
     readings: list[list[list[dict]]] = [[] for _ in groups]
@@ -376,7 +385,9 @@ def _read_upright(gray, dpi: int, min_conf: float):
                        and any(ch.isdigit() for ch in words[groups[k][0]]["text"])][:MAX_SINGLE_REREADS]
         for digits in (True, False):
             batch = [k for k in pending if _mostly_digits(" ".join(words[i]["text"] for i in groups[k])) == digits]
-            calls = [batch] if psm == "6" else [[k] for k in batch]
+            # mosaics of MOSAIC_GROUPS words at most (tesseract refuses images past 32k pixels)
+            calls = [batch[i:i + MOSAIC_GROUPS] for i in range(0, len(batch), MOSAIC_GROUPS)] if psm == "6" \
+                else [[k] for k in batch]
             for call in (c for c in calls if c):
                 for k, hits in zip(call, _reread(image, [[words[i] for i in groups[k]] for k in call], digits, psm)):
                     readings[k].append(hits)
