@@ -54,6 +54,9 @@ class PipelineConfig:
     max_pdf_pages: int = 300
     max_xlsx_uncompressed_mb: float = 500.0
     max_cell_chars: int = 100_000
+    ocr: str = "auto"  # scans: never | auto (pages without a text layer) | always
+    ocr_min_confidence: float = 70.0
+    ocr_max_doubtful_share: float = 0.0  # any doubtful ID/mark cell refuses the scan; raise to publish with findings
 
 
 @dataclass
@@ -227,6 +230,8 @@ def _validate(cfg: Config) -> None:
     p = cfg.pipeline
     if p.score_min >= p.score_max:
         raise ConfigError(f"pipeline.score_min must be below pipeline.score_max in {cfg.source}")
+    if p.ocr not in ("never", "auto", "always"):
+        raise ConfigError(f"pipeline.ocr in {cfg.source} must be never, auto or always")
 
 
 def redact_url(url: str) -> str:

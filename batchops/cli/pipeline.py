@@ -77,7 +77,7 @@ def process(
     instructions: Optional[str] = typer.Option(None, "--instructions", help="custom: the instruction narrative."),
     options: Optional[List[str]] = typer.Option(None, "--set", help="Plan option KEY=VALUE (repeatable), e.g. subject=physics."),
     notes: str = typer.Option("", "--notes", help="Free text kept with the upload."),
-    sheet: Optional[str] = typer.Option(None, "--sheet", help="XLSX: the sheet to read."),
+    sheet: Optional[str] = typer.Option(None, "--sheet", help="Workbooks (.xlsx .xlsm .xlsb .xls .ods): the sheet to read."),
     table: Optional[int] = typer.Option(None, "--table", min=1, metavar="N",
                                         help="PDF with several tables: read table N (as listed by E_PDF_MANY_TABLES)."),
     force_publish: bool = typer.Option(False, "--force-publish",
@@ -86,6 +86,8 @@ def process(
     queue: bool = typer.Option(False, "--queue", help="Queue for the worker instead of running now."),
     strict: bool = typer.Option(False, "--strict", help="Fail (exit 1, nothing published) when the plan changes "
                                 "nothing it was asked to change, e.g. a delete rule that matches no row."),
+    ocr: Optional[str] = typer.Option(None, "--ocr", help="Scans: never, auto (pages without text) or always; "
+                                      "default pipeline.ocr. Runs done now only (the worker uses its config)."),
     json_out: bool = JSON,
 ) -> None:
     """Ingest, validate, amend and publish each FILE. Exit 1 if any failed."""
@@ -94,6 +96,8 @@ def process(
     config = plans.plan_config(records=records, where=where, rules=rules, instructions=instructions, options=options,
                                labels={"records": "--records", "rules": "--rules"})
     setup()
+    if ocr is not None:
+        _use_ocr(ocr, queue)
     results = process_files(files, department=department, plan=plan, plan_config=config, notes=notes,
                             sheet=sheet, table=table, force_publish=force_publish, queue=queue, out_dir=out,
                             strict=strict)
@@ -101,6 +105,19 @@ def process(
     warn_if_no_worker(r["status"] for r in results)
     if any(r["status"] == "failed" for r in results):
         raise typer.Exit(EXIT_FAILED)
+
+
+def _use_ocr(mode: str, queue: bool) -> None:
+    """--ocr: this process's OCR mode (a queued run is read by the worker, with the worker's config)."""
+    from batchops.errors import InputError
+    from batchops import context
+
+    if mode not in ("never", "auto", "always"):
+        raise InputError(f"--ocr must be never, auto or always, not {mode!r}", code="E_OCR_MODE")
+    if queue:
+        raise InputError("--ocr applies to runs done now; for queued runs set pipeline.ocr in batchops.toml",
+                         code="E_OCR_MODE")
+    context.config().pipeline.ocr = mode
 
 
 def demo(json_out: bool = JSON) -> None:

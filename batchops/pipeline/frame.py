@@ -27,7 +27,7 @@ class Loaded:
     def describe(self) -> str:
         """One line for the standardize step record."""
         i = self.info
-        parts = [self.kind]
+        parts = [i.get("format") or self.kind]  # xls, ods ... are read as workbooks (kind xlsx)
         if self.kind == "csv":
             parts += [f"encoding {i.get('encoding')}", f"delimiter {i.get('delimiter_name')}"]
         elif self.kind == "xlsx":

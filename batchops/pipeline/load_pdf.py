@@ -111,6 +111,10 @@ def load_pdf(path: Path, settings: PipelineSettings, original_name: str = "", *,
             total_chars = sum(len(p.chars) for p in pages)
         except Exception as exc:
             raise sniff.fail(f"{name} is a damaged PDF: a page cannot be parsed ({type(exc).__name__}).", "E_PDF_DAMAGED") from exc
+        if settings.ocr == "always" or (total_chars == 0 and settings.ocr == "auto"):
+            from batchops.pipeline.ocr_scan import load_scanned_pdf  # scans: OCR, then the readers below
+
+            return load_scanned_pdf(path, n, settings, name)
         if total_chars == 0:
             raise sniff.fail(
                 f"{name} has no text layer (a scanned image?); export the gradebook as a text PDF, CSV or XLSX.",

@@ -143,10 +143,15 @@ def _standardize(req: PipelineRequest, settings: PipelineSettings):
         from batchops.pipeline.load_pdf import load_pdf
 
         loaded = load_pdf(src, settings, name, table=req.table, department=req.department)
-    elif kind == "xlsx":
+    elif kind == "image":
+        from batchops.pipeline.ocr_scan import load_image
+
+        loaded = load_image(src, settings, name)
+    elif kind in sniff.WORKBOOK_FORMATS:
         from batchops.pipeline.load_xlsx import load_xlsx
 
-        loaded = load_xlsx(src, settings, name, sheet=req.sheet)
+        loaded = load_xlsx(src, settings, name, sheet=req.sheet, fmt=kind,
+                           required=settings.required_columns(req.department))
     else:
         from batchops.pipeline.load_csv import load_csv
 
@@ -297,7 +302,7 @@ def run_pipeline(
 
         stats = outcome.stats if outcome.stats is not None else sm.describe(out_df)
         meta = sm.metadata(
-            upload_id=req.upload_id, department=req.department, filename=name, format=loaded.kind,
+            upload_id=req.upload_id, department=req.department, filename=name, format=loaded.info.get("format", loaded.kind),
             plan=plan.name, rows_in=rows_in, rows_out=rows_out, columns=len(out_df.columns),
             generated=req.generated_at,
         )

@@ -27,6 +27,9 @@ class PipelineSettings:
     max_pdf_pages: int = 300
     max_xlsx_uncompressed_bytes: int = 500 * 1024 * 1024
     max_cell_chars: int = 100_000
+    ocr: str = "auto"  # never | auto (pages without a text layer) | always
+    ocr_min_confidence: float = 70.0  # tesseract word confidence (0-100) below which a cell is doubtful
+    ocr_max_doubtful_share: float = 0.0  # a larger share of doubtful ID/mark cells -> E_OCR_LOW_CONFIDENCE
 
     def required_columns(self, department: str | None) -> tuple[str, ...]:
         if department and department.lower() in self.department_columns:
@@ -56,4 +59,7 @@ def from_config(cfg) -> PipelineSettings:
         max_pdf_pages=p.max_pdf_pages,
         max_xlsx_uncompressed_bytes=int(p.max_xlsx_uncompressed_mb * mb),
         max_cell_chars=p.max_cell_chars,
+        ocr=p.ocr,
+        ocr_min_confidence=p.ocr_min_confidence,
+        ocr_max_doubtful_share=p.ocr_max_doubtful_share,
     )

@@ -4,9 +4,12 @@ The extension is only a hint: a content-addressed blob may be called ``ab/abcdef
 whatever it holds. Magic bytes decide:
 
 * ``%PDF`` (in the first KiB) -> pdf
-* ``PK\\x03\\x04`` zip holding ``xl/workbook.xml`` -> xlsx (a zip that cannot be
-  opened -> ``E_XLSX_UNREADABLE``; any other zip -> ``E_UNSUPPORTED_FORMAT``)
-* OLE2 (``D0 CF 11 E0``) -> old binary ``.xls`` -> ``E_XLS_UNSUPPORTED``
+* ``PK\\x03\\x04`` zip holding ``xl/workbook.xml`` -> xlsx (and .xlsm), ``xl/workbook.bin``
+  -> xlsb, an OpenDocument spreadsheet mimetype -> ods (a zip that cannot be opened ->
+  ``E_XLSX_UNREADABLE``; any other zip -> ``E_UNSUPPORTED_FORMAT``)
+* OLE2 (``D0 CF 11 E0``) holding a Workbook stream -> xls; holding ``EncryptionInfo`` (a
+  password-protected .xlsx/.xlsb) or an .xls with a FILEPASS record -> ``E_WORKBOOK_ENCRYPTED``
+* PNG, JPEG, TIFF -> image (read by OCR)
 * anything else is tried as delimited text; binary garbage -> ``E_UNSUPPORTED_FORMAT``.
 """
 
@@ -25,6 +28,9 @@ STEP = "standardize"
 SAMPLE_BYTES = 64 * 1024
 DELIMITERS = (",", ";", "\t", "|")
 DELIMITER_NAMES = {",": "','", ";": "';'", "\t": "tab", "|": "'|'"}
+ODS_MIMETYPE = b"application/vnd.oasis.opendocument.spreadsheet"
+WORKBOOK_FORMATS = ("xlsx", "xlsb", "xls", "ods")
+IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*")  # PNG, JPEG, TIFF
 
 
 def fail(message: str, code: str, **details) -> PipelineError:
@@ -32,18 +38,17 @@ def fail(message: str, code: str, **details) -> PipelineError:
 
 
 def detect_format(path: Path, original_name: str = "") -> str:
-    """Return "csv", "xlsx" or "pdf", or raise a PipelineError for what we refuse."""
+    """Return "csv", "pdf" or a workbook format (``WORKBOOK_FORMATS``), or raise a PipelineError."""
     with open(path, "rb") as fh:
         head = fh.read(1024)
     if not head:
         raise fail(f"{original_name or path.name} is empty (0 bytes).", "E_EMPTY_FILE")
     if head.startswith(b"%PDF") or b"%PDF-" in head[:1024]:
         return "pdf"
+    if head.startswith(IMAGE_MAGIC):
+        return "image"  # a photo or scan of a marksheet: OCR
     if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
-        raise fail(
-            "This is an old binary Excel (.xls) workbook; save it as .xlsx or CSV and upload again.",
-            "E_XLS_UNSUPPORTED",
-        )
+        return _ole_format(path, original_name or path.name)
     if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
         try:
             with zipfile.ZipFile(path) as zf:
@@ -55,13 +60,47 @@ def detect_format(path: Path, original_name: str = "") -> str:
                 "E_XLSX_UNREADABLE",
             ) from exc
         if "xl/workbook.xml" in names:
-            return "xlsx"
+            return "xlsx"  # .xlsm too
+        if "xl/workbook.bin" in names:
+            return "xlsb"
+        if "content.xml" in names and _zip_member(path, "mimetype").startswith(ODS_MIMETYPE):
+            return "ods"
         raise fail(
-            "The file is a zip archive but not an Excel .xlsx workbook (e.g. .ods or .docx); "
-            "upload CSV, XLSX or PDF.",
+            "The file is a zip archive but not a spreadsheet (e.g. a .docx or .odt); "
+            "upload CSV, a workbook (.xlsx, .xls, .xlsb, .ods) or PDF.",
             "E_UNSUPPORTED_FORMAT",
         )
     return "csv"
+
+
+def _zip_member(path: Path, member: str, limit: int = 256) -> bytes:
+    try:
+        with zipfile.ZipFile(path) as zf, zf.open(member) as fh:
+            return fh.read(limit)
+    except (KeyError, zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError):
+        return b""
+
+
+def _ole_format(path: Path, name: str) -> str:
+    """An OLE2 container: an .xls workbook, an encrypted workbook, or something else."""
+    from batchops.pipeline.workbook_guard import encrypted, ole_kind
+
+    try:
+        kind = ole_kind(path)
+    except ValueError as exc:
+        raise fail(
+            f"{name} is a truncated or corrupt Excel 97-2003 (.xls) workbook and cannot be opened; export it again.",
+            "E_XLSX_UNREADABLE",
+        ) from exc
+    if kind == "encrypted":
+        raise encrypted(name)
+    if kind == "xls":
+        return "xls"
+    raise fail(
+        f"{name} is an Office document (OLE2) but not an Excel workbook (e.g. a .doc); "
+        "upload CSV, a workbook (.xlsx, .xls, .xlsb, .ods) or PDF.",
+        "E_UNSUPPORTED_FORMAT",
+    )
 
 
 def detect_encoding(sample: bytes) -> str:

@@ -98,7 +98,7 @@ def test_size_limit_and_format_by_content(samples_dir, tmp_path, run):
     old.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600)
     with pytest.raises(PipelineError) as exc:
         run(old)
-    assert exc.value.code == "E_XLS_UNSUPPORTED"
+    assert exc.value.code == "E_XLSX_UNREADABLE"  # an OLE2 header with nothing behind it
 
 
 def test_cell_too_large(tmp_path, run):

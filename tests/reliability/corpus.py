@@ -269,16 +269,16 @@ def csv_named_xlsx() -> bytes:
     return gradebook(10).encode()
 
 
-@case("old.xls", "E_XLS_UNSUPPORTED")
+@case("old.xls", "E_XLSX_UNREADABLE")
 def ole2_xls() -> bytes:
-    """an old binary .xls (OLE2 compound file header)"""
+    """an OLE2 compound file header with nothing behind it (not a readable .xls)"""
     header = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 16 + struct.pack("<HHH", 0x3E, 3, 0xFFFE)
     return header.ljust(4096, b"\x00")
 
 
-@case("old_named.csv", "E_XLS_UNSUPPORTED")
+@case("old_named.csv", "E_XLSX_UNREADABLE")
 def ole2_named_csv() -> bytes:
-    """an OLE2 .xls named .csv"""
+    """a broken OLE2 .xls named .csv"""
     return ole2_xls()
 
 

@@ -28,12 +28,13 @@ from batchops.pipeline.settings import PipelineSettings
 
 # Every code the pipeline may fail with (issue 7 / the loaders' docs). E_INTERNAL is a bug.
 KNOWN_CODES = {
-    "E_EMPTY_FILE", "E_UNSUPPORTED_FORMAT", "E_BAD_ENCODING", "E_CSV_MALFORMED", "E_XLS_UNSUPPORTED",
+    "E_EMPTY_FILE", "E_UNSUPPORTED_FORMAT", "E_BAD_ENCODING", "E_CSV_MALFORMED", "E_WORKBOOK_ENCRYPTED",
     "E_XLSX_UNREADABLE", "E_XLSX_TOO_LARGE", "E_SHEET_NOT_FOUND", "E_NO_TABLE", "E_PDF_NO_TABLE",
     "E_PDF_NO_TEXT", "E_PDF_ENCRYPTED", "E_PDF_DAMAGED", "E_TOO_MANY_PAGES", "E_FILE_TOO_LARGE",
     "E_TOO_MANY_ROWS", "E_TOO_MANY_COLUMNS", "E_CELL_TOO_LARGE", "E_NO_ROWS", "E_MISSING_COLUMNS",
-    "E_UNKNOWN_COLUMN", "E_RECORD_INVALID", "E_PLAN_INVALID",
+    "E_UNKNOWN_COLUMN", "E_RECORD_INVALID", "E_PLAN_INVALID", "E_MULTIPLE_TABLES",
     "E_PDF_MANY_TABLES", "E_PDF_TABLE_NOT_FOUND", "E_PDF_SPILLED_COLUMNS", "E_TABLE_LOW_CONFIDENCE",
+    "E_OCR_LOW_CONFIDENCE", "E_OCR_UNAVAILABLE", "E_OCR_FAILED", "E_IMAGE_UNREADABLE",
 }
 SMALL = PipelineSettings(max_rows=500, max_columns=40, max_cell_chars=500)
 FAST = hsettings(max_examples=int(__import__("os").environ.get("BATCHOPS_PROPERTY_EXAMPLES", "60")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,

@@ -1,6 +1,6 @@
 """Stage files and describe the work: pick up to five files, each with its department, notes and plan.
 
-Files come from a directory tree (CSV, XLSX and PDF only) or a typed path
+Files come from a directory tree (CSV, workbooks and PDF only) or a typed path
 (-> completes it). The form below the staged list edits the highlighted file
 only; "Apply to all" copies its settings to every staged file. The queue is
 saved in ui_state at every change, so it survives a restart. Each file's
@@ -32,7 +32,7 @@ from batchops.tui.messages import StagedChanged
 from batchops.tui.screens.base import BaseScreen
 from batchops.tui.staging import MAX_STAGED, PAYLOAD_FIELDS, STAGED_KEY
 
-SUFFIXES = {".csv", ".xlsx", ".pdf"}
+SUFFIXES = {".csv", ".xlsx", ".xlsm", ".xlsb", ".xls", ".ods", ".pdf"}
 
 
 def plan_choices() -> list[tuple[str, str]]:
