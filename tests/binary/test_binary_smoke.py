@@ -41,16 +41,21 @@ def binary() -> Path:
     return path
 
 
+def toolbox(folder: Path) -> Path:
+    """A PATH folder with just the launcher's tools in it."""
+    folder.mkdir()
+    for name in LAUNCHER_TOOLS:
+        found = shutil.which(name)
+        assert found, f"{name} is missing on this machine"
+        (folder / name).symlink_to(found)
+    return folder
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, binary):
     """A server-like place: a tools-only PATH, a user home for the cache, a workdir outside the repo."""
     root = tmp_path_factory.mktemp("server")
-    tools = root / "bin"
-    tools.mkdir()
-    for name in LAUNCHER_TOOLS:
-        found = shutil.which(name)
-        assert found, f"{name} is missing on this machine"
-        (tools / name).symlink_to(found)
+    tools = toolbox(root / "bin")
     for sub in ("user", "work"):
         (root / sub).mkdir()
     env = {k: v for k, v in os.environ.items()
@@ -171,6 +176,7 @@ def test_read_only_install_falls_back_to_a_private_temp_cache(binary, server, op
             pytest.skip(f"{open_dir.parent} is not reachable for an ordinary user")
         tmpdir.chmod(0o1777)
         data.chmod(0o777)
+        env["PATH"] = str(toolbox(open_dir / "bin"))  # the module's toolbox sits in a 0700 pytest dir
         prefix, uid = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"], 65534
         env["HOME"] = "/nonexistent"
     else:
