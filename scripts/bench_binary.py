@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -27,11 +28,18 @@ REPO = Path(__file__).resolve().parents[1]
 GOALS = {"first start": 5.0, "--help": 3.0, "demo": 1.5}
 
 
+CPU: list[float] = []  # CPU seconds (user + sys) of each timed run, children included
+
+
 def timed(cmd: list[str], env: dict, cwd: str) -> float:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                    stdin=subprocess.DEVNULL, check=True)
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return wall
 
 
 def main() -> int:
@@ -56,10 +64,11 @@ def main() -> int:
                    BATCHOPS_CACHE_DIR=f"{tmp}/cache", BATCHOPS_HOME=f"{tmp}/home")
         env.pop("XDG_CACHE_HOME", None)
 
-        first = []
+        first, first_cpu = [], []
         for i in range(args.first_runs):
             shutil.rmtree(f"{tmp}/cache", ignore_errors=True)
             first.append(timed([binary, "--help"], env, tmp))
+            first_cpu.append(CPU[-1])
         # warm: the cache is full now; the OS file cache gets both programs once
         timed([binary, "--help"], env, tmp)
         timed([args.pip_batchops, "--help"], env, tmp)
@@ -89,6 +98,9 @@ def main() -> int:
         unit = "s" if p is None else "x"
         print(f"{name:12} {what:40} {b:8.2f}s {'' if p is None else f'{p:8.2f}s':>9} "
               f"{'' if p is None else f'{value:6.2f}x':>7}  <= {goal}{unit}: {'ok' if good else 'OVER'}")
+    print(f"first start used {med(first_cpu):.2f} s of CPU (gunzip + tar + start, children included); "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores during this run; "
+          f"{Path(binary).stat().st_size / 1e6:.1f} MB file")
     return 1 if missed else 0
 
 

@@ -1,13 +1,14 @@
 #!/bin/sh
-# BatchOps single executable (Linux x86_64): this POSIX sh header, then a gzip'd tar of the
+# BatchOps single executable (Linux x86_64): this POSIX sh header, then gzip'd tars of the
 # program (a PyInstaller onedir build, see scripts/build_binary.py). The first start unpacks it
 # once into a cache folder named after this build; every later start only checks that folder and
 # execs the program in it (no extra process: signals and the terminal go straight to BatchOps).
 #   cache: $BATCHOPS_CACHE_DIR, else ${XDG_CACHE_HOME:-~/.cache}/batchops, else (not writable)
 #          ${TMPDIR:-/tmp}/batchops-<uid>; the folder inside is <version>-<payload sha256 prefix>
-#   needs: sh, tar, gzip, tail, mkdir, mv, rm, id, ls - nothing else, no Python
+#   needs: sh, tar, gzip, tail, head, mkdir, mv, rm, id, ls - nothing else, no Python
 bundle=@BUNDLE_ID@
 offset=@@@@@@@@@@@@
+part_sizes="@PART_SIZES@"
 self=$0
 set -f
 unset IFS CDPATH
@@ -49,8 +50,16 @@ unpack() {
     tmp=$1/.unpack.$bundle.$$
     rm -rf "$tmp" && mkdir "$tmp" 2>/dev/null || return 1
     if [ -t 2 ]; then say "unpacking into $dir (first start of this build; later starts reuse it)"; fi
-    # gzip checks its CRC: a truncated or damaged file fails here, never runs half a program
-    if ! tail -c +"$((offset + 1))" "$self" | (cd "$tmp" && tar -xzf -); then
+    # The archives unpack side by side (one core each). gzip checks each one's CRC: a truncated
+    # or damaged file fails here and never runs half a program.
+    pos=$((offset + 1)) pids= failed=
+    for size in $part_sizes; do
+        tail -c +"$pos" "$self" | head -c "$size" | (cd "$tmp" && tar -xzf -) &
+        pids="$pids $!"
+        pos=$((pos + size))
+    done
+    for pid in $pids; do wait "$pid" || failed=1; done
+    if [ -n "$failed" ]; then
         rm -rf "$tmp"
         say "could not unpack $self into $1 (disk full, or the file was damaged when copied?)"
         return 1

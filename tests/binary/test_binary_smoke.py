@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "batchops" / "samples"
 BINARY = os.environ.get("BATCHOPS_BINARY", "")
 # What scripts/binary_launcher.sh runs besides sh builtins; nothing else is on PATH.
-LAUNCHER_TOOLS = ("sh", "tar", "gzip", "tail", "mkdir", "mv", "rm", "id", "ls")
+LAUNCHER_TOOLS = ("sh", "tar", "gzip", "tail", "head", "mkdir", "mv", "rm", "id", "ls")
 
 pytestmark = [
     pytest.mark.binary,
