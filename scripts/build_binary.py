@@ -145,7 +145,7 @@ def build_info() -> dict:
     commit = git("rev-parse", "--short=12", "HEAD") or "unknown"
     if git("status", "--porcelain", "--untracked-files=no", "--", "batchops", "pyproject.toml"):
         commit += "-dirty"  # built from uncommitted changes: say so rather than name a commit it isn't
-    built = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    built = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     return {"COMMIT": commit, "BUILT": built}
 
 
@@ -274,9 +274,7 @@ def write_binary(payloads: list[bytes], version: str, out: Path) -> str:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
     with open(tmp, "wb") as fh:
-        fh.write(header.encode())
-        for payload in payloads:
-            fh.write(payload)
+        fh.writelines([header.encode(), *payloads])
     tmp.chmod(0o755)
     tmp.replace(out)  # an old dist/batchops stays whole until the new one is complete
     return bundle_id
@@ -323,6 +321,14 @@ def main() -> int:
     args = parser.parse_args()
     if sys.platform != "linux":
         print("build_binary: builds the Linux executable only; run it on Linux", file=sys.stderr)
+        return 2
+
+    shared = subprocess.run([args.python, "-c", "import sysconfig; print(sysconfig.get_config_var('Py_ENABLE_SHARED'))"],
+                            capture_output=True, text=True, check=False).stdout.strip()
+    if shared != "1":
+        print(f"build_binary: {args.python} has no shared libpython (PyInstaller needs one); use a Python built "
+              "with --enable-shared (Debian's python3, pyenv with PYTHON_CONFIGURE_OPTS=--enable-shared)",
+              file=sys.stderr)
         return 2
 
     started = time.monotonic()

@@ -70,7 +70,7 @@ def run(binary, server, *args, home=None, timeout=120, env=None, **kw) -> subpro
     if home is not None:
         full_env["BATCHOPS_HOME"] = str(home)
     return subprocess.run([str(binary), *args], env=full_env, cwd=server["work"], capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, timeout=timeout, **kw)
+                          stdin=subprocess.DEVNULL, timeout=timeout, check=False, **kw)
 
 
 def ok_json(proc):
@@ -139,7 +139,7 @@ def test_a_truncated_copy_refuses_to_start(binary, server, tmp_path):
     cut.chmod(0o755)
     cache = tmp_path / "cache"
     proc = subprocess.run([str(cut), "--version"], env=dict(server["env"], BATCHOPS_CACHE_DIR=str(cache)),
-                          capture_output=True, text=True, timeout=180, cwd=server["work"])
+                          capture_output=True, text=True, timeout=180, cwd=server["work"], check=False)
     assert proc.returncode != 0
     assert "could not unpack" in proc.stderr
     assert unpacked(cache) == []  # nothing half-unpacked is left to be trusted later
@@ -187,7 +187,7 @@ def test_read_only_install_falls_back_to_a_private_temp_cache(binary, server, op
         env["HOME"] = str(ro_home)
     for args in (["--version"], ["jobs", "list", "--json"]):
         proc = subprocess.run([*prefix, str(install / "batchops"), *args], env=env, cwd=tmpdir,
-                              capture_output=True, text=True, timeout=180)
+                              capture_output=True, text=True, timeout=180, check=False)
         assert proc.returncode == 0, proc.stderr
     fallback = tmpdir / f"batchops-{uid}"
     assert stat.S_IMODE(fallback.stat().st_mode) == 0o700 and fallback.stat().st_uid == uid
@@ -227,7 +227,7 @@ def test_health_json_and_metrics(binary, server, data_home):
     assert {"healthy", "checks"} <= set(json.loads(proc.stdout))
     metrics = run(binary, server, "metrics", home=data_home)
     assert metrics.returncode == 0, metrics.stderr
-    assert re.search(r"^batchops_\w+", metrics.stdout, re.M)
+    assert re.search(r"^batchops_\w+", metrics.stdout, re.MULTILINE)
 
 
 def _children(pid: int) -> list[int]:
@@ -247,36 +247,38 @@ def test_worker_publishes_a_queued_file_and_stops_on_sigterm(binary, server, dat
     src = tmp_path / "gradebook_science.csv"
     shutil.copy2(SAMPLES / "gradebook_science.csv", src)
     assert run(binary, server, "init", home=data_home).returncode == 0
-    log = open(tmp_path / "worker.log", "wb")
-    worker = subprocess.Popen([str(binary), "worker"], env=dict(server["env"], BATCHOPS_HOME=str(data_home)),
-                              cwd=server["work"], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    try:
-        queued = ok_json(run(binary, server, "process", str(src), "--department", "Science", "--queue", "--json",
-                             home=data_home))
-        assert queued["status"] == "queued"
-        deadline = time.monotonic() + 120
-        while True:
-            upload = ok_json(run(binary, server, "uploads", "show", str(queued["upload_id"]), "--json",
-                                 home=data_home))
-            if upload["status"] == "published" or time.monotonic() > deadline or worker.poll() is not None:
-                break
-            time.sleep(0.5)
-        assert upload["status"] == "published", (tmp_path / "worker.log").read_text()
-        # the launcher exec'd the program: the pid we started *is* BatchOps, no shell in between
-        assert Path(f"/proc/{worker.pid}/exe").resolve().is_relative_to(server["cache"])
-        kids = _children(worker.pid)
-        started = time.monotonic()
-        worker.send_signal(signal.SIGTERM)
-        code = worker.wait(timeout=30)
-        assert time.monotonic() - started < 15, "SIGTERM took too long to stop the worker"
-        assert code == 0, (tmp_path / "worker.log").read_text()
-        time.sleep(0.2)
-        assert not [k for k in kids if Path(f"/proc/{k}").exists()], "the worker left children behind"
-    finally:
-        if worker.poll() is None:
-            worker.kill()
-            worker.wait(10)
-        log.close()
+    with open(tmp_path / "worker.log", "wb") as log:
+        worker = subprocess.Popen([str(binary), "worker"], env=dict(server["env"], BATCHOPS_HOME=str(data_home)),
+                                  cwd=server["work"], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        try:
+            _publish_queued_then_sigterm(binary, server, data_home, src, worker, tmp_path / "worker.log")
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait(10)
+
+
+def _publish_queued_then_sigterm(binary, server, data_home, src, worker, log_path):
+    queued = ok_json(run(binary, server, "process", str(src), "--department", "Science", "--queue", "--json",
+                         home=data_home))
+    assert queued["status"] == "queued"
+    deadline = time.monotonic() + 120
+    while True:
+        upload = ok_json(run(binary, server, "uploads", "show", str(queued["upload_id"]), "--json", home=data_home))
+        if upload["status"] == "published" or time.monotonic() > deadline or worker.poll() is not None:
+            break
+        time.sleep(0.5)
+    assert upload["status"] == "published", log_path.read_text()
+    # the launcher exec'd the program: the pid we started *is* BatchOps, no shell in between
+    assert Path(f"/proc/{worker.pid}/exe").resolve().is_relative_to(server["cache"])
+    kids = _children(worker.pid)
+    started = time.monotonic()
+    worker.send_signal(signal.SIGTERM)
+    code = worker.wait(timeout=30)
+    assert time.monotonic() - started < 15, "SIGTERM took too long to stop the worker"
+    assert code == 0, log_path.read_text()
+    time.sleep(0.2)
+    assert not [k for k in kids if Path(f"/proc/{k}").exists()], "the worker left children behind"
 
 
 def test_tui_starts_under_a_terminal_quits_with_q_and_restores_it(binary, server, data_home):
