@@ -193,6 +193,16 @@ def test_read_only_install_falls_back_to_a_private_temp_cache(binary, server, op
     assert stat.S_IMODE(fallback.stat().st_mode) == 0o700 and fallback.stat().st_uid == uid
     assert len(unpacked(fallback)) == 1
     assert sorted(p.name for p in install.iterdir()) == ["batchops"]
+    if prefix:  # README: root unpacks ahead of time into a shared dir that users can only read
+        shared = open_dir / "shared-cache"
+        root_env = dict(env, BATCHOPS_CACHE_DIR=str(shared))
+        assert subprocess.run([str(install / "batchops"), "--version"], env=root_env, cwd=tmpdir,
+                              capture_output=True, timeout=180, check=False).returncode == 0
+        listing = sorted(str(p) for p in shared.rglob("*"))
+        proc = subprocess.run([*prefix, str(install / "batchops"), "jobs", "list", "--json"], env=root_env,
+                              cwd=tmpdir, capture_output=True, text=True, timeout=180, check=False)
+        assert proc.returncode == 0, proc.stderr
+        assert sorted(str(p) for p in shared.rglob("*")) == listing
 
 
 # -- the commands -------------------------------------------------------------------------------------
