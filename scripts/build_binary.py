@@ -100,17 +100,13 @@ EXCLUDES = [
     "PIL._avif", "PIL.AvifImagePlugin", "PIL._webp", "PIL.WebPImagePlugin", "PIL._imagingft", "PIL.ImageFont",
     "PIL.ImageTk", "PIL.ImageQt", "PIL._imagingtk",
 ]
-# Native libraries nothing we load needs (checked with readelf: pyarrow.lib's DT_NEEDED list keeps
-# substrait, dataset, acero and parquet, so those stay).
-DROP_BINARIES = ("libarrow_flight", "libarrow_python_flight", "libarrow_s3", "libarrow_python_parquet_encryption",
-                 "libtcl", "libtk")
-DROP_DATA = ("/tests/", "pyarrow/include/", "pyarrow/src/", "numpy/_core/include/", "numpy/_core/lib/",
-             ".pyx", ".pxd", ".pxi", ".h", ".hpp")
+DROP_FOLDERS = ("/tests/", "pyarrow/include/", "pyarrow/src/", "numpy/_core/include/", "numpy/_core/lib/")
+DROP_SUFFIXES = (".pyx", ".pxd", ".pxi", ".h", ".hpp")
 
 a = Analysis([ENTRY], pathex=[], binaries=[], datas=datas, hiddenimports=hidden,
              hookspath=[], runtime_hooks=[], excludes=EXCLUDES, noarchive=False, optimize=0)
-a.binaries = [b for b in a.binaries if not any(part in b[0] for part in DROP_BINARIES)]
-a.datas = [d for d in a.datas if not any(part in d[0].replace("\\", "/") for part in DROP_DATA)]
+a.binaries = [b for b in a.binaries if not b[0].rsplit("/", 1)[-1].startswith(DROP_BINARIES)]
+a.datas = [d for d in a.datas if not (any(part in d[0] for part in DROP_FOLDERS) or d[0].endswith(DROP_SUFFIXES))]
 pyz = PYZ(a.pure)
 exe = EXE(pyz, a.scripts, [], exclude_binaries=True, name="batchops", debug=False, strip=False, upx=False,
           console=True)
@@ -181,7 +177,7 @@ def reuse_venv(venv: Path, src: Path) -> Path:
 def run_pyinstaller(vpy: Path, work: Path) -> Path:
     (work / "entry.py").write_text(ENTRY)
     spec = work / "batchops.spec"
-    spec.write_text(f"ENTRY = {str(work / 'entry.py')!r}\n" + SPEC)
+    spec.write_text(f"ENTRY = {str(work / 'entry.py')!r}\nDROP_BINARIES = {TRIM_PREFIXES!r}\n" + SPEC)
     log("PyInstaller --onedir")
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
     env.pop("PYTHONPATH", None)  # the venv's installed copy is what gets bundled, never a checkout
@@ -192,8 +188,11 @@ def run_pyinstaller(vpy: Path, work: Path) -> Path:
     return onedir
 
 
-# Left in the onedir by hooks that collect whole folders: never loaded (checked with readelf/ldd).
-TRIM_PREFIXES = ("libarrow_flight", "libarrow_s3.", "libarrow_python_flight", "libarrow_python_parquet_encryption")
+# Native libraries nothing we load needs, kept out of the analysis and removed from the onedir if a hook
+# still put them there (checked with readelf: pyarrow.lib's DT_NEEDED list keeps substrait, dataset,
+# acero and parquet, so those stay).
+TRIM_PREFIXES = ("libarrow_flight", "libarrow_s3.", "libarrow_python_flight", "libarrow_python_parquet_encryption",
+                 "libtcl", "libtk")
 TRIM_FILES = ("_internal/pyarrow/libarrow_python.so", "_internal/pyarrow/libarrow_python.so.2600.1.0")  # copies
 
 
