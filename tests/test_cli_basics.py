@@ -134,3 +134,12 @@ def test_health_does_not_create_the_queue_to_report_it_empty(run_cli, home):
     report = json.loads(run_cli("--read-only", "health", "--json").stdout)
     assert report["checks"]["queue"]["depth"] == 0
     assert not (home / "queue.db").exists()
+
+
+def test_version_of_a_pip_install_is_the_version_alone(run_cli):
+    """The build's commit and date belong to the single executable (batchops/_build_info.py), not to pip."""
+    from batchops import __version__
+
+    proc = run_cli("--version")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == f"batchops {__version__}\n"

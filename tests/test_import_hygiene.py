@@ -42,6 +42,7 @@ def _loaded_heavy(home, *args) -> tuple[list[str], subprocess.CompletedProcess]:
     "args",
     [
         ("--help",),
+        ("--version",),
         ("init",),
         ("jobs", "list"),
         ("jobs", "list", "--json"),

@@ -26,6 +26,14 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from batchops.version import describe
+
+        typer.echo(describe())
+        raise typer.Exit()
+
+
 @app.callback()
 def main(
     home: Optional[str] = typer.Option(None, "--home", help="Data home (also BATCHOPS_HOME).", metavar="DIR"),
@@ -33,6 +41,8 @@ def main(
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
     json_out: bool = typer.Option(False, "--json", help="JSON on stdout for every command."),
     read_only: bool = typer.Option(False, "--read-only", help="Refuse every change (also BATCHOPS_READ_ONLY)."),
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                 help="Print the version (and the build, for the single executable)."),
 ) -> None:
     state["debug"] = debug
     state["json"] = json_out
