@@ -7,6 +7,7 @@ test its own. Add feature-specific fixtures in your own test files.
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -78,32 +79,124 @@ def samples_dir() -> Path:
     pytest.skip(f"sample files not found at {', '.join(map(str, candidates))} (set BATCHOPS_SAMPLES)")
 
 
+def _cli_env(home: Path, env: dict | None) -> dict:
+    """The environment a CLI run sees: this process's, the test's home, plain wide output, ``env`` on top."""
+    full_env = dict(os.environ)
+    full_env.update({"BATCHOPS_HOME": str(home), "COLUMNS": "200", "NO_COLOR": "1", "PYTHONIOENCODING": "utf-8"})
+    for key, value in (env or {}).items():
+        if value is None:
+            full_env.pop(key, None)
+        else:
+            full_env[key] = str(value)
+    return full_env
+
+
+def reset_app_state() -> None:
+    """Forget what one CLI invocation left in module globals, as a fresh process would not have it.
+
+    The running config (``context``), the bound store (closed and unbound), the cached Huey
+    instance and the CLI's global options. Modules not imported yet hold nothing to forget.
+    """
+    for name, reset in (("batchops.context", "reset"), ("batchops.queue.app", "reset")):
+        module = sys.modules.get(name)
+        if module is not None:
+            getattr(module, reset)()
+    db_module = sys.modules.get("batchops.store.db")
+    if db_module is not None and db_module.db.obj is not None:
+        if not db_module.db.obj.is_closed():
+            db_module.db.obj.close()
+        db_module.db.initialize(None)
+    output = sys.modules.get("batchops.cli.output")
+    if output is not None and isinstance(getattr(output, "state", None), dict):
+        output.state.clear()
+        output.state.update({"json": False, "debug": False})
+
+
+class _Stream(io.TextIOWrapper):
+    """A captured stdout/stderr: text and ``.buffer`` like the real ones, never a terminal."""
+
+    def __init__(self):
+        super().__init__(io.BytesIO(), encoding="utf-8", errors="replace", newline="", write_through=True)
+
+    def isatty(self) -> bool:
+        return False
+
+    def text(self) -> str:
+        self.flush()
+        return self.buffer.getvalue().decode("utf-8", errors="replace")
+
+
+def run_cli_in_process(args, *, home: Path, env: dict | None = None, input: str | None = None,
+                       cwd=None) -> subprocess.CompletedProcess:
+    """``batchops ARGS`` through ``batchops.cli.main.run`` in this process, as the subprocess would see it.
+
+    Environment, cwd, stdin, stdout and stderr are swapped for the call and restored after;
+    module state is reset before and after, so no invocation sees another's config or store.
+    """
+    from batchops.cli.main import run
+
+    argv = [str(a) for a in args]
+    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    saved_streams = sys.stdin, sys.stdout, sys.stderr
+    out, err = _Stream(), _Stream()
+    reset_app_state()
+    os.environ.clear()
+    os.environ.update(_cli_env(home, env))
+    os.chdir(cwd or home.parent)
+    sys.stdin, sys.stdout, sys.stderr = io.StringIO(input or ""), out, err
+    try:
+        run(argv)
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        sys.stdin, sys.stdout, sys.stderr = saved_streams
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+        reset_app_state()
+    return subprocess.CompletedProcess(["batchops", *argv], code, out.text(), err.text())
+
+
+def run_cli_subprocess(args, *, home: Path, env: dict | None = None, input: str | None = None, cwd=None,
+                       timeout: float = 120) -> subprocess.CompletedProcess:
+    """``python -m batchops ARGS`` in a real process (start-up, imports, signals, crashes)."""
+    return subprocess.run(
+        [sys.executable, "-m", "batchops", *map(str, args)],
+        env=_cli_env(home, env),
+        cwd=cwd or home.parent,
+        input=input,
+        stdin=None if input is not None else subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=timeout,
+    )
+
+
 @pytest.fixture
 def run_cli(home):
     """run_cli("jobs", "list", "--json") -> CompletedProcess (text, captured), on the test's home.
 
-    Keyword arguments: ``env`` (extra variables; a None value removes one),
-    ``input`` (stdin text), ``cwd`` (default: the test's tmp dir), ``timeout``.
+    In-process (``batchops.cli.main.run``): the same exit code, stdout and stderr as the real
+    command, without a Python start-up per call. Keyword arguments: ``env`` (extra variables;
+    a None value removes one), ``input`` (stdin text), ``cwd`` (default: the test's tmp dir),
+    ``timeout`` (accepted for the subprocess twin; pytest-timeout bounds an in-process call).
+    Use ``run_cli_proc`` for what only a real process shows.
     """
 
     def run(*args, env: dict | None = None, input: str | None = None, cwd=None, timeout: float = 120):
-        full_env = dict(os.environ)
-        full_env.update({"BATCHOPS_HOME": str(home), "COLUMNS": "200", "NO_COLOR": "1", "PYTHONIOENCODING": "utf-8"})
-        for key, value in (env or {}).items():
-            if value is None:
-                full_env.pop(key, None)
-            else:
-                full_env[key] = str(value)
-        return subprocess.run(
-            [sys.executable, "-m", "batchops", *map(str, args)],
-            env=full_env,
-            cwd=cwd or home.parent,
-            input=input,
-            stdin=None if input is not None else subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            encoding="utf-8",
-            timeout=timeout,
-        )
+        return run_cli_in_process(args, home=home, env=env, input=input, cwd=cwd)
+
+    yield run
+    reset_app_state()
+
+
+@pytest.fixture
+def run_cli_proc(home):
+    """run_cli_proc(...) -> CompletedProcess of a real ``python -m batchops`` process (same arguments as run_cli)."""
+
+    def run(*args, env: dict | None = None, input: str | None = None, cwd=None, timeout: float = 120):
+        return run_cli_subprocess(args, home=home, env=env, input=input, cwd=cwd, timeout=timeout)
 
     return run

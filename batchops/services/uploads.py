@@ -12,8 +12,9 @@ from pathlib import Path
 
 from peewee import fn
 
-from batchops.errors import InputError
 from batchops import context
+from batchops.errors import InputError
+from batchops.incidents.workflow import ACTIVE_STATES
 from batchops.services.common import get_or_404, row_dict
 from batchops.store import files
 from batchops.store.db import db, retry_busy
@@ -130,11 +131,17 @@ def get_upload(ident) -> Upload:
 
 
 def list_uploads(status: str | None = None, limit: int = 50, department: str | None = None,
-                 before_id: int | None = None, text: str | None = None) -> list[dict]:
+                 before_id: int | None = None, text: str | None = None, links: bool = False) -> list[dict]:
+    """Newest first, keyset-paged by ``before_id``; ``text`` searches file names and notes in SQL.
+
+    ``links`` adds each upload's run and active-incident summary (``link_summary``) to the same
+    statement, so a page costs one query however many uploads it shows.
+    """
     if status and status not in UPLOAD_STATUSES:
         raise InputError(f"unknown upload status {status!r} (one of {', '.join(UPLOAD_STATUSES)})",
                          code="E_BAD_FILTER")
-    query = Upload.select(*LIGHT_FIELDS).order_by(Upload.id.desc()).limit(max(1, min(limit, 10000)))
+    query = Upload.select(*LIGHT_FIELDS, *(_link_columns() if links else ())).order_by(Upload.id.desc())
+    query = query.limit(max(1, min(limit, 10000)))
     if status:
         query = query.where(Upload.status == status)
     if department:
@@ -143,7 +150,41 @@ def list_uploads(status: str | None = None, limit: int = 50, department: str | N
         query = query.where(Upload.id < before_id)
     if text:
         query = query.where(Upload.original_name.contains(text) | Upload.notes.contains(text))
-    return [upload_dict(u) for u in query]
+    if not links:
+        return [upload_dict(u) for u in query]
+    return [{**upload_dict(u), "links": link_summary(u)} for u in query]
+
+
+LINK_COLUMNS = ("run_count", "last_run_id", "last_run_status", "incident_count", "incident_id", "incident_state")
+
+
+def _link_columns() -> list:
+    """Correlated subqueries: an upload's pipeline runs and active incidents, summed up in its own row."""
+    runs = JobRun.select().where((JobRun.upload == Upload.id) & (JobRun.kind == "pipeline"))
+    last_run = runs.order_by(JobRun.id.desc()).limit(1)
+    active = Incident.select().where((Incident.upload == Upload.id) & Incident.state.in_(ACTIVE_STATES))
+    newest = active.order_by(Incident.id.desc()).limit(1)
+    return [
+        runs.select(fn.COUNT(JobRun.id)).alias("run_count"),
+        last_run.select(JobRun.id).alias("last_run_id"),
+        last_run.select(JobRun.status).alias("last_run_status"),
+        active.select(fn.COUNT(Incident.id)).alias("incident_count"),
+        newest.select(Incident.id).alias("incident_id"),
+        newest.select(Incident.state).alias("incident_state"),
+    ]
+
+
+def link_summary(upload: Upload) -> dict:
+    """``{"runs": n, "last_run": {"id", "status"} | None, "incidents": n, "incident": {"id", "state"} | None}``."""
+    values = {name: getattr(upload, name, None) for name in LINK_COLUMNS}
+    return {
+        "runs": values["run_count"] or 0,
+        "last_run": ({"id": values["last_run_id"], "status": values["last_run_status"]}
+                     if values["last_run_id"] else None),
+        "incidents": values["incident_count"] or 0,
+        "incident": ({"id": values["incident_id"], "state": values["incident_state"]}
+                     if values["incident_id"] else None),
+    }
 
 
 def show_upload(ident) -> dict:

@@ -8,39 +8,63 @@ elsewhere.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.message import Message
+from textual.reactive import reactive
 from textual.widgets import Select, Static
 
-from batchops.services import incidents, processing, reports, runs, ui_state, uploads, workers
 from batchops.clock import fmt_size
+from batchops.services import processing, reports, ui_state, uploads, workers
 from batchops.tui import display
-from batchops.tui.messages import ActionDone, Loaded
+from batchops.tui.messages import ActionDone
 from batchops.tui.screens.base import ListScreen
 from batchops.tui.staging import MAX_STAGED, STAGED_KEY, entries, file_name
-RUNS_SHOWN = 100  # an upload's runs counted in the table (the detail screen lists them all)
 
 
-def linked_runs(upload_runs: list[dict]) -> Text:
+def linked_runs(links: dict) -> Text:
     """Count and the newest run: ``2 failed #7``."""
-    if not upload_runs:
+    last = links.get("last_run")
+    if not last:
         return Text("-", style="dim")
-    last = upload_runs[0]
-    count = f"{len(upload_runs)}{'+' if len(upload_runs) >= RUNS_SHOWN else ''}"
-    return Text.assemble(f"{count} ", display.badge(last.get("status")), f" #{last['id']}")
+    return Text.assemble(f"{links['runs']} ", display.badge(last.get("status")), f" #{last['id']}")
 
 
-def linked_incidents(active: list[dict]) -> Text:
-    """The upload's active incident(s): ``#3 open +1``."""
-    if not active:
+def linked_incidents(links: dict) -> Text:
+    """The upload's newest active incident and how many more: ``#3 open +1``."""
+    top = links.get("incident")
+    if not top:
         return Text("-", style="dim")
-    top = active[0]
-    more = f" +{len(active) - 1}" if len(active) > 1 else ""
+    more = f" +{links['incidents'] - 1}" if links["incidents"] > 1 else ""
     return Text.assemble(f"#{top['id']} ", display.badge(top.get("state")), more)
+
+
+@dataclass(frozen=True)
+class UploadsPage:
+    """What one fetch read (in the worker thread): the page's uploads with their links, the staged files."""
+
+    rows: list[dict]
+    staged: list[dict]
+
+
+class SubmitProgress(Message):
+    """The submit worker's progress line for the staged strip (empty: done)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+
+class QueueNote(Message):
+    """Files were queued but no worker will run them soon: say why."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
 
 
 class UploadsScreen(ListScreen):
@@ -61,60 +85,56 @@ class UploadsScreen(ListScreen):
         Binding("d", "delete", "Delete"),
     ]
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.links: dict[int, tuple[Any, list[dict]]] = {}  # upload id -> (updated_at, its runs)
-        self.active_incidents: dict[int, list[dict]] = {}
-        self.staged: list[dict] = []  # staging.entry dicts
-        self.busy = ""
+    # The staged strip shows these two; set them on the UI thread only (apply, message handlers).
+    staged: reactive[list[dict]] = reactive(list, init=False)  # staging.entry dicts
+    busy: reactive[str] = reactive("", init=False)
 
     def compose_filters(self) -> ComposeResult:
         yield Select([(s, s) for s in uploads.UPLOAD_STATUSES], prompt="status: any", id="filter-status",
                      compact=True)
 
     def compose_above_table(self) -> ComposeResult:
-        yield Static("", id="staged-strip", markup=False)
+        yield Static(self.strip_text(), id="staged-strip", markup=False)
 
     def cells(self, row: dict) -> list:
-        upload_runs = self.links.get(row["id"], (None, []))[1]
+        links = row.get("links") or {}
         return [str(row["id"]), display.text(row.get("original_name"), self.wide(28)),
                 display.badge(row.get("status_label") or row.get("status")),
-                linked_runs(upload_runs), linked_incidents(self.active_incidents.get(row["id"], [])),
+                linked_runs(links), linked_incidents(links),
                 row.get("department") or "-", row.get("plan") or "-",
-                display.num(row.get("rows_out")), row.get("kind") or "-", display.when(row.get("created_at"), compact=True)]
+                display.num(row.get("rows_out")), row.get("kind") or "-",
+                display.when(row.get("created_at"), compact=True)]
 
     # -- data --------------------------------------------------------------
-    def load(self, params: dict) -> dict:
+    def load(self, params: dict) -> UploadsPage:
+        """Worker thread: read only, touch no screen state (``apply`` shows it on the UI thread)."""
         rows = uploads.list_uploads(status=params.get("status"), text=params.get("text"),
-                                    limit=params["limit"], before_id=params["before_id"])
-        for row in rows:  # an upload's runs change only with its status: re-read them when it was updated
-            cached = self.links.get(row["id"])
-            if cached is None or cached[0] != row.get("updated_at"):
-                self.links[row["id"]] = (row.get("updated_at"),
-                                         runs.list_runs(upload_id=row["id"], kind="pipeline", limit=RUNS_SHOWN))
-        active: dict[int, list[dict]] = {}
-        for incident in incidents.list_incidents(state="active", limit=1000):  # one query for the page
-            if incident.get("upload_id"):
-                active.setdefault(incident["upload_id"], []).append(incident)
-        return {"rows": rows, "incidents": active, "staged": entries(ui_state.get(STAGED_KEY, []))}
+                                    limit=params["limit"], before_id=params["before_id"], links=True)
+        return UploadsPage(rows, entries(ui_state.get(STAGED_KEY, [])))
 
-    def apply(self, data: dict) -> None:
-        self.staged = data["staged"]
-        self.active_incidents = data["incidents"]
-        self.pager.show_page(data["rows"])
+    def apply(self, data: UploadsPage) -> None:
+        self.staged = data.staged
+        self.pager.show_page(data.rows)
         self.after_page()
+
+    def watch_staged(self) -> None:
         self.show_strip()
 
-    def show_strip(self) -> None:
-        strip = self.query_one("#staged-strip", Static)
+    def watch_busy(self) -> None:
+        self.show_strip()
+
+    def strip_text(self) -> str:
         if self.busy:
-            strip.update(f"⏳ {self.busy}")
-        elif self.staged:
+            return f"⏳ {self.busy}"
+        if self.staged:
             names = ", ".join(file_name(item) for item in self.staged)
-            strip.update(f"Staged ({len(self.staged)}/{MAX_STAGED}): {names}  — n to pick the plan and submit")
-        else:
-            strip.update("Nothing staged — n to stage files (CSV, XLSX, PDF)" if not self.read_only
-                         else "Read-only: staging and submitting are off")
+            return f"Staged ({len(self.staged)}/{MAX_STAGED}): {names}  — n to pick the plan and submit"
+        return ("Nothing staged — n to stage files (CSV, XLSX, PDF)" if not self.read_only
+                else "Read-only: staging and submitting are off")
+
+    def show_strip(self) -> None:
+        if self.is_mounted:
+            self.query_one("#staged-strip", Static).update(self.strip_text())
 
     # -- staging and submitting -------------------------------------------
     def action_stage(self) -> None:
@@ -126,7 +146,6 @@ class UploadsScreen(ListScreen):
         if not request:
             return
         self.busy = f"submitting {len(request['files'])} file(s)…"
-        self.show_strip()
         self.submit_files(request)
 
     @work(thread=True, exit_on_error=False, group="submit")
@@ -141,7 +160,7 @@ class UploadsScreen(ListScreen):
                 for n, options in enumerate(files, start=1):
                     options = dict(options)
                     path = options.pop("path")
-                    self.post_message(Loaded("progress", f"{verb} {n}/{len(files)}: {path.rsplit('/', 1)[-1]}"))
+                    self.post_message(SubmitProgress(f"{verb} {n}/{len(files)}: {path.rsplit('/', 1)[-1]}"))
                     try:
                         result = processing.process_file(path, trigger="tui", queue=request["queue"], **options)
                     except Exception as exc:  # this file could not be taken in: keep it staged, settings and all
@@ -152,22 +171,18 @@ class UploadsScreen(ListScreen):
                 if request["queue"] and any(r.get("status") == "queued" for r in results):
                     note = workers.queue_note()
                     if note:
-                        self.post_message(Loaded("queue-note", note))
+                        self.post_message(QueueNote(note))
         finally:
-            self.post_message(Loaded("progress", ""))
+            self.post_message(SubmitProgress(""))
         self.post_message(ActionDone("submit", results, summarize(results)))
 
-    def on_loaded(self, message: Loaded) -> None:
-        if message.key == "queue-note":
-            message.stop()
-            self.notify(message.data, title="queued, but", severity="warning", timeout=15, markup=False)
-            return
-        if message.key == "progress":
-            message.stop()
-            self.busy = message.data
-            self.show_strip()
-            return
-        super().on_loaded(message)
+    def on_submit_progress(self, message: SubmitProgress) -> None:
+        message.stop()
+        self.busy = message.text
+
+    def on_queue_note(self, message: QueueNote) -> None:
+        message.stop()
+        self.notify(message.text, title="queued, but", severity="warning", timeout=15, markup=False)
 
     def after_action(self, message: ActionDone) -> None:
         if message.action == "submit":
@@ -181,8 +196,6 @@ class UploadsScreen(ListScreen):
                 for w in r.get("warnings") or []:
                     self.notify(f"{r['file'].rsplit('/', 1)[-1]}: published with warnings — {w['code']}: "
                                 f"{w['message']}", severity="warning", timeout=10, markup=False)
-        if message.action == "delete":
-            self.links.pop(message.result.get("deleted"), None)
 
     # -- row actions ------------------------------------------------------
     def open(self, ident: int) -> None:
