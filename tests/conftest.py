@@ -91,25 +91,63 @@ def _cli_env(home: Path, env: dict | None) -> dict:
     return full_env
 
 
-def reset_app_state() -> None:
-    """Forget what one CLI invocation left in module globals, as a fresh process would not have it.
+def _app_state() -> dict:
+    """What a CLI invocation leaves in module globals: the running config, the bound store, the cached
+    Huey instance, the display zone and the CLI's global options (modules not imported yet hold none)."""
+    mods = sys.modules
+    state = {}
+    if "batchops.context" in mods:
+        state["config"] = mods["batchops.context"]._config
+    if "batchops.store.db" in mods:
+        state["db"] = mods["batchops.store.db"].db.obj
+    if "batchops.queue.app" in mods:
+        state["huey"] = mods["batchops.queue.app"]._huey, mods["batchops.queue.app"]._key
+    if "batchops.clock" in mods:
+        state["zone"] = mods["batchops.clock"]._display_zone_name
+    if "batchops.cli.output" in mods:
+        state["output"] = dict(mods["batchops.cli.output"].state)
+    return state
 
-    The running config (``context``), the bound store (closed and unbound), the cached Huey
-    instance and the CLI's global options. Modules not imported yet hold nothing to forget.
+
+def _restore_app_state(saved: dict) -> None:
+    """Put back what ``_app_state`` saw: the test's own store, config and queue stay as they were."""
+    mods = sys.modules
+    if "batchops.context" in mods:
+        mods["batchops.context"]._config = saved.get("config")
+    if "batchops.store.db" in mods:
+        db = mods["batchops.store.db"].db
+        if db.obj is not None and db.obj is not saved.get("db") and not db.obj.is_closed():
+            db.obj.close()  # the command's own connection
+        db.initialize(saved.get("db"))
+    if "batchops.queue.app" in mods:
+        queue = mods["batchops.queue.app"]
+        huey, key = saved.get("huey", (None, None))
+        if queue._huey is not None and queue._huey is not huey:
+            queue.reset()
+        queue._huey, queue._key = huey, key
+    if "batchops.clock" in mods and "zone" in saved:
+        mods["batchops.clock"]._display_zone_name = saved["zone"]
+    if "batchops.cli.output" in mods:
+        state = mods["batchops.cli.output"].state
+        state.clear()
+        state.update(saved.get("output") or {"json": False, "debug": False})
+
+
+def _fresh_process_state() -> None:
+    """What a new process starts with: no running config, no store bound, no Huey instance, no global options.
+
+    The test's own store connection and queue are left open (set aside, not closed): they come back after.
     """
-    for name, reset in (("batchops.context", "reset"), ("batchops.queue.app", "reset")):
-        module = sys.modules.get(name)
-        if module is not None:
-            getattr(module, reset)()
-    db_module = sys.modules.get("batchops.store.db")
-    if db_module is not None and db_module.db.obj is not None:
-        if not db_module.db.obj.is_closed():
-            db_module.db.obj.close()
-        db_module.db.initialize(None)
-    output = sys.modules.get("batchops.cli.output")
-    if output is not None and isinstance(getattr(output, "state", None), dict):
-        output.state.clear()
-        output.state.update({"json": False, "debug": False})
+    mods = sys.modules
+    if "batchops.context" in mods:
+        mods["batchops.context"]._config = None
+    if "batchops.store.db" in mods:
+        mods["batchops.store.db"].db.initialize(None)
+    if "batchops.queue.app" in mods:
+        mods["batchops.queue.app"]._huey = mods["batchops.queue.app"]._key = None
+    if "batchops.cli.output" in mods:
+        mods["batchops.cli.output"].state.clear()
+        mods["batchops.cli.output"].state.update({"json": False, "debug": False})
 
 
 class _Stream(io.TextIOWrapper):
@@ -130,8 +168,9 @@ def run_cli_in_process(args, *, home: Path, env: dict | None = None, input: str 
                        cwd=None) -> subprocess.CompletedProcess:
     """``batchops ARGS`` through ``batchops.cli.main.run`` in this process, as the subprocess would see it.
 
-    Environment, cwd, stdin, stdout and stderr are swapped for the call and restored after;
-    module state is reset before and after, so no invocation sees another's config or store.
+    Environment, cwd, stdin, stdout and stderr are swapped for the call; module state (config,
+    store, queue, CLI options) starts empty like a new process and is put back after, so no
+    invocation sees another's state and the test keeps its own store.
     """
     from batchops.cli.main import run
 
@@ -139,7 +178,8 @@ def run_cli_in_process(args, *, home: Path, env: dict | None = None, input: str 
     saved_env, saved_cwd = dict(os.environ), os.getcwd()
     saved_streams = sys.stdin, sys.stdout, sys.stderr
     out, err = _Stream(), _Stream()
-    reset_app_state()
+    saved_state = _app_state()
+    _fresh_process_state()
     os.environ.clear()
     os.environ.update(_cli_env(home, env))
     os.chdir(cwd or home.parent)
@@ -154,7 +194,7 @@ def run_cli_in_process(args, *, home: Path, env: dict | None = None, input: str 
         os.chdir(saved_cwd)
         os.environ.clear()
         os.environ.update(saved_env)
-        reset_app_state()
+        _restore_app_state(saved_state)
     return subprocess.CompletedProcess(["batchops", *argv], code, out.text(), err.text())
 
 
@@ -188,8 +228,7 @@ def run_cli(home):
     def run(*args, env: dict | None = None, input: str | None = None, cwd=None, timeout: float = 120):
         return run_cli_in_process(args, home=home, env=env, input=input, cwd=cwd)
 
-    yield run
-    reset_app_state()
+    return run
 
 
 @pytest.fixture
