@@ -69,6 +69,21 @@ def _register() -> None:
     groups.register(app)
 
 
+_built: list = []  # the click command, built once: run() may be called many times in one process (tests)
+
+
+def _command():
+    if not _built:
+        _register()
+        command = typer.main.get_command(app)
+        try:
+            readable_help(command)
+        except Exception:  # typer's internals moved: its own help is worse, not wrong
+            pass
+        _built.append(command)
+    return _built[0]
+
+
 # Global options and whether they take a value: accepted after the subcommand too, as the README says.
 GLOBAL_OPTIONS = {"--home": True, "--config": True, "--debug": False, "--read-only": False}
 
@@ -134,14 +149,9 @@ def run(argv: list[str] | None = None) -> None:
     """Entry point: typer handles usage errors (exit 2); BatchOps errors become one line."""
     from batchops.errors import EXIT_FAILED, BatchOpsError
 
-    _register()
     argv = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
     debug = "--debug" in argv
-    command = typer.main.get_command(app)
-    try:
-        readable_help(command)
-    except Exception:  # typer's internals moved: its own help is worse, not wrong
-        pass
+    command = _command()
     try:
         command.main(args=argv, prog_name="batchops", standalone_mode=True)
         code = 0
