@@ -51,6 +51,15 @@ def batchops(home: Path, *args, env: dict | None = None, timeout: float = 120, c
     )
 
 
+def batchops_here(home: Path, *args, env: dict | None = None, timeout: float = 120, cwd: Path | None = None,
+                  input: str | None = None) -> subprocess.CompletedProcess:
+    """``batchops(...)`` in this process: for what a command does, not how a process lives or dies."""
+    from cli_runner import run_cli_in_process
+
+    env = {"BATCHOPS_CONFIG": None, "BATCHOPS_READ_ONLY": None, **(env or {})}
+    return run_cli_in_process(args, home=home, env=env, input=input, cwd=cwd)
+
+
 def spawn(home: Path, *args, env: dict | None = None, log: Path | None = None, cwd: Path | None = None) -> subprocess.Popen:
     """Start ``batchops ARGS`` in the background (stdout+stderr to ``log``)."""
     out = open(log, "ab") if log else subprocess.DEVNULL

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import corpus
-from reliability_helpers import assert_clean_stderr, batchops, json_out
+from reliability_helpers import assert_clean_stderr, batchops_here, json_out
 
 SECRET = "Sup3r-S3cret-SMTP-pw!"
 
@@ -24,18 +24,18 @@ SECRET = "Sup3r-S3cret-SMTP-pw!"
 
 def test_jobs_refuse_unregistered_callables_at_add_edit_and_run(rhome, tmp_path):
     for target in ("os:system", "subprocess:call", "batchops.store.files:remove_tree", "builtins:eval"):
-        r = batchops(rhome, "jobs", "add", "--name", "evil", "--callable", target, "--cron", "* * * * *",
+        r = batchops_here(rhome, "jobs", "add", "--name", "evil", "--callable", target, "--cron", "* * * * *",
                      "--args", '["touch PWNED"]')
         assert r.returncode == 2 and "E_CALLABLE_NOT_REGISTERED" in r.stderr, r.stderr
-    job = json_out(batchops(rhome, "jobs", "add", "--name", "ok", "--callable", "purge_old_records", "--cron",
+    job = json_out(batchops_here(rhome, "jobs", "add", "--name", "ok", "--callable", "purge_old_records", "--cron",
                             "0 3 * * *", "--kwargs", '{"dry_run": true}', "--json"))
-    r = batchops(rhome, "jobs", "edit", job["id"], "--callable", "os:system")
+    r = batchops_here(rhome, "jobs", "edit", job["id"], "--callable", "os:system")
     assert r.returncode == 2 and "E_CALLABLE_NOT_REGISTERED" in r.stderr
     # someone edits the store behind our back: the run refuses, nothing executes
     with sqlite3.connect(rhome / "batchops.db") as conn:
         conn.execute("UPDATE job SET callable = 'os:system', args = '[\"touch PWNED\"]' WHERE id = ?", (job["id"],))
     for how in (("--now",), ()):
-        r = batchops(rhome, "jobs", "trigger", job["id"], *how, cwd=tmp_path)
+        r = batchops_here(rhome, "jobs", "trigger", job["id"], *how, cwd=tmp_path)
         assert r.returncode == 2 and "E_CALLABLE_NOT_REGISTERED" in r.stderr, r.stderr
     assert not list(tmp_path.rglob("PWNED"))
 
@@ -59,7 +59,7 @@ def test_a_queued_run_of_a_tampered_job_is_refused_by_the_runner(app_ctx, tmp_pa
 
 def test_published_csv_neutralises_every_formula_cell(rhome, tmp_path):
     src = corpus.write(corpus.get("formula_cells"), tmp_path)
-    res = json_out(batchops(rhome, "process", "--json", "--plan", "custom", "--instructions", "x", "--", src))
+    res = json_out(batchops_here(rhome, "process", "--json", "--plan", "custom", "--instructions", "x", "--", src))
     assert res["status"] == "published"
     rows = list(csv.reader(io.StringIO(Path(res["reports"]["csv"]).read_text(encoding="utf-8"))))
     cells = [c for row in rows for c in row]
@@ -184,9 +184,9 @@ def test_scrape_refuses_non_http_urls_and_redirects_and_caps_size_and_time(app_c
 
 
 def test_scrape_job_with_file_url_fails_with_code_and_reads_nothing(rhome):
-    job = json_out(batchops(rhome, "jobs", "add", "--name", "scrape-evil", "--callable", "run_web_scrape",
+    job = json_out(batchops_here(rhome, "jobs", "add", "--name", "scrape-evil", "--callable", "run_web_scrape",
                             "--cron", "0 0 * * *", "--kwargs", '{"urls": ["file:///etc/passwd"]}', "--json"))
-    r = batchops(rhome, "jobs", "trigger", job["id"], "--now", "--json")
+    r = batchops_here(rhome, "jobs", "trigger", job["id"], "--now", "--json")
     assert r.returncode == 1
     run = json_out(r)
     assert run["status"] == "failed" and run["error_code"] == "E_URL_SCHEME"
@@ -234,19 +234,19 @@ def test_read_only_refuses_every_mutating_command_and_changes_nothing(rhome, tmp
     ok.write_text(corpus.gradebook(5))
     bad = tmp_path / "bad.csv"
     bad.write_bytes(b"")
-    assert batchops(rhome, "process", "--json", "--", ok, bad).returncode == 1  # upload 1 ok, 2 failed + incident
-    backup = json_out(batchops(rhome, "backup", "--json"))["path"]
+    assert batchops_here(rhome, "process", "--json", "--", ok, bad).returncode == 1  # upload 1 ok, 2 failed + incident
+    backup = json_out(batchops_here(rhome, "backup", "--json"))["path"]
     before = _snapshot(rhome)
     for i, cmd in enumerate(MUTATING):
         args = [a.format(ok=ok, backup=backup) for a in cmd]
         if i % 2:
-            r = batchops(rhome, *args, env={"BATCHOPS_READ_ONLY": "1"}, timeout=60)
+            r = batchops_here(rhome, *args, env={"BATCHOPS_READ_ONLY": "1"}, timeout=60)
         else:
-            r = batchops(rhome, "--read-only", *args, timeout=60)
+            r = batchops_here(rhome, "--read-only", *args, timeout=60)
         assert r.returncode == 2 and "E_READ_ONLY" in r.stderr, f"{' '.join(cmd)}: exit {r.returncode}\n{r.stderr}"
         assert_clean_stderr(r.stderr)
     for cmd in READING:
-        r = batchops(rhome, "--read-only", *cmd)
+        r = batchops_here(rhome, "--read-only", *cmd)
         assert r.returncode == 0, f"{' '.join(cmd)}: {r.stderr}"
     assert _snapshot(rhome) == before
 
@@ -299,7 +299,7 @@ def test_smtp_password_never_printed_or_stored(tmp_path, smtp_server):
     outputs = []
 
     def run(*args, debug=False):
-        r = batchops(home, *(("--debug",) if debug else ()), *args, env=env, timeout=60)
+        r = batchops_here(home, *(("--debug",) if debug else ()), *args, env=env, timeout=60)
         outputs.append(r.stdout + r.stderr)
         return r
 
