@@ -1,8 +1,8 @@
 """Real `batchops worker` processes: queued uploads, the tick, catch-up, overlap, timeout, backup,
 exactly-once with two consumers, SIGTERM, and recovery after SIGKILL.
 
-Two workers share one data home for the whole module (BATCHOPS_TICK_SECONDS=5 so the
-scheduler ticks every 5 s instead of every minute). An every-minute job is added first
+Two workers share one data home for the whole module (BATCHOPS_TICK_SECONDS=2 so the
+scheduler ticks every 2 s instead of every minute). An every-minute job is added first
 and checked last, so waiting for its fire overlaps the other tests. Tests that stop or
 kill workers start their own, so every test passes alone, in any order and under xdist.
 """
@@ -22,7 +22,7 @@ from workerlib import BASE_SETTINGS, WorkerProcess, merge, wait_for, worker_env,
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 UTC = timezone.utc
-TICK = 5
+TICK = 2  # BATCHOPS_TICK_SECONDS: the scheduler ticks every 2 s here, not every minute
 
 
 class Cluster:
@@ -187,7 +187,7 @@ def test_real_worker_skips_a_fire_that_would_overlap(cluster):
 
 
 def test_every_minute_job_fires_exactly_once_with_two_consumers(cluster):
-    """Added when the module started; both consumers tick every 5 s; one run per fire time."""
+    """Added when the module started; both consumers tick every TICK seconds; one run per fire time."""
     from batchops.store.models import JobRun, ScheduleClaim
 
     job_id = cluster.minutely["id"]
