@@ -1,4 +1,4 @@
-"""The CLI skeleton through a real subprocess: init, jobs, known-errors, errors, --json."""
+"""The CLI skeleton: init, jobs, known-errors, errors, --json (in-process; one test through a real process)."""
 
 from __future__ import annotations
 
@@ -81,6 +81,18 @@ def test_debug_shows_the_traceback(run_cli):
     assert proc.returncode == 2
     assert "Traceback" in proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith("error E_NOT_FOUND")
+
+
+def test_the_real_entry_point_answers_like_the_in_process_one(run_cli, run_cli_proc):
+    """``python -m batchops`` in a real process: JSON out, one-line errors, usage exit 2, no traceback."""
+    real = run_cli_proc("jobs", "list", "--json")
+    assert _json(real) == _json(run_cli("jobs", "list", "--json"))
+    missing = run_cli_proc("jobs", "show", "999")
+    assert missing.returncode == 2 and missing.stdout == ""
+    assert missing.stderr.splitlines() == run_cli("jobs", "show", "999").stderr.splitlines()
+    assert len(missing.stderr.splitlines()) == 1 and missing.stderr.startswith("error E_NOT_FOUND")
+    usage = run_cli_proc("no-such-command")
+    assert usage.returncode == 2 and "Traceback" not in usage.stderr
 
 
 def test_usage_errors_exit_2(run_cli):
