@@ -113,6 +113,8 @@ def test_process_json_reports_each_file(run_cli, samples_dir):
     ok, bad = json.loads(proc.stdout)
     assert ok["status"] == "published" and os.path.isfile(ok["reports"]["pdf"])
     assert bad["status"] == "failed" and bad["error"]["code"] == "E_EMPTY_FILE" and bad["incident_id"]
+    only_bad = json.loads(run_cli("runs", "list", "--upload", bad["upload_id"], "--json").stdout)
+    assert [(r["upload_id"], r["status"]) for r in only_bad] == [(bad["upload_id"], "failed")]
 
 
 def test_export_to_a_folder_that_does_not_exist_yet(app_ctx, samples_dir, tmp_path):
