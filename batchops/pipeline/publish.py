@@ -17,18 +17,26 @@ import pandas as pd
 from batchops.fsutil import atomic_path, atomic_write_bytes, safe_stem  # noqa: F401 - safe_stem is part of this API
 
 FONTS = Path(__file__).resolve().parent.parent / "assets" / "fonts"
-_NUMBER = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
+# A cell a spreadsheet reads as a number is data, never a formula: -5, +7, -3.2, 1e5,
+# -1,234.5 and -12% all parse as numbers in Excel, LibreOffice and Google Sheets.
+_NUMBER = r"^[+-]?(\d{1,3}(,\d{3})+(\.\d*)?|\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?%?$"
 _FORMULA_START = r"^[=+\-@\t\r]"
+_PLAIN_MARKS = ("-", "+")  # a lone sign is a "no mark" dash, not a formula
+
+
+def runs_as_formula(v: object) -> bool:
+    """Would a spreadsheet opening the CSV run this cell as a formula?"""
+    return (
+        isinstance(v, str)
+        and re.match(_FORMULA_START, v) is not None
+        and v.strip() not in _PLAIN_MARKS
+        and not re.match(_NUMBER, v.strip())
+    )
 
 
 def neutralize_text(values: list[str | None]) -> list[str | None]:
     """Pure-Python version of the rule (used for headers and small tables)."""
-    out = []
-    for v in values:
-        if isinstance(v, str) and re.match(_FORMULA_START, v) and not re.match(_NUMBER, v.strip()):
-            v = "'" + v
-        out.append(v)
-    return out
+    return ["'" + v if runs_as_formula(v) else v for v in values]
 
 
 def _neutralize_table(table):
@@ -40,9 +48,13 @@ def _neutralize_table(table):
         if (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)) and any(
             pc.any(pc.starts_with(arr, ch)).as_py() for ch in "=+-@\t\r"
         ):
+            trimmed = pc.utf8_trim_whitespace(arr)
             risky = pc.and_(
-                pc.match_substring_regex(arr, _FORMULA_START),
-                pc.invert(pc.match_substring_regex(pc.utf8_trim_whitespace(arr), _NUMBER)),
+                pc.and_(
+                    pc.match_substring_regex(arr, _FORMULA_START),
+                    pc.invert(pc.is_in(trimmed, value_set=pa.array(_PLAIN_MARKS, type=arr.type))),
+                ),
+                pc.invert(pc.match_substring_regex(trimmed, _NUMBER)),
             )
             if pc.any(risky).as_py():
                 quote = pa.scalar("'", type=arr.type)
@@ -94,6 +106,7 @@ class Block:
     df: pd.DataFrame
     note: str = ""
     max_rows: int | None = None
+    exact: bool = False  # dataset cells: numbers shown exactly as the CSV has them, not rounded
 
 
 @dataclass
@@ -117,7 +130,14 @@ def _fmt(v) -> str:
     return str(v)
 
 
-def _column_strings(s: pd.Series) -> list[str]:
+def _column_strings(s: pd.Series, exact: bool = False) -> list[str]:
+    if pd.api.types.is_float_dtype(s.dtype) and exact:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        # the same formatting as the CSV writer (and as the text the numbers were read from)
+        text = pc.cast(pa.array(s.to_numpy(dtype="float64", na_value=float("nan")), from_pandas=True), pa.string())
+        return [v or "" for v in text.to_pylist()]
     if pd.api.types.is_float_dtype(s.dtype):
         return [_fmt(v) for v in s.tolist()]
     return ["" if (v is None or (isinstance(v, float) and v != v) or v is pd.NA) else str(v) for v in s.tolist()]
@@ -180,7 +200,7 @@ def _prepare(block: Block):
     df = block.df
     if block.max_rows is not None and len(df) > block.max_rows:
         df = df.iloc[: block.max_rows]
-    return df, [str(c) for c in df.columns], [_column_strings(df[c]) for c in df.columns]
+    return df, [str(c) for c in df.columns], [_column_strings(df[c], block.exact) for c in df.columns]
 
 
 def render_pdf(spec: PdfSpec, missing: list[str] | None = None) -> bytes:
@@ -236,13 +256,30 @@ def _glyph_warnings():
 
 
 def _fit(pdf, text: str, width: float, char_w: float) -> str:
-    if len(text) * char_w <= width - 2:
+    """``text`` cut with "…" to fit ``width``: a handful of width measurements, not one per character.
+
+    Prefix widths only grow, so a binary search finds the longest prefix that fits
+    with the ellipsis; the search starts from a prefix twice the average-width
+    estimate (a 100 KB cell costs ~8 measurements of short strings).
+    """
+    room = width - 2
+    n = len(text)
+    if n * char_w <= room:
         return text
-    if pdf.get_string_width(text) <= width - 2:
-        return text
-    while text and pdf.get_string_width(text + "…") > width - 2:
-        text = text[:-1]
-    return text + "…"
+    measure = pdf.get_string_width
+    hi = min(n, int(room / char_w * 2) + 2)
+    if measure(text[:hi]) <= room:  # narrow glyphs: the estimate was too short
+        if hi == n or measure(text) <= room:
+            return text
+        hi = n
+    lo = 0  # invariant: text[:lo] + "…" fits (or lo == 0); text[:hi] + "…" does not
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if measure(text[:mid] + "…") <= room:
+            lo = mid
+        else:
+            hi = mid
+    return text[:lo] + "…"
 
 
 def _table(pdf, block: Block, orientation: str, shown=None) -> None:
