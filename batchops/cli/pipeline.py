@@ -34,7 +34,7 @@ def _render_results(results: list[dict]) -> None:
 
 
 def process_files(paths: list[str], *, department=None, plan="transform", plan_config=None, notes="",
-                  sheet=None, queue=False, out_dir=None) -> list[dict]:
+                  sheet=None, queue=False, out_dir=None, encoding=None) -> list[dict]:
     """Each file in turn, with a progress display on stderr."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -52,7 +52,7 @@ def process_files(paths: list[str], *, department=None, plan="transform", plan_c
             progress.update(task, description=f"processing {Path(path).name}")
             result = processing.process_file(path, department=department, plan=plan, plan_config=plan_config,
                                               notes=notes, sheet=sheet, queue=queue,
-                                              trigger="cli")
+                                              trigger="cli", encoding=encoding)
             result = {"file": str(path), **result}
             if out_dir and result["status"] == "published":
                 result["reports"] = reports.copy_reports(uploads.get_upload(result["upload_id"]), Path(out_dir))
@@ -72,6 +72,7 @@ def process(
     options: Optional[List[str]] = typer.Option(None, "--set", help="Plan option KEY=VALUE (repeatable), e.g. subject=physics."),
     notes: str = typer.Option("", "--notes", help="Free text kept with the upload."),
     sheet: Optional[str] = typer.Option(None, "--sheet", help="XLSX: the sheet to read."),
+    encoding: Optional[str] = typer.Option(None, "--encoding", help="CSV: the text encoding (e.g. cp1252, iso-8859-7), when detection is unsure."),
     out: Optional[str] = typer.Option(None, "--out", help="Also copy the reports into this folder.", metavar="DIR"),
     queue: bool = typer.Option(False, "--queue", help="Queue for the worker instead of running now."),
     json_out: bool = JSON,
@@ -83,7 +84,7 @@ def process(
                                labels={"records": "--records", "rules": "--rules"})
     setup()
     results = process_files(files, department=department, plan=plan, plan_config=config, notes=notes,
-                            sheet=sheet, queue=queue, out_dir=out)
+                            sheet=sheet, queue=queue, out_dir=out, encoding=encoding)
     emit(results if len(results) != 1 or not want_json(json_out) else results[0], json_out, _render_results)
     if any(r["status"] == "failed" for r in results):
         raise typer.Exit(EXIT_FAILED)

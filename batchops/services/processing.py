@@ -28,16 +28,23 @@ MAX_STORED_PDF = 20 * 1024 * 1024
 
 
 def process_file(path, *, department=None, plan="transform", plan_config=None, notes="", sheet=None,
-                 trigger="cli", queue=False, original_name=None) -> dict:
-    """Take one file in and either run it now or queue it; returns the DESIGN.md result object."""
+                 trigger="cli", queue=False, original_name=None, encoding=None) -> dict:
+    """Take one file in and either run it now or queue it; returns the DESIGN.md result object.
+
+    ``encoding`` forces a CSV's text encoding (checked here: an unknown name is bad input).
+    """
     from batchops.pipeline.plans import validate_plan_config
 
     validate_plan_config(plan, plan_config or {})
+    if encoding:
+        from batchops.pipeline.sniff import check_encoding_name
+
+        encoding = check_encoding_name(encoding)
     context.require_writable()  # before the queue check, which creates queue.db
     if queue:
         _check_queue()
     upload = uploads.create_upload(path, original_name=original_name, department=department, notes=notes,
-                                   plan=plan, plan_config=plan_config, sheet=sheet)
+                                   plan=plan, plan_config=plan_config, sheet=sheet, encoding=encoding)
     return submit(upload.id, trigger=trigger, queue=queue)
 
 
@@ -169,6 +176,7 @@ def execute(run_id: int) -> dict:
         plan=upload.plan,
         plan_config=upload.plan_config or {},
         sheet=upload.sheet,
+        encoding=upload.encoding,
         upload_id=upload.id,
         generated_at=clock.fmt(utc_now()),
     )

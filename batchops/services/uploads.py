@@ -62,6 +62,7 @@ def create_upload(
     plan_config: dict | None = None,
     sheet: str | None = None,
     status: str = "staged",
+    encoding: str | None = None,
 ) -> Upload:
     """Store the original and record the upload. Bad paths are input errors (exit 2)."""
     context.require_writable()
@@ -75,7 +76,7 @@ def create_upload(
     upload = _insert(
         original_name=name, sha256=sha, size=size, kind=kind, blob_path=rel,
         department=department or None, notes=notes or "", status=status, plan=plan,
-        plan_config=plan_config or {}, sheet=sheet,
+        plan_config=plan_config or {}, sheet=sheet, encoding=encoding or None,
     )
     if not (context.home() / rel).exists():  # a concurrent delete of the same content got there first
         files.store_original(context.home(), source, name, max_bytes=limit)

@@ -28,9 +28,19 @@ def _v2_sheet_and_catch_up(migrator: SchemaMigrator) -> None:
     migrate(*ops)
 
 
+def _v3_read_options(migrator: SchemaMigrator) -> None:
+    """v3: uploads remember how to read the file (a forced text encoding)."""
+    have_upload = {c.name for c in db.get_columns(Upload._meta.table_name)}
+    ops = []
+    if "encoding" not in have_upload:
+        ops.append(migrator.add_column(Upload._meta.table_name, "encoding", Upload.encoding))
+    migrate(*ops)
+
+
 # version -> step that brings version-1 up to version
 MIGRATIONS = {
     2: _v2_sheet_and_catch_up,
+    3: _v3_read_options,
 }
 LATEST = max(MIGRATIONS) if MIGRATIONS else 1
 

@@ -36,6 +36,7 @@ class Upload(BaseModel):
     plan = pw.CharField(max_length=32, default="transform")
     plan_config = JSONField(default=dict)
     sheet = pw.CharField(max_length=128, null=True)
+    encoding = pw.CharField(max_length=64, null=True)  # --encoding: forces a CSV's text encoding
     summary = JSONField(null=True)
     report_csv = pw.TextField(null=True)  # kept when small; the file under exports/ always has it
     report_pdf = pw.BlobField(null=True)
