@@ -97,8 +97,9 @@ def detect_encoding(sample: bytes) -> tuple[str | None, float]:
 
 
 # How much messier than the best candidate another may be and still count as a rival
-# (charset-normalizer's mess ratio misjudges short samples: cp1250 Polish scores 0.09, its cp1252 mojibake 0).
-_CHAOS_SLACK = 0.15
+# (charset-normalizer's mess ratio misjudges short samples: cp1250 Polish can score 0.17, its cp1252
+# mojibake 0); the rivals' readings are then judged by _oddity.
+_CHAOS_SLACK = 0.3
 _COHERENCE_MARGIN = 0.1  # a tie goes to the reading this much more coherent
 _MAX_CHAOS = 0.25  # beyond this the "best" reading is itself a mess
 
@@ -130,6 +131,7 @@ def _guess_single_byte(sample: bytes) -> tuple[str | None, float]:
 
 # Code pages that office software and school systems really export; a rarer one
 # (Mac, DOS) that reads the sample just as cleanly loses the tie.
+_WINDOWS = frozenset(f"cp{n}" for n in range(1250, 1259))
 _COMMON = frozenset(
     ["cp1250", "cp1251", "cp1252", "cp1253", "cp1254", "cp1255", "cp1256", "cp1257", "cp1258", "koi8-r",
      "koi8-u", "cp874", "tis-620", "cp932", "shift_jis", "euc_jp", "gb2312", "gbk", "gb18030", "big5",
@@ -138,20 +140,31 @@ _COMMON = frozenset(
 
 
 def _break_tie(texts: list[str], readings: dict[str, list]) -> str | None:
-    """One reading out of equally clean ones: clearly the most coherent language, else
-    Windows-1252 (the Western default BatchOps always had), else none."""
+    """One reading out of equally clean ones, or None.
+
+    Clearly the most coherent language wins; else the only Windows code page among
+    them (what Excel exports: cp1250 over iso-8859-2, cp1253 over iso-8859-7 when
+    only a quote mark tells them apart); else Windows-1252, the Western default
+    BatchOps always had.
+    """
     if len(texts) == 1:
         return texts[0]
     coherence = sorted(((max(m.coherence for m in readings[t]), t) for t in texts), reverse=True)
     if coherence[0][0] - coherence[1][0] >= _COHERENCE_MARGIN:
         return coherence[0][1]
+    windows = [t for t in texts if any(_names(m) & _WINDOWS for m in readings[t])]
+    if len(windows) == 1:
+        return windows[0]
     western = [t for t in texts if any(_is_cp1252(m) for m in readings[t])]
     return western[0] if western else None
 
 
+def _names(match) -> set[str]:
+    return {codecs.lookup(n).name for n in (match.encoding, *match.could_be_from_charset)}
+
+
 def _is_common(match) -> bool:
-    names = [match.encoding, *match.could_be_from_charset]
-    return any(codecs.lookup(n).name in _COMMON for n in names)
+    return bool(_names(match) & _COMMON)
 
 
 def _is_cp1252(match) -> bool:
