@@ -21,9 +21,9 @@ from pathlib import Path
 import pandas as pd
 
 from batchops.pipeline import sniff
-from batchops.pipeline.columns import normalize_columns
+from batchops.pipeline.columns import is_text_column, normalize_columns
 from batchops.pipeline.findings import finding, line_locator
-from batchops.pipeline.frame import Loaded, clean_frame, drop_empty, drop_unnamed_empty_columns
+from batchops.pipeline.frame import Loaded, clean_frame, drop_empty, drop_unnamed_empty_columns, settle_numbers
 from batchops.pipeline.settings import PipelineSettings
 
 _FIELDS_RE = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
@@ -169,6 +169,10 @@ def load_csv(path: Path, settings: PipelineSettings, original_name: str = "", en
     headers = headers + [""] * (width - len(headers))
     # index label = physical line number of the row (1-based)
     df.index = pd.RangeIndex(dialect.header_end + 1, dialect.header_end + 1 + len(df))
+    if width == ncols:  # (a re-split long row could still write text into any column)
+        # columns of plain numbers need no cleaning: settle them first (the runner settles the rest)
+        canonical = normalize_columns(headers, settings.synonyms)
+        settle_numbers(df, keep_text=lambda pos: is_text_column(canonical[pos]))
     clean_frame(df, strip_nul=strip_nul)
     findings: list[dict] = []
     if width > ncols:
