@@ -141,16 +141,15 @@ def lossless_numbers(s: pd.Series) -> pd.Series | None:
 
 
 _HEAD = 1000
-_POW10 = np.array([10**k for k in range(1, 19)], dtype=np.int64)
 
 
 def _numbers_as_written(text, target, nulls: bool = False):
     """``text`` cast to ``target`` if every value prints back exactly, else None.
 
-    Whole numbers with gaps (NaN) become floats, which must print back too. For
-    whole numbers without gaps the check needs no formatting: the cast accepts
-    only optional sign + digits (or 0x hex, excluded), so the only other spellings
-    are longer (``007``, ``-0``) and equal total lengths mean every value is canonical.
+    Whole numbers with gaps (NaN) become floats, which must print back too. Whole
+    numbers without gaps need no formatting to check: Arrow's integer cast takes
+    only ``-?digits`` or ``0x``/``0X`` hex, so the spellings that would not come
+    back are exactly those starting with ``0`` (longer than one character) or ``-0``.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -159,28 +158,33 @@ def _numbers_as_written(text, target, nulls: bool = False):
         values = pc.cast(text, target)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
-    hex_free = not any(pc.any(pc.match_substring(text, x)).as_py() for x in "xX")  # plain search, no regex
-    if target == pa.int64() and not nulls and hex_free:
-        v = values.to_numpy()
-        if v.min() > np.iinfo(np.int64).min:
-            written = int(pc.sum(pc.binary_length(text)).as_py())
-            canonical = int(np.searchsorted(_POW10, np.abs(v), side="right").sum()) + len(v) + int((v < 0).sum())
-            return values if written == canonical else None
-    if target == pa.int64() and nulls:
+    if target == pa.int64() and not nulls:
+        zero_led = pc.or_(pc.and_(pc.starts_with(text, "0"), pc.greater(pc.binary_length(text), 1)),
+                          pc.starts_with(text, "-0"))
+        return None if pc.any(zero_led).as_py() else values
+    if target == pa.int64():
         values = pc.cast(values, pa.float64())  # gaps need NaN: the float must also print back exactly
-    if pa.types.is_floating(values.type) and not pc.all(pc.is_finite(values)).as_py():
+    if not pc.all(pc.is_finite(values)).as_py():
         return None
     return values if pc.all(pc.equal(pc.cast(values, pa.string()), text)).as_py() else None
 
 
 def settle_numbers(df: pd.DataFrame, keep_text=lambda col: False) -> list[str]:
-    """Turn text columns into numbers where that is lossless; returns the columns converted."""
+    """Turn text columns into numbers where that is lossless; returns the columns converted.
+
+    Arrow compute releases the GIL, so columns are checked two at a time.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    cols = [c for c in df.columns
+            if not keep_text(c) and is_stringish(df[c]) and (df[c].dtype != object or _all_str(df[c]))]
+    if len(cols) > 1:
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="batchops-settle") as pool:
+            results = list(pool.map(lossless_numbers, [df[c] for c in cols]))
+    else:
+        results = [lossless_numbers(df[c]) for c in cols]
     done = []
-    for col in df.columns:
-        s = df[col]
-        if keep_text(col) or not is_stringish(s) or s.dtype == object and not _all_str(s):
-            continue
-        numbers = lossless_numbers(s)
+    for col, numbers in zip(cols, results):
         if numbers is not None:
             df[col] = numbers
             done.append(col)
