@@ -71,7 +71,7 @@ def _to_arrow(df: pd.DataFrame):
     df = df.reset_index(drop=True)
     df.columns = [str(c) for c in df.columns]
     try:
-        return pa.Table.from_pandas(df, preserve_index=False)
+        table = pa.Table.from_pandas(df, preserve_index=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         fixed = {}
         for c in df.columns:
@@ -79,7 +79,26 @@ def _to_arrow(df: pd.DataFrame):
             if s.dtype == object:
                 s = s.map(lambda v: None if v is None or (isinstance(v, float) and v != v) else str(v))
             fixed[c] = s
-        return pa.Table.from_pandas(pd.DataFrame(fixed), preserve_index=False)
+        table = pa.Table.from_pandas(pd.DataFrame(fixed), preserve_index=False)
+    return pa.table([whole_floats_as_ints(col) for col in table.columns], names=table.column_names)
+
+
+def whole_floats_as_ints(arr):
+    """A float column of whole numbers (gaps allowed) as int64, so it prints ``85648100300``
+    rather than ``8.56481003e+10`` (workbook cells are floats). Other columns as they are."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not pa.types.is_floating(arr.type) or arr.null_count == len(arr):
+        return arr
+    v = arr.to_numpy(zero_copy_only=False)
+    v = v[~np.isnan(v)]
+    if not len(v) or not np.isfinite(v).all() or np.abs(v).max() >= 2**53:
+        return arr
+    if not (v == np.trunc(v)).all() or np.signbit(v[v == 0]).any():  # -0 keeps its sign
+        return arr
+    return pc.cast(pc.if_else(pc.is_nan(arr), pa.scalar(None, arr.type), arr), pa.int64())
 
 
 def write_csv(df: pd.DataFrame, final: Path) -> Path:
@@ -136,7 +155,8 @@ def _column_strings(s: pd.Series, exact: bool = False) -> list[str]:
         import pyarrow.compute as pc
 
         # the same formatting as the CSV writer (and as the text the numbers were read from)
-        text = pc.cast(pa.array(s.to_numpy(dtype="float64", na_value=float("nan")), from_pandas=True), pa.string())
+        numbers = pa.array(s.to_numpy(dtype="float64", na_value=float("nan")), from_pandas=True)
+        text = pc.cast(whole_floats_as_ints(numbers), pa.string())
         return [v or "" for v in text.to_pylist()]
     if pd.api.types.is_float_dtype(s.dtype):
         return [_fmt(v) for v in s.tolist()]

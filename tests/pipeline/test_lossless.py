@@ -106,6 +106,19 @@ def test_custom_publishes_cell_for_cell(tmp_path, run):
     assert _rows(res.csv_path)[1:] == cells  # trimmed, otherwise unchanged
 
 
+def test_whole_number_floats_publish_without_exponent(tmp_path):
+    from batchops.pipeline.publish import Block, PdfSpec, render_pdf, write_csv
+
+    # what a workbook's numeric cells give: floats, with gaps
+    df = pd.DataFrame({"admission": [85648100300.0, None, 8564810030012.0], "score": [1.5, 2.0, None]})
+    assert [r for r in _rows(write_csv(df, tmp_path / "x.csv"))[1:]] == [
+        ["85648100300", "1.5"], ["", "2"], ["8564810030012", ""]]
+    out = tmp_path / "x.pdf"
+    out.write_bytes(render_pdf(PdfSpec("t", "s", "now", [Block("Data", df, exact=True)])))
+    text = _pdf_text(out)
+    assert "85648100300" in text and "8564810030012" in text and "e+" not in text
+
+
 # ---------------------------------------------------------------- formula neutralising
 
 def test_only_cells_a_spreadsheet_would_run_get_the_prefix(tmp_path):
