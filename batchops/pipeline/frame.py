@@ -27,7 +27,12 @@ class Loaded:
         i = self.info
         parts = [self.kind]
         if self.kind == "csv":
-            parts += [f"encoding {i.get('encoding')}", f"delimiter {i.get('delimiter_name')}"]
+            enc = f"encoding {i.get('encoding')}"
+            if i.get("encoding_forced"):
+                enc += " (forced)"
+            elif i.get("encoding_confidence", 1.0) < 1.0:
+                enc += f" (confidence {i['encoding_confidence']:.2f})"
+            parts += [enc, f"delimiter {i.get('delimiter_name')}"]
         elif self.kind == "xlsx":
             parts += [f"sheet '{i.get('sheet')}'"]
         elif self.kind == "pdf":

@@ -17,7 +17,8 @@ Warnings (reported with a source location, never capped, the run goes on):
 * ``E_OUT_OF_RANGE`` - a mark outside ``score_min..score_max`` (kept as is).
 
 A text column counts as numeric (marks) when at least half of its non-empty
-values are numbers and none has a leading zero (``007``, ``0123``: identifiers).
+values are numbers and fewer than half of those are written with a leading zero
+(``007``, ``0123``, ``01001``: identifiers; a stray ``05`` among marks is a mark).
 Its parsed values (text marks as NaN) are handed to the plans and the statistics
 so nothing is parsed twice; the dataset itself keeps the text.
 """
@@ -59,8 +60,9 @@ def parse_numbers(s: pd.Series) -> pd.Series:
     return parsed.mask(np.isinf(parsed.to_numpy()))  # an infinite mark is not a mark
 
 
-def _has_leading_zeros(s: pd.Series) -> bool:
-    return bool(s.str.match(r"^[+-]?0\d", na=False).any())
+def _looks_like_codes(s: pd.Series, n_num: int) -> bool:
+    """Identifiers, not marks: half or more of the numbers are written with a leading zero."""
+    return int(s.str.match(r"^[+-]?0\d", na=False).sum()) >= 0.5 * n_num
 
 
 def _all_unique(s: pd.Series) -> bool:
@@ -133,7 +135,7 @@ def validate(loaded: Loaded, settings: PipelineSettings, department: str | None)
             continue
         parsed = parse_numbers(s)
         n_num = int(parsed.notna().sum())
-        if n_num == 0 or n_num < 0.5 * n_present or _has_leading_zeros(s):
+        if n_num == 0 or n_num < 0.5 * n_present or _looks_like_codes(s, n_num):
             continue
         out.numeric[col] = parsed
         out.numeric_columns.append(col)

@@ -76,6 +76,16 @@ def test_text_marks_stay_visible_and_are_findings(tmp_path, run):
         assert mark in pdf
 
 
+def test_a_stray_leading_zero_mark_is_a_mark_but_codes_are_not(tmp_path, run):
+    src = write(tmp_path, "z.csv", "Student ID,Name,Maths,Code\nS1,A,05,0101\nS2,B,45,0102\nS3,C,67,2A04\n")
+    res = run(src, plan="custom")
+    assert [r[2:] for r in _rows(res.csv_path)[1:]] == [["05", "0101"], ["45", "0102"], ["67", "2A04"]]
+    stats = {r["column"]: r for r in res.summary["statistics"]}
+    assert stats["maths"]["count"] == 3 and stats["maths"]["min"] == 5
+    assert "code" not in stats  # a code column is not marks: no statistics, no E_NON_NUMERIC
+    assert "E_NON_NUMERIC" not in {f["code"] for f in res.findings}
+
+
 def test_transform_kpis_use_the_numbers_of_a_marks_column(tmp_path, run):
     src = write(tmp_path, "kpi.csv", "Student ID,Name,Maths\nS1,A,AB\nS2,B,40\nS3,C,80.0\n")
     res = run(src, plan="transform")
@@ -164,6 +174,7 @@ def test_unsure_encoding_is_refused_naming_the_option(tmp_path, settings):
     assert err.value.code == "E_BAD_ENCODING" and "--encoding" in err.value.message
     forced = load_csv(p, settings, encoding="cp1252")
     assert forced.df["name"].tolist() == ["éè"] and forced.info["encoding_forced"] is True
+    assert "encoding cp1252 (forced)" in forced.describe()
 
 
 def test_encoding_option_forces_through_the_cli(home, run_cli, tmp_path):
