@@ -141,6 +141,7 @@ def lossless_numbers(s: pd.Series) -> pd.Series | None:
         if values is None:
             continue
         out = (pc.cast(ca, values.type) if ca.null_count else values).to_numpy(zero_copy_only=False)
+        out = np.require(out, requirements="W")  # Arrow's buffers are read-only; pandas would copy them again and again
         return pd.Series(out, index=s.index, name=s.name, copy=False)
     return None
 

@@ -182,44 +182,50 @@ _ODD_SYMBOLS = frozenset("¶§¤¦¨¯´¸¹²³ºª¬µ·†‡‰ˆ˜˝˛˙¬�
 _QUOTES_AND_DASHES = frozenset(["Pi", "Pf", "Pd"])
 
 
-def _oddity(text: str, limit: int = 20_000) -> int:
+def _oddity(text: str, limit: int = 5_000) -> int:
     """How mojibake-like a decoded text is: the lower, the likelier the encoding.
 
     Counts non-ASCII characters that rarely belong in a table cell (control and
-    private-use characters, stray symbols such as ``¶ ¹ ¤``), symbols glued to
-    letters (``£ukasz``) and letters whose script differs from a neighbouring
-    letter's (``Cafй``, ``Γιώργος`` read as Latin is one script, but ``Noлl`` is
-    two). Only the first ``limit`` non-ASCII characters are looked at.
+    private-use characters, stray symbols such as ``¶ ¹ ¤``, Arabic presentation
+    forms), symbols glued to letters (``£ukasz``) and letters whose script differs
+    from a neighbouring letter's (``Cafй``, ``Noлl``). Only the first ``limit``
+    non-ASCII characters are looked at.
     """
     import re
     import unicodedata
 
+    kinds: dict[str, tuple[bool, str]] = {}  # char -> (odd by itself, script if a letter, "" if a symbol)
+
+    def kind(ch: str) -> tuple[bool, str]:
+        k = kinds.get(ch)
+        if k is None:
+            cat = unicodedata.category(ch)
+            odd = cat[0] == "C" or ch in _ODD_SYMBOLS or "\ufb50" <= ch <= "\ufeff"
+            if ch.isalpha():
+                k = (odd, unicodedata.name(ch, "?").split(" ")[0])
+            else:
+                k = (odd, "" if cat in _QUOTES_AND_DASHES else "symbol")
+            kinds[ch] = k
+        return k
+
+    def script(ch: str) -> str:
+        return ("LATIN" if ch.isascii() else kind(ch)[1]) if ch.isalpha() else ""
+
     score = 0
-    script: dict[str, str] = {}
-
-    def script_of(ch: str) -> str:
-        if ch not in script:
-            script[ch] = unicodedata.name(ch, "?").split(" ")[0] if ch.isalpha() else ""
-        return script[ch]
-
     n = len(text)
     for seen, m in enumerate(re.finditer(r"[^\x00-\x7f]", text)):
         if seen >= limit:
             break
         i = m.start()
-        ch = text[i]
-        cat = unicodedata.category(ch)
-        if cat[0] == "C" or ch in _ODD_SYMBOLS or "\ufb50" <= ch <= "\ufeff":
+        odd, own = kind(text[i])
+        if odd:
             score += 1
             continue
-        before = text[i - 1] if i else " "
-        after = text[i + 1] if i + 1 < n else " "
-        if not ch.isalpha():
-            if cat not in _QUOTES_AND_DASHES and (before.isalpha() or after.isalpha()):
-                score += 1
-            continue
-        own = script_of(ch)
-        if any(c.isalpha() and script_of(c) != own for c in (before, after)):
+        before = script(text[i - 1]) if i else ""
+        after = script(text[i + 1]) if i + 1 < n else ""
+        if own == "symbol":  # a symbol glued to a letter
+            score += bool(before or after)
+        elif own and ((before and before != own) or (after and after != own)):
             score += 1
     return score
 
