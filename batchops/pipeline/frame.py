@@ -172,7 +172,10 @@ def _numbers_as_written(text, target, nulls: bool = False):
         values = pc.cast(values, pa.float64())  # gaps need NaN: the float must also print back exactly
     if not pc.all(pc.is_finite(values)).as_py():
         return None
-    return values if pc.all(pc.equal(pc.cast(values, pa.string()), text)).as_py() else None
+    # printing back is the costly part: do it once per distinct text (marks repeat a lot)
+    distinct = pc.unique(text)
+    back = pc.cast(pc.cast(distinct, pa.float64()), pa.string())
+    return values if pc.all(pc.equal(back, distinct)).as_py() else None
 
 
 def settle_numbers(df: pd.DataFrame, keep_text=lambda col: False) -> list[str]:
