@@ -140,10 +140,10 @@ class Config:
         return Path(self.data_dir)
 
     def required_columns(self, department: str | None) -> list[str]:
-        """Department's required columns (case-insensitive name) or the default set."""
+        """Department's required columns (case-insensitive name; an empty list means none) or the default set."""
         if department:
             for name, dept in self.departments.items():
-                if name.lower() == department.lower() and dept.required_columns:
+                if name.lower() == department.lower():
                     return list(dept.required_columns)
         return list(self.pipeline.default_required_columns)
 

@@ -39,7 +39,8 @@ def _render_results(results: list[dict]) -> None:
 
 
 def process_files(paths: list[str], *, department=None, plan="transform", plan_config=None, notes="",
-                  sheet=None, table=None, force_publish=False, queue=False, out_dir=None, strict=False) -> list[dict]:
+                  sheet=None, table=None, force_publish=False, queue=False, out_dir=None, strict=False,
+                  encoding=None) -> list[dict]:
     """Each file in turn, with a progress display on stderr."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -58,7 +59,7 @@ def process_files(paths: list[str], *, department=None, plan="transform", plan_c
             result = processing.process_file(path, department=department, plan=plan, plan_config=plan_config,
                                               notes=notes, sheet=sheet, table=table,
                                               force_publish=force_publish, queue=queue,
-                                              trigger="cli", strict=strict)
+                                              trigger="cli", strict=strict, encoding=encoding)
             result = {"file": str(path), **result}
             if out_dir and result["status"] == "published":
                 result["reports"] = reports.copy_reports(uploads.get_upload(result["upload_id"]), Path(out_dir))
@@ -82,6 +83,8 @@ def process(
                                         help="PDF with several tables: read table N (as listed by E_PDF_MANY_TABLES)."),
     force_publish: bool = typer.Option(False, "--force-publish",
                                        help="Publish a table the confidence gate doubts (after you have looked)."),
+    encoding: Optional[str] = typer.Option(None, "--encoding", metavar="NAME",
+                                           help="CSV: the text encoding (e.g. cp1252, iso-8859-7), when detection is unsure."),
     out: Optional[str] = typer.Option(None, "--out", help="Also copy the reports into this folder.", metavar="DIR"),
     queue: bool = typer.Option(False, "--queue", help="Queue for the worker instead of running now."),
     strict: bool = typer.Option(False, "--strict", help="Fail (exit 1, nothing published) when the plan changes "
@@ -100,7 +103,7 @@ def process(
         _use_ocr(ocr, queue)
     results = process_files(files, department=department, plan=plan, plan_config=config, notes=notes,
                             sheet=sheet, table=table, force_publish=force_publish, queue=queue, out_dir=out,
-                            strict=strict)
+                            strict=strict, encoding=encoding)
     emit(results if len(results) != 1 or not want_json(json_out) else results[0], json_out, _render_results)
     warn_if_no_worker(r["status"] for r in results)
     if any(r["status"] == "failed" for r in results):

@@ -31,18 +31,23 @@ MAX_STORED_PDF = 20 * 1024 * 1024
 
 def process_file(path, *, department=None, plan="transform", plan_config=None, notes="", sheet=None,
                  table=None, force_publish=False, trigger="cli", queue=False, original_name=None,
-                 strict=False) -> dict:
+                 strict=False, encoding=None) -> dict:
     """Take one file in and either run it now or queue it; returns the DESIGN.md result object.
 
     ``strict``: a plan that changes nothing it was asked to change (a delete rule matching no row)
     fails with E_PLAN_NO_EFFECT instead of publishing with a warning. Kept with the upload's plan
-    config, so a retry is strict too.
+    config, so a retry is strict too. ``encoding`` forces a CSV's text encoding (checked here: an
+    unknown name is bad input).
     """
     from batchops.pipeline.plans import validate_plan_config
 
     validate_plan_config(plan, plan_config or {})
     if strict:
         plan_config = {**(plan_config or {}), STRICT_KEY: True}
+    if encoding:
+        from batchops.pipeline.sniff import check_encoding_name
+
+        encoding = check_encoding_name(encoding)
     context.require_writable()  # before the queue check, which creates queue.db
     if queue:
         _check_queue()
@@ -51,7 +56,7 @@ def process_file(path, *, department=None, plan="transform", plan_config=None, n
     # cannot leave an upload `staged` that nothing will ever move.
     upload = uploads.create_upload(path, original_name=original_name, department=department, notes=notes,
                                    plan=plan, plan_config=plan_config, sheet=sheet, table=table,
-                                   force_publish=force_publish, status="queued",
+                                   force_publish=force_publish, encoding=encoding, status="queued",
                                    then=lambda row: runs.create_run("pipeline", upload_id=row.id, trigger=trigger))
     run = JobRun.get(JobRun.upload == upload.id)
     return _start(run.id, queue=queue, upload_status=None)
@@ -224,6 +229,7 @@ def execute(run_id: int) -> dict:
         sheet=upload.sheet,
         table=upload.table_index,
         force_publish=bool(upload.force_publish),
+        encoding=upload.encoding,
         upload_id=upload.id,
         generated_at=clock.fmt(utc_now()),
     )

@@ -77,6 +77,7 @@ def create_upload(
     force_publish: bool = False,
     status: str = "staged",
     then: Callable[[Upload], object] | None = None,
+    encoding: str | None = None,
 ) -> Upload:
     """Store the original and record the upload. Bad paths are input errors (exit 2).
 
@@ -95,6 +96,7 @@ def create_upload(
         then, original_name=name, sha256=sha, size=size, kind=kind, blob_path=rel,
         department=department or None, notes=notes or "", status=status, plan=plan,
         plan_config=plan_config or {}, sheet=sheet, table_index=table, force_publish=bool(force_publish),
+        encoding=encoding or None,
     )
     if not (context.home() / rel).exists():  # a concurrent delete of the same content got there first
         files.store_original(context.home(), source, name, max_bytes=limit)

@@ -28,21 +28,21 @@ def _v2_sheet_and_catch_up(migrator: SchemaMigrator) -> None:
     migrate(*ops)
 
 
-def _v3_table_choice(migrator: SchemaMigrator) -> None:
-    """v3: uploads remember the chosen PDF table and an operator's --force-publish."""
+def _v3_read_options(migrator: SchemaMigrator) -> None:
+    """v3: uploads remember how to read the file: the chosen PDF table, an operator's
+    --force-publish and a forced text encoding."""
     have = {c.name for c in db.get_columns(Upload._meta.table_name)}
     ops = []
-    if "table_index" not in have:
-        ops.append(migrator.add_column(Upload._meta.table_name, "table_index", Upload.table_index))
-    if "force_publish" not in have:
-        ops.append(migrator.add_column(Upload._meta.table_name, "force_publish", Upload.force_publish))
+    for column in ("table_index", "force_publish", "encoding"):
+        if column not in have:
+            ops.append(migrator.add_column(Upload._meta.table_name, column, getattr(Upload, column)))
     migrate(*ops)
 
 
 # version -> step that brings version-1 up to version
 MIGRATIONS = {
     2: _v2_sheet_and_catch_up,
-    3: _v3_table_choice,
+    3: _v3_read_options,
 }
 LATEST = max(MIGRATIONS) if MIGRATIONS else 1
 

@@ -44,6 +44,7 @@ class Upload(BaseModel):
     sheet = pw.CharField(max_length=128, null=True)
     table_index = pw.IntegerField(null=True)  # PDF: --table N, which of several tables to read
     force_publish = pw.BooleanField(default=False)  # publish although the confidence gate doubts the table
+    encoding = pw.CharField(max_length=64, null=True)  # --encoding: forces a CSV's text encoding
     summary = JSONField(null=True)
     report_csv = pw.TextField(null=True)  # kept when small; the file under exports/ always has it
     report_pdf = pw.BlobField(null=True)

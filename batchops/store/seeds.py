@@ -123,8 +123,10 @@ KNOWN_ERRORS = [
      "Move the table to publish onto a sheet of its own and choose it with --sheet, or export it as CSV.",
      False, 0, 0, True),
     ("Text encoding not recognised", "E_BAD_ENCODING", "", "standardize", "medium",
-     "The file is not text in a known encoding (UTF-8, UTF-16, Windows-1252).",
-     "Export as CSV UTF-8 from the spreadsheet program.", False, 0, 0, True),
+     "BatchOps could not tell the file's text encoding for sure (two code pages read it equally well), "
+     "or the file is not valid text in the encoding it seems to use.",
+     "Ask which language/system exported it and run again with --encoding (cp1252 Western, iso-8859-7 "
+     "Greek, cp1251 Cyrillic, cp1250 Central European), or export it as CSV UTF-8.", False, 0, 0, True),
     ("Unsupported or garbage file", "E_UNSUPPORTED_FORMAT", "", "standardize", "medium",
      "The content is not CSV, XLSX or PDF whatever its name says.",
      "Check the file; upload the real gradebook export.", False, 0, 0, True),
