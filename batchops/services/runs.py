@@ -225,14 +225,20 @@ def recover_stale(lost_after: float | None = None) -> list[int]:
     return recovered
 
 
-def triage_untriaged(lost_after: float | None = None, now=None) -> list[int]:
+UNTRIAGED_BUDGET_S = 2.0  # a sweep never holds up the command that runs it; the rest waits for the next
+
+
+def triage_untriaged(lost_after: float | None = None, now=None, budget_s: float = UNTRIAGED_BUDGET_S) -> list[int]:
     """Triage failed runs that never reached triage; returns their ids.
 
     A process killed between recording a run's failure and triaging it (two transactions)
     left a failed upload with no incident, and nothing would ever look at it again. A run
     counts as triaged once an incident event names it (open, occurrence, re-open); one whose
-    owner is still alive on this host is left to it for ``lost_after`` seconds.
+    owner is still alive on this host is left to it for ``lost_after`` seconds. The sweep
+    stops after ``budget_s`` seconds (every command's start-up runs it).
     """
+    import time
+
     from peewee import fn
 
     from batchops.store.models import IncidentEvent
@@ -245,7 +251,10 @@ def triage_untriaged(lost_after: float | None = None, now=None) -> list[int]:
         & ~fn.EXISTS(named)))
     host = socket.gethostname()
     done = []
+    deadline = time.monotonic() + budget_s
     for run in candidates:
+        if time.monotonic() > deadline:
+            break
         finished = run.finished_at or run.queued_at
         if (now - finished) <= timedelta(seconds=lost_after):
             same_host = bool(run.worker_id) and run.worker_id.rsplit(":", 1)[0] == host
