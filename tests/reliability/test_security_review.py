@@ -87,3 +87,36 @@ def test_01_patterns_time_out_instead_of_backtracking(app_ctx):
     with pytest.raises(patterns.PatternTooSlow):
         patterns.check_speed(r"(a|aa)+$")
     patterns.check_speed(r"database (is )?locked")
+
+
+# ---------------------------------------------------------------- 2 backup rotation keeps what it made
+
+def _fake_backup(root, name: str, created_at: str):
+    import json
+
+    folder = root / name
+    folder.mkdir(parents=True)
+    (folder / "batchops.db").write_bytes(b"")
+    (folder / "manifest.json").write_text(json.dumps({"created_at": created_at, "files": []}))
+    return folder
+
+
+def test_02_rotation_never_deletes_the_snapshot_it_just_made(rhome):
+    backups = rhome / "backups"
+    future = [_fake_backup(backups, f"2099010{i}T000000Z", f"2099-01-0{i}T00:00:00Z") for i in range(1, 5)]
+    (rhome.parent / "batchops.toml").write_text("[retention]\nbackups_keep = 3\n")  # ./batchops.toml (cwd)
+    r = batchops(rhome, "backup", "--json")
+    assert r.returncode == 0, r.stderr
+    made = json_out(r)
+    assert made["verified"] and os.path.isdir(made["path"]), made
+    assert (rhome / "backups" / os.path.basename(made["path"]) / "batchops.db").is_file()
+    assert sum(p.is_dir() for p in future) == 2  # keep 3: the new one and the two newest by manifest time
+
+
+def test_02_many_backups_in_one_second_keep_the_newest(app_ctx):
+    from batchops.services import backup
+
+    made = [backup.backup(keep=3)["path"] for _ in range(12)]
+    assert len(set(made)) == 12  # never a reused name
+    kept = [str(p) for p in backup.list_backups()]
+    assert kept == made[-3:], (kept, made[-3:])
