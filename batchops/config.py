@@ -101,6 +101,7 @@ class AutomationConfig:
     ingest_department: str = ""
     ingest_plan: str = "transform"
     ingest_ftp_url: str = ""
+    ingest_quiet_seconds: float = 10.0
 
 
 @dataclass
@@ -230,18 +231,10 @@ def _validate(cfg: Config) -> None:
 
 
 def redact_url(url: str) -> str:
-    """A database/queue URL fit to print: any password replaced by ``***``."""
-    from urllib.parse import urlsplit, urlunsplit
+    """A database/queue URL fit to print (see ``batchops.redact``)."""
+    from batchops.redact import redact
 
-    try:
-        parts = urlsplit(url)
-        if parts.password is None:
-            return url
-        user = parts.username or ""
-        host = parts.netloc.rsplit("@", 1)[1]
-        return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
-    except ValueError:
-        return "(unparsable URL)"
+    return redact(url)
 
 
 def user_config_path() -> Path:

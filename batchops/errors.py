@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from batchops.redact import redact
+
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -26,6 +28,7 @@ class BatchOpsError(Exception):
     exit_code = EXIT_FAILED
 
     def __init__(self, message: str, *, code: str | None = None, **details: Any):
+        message = redact(message)  # a URL's password or a token never travels inside an error
         super().__init__(message)
         self.message = message
         if code:

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from batchops import clock
 from batchops.clock import utc_now
 from batchops.errors import BatchOpsError, JobError
+from batchops.redact import redact
 from batchops.services import context, runs
 from batchops.store.db import db, retry_busy
 from batchops.store.models import Job, JobRun, ScheduleClaim
@@ -53,6 +54,7 @@ class JobContext:
     cancelled: threading.Event = field(default_factory=threading.Event)
 
     def log(self, message: str) -> None:
+        message = redact(message)
         self.lines.append(f"{clock.fmt(utc_now(), seconds=True)} {message}")
         logger.info("run %s (%s): %s", self.run_id, self.job_name, message)
 

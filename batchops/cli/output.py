@@ -102,7 +102,9 @@ def emit(data, json_flag: bool, render) -> None:
 
 
 def error_line(code: str, message: str) -> None:
-    sys.stderr.write(f"error {code}: {message}\n")
+    from batchops.redact import redact
+
+    sys.stderr.write(f"error {code}: {redact(message)}\n")
 
 
 def info(message: str) -> None:

@@ -43,6 +43,7 @@ from datetime import timedelta
 from batchops.clock import as_utc, utc_now
 from batchops.incidents import patterns, workflow
 from batchops.incidents.workflow import ACTIVE_STATES, SYSTEM_ACTOR, add_event
+from batchops.redact import redact
 from batchops.store.db import db, retry_busy
 from batchops.store.models import Incident, JobRun, KnownError, Ticket, Upload
 
@@ -166,7 +167,7 @@ def _error_parts(run: JobRun, error) -> tuple[str | None, str, str | None]:
     code = getattr(error, "code", None) or run.error_code
     message = getattr(error, "message", None) or (str(error) if error is not None else "") or run.error_message or ""
     step = getattr(error, "step", None) or run.failed_step
-    return code, message, step
+    return code, redact(message), step
 
 
 def _retry_policy(run: JobRun, ke: KnownError | None) -> tuple[int, int]:

@@ -16,6 +16,7 @@ from peewee import JOIN
 
 from batchops.clock import utc_now
 from batchops.errors import InputError
+from batchops.redact import redact, redact_data
 from batchops.services import context
 from batchops.services.common import get_or_404, row_dict
 from batchops.services.workers import pid_alive
@@ -72,12 +73,15 @@ def heartbeat(run_id: int) -> None:
 @retry_busy
 def save_progress(run_id: int, steps: list[dict], log: str) -> None:
     with db.atomic():
-        JobRun.update(steps=steps, log=log, heartbeat_at=utc_now()).where(JobRun.id == run_id).execute()
+        JobRun.update(steps=steps, log=redact(log), heartbeat_at=utc_now()).where(JobRun.id == run_id).execute()
 
 
 @retry_busy
 def finish(run_id: int, status: str, **fields) -> JobRun:
     now = utc_now()
+    for key in ("log", "error_message", "result"):  # a traceback or a library's message can carry a password
+        if key in fields:
+            fields[key] = redact_data(fields[key])
     with db.atomic():
         run = JobRun.get_by_id(run_id)
         started = run.started_at or run.queued_at

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import os
 import socket
+import socketserver
+import threading
+import time
 
 import pytest
 
@@ -120,3 +123,146 @@ def test_02_many_backups_in_one_second_keep_the_newest(app_ctx):
     assert len(set(made)) == 12  # never a reused name
     kept = [str(p) for p in backup.list_backups()]
     assert kept == made[-3:], (kept, made[-3:])
+
+
+# ---------------------------------------------------------------- helpers: config, drop folder, FTP
+
+def _configure(tmp_path, toml: str):
+    """Reconfigure the in-process app with ./batchops.toml (the home fixture's cwd) holding ``toml``."""
+    from batchops.services import context
+
+    (tmp_path / "batchops.toml").write_text(toml)
+    context._config = None
+    return context.configure(home=tmp_path / "home")
+
+
+def _ingest(**kwargs):
+    from batchops.automation.jobs.ingest import schedule_file_ingest
+
+    return schedule_file_ingest(**kwargs)
+
+
+class _FTP(socketserver.StreamRequestHandler):
+    """Just enough FTP for ftplib (USER/PASS/TYPE/CWD/PASV/NLST/SIZE/RETR); AUTH TLS is refused."""
+
+    root = None
+
+    def reply(self, text):
+        self.wfile.write((text + "\r\n").encode())
+
+    def handle(self):
+        self.reply("220 test ftp")
+        passive = None
+        while line := self.rfile.readline().decode().strip():
+            cmd, _, arg = line.partition(" ")
+            cmd = cmd.upper()
+            if cmd in ("USER", "PASS", "TYPE", "CWD"):
+                self.reply({"USER": "331 go on", "PASS": "230 welcome", "TYPE": "200 ok", "CWD": "250 ok"}[cmd])
+            elif cmd == "PASV":
+                passive = socket.create_server(("127.0.0.1", 0))
+                port = passive.getsockname()[1]
+                self.reply(f"227 Entering Passive Mode (127,0,0,1,{port >> 8},{port & 255})")
+            elif cmd == "SIZE":
+                path = self.root / arg
+                self.reply(f"213 {path.stat().st_size}" if path.is_file() else "550 not a file")
+            elif cmd in ("NLST", "RETR"):
+                conn, _ = passive.accept()
+                self.reply("150 here it comes")
+                conn.sendall("".join(p.name + "\r\n" for p in sorted(self.root.iterdir())).encode() if cmd == "NLST"
+                             else (self.root / arg).read_bytes())
+                conn.close()
+                passive.close()
+                self.reply("226 done")
+            elif cmd == "QUIT":
+                self.reply("221 bye")
+                return
+            else:
+                self.reply("502 not implemented")
+
+
+@pytest.fixture
+def ftp(tmp_path):
+    root = tmp_path / "ftp-root"
+    root.mkdir()
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), type("H", (_FTP,), {"root": root}))
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield root, server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+# ---------------------------------------------------------------- 3 drop-folder symlinks
+
+def test_03_ingest_never_follows_symlinks_or_hard_links_out_of_the_folder(app_ctx, tmp_path):
+    from batchops.store.models import Upload
+
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    private = tmp_path / "private.csv"
+    private.write_text("student_id,name,score\nS1,Secret Student,99\n")
+    os.chmod(private, 0o600)
+    (drop / "private.csv").symlink_to(private)
+    (drop / "passwd.csv").symlink_to("/etc/passwd")
+    (drop / "subdir.csv").symlink_to(tmp_path)
+    os.link(private, drop / "alias.csv")
+    _configure(tmp_path, f'[automation]\ningest_folder = "{drop}"\n')
+    out = _ingest(min_age_s=0)
+    assert out["published"] == [] and out["failed"] == [], out
+    assert Upload.select().count() == 0
+    assert all((drop / n).is_symlink() for n in ("private.csv", "passwd.csv", "subdir.csv"))
+    for path in (tmp_path / "home").rglob("*"):
+        if path.is_file():
+            assert b"Secret Student" not in path.read_bytes() and b"root:x:" not in path.read_bytes(), path
+
+
+# ---------------------------------------------------------------- 9 half-written drop files
+
+ROWS = "".join(f"S{i:03d},Student {i},{50 + i % 40}\n" for i in range(40))
+
+
+def test_09_a_file_still_growing_is_not_ingested_half_written(app_ctx, tmp_path):
+    from batchops.store.models import Upload
+
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    _configure(tmp_path, f'[automation]\ningest_folder = "{drop}"\n')
+    target = drop / "marks.csv"
+    lines = ROWS.splitlines(keepends=True)
+    target.write_text("student_id,name,score\n" + "".join(lines[:10]))
+    old = time.time() - 600
+    os.utime(target, (old, old))  # the writer paused: the file looks quiet by its mtime alone
+
+    def carry_on():  # ... and writes the other 30 rows while the job is looking
+        time.sleep(0.3)
+        with open(target, "a") as fh:
+            fh.write("".join(lines[10:]))
+
+    writer = threading.Thread(target=carry_on)
+    writer.start()
+    out = _ingest(min_age_s=1.0)
+    writer.join()
+    assert out["published"] == [] and out["waiting"] == 1, out
+    assert target.exists() and Upload.select().count() == 0
+    os.utime(target, (old, old))
+    done = _ingest(min_age_s=1.0)
+    assert [p["rows"] for p in done["published"]] == [40], done
+    assert (drop / "processed" / "marks.csv").is_file()
+
+
+# ---------------------------------------------------------------- 13 FTP fetch never overwrites
+
+def test_13_ftp_fetch_never_overwrites_a_local_file(app_ctx, tmp_path, ftp):
+    root, port = ftp
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    local = "student_id,name,score\nL1,Local Only,70\n"
+    (drop / "marks.csv").write_text(local)
+    (root / "marks.csv").write_text("student_id,name,score\nR1,Remote,80\n")
+    from batchops.automation.jobs.ingest import fetch_ftp
+
+    fetched = fetch_ftp(f"ftp://desk@127.0.0.1:{port}/", drop)
+    assert fetched == ["marks-1.csv"]
+    assert (drop / "marks.csv").read_text() == local
+    assert "Remote" in (drop / "marks-1.csv").read_text()
+    assert not [p for p in drop.iterdir() if p.name.endswith(".part")]
