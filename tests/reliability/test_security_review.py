@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from reliability_helpers import assert_clean_stderr, batchops, json_out
+from reliability_helpers import assert_clean_stderr, batchops, json_out, query
 
 # The pathological message and patterns from finding 1: the uploader controls the text.
 EVIL_MESSAGE = "a" * 40 + "!"
@@ -266,3 +266,128 @@ def test_13_ftp_fetch_never_overwrites_a_local_file(app_ctx, tmp_path, ftp):
     assert (drop / "marks.csv").read_text() == local
     assert "Remote" in (drop / "marks-1.csv").read_text()
     assert not [p for p in drop.iterdir() if p.name.endswith(".part")]
+
+
+# ---------------------------------------------------------------- 7 / 19 credentials in URLs never leak
+
+@pytest.mark.parametrize("text, secret", [
+    ("ftps://desk:S3cr3t-pw@ftp.school.org/in", "S3cr3t-pw"),
+    ("cannot fetch 'https://desk:pa#ss/wo?rd@intranet.school/notices': timed out", "pa#ss/wo?rd"),
+    ("https://desk:p@ss@intranet.school/x", "p@ss"),
+    ("https://hooks.example.org/in?token=tok123&room=7", "tok123"),
+    ("https://intranet.school/login?user=desk&password=hunter2#top", "hunter2"),
+    ("https://intranet.school/app#access_token=zz9&x=1", "zz9"),
+    ("https://ghp_s3cretTOKEN@git.school/x", "ghp_s3cretTOKEN"),
+    ("smtp password=Sup3r!, then", "Sup3r!"),
+])
+def test_19_redact_masks_user_info_and_secret_values(text, secret):
+    from batchops.redact import redact
+
+    out = redact(text)
+    assert secret not in out and "***" in out, out
+    assert redact(out) == out  # idempotent
+    assert redact("https://intranet.school/x?mail=desk@school.org&page=2") == \
+        "https://intranet.school/x?mail=desk@school.org&page=2"
+
+
+FTP_PW = "Ft9-pa55"
+HOOK_TOKEN = "hooktok3n"
+SCRAPE_PW = "pa#ss/wo?rd"
+
+
+def test_07_credentials_in_ftp_scrape_and_webhook_urls_never_leave_the_process(tmp_path, ftp):
+    home = tmp_path / "home"
+    home.mkdir()
+    root, port = ftp
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    (tmp_path / "batchops.toml").write_text(
+        f'[automation]\ningest_folder = "{drop}"\ningest_ftp_url = "ftps://desk:{FTP_PW}@127.0.0.1:{port}/"\n'
+        '[incidents]\nnotify_emails = ["it@school.test"]\nnotify_min_severity = "low"\nnotify_manual_runs = true\n'
+        f'webhooks = ["http://127.0.0.1:9/hook?token={HOOK_TOKEN}"]\n')
+    outputs = []
+
+    def run(*args):
+        r = batchops(home, *args, cwd=tmp_path)
+        outputs.append(r.stdout + r.stderr)
+        return r
+
+    assert run("init").returncode == 0
+    ingest = [j for j in json_out(run("jobs", "list", "--json")) if j["callable"] == "schedule_file_ingest"][0]
+    r = run("jobs", "trigger", ingest["id"], "--now", "--json")
+    assert json_out(r)["error_code"] == "E_FETCH_FAILED", r.stdout  # ftps is spoken: our server refuses AUTH TLS
+    # a job's own definition keeps what the operator gave it (it is the job's config); its runs do not
+    scrape = json_out(batchops(home, "jobs", "add", "--name", "intranet", "--callable", "run_web_scrape", "--cron",
+                               "0 0 * * *", "--kwargs", '{"urls": ["http://desk:%s@127.0.0.1:9/notices"]}' % SCRAPE_PW,
+                               "--json", cwd=tmp_path))
+    run("jobs", "trigger", scrape["id"], "--now", "--json")
+    for args in (("outbox", "list", "--json"), ("outbox", "list"), ("incidents", "list", "--json"),
+                 ("runs", "list", "--json"), ("runs", "show", "1", "--json"), ("runs", "show", "2", "--json")):
+        run(*args)
+    assert any('"kind": "webhook"' in o for o in outputs), "no webhook reached the outbox: the test did not run"
+    for secret in (FTP_PW, HOOK_TOKEN, SCRAPE_PW, "pa#ss", "wo?rd"):
+        for text in outputs:
+            assert secret not in text, (secret, text[-1500:])
+        for path in home.rglob("*"):
+            if path.is_file() and not path.name.startswith("batchops.db"):
+                assert secret.encode() not in path.read_bytes(), (secret, path)
+        for table, column in (("job_run", "log"), ("job_run", "error_message"), ("job_run", "result"),
+                              ("incident", "error_message"), ("incident", "title"), ("incident_event", "message")):
+            assert not query(home, f"SELECT id FROM {table} WHERE instr({column}, ?)", (secret,)), (secret, table)
+
+
+def test_07_the_outbox_still_delivers_a_webhook_it_keeps_by_reference(app_ctx, tmp_path):
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from batchops.services import outbox
+
+    got = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):  # noqa: N802
+            got.append(self.path)
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(204)
+            self.end_headers()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}/hook?token={HOOK_TOKEN}"
+    try:
+        _configure(tmp_path, f'[incidents]\nwebhooks = ["{url}"]\n')
+        parked = outbox.post_webhook(url.replace(str(server.server_port), "9"), {"x": 1})  # down: parked
+        assert not parked["delivered"] and HOOK_TOKEN not in open(parked["outbox"]).read()
+        assert outbox.flush()["failed"] == 1  # that URL (port 9) is not configured any more: it waits
+        outbox.post_webhook(url, {"x": 2})
+        assert got == [f"/hook?token={HOOK_TOKEN}"]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+# ---------------------------------------------------------------- 18 the outbox's own "file" field
+
+def test_18_outbox_file_field_cannot_delete_or_write_outside(app_ctx, tmp_path):
+    import json
+
+    from batchops.services import outbox
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    box = outbox.outbox_dir()
+    (box / "20260101T000000-email-aaaa.json").write_text(json.dumps(
+        {"kind": "email", "to": ["a@school.test"], "subject": "s", "body": "b", "file": "../../victim.txt"}))
+    (box / "20260101T000001-email-bbbb.json").write_text(json.dumps(
+        {"kind": "email", "to": ["a@school.test"], "subject": "s", "body": "b", "file": "../../escaped.json"}))
+    assert [m["file"] for m in outbox.list_outbox()] == ["20260101T000000-email-aaaa.json",
+                                                        "20260101T000001-email-bbbb.json"]
+    outbox.flush()  # no SMTP: both wait, rewritten in place
+    for m in outbox.list_outbox():
+        outbox._send(m)  # noqa: SLF001 - a delivery attempt, as flush makes once SMTP is set
+    assert victim.read_text() == "keep me"
+    assert not list(tmp_path.rglob("escaped.json"))
+    assert sorted(p.name for p in box.iterdir()) == ["20260101T000000-email-aaaa.json",
+                                                     "20260101T000001-email-bbbb.json"]

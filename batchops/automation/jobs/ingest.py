@@ -32,6 +32,7 @@ from batchops.automation.jobs._common import remember_once, seen
 from batchops.automation.runner import check_deadline, log
 from batchops.clock import utc_now
 from batchops.errors import BatchOpsError, InputError, JobError
+from batchops.http import check_userinfo
 from batchops.services import context
 from batchops.store import files
 
@@ -154,7 +155,7 @@ def fetch_ftp(url: str, folder: Path, timeout: float = 30.0) -> list[str]:
     """
     import ftplib
 
-    parts = urlsplit(url)
+    parts = urlsplit(check_userinfo(url))
     if parts.scheme not in FTP_SCHEMES or not parts.hostname:
         raise InputError(f"ingest FTP URL must look like ftp://user@host/dir or ftps://user@host/dir, not {url!r}",
                          code="E_URL_SCHEME")

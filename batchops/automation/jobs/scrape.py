@@ -27,6 +27,7 @@ from batchops.automation.runner import check_deadline, log
 from batchops.clock import utc_now
 from batchops.errors import BatchOpsError, InputError, JobError
 from batchops.http import check_url, http_only_opener
+from batchops.redact import redact
 from batchops.services import context
 from batchops.store import files
 
@@ -161,14 +162,14 @@ def scrape_one(url: str, keywords: list[str], timeout: float, max_bytes: int) ->
             previous = None
     new, removed = _compare(previous["notices"] if previous else [], notices)
     now = utc_now()
-    snapshot = {"url": url, "final_url": final, "title": title, "fetched_at": clock.iso(now),
+    snapshot = {"url": redact(url), "final_url": redact(final), "title": title, "fetched_at": clock.iso(now),
                 "keywords": keywords, "notices": notices}
     text = json.dumps(snapshot, indent=2, ensure_ascii=False)
     files.atomic_write_text(folder / f"{now:%Y%m%dT%H%M%SZ}.json", text)
     files.atomic_write_text(latest, text)
     for old in sorted(p for p in folder.glob("2*.json"))[:-KEEP_SNAPSHOTS]:
         old.unlink(missing_ok=True)
-    return {"url": url, "title": title, "notices": len(notices), "first_snapshot": previous is None,
+    return {"url": redact(url), "title": title, "notices": len(notices), "first_snapshot": previous is None,
             "new": new, "removed": removed, "snapshot": str(latest), "error": None}
 
 
@@ -185,7 +186,7 @@ def run_web_scrape(urls: list[str] | None = None, keywords: list[str] | None = N
             result = scrape_one(url, keywords, cfg.scrape_timeout, cfg.scrape_max_bytes)
         except BatchOpsError as exc:
             failures.append(exc)
-            results.append({"url": url, "error": exc.to_dict()})
+            results.append({"url": redact(url), "error": exc.to_dict()})
             log(f"{url}: {exc.code}: {exc.message}")
             continue
         results.append(result)
