@@ -2,7 +2,11 @@
 
 A Job's ``callable`` is either one of the built-in names below or, only when
 ``automation.allowed_modules`` lists its module, ``module:function`` (the module
-itself or a submodule of a listed one). Anything else is refused with
+itself or a submodule of a listed one) where the function is *defined in* that
+module and *marked* as a job with ``@batchops.automation.registry.job`` - so a
+``from subprocess import run`` in a school's module is not a job, and neither is
+any helper nobody meant to schedule. ``jobs callables`` lists by the same rule
+(``is_job``). Anything else is refused with
 ``E_CALLABLE_NOT_REGISTERED`` when the job is added or edited *and* when it
 runs, so removing a module from the config stops its jobs at once.
 
@@ -84,6 +88,21 @@ BUILTINS: dict[str, Entry] = {e.name: e for e in (
 )}
 
 
+JOB_MARK = "__batchops_job__"
+
+
+def job(func):
+    """Mark a function in an allowed module as a job callable (``@job`` above its ``def``)."""
+    setattr(func, JOB_MARK, True)
+    return func
+
+
+def is_job(module, attr: str, func) -> bool:
+    """The one rule for extra callables: public, a function defined in ``module`` itself, marked ``@job``."""
+    return (not attr.startswith("_") and inspect.isfunction(func) and func.__module__ == module.__name__
+            and getattr(func, JOB_MARK, False) is True)
+
+
 def _allowed_modules() -> list[str]:
     from batchops.services import context
 
@@ -127,6 +146,9 @@ def resolve(name: str):
     func = getattr(module, func_name, None)
     if func is None or not callable(func):
         raise _refuse(name, f"{module_name} has no function {func_name!r}")
+    if not found.builtin and not is_job(module, func_name, func):
+        raise _refuse(name, f"{func_name!r} is not a job of {module_name} (a function defined there and marked "
+                            "@batchops.automation.registry.job)")
     return func
 
 
@@ -149,7 +171,7 @@ def _module_entries(module_name: str) -> list[dict]:
                  "description": f"cannot import: {exc.__class__.__name__}: {exc}"}]
     out = []
     for attr, func in sorted(vars(module).items()):
-        if attr.startswith("_") or not inspect.isfunction(func) or func.__module__ != module.__name__:
+        if not is_job(module, attr, func):
             continue
         doc = (inspect.getdoc(func) or "").strip().splitlines()
         args = []

@@ -391,3 +391,47 @@ def test_18_outbox_file_field_cannot_delete_or_write_outside(app_ctx, tmp_path):
     assert not list(tmp_path.rglob("escaped.json"))
     assert sorted(p.name for p in box.iterdir()) == ["20260101T000000-email-aaaa.json",
                                                      "20260101T000001-email-bbbb.json"]
+
+
+# ---------------------------------------------------------------- 4 the callable allow-list
+
+SCHOOL_JOBS = '''
+from subprocess import run
+import os
+from os import system as sh
+try:
+    from batchops.automation.registry import job
+except ImportError:  # a BatchOps without the marker
+    def job(func):
+        return func
+
+
+def helper():
+    return "not a job"
+
+
+@job
+def nightly_report(term="T1"):
+    """Build the nightly report."""
+    return {"term": term}
+'''
+
+
+def test_04_only_marked_functions_defined_in_an_allowed_module_are_callables(rhome, tmp_path):
+    (tmp_path / "school_jobs.py").write_text(SCHOOL_JOBS)
+    (tmp_path / "batchops.toml").write_text('[automation]\nallowed_modules = ["school_jobs"]\n')
+    env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))}
+    for target, kwargs in (("school_jobs:run", '{"args": "touch PWNED", "shell": true}'),
+                           ("school_jobs:sh", '{}'), ("school_jobs:os", '{}'), ("school_jobs:helper", '{}'),
+                           ("school_jobs:job", '{}')):
+        r = batchops(rhome, "jobs", "add", "--name", "evil", "--callable", target, "--cron", "* * * * *",
+                     "--kwargs", kwargs, env=env, cwd=tmp_path)
+        assert r.returncode == 2 and "E_CALLABLE_NOT_REGISTERED" in r.stderr, (target, r.stderr)
+    listed = {c["name"] for c in json_out(batchops(rhome, "jobs", "callables", "--json", env=env, cwd=tmp_path))}
+    assert "school_jobs:nightly_report" in listed
+    assert not {"school_jobs:run", "school_jobs:sh", "school_jobs:helper", "school_jobs:job"} & listed
+    ok = json_out(batchops(rhome, "jobs", "add", "--name", "nightly", "--callable", "school_jobs:nightly_report",
+                           "--cron", "0 1 * * *", "--json", env=env, cwd=tmp_path))
+    done = json_out(batchops(rhome, "jobs", "trigger", ok["id"], "--now", "--json", env=env, cwd=tmp_path))
+    assert done["status"] == "succeeded", done
+    assert not list(tmp_path.rglob("PWNED"))
