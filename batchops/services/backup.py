@@ -232,13 +232,18 @@ def restore(file: str | os.PathLike, force: bool = False) -> dict:
     check = integrity(source)
     if check != "ok":
         raise InputError(f"{source} failed its integrity check: {check}", code="E_RESTORE_INVALID")
-    version = _schema_version(source)
-    if version is None:
-        raise InputError(f"{source} is not a BatchOps store (no schema_version table)", code="E_RESTORE_INVALID")
+    from batchops.store.migrations import check_restorable
+
+    version = check_restorable(source)  # version, tables, columns; no triggers or views
 
     stamp = f"{utc_now():%Y%m%dT%H%M%SZ}"
     staged = store.with_name(f".{STORE}.restore-{stamp}.tmp")
     _online_copy(source, staged)
+    try:
+        check_restorable(staged)  # what is swapped in is this copy: check it, not only the source
+    except BaseException:
+        staged.unlink(missing_ok=True)
+        raise
     keep_copy = None
     if db.obj is not None and not db.is_closed():
         db.close()

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from batchops.errors import InputError, WorkError
-from batchops.services import runs, uploads
+from batchops.services import context, runs, uploads
 from batchops.store import files
 from batchops.store.models import JobRun, Upload
 
@@ -57,12 +57,23 @@ def report_bytes(upload_id=None, run_id=None, fmt: str = "csv", wait: float = 0.
     stored = upload.report_csv.encode("utf-8") if fmt == "csv" and upload.report_csv is not None else (
         bytes(upload.report_pdf) if fmt == "pdf" and upload.report_pdf is not None else None)
     if stored is None:
-        path = Path(upload.report_csv_path if fmt == "csv" else upload.report_pdf_path or "")
-        if not path.is_file():
+        path = exported_file(upload.report_csv_path if fmt == "csv" else upload.report_pdf_path)
+        if path is None:
             raise WorkError(f"the {fmt} report of upload {upload.id} is missing from disk; retry the upload",
                             code="E_REPORT_MISSING")
         stored = path.read_bytes()
     return stored, upload
+
+
+def exported_file(stored: str | None) -> Path | None:
+    """A report path from the store, only if it is a file inside exports/ (a restored store may lie)."""
+    if not stored:
+        return None
+    exports = (context.home() / "exports").resolve()
+    path = Path(stored).resolve()
+    if exports not in path.parents or not path.is_file():
+        return None
+    return path
 
 
 def _latest_success_id(upload: Upload) -> int | None:
@@ -92,9 +103,10 @@ def copy_reports(upload: Upload, out_dir: Path) -> dict:
     """Copy an upload's published reports into a folder (``process --out``)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     copied = {}
-    for fmt, src in (("csv", upload.report_csv_path), ("pdf", upload.report_pdf_path)):
-        if src and Path(src).is_file():
-            target = out_dir / Path(src).name
+    for fmt, stored in (("csv", upload.report_csv_path), ("pdf", upload.report_pdf_path)):
+        src = exported_file(stored)
+        if src is not None:
+            target = out_dir / src.name
             with files.atomic_path(target) as tmp:
                 shutil.copyfile(src, tmp)
             copied[fmt] = str(target)

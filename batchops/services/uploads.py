@@ -89,7 +89,11 @@ def _insert(**fields) -> Upload:
 
 
 def blob_path(upload: Upload) -> Path:
-    return files.safe_join(context.home(), upload.blob_path)
+    """The stored original: only ever a file under files/ (a restored store's row may say otherwise)."""
+    rel = upload.blob_path or ""
+    if not rel.startswith("files/"):
+        raise InputError(f"upload {upload.id}'s original is not under files/ ({rel!r})", code="E_PATH_ESCAPE")
+    return files.safe_join(context.home() / "files", rel.removeprefix("files/"))
 
 
 @retry_busy

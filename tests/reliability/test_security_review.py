@@ -435,3 +435,58 @@ def test_04_only_marked_functions_defined_in_an_allowed_module_are_callables(rho
     done = json_out(batchops(rhome, "jobs", "trigger", ok["id"], "--now", "--json", env=env, cwd=tmp_path))
     assert done["status"] == "succeeded", done
     assert not list(tmp_path.rglob("PWNED"))
+
+
+# ---------------------------------------------------------------- 5 restore checks what it swaps in
+
+def _crafted_backup(rhome, tmp_path, name: str, sql: str) -> "os.PathLike":
+    import shutil
+    import sqlite3
+
+    made = json_out(batchops(rhome, "backup", "--json"))["path"]
+    target = tmp_path / name
+    shutil.copytree(made, target)
+    conn = sqlite3.connect(target / "batchops.db")
+    conn.executescript(sql)
+    conn.commit()
+    conn.close()
+    return target
+
+
+def test_05_restore_refuses_a_store_that_would_brick_or_run_code(rhome, tmp_path):
+    from batchops.store.migrations import LATEST
+
+    tables = [r[0] for r in query(rhome, "SELECT name FROM sqlite_master WHERE type = 'table' "
+                                         "AND name NOT IN ('schema_version', 'sqlite_sequence')")]
+    cases = {
+        "only-version": "".join(f'DROP TABLE "{t}";' for t in tables),
+        "newer": f"INSERT INTO schema_version (version, applied_at) VALUES ({LATEST + 1}, '2030-01-01');",
+        "no-column": "ALTER TABLE incident DROP COLUMN root_cause;",
+        "trigger": "CREATE TRIGGER evil AFTER INSERT ON upload BEGIN DELETE FROM known_error; END;",
+        "view": "CREATE VIEW v AS SELECT 1;",
+    }
+    before = query(rhome, "SELECT count(*) FROM known_error")
+    for name, sql in cases.items():
+        crafted = _crafted_backup(rhome, tmp_path, name, sql)
+        r = batchops(rhome, "restore", crafted, "--yes")
+        assert r.returncode == 2 and "E_RESTORE_INVALID" in r.stderr, (name, r.stderr)
+        assert_clean_stderr(r.stderr)
+    assert query(rhome, "SELECT type, name FROM sqlite_master WHERE type IN ('trigger', 'view')") == []
+    for args in (("uploads", "list", "--json"), ("known-errors", "list", "--json")):
+        assert batchops(rhome, *args).returncode == 0
+    assert query(rhome, "SELECT count(*) FROM known_error") == before
+
+
+def test_05_report_paths_from_a_restored_store_are_read_only_inside_exports(rhome, tmp_path):
+    src = tmp_path / "ok.csv"
+    src.write_text("student_id,name,score\nS1,Asha,70\n")
+    upload = json_out(batchops(rhome, "process", "--json", "--", src))["upload_id"]
+    secret = tmp_path / "secret.key"
+    secret.write_text("PRIVATE KEY MATERIAL")
+    crafted = _crafted_backup(rhome, tmp_path, "paths",
+                              f"UPDATE upload SET report_csv = NULL, report_csv_path = '{secret}';")
+    assert batchops(rhome, "restore", crafted, "--yes").returncode == 0
+    out = tmp_path / "exported.csv"
+    r = batchops(rhome, "report", "export", "--upload", upload, "--format", "csv", "-o", out)
+    assert r.returncode != 0 and "E_REPORT_MISSING" in r.stderr, r.stderr
+    assert not out.exists() or "PRIVATE" not in out.read_text()
