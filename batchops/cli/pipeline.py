@@ -116,6 +116,12 @@ def demo(json_out: bool = JSON) -> None:
 report_app = typer.Typer(no_args_is_help=True)
 
 
+def ask_overwrite(path) -> bool:
+    import sys
+
+    return sys.stdin.isatty() and typer.confirm(f"{path} exists. Replace it?", default=False)
+
+
 @report_app.command("export")
 def export(
     upload: Optional[int] = typer.Option(None, "--upload", help="Upload id."),
@@ -123,13 +129,15 @@ def export(
     fmt: str = typer.Option(..., "--format", "-f", help="csv or pdf."),
     output: Optional[str] = typer.Option(None, "-o", "--output", help="File or folder to write."),
     wait: float = typer.Option(0.0, "--wait", help="Wait up to SECONDS for a run still going."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing file without asking."),
     json_out: bool = JSON,
 ) -> None:
-    """Write a published report to a file."""
+    """Write a published report to a file (never inside the data home; asks before replacing a file)."""
     from batchops.services import reports
 
     setup()
-    result = reports.export(upload_id=upload, run_id=run, fmt=fmt, out=output, wait=wait)
+    result = reports.export(upload_id=upload, run_id=run, fmt=fmt, out=output, wait=wait,
+                            overwrite=force or ask_overwrite)
     emit(result, json_out, lambda r: info(f"wrote {r['path']} ({r['bytes']} bytes)"))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import time
 from pathlib import Path
 
@@ -86,12 +87,31 @@ def default_name(upload: Upload, fmt: str) -> str:
     return f"{files.safe_stem(upload.original_name)}_report.{fmt}"
 
 
-def export(upload_id=None, run_id=None, fmt: str = "csv", out: str | None = None, wait: float = 0.0) -> dict:
+def _check_target(target: Path, overwrite) -> None:
+    """Never write into the data home, never over a non-file; an existing file only if ``overwrite`` says so.
+
+    ``overwrite`` is a bool or a callable asked with the path (the CLI's prompt).
+    """
+    home = context.home().resolve()
+    resolved = target.parent.resolve() / target.name
+    if resolved == home or home in resolved.parents:
+        raise InputError(f"{target} is inside the data home; export somewhere else", code="E_OUTPUT_PATH")
+    if not os.path.lexists(target):
+        return
+    if target.is_symlink() or not stat.S_ISREG(target.lstat().st_mode):
+        raise InputError(f"{target} exists and is not a regular file; nothing was written", code="E_OUTPUT_PATH")
+    if not (overwrite(target) if callable(overwrite) else overwrite):
+        raise InputError(f"{target} exists; pass --force to replace it", code="E_OUTPUT_EXISTS")
+
+
+def export(upload_id=None, run_id=None, fmt: str = "csv", out: str | None = None, wait: float = 0.0,
+           overwrite=False) -> dict:
     data, upload = report_bytes(upload_id, run_id, fmt, wait)
     target = Path(out).expanduser() if out else Path.cwd() / default_name(upload, fmt)
     # "-o reports/" means a folder even before it exists; an existing folder too
     if target.is_dir() or (out and out.endswith(("/", os.sep))):
         target = target / default_name(upload, fmt)
+    _check_target(target, overwrite)
     try:
         files.atomic_write_bytes(target, data)
     except OSError as exc:

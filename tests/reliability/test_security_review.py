@@ -490,3 +490,32 @@ def test_05_report_paths_from_a_restored_store_are_read_only_inside_exports(rhom
     r = batchops(rhome, "report", "export", "--upload", upload, "--format", "csv", "-o", out)
     assert r.returncode != 0 and "E_REPORT_MISSING" in r.stderr, r.stderr
     assert not out.exists() or "PRIVATE" not in out.read_text()
+
+
+# ---------------------------------------------------------------- 6 report export -o
+
+def test_06_report_export_never_replaces_the_store_a_device_or_a_file_unasked(rhome, tmp_path):
+    src = tmp_path / "ok.csv"
+    src.write_text("student_id,name,score\nS1,Asha,70\n")
+    upload = json_out(batchops(rhome, "process", "--json", "--", src))["upload_id"]
+    store_before = (rhome / "batchops.db").stat().st_size
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    link = tmp_path / "link.csv"
+    link.symlink_to(tmp_path / "elsewhere.csv")
+    for target, code in ((rhome / "batchops.db", "E_OUTPUT_PATH"), (rhome / "exports" / "x.csv", "E_OUTPUT_PATH"),
+                         (rhome, "E_OUTPUT_PATH"), (fifo, "E_OUTPUT_PATH"), (link, "E_OUTPUT_PATH"),
+                         ("/dev/null", "E_OUTPUT_PATH")):
+        for extra in ((), ("--force",), ("--read-only",)):
+            args = ["--read-only"] if extra == ("--read-only",) else []
+            r = batchops(rhome, *args, "report", "export", "--upload", upload, "-f", "csv", "-o", target,
+                         *(e for e in extra if e == "--force"))
+            assert r.returncode == 2 and code in r.stderr, (target, extra, r.stderr)
+    assert (rhome / "batchops.db").stat().st_size >= store_before and fifo.is_fifo() and link.is_symlink()
+    assert batchops(rhome, "uploads", "list", "--json").returncode == 0
+    out = tmp_path / "report.csv"
+    out.write_text("mine")
+    r = batchops(rhome, "report", "export", "--upload", upload, "-f", "csv", "-o", out)
+    assert r.returncode == 2 and "E_OUTPUT_EXISTS" in r.stderr and out.read_text() == "mine"
+    r = batchops(rhome, "report", "export", "--upload", upload, "-f", "csv", "-o", out, "--force")
+    assert r.returncode == 0 and "Asha" in out.read_text()
