@@ -519,3 +519,48 @@ def test_06_report_export_never_replaces_the_store_a_device_or_a_file_unasked(rh
     assert r.returncode == 2 and "E_OUTPUT_EXISTS" in r.stderr and out.read_text() == "mine"
     r = batchops(rhome, "report", "export", "--upload", upload, "-f", "csv", "-o", out, "--force")
     assert r.returncode == 0 and "Asha" in out.read_text()
+
+
+# ---------------------------------------------------------------- 8 PDF bombs behind filter chains
+
+def _pdf_stream(filters: bytes, payload: bytes, eol: bytes = b"\n") -> bytes:
+    return (b"%PDF-1.4\n1 0 obj\n<< /Filter " + filters + b" /Length %d >>\nstream" % len(payload) + eol
+            + payload + b"\nendstream\nendobj\ntrailer\n<< >>\n%%EOF\n")
+
+
+def _bombs(size: int) -> dict[str, bytes]:
+    import base64
+    import binascii
+    import zlib
+
+    flate = zlib.compress(b" " * size, 9)
+    runs = b"".join(bytes([len(c) - 1]) + c for c in (flate[i:i + 128] for i in range(0, len(flate), 128))) + b"\x80"
+    return {
+        "hex+flate": _pdf_stream(b"[/ASCIIHexDecode /FlateDecode]", binascii.hexlify(flate) + b">"),
+        "a85+flate": _pdf_stream(b"[/A85 /Fl]", base64.a85encode(flate) + b"~>"),
+        "runlength+flate": _pdf_stream(b"[/RunLengthDecode /FlateDecode]", runs),
+        "flate after CR": _pdf_stream(b"/FlateDecode", flate, eol=b"\r"),
+    }
+
+
+@pytest.mark.parametrize("kind", ["hex+flate", "a85+flate", "runlength+flate", "flate after CR"])
+def test_08_decompression_bombs_behind_filter_chains_are_refused(tmp_path, kind):
+    from batchops.errors import BatchOpsError
+    from batchops.pipeline.load_pdf import check_inflation
+
+    path = tmp_path / "bomb.pdf"
+    path.write_bytes(_bombs(20_000_000)[kind])
+    with pytest.raises(BatchOpsError) as exc:
+        check_inflation(path, 5_000_000, "bomb.pdf")
+    assert exc.value.code == "E_FILE_TOO_LARGE"
+    small = tmp_path / "small.pdf"
+    small.write_bytes(_bombs(1000)[kind])
+    check_inflation(small, 5_000_000, "small.pdf")  # a stream within budget passes
+
+
+def test_08_process_refuses_a_chained_bomb_end_to_end(rhome, tmp_path):
+    (tmp_path / "batchops.toml").write_text("[pipeline]\nmax_xlsx_uncompressed_mb = 5.0\n")
+    path = tmp_path / "marks.pdf"
+    path.write_bytes(_bombs(20_000_000)["hex+flate"])
+    r = batchops(rhome, "process", "--json", "--", path, cwd=tmp_path)
+    assert r.returncode == 1 and json_out(r)["error"]["code"] == "E_FILE_TOO_LARGE", r.stdout[-2000:]
