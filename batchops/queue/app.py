@@ -70,6 +70,8 @@ def build(cfg, immediate: bool | None = None):
     """A new Huey instance for ``cfg`` with every BatchOps task registered."""
     from huey import RedisHuey, SqliteHuey
 
+    from batchops.fsutil import private_file
+
     immediate = immediate_mode() if immediate is None else immediate
     url = cfg.queue.url
     if url.startswith(("redis://", "rediss://", "unix://")):
@@ -83,6 +85,7 @@ def build(cfg, immediate: bool | None = None):
         path = _sqlite_path(cfg)
         if not immediate:
             path.parent.mkdir(parents=True, exist_ok=True)
+            private_file(path)  # queued work names uploads and jobs: owner only, like the store
         huey = SqliteHuey(QUEUE_NAME, filename=str(path), immediate=immediate, utc=True, timeout=10)
     else:
         raise ConfigError(f"queue.url must be empty, sqlite:///path or redis://..., not {url!r}")

@@ -31,9 +31,10 @@ from batchops.store import files
 OUTBOX_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,120}\.json")
 
 
-def outbox_dir() -> Path:
+def outbox_dir(create: bool = True) -> Path:
     path = context.home() / "outbox"
-    path.mkdir(parents=True, exist_ok=True)
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
     return path
 
 
@@ -146,7 +147,7 @@ def post_webhook(url: str, payload: dict, *, tag: str = "") -> dict:
 def list_outbox() -> list[dict]:
     """The waiting messages; each one's ``file`` is where it was found, whatever its content says."""
     out = []
-    for path in sorted(outbox_dir().glob("*.json")):
+    for path in sorted(outbox_dir(create=False).glob("*.json")):
         if not path.is_file() or path.is_symlink() or not OUTBOX_NAME.fullmatch(path.name):
             continue
         try:

@@ -113,7 +113,7 @@ def export(upload_id=None, run_id=None, fmt: str = "csv", out: str | None = None
         target = target / default_name(upload, fmt)
     _check_target(target, overwrite)
     try:
-        files.atomic_write_bytes(target, data)
+        files.atomic_write_bytes(target, data, mode=files.umask_mode())  # a file for people: their umask
     except OSError as exc:
         raise InputError(f"cannot write {target}: {exc.strerror or exc}", code="E_OUTPUT_PATH") from None
     return {"upload_id": upload.id, "format": fmt, "path": str(target), "bytes": len(data)}
@@ -127,7 +127,7 @@ def copy_reports(upload: Upload, out_dir: Path) -> dict:
         src = exported_file(stored)
         if src is not None:
             target = out_dir / src.name
-            with files.atomic_path(target) as tmp:
+            with files.atomic_path(target, files.umask_mode()) as tmp:
                 shutil.copyfile(src, tmp)
             copied[fmt] = str(target)
     return copied

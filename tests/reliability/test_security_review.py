@@ -11,6 +11,7 @@ import socket
 import socketserver
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -564,3 +565,79 @@ def test_08_process_refuses_a_chained_bomb_end_to_end(rhome, tmp_path):
     path.write_bytes(_bombs(20_000_000)["hex+flate"])
     r = batchops(rhome, "process", "--json", "--", path, cwd=tmp_path)
     assert r.returncode == 1 and json_out(r)["error"]["code"] == "E_FILE_TOO_LARGE", r.stdout[-2000:]
+
+
+# ---------------------------------------------------------------- 10 file modes
+
+def test_10_store_and_queue_are_owner_only_and_exports_follow_the_umask(tmp_path):
+    import stat
+
+    home = tmp_path / "home"
+    assert batchops(home, "init").returncode == 0
+    src = tmp_path / "ok.csv"
+    src.write_text("student_id,name,score\nS1,Asha,70\n")
+    res = json_out(batchops(home, "process", "--queue", "--json", "--", src))
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+    for name in ("batchops.db", "queue.db"):
+        assert stat.S_IMODE((home / name).stat().st_mode) == 0o600, name
+    for extra in home.glob("*.db-*"):  # -wal / -shm take the store's mode
+        assert stat.S_IMODE(extra.stat().st_mode) & 0o077 == 0, extra
+    # an existing home made by an older version is tightened
+    os.chmod(home, 0o755)
+    os.chmod(home / "batchops.db", 0o644)
+    assert batchops(home, "uploads", "list", "--json").returncode == 0
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+    assert stat.S_IMODE((home / "batchops.db").stat().st_mode) == 0o600
+    # a report exported for people follows the umask (022 here: 0644)
+    out = tmp_path / "report.csv"
+    r = batchops(home, "process", "--json", "--", src)
+    upload = json_out(r)["upload_id"]
+    assert batchops(home, "report", "export", "--upload", upload, "-f", "csv", "-o", out).returncode == 0
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~_umask()
+    assert res["status"] == "queued"
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+# ---------------------------------------------------------------- 14 read-only creates nothing
+
+def _tree(folder):
+    import hashlib
+
+    return sorted((str(p.relative_to(folder)), hashlib.sha256(p.read_bytes()).hexdigest())
+                  for p in folder.rglob("*") if p.is_file())
+
+
+def test_14_read_only_creates_migrates_and_rewrites_nothing(rhome, tmp_path):
+    import hashlib
+    import json
+    import sqlite3
+
+    new = tmp_path / "new-home"
+    r = batchops(new, "--read-only", "uploads", "list")
+    assert r.returncode == 2 and "E_NO_STORE" in r.stderr and not new.exists(), r.stderr
+    # a backup folder opened read-only still matches its manifest, byte for byte
+    folder = tmp_path / "snap"
+    made = json_out(batchops(rhome, "backup", "--to", folder, "--json"))["path"]
+    before = _tree(tmp_path / "snap")
+    for args in (("uploads", "list", "--json"), ("incidents", "list", "--json"), ("dashboard", "--json")):
+        assert batchops(Path(made), "--read-only", *args).returncode == 0, args
+    assert _tree(tmp_path / "snap") == before
+    manifest = json.loads((tmp_path / "snap" / os.path.basename(made) / "manifest.json").read_text())
+    store = [f for f in manifest["files"] if f["file"] == "batchops.db"][0]
+    assert hashlib.sha256((tmp_path / "snap" / os.path.basename(made) / "batchops.db").read_bytes()).hexdigest() \
+        == store["sha256"]
+    # an older store is not migrated by a read-only command
+    conn = sqlite3.connect(rhome / "batchops.db")
+    conn.execute("ALTER TABLE upload DROP COLUMN sheet")
+    conn.execute("DELETE FROM schema_version")
+    conn.execute("INSERT INTO schema_version (version, applied_at) VALUES (1, '2025-01-01')")
+    conn.commit()
+    conn.close()
+    r = batchops(rhome, "--read-only", "uploads", "list", "--json")
+    assert r.returncode == 2 and "E_STORE_OUTDATED" in r.stderr, r.stderr
+    assert query(rhome, "SELECT max(version) FROM schema_version") == [(1,)]
