@@ -97,6 +97,7 @@ class AutomationConfig:
     scrape_keywords: list[str] = field(default_factory=lambda: ["exam", "notice", "holiday", "result"])
     scrape_timeout: float = 10.0
     scrape_max_bytes: int = 2_000_000
+    scrape_allow_hosts: list[str] = field(default_factory=list)
     ingest_folder: str = ""
     ingest_department: str = ""
     ingest_plan: str = "transform"

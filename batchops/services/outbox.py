@@ -28,6 +28,7 @@ from batchops.services import context
 from batchops.store import files
 
 
+WEBHOOK_TIMEOUT_S = 10.0
 OUTBOX_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,120}\.json")
 
 
@@ -84,14 +85,14 @@ def _webhook_url(msg: dict) -> str:
 
 
 def _deliver_webhook(msg: dict) -> None:
-    from batchops.http import check_url, http_only_opener
+    from batchops.http import check_url, open_url
 
     url = _webhook_url(msg)
     check_url(url)  # webhooks come from config: http(s) only, never file: or ftp:
     request = urllib.request.Request(
         url, data=json.dumps(msg["payload"], default=str).encode("utf-8"),
         headers={"Content-Type": "application/json", "User-Agent": "batchops"}, method="POST")
-    with http_only_opener().open(request, timeout=10) as response:
+    with open_url(request, WEBHOOK_TIMEOUT_S) as response:  # one deadline: a slow server cannot hold a run
         if response.status >= 300:
             raise OSError(f"webhook answered HTTP {response.status}")
 

@@ -11,6 +11,7 @@ import socket
 import socketserver
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -641,3 +642,113 @@ def test_14_read_only_creates_migrates_and_rewrites_nothing(rhome, tmp_path):
     r = batchops(rhome, "--read-only", "uploads", "list", "--json")
     assert r.returncode == 2 and "E_STORE_OUTDATED" in r.stderr, r.stderr
     assert query(rhome, "SELECT max(version) FROM schema_version") == [(1,)]
+
+
+# ---------------------------------------------------------------- 11 one deadline per HTTP request
+
+class _Dribble(BaseHTTPRequestHandler):
+    """Sends one header line every 0.3 s for ~15 s, then a small page (or a 204 for a POST)."""
+
+    def log_message(self, *args):
+        pass
+
+    def _dribble(self, status: int, body: bytes):
+        try:
+            self.wfile.write(f"HTTP/1.1 {status} OK\r\n".encode())
+            for i in range(50):
+                self.wfile.write(f"X-Slow-{i}: {i}\r\n".encode())
+                self.wfile.flush()
+                time.sleep(0.3)
+            self.wfile.write(f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body)
+        except OSError:
+            pass
+
+    def do_GET(self):  # noqa: N802
+        if self.path == "/to-metadata":
+            self.send_response(302)
+            self.send_header("Location", "http://169.254.169.254/latest/meta-data/")
+            self.end_headers()
+        elif self.path == "/to-v6-loopback":
+            self.send_response(301)
+            self.send_header("Location", f"http://[::1]:{self.server.server_port}/")
+            self.end_headers()
+        elif self.path == "/fine":
+            body = b"<title>Notices</title><a href='/exam'>Exam notice</a>"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        else:
+            self._dribble(200, b"<a href='/exam'>exam notice</a>")
+
+    def do_POST(self):  # noqa: N802
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self._dribble(204, b"")
+
+
+@pytest.fixture
+def slow_server():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Dribble)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_11_a_server_dribbling_headers_cannot_outlast_the_timeout(app_ctx, slow_server, monkeypatch):
+    from batchops.automation.jobs import scrape
+    from batchops.errors import BatchOpsError
+    from batchops.services import outbox
+
+    kwargs = {"allow": _loopback()} if _has_allow_lists() else {}
+    with pytest.raises(BatchOpsError) as exc:
+        scrape.fetch(f"{slow_server}/page", timeout=1.0, max_bytes=100_000, **kwargs)
+    assert exc.value.code == "E_FETCH_FAILED" and "timed out" in exc.value.message
+    monkeypatch.setattr(outbox, "WEBHOOK_TIMEOUT_S", 1.0, raising=False)
+    sent = outbox.post_webhook(f"{slow_server}/hook", {"x": 1})
+    assert not sent["delivered"] and "Timeout" in sent["error"], sent
+
+
+def _loopback():
+    from batchops.http import HostAllowList
+
+    return HostAllowList(["127.0.0.1"])
+
+
+def _has_allow_lists() -> bool:
+    import batchops.http
+
+    return hasattr(batchops.http, "HostAllowList")
+
+
+# ---------------------------------------------------------------- 20 no private targets by default
+
+@pytest.mark.parametrize("url", [
+    "http://127.0.0.1:9/x", "http://localhost:9/x", "http://[::1]:9/x", "http://[::ffff:127.0.0.1]:9/x",
+    "http://0x7f000001:9/x", "http://2130706433:9/x", "http://0.0.0.0:9/x", "http://10.1.2.3:9/x",
+    "http://192.168.1.1:9/x", "http://169.254.169.254/latest/meta-data/", "http://[fe80::1]:9/x",
+])
+def test_20_scrape_refuses_private_loopback_and_link_local_targets(app_ctx, url):
+    from batchops.automation.jobs import scrape
+    from batchops.errors import BatchOpsError
+
+    with pytest.raises(BatchOpsError) as exc:
+        scrape.fetch(url, timeout=2, max_bytes=1000)
+    assert exc.value.code == "E_URL_FORBIDDEN", exc.value
+
+
+def test_20_redirects_are_checked_and_the_allow_list_opens_the_intranet(app_ctx, tmp_path, slow_server):
+    from batchops.automation.jobs import scrape
+    from batchops.errors import BatchOpsError
+
+    with pytest.raises(BatchOpsError) as exc:  # default: the loopback test server itself is refused
+        scrape.fetch(f"{slow_server}/fine", timeout=2, max_bytes=10_000)
+    assert exc.value.code == "E_URL_FORBIDDEN"
+    _configure(tmp_path, '[automation]\nscrape_allow_hosts = ["127.0.0.1"]\n')
+    final, text = scrape.fetch(f"{slow_server}/fine", timeout=2, max_bytes=10_000)
+    assert "Exam notice" in text
+    for hop in ("/to-metadata", "/to-v6-loopback"):  # allowed host, redirected somewhere that is not
+        with pytest.raises(BatchOpsError) as exc:
+            scrape.fetch(f"{slow_server}{hop}", timeout=2, max_bytes=10_000)
+        assert exc.value.code == "E_URL_FORBIDDEN", (hop, exc.value)

@@ -1,7 +1,9 @@
 """run_web_scrape: fetch notice pages, extract the notices, report what changed.
 
 Only ``http``/``https`` URLs are fetched (``file:``, ``ftp:`` … are refused with
-``E_URL_SCHEME``, redirects included), with a timeout and a size cap
+``E_URL_SCHEME``, redirects included), never a private, loopback or link-local
+address unless ``automation.scrape_allow_hosts`` names it (``E_URL_FORBIDDEN``,
+checked after DNS and after every redirect), with one deadline per page and a size cap
 (``automation.scrape_timeout``, ``automation.scrape_max_bytes``). A notice is a
 link (``<a href>``) whose text or target mentions one of the keywords. Each
 page's notices are stored as ``scrapes/<host>-<hash>/latest.json`` (plus a
@@ -15,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import time
 import urllib.error
 import urllib.request
 from html.parser import HTMLParser
@@ -26,7 +27,7 @@ from batchops import clock
 from batchops.automation.runner import check_deadline, log
 from batchops.clock import utc_now
 from batchops.errors import BatchOpsError, InputError, JobError
-from batchops.http import check_url, http_only_opener
+from batchops.http import HostAllowList, check_url, open_url
 from batchops.redact import redact
 from batchops.services import context
 from batchops.store import files
@@ -66,24 +67,25 @@ class NoticeParser(HTMLParser):
             self.title += data
 
 
-def fetch(url: str, timeout: float, max_bytes: int) -> tuple[str, str]:
-    """(final URL, decoded text); E_URL_SCHEME / E_FETCH_FAILED / E_SCRAPE_TOO_LARGE."""
+def fetch(url: str, timeout: float, max_bytes: int, allow: HostAllowList | None = None) -> tuple[str, str]:
+    """(final URL, decoded text); E_URL_SCHEME / E_URL_FORBIDDEN / E_FETCH_FAILED / E_SCRAPE_TOO_LARGE.
+
+    ``timeout`` is one deadline for the whole request (redirects, headers, body);
+    private targets are refused unless ``allow`` (default automation.scrape_allow_hosts) names them.
+    """
     check_url(url)
+    if allow is None:
+        allow = HostAllowList(context.config().automation.scrape_allow_hosts)
     request = urllib.request.Request(url, headers={"User-Agent": "BatchOps notice scraper",
                                                    "Accept": "text/html,*/*;q=0.5"})
     try:
-        with http_only_opener().open(request, timeout=timeout) as response:
+        with open_url(request, timeout, allow) as response:
             length = response.headers.get("Content-Length")
             if length and length.isdigit() and int(length) > max_bytes:
                 raise JobError(f"{url} is {int(length):,} bytes, over automation.scrape_max_bytes ({max_bytes:,})",
                                code="E_SCRAPE_TOO_LARGE")
-            # the socket timeout only bounds each read: a server dripping a byte at a time
-            # would hold the worker for hours, so the whole body gets the same budget
-            deadline = time.monotonic() + timeout
             chunks, size = [], 0
             while size <= max_bytes:
-                if time.monotonic() > deadline:
-                    raise TimeoutError
                 chunk = response.read1(min(65536, max_bytes + 1 - size))
                 if not chunk:
                     break
