@@ -7,6 +7,7 @@ import sys
 from datetime import datetime
 
 from batchops import clock
+from batchops.terminal import safe_text
 
 state = {"json": False, "debug": False}
 
@@ -44,7 +45,7 @@ def show_value(value, key: str = "", compact: bool = False) -> str:
     """Plain text for a cell; rich markup in data (e.g. "[synonyms]") is escaped, not rendered."""
     from rich.markup import escape
 
-    return escape(_plain(value, key, compact))
+    return escape(safe_text(_plain(value, key, compact)))
 
 
 def _plain(value, key: str = "", compact: bool = False) -> str:
@@ -70,7 +71,7 @@ def table(rows: list[dict], columns: list[str], title: str | None = None, empty:
     if not rows:
         out.print(f"[dim]{empty}[/dim]")
         return
-    tbl = Table(title=title, header_style="bold", show_lines=False)
+    tbl = Table(title=safe_text(title) if title else None, header_style="bold", show_lines=False)
     for i, col in enumerate(columns):
         # One line per row; only the last column (a title or message) may wrap.
         last = i == len(columns) - 1
@@ -84,7 +85,7 @@ def table(rows: list[dict], columns: list[str], title: str | None = None, empty:
 def record(data: dict, title: str | None = None, skip: tuple[str, ...] = ()) -> None:
     from rich.table import Table
 
-    tbl = Table(title=title, show_header=False, box=None, pad_edge=False)
+    tbl = Table(title=safe_text(title) if title else None, show_header=False, box=None, pad_edge=False)
     tbl.add_column(style="bold")
     tbl.add_column(overflow="fold")
     for key, value in data.items():
@@ -104,11 +105,11 @@ def emit(data, json_flag: bool, render) -> None:
 def error_line(code: str, message: str) -> None:
     from batchops.redact import redact
 
-    sys.stderr.write(f"error {code}: {redact(message)}\n")
+    sys.stderr.write(f"error {code}: {safe_text(redact(message))}\n")
 
 
 def info(message: str) -> None:
-    sys.stderr.write(message + "\n")
+    sys.stderr.write(safe_text(message) + "\n")
 
 
 def confirm(question: str, yes: bool) -> None:

@@ -16,11 +16,11 @@ JSON = typer.Option(False, "--json", help="One JSON document on stdout.")
 
 
 def _render_results(results: list[dict]) -> None:
-    from batchops.cli.output import console
+    from batchops.cli.output import console, show_value
 
     out = console()
     for r in results:
-        name = r.get("file", "")
+        name = show_value(r.get("file", ""))  # a file name is data: no markup, no control characters
         if r["status"] == "published":
             out.print(f"[green]published[/green] {name}: upload {r['upload_id']}, run {r['run_id']}, "
                       f"{r['rows_out']} rows -> {r['reports']['csv']} , {r['reports']['pdf']}")
@@ -29,7 +29,7 @@ def _render_results(results: list[dict]) -> None:
         else:
             err = r.get("error") or {}
             inc = f", incident {r['incident_id']}" if r.get("incident_id") else ""
-            out.print(f"[red]failed[/red] {name}: {err.get('code')}: {err.get('message')} "
+            out.print(f"[red]failed[/red] {name}: {err.get('code')}: {show_value(err.get('message'))} "
                       f"(upload {r['upload_id']}, run {r['run_id']}{inc})")
 
 

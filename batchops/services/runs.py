@@ -18,7 +18,7 @@ from batchops.clock import utc_now
 from batchops.errors import InputError
 from batchops.redact import redact, redact_data
 from batchops.services import context
-from batchops.services.common import get_or_404, row_dict
+from batchops.services.common import as_id, before_bound, get_or_404, row_dict
 from batchops.services.workers import pid_alive
 from batchops.store.db import db, retry_busy
 from batchops.store.models import RUN_KINDS, RUN_STATUSES, Job, JobRun, Upload
@@ -120,11 +120,11 @@ def list_runs(status: str | None = None, kind: str | None = None, upload_id: int
     if kind:
         query = query.where(JobRun.kind == kind)
     if upload_id:
-        query = query.where(JobRun.upload == upload_id)
+        query = query.where(JobRun.upload == as_id(upload_id, "upload"))
     if job_id:
-        query = query.where(JobRun.job == job_id)
+        query = query.where(JobRun.job == as_id(job_id, "job"))
     if before_id:
-        query = query.where(JobRun.id < before_id)
+        query = query.where(JobRun.id < before_bound(before_id))
     return [run_dict(r) for r in query.objects()]
 
 

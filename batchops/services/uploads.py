@@ -12,7 +12,7 @@ from pathlib import Path
 from batchops.clock import utc_now
 from batchops.errors import InputError
 from batchops.services import context
-from batchops.services.common import get_or_404, row_dict
+from batchops.services.common import before_bound, get_or_404, row_dict
 from batchops.store import files
 from batchops.store.db import db, retry_busy
 from batchops.store.models import UPLOAD_STATUSES, Incident, JobRun, Upload
@@ -118,7 +118,7 @@ def list_uploads(status: str | None = None, limit: int = 50, department: str | N
     if department:
         query = query.where(Upload.department == department)
     if before_id:
-        query = query.where(Upload.id < before_id)
+        query = query.where(Upload.id < before_bound(before_id))
     if text:
         query = query.where(Upload.original_name.contains(text) | Upload.notes.contains(text))
     return [upload_dict(u) for u in query]

@@ -752,3 +752,55 @@ def test_20_redirects_are_checked_and_the_allow_list_opens_the_intranet(app_ctx,
         with pytest.raises(BatchOpsError) as exc:
             scrape.fetch(f"{slow_server}{hop}", timeout=2, max_bytes=10_000)
         assert exc.value.code == "E_URL_FORBIDDEN", (hop, exc.value)
+
+
+# ---------------------------------------------------------------- 16 terminal escapes in file names
+
+ESC_NAME = "marks\x1b]0;pwned\x07\x1b[2J\x1b[31mred\u202e.csv"
+
+
+def test_16_control_characters_in_names_are_shown_not_obeyed(app_ctx, home, tmp_path):
+    from batchops.services import processing
+
+    src = tmp_path / "in.csv"
+    src.write_bytes(b"")  # fails: an upload, a run and an incident all carry the name
+    res = processing.process_file(src, original_name=ESC_NAME)
+    _close_store()
+    outputs = []
+    for args in (("uploads", "list"), ("uploads", "show", res["upload_id"]), ("incidents", "list"),
+                 ("runs", "list"), ("runs", "show", res["run_id"]), ("incidents", "show", "1"),
+                 ("uploads", "retry", "999999")):
+        r = batchops(home, *args)
+        outputs.append(r.stdout + r.stderr)
+    text = "".join(outputs)
+    assert "marks" in text
+    for raw in ("\x1b", "\x07", "\u202e"):
+        assert raw not in text, repr(raw)
+    assert "\\x1b" in text
+    r = batchops(home, "uploads", "list", "--json")  # JSON escapes controls itself and keeps the data exact
+    assert ESC_NAME in [u["original_name"] for u in json_out(r)]
+
+
+def test_16_tui_cells_escape_control_characters():
+    from rich.text import Text
+
+    from batchops.tui import display
+    from batchops.tui.widgets.paged_table import _safe_cell
+
+    assert "\x1b" not in display.text(ESC_NAME) and "\x1b" not in display.badge(ESC_NAME).plain
+    assert "\x1b" not in _safe_cell(ESC_NAME) and "\x1b" not in _safe_cell(Text(ESC_NAME)).plain
+
+
+# ---------------------------------------------------------------- 21 huge ids
+
+@pytest.mark.parametrize("args", [
+    ("uploads", "show", "9999999999999999999999"), ("runs", "show", "99999999999999999999999999"),
+    ("incidents", "show", "9999999999999999999999"), ("jobs", "show", "9999999999999999999999"),
+    ("known-errors", "show", "9999999999999999999999"), ("tickets", "show", "9999999999999999999999"),
+    ("uploads", "show", "--", "-9999999999999999999999"),
+    ("runs", "list", "--upload", "9999999999999999999999"),
+])
+def test_21_huge_ids_are_not_found(rhome, args):
+    r = batchops(rhome, *args)
+    assert r.returncode == 2 and "E_NOT_FOUND" in r.stderr, r.stderr
+    assert_clean_stderr(r.stderr)
