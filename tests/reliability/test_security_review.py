@@ -804,3 +804,25 @@ def test_21_huge_ids_are_not_found(rhome, args):
     r = batchops(rhome, *args)
     assert r.returncode == 2 and "E_NOT_FOUND" in r.stderr, r.stderr
     assert_clean_stderr(r.stderr)
+
+
+# ---------------------------------------------------------------- 17 config ranges
+
+@pytest.mark.parametrize("toml, key", [
+    ("[retention]\nsuccessful_runs_days = -1\n", "retention.successful_runs_days"),
+    ("[retention]\nexports_days = 0\n", "retention.exports_days"),
+    ("[pipeline]\nmax_file_mb = -1\n", "pipeline.max_file_mb"),
+    ("[incidents]\nreopen_window_hours = 1e300\n", "incidents.reopen_window_hours"),
+    ("[worker]\nheartbeat_seconds = 0\n", "worker.heartbeat_seconds"),
+    ("[automation]\nscrape_timeout = nan\n", "automation.scrape_timeout"),
+    ("[pipeline]\npass_mark = inf\n", "pipeline.pass_mark"),
+    ("[smtp]\nport = 70000\n", "smtp.port"),
+    ("[queue]\nworkers = 0\n", "queue.workers"),
+])
+def test_17_out_of_range_settings_are_refused_naming_key_and_file(tmp_path, toml, key):
+    cfg = tmp_path / "batchops.toml"
+    cfg.write_text(toml)
+    r = batchops(tmp_path / "home", "--config", cfg, "uploads", "list")
+    assert r.returncode == 2 and "E_CONFIG" in r.stderr, r.stderr
+    assert key in r.stderr and str(cfg) in r.stderr, r.stderr
+    assert_clean_stderr(r.stderr)
