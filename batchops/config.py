@@ -92,6 +92,7 @@ class IncidentsConfig:
 @dataclass
 class AutomationConfig:
     allowed_modules: list[str] = field(default_factory=list)
+    path_roots: list[str] = field(default_factory=list)
     attendance_path: str = ""
     scrape_urls: list[str] = field(default_factory=list)
     scrape_keywords: list[str] = field(default_factory=lambda: ["exam", "notice", "holiday", "result"])

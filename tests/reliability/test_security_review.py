@@ -826,3 +826,35 @@ def test_17_out_of_range_settings_are_refused_naming_key_and_file(tmp_path, toml
     assert r.returncode == 2 and "E_CONFIG" in r.stderr, r.stderr
     assert key in r.stderr and str(cfg) in r.stderr, r.stderr
     assert_clean_stderr(r.stderr)
+
+
+# ---------------------------------------------------------------- 12 job arguments name only configured roots
+
+def test_12_job_path_arguments_must_sit_under_configured_roots(rhome, tmp_path):
+    import json
+
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    (keys / "id_rsa.csv").write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n")
+    (keys / "escape").symlink_to(tmp_path)  # under no root, even through a link
+    (tmp_path / "batchops.toml").write_text(f'[automation]\ningest_folder = "{drop}"\n')
+    cases = (("schedule_file_ingest", {"folder": str(keys), "min_age_s": 0}),
+             ("schedule_file_ingest", {"folder": str(drop / ".." / "keys"), "min_age_s": 0}),
+             ("send_attendance_reminders", {"path": str(keys / "id_rsa.csv")}),
+             ("run_daily_backup", {"to": str(keys / "stolen")}))
+    for i, (callable_, kwargs) in enumerate(cases):
+        job = json_out(batchops(rhome, "jobs", "add", "--name", f"evil-{i}", "--callable", callable_, "--cron",
+                                "0 0 * * *", "--kwargs", json.dumps(kwargs), "--json", cwd=tmp_path))
+        run = json_out(batchops(rhome, "jobs", "trigger", job["id"], "--now", "--json", cwd=tmp_path))
+        assert run["status"] == "failed" and run["error_code"] == "E_PATH_NOT_ALLOWED", (callable_, run)
+    assert (keys / "id_rsa.csv").exists() and not (keys / "stolen").exists()
+    assert not query(rhome, "SELECT id FROM job_run WHERE instr(log, 'OPENSSH') OR instr(error_message, 'OPENSSH')")
+    # the configured folder itself, and folders under automation.path_roots, are fine
+    (tmp_path / "batchops.toml").write_text(f'[automation]\ningest_folder = "{drop}"\npath_roots = ["{tmp_path}/backups"]\n')
+    job = json_out(batchops(rhome, "jobs", "add", "--name", "ok-backup", "--callable", "run_daily_backup", "--cron",
+                            "0 0 * * *", "--kwargs", json.dumps({"to": str(tmp_path / "backups" / "nightly")}),
+                            "--json", cwd=tmp_path))
+    run = json_out(batchops(rhome, "jobs", "trigger", job["id"], "--now", "--json", cwd=tmp_path))
+    assert run["status"] == "succeeded", run

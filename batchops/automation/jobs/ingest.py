@@ -28,7 +28,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from batchops import clock
-from batchops.automation.jobs._common import remember_once, seen
+from batchops.automation.jobs._common import allowed_path, remember_once, seen
 from batchops.automation.runner import check_deadline, log
 from batchops.clock import utc_now
 from batchops.errors import BatchOpsError, InputError, JobError
@@ -203,7 +203,7 @@ def schedule_file_ingest(folder: str | None = None, department: str | None = Non
     source = folder or cfg.ingest_folder
     if not source:
         raise InputError("no drop folder: set automation.ingest_folder or pass folder", code="E_CONFIG")
-    drop = Path(source).expanduser()
+    drop = allowed_path(source, "drop folder", cfg.ingest_folder) if folder else Path(source).expanduser()
     if not drop.is_dir():
         raise InputError(f"drop folder not found: {drop}", code="E_FILE_NOT_FOUND")
     department = department or cfg.ingest_department or None
