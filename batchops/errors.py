@@ -105,3 +105,31 @@ class PipelineError(WorkError):
 
 class JobError(WorkError):
     code = "E_JOB_FAILED"
+
+
+class DiskFull(WorkError):
+    """The disk holding the data home (or an export) is full: nothing is retried until space is freed."""
+
+    code = "E_DISK_FULL"
+
+
+_FULL_ERRNOS = {28, 122}  # ENOSPC, EDQUOT
+
+
+def disk_full(exc: BaseException | None) -> DiskFull | None:
+    """A ``DiskFull`` if ``exc`` or anything in its chain says the disk is full, else None.
+
+    SQLite rolls a transaction back itself when the disk fills, so what surfaces is often
+    "cannot rollback - no transaction is active" with the real cause in the chain.
+    """
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, DiskFull):
+            return exc
+        text = str(exc).lower()
+        if "database or disk is full" in text or (isinstance(exc, OSError) and exc.errno in _FULL_ERRNOS):
+            return DiskFull(f"the disk is full ({exc.__class__.__name__}: {exc}); free space on the data home's "
+                            "disk, then retry - nothing was retried automatically")
+        exc = exc.__cause__ or exc.__context__
+    return None

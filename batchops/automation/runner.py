@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 from batchops import clock
 from batchops.clock import utc_now
-from batchops.errors import BatchOpsError, JobError
+from batchops.errors import BatchOpsError, JobError, disk_full
 from batchops.redact import redact
 from batchops.services import context, runs
 from batchops.store.db import db, retry_busy
@@ -185,6 +185,9 @@ def _as_error(exc: BaseException) -> BatchOpsError:
         if isinstance(exc, JobError):
             return exc
         return JobError(exc.message, code=exc.code)  # an input error inside a job is still a failed job
+    full = disk_full(exc)
+    if full is not None:
+        return JobError(full.message, code=full.code)
     return JobError(f"{exc.__class__.__name__}: {exc}", code="E_JOB_FAILED")
 
 

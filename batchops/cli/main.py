@@ -47,8 +47,14 @@ def setup():
 
     cfg = context.configure(state.get("config"), state.get("home"), read_only=state.get("read_only") or None)
     # A run whose process was killed (SIGKILL, reboot) is failed and triaged by the next command,
-    # so no upload stays 'processing' forever.
-    runs.recover_stale()
+    # so no upload stays 'processing' forever. On a full disk that write waits: reading still answers.
+    try:
+        runs.recover_stale()
+    except Exception as exc:
+        from batchops.errors import disk_full
+
+        if disk_full(exc) is None:
+            raise
     return cfg
 
 
@@ -60,7 +66,7 @@ def _register() -> None:
 
 def run(argv: list[str] | None = None) -> None:
     """Entry point: typer handles usage errors (exit 2); BatchOps errors become one line."""
-    from batchops.errors import EXIT_FAILED, BatchOpsError
+    from batchops.errors import EXIT_FAILED, BatchOpsError, disk_full
 
     _register()
     debug = "--debug" in (argv if argv is not None else sys.argv)
@@ -82,7 +88,11 @@ def run(argv: list[str] | None = None) -> None:
             import traceback
 
             traceback.print_exc()
-        error_line("E_INTERNAL", f"unexpected {exc.__class__.__name__}: {exc} (run with --debug for details)")
+        full = disk_full(exc)
+        if full is not None:
+            error_line(full.code, full.message)
+        else:
+            error_line("E_INTERNAL", f"unexpected {exc.__class__.__name__}: {exc} (run with --debug for details)")
         code = EXIT_FAILED
     sys.stdout.flush()
     sys.exit(code)

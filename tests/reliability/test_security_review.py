@@ -858,3 +858,62 @@ def test_12_job_path_arguments_must_sit_under_configured_roots(rhome, tmp_path):
                             "--json", cwd=tmp_path))
     run = json_out(batchops(rhome, "jobs", "trigger", job["id"], "--now", "--json", cwd=tmp_path))
     assert run["status"] == "succeeded", run
+
+
+# ---------------------------------------------------------------- 15 disk full
+
+def _cli(capsys, *args) -> tuple[int, str, str]:
+    """``batchops ARGS`` in this process (so the store's page cap below applies), with its exit code."""
+    from batchops.cli import main
+    from batchops.services import context
+
+    context._config = None
+    with pytest.raises(SystemExit) as done:
+        main.run([str(a) for a in args])
+    out = capsys.readouterr()
+    return done.value.code, out.out, out.err
+
+
+def test_15_a_full_disk_is_e_disk_full_and_reading_still_answers(app_ctx, home, tmp_path, monkeypatch, capsys):
+    import importlib
+    import sqlite3
+
+    store_db = importlib.import_module("batchops.store.db")  # the module (batchops.store.db is also the proxy)
+    src = tmp_path / "ok.csv"
+    src.write_text("student_id,name,score\n" + "".join(f"S{i},Student {i},{i % 100}\n" for i in range(2000)))
+    _close_store()
+    conn = sqlite3.connect(home / "batchops.db")
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    conn.close()
+    # SQLite's own "database or disk is full": the store may not grow by a single page
+    monkeypatch.setattr(store_db, "SQLITE_PRAGMAS", {**store_db.SQLITE_PRAGMAS, "max_page_count": pages})
+    code, out, err = _cli(capsys, "process", "--json", "--", src)
+    assert code == 1 and "E_DISK_FULL" in err, err
+    assert "E_INTERNAL" not in err and "cannot rollback" not in err
+    for args in (("uploads", "list", "--json"), ("runs", "list", "--json"), ("incidents", "list", "--json"),
+                 ("--read-only", "dashboard", "--json")):
+        code, out, err = _cli(capsys, *args)
+        assert code == 0, (args, err)
+    code, out, err = _cli(capsys, "health", "--json")
+    assert code in (0, 1) and '"store"' in out and "E_INTERNAL" not in err, err
+
+
+def test_15_disk_full_has_its_own_known_error(app_ctx):
+    from batchops.errors import disk_full
+    from batchops.incidents import triage
+
+    found = triage.match("E_DISK_FULL", "the disk is full", None)
+    assert found is not None and found.known_error.name == "Disk full" and not found.known_error.auto_retry
+    rollback = sqlite3_error("cannot rollback - no transaction is active", cause=sqlite3_error("database or disk is full"))
+    assert disk_full(rollback).code == "E_DISK_FULL"
+    assert disk_full(OSError(28, "No space left on device")).code == "E_DISK_FULL"
+    assert disk_full(OSError(2, "No such file")) is None
+
+
+def sqlite3_error(text: str, cause=None):
+    import sqlite3
+
+    exc = sqlite3.OperationalError(text)
+    exc.__context__ = cause
+    return exc
