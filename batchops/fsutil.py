@@ -49,12 +49,11 @@ def private_dir(path: Path) -> Path:
 def private_file(path: Path) -> Path:
     """Create ``path`` empty with mode 0600, or make an existing one 0600 (SQLite's -wal/-shm follow it)."""
     path = Path(path)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
     try:
-        if os.fstat(fd).st_mode & 0o077:
-            os.fchmod(fd, 0o600)
-    finally:
-        os.close(fd)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600))
+    except FileExistsError:  # never opened for writing: a read-only mount must still work
+        if os.stat(path).st_mode & 0o077:
+            os.chmod(path, 0o600)
     return path
 
 

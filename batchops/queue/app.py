@@ -83,7 +83,7 @@ def build(cfg, immediate: bool | None = None):
         huey = RedisHuey(QUEUE_NAME, url=url, immediate=immediate, utc=True)
     elif not url or url.startswith("sqlite:"):
         path = _sqlite_path(cfg)
-        if not immediate:
+        if not immediate and not cfg.read_only:
             path.parent.mkdir(parents=True, exist_ok=True)
             private_file(path)  # queued work names uploads and jobs: owner only, like the store
         huey = SqliteHuey(QUEUE_NAME, filename=str(path), immediate=immediate, utc=True, timeout=10)
