@@ -73,8 +73,9 @@ BUILTINS: dict[str, Entry] = {e.name: e for e in (
           (Arg("folder", "str", None, "drop folder (default automation.ingest_folder)"),
            Arg("department", "str", None, "department for the uploads (default automation.ingest_department)"),
            Arg("plan", "str", None, "processing plan (default automation.ingest_plan)"),
-           Arg("ftp_url", "str", None, "ftp://user@host/dir to fetch from first (default automation.ingest_ftp_url)"),
-           Arg("min_age_s", "float", 2.0, "skip files modified this recently (still being copied)"))),
+           Arg("ftp_url", "str", None, "ftp[s]://user@host/dir to fetch from first (default automation.ingest_ftp_url)"),
+           Arg("min_age_s", "float", None, "seconds a file must be unchanged, on two looks, before it is taken "
+                                           "(default automation.ingest_quiet_seconds)"))),
     Entry("purge_old_records", f"{_J}.purge:purge_old_records",
           "Apply the retention settings (failed runs kept longer than successful ones, archived incidents, "
           "old exports and outbox), then VACUUM.",
