@@ -95,15 +95,18 @@ class IncidentsConfig:
 @dataclass
 class AutomationConfig:
     allowed_modules: list[str] = field(default_factory=list)
+    path_roots: list[str] = field(default_factory=list)
     attendance_path: str = ""
     scrape_urls: list[str] = field(default_factory=list)
     scrape_keywords: list[str] = field(default_factory=lambda: ["exam", "notice", "holiday", "result"])
     scrape_timeout: float = 10.0
     scrape_max_bytes: int = 2_000_000
+    scrape_allow_hosts: list[str] = field(default_factory=list)
     ingest_folder: str = ""
     ingest_department: str = ""
     ingest_plan: str = "transform"
     ingest_ftp_url: str = ""
+    ingest_quiet_seconds: float = 10.0
 
 
 @dataclass
@@ -149,6 +152,59 @@ class Config:
 
 
 _NOT_SETTINGS = {"source"}
+
+# Ranges of the numeric settings: key -> (lowest, highest, lowest excluded?). A value outside
+# would not be a setting but a bug: negative retention deletes today's runs, a zero heartbeat
+# spins, a 1e300-hour window overflows. Every float must also be finite.
+DAY_LIMIT = 36_500
+RANGES: dict[str, tuple[float, float, bool]] = {
+    "queue.workers": (1, 256, False),
+    "queue.max_delay": (0, 3600, True),
+    "pipeline.pdf_max_rows": (1, 10_000_000, False),
+    "pipeline.max_file_mb": (0, 1_000_000, True),
+    "pipeline.max_rows": (1, 1_000_000_000, False),
+    "pipeline.max_columns": (1, 100_000, False),
+    "pipeline.max_pdf_pages": (1, 100_000, False),
+    "pipeline.max_xlsx_uncompressed_mb": (0, 1_000_000, True),
+    "pipeline.max_cell_chars": (1, 100_000_000, False),
+    "retention.successful_runs_days": (1, DAY_LIMIT, False),
+    "retention.failed_runs_days": (1, DAY_LIMIT, False),
+    "retention.archived_incidents_days": (1, DAY_LIMIT, False),
+    "retention.exports_days": (1, DAY_LIMIT, False),
+    "retention.outbox_days": (1, DAY_LIMIT, False),
+    "retention.backups_keep": (1, 10_000, False),
+    "smtp.port": (1, 65535, False),
+    "smtp.timeout": (0, 3600, True),
+    "incidents.reopen_window_hours": (0, 24 * DAY_LIMIT, False),
+    "incidents.rate_limit_minutes": (0, 60 * 24 * DAY_LIMIT, False),
+    "automation.scrape_timeout": (0, 3600, True),
+    "automation.scrape_max_bytes": (1, 1_000_000_000, False),
+    "automation.ingest_quiet_seconds": (0, 86_400, False),
+    "worker.heartbeat_seconds": (0.1, 3600, False),
+    "worker.lost_after_seconds": (1, 86_400 * 7, False),
+    "worker.requeue_lost_after_seconds": (1, 86_400 * 7, False),
+    "worker.max_lateness_minutes": (0, 60 * 24 * 7, False),
+}
+
+
+def _check_ranges(cfg: "Config") -> None:
+    import math
+
+    for key, (low, high, open_low) in RANGES.items():
+        section, name = key.split(".")
+        value = getattr(getattr(cfg, section), name)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{key} in {cfg.source} must be a finite number, not {value!r}")
+        if value < low or value > high or (open_low and value == low):
+            lowest = f"above {low:g}" if open_low else f"{low:g}"
+            raise ConfigError(f"{key} in {cfg.source} must be between {lowest} and {high:g}, not {value!r}")
+    for key in ("score_min", "score_max", "pass_mark"):
+        value = getattr(cfg.pipeline, key)
+        if not math.isfinite(value):
+            raise ConfigError(f"pipeline.{key} in {cfg.source} must be a finite number, not {value!r}")
+    if cfg.worker.lost_after_seconds <= cfg.worker.heartbeat_seconds:
+        raise ConfigError(f"worker.lost_after_seconds in {cfg.source} must be longer than "
+                          f"worker.heartbeat_seconds ({cfg.worker.heartbeat_seconds:g})")
 
 
 def _type_name(tp: Any) -> str:
@@ -227,6 +283,7 @@ def _validate(cfg: Config) -> None:
             raise ConfigError(f"incidents.{key} in {cfg.source} must be one of {', '.join(severities)}")
     if cfg.worker.default_missed_policy not in ("skip", "once", "all"):
         raise ConfigError(f"worker.default_missed_policy in {cfg.source} must be skip, once or all")
+    _check_ranges(cfg)
     p = cfg.pipeline
     if p.score_min >= p.score_max:
         raise ConfigError(f"pipeline.score_min must be below pipeline.score_max in {cfg.source}")
@@ -235,18 +292,10 @@ def _validate(cfg: Config) -> None:
 
 
 def redact_url(url: str) -> str:
-    """A database/queue URL fit to print: any password replaced by ``***``."""
-    from urllib.parse import urlsplit, urlunsplit
+    """A database/queue URL fit to print (see ``batchops.redact``)."""
+    from batchops.redact import redact
 
-    try:
-        parts = urlsplit(url)
-        if parts.password is None:
-            return url
-        user = parts.username or ""
-        host = parts.netloc.rsplit("@", 1)[1]
-        return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
-    except ValueError:
-        return "(unparsable URL)"
+    return redact(url)
 
 
 def user_config_path() -> Path:

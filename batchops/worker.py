@@ -78,6 +78,24 @@ def _setup_logging(config) -> None:
     ours = logging.getLogger("batchops")
     if not ours.handlers:
         config.setup_logger(ours)
+    for logger in (huey_logger, ours):
+        for handler in logger.handlers:  # handler filters see every record, the children's too
+            if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+                handler.addFilter(RedactingFilter())
+
+
+class RedactingFilter(logging.Filter):
+    """Log lines leave the process too: URL passwords and tokens are masked (batchops.redact)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from batchops.redact import redact
+
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a bad format string is logging's own error to report
+            return True
+        record.msg, record.args = redact(message), None
+        return True
 
 
 def make_consumer(huey, config, tick: int):

@@ -108,7 +108,7 @@ def incidents_retry(
     """Run the failed work again (re-queue the upload's pipeline, or trigger the job)."""
     from batchops.services import incidents
 
-    setup()
+    setup(recover=True)
     result = incidents.retry(incident_id, actor=as_, now=now)
     run = result["run"] or {}
     emit(result, json_out, lambda r: info(

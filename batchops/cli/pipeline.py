@@ -18,11 +18,11 @@ JSON = typer.Option(False, "--json", help="One JSON document on stdout.")
 def _render_results(results: list[dict]) -> None:
     from rich.markup import escape
 
-    from batchops.cli.output import console
+    from batchops.cli.output import console, show_value
 
     out = console()
     for r in results:
-        name = r.get("file", "")
+        name = show_value(r.get("file", ""))  # a file name is data: no markup, no control characters
         if r["status"] == "published":
             marker = "[yellow]published with warnings[/yellow]" if r.get("warnings") else "[green]published[/green]"
             out.print(f"{marker} {escape(name)}: upload {r['upload_id']}, run {r['run_id']}, "
@@ -34,7 +34,7 @@ def _render_results(results: list[dict]) -> None:
         else:
             err = r.get("error") or {}
             inc = f", incident {r['incident_id']}" if r.get("incident_id") else ""
-            out.print(f"[red]failed[/red] {escape(name)}: {err.get('code')}: {escape(str(err.get('message')))} "
+            out.print(f"[red]failed[/red] {escape(show_value(name))}: {err.get('code')}: {escape(show_value(err.get('message')))} "
                       f"(upload {r['upload_id']}, run {r['run_id']}{inc})")
 
 
@@ -98,7 +98,7 @@ def process(
 
     config = plans.plan_config(records=records, where=where, rules=rules, instructions=instructions, options=options,
                                labels={"records": "--records", "rules": "--rules"})
-    setup()
+    setup(recover=True)
     if ocr is not None:
         _use_ocr(ocr, queue)
     results = process_files(files, department=department, plan=plan, plan_config=config, notes=notes,
@@ -127,7 +127,7 @@ def demo(json_out: bool = JSON) -> None:
     """Init, then process the bundled sample files (one fails on purpose)."""
     from batchops.services import system
 
-    setup()
+    setup(recover=True)
     system.init()
     samples = Path(__file__).resolve().parent.parent / "samples"
     jobs = [
@@ -150,6 +150,12 @@ def demo(json_out: bool = JSON) -> None:
 report_app = typer.Typer(no_args_is_help=True)
 
 
+def ask_overwrite(path) -> bool:
+    import sys
+
+    return sys.stdin.isatty() and typer.confirm(f"{path} exists. Replace it?", default=False)
+
+
 @report_app.command("export")
 def export(
     upload: Optional[int] = typer.Option(None, "--upload", help="Upload id."),
@@ -157,9 +163,10 @@ def export(
     fmt: str = typer.Option(..., "--format", "-f", help="csv or pdf."),
     output: Optional[str] = typer.Option(None, "-o", "--output", help="File or folder to write."),
     wait: float = typer.Option(0.0, "--wait", help="Wait up to SECONDS for a run still going."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing file without asking."),
     json_out: bool = JSON,
 ) -> None:
-    """Write a published report to a file.
+    """Write a published report to a file (never inside the data home; asks before replacing a file).
 
     Allowed in read-only mode on purpose: it only reads the store, so staff with read-only
     access can hand reports out.
@@ -167,7 +174,8 @@ def export(
     from batchops.services import reports
 
     setup()
-    result = reports.export(upload_id=upload, run_id=run, fmt=fmt, out=output, wait=wait)
+    result = reports.export(upload_id=upload, run_id=run, fmt=fmt, out=output, wait=wait,
+                            overwrite=force or ask_overwrite)
     emit(result, json_out, lambda r: info(f"wrote {r['path']} ({human_size(r['bytes'])})"))
 
 

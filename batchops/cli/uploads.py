@@ -59,7 +59,7 @@ def uploads_retry(
     """Run the pipeline again for an upload (queued for the worker by default)."""
     from batchops.services import processing, uploads
 
-    setup()
+    setup(recover=True)
     upload = uploads.get_upload(upload_id)
     result = processing.submit(upload.id, trigger="retry", queue=not now)
     emit(result, json_out, lambda r: info(f"upload {r['upload_id']}: run {r['run_id']} {r['status']}"))

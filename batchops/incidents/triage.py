@@ -46,8 +46,9 @@ from datetime import timedelta
 
 from batchops import context
 from batchops.clock import as_utc, utc_now
-from batchops.incidents import workflow
+from batchops.incidents import patterns, workflow
 from batchops.incidents.workflow import ACTIVE_STATES, SYSTEM_ACTOR, add_event
+from batchops.redact import redact
 from batchops.store.db import db, retry_busy
 from batchops.store.models import Incident, JobRun, KnownError, Ticket, Upload
 
@@ -76,20 +77,16 @@ class Match:
         return (self.level, 1 if ke.step else 0, len(ke.pattern or ""), -ke.id)
 
 
-def compile_pattern(pattern: str | None) -> re.Pattern | None:
-    """The compiled regex (case-insensitive) or None for an empty pattern; raises re.error."""
-    if not pattern:
-        return None
-    return re.compile(pattern, re.IGNORECASE)
+compile_pattern = patterns.compile_pattern  # operators' regexes run under a time budget
 
 
 def match_one(ke: KnownError, code: str | None, message: str, step: str | None,
-              compiled: re.Pattern | None = None) -> Match | None:
+              compiled=None) -> Match | None:
     """How ``ke`` matches this error, or None."""
     ke_code = (ke.error_code or "").strip()
     try:
         regex = compiled if compiled is not None else compile_pattern(ke.pattern)
-    except re.error:
+    except patterns.error:
         log.warning("known error %s has an invalid pattern %r; skipped", ke.id, ke.pattern)
         return None
     if not ke_code and regex is None:
@@ -97,7 +94,7 @@ def match_one(ke: KnownError, code: str | None, message: str, step: str | None,
     if ke.step and step and ke.step != step:
         return None
     code = (code or "").strip()
-    pattern_hit = regex is not None and regex.search(message or "") is not None
+    pattern_hit = regex is not None and patterns.search(regex, message or "")
     if ke_code and code == ke_code:
         if regex is None:
             return Match(ke, 2)
@@ -176,7 +173,7 @@ def _error_parts(run: JobRun, error) -> tuple[str | None, str, str | None]:
     code = getattr(error, "code", None) or run.error_code
     message = getattr(error, "message", None) or (str(error) if error is not None else "") or run.error_message or ""
     step = getattr(error, "step", None) or run.failed_step
-    return code, message, step
+    return code, redact(message), step
 
 
 def _retry_policy(run: JobRun, ke: KnownError | None) -> tuple[int, int]:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from batchops.clock import utc_now
 from batchops.errors import IllegalTransition, InputError
+from batchops.redact import redact
 from batchops.store.models import SEVERITIES, Incident, IncidentEvent, Ticket
 
 ACTIVE_STATES = ("open", "assigned", "analyzing")
@@ -68,7 +69,7 @@ def check(incident: Incident, action: str) -> None:
 def add_event(incident: Incident, kind: str, actor: str = SYSTEM_ACTOR, message: str = "", *,
               from_state: str | None = None, to_state: str | None = None, run_id: int | None = None,
               at=None) -> IncidentEvent:
-    return IncidentEvent.create(incident=incident.id, kind=kind, actor=actor or SYSTEM_ACTOR, message=message,
+    return IncidentEvent.create(incident=incident.id, kind=kind, actor=actor or SYSTEM_ACTOR, message=redact(message),
                                 from_state=from_state, to_state=to_state, run=run_id, at=at or utc_now())
 
 

@@ -70,6 +70,8 @@ def build(cfg, immediate: bool | None = None):
     """A new Huey instance for ``cfg`` (no tasks: ``services.tasks.huey()`` registers them)."""
     from huey import RedisHuey, SqliteHuey
 
+    from batchops.fsutil import private_file
+
     immediate = immediate_mode() if immediate is None else immediate
     url = cfg.queue.url
     if url.startswith(("redis://", "rediss://", "unix://")):
@@ -81,8 +83,9 @@ def build(cfg, immediate: bool | None = None):
         huey = RedisHuey(QUEUE_NAME, url=url, immediate=immediate, utc=True)
     elif not url or url.startswith("sqlite:"):
         path = _sqlite_path(cfg)
-        if not immediate:
+        if not immediate and not cfg.read_only:
             path.parent.mkdir(parents=True, exist_ok=True)
+            private_file(path)  # queued work names uploads and jobs: owner only, like the store
         huey = SqliteHuey(QUEUE_NAME, filename=str(path), immediate=immediate, utc=True, timeout=10)
     else:
         raise ConfigError(f"queue.url must be empty, sqlite:///path or redis://..., not {url!r}")

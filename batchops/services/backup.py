@@ -21,6 +21,7 @@ import os
 import re
 import shutil
 import sqlite3
+from datetime import datetime, timezone
 from pathlib import Path
 
 from batchops import clock
@@ -31,7 +32,7 @@ from batchops.store import files
 
 STORE = "batchops.db"
 QUEUE = "queue.db"
-STAMP = re.compile(r"^\d{8}T\d{6}Z(-\d+)?$")
+STAMP = re.compile(r"^\d{8}T\d{6}(\d{6})?Z(-\d+)?$")
 
 
 def backups_dir() -> Path:
@@ -94,14 +95,16 @@ def _schema_version(path: Path) -> int | None:
 
 
 def _new_folder(root: Path) -> Path:
-    stamp = f"{utc_now():%Y%m%dT%H%M%SZ}"
-    folder = root / stamp
+    """A folder no backup ever had: microseconds in the name, and mkdir refuses one that exists."""
+    stamp = f"{utc_now():%Y%m%dT%H%M%S%fZ}"
     n = 1
-    while folder.exists():
-        n += 1
-        folder = root / f"{stamp}-{n}"
-    folder.mkdir(parents=True)
-    return folder
+    while True:
+        folder = root / (stamp if n == 1 else f"{stamp}-{n}")
+        try:
+            folder.mkdir(parents=True)
+            return folder
+        except FileExistsError:
+            n += 1
 
 
 def backup(to: str | os.PathLike | None = None, keep: int | None = None) -> dict:
@@ -134,25 +137,44 @@ def backup(to: str | os.PathLike | None = None, keep: int | None = None) -> dict
     manifest = {"created_at": clock.iso(utc_now()), "data_dir": str(context.home()),
                 "schema_version": _schema_version(folder / STORE), "files": items}
     files.atomic_write_text(folder / "manifest.json", json.dumps(manifest, indent=2))
-    removed = rotate(keep) if default else []
+    removed = rotate(keep, protect=folder) if default else []
     return {"path": str(folder), "files": items, "verified": True, "rotated": removed,
             "schema_version": manifest["schema_version"]}
 
 
+def _made_at(folder: Path) -> datetime:
+    """When the backup was made, from its manifest; else (no or bad manifest) the folder's mtime."""
+    try:
+        made = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["created_at"]
+        return clock.as_utc(datetime.fromisoformat(made.replace("Z", "+00:00")))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return datetime.fromtimestamp(folder.stat().st_mtime, timezone.utc)
+
+
 def list_backups(root: Path | None = None) -> list[Path]:
+    """Backups under ``root`` (default backups/), oldest first by the time they were made.
+
+    Folder names only sort by time while the clock never went back; a folder dated in the
+    future (a clock once ahead) or a name with a counter (-10 sorts before -2) would not.
+    """
     root = root or backups_dir()
     if not root.is_dir():
         return []
-    return sorted(p for p in root.iterdir() if p.is_dir() and STAMP.match(p.name) and (p / STORE).exists())
+    found = [p for p in root.iterdir() if p.is_dir() and STAMP.match(p.name) and (p / STORE).exists()]
+    return sorted(found, key=lambda p: (_made_at(p), p.name))
 
 
-def rotate(keep: int | None = None) -> list[str]:
-    """Keep the newest ``keep`` (default retention.backups_keep) backups under backups/; returns removed paths."""
+def rotate(keep: int | None = None, protect: Path | None = None) -> list[str]:
+    """Keep the newest ``keep`` (default retention.backups_keep) backups under backups/; returns removed paths.
+
+    ``protect`` (the snapshot just made) is never removed, whatever the others' times say.
+    """
     keep = context.config().retention.backups_keep if keep is None else keep
     keep = max(1, int(keep))
-    found = list_backups()
+    others = [p for p in list_backups() if protect is None or p.resolve() != protect.resolve()]
+    keep_others = keep - 1 if protect is not None else keep
     removed = []
-    for old in found[:-keep]:
+    for old in others[:len(others) - keep_others]:
         shutil.rmtree(old, ignore_errors=True)
         removed.append(str(old))
     return removed
@@ -210,13 +232,18 @@ def restore(file: str | os.PathLike, force: bool = False) -> dict:
     check = integrity(source)
     if check != "ok":
         raise InputError(f"{source} failed its integrity check: {check}", code="E_RESTORE_INVALID")
-    version = _schema_version(source)
-    if version is None:
-        raise InputError(f"{source} is not a BatchOps store (no schema_version table)", code="E_RESTORE_INVALID")
+    from batchops.store.migrations import check_restorable
+
+    version = check_restorable(source)  # version, tables, columns; no triggers or views
 
     stamp = f"{utc_now():%Y%m%dT%H%M%SZ}"
     staged = store.with_name(f".{STORE}.restore-{stamp}.tmp")
     _online_copy(source, staged)
+    try:
+        check_restorable(staged)  # what is swapped in is this copy: check it, not only the source
+    except BaseException:
+        staged.unlink(missing_ok=True)
+        raise
     keep_copy = None
     if db.obj is not None and not db.is_closed():
         db.close()

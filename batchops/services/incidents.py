@@ -15,7 +15,7 @@ from batchops.errors import InputError, NotFound
 from batchops.incidents import workflow
 from batchops.incidents.workflow import ACTIVE_STATES
 from batchops import context
-from batchops.services.common import get_or_404, row_dict
+from batchops.services.common import before_bound, get_or_404, row_dict
 from batchops.store.db import db, retry_busy
 from batchops.store.models import (
     INCIDENT_STATES, SEVERITIES, Incident, IncidentEvent, Job, JobRun, KnownError, Ticket, Upload,
@@ -67,7 +67,7 @@ def list_incidents(state: str | None = None, severity: str | None = None, text: 
         query = query.where(Incident.title.contains(text) | Incident.error_message.contains(text)
                             | Incident.signature.contains(text) | Incident.error_code.contains(text))
     if before_id:
-        query = query.where(Incident.id < int(before_id))
+        query = query.where(Incident.id < before_bound(before_id))
     return [incident_dict(i, getattr(i, "ke_name", None) or "") for i in query.objects()]
 
 

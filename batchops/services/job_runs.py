@@ -34,7 +34,7 @@ from batchops import clock, context
 from batchops.automation import job_context
 from batchops.automation.job_context import JobContext
 from batchops.clock import utc_now
-from batchops.errors import BatchOpsError, JobError
+from batchops.errors import BatchOpsError, JobError, disk_full
 from batchops.services import runs
 from batchops.store.db import db, retry_busy, write
 from batchops.store.models import Job, JobRun, ScheduleClaim
@@ -141,6 +141,9 @@ def _as_error(exc: BaseException) -> BatchOpsError:
         if isinstance(exc, JobError):
             return exc
         return JobError(exc.message, code=exc.code)  # an input error inside a job is still a failed job
+    full = disk_full(exc)
+    if full is not None:
+        return JobError(full.message, code=full.code)
     return JobError(f"{exc.__class__.__name__}: {exc}", code="E_JOB_FAILED")
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from batchops import clock
 from batchops.clock import utc_now
-from batchops.errors import BatchOpsError, InputError, PipelineError
+from batchops.errors import BatchOpsError, InputError, PipelineError, disk_full
 from batchops import context
 from batchops.services import runs, uploads
 from batchops.store import files
@@ -239,7 +239,9 @@ def execute(run_id: int) -> dict:
         result = run_pipeline(request, from_config(cfg), on_step=on_step)
     except BaseException as exc:
         beat.stopped.set()
+        full = disk_full(exc)
         error = exc if isinstance(exc, BatchOpsError) else PipelineError(
+            full.message, code=full.code) if full is not None else PipelineError(
             f"unexpected {exc.__class__.__name__}: {exc}", code="E_INTERNAL")
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             error = PipelineError("the run was interrupted", code="E_INTERRUPTED")

@@ -16,8 +16,9 @@ from peewee import JOIN
 
 from batchops.clock import utc_now
 from batchops.errors import InputError
+from batchops.redact import redact, redact_data
 from batchops import context
-from batchops.services.common import get_or_404, row_dict
+from batchops.services.common import as_id, before_bound, get_or_404, row_dict
 from batchops.services.workers import pid_alive
 from batchops.store.db import db, retry_busy
 from batchops.store.models import RUN_KINDS, RUN_STATUSES, Job, JobRun, Upload
@@ -72,12 +73,15 @@ def heartbeat(run_id: int) -> None:
 @retry_busy
 def save_progress(run_id: int, steps: list[dict], log: str) -> None:
     with db.atomic():
-        JobRun.update(steps=steps, log=log, heartbeat_at=utc_now()).where(JobRun.id == run_id).execute()
+        JobRun.update(steps=steps, log=redact(log), heartbeat_at=utc_now()).where(JobRun.id == run_id).execute()
 
 
 @retry_busy
 def finish(run_id: int, status: str, **fields) -> JobRun:
     now = utc_now()
+    for key in ("log", "error_message", "result"):  # a traceback or a library's message can carry a password
+        if key in fields:
+            fields[key] = redact_data(fields[key])
     with db.atomic():
         run = JobRun.get_by_id(run_id)
         started = run.started_at or run.queued_at
@@ -119,11 +123,11 @@ def list_runs(status: str | None = None, kind: str | None = None, upload_id: int
     if kind:
         query = query.where(JobRun.kind == kind)
     if upload_id:
-        query = query.where(JobRun.upload == upload_id)
+        query = query.where(JobRun.upload == as_id(upload_id, "upload"))
     if job_id:
-        query = query.where(JobRun.job == job_id)
+        query = query.where(JobRun.job == as_id(job_id, "job"))
     if before_id:
-        query = query.where(JobRun.id < before_id)
+        query = query.where(JobRun.id < before_bound(before_id))
     return [run_dict(r) for r in query.objects()]
 
 
@@ -199,6 +203,11 @@ def put_back_interrupted(run_id: int) -> JobRun | None:
         return run
 
 
+def has_running() -> bool:
+    """Is any run marked running (the cheap question before a recovery sweep)?"""
+    return JobRun.select(JobRun.id).where(JobRun.status == "running").exists()
+
+
 def recover_stale(lost_after: float | None = None) -> list[int]:
     """Fail every running run whose owner is gone; triage each. Returns their ids."""
     from batchops.errors import WorkError
@@ -224,14 +233,20 @@ def recover_stale(lost_after: float | None = None) -> list[int]:
     return recovered
 
 
-def triage_untriaged(lost_after: float | None = None, now=None) -> list[int]:
+UNTRIAGED_BUDGET_S = 2.0  # a sweep never holds up the command that runs it; the rest waits for the next
+
+
+def triage_untriaged(lost_after: float | None = None, now=None, budget_s: float = UNTRIAGED_BUDGET_S) -> list[int]:
     """Triage failed runs that never reached triage; returns their ids.
 
     A process killed between recording a run's failure and triaging it (two transactions)
     left a failed upload with no incident, and nothing would ever look at it again. A run
     counts as triaged once an incident event names it (open, occurrence, re-open); one whose
-    owner is still alive on this host is left to it for ``lost_after`` seconds.
+    owner is still alive on this host is left to it for ``lost_after`` seconds. The sweep
+    stops after ``budget_s`` seconds (every command's start-up runs it).
     """
+    import time
+
     from peewee import fn
 
     from batchops.store.models import IncidentEvent
@@ -244,7 +259,10 @@ def triage_untriaged(lost_after: float | None = None, now=None) -> list[int]:
         & ~fn.EXISTS(named)))
     host = socket.gethostname()
     done = []
+    deadline = time.monotonic() + budget_s
     for run in candidates:
+        if time.monotonic() > deadline:
+            break
         finished = run.finished_at or run.queued_at
         if (now - finished) <= timedelta(seconds=lost_after):
             same_host = bool(run.worker_id) and run.worker_id.rsplit(":", 1)[0] == host

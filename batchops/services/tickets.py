@@ -10,7 +10,7 @@ from batchops.clock import utc_now
 from batchops.errors import IllegalTransition, InputError
 from batchops.incidents import workflow
 from batchops import context
-from batchops.services.common import get_or_404, row_dict
+from batchops.services.common import as_id, before_bound, get_or_404, row_dict
 from batchops.store.db import db, retry_busy
 from batchops.store.models import TICKET_STATES, Incident, Ticket
 
@@ -43,11 +43,11 @@ def list_tickets(state: str | None = None, incident_id: int | None = None, assig
     if state:
         query = query.where(Ticket.state == state)
     if incident_id:
-        query = query.where(Ticket.incident == int(incident_id))
+        query = query.where(Ticket.incident == as_id(incident_id, "incident"))
     if assignee:
         query = query.where(Ticket.assignee == assignee)
     if before_id:
-        query = query.where(Ticket.id < int(before_id))
+        query = query.where(Ticket.id < before_bound(before_id))
     return [ticket_dict(t) for t in query]
 
 

@@ -14,7 +14,7 @@ from peewee import fn
 
 from batchops.errors import InputError
 from batchops import context
-from batchops.services.common import get_or_404, row_dict
+from batchops.services.common import before_bound, get_or_404, row_dict
 from batchops.store import files
 from batchops.store.db import db, retry_busy
 from batchops.store.models import UPLOAD_STATUSES, Incident, JobRun, Upload
@@ -124,7 +124,11 @@ def ingested_before(sha256: str, original_name: str) -> Upload | None:
 
 
 def blob_path(upload: Upload) -> Path:
-    return files.safe_join(context.home(), upload.blob_path)
+    """The stored original: only ever a file under files/ (a restored store's row may say otherwise)."""
+    rel = upload.blob_path or ""
+    if not rel.startswith("files/"):
+        raise InputError(f"upload {upload.id}'s original is not under files/ ({rel!r})", code="E_PATH_ESCAPE")
+    return files.safe_join(context.home() / "files", rel.removeprefix("files/"))
 
 
 def get_upload(ident) -> Upload:
@@ -142,7 +146,7 @@ def list_uploads(status: str | None = None, limit: int = 50, department: str | N
     if department:
         query = query.where(Upload.department == department)
     if before_id:
-        query = query.where(Upload.id < before_id)
+        query = query.where(Upload.id < before_bound(before_id))
     if text:
         query = query.where(Upload.original_name.contains(text) | Upload.notes.contains(text))
     return [upload_dict(u) for u in query]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from batchops.errors import ConfigError
+from batchops.fsutil import private_dir, private_file
 from batchops.store.db import bind, db, make_database
 
 
@@ -17,8 +18,12 @@ def open_store(cfg, *, seed: bool = True):
     from batchops.store import migrations, seeds
 
     home = Path(cfg.data_dir)
+    if cfg.read_only:
+        return _open_read_only(cfg, home)
     try:
-        home.mkdir(parents=True, exist_ok=True)
+        private_dir(home)  # student names and grades: owner only
+        if not cfg.database.url:
+            private_file(home / "batchops.db")  # before SQLite creates it 0644; -wal/-shm take its mode
     except OSError as exc:
         raise ConfigError(f"data home {home} cannot be created: {exc.strerror or exc}") from None
     database = bind(make_database(cfg.database.url, home))
@@ -27,6 +32,23 @@ def open_store(cfg, *, seed: bool = True):
         if before is None and seed:
             seeds.seed_known_errors()
             seeds.seed_jobs(cfg)
+    return database
+
+
+def _open_read_only(cfg, home: Path):
+    """Read-only creates, migrates and seeds nothing: the store must exist at the current schema."""
+    from batchops.errors import InputError
+    from batchops.store import migrations
+
+    if not cfg.database.url and not (home / "batchops.db").is_file():
+        raise InputError(f"no store at {home / 'batchops.db'} (read-only mode creates nothing; "
+                         "run batchops init first)", code="E_NO_STORE")
+    database = bind(make_database(cfg.database.url, home, read_only=True))
+    with database.connection_context():
+        version = migrations.current_version()
+    if version != migrations.LATEST:
+        raise InputError(f"the store at {home} is at schema version {version}, not {migrations.LATEST}; "
+                         "open it once without --read-only to upgrade it", code="E_STORE_OUTDATED")
     return database
 
 

@@ -27,10 +27,21 @@ SQLITE_PRAGMAS = {
 }
 
 
-def make_database(url: str, home: Path) -> peewee.Database:
+# Read-only: no journal_mode (setting it rewrites the file header: a backup would no longer
+# match its manifest's hash) and SQLite itself refuses every write (mode=ro).
+SQLITE_READ_ONLY_PRAGMAS = {k: v for k, v in SQLITE_PRAGMAS.items() if k not in ("journal_mode", "synchronous")}
+
+
+def make_database(url: str, home: Path, read_only: bool = False) -> peewee.Database:
     if not url:
+        path = home / "batchops.db"
+        if read_only:
+            from urllib.parse import quote
+
+            return peewee.SqliteDatabase(f"file:{quote(str(path))}?mode=ro", uri=True, timeout=10,
+                                         pragmas=SQLITE_READ_ONLY_PRAGMAS, thread_safe=True)
         return peewee.SqliteDatabase(
-            str(home / "batchops.db"),
+            str(path),
             timeout=10,
             lock_type="IMMEDIATE",
             pragmas=SQLITE_PRAGMAS,

@@ -45,6 +45,60 @@ MIGRATIONS = {
     3: _v3_read_options,
 }
 LATEST = max(MIGRATIONS) if MIGRATIONS else 1
+# version -> {table: columns} that step adds (a store older than the version may lack them)
+ADDED_COLUMNS = {
+    2: {"upload": {"sheet"}, "job_run": {"fire_time", "catch_up"}},
+}
+
+
+def check_restorable(path) -> int:
+    """The schema version of the SQLite file at ``path`` if it is a BatchOps store we may swap in.
+
+    Read-only, with plain sqlite3 (it is not the live store). Refused (E_RESTORE_INVALID):
+    no or an unknown schema version, a newer one than this code, a missing table or column,
+    and any trigger or view - a backup is data, never code that runs on the next write.
+    """
+    import sqlite3
+
+    from batchops.errors import InputError
+
+    def refuse(why: str) -> InputError:
+        return InputError(f"{path} is not a BatchOps store this version can restore: {why}", code="E_RESTORE_INVALID")
+
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise refuse(f"cannot open it ({exc})") from None
+    try:
+        objects = conn.execute("SELECT type, name, coalesce(sql, '') FROM sqlite_master").fetchall()
+        code = sorted(f"{kind} {name}" for kind, name, _ in objects if kind in ("trigger", "view"))
+        if code:
+            raise refuse(f"it holds {', '.join(code)} (a store has none)")
+        virtual = sorted(name for kind, name, sql in objects if kind == "table" and "VIRTUAL" in sql.upper()[:30])
+        if virtual:
+            raise refuse(f"it holds virtual table(s) {', '.join(virtual)}")
+        tables = {name for kind, name, _ in objects if kind == "table"}
+        if SchemaVersion._meta.table_name not in tables:
+            raise refuse("no schema_version table")
+        version = conn.execute(f"SELECT max(version) FROM {SchemaVersion._meta.table_name}").fetchone()[0]
+        if not isinstance(version, int) or version < 1:
+            raise refuse(f"schema version {version!r}")
+        if version > LATEST:
+            raise refuse(f"its schema version {version} is newer than this BatchOps ({LATEST}); upgrade BatchOps")
+        for model in ALL_MODELS:
+            table = model._meta.table_name
+            if table not in tables:
+                raise refuse(f"table {table} is missing")
+            have = {row[1] for row in conn.execute(f'PRAGMA table_info("{table}")')}
+            later = set().union(*(ADDED_COLUMNS.get(v, {}).get(table, set()) for v in range(version + 1, LATEST + 1)))
+            missing = sorted({f.column_name for f in model._meta.sorted_fields} - have - later)
+            if missing:
+                raise refuse(f"table {table} lacks column(s) {', '.join(missing)}")
+        return version
+    except sqlite3.Error as exc:
+        raise refuse(f"{exc.__class__.__name__}: {exc}") from None
+    finally:
+        conn.close()
 
 
 def current_version() -> int | None:

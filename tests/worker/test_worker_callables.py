@@ -62,7 +62,8 @@ def _absent_rows(path):
 
 
 def test_attendance_reminders_over_smtp_once_per_student_and_day(wctx, smtp_server, samples_dir):
-    wctx.reconfigure({"smtp": {"host": "127.0.0.1", "port": smtp_server.port, "sender": "office@school.test"}})
+    wctx.reconfigure({"smtp": {"host": "127.0.0.1", "port": smtp_server.port, "sender": "office@school.test"},
+                      "automation": {"path_roots": [str(samples_dir)]}})  # a path argument must sit under a root
     sample = samples_dir / "attendance_today.csv"
     absent = _absent_rows(sample)
     day = absent[0]["date"]
@@ -113,6 +114,7 @@ def test_attendance_reads_xlsx_and_reports_bad_files(wctx, tmp_path):
     sheet.append(["R3", "Mira", "mira.parent@example.org", "2026-11-27", "Present"])
     path = tmp_path / "att.xlsx"
     book.save(path)
+    wctx.reconfigure({"automation": {"path_roots": [str(tmp_path)]}})
     out = _call("send_attendance_reminders", path=str(path), date="2026-11-27")
     assert out["absent"] == 2 and out["outbox"] == 1 and out["no_email"] == ["R2 (att.xlsx:3)"]
     bad = tmp_path / "bad.csv"
@@ -333,6 +335,7 @@ def test_file_ingest_needs_a_folder(wctx, tmp_path):
     with pytest.raises(BatchOpsError) as info:
         _call("schedule_file_ingest")
     assert info.value.code == "E_CONFIG"
+    wctx.reconfigure({"automation": {"path_roots": [str(tmp_path)]}})
     with pytest.raises(BatchOpsError) as info:
         _call("schedule_file_ingest", folder=str(tmp_path / "nope"))
     assert info.value.code == "E_FILE_NOT_FOUND"
