@@ -18,7 +18,7 @@ from pathlib import Path
 import peewee
 from batchops import context
 from batchops.services.setup import configure
-from batchops.store.db import atomic, db
+from batchops.store.db import db
 from batchops.store.models import AppState
 
 home, n, go = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3])
@@ -30,7 +30,7 @@ errors = 0
 with db.connection_context():
     for _ in range(n):
         try:
-            with atomic():
+            with db.atomic():
                 value = AppState.get_by_id("counter").value          # read ...
                 AppState.update(value=value + 1).where(AppState.key == "counter").execute()  # ... then write
         except peewee.OperationalError as exc:

@@ -26,6 +26,11 @@ def as_id(ident, what: str) -> int:
     return key
 
 
+def _looks_like_id(ident) -> bool:
+    """A number (however large: ``as_id`` refuses what no row can have) rather than a name."""
+    return isinstance(ident, int) or str(ident).strip().lstrip("+-").isdigit()
+
+
 def before_bound(before_id) -> int | None:
     """A keyset page bound: any number, clamped to what SQLite can compare."""
     return None if before_id is None else max(0, min(int(before_id), MAX_ID))
@@ -34,6 +39,8 @@ def before_bound(before_id) -> int | None:
 def get_or_404(model: type[M], ident, what: str | None = None, fields=None) -> M:
     """The row with that id (only ``fields`` when given), or E_NOT_FOUND (exit 2)."""
     what = what or model.__name__.lower()
+    if not _looks_like_id(ident):
+        return _by_name(model, str(ident), what, fields)
     key = as_id(ident, what)
     obj = model.select(*(fields or ())).where(model.id == key).first()
     if obj is None:
