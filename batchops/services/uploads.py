@@ -16,6 +16,7 @@ from batchops.errors import InputError
 from batchops import context
 from batchops.services.common import get_or_404, row_dict
 from batchops.store import files
+from batchops.store.objects import objects
 from batchops.store.db import db, retry_busy
 from batchops.store.models import UPLOAD_STATUSES, Incident, JobRun, Upload
 
@@ -91,6 +92,7 @@ def create_upload(
     if size > limit:  # only a prefix was kept; the run fails with E_FILE_TOO_LARGE
         size = max(size, source.stat().st_size)
     kind = sniff_kind(context.home() / rel)
+    objects().put_file(rel, context.home() / rel)  # shared storage, before the row: any machine can run it
     upload = _insert(
         then, original_name=name, sha256=sha, size=size, kind=kind, blob_path=rel,
         department=department or None, notes=notes or "", status=status, plan=plan,
@@ -122,7 +124,8 @@ def ingested_before(sha256: str, original_name: str) -> Upload | None:
 
 
 def blob_path(upload: Upload) -> Path:
-    return files.safe_join(context.home(), upload.blob_path)
+    """The original on this machine's disk (from shared storage into the data home's cache when needed)."""
+    return objects().fetch(upload.blob_path)
 
 
 def get_upload(ident) -> Upload:
@@ -179,6 +182,8 @@ def delete_upload(ident) -> dict:
             raise InputError(f"upload {upload.id} is {status}; wait for it to finish before deleting",
                              code="E_UPLOAD_BUSY")
         if not Upload.select().where(Upload.sha256 == upload.sha256).exists():
-            blob_path(upload).unlink(missing_ok=True)
+            files.safe_join(context.home(), upload.blob_path).unlink(missing_ok=True)
+            objects().delete(upload.blob_path)
     files.remove_tree(files.safe_join(context.home(), "exports", str(upload.id)))
+    objects().delete_prefix(f"exports/{upload.id}/")
     return {"deleted": upload.id, "original_name": upload.original_name}

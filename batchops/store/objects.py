@@ -25,16 +25,10 @@ from urllib.parse import urlsplit
 
 from batchops import context
 from batchops.config import Config, StorageConfig
-from batchops.errors import ConfigError, InputError, WorkError
+from batchops.errors import ConfigError, InputError, StorageError
 from batchops.fsutil import atomic_path, atomic_write_bytes
 
 EXTRA_HINT = 'pip install "batchops[s3]"'
-
-
-class StorageError(WorkError):
-    """Object storage could not be used (unreachable, no bucket, refused, object missing)."""
-
-    code = "E_STORAGE_UNREACHABLE"
 
 
 @dataclass(frozen=True)
