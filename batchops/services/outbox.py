@@ -20,15 +20,12 @@ from pathlib import Path
 
 from batchops import clock
 from batchops.clock import utc_now
-from batchops.errors import BatchOpsError, ConfigError
+from batchops.errors import BatchOpsError, ConfigError, StorageError
 from batchops import context
-from batchops.store import files
+from batchops.store.objects import objects
 
 
-def outbox_dir() -> Path:
-    path = context.home() / "outbox"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+OUTBOX = "outbox"  # the storage prefix: the data home's outbox/ folder, or the shared bucket's
 
 
 def smtp_password() -> str:
@@ -79,25 +76,26 @@ def _can_deliver(msg: dict) -> bool:
     return msg["kind"] != "email" or bool(context.config().smtp.host)
 
 
-def _park(msg: dict, error: str | None) -> Path:
+def _park(msg: dict, error: str | None) -> str:
     msg["last_error"] = error
     name = msg.get("file") or f"{utc_now():%Y%m%dT%H%M%S}-{msg['kind']}-{uuid.uuid4().hex[:8]}.json"
     msg["file"] = name
-    return files.atomic_write_text(outbox_dir() / name, json.dumps(msg, indent=2, default=str))
+    objects().put_bytes(f"{OUTBOX}/{name}", json.dumps(msg, indent=2, default=str).encode("utf-8"))
+    return objects().location(f"{OUTBOX}/{name}")
 
 
 def _send(msg: dict) -> dict:
     if not _can_deliver(msg):
         path = _park(msg, "no SMTP server configured")
-        return {"delivered": False, "outbox": str(path), "error": msg["last_error"]}
+        return {"delivered": False, "outbox": path, "error": msg["last_error"]}
     msg["attempts"] = msg.get("attempts", 0) + 1
     try:
         DELIVER[msg["kind"]](msg)
     except (OSError, smtplib.SMTPException, urllib.error.URLError, BatchOpsError) as exc:
         path = _park(msg, f"{exc.__class__.__name__}: {exc}")
-        return {"delivered": False, "outbox": str(path), "error": msg["last_error"]}
+        return {"delivered": False, "outbox": path, "error": msg["last_error"]}
     if msg.get("file"):
-        (outbox_dir() / msg["file"]).unlink(missing_ok=True)
+        objects().delete(f"{OUTBOX}/{msg['file']}")
     return {"delivered": True, "outbox": None, "error": None}
 
 
@@ -114,11 +112,14 @@ def post_webhook(url: str, payload: dict, *, tag: str = "") -> dict:
 
 def list_outbox() -> list[dict]:
     out = []
-    for path in sorted(outbox_dir().glob("*.json")):
-        try:
-            out.append(json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, json.JSONDecodeError):
+    store = objects()
+    for info in store.list(OUTBOX):
+        if "/" in info.key[len(OUTBOX) + 1:] or not info.key.endswith(".json"):
             continue
+        try:
+            out.append(json.loads(store.get_bytes(info.key).decode("utf-8")))
+        except (StorageError, UnicodeDecodeError, json.JSONDecodeError):
+            continue  # sent by another machine meanwhile, or not a message
     return out
 
 
