@@ -11,6 +11,8 @@ earlier, killed ingest already took in is not taken in twice: its upload is adop
 With ``ftp_url`` (``ftp://user@host[:port]/dir``; the password from the URL or
 ``BATCHOPS_FTP_PASSWORD``) new remote files are first downloaded into the
 folder; a remote file already fetched (same name and size) is not fetched again.
+``s3_url`` (``s3://bucket/prefix``, the ``[storage]`` endpoint and credentials) does
+the same for stable objects of a bucket (same key, size and ETag: fetched once).
 """
 
 from __future__ import annotations
@@ -94,8 +96,34 @@ def fetch_ftp(url: str, folder: Path, timeout: float = 30.0) -> list[str]:
     return fetched
 
 
+def fetch_s3(url: str, folder: Path, min_age_s: float) -> list[str]:
+    """Download new objects directly under ``s3://bucket/prefix`` into ``folder``; returns their names.
+
+    The ``[storage]`` endpoint and credentials are used. Stable objects only (last modified at least
+    ``min_age_s`` ago: one being replaced waits); each (key, size, ETag) once. The copy keeps the
+    object's time, so the folder's own age rule lets it through at once.
+    """
+    from batchops.store.objects import S3Objects
+
+    source = S3Objects(url, context.config().storage, folder, setting="automation.ingest_s3_url")
+    now, fetched = time.time(), []
+    for info in source.list(""):
+        name = info.key
+        if "/" in name or name.startswith(SKIP_PREFIXES) or name.lower().endswith(SKIP_SUFFIXES):
+            continue  # "subfolders" and temporary names, as in the drop folder
+        key = f"ingest:s3:{source.bucket}:{source.prefix}:{name}:{info.size}:{info.etag}"
+        if now - info.mtime < min_age_s or seen(key):
+            continue
+        check_deadline()
+        target = source.download(name, folder / name)
+        os.utime(target, (info.mtime, info.mtime))
+        remember_once(key, {"at": clock.iso(utc_now())})
+        fetched.append(name)
+    return fetched
+
+
 def schedule_file_ingest(folder: str | None = None, department: str | None = None, plan: str | None = None,
-                         ftp_url: str | None = None, min_age_s: float = 2.0) -> dict:
+                         ftp_url: str | None = None, min_age_s: float = 2.0, s3_url: str | None = None) -> dict:
     from batchops.services import processing, uploads
 
     cfg = context.config().automation
@@ -113,6 +141,12 @@ def schedule_file_ingest(folder: str | None = None, department: str | None = Non
         summary["fetched"] = fetch_ftp(ftp_url, drop)
         if summary["fetched"]:
             log(f"fetched {len(summary['fetched'])} file(s) from FTP")
+    s3_url = s3_url if s3_url is not None else cfg.ingest_s3_url
+    if s3_url:
+        from_s3 = fetch_s3(s3_url, drop, min_age_s)
+        summary["fetched"] += from_s3
+        if from_s3:
+            log(f"fetched {len(from_s3)} file(s) from {s3_url}")
     candidates, summary["waiting"] = _candidates(drop, min_age_s)
     for path in candidates:
         check_deadline()
