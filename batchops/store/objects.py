@@ -170,6 +170,9 @@ def s3_client(cfg: StorageConfig) -> Any:
 def storage_error(exc: Exception, where: str) -> StorageError:
     """A boto/botocore failure as a coded, one-line error (never a traceback)."""
     code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+    if not code:  # boto3's transfer errors (upload_file) carry the S3 code only in their text
+        code = next((c for c in ("NoSuchBucket", "NoSuchKey", "AccessDenied", "InvalidAccessKeyId",
+                                 "SignatureDoesNotMatch") if c in str(exc)), "")
     if code in ("NoSuchBucket",):
         return StorageError(f"{where}: the bucket does not exist", code="E_STORAGE_NO_BUCKET")
     if code in ("NoSuchKey", "404", "NotFound"):
@@ -211,12 +214,13 @@ class S3Objects:
 
     def _call(self, where: str, fn, *args, **kwargs):
         try:
+            from boto3.exceptions import Boto3Error
             from botocore.exceptions import BotoCoreError, ClientError
         except ImportError:
             raise ConfigError(f"s3:// storage needs boto3: {EXTRA_HINT}", code="E_STORAGE_EXTRA_MISSING") from None
         try:
             return fn(*args, **kwargs)
-        except (BotoCoreError, ClientError) as exc:
+        except (Boto3Error, BotoCoreError, ClientError) as exc:
             raise storage_error(exc, where) from None
 
     def put_file(self, key: str, source: Path) -> None:
