@@ -21,6 +21,7 @@ import os
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from batchops import clock
@@ -135,7 +136,7 @@ def schedule_file_ingest(folder: str | None = None, department: str | None = Non
         raise InputError(f"drop folder not found: {drop}", code="E_FILE_NOT_FOUND")
     department = department or cfg.ingest_department or None
     plan = plan or cfg.ingest_plan or "transform"
-    summary = {"folder": str(drop), "fetched": [], "published": [], "failed": [], "duplicates": [], "waiting": 0}
+    summary: dict[str, Any] = {"folder": str(drop), "fetched": [], "published": [], "failed": [], "duplicates": [], "waiting": 0}
     ftp_url = ftp_url if ftp_url is not None else cfg.ingest_ftp_url
     if ftp_url:
         summary["fetched"] = fetch_ftp(ftp_url, drop)
