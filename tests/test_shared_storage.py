@@ -277,3 +277,14 @@ def test_keys_are_never_absolute_or_climbing():
     assert key_of("/srv/home-a/exports/3/r.csv", home) == "exports/3/r.csv"
     assert key_of("/elsewhere/home-b/exports/3/r.csv", home) == "exports/3/r.csv"
     assert key_of("exports/3/r.csv", home) == "exports/3/r.csv"
+
+
+def test_an_s3_url_without_the_extra_names_the_extra(home, tmp_path, samples_dir):
+    """boto3 made unimportable in the child process: a coded error naming batchops[s3], no traceback."""
+    config = _write_config(tmp_path / "batchops.toml", "http://127.0.0.1:9", "s3://bucket/x")
+    script = ("import sys; sys.modules['boto3'] = None; from batchops.cli.main import run; "
+              f"sys.argv = ['batchops', '--config', {str(config)!r}, '--home', {str(home)!r}] + sys.argv[1:]; run()")
+    proc = subprocess.run([sys.executable, "-c", script, "process", str(samples_dir / "gradebook_science.csv")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "E_STORAGE_EXTRA_MISSING" in proc.stderr, proc.stderr
+    assert 'pip install "batchops[s3]"' in proc.stderr and "Traceback" not in proc.stderr

@@ -17,6 +17,7 @@ the same for stable objects of a bucket (same key, size and ETag: fetched once).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import time
@@ -112,7 +113,8 @@ def fetch_s3(url: str, folder: Path, min_age_s: float) -> list[str]:
         name = info.key
         if "/" in name or name.startswith(SKIP_PREFIXES) or name.lower().endswith(SKIP_SUFFIXES):
             continue  # "subfolders" and temporary names, as in the drop folder
-        key = f"ingest:s3:{source.bucket}:{source.prefix}:{name}:{info.size}:{info.etag}"
+        ident = f"{source.bucket}\0{source.prefix}\0{name}\0{info.size}\0{info.etag}"
+        key = "ingest:s3:" + hashlib.sha256(ident.encode("utf-8")).hexdigest()  # fits AppState's 128 chars
         if now - info.mtime < min_age_s or seen(key):
             continue
         check_deadline()
