@@ -288,3 +288,28 @@ def test_an_s3_url_without_the_extra_names_the_extra(home, tmp_path, samples_dir
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "E_STORAGE_EXTRA_MISSING" in proc.stderr, proc.stderr
     assert 'pip install "batchops[s3]"' in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_parked_message_has_one_sender_at_a_time(app_ctx, tmp_path):
+    """With a shared outbox every worker's tick flushes it: a claim in the store keeps sends single."""
+    from batchops.clock import utc_now
+    from batchops.services import outbox
+    from batchops.store.models import AppState
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    parked = outbox.post_webhook(f"http://127.0.0.1:{closed}/hook", {"x": 1})
+    assert parked["delivered"] is False
+    (msg,) = outbox.list_outbox()
+    assert outbox.claim(msg["file"])  # another worker is sending it
+    assert not outbox.claim(msg["file"])
+    assert outbox.flush() == {"delivered": 0, "failed": 0, "waiting": 0}
+    assert outbox.list_outbox()[0]["attempts"] == 1  # untouched
+    outbox.release(msg["file"])
+    assert outbox.flush()["failed"] == 1 and outbox.list_outbox()[0]["attempts"] == 2
+    assert not AppState.select().where(AppState.key.startswith("outbox:")).exists()  # released again
+    assert outbox.claim(msg["file"])
+    AppState.update(updated_at=utc_now() - outbox.CLAIM_TTL * 2).where(
+        AppState.key.startswith("outbox:")).execute()
+    assert outbox.claim(msg["file"])  # a stale claim (its sender died) is taken over

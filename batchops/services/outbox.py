@@ -15,17 +15,22 @@ import stat
 import urllib.error
 import urllib.request
 import uuid
+from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
+
+from peewee import IntegrityError
 
 from batchops import clock
 from batchops.clock import utc_now
 from batchops.errors import BatchOpsError, ConfigError, StorageError
 from batchops import context
+from batchops.store.db import db, retry_busy
+from batchops.store.models import AppState
 from batchops.store.objects import objects
 
-
 OUTBOX = "outbox"  # the storage prefix: the data home's outbox/ folder, or the shared bucket's
+CLAIM_TTL = timedelta(minutes=10)  # a sender's claim on a parked message older than this is void
 
 
 def smtp_password() -> str:
@@ -131,8 +136,36 @@ def flush() -> dict:
         if not _can_deliver(msg):
             waiting += 1
             continue
-        if _send(msg)["delivered"]:
-            delivered += 1
-        else:
-            failed += 1
+        if not claim(msg["file"]):
+            continue  # another worker (or machine, with shared storage) is sending it
+        try:
+            if not objects().exists(f"{OUTBOX}/{msg['file']}"):
+                continue  # sent meanwhile by the worker that held it before us
+            if _send(msg)["delivered"]:
+                delivered += 1
+            else:
+                failed += 1
+        finally:
+            release(msg["file"])
     return {"delivered": delivered, "failed": failed, "waiting": waiting}
+
+
+@retry_busy
+def claim(name: str) -> bool:
+    """One sender per parked message across workers: a row in the shared store (stale after CLAIM_TTL,
+    so a sender killed mid-send does not hold the message for ever)."""
+    key, now = f"outbox:sending:{name}"[:128], utc_now()
+    with db.atomic():
+        AppState.delete().where((AppState.key == key) & (AppState.updated_at < now - CLAIM_TTL)).execute()
+        try:
+            with db.atomic():
+                AppState.insert(key=key, value={"pid": os.getpid()}, updated_at=now).execute()
+        except IntegrityError:
+            return False
+    return True
+
+
+@retry_busy
+def release(name: str) -> None:
+    with db.atomic():
+        AppState.delete().where(AppState.key == f"outbox:sending:{name}"[:128]).execute()
