@@ -37,6 +37,17 @@ class QueueConfig:
 
 
 @dataclass
+class StorageConfig:
+    url: str = ""  # empty: files in the data home; or s3://bucket/prefix (pip install "batchops[s3]")
+    endpoint_url: str = ""  # MinIO or another S3 server, e.g. http://minio.lan:9000; empty: AWS
+    region: str = ""
+    access_key_id: str = ""  # empty: the AWS chain (AWS_ACCESS_KEY_ID, ~/.aws, instance role)
+    secret_key_env: str = "BATCHOPS_S3_SECRET_KEY"
+    secret_key_file: str = ""
+    timeout: float = 10.0
+
+
+@dataclass
 class DepartmentConfig:
     required_columns: list[str] = field(default_factory=list)
 
@@ -107,6 +118,7 @@ class AutomationConfig:
     ingest_plan: str = "transform"
     ingest_ftp_url: str = ""
     ingest_quiet_seconds: float = 10.0
+    ingest_s3_url: str = ""  # s3://bucket/prefix, read with the [storage] endpoint and credentials
 
 
 @dataclass
@@ -126,6 +138,7 @@ class Config:
     read_only: bool = False
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     queue: QueueConfig = field(default_factory=QueueConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     departments: dict[str, DepartmentConfig] = field(default_factory=dict)
     synonyms: dict[str, list[str]] = field(default_factory=dict)
@@ -287,6 +300,9 @@ def _validate(cfg: Config) -> None:
     p = cfg.pipeline
     if p.score_min >= p.score_max:
         raise ConfigError(f"pipeline.score_min must be below pipeline.score_max in {cfg.source}")
+    for key, url in (("storage.url", cfg.storage.url), ("automation.ingest_s3_url", cfg.automation.ingest_s3_url)):
+        if url and (not url.startswith("s3://") or len(url) <= len("s3://")):
+            raise ConfigError(f"{key} in {cfg.source} must look like s3://bucket/prefix, not {url!r}")
     if p.ocr not in ("never", "auto", "always"):
         raise ConfigError(f"pipeline.ocr in {cfg.source} must be never, auto or always")
 

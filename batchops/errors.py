@@ -107,6 +107,13 @@ class JobError(WorkError):
     code = "E_JOB_FAILED"
 
 
+class StorageError(WorkError):
+    """Object storage could not be used: E_STORAGE_UNREACHABLE, E_STORAGE_NO_BUCKET, E_STORAGE_DENIED,
+    E_OBJECT_MISSING (a key the store names is not there)."""
+
+    code = "E_STORAGE_UNREACHABLE"
+
+
 class SubmitLost(WorkError):
     """An upload whose run never started, and whose stored original is gone or damaged."""
 

@@ -68,14 +68,15 @@ BUILTINS: dict[str, Entry] = {e.name: e for e in (
           (Arg("urls", "list[str]", None, "pages to fetch (default automation.scrape_urls)"),
            Arg("keywords", "list[str]", None, "notice keywords (default automation.scrape_keywords)"))),
     Entry("schedule_file_ingest", f"{_J}.ingest:schedule_file_ingest",
-          "Pick up new files from a drop folder (and optionally FTP), skip ones seen before by SHA-256, "
+          "Pick up new files from a drop folder (and optionally FTP or S3), skip ones seen before by SHA-256, "
           "run the pipeline, move them to processed/ or failed/.",
           (Arg("folder", "str", None, "drop folder (default automation.ingest_folder)"),
            Arg("department", "str", None, "department for the uploads (default automation.ingest_department)"),
            Arg("plan", "str", None, "processing plan (default automation.ingest_plan)"),
            Arg("ftp_url", "str", None, "ftp[s]://user@host/dir to fetch from first (default automation.ingest_ftp_url)"),
            Arg("min_age_s", "float", None, "seconds a file must be unchanged, on two looks, before it is taken "
-                                           "(default automation.ingest_quiet_seconds)"))),
+                                           "(default automation.ingest_quiet_seconds)"),
+           Arg("s3_url", "str", None, "s3://bucket/prefix to fetch from first (default automation.ingest_s3_url)"))),
     Entry("purge_old_records", f"{_J}.purge:purge_old_records",
           "Apply the retention settings (failed runs kept longer than successful ones, archived incidents, "
           "old exports and outbox), then VACUUM.",

@@ -13,7 +13,7 @@ from batchops import clock
 from batchops.automation.job_context import log
 from batchops.clock import utc_now
 from batchops import context
-from batchops.store import files
+from batchops.store.objects import objects
 from batchops.store.models import Incident, Job, JobRun
 
 OPEN_STATES = ("open", "assigned", "analyzing")
@@ -97,7 +97,9 @@ def send_system_status_digest(to: list[str] | None = None) -> dict:
     now = utc_now()
     subject, body, facts = build_digest(now)
     local_day = clock.to_display(now).date().isoformat()
-    path = files.atomic_write_text(context.home() / "digests" / f"digest-{local_day}.txt", subject + "\n\n" + body)
+    key = f"digests/digest-{local_day}.txt"
+    objects().put_bytes(key, (subject + "\n\n" + body).encode("utf-8"))
+    path = objects().location(key)
     log(f"digest written to {path}")
     recipients = list(to) if to else list(cfg.incidents.notify_emails)
     out = {"file": str(path), "subject": subject, "recipients": recipients, "delivered": False, "outbox": None, **facts}

@@ -16,16 +16,20 @@ With ``ftp_url`` (``ftp[s]://user@host[:port]/dir``; the password from the URL
 or ``BATCHOPS_FTP_PASSWORD``) new remote files are first downloaded into the
 folder, under a free name (a local file is never overwritten); a remote file
 already fetched (same name and size) is not fetched again.
+``s3_url`` (``s3://bucket/prefix``, the ``[storage]`` endpoint and credentials) does
+the same for stable objects of a bucket (same key, size and ETag: fetched once).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import stat
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from batchops import clock
@@ -34,6 +38,7 @@ from batchops.automation.job_context import check_deadline, log
 from batchops.clock import utc_now
 from batchops.errors import BatchOpsError, InputError, JobError
 from batchops.http import check_userinfo
+from batchops.redact import redact
 from batchops import context
 from batchops.store import files
 
@@ -198,8 +203,36 @@ def fetch_ftp(url: str, folder: Path, timeout: float = 30.0) -> list[str]:
     return fetched
 
 
+def fetch_s3(url: str, folder: Path, min_age_s: float) -> list[str]:
+    """Download new objects directly under ``s3://bucket/prefix`` into ``folder``; returns their names.
+
+    The ``[storage]`` endpoint and credentials are used. Stable objects only (last modified at least
+    ``min_age_s`` ago: one being replaced waits); each (key, size, ETag) once. The copy keeps the
+    object's time, so the folder's own age rule lets it through at once.
+    """
+    from batchops.store.objects import S3Objects
+
+    source = S3Objects(url, context.config().storage, folder, setting="automation.ingest_s3_url")
+    now, fetched = time.time(), []
+    for info in source.list(""):
+        name = info.key
+        if "/" in name or name.startswith(SKIP_PREFIXES) or name.lower().endswith(SKIP_SUFFIXES):
+            continue  # "subfolders" and temporary names, as in the drop folder
+        ident = f"{source.bucket}\0{source.prefix}\0{name}\0{info.size}\0{info.etag}"
+        key = "ingest:s3:" + hashlib.sha256(ident.encode("utf-8")).hexdigest()  # fits AppState's 128 chars
+        if now - info.mtime < min_age_s or seen(key):
+            continue
+        check_deadline()
+        target = source.download(name, folder / name)
+        os.utime(target, (info.mtime, info.mtime))
+        remember_once(key, {"at": clock.iso(utc_now())})
+        fetched.append(name)
+    return fetched
+
+
 def schedule_file_ingest(folder: str | None = None, department: str | None = None, plan: str | None = None,
-                         ftp_url: str | None = None, min_age_s: float | None = None) -> dict:
+                         ftp_url: str | None = None, min_age_s: float | None = None,
+                         s3_url: str | None = None) -> dict:
     cfg = context.config().automation
     source = folder or cfg.ingest_folder
     if not source:
@@ -209,13 +242,19 @@ def schedule_file_ingest(folder: str | None = None, department: str | None = Non
         raise InputError(f"drop folder not found: {drop}", code="E_FILE_NOT_FOUND")
     department = department or cfg.ingest_department or None
     plan = plan or cfg.ingest_plan or "transform"
-    summary = {"folder": str(drop), "fetched": [], "published": [], "failed": [], "duplicates": [], "waiting": 0}
+    summary: dict[str, Any] = {"folder": str(drop), "fetched": [], "published": [], "failed": [], "duplicates": [], "waiting": 0}
     ftp_url = ftp_url if ftp_url is not None else cfg.ingest_ftp_url
     if ftp_url:
         summary["fetched"] = fetch_ftp(ftp_url, drop)
         if summary["fetched"]:
             log(f"fetched {len(summary['fetched'])} file(s) from FTP")
     quiet = cfg.ingest_quiet_seconds if min_age_s is None else min_age_s
+    s3_url = s3_url if s3_url is not None else cfg.ingest_s3_url
+    if s3_url:
+        from_s3 = fetch_s3(s3_url, drop, quiet)
+        summary["fetched"] += from_s3
+        if from_s3:
+            log(f"fetched {len(from_s3)} file(s) from {redact(s3_url)}")
     candidates, summary["waiting"] = _candidates(drop, quiet)
     staging = context.home() / "tmp" / "ingest"
     for path, seen_as in candidates:

@@ -20,17 +20,16 @@ import re
 import urllib.error
 import urllib.request
 from html.parser import HTMLParser
-from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 from batchops import clock
 from batchops.automation.job_context import check_deadline, log
 from batchops.clock import utc_now
-from batchops.errors import BatchOpsError, InputError, JobError
+from batchops.errors import BatchOpsError, InputError, JobError, StorageError
 from batchops.http import HostAllowList, check_url, open_url
 from batchops.redact import redact
 from batchops import context
-from batchops.store import files
+from batchops.store.objects import objects
 
 KEEP_SNAPSHOTS = 30
 
@@ -135,11 +134,22 @@ def extract_notices(html: str, base_url: str, keywords: list[str]) -> tuple[str,
     return " ".join(parser.title.split()), notices
 
 
-def _snapshot_dir(url: str) -> Path:
+def _snapshot_prefix(url: str) -> str:
     parts = urlsplit(url)
     host = re.sub(r"[^A-Za-z0-9.-]+", "_", parts.hostname or "host")
     digest = hashlib.sha256(url.encode("utf-8")).hexdigest()[:12]
-    return context.home() / "scrapes" / f"{host}-{digest}"
+    return f"scrapes/{host}-{digest}"
+
+
+def _previous(store, key: str) -> dict | None:
+    try:
+        return json.loads(store.get_bytes(key).decode("utf-8"))
+    except StorageError as exc:
+        if exc.code == "E_OBJECT_MISSING":
+            return None
+        raise
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
 
 
 def _compare(previous: list[dict], current: list[dict]) -> tuple[list[dict], list[dict]]:
@@ -154,25 +164,21 @@ def _compare(previous: list[dict], current: list[dict]) -> tuple[list[dict], lis
 def scrape_one(url: str, keywords: list[str], timeout: float, max_bytes: int) -> dict:
     final, html = fetch(url, timeout, max_bytes)
     title, notices = extract_notices(html, final, keywords)
-    folder = _snapshot_dir(url)
-    latest = folder / "latest.json"
-    previous = None
-    if latest.is_file():
-        try:
-            previous = json.loads(latest.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            previous = None
+    store, folder = objects(), _snapshot_prefix(url)
+    latest = f"{folder}/latest.json"
+    previous = _previous(store, latest)
     new, removed = _compare(previous["notices"] if previous else [], notices)
     now = utc_now()
     snapshot = {"url": redact(url), "final_url": redact(final), "title": title, "fetched_at": clock.iso(now),
                 "keywords": keywords, "notices": notices}
-    text = json.dumps(snapshot, indent=2, ensure_ascii=False)
-    files.atomic_write_text(folder / f"{now:%Y%m%dT%H%M%SZ}.json", text)
-    files.atomic_write_text(latest, text)
-    for old in sorted(p for p in folder.glob("2*.json"))[:-KEEP_SNAPSHOTS]:
-        old.unlink(missing_ok=True)
+    text = json.dumps(snapshot, indent=2, ensure_ascii=False).encode("utf-8")
+    store.put_bytes(f"{folder}/{now:%Y%m%dT%H%M%SZ}.json", text)
+    store.put_bytes(latest, text)
+    dated = [i.key for i in store.list(folder) if i.key.rsplit("/", 1)[-1].startswith("2")]
+    for old in dated[:-KEEP_SNAPSHOTS]:
+        store.delete(old)
     return {"url": redact(url), "title": title, "notices": len(notices), "first_snapshot": previous is None,
-            "new": new, "removed": removed, "snapshot": str(latest), "error": None}
+            "new": new, "removed": removed, "snapshot": store.location(latest), "error": None}
 
 
 def run_web_scrape(urls: list[str] | None = None, keywords: list[str] | None = None) -> dict:

@@ -29,6 +29,7 @@ from batchops.clock import utc_now
 from batchops.errors import InputError, WorkError
 from batchops import context
 from batchops.store import files
+from batchops.store.objects import objects
 
 STORE = "batchops.db"
 QUEUE = "queue.db"
@@ -138,8 +139,27 @@ def backup(to: str | os.PathLike | None = None, keep: int | None = None) -> dict
                 "schema_version": _schema_version(folder / STORE), "files": items}
     files.atomic_write_text(folder / "manifest.json", json.dumps(manifest, indent=2))
     removed = rotate(keep, protect=folder) if default else []
-    return {"path": str(folder), "files": items, "verified": True, "rotated": removed,
-            "schema_version": manifest["schema_version"]}
+    out = {"path": str(folder), "files": items, "verified": True, "rotated": removed,
+           "schema_version": manifest["schema_version"]}
+    if default and objects().remote:
+        out.update(_to_shared_storage(folder, keep))
+    return out
+
+
+def _to_shared_storage(folder: Path, keep: int | None) -> dict:
+    """Copy the snapshot into shared storage beside a list of the bucket's originals and reports
+    (they are already there; the list says which belong to this snapshot); keep the newest there too."""
+    store = objects()
+    listing = [{"key": i.key, "bytes": i.size, "etag": i.etag}
+               for prefix in ("files", "exports") for i in store.list(prefix)]
+    files.atomic_write_text(folder / "objects.json", json.dumps(listing, indent=1))
+    for path in sorted(folder.iterdir()):
+        store.put_file(f"backups/{folder.name}/{path.name}", path)
+    stamps = sorted({i.key.split("/")[1] for i in store.list("backups") if STAMP.match(i.key.split("/")[1])})
+    keep = max(1, int(context.config().retention.backups_keep if keep is None else keep))
+    for old in stamps[:-keep]:
+        store.delete_prefix(f"backups/{old}/")
+    return {"stored_at": store.location(f"backups/{folder.name}/"), "objects_listed": len(listing)}
 
 
 def _made_at(folder: Path) -> datetime:

@@ -71,6 +71,19 @@ def check_workers() -> dict:
 CHECKS = {"store": check_store, "queue": check_queue, "workers": check_workers}
 
 
+def check_storage() -> dict:
+    """Shared object storage (only when storage.url is set): reachable, bucket there, credentials accepted."""
+    from batchops.errors import BatchOpsError
+    from batchops.store.objects import objects
+
+    try:
+        return objects().check()
+    except BatchOpsError as exc:  # a bad URL or the missing [s3] extra: reported, not raised
+        return {"ok": False, "reachable": False, "error": str(exc)}
+
+
 def health() -> dict:
     checks = {name: fn() for name, fn in CHECKS.items()}
+    if context.config().storage.url:
+        checks["storage"] = check_storage()
     return {"healthy": all(c.get("ok") for c in checks.values()), "checks": checks}

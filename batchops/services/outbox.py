@@ -17,26 +17,26 @@ import stat
 import urllib.error
 import urllib.request
 import uuid
+from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
+from peewee import IntegrityError
+
 from batchops import clock
 from batchops.clock import utc_now
-from batchops.errors import BatchOpsError, ConfigError
+from batchops.errors import BatchOpsError, ConfigError, StorageError
 from batchops.redact import redact, redact_data
 from batchops import context
-from batchops.store import files
+from batchops.store.db import db, retry_busy
+from batchops.store.models import AppState
+from batchops.store.objects import objects
 
 
 WEBHOOK_TIMEOUT_S = 10.0
 OUTBOX_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,120}\.json")
-
-
-def outbox_dir(create: bool = True) -> Path:
-    path = context.home() / "outbox"
-    if create:
-        path.mkdir(parents=True, exist_ok=True)
-    return path
+OUTBOX = "outbox"  # the storage prefix: the data home's outbox/ folder, or the shared bucket's
+CLAIM_TTL = timedelta(minutes=10)  # a sender's claim on a parked message older than this is void
 
 
 def smtp_password() -> str:
@@ -110,27 +110,28 @@ def _own_name(msg: dict) -> str | None:
     return name if isinstance(name, str) and OUTBOX_NAME.fullmatch(name) else None
 
 
-def _park(msg: dict, error: str | None) -> Path:
+def _park(msg: dict, error: str | None) -> str:
     msg["last_error"] = redact(error)
     name = _own_name(msg) or f"{utc_now():%Y%m%dT%H%M%S}-{msg['kind']}-{uuid.uuid4().hex[:8]}.json"
     msg["file"] = name
     # Secrets never reach the disk: the webhook URL stays in memory (the file names it by ref).
     stored = redact_data({k: v for k, v in msg.items() if not k.startswith("_")})
-    return files.atomic_write_text(outbox_dir() / name, json.dumps(stored, indent=2, default=str))
+    objects().put_bytes(f"{OUTBOX}/{name}", json.dumps(stored, indent=2, default=str).encode("utf-8"))
+    return objects().location(f"{OUTBOX}/{name}")
 
 
 def _send(msg: dict) -> dict:
     if not _can_deliver(msg):
         path = _park(msg, "no SMTP server configured")
-        return {"delivered": False, "outbox": str(path), "error": msg["last_error"]}
+        return {"delivered": False, "outbox": path, "error": msg["last_error"]}
     msg["attempts"] = msg.get("attempts", 0) + 1
     try:
         DELIVER[msg["kind"]](msg)
     except (OSError, smtplib.SMTPException, urllib.error.URLError, BatchOpsError) as exc:
         path = _park(msg, f"{exc.__class__.__name__}: {exc}")
-        return {"delivered": False, "outbox": str(path), "error": msg["last_error"]}
+        return {"delivered": False, "outbox": path, "error": msg["last_error"]}
     if _own_name(msg):
-        (outbox_dir() / msg["file"]).unlink(missing_ok=True)
+        objects().delete(f"{OUTBOX}/{msg['file']}")
     return {"delivered": True, "outbox": None, "error": None}
 
 
@@ -148,16 +149,18 @@ def post_webhook(url: str, payload: dict, *, tag: str = "") -> dict:
 def list_outbox() -> list[dict]:
     """The waiting messages; each one's ``file`` is where it was found, whatever its content says."""
     out = []
-    for path in sorted(outbox_dir(create=False).glob("*.json")):
-        if not path.is_file() or path.is_symlink() or not OUTBOX_NAME.fullmatch(path.name):
+    store = objects()
+    for info in store.list(OUTBOX):
+        name = info.key[len(OUTBOX) + 1:]
+        if not OUTBOX_NAME.fullmatch(name):  # only our own plain names: never a path out of the outbox
             continue
         try:
-            msg = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-            continue
+            msg = json.loads(store.get_bytes(info.key).decode("utf-8"))
+        except (StorageError, UnicodeDecodeError, json.JSONDecodeError):
+            continue  # sent by another machine meanwhile, or not a message
         if not isinstance(msg, dict) or msg.get("kind") not in DELIVER:
             continue
-        msg["file"] = path.name
+        msg["file"] = name
         if msg["kind"] == "webhook" and "webhook" not in msg and isinstance(msg.get("url"), str):
             msg["webhook"] = webhook_ref(msg["url"])  # a message parked before URLs were kept by ref
         out.append(redact_data(msg))
@@ -172,8 +175,36 @@ def flush() -> dict:
         if not _can_deliver(msg):
             waiting += 1
             continue
-        if _send(msg)["delivered"]:
-            delivered += 1
-        else:
-            failed += 1
+        if not claim(msg["file"]):
+            continue  # another worker (or machine, with shared storage) is sending it
+        try:
+            if not objects().exists(f"{OUTBOX}/{msg['file']}"):
+                continue  # sent meanwhile by the worker that held it before us
+            if _send(msg)["delivered"]:
+                delivered += 1
+            else:
+                failed += 1
+        finally:
+            release(msg["file"])
     return {"delivered": delivered, "failed": failed, "waiting": waiting}
+
+
+@retry_busy
+def claim(name: str) -> bool:
+    """One sender per parked message across workers: a row in the shared store (stale after CLAIM_TTL,
+    so a sender killed mid-send does not hold the message for ever)."""
+    key, now = f"outbox:sending:{name}"[:128], utc_now()
+    with db.atomic():
+        AppState.delete().where((AppState.key == key) & (AppState.updated_at < now - CLAIM_TTL)).execute()
+        try:
+            with db.atomic():
+                AppState.insert(key=key, value={"pid": os.getpid()}, updated_at=now).execute()
+        except IntegrityError:
+            return False
+    return True
+
+
+@retry_busy
+def release(name: str) -> None:
+    with db.atomic():
+        AppState.delete().where(AppState.key == f"outbox:sending:{name}"[:128]).execute()

@@ -18,12 +18,13 @@ from batchops import clock
 from batchops.clock import utc_now
 from batchops.errors import BatchOpsError, InputError, PipelineError, disk_full
 from batchops import context
-from batchops.services import runs, uploads
+from batchops.services import reports, runs, uploads
 from batchops.store import files
 from batchops.store.db import db, retry_busy, write
+from batchops.store.objects import objects
 from batchops.store.models import JobRun, Upload
 
-# Reports above these sizes live only on disk under exports/ (the row keeps the path).
+# Reports above these sizes live only in storage under exports/ (the row keeps the key).
 STRICT_KEY = "strict"  # in an upload's plan_config: the run's flag, never passed to the plan
 MAX_STORED_CSV = 5 * 1024 * 1024
 MAX_STORED_PDF = 20 * 1024 * 1024
@@ -156,7 +157,7 @@ def result_dict(run_id: int) -> dict:
         "status": status,
         "rows_in": run.rows_in,
         "rows_out": run.rows_out,
-        "reports": {"csv": upload.report_csv_path, "pdf": upload.report_pdf_path}
+        "reports": {fmt: reports.report_location(upload, fmt) for fmt in reports.FORMATS}
         if upload and run.status == "succeeded" else {"csv": None, "pdf": None},
         "incident_id": incident.id if incident else None,
         "error": {"code": run.error_code, "message": run.error_message} if run.status == "failed" else None,
@@ -195,7 +196,7 @@ def _pause_hook(step_name: str, status: str) -> None:
 def execute(run_id: int) -> dict:
     """Run the pipeline for a queued run (in this process) and return its result object."""
     from batchops.services import failures
-    from batchops.pipeline.runner import PipelineRequest, run_pipeline
+    from batchops.pipeline.runner import run_pipeline
     from batchops.pipeline.settings import from_config
 
     cfg = context.config()
@@ -218,25 +219,12 @@ def execute(run_id: int) -> dict:
 
     plan_config = dict(upload.plan_config or {})
     strict = bool(plan_config.pop(STRICT_KEY, False))
-    request = PipelineRequest(
-        source=uploads.blob_path(upload),
-        original_name=upload.original_name,
-        out_dir=files.safe_join(context.home(), "exports", str(upload.id)),
-        department=upload.department,
-        plan=upload.plan,
-        plan_config=plan_config,
-        strict=strict,
-        sheet=upload.sheet,
-        table=upload.table_index,
-        force_publish=bool(upload.force_publish),
-        encoding=upload.encoding,
-        upload_id=upload.id,
-        generated_at=clock.fmt(utc_now()),
-    )
     beat = _Heartbeat(run.id, cfg.worker.heartbeat_seconds)
     beat.start()
-    try:
+    try:  # from here every failure - the original missing from shared storage too - is recorded and triaged
+        request = _request(upload, plan_config, strict)
         result = run_pipeline(request, from_config(cfg), on_step=on_step)
+        keys = _publish_reports(upload.id, result)
     except BaseException as exc:
         beat.stopped.set()
         full = disk_full(exc)
@@ -253,9 +241,38 @@ def execute(run_id: int) -> dict:
         return result_dict(run.id)
     beat.stopped.set()
     log_lines.append(f"{clock.fmt(utc_now(), seconds=True)} published {result.rows_out} rows")
-    done = _record_success(run.id, upload.id, result, list(steps.values()), "\n".join(log_lines))
+    done = _record_success(run.id, upload.id, result, keys, list(steps.values()), "\n".join(log_lines))
     failures.handle_success(done)
     return result_dict(run.id)
+
+
+def _request(upload: Upload, plan_config: dict, strict: bool):
+    from batchops.pipeline.runner import PipelineRequest
+
+    return PipelineRequest(
+        source=uploads.blob_path(upload),
+        original_name=upload.original_name,
+        out_dir=files.safe_join(context.home(), "exports", str(upload.id)),
+        department=upload.department,
+        plan=upload.plan,
+        plan_config=plan_config,
+        strict=strict,
+        sheet=upload.sheet,
+        table=upload.table_index,
+        force_publish=bool(upload.force_publish),
+        encoding=upload.encoding,
+        upload_id=upload.id,
+        generated_at=clock.fmt(utc_now()),
+    )
+
+
+def _publish_reports(upload_id: int, result) -> dict[str, str]:
+    """Put the reports into storage (a no-op for the data home); the store keeps their keys."""
+    keys = {}
+    for fmt, path in (("csv", result.csv_path), ("pdf", result.pdf_path)):
+        keys[fmt] = f"exports/{upload_id}/{Path(path).name}"
+        objects().put_file(keys[fmt], Path(path))
+    return keys
 
 
 @retry_busy
@@ -275,7 +292,7 @@ def _read_if_small(path: Path, limit: int) -> bytes | None:
     return path.read_bytes() if path.stat().st_size <= limit else None
 
 
-def _record_success(run_id, upload_id, result, steps, log) -> JobRun:
+def _record_success(run_id, upload_id, result, keys, steps, log) -> JobRun:
     csv_bytes = _read_if_small(result.csv_path, MAX_STORED_CSV)  # read before the transaction
     pdf_bytes = _read_if_small(result.pdf_path, MAX_STORED_PDF)
     from batchops.pipeline.plans import no_effect
@@ -289,7 +306,7 @@ def _record_success(run_id, upload_id, result, steps, log) -> JobRun:
         Upload.update(
             status="published", summary=summary, rows_in=result.rows_in, rows_out=result.rows_out,
             report_csv=csv_bytes.decode("utf-8") if csv_bytes is not None else None,
-            report_pdf=pdf_bytes, report_csv_path=str(result.csv_path), report_pdf_path=str(result.pdf_path),
+            report_pdf=pdf_bytes, report_csv_path=keys["csv"], report_pdf_path=keys["pdf"],
             error_code=None, error_message=None, published_at=now, updated_at=now,
         ).where(Upload.id == upload_id).execute()
         return runs.finish(run_id, "succeeded", steps=steps, findings=result.findings, log=log,

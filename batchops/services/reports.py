@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 import time
 from pathlib import Path
 
-from batchops.errors import InputError, WorkError
 from batchops import context
+from batchops.errors import InputError, StorageError, WorkError
 from batchops.services import runs, uploads
 from batchops.store import files
+from batchops.store.objects import key_of, objects
 from batchops.store.models import JobRun, Upload
 
 FORMATS = ("csv", "pdf")
@@ -59,23 +59,34 @@ def report_bytes(upload_id=None, run_id=None, fmt: str = "csv", wait: float = 0.
     stored = upload.report_csv.encode("utf-8") if fmt == "csv" and upload.report_csv is not None else (
         bytes(upload.report_pdf) if fmt == "pdf" and upload.report_pdf is not None else None)
     if stored is None:
-        path = exported_file(upload.report_csv_path if fmt == "csv" else upload.report_pdf_path)
-        if path is None:
-            raise WorkError(f"the {fmt} report of upload {upload.id} is missing from disk; retry the upload",
-                            code="E_REPORT_MISSING")
-        stored = path.read_bytes()
+        stored = _stored_report(upload, fmt)
     return stored, upload
 
 
-def exported_file(stored: str | None) -> Path | None:
-    """A report path from the store, only if it is a file inside exports/ (a restored store may lie)."""
-    if not stored:
-        return None
-    exports = (context.home() / "exports").resolve()
-    path = Path(stored).resolve()
-    if exports not in path.parents or not path.is_file():
-        return None
-    return path
+def report_key(upload: Upload, fmt: str) -> str | None:
+    """The report's storage key; older stores kept an absolute path, read as the key under the home.
+    Only a key under exports/ is a report (a restored store's row may name any file)."""
+    key = key_of(upload.report_csv_path if fmt == "csv" else upload.report_pdf_path, context.home())
+    return key if key and key.startswith("exports/") else None
+
+
+def report_location(upload: Upload, fmt: str) -> str | None:
+    """Where the report is, for people: a path in the data home or an s3:// URL."""
+    key = report_key(upload, fmt)
+    return objects().location(key) if key else None
+
+
+def _stored_report(upload: Upload, fmt: str) -> bytes:
+    key = report_key(upload, fmt)
+    try:
+        if key is None:
+            raise StorageError("no key", code="E_OBJECT_MISSING")
+        return objects().get_bytes(key)
+    except StorageError as exc:
+        if exc.code != "E_OBJECT_MISSING":
+            raise
+        raise WorkError(f"the {fmt} report of upload {upload.id} is missing from storage; retry the upload",
+                        code="E_REPORT_MISSING") from None
 
 
 def _latest_success_id(upload: Upload) -> int | None:
@@ -124,11 +135,10 @@ def copy_reports(upload: Upload, out_dir: Path) -> dict:
     """Copy an upload's published reports into a folder (``process --out``)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     copied = {}
-    for fmt, stored in (("csv", upload.report_csv_path), ("pdf", upload.report_pdf_path)):
-        src = exported_file(stored)
-        if src is not None:
-            target = out_dir / src.name
-            with files.atomic_path(target, files.umask_mode()) as tmp:
-                shutil.copyfile(src, tmp)
+    for fmt in FORMATS:
+        key = report_key(upload, fmt)
+        if key and objects().exists(key):
+            target = out_dir / Path(key).name
+            files.atomic_write_bytes(target, objects().get_bytes(key), mode=files.umask_mode())
             copied[fmt] = str(target)
     return copied

@@ -16,6 +16,7 @@ from batchops.errors import InputError
 from batchops import context
 from batchops.services.common import before_bound, get_or_404, row_dict
 from batchops.store import files
+from batchops.store.objects import objects
 from batchops.store.db import db, retry_busy
 from batchops.store.models import UPLOAD_STATUSES, Incident, JobRun, Upload
 
@@ -92,6 +93,7 @@ def create_upload(
     if size > limit:  # only a prefix was kept; the run fails with E_FILE_TOO_LARGE
         size = max(size, source.stat().st_size)
     kind = sniff_kind(context.home() / rel)
+    objects().put_file(rel, context.home() / rel)  # shared storage, before the row: any machine can run it
     upload = _insert(
         then, original_name=name, sha256=sha, size=size, kind=kind, blob_path=rel,
         department=department or None, notes=notes or "", status=status, plan=plan,
@@ -124,11 +126,12 @@ def ingested_before(sha256: str, original_name: str) -> Upload | None:
 
 
 def blob_path(upload: Upload) -> Path:
-    """The stored original: only ever a file under files/ (a restored store's row may say otherwise)."""
+    """The original on this machine's disk (from shared storage into the data home's cache when needed);
+    only ever a key under files/ (a restored store's row may say otherwise)."""
     rel = upload.blob_path or ""
     if not rel.startswith("files/"):
         raise InputError(f"upload {upload.id}'s original is not under files/ ({rel!r})", code="E_PATH_ESCAPE")
-    return files.safe_join(context.home() / "files", rel.removeprefix("files/"))
+    return objects().fetch(rel)
 
 
 def get_upload(ident) -> Upload:
@@ -185,6 +188,8 @@ def delete_upload(ident) -> dict:
             raise InputError(f"upload {upload.id} is {status}; wait for it to finish before deleting",
                              code="E_UPLOAD_BUSY")
         if not Upload.select().where(Upload.sha256 == upload.sha256).exists():
-            blob_path(upload).unlink(missing_ok=True)
+            files.safe_join(context.home(), upload.blob_path).unlink(missing_ok=True)
+            objects().delete(upload.blob_path)
     files.remove_tree(files.safe_join(context.home(), "exports", str(upload.id)))
+    objects().delete_prefix(f"exports/{upload.id}/")
     return {"deleted": upload.id, "original_name": upload.original_name}

@@ -382,7 +382,8 @@ def test_18_outbox_file_field_cannot_delete_or_write_outside(app_ctx, tmp_path):
 
     victim = tmp_path / "victim.txt"
     victim.write_text("keep me")
-    box = outbox.outbox_dir()
+    box = Path(app_ctx.data_dir) / "outbox"
+    box.mkdir(parents=True, exist_ok=True)
     (box / "20260101T000000-email-aaaa.json").write_text(json.dumps(
         {"kind": "email", "to": ["a@school.test"], "subject": "s", "body": "b", "file": "../../victim.txt"}))
     (box / "20260101T000001-email-bbbb.json").write_text(json.dumps(
