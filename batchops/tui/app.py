@@ -40,6 +40,8 @@ class BatchOpsApp(App):
         "tickets": TicketsScreen,
     }
     COMMANDS = App.COMMANDS | {BatchOpsCommands}
+    # screens get -narrow under 100 columns (an SSH window) and -wide from 160: app.tcss adapts to them
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-normal"), (160, "-wide")]
     BINDINGS = [
         *(Binding(key, f"area('{area}')", label, show=False) for area, label, key in AREAS),
         Binding("question_mark", "help", "Help"),

@@ -61,6 +61,10 @@ class BaseScreen(Screen):
     def set_heading(self, text: str) -> None:
         self.query_one("#heading", Static).update(text)
 
+    def wide(self, base: int) -> int:
+        """A text column's width: ``base`` at 120 columns, more on a wide terminal."""
+        return base + max(0, (self.app.size.width - 120) // 3)
+
     @property
     def read_only(self) -> bool:
         return bool(getattr(self.app, "read_only", False))
@@ -237,10 +241,6 @@ class ListScreen(BaseScreen):
 
     def cells(self, row: dict) -> list:
         return [row.get(key, "") for key, _ in self.COLUMNS]
-
-    def wide(self, base: int) -> int:
-        """A text column's width: ``base`` at 120 columns, more on a wide terminal."""
-        return base + max(0, (self.app.size.width - 120) // 3)
 
     def on_resize(self) -> None:
         if self.pager.loaded:
