@@ -179,9 +179,19 @@ class BaseScreen(Screen):
 
 
 class DetailScreen(BaseScreen):
-    """A screen pushed inside an area's stack; ``esc`` goes back."""
+    """A screen pushed inside an area's stack; ``esc`` goes back.
 
-    BINDINGS = [Binding("escape", "back", "Back")]
+    ``]``/``[`` switch tabs and PageDown/PageUp scroll the open tab from anywhere on the screen
+    (a focused table keeps its own paging), so nobody has to tab into the content first.
+    """
+
+    BINDINGS = [
+        Binding("escape", "back", "Back"),
+        Binding("right_square_bracket", "tab(1)", "Next tab", key_display="]"),
+        Binding("left_square_bracket", "tab(-1)", "Prev tab", key_display="[", show=False),
+        Binding("pagedown", "page(1)", "Scroll", show=False),
+        Binding("pageup", "page(-1)", "Scroll", show=False),
+    ]
 
     def __init__(self, ident: int) -> None:
         super().__init__()
@@ -193,6 +203,35 @@ class DetailScreen(BaseScreen):
 
     def params(self) -> dict:
         return {"id": self.ident}
+
+    def action_tab(self, step: int) -> None:
+        from textual.widgets import TabbedContent
+
+        found = self.query(TabbedContent)
+        if not found:
+            return
+        tabs = found.first(TabbedContent)
+        panes = [pane.id for pane in tabs.query("TabPane") if pane.id]
+        if tabs.active in panes:
+            tabs.active = panes[(panes.index(tabs.active) + step) % len(panes)]
+            self.remember_tab(tabs.active)
+
+    def remember_tab(self, pane_id: str) -> None:
+        """Hook: the tab shown now (screens that keep it for a restart override this)."""
+
+    def action_page(self, step: int) -> None:
+        """Scroll the visible tab's content a page, wherever the focus is."""
+        from textual.containers import ScrollableContainer
+        from textual.widgets import TabbedContent
+
+        tabs = self.query(TabbedContent)
+        root = tabs.first(TabbedContent).active_pane if tabs else self.query_one("#main")
+        if root is None:
+            return
+        target = next((w for w in root.query("VerticalScroll, DataTable")
+                       if isinstance(w, (ScrollableContainer, DataTable)) and w.display), None)
+        if target is not None:
+            (target.scroll_page_down if step > 0 else target.scroll_page_up)()
 
     def fetch_failed(self, error: BaseException | None) -> None:
         from batchops.errors import NotFound
