@@ -197,9 +197,16 @@ class DetailScreen(BaseScreen):
         super().__init__()
         self.ident = int(ident)
 
+    def on_screen_resume(self) -> None:
+        super().on_screen_resume()
+        if hasattr(self.app, "remember_open"):
+            self.app.remember_open()  # a restart reopens this record
+
     def action_back(self) -> None:
         if self.is_current and len(self.app.screen_stack) > 1:
-            self.app.pop_screen()
+            self.app.pop_screen()  # leaves the stack at once; the await is only the unmount
+            if hasattr(self.app, "remember_open"):
+                self.app.remember_open()
 
     def params(self) -> dict:
         return {"id": self.ident}
@@ -214,10 +221,6 @@ class DetailScreen(BaseScreen):
         panes = [pane.id for pane in tabs.query("TabPane") if pane.id]
         if tabs.active in panes:
             tabs.active = panes[(panes.index(tabs.active) + step) % len(panes)]
-            self.remember_tab(tabs.active)
-
-    def remember_tab(self, pane_id: str) -> None:
-        """Hook: the tab shown now (screens that keep it for a restart override this)."""
 
     def action_page(self, step: int) -> None:
         """Scroll the visible tab's content a page, wherever the focus is."""
@@ -273,6 +276,27 @@ class ListScreen(BaseScreen):
 
     def on_mount(self) -> None:
         self.pager.table.focus()
+        self.restore_filters((getattr(self.app, "restored_filters", None) or {}).get(self.AREA) or {})
+
+    def restore_filters(self, saved: dict) -> None:
+        """The filters this list had when the TUI was left (values no longer offered are skipped)."""
+        for widget in self.query("#filters Select, #filters Input"):
+            if widget.id not in saved:
+                continue
+            value = saved[widget.id]
+            try:
+                if isinstance(widget, Select):
+                    widget.value = Select.NULL if value is None else value
+                elif isinstance(value, str):
+                    widget.value = value
+            except Exception:  # a value this list no longer offers: keep the default
+                pass
+
+    def remember_filters(self) -> None:
+        values = {w.id: (None if w.value in (Select.NULL, "") else w.value) if isinstance(w, Select) else w.value
+                  for w in self.query("#filters Select, #filters Input") if w.id}
+        if hasattr(self.app, "remember"):
+            self.app.remember(f"tui.filters.{self.AREA}", values)
 
     @property
     def pager(self) -> PagedTable:
@@ -324,12 +348,14 @@ class ListScreen(BaseScreen):
 
     @on(Select.Changed, "#filters Select")
     def _select_changed(self) -> None:
+        self.remember_filters()
         self._pending_pages = 0
         self.pager.first_page()
         self.action_reload()
 
     @on(Input.Changed, "#filter-text")
     def _text_changed(self, event: Input.Changed) -> None:
+        self.remember_filters()
         if self.SERVER_TEXT:
             self.pager.first_page()
             self.action_reload()
