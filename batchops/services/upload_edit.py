@@ -6,7 +6,8 @@ from batchops import context
 from batchops.clock import utc_now
 from batchops.errors import InputError
 from batchops.services import uploads
-from batchops.services.processing import STRICT_KEY, _check_plan_columns as check_plan_columns
+from batchops.services.processing import STRICT_KEY
+from batchops.services.processing import _check_plan_columns as check_plan_columns
 from batchops.store.db import db, retry_busy
 from batchops.store.models import Upload
 
