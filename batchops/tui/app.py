@@ -71,7 +71,10 @@ class BatchOpsApp(App):
             self.sub_title = "read-only"
 
     def on_mount(self) -> None:
-        self.restore_area()
+        if self.start_area:  # asked for explicitly: that area, as it starts
+            self.switch_mode(self.start_area)
+        else:
+            self.restore_area()
 
     @work(thread=True, exit_on_error=False, group="state")
     def restore_area(self) -> None:
@@ -88,8 +91,8 @@ class BatchOpsApp(App):
     async def on_area_restored(self, message: AreaRestored) -> None:
         """Back where the operator left: the area, its filters, and the record that was open (if it still is)."""
         self.restored_filters = message.filters
-        await self.switch_mode(self.start_area or message.area)
-        opened = message.open if not self.start_area else None
+        await self.switch_mode(message.area)
+        opened = message.open
         screen = detail_screens().get((opened or {}).get("screen"))
         if screen is not None and screen.AREA == self.current_mode and isinstance(opened.get("id"), int):
             await self.push_screen(screen(opened["id"]))
