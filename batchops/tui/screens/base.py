@@ -35,7 +35,7 @@ class BaseScreen(Screen):
     HELP: ClassVar[str] = ""
     MUTATING: ClassVar[frozenset[str]] = frozenset()  # actions hidden in read-only mode
 
-    BINDINGS = [Binding("r", "reload", "Refresh")]
+    BINDINGS = [Binding("r", "reload", "Refresh", show=False)]  # it refreshes itself; the footer keeps room for actions
 
     def __init__(self) -> None:
         super().__init__()
