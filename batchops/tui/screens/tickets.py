@@ -30,9 +30,9 @@ class TicketsScreen(ListScreen):
 
     def cells(self, row: dict) -> list:
         return [str(row["id"]), display.badge(row.get("state")),
-                f"#{row.get('incident_id')} {display.text(row.get('incident_title'), 24)}",
+                f"#{row.get('incident_id')} {display.text(row.get('incident_title'), self.wide(24))}",
                 row.get("assignee") or "-", display.text(row.get("title"), self.wide(36)),
-                display.text(row.get("resolution"), 24), display.when(row.get("created_at"), compact=True)]
+                display.text(row.get("resolution"), self.wide(24)), display.when(row.get("created_at"), compact=True)]
 
     def load(self, params: dict):
         return tickets.list_tickets(state=params.get("state"), limit=params["limit"], before_id=params["before_id"])

@@ -49,7 +49,7 @@ class UploadDetailScreen(DetailScreen):
     HELP = "An upload with its runs and incidents; the Preview tab shows the published report (first 200 rows)."
     MUTATING = frozenset({"export", "retry", "delete", "edit"})
     BINDINGS = [
-        Binding("p", "preview", "Preview"),
+        Binding("p", "preview", "Preview", show=False),  # ] reaches the tab too; 80 columns need the room
         Binding("e", "edit", "Edit"),
         Binding("x", "export", "Export"),
         Binding("t", "retry", "Retry"),
