@@ -87,7 +87,8 @@ def outcome(run_id: int, result: dict | None) -> str:
     rows = result.get("rows_out")
     took = JobRun.select(JobRun.duration_s).where(JobRun.id == run_id).scalar()
     return (f"{result.get('status', '?')}" + (f" {code}" if code else "")
-            + (f", {rows} rows" if rows is not None else "") + (f" in {fmt_duration(took)}" if took is not None else ""))
+            + (f", {rows} rows" if rows is not None else "")
+            + (f" in {fmt_duration(took)}" if took is not None else ""))
 
 
 def tick() -> None:

@@ -92,8 +92,8 @@ class BatchOpsApp(App):
         """Back where the operator left: the area, its filters, and the record that was open (if it still is)."""
         self.restored_filters = message.filters
         await self.switch_mode(message.area)
-        opened = message.open
-        screen = detail_screens().get((opened or {}).get("screen"))
+        opened = message.open or {}
+        screen = detail_screens().get(opened.get("screen"))
         if screen is not None and screen.AREA == self.current_mode and isinstance(opened.get("id"), int):
             await self.push_screen(screen(opened["id"]))
 

@@ -287,14 +287,14 @@ class ListScreen(BaseScreen):
             try:
                 if isinstance(widget, Select):
                     widget.value = Select.NULL if value is None else value
-                elif isinstance(value, str):
+                elif isinstance(widget, Input) and isinstance(value, str):
                     widget.value = value
             except Exception:  # a value this list no longer offers: keep the default
                 pass
 
     def remember_filters(self) -> None:
         values = {w.id: (None if w.value in (Select.NULL, "") else w.value) if isinstance(w, Select) else w.value
-                  for w in self.query("#filters Select, #filters Input") if w.id}
+                  for w in self.query("#filters Select, #filters Input") if w.id and isinstance(w, (Select, Input))}
         if hasattr(self.app, "remember"):
             self.app.remember(f"tui.filters.{self.AREA}", values)
 
