@@ -71,6 +71,60 @@ class Heartbeat(threading.Thread):
             log.exception("could not record the worker stop")
 
 
+class DisplayZoneFormatter(logging.Formatter):
+    """Log times in the display zone (clock.fmt), like every other time an operator reads."""
+
+    def formatTime(self, record, datefmt=None) -> str:  # noqa: N802 - logging's name
+        from datetime import datetime, timezone
+
+        from batchops import clock
+
+        return clock.fmt(datetime.fromtimestamp(record.created, timezone.utc), seconds=True)
+
+
+class NamedTasks(logging.Filter):
+    """Huey logs a task as 'batchops...run_pipeline: <uuid>'; say 'pipeline run 7' instead (no store
+    lookup here: this runs outside a task's connection; the task bodies log the upload or job names)."""
+
+    KINDS = {"run_pipeline": "pipeline run", "run_job": "job run", "tick": "scheduler tick", "ping": "ping"}
+    REMEMBERED = 1000  # task ids seen, so a later line naming only the id says which run too
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: dict[str, str] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(self.plain(a) for a in record.args)
+        return True
+
+    def plain(self, arg):
+        from datetime import datetime
+
+        from batchops import clock
+
+        if hasattr(arg, "name") and hasattr(arg, "args") and hasattr(arg, "id"):  # a huey Task
+            text = self.describe(arg)
+            if len(self.seen) >= self.REMEMBERED:
+                self.seen.pop(next(iter(self.seen)))
+            self.seen[str(arg.id)] = text
+            return text
+        if isinstance(arg, datetime):  # huey's own timestamps are naive UTC
+            return clock.fmt(clock.as_utc(arg), seconds=True)
+        if isinstance(arg, str) and arg in self.seen:
+            return self.seen[arg]
+        return arg
+
+    def describe(self, task) -> str:
+        from batchops import clock
+
+        kind = self.KINDS.get(task.name, task.name)
+        args = getattr(task, "args", None) or ()
+        text = f"{kind} {args[0]}" if task.name in ("run_pipeline", "run_job") and args else kind
+        eta = getattr(task, "eta", None)
+        return text + (f" (due {clock.fmt(eta, seconds=True)})" if eta else "")
+
+
 def _setup_logging(config) -> None:
     huey_logger = logging.getLogger("huey")
     if not huey_logger.handlers:  # like run_huey: never duplicate a handler someone configured
@@ -80,7 +134,11 @@ def _setup_logging(config) -> None:
         config.setup_logger(ours)
     for logger in (huey_logger, ours):
         for handler in logger.handlers:  # handler filters see every record, the children's too
-            if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            if type(handler.formatter) is logging.Formatter:  # the consumer's own: same layout, our zone
+                handler.setFormatter(DisplayZoneFormatter(handler.formatter._fmt))
+            if not any(isinstance(f, NamedTasks) for f in handler.filters):
+                handler.addFilter(NamedTasks())
+            if not any(isinstance(f, RedactingFilter) for f in handler.filters):  # after naming: the final text
                 handler.addFilter(RedactingFilter())
 
 

@@ -18,7 +18,7 @@ from batchops.services.common import before_bound, get_or_404, row_dict
 from batchops.store import files
 from batchops.store.objects import objects
 from batchops.store.db import db, retry_busy
-from batchops.store.models import UPLOAD_STATUSES, Incident, JobRun, Upload
+from batchops.store.models import UPLOAD_STATUSES, Incident, IncidentEvent, JobRun, Upload
 
 # Every column but the report bodies, for lists and polling.
 LIGHT_FIELDS = [f for name, f in Upload._meta.fields.items() if name not in ("report_csv", "report_pdf")]
@@ -164,9 +164,13 @@ def show_upload(ident) -> dict:
          "error_code": r.error_code, "queued_at": r.queued_at, "duration_s": r.duration_s}
         for r in JobRun.select().where(JobRun.upload == upload).order_by(JobRun.id)
     ]
+    # every incident this upload's runs took part in, whatever its state: a recurrence from another
+    # upload moves Incident.upload on, but the timeline still names this upload's run
+    via_runs = (IncidentEvent.select(IncidentEvent.incident)
+                .join(JobRun, on=(IncidentEvent.run == JobRun.id)).where(JobRun.upload == upload.id))
     out["incidents"] = [
         {"id": i.id, "state": i.state, "severity": i.severity, "title": i.title, "occurrences": i.occurrences}
-        for i in Incident.select().where(Incident.upload == upload).order_by(Incident.id)
+        for i in Incident.select().where((Incident.upload == upload) | Incident.id.in_(via_runs)).order_by(Incident.id)
     ]
     return out
 
