@@ -25,9 +25,9 @@ from __future__ import annotations
 
 from batchops.clock import utc_now
 from batchops.errors import IllegalTransition, InputError
-from batchops.store.models import SEVERITIES, Incident, IncidentEvent
+from batchops.store.models import ACTIVE_INCIDENT_STATES, SEVERITIES, Incident, IncidentEvent
 
-ACTIVE_STATES = ("open", "assigned", "analyzing")
+ACTIVE_STATES = ACTIVE_INCIDENT_STATES
 ACTIONS = {
     "assign": ACTIVE_STATES,
     "analyze": ("assigned", "analyzing"),

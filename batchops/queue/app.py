@@ -3,7 +3,9 @@
 * ``queue.url`` empty (default): ``SqliteHuey`` on ``<data home>/queue.db``, a
   file of its own so Huey's exclusive write locks never touch the store.
   ``sqlite:///path/queue.db`` names another file.
-* ``queue.url = "redis://…"``: ``RedisHuey`` (needs the ``redis`` package).
+* ``queue.url = "redis://…"``: ``PriorityRedisHuey`` (needs ``batchops[redis]``):
+  plain ``RedisHuey`` refuses task priorities, and the tick has one.
+  ``queue.name`` is its key prefix, so installations can share a Redis.
 * ``BATCHOPS_QUEUE_IMMEDIATE=1``: immediate mode for unit tests - a task runs
   inside ``enqueue`` in the caller's thread; delayed tasks never run there.
 
@@ -19,7 +21,7 @@ from pathlib import Path
 
 from batchops.errors import ConfigError
 
-QUEUE_NAME = "batchops"
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 DEFAULT_TICK_SECONDS = 60
 
 _lock = threading.Lock()
@@ -49,6 +51,10 @@ def tick_seconds() -> int:
     return value
 
 
+def is_redis(url: str) -> bool:
+    return url.startswith(REDIS_SCHEMES)
+
+
 def describe(cfg) -> str:
     from batchops.config import redact_url
 
@@ -68,24 +74,30 @@ def _sqlite_path(cfg) -> Path:
 
 def build(cfg, immediate: bool | None = None):
     """A new Huey instance for ``cfg`` (no tasks: ``services.tasks.huey()`` registers them)."""
-    from huey import RedisHuey, SqliteHuey
+    from huey import SqliteHuey
 
     immediate = immediate_mode() if immediate is None else immediate
     url = cfg.queue.url
-    if url.startswith(("redis://", "rediss://", "unix://")):
+    name = cfg.queue.name
+    if is_redis(url):
         try:
             import redis  # noqa: F401
         except ImportError:
-            raise ConfigError("queue.url names Redis but the 'redis' package is not installed "
-                              "(pip install redis)") from None
-        huey = RedisHuey(QUEUE_NAME, url=url, immediate=immediate, utc=True)
+            raise ConfigError('queue.url names Redis but its driver is not installed: '
+                              'pip install "batchops[redis]"', code="E_QUEUE_DRIVER_MISSING") from None
+        from huey import PriorityRedisHuey
+
+        try:
+            huey = PriorityRedisHuey(name, url=url, immediate=immediate, utc=True)
+        except ValueError as exc:  # redis-py's URL parser
+            raise ConfigError(f"queue.url {describe(cfg)} is not a valid Redis URL: {exc}") from None
     elif not url or url.startswith("sqlite:"):
         path = _sqlite_path(cfg)
         if not immediate:
             path.parent.mkdir(parents=True, exist_ok=True)
-        huey = SqliteHuey(QUEUE_NAME, filename=str(path), immediate=immediate, utc=True, timeout=10)
+        huey = SqliteHuey(name, filename=str(path), immediate=immediate, utc=True, timeout=10)
     else:
-        raise ConfigError(f"queue.url must be empty, sqlite:///path or redis://..., not {url!r}")
+        raise ConfigError(f"queue.url must be empty, sqlite:///path or redis://..., not {describe(cfg)!r}")
 
     return huey
 
@@ -96,7 +108,7 @@ def get_huey():
     from batchops import context
 
     cfg = context.config()
-    key = (cfg.data_dir, cfg.queue.url, immediate_mode())
+    key = (cfg.data_dir, cfg.queue.url, cfg.queue.name, immediate_mode())
     with _lock:
         if _huey is None or _key != key:
             old = _huey
