@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -24,6 +25,7 @@ def _pragmas() -> dict:
     }
 
 
+@pytest.mark.sqlite_only
 def test_sqlite_pragmas(app_ctx):
     p = _pragmas()
     assert p["journal_mode"] == "wal"
@@ -33,6 +35,7 @@ def test_sqlite_pragmas(app_ctx):
     assert (app_ctx.home / "batchops.db").is_file()
 
 
+@pytest.mark.sqlite_only
 def test_every_thread_gets_its_own_configured_connection(app_ctx):
     main_conn = db.connection()
     seen = {}
@@ -66,7 +69,7 @@ def _columns(table: str) -> set[str]:
 @pytest.fixture
 def v1_store(home):
     """A store as BatchOps schema v1 left it, with one upload in it."""
-    database = bind(make_database("", home))
+    database = bind(make_database(os.environ.get("BATCHOPS_DATABASE_URL", ""), home))
     with database.connection_context():
         database.create_tables(ALL_MODELS)
         for table, cols in V2_COLUMNS.items():
@@ -76,7 +79,7 @@ def v1_store(home):
         SchemaVersion.create(version=1)
         database.execute_sql(
             "INSERT INTO upload (original_name, sha256, size, kind, blob_path, notes, status, plan, "
-            "plan_config, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "plan_config, created_at, updated_at) VALUES (" + ", ".join([database.param] * 11) + ")",
             ("marks.csv", "ab" * 32, 12, "csv", "files/ab/x.csv", "old row", "published", "transform",
              "{}", "2025-01-02 03:04:05", "2025-01-02 03:04:05"),
         )

@@ -79,7 +79,9 @@ def _move(incident: Incident, to_state: str, kind: str, actor: str, message: str
     incident.updated_at = now
     for key, value in fields.items():
         setattr(incident, key, value)
-    incident.save()
+    # only what moved: a whole-row save would write back a stale occurrence count (PostgreSQL's
+    # writers run side by side)
+    incident.save(only=[Incident.state, Incident.updated_at, *(getattr(Incident, k) for k in fields)])
     add_event(incident, kind, actor, message, from_state=before, to_state=to_state, run_id=run_id, at=now)
 
 

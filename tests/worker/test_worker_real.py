@@ -112,7 +112,7 @@ def test_real_worker_publishes_a_queued_upload(cluster, samples_dir):
     upload = wait_for(lambda: (u := Upload.get_by_id(queued["upload_id"])).status == "published" and u, 60,
                       what="the queued upload to publish")
     assert upload.rows_out == 40 and Path(upload.report_pdf_path).is_file()
-    assert _run(queued["run_id"]).worker_id.split(":")[-1] in {str(w.pid) for w in cluster.workers}
+    assert _run(queued["run_id"]).worker_id.split(":")[1] in {str(w.pid) for w in cluster.workers}
 
 
 def test_real_worker_makes_a_verified_backup(cluster):
