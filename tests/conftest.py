@@ -35,6 +35,7 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "sqlite_only: about the SQLite files themselves; skipped on --backend server")
+    config.addinivalue_line("markers", "server_only: about PostgreSQL or Redis themselves; runs on --backend server")
     config.addinivalue_line("markers", "servers: needs PostgreSQL and Redis (BATCHOPS_TEST_DATABASE_URL, "
                                        "BATCHOPS_TEST_QUEUE_URL); skipped without them")
     if config.getoption("backend") == "server" and not serverlib.available():
@@ -47,6 +48,8 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if on_servers and item.get_closest_marker("sqlite_only"):
             item.add_marker(pytest.mark.skip(reason="SQLite only"))
+        if not on_servers and item.get_closest_marker("server_only"):
+            item.add_marker(pytest.mark.skip(reason="runs on --backend server"))
         if item.get_closest_marker("servers") and not serverlib.available():
             item.add_marker(pytest.mark.skip(reason="needs BATCHOPS_TEST_DATABASE_URL and BATCHOPS_TEST_QUEUE_URL"))
 

@@ -59,6 +59,14 @@ def _register() -> None:
     groups.register(app)
 
 
+def _server_down(exc: BaseException):
+    """A database or queue server that went away mid-command: its coded error, not E_INTERNAL."""
+    from batchops.queue.app import unavailable
+    from batchops.store.db import unreachable
+
+    return unreachable(exc) or unavailable(exc)
+
+
 def run(argv: list[str] | None = None) -> None:
     """Entry point: typer handles usage errors (exit 2); BatchOps errors become one line."""
     from batchops.errors import EXIT_FAILED, BatchOpsError
@@ -83,7 +91,11 @@ def run(argv: list[str] | None = None) -> None:
             import traceback
 
             traceback.print_exc()
-        error_line("E_INTERNAL", f"unexpected {exc.__class__.__name__}: {exc} (run with --debug for details)")
+        known = _server_down(exc)
+        if known is not None:
+            error_line(known.code, known.message)
+        else:
+            error_line("E_INTERNAL", f"unexpected {exc.__class__.__name__}: {exc} (run with --debug for details)")
         code = EXIT_FAILED
     sys.stdout.flush()
     sys.exit(code)

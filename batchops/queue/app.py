@@ -81,16 +81,18 @@ def build(cfg, immediate: bool | None = None):
     name = cfg.queue.name
     if is_redis(url):
         try:
-            import redis  # noqa: F401
+            import redis
         except ImportError:
             raise ConfigError('queue.url names Redis but its driver is not installed: '
                               'pip install "batchops[redis]"', code="E_QUEUE_DRIVER_MISSING") from None
         from huey import PriorityRedisHuey
 
         try:
-            huey = PriorityRedisHuey(name, url=url, immediate=immediate, utc=True)
+            # a server that does not answer is an error in seconds, not a hang
+            pool = redis.ConnectionPool.from_url(url, socket_connect_timeout=5)
         except ValueError as exc:  # redis-py's URL parser
             raise ConfigError(f"queue.url {describe(cfg)} is not a valid Redis URL: {exc}") from None
+        huey = PriorityRedisHuey(name, connection_pool=pool, immediate=immediate, utc=True)
     elif not url or url.startswith("sqlite:"):
         path = _sqlite_path(cfg)
         if not immediate:
@@ -100,6 +102,18 @@ def build(cfg, immediate: bool | None = None):
         raise ConfigError(f"queue.url must be empty, sqlite:///path or redis://..., not {describe(cfg)!r}")
 
     return huey
+
+
+def unavailable(exc: BaseException):
+    """A coded error when ``exc`` says the queue server cannot be reached, else None."""
+    from batchops.errors import WorkError
+
+    if not any(cls.__module__.startswith("redis") and cls.__name__ in ("ConnectionError", "TimeoutError")
+               for cls in type(exc).__mro__):
+        return None
+    from batchops import context
+
+    return WorkError(f"the queue at {describe(context.config())} cannot be reached: {exc}", code="E_QUEUE_UNAVAILABLE")
 
 
 def get_huey():
