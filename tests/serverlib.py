@@ -79,14 +79,30 @@ def env_for(database_url: str, queue_name: str) -> dict[str, str]:
             "BATCHOPS_QUEUE_NAME": queue_name}
 
 
-def query(sql: str, params=()) -> list[tuple]:
-    """SQL against this test's database (``%s`` placeholders are translated from ``?``)."""
+def query(sql: str, params=(), url: str | None = None) -> list[tuple]:
+    """SQL against this test's database, or ``url`` (``?`` placeholders become ``%s``)."""
     import psycopg2
 
-    conn = psycopg2.connect(os.environ["BATCHOPS_DATABASE_URL"])
+    conn = psycopg2.connect(url or os.environ["BATCHOPS_DATABASE_URL"])
     try:
         with conn.cursor() as cur:
-            cur.execute(sql.replace("?", "%s"), params)
+            if params:
+                cur.execute(sql.replace("%", "%%").replace("?", "%s"), params)
+            else:
+                cur.execute(sql)
             return [tuple(r) for r in cur.fetchall()]
+    finally:
+        conn.close()
+
+
+def execute(sql: str, params=(), url: str | None = None) -> int:
+    """A write against this test's database, or ``url``, committed; returns the row count."""
+    import psycopg2
+
+    conn = psycopg2.connect(url or os.environ["BATCHOPS_DATABASE_URL"])
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(sql.replace("?", "%s"), params or None)
+            return cur.rowcount
     finally:
         conn.close()

@@ -7,7 +7,9 @@ say what to configure.
 
 from __future__ import annotations
 
-from batchops.store.db import db
+from batchops.store.db import db, lock
+
+SEED_LOCK = "batchops:seeds"  # two `init` at once on PostgreSQL: one inserts, the other finds it done
 from batchops.store.models import AppState, Job, KnownError
 
 # name, callable, cron, description, needs (config key that must be set, or None)
@@ -141,6 +143,7 @@ KNOWN_ERRORS = [
 def seed_known_errors() -> int:
     created = 0
     with db.atomic():
+        lock(SEED_LOCK)
         for (name, code, pattern, step, severity, cause, action, retry, rmax, delay, ticket) in KNOWN_ERRORS:
             if KnownError.select().where(KnownError.name == name).exists():
                 continue
@@ -165,6 +168,7 @@ def seed_jobs(cfg) -> int:
 
     created = 0
     with db.atomic():
+        lock(SEED_LOCK)
         # Remember what was seeded once, so a default job the operator deleted stays deleted.
         state, _ = AppState.get_or_create(key="seeded_jobs", defaults={"value": []})
         seeded = set(state.value or [])
