@@ -8,9 +8,9 @@ say what to configure.
 from __future__ import annotations
 
 from batchops.store.db import db, lock
+from batchops.store.models import AppState, Job, KnownError
 
 SEED_LOCK = "batchops:seeds"  # two `init` at once on PostgreSQL: one inserts, the other finds it done
-from batchops.store.models import AppState, Job, KnownError
 
 # name, callable, cron, description, needs (config key that must be set, or None)
 DEFAULT_JOBS = [

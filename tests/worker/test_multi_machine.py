@@ -25,7 +25,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 import serverlib
 from workerlib import BASE_SETTINGS, WorkerProcess, merge, wait_for, worker_env, write_config
 
@@ -70,7 +69,7 @@ class Machine:
 
 def _finish_all(procs: list[subprocess.Popen]) -> list[tuple[int, str, str]]:
     outputs = [p.communicate(timeout=120) for p in procs]
-    return [(p.returncode, out, err) for p, (out, err) in zip(procs, outputs)]
+    return [(p.returncode, out, err) for p, (out, err) in zip(procs, outputs, strict=True)]
 
 
 @pytest.fixture
