@@ -352,6 +352,10 @@ def on_failure(run: JobRun, error) -> Outcome | None:
 def _resolve_recovered(run: JobRun) -> list[int]:
     prefix = subject_of(run)
     resolved = []
+    active = Incident.select(Incident.id).where(Incident.state.in_(ACTIVE_STATES)
+                                                & Incident.signature.startswith(prefix))
+    if not active.exists():
+        return resolved  # the usual case: nothing to resolve, no write transaction
     with db.atomic():
         candidates = for_update(Incident.select().where(
             Incident.state.in_(ACTIVE_STATES) & Incident.signature.startswith(prefix)))

@@ -25,7 +25,7 @@ from batchops.errors import InputError
 from batchops import context
 from batchops.services.common import get_or_404, row_dict
 from batchops.services.workers import pid_alive
-from batchops.store.db import db, is_sqlite, retry_busy
+from batchops.store.db import atomic, db, is_sqlite, retry_busy
 from batchops.store.models import RUN_KINDS, RUN_STATUSES, Job, JobRun, Upload
 
 LIGHT_FIELDS = [
@@ -77,7 +77,7 @@ def _upload_name(upload_id: int) -> str | None:
 @retry_busy
 def create_run(kind: str, *, upload_id: int | None = None, job: Job | None = None, trigger: str = "cli",
                attempt: int = 1, fire_time=None, catch_up: bool = False) -> JobRun:
-    with db.atomic():
+    with atomic():
         return JobRun.create(
             kind=kind, upload=upload_id, job=job, job_name=job.name if job else None, trigger=trigger,
             attempt=attempt, fire_time=fire_time, catch_up=catch_up, status="queued",
@@ -101,17 +101,21 @@ def heartbeat(run_id: int) -> None:
 
 @retry_busy
 def save_progress(run_id: int, steps: list[dict], log: str) -> None:
+    """Steps so far and the log of a running run (a late save after the run finished changes nothing)."""
     with db.atomic():
-        JobRun.update(steps=steps, log=log, heartbeat_at=utc_now()).where(JobRun.id == run_id).execute()
+        JobRun.update(steps=steps, log=log, heartbeat_at=utc_now()).where(
+            (JobRun.id == run_id) & (JobRun.status == "running")).execute()
 
 
 @retry_busy
-def finish(run_id: int, status: str, **fields) -> JobRun:
+def finish(run_id: int, status: str, started_at=None, **fields) -> JobRun:
+    """Record the outcome; ``started_at`` (when the caller claimed the run) saves reading it back."""
     now = utc_now()
-    with db.atomic():
-        run = JobRun.get_by_id(run_id)
-        started = run.started_at or run.queued_at
-        JobRun.update(status=status, finished_at=now, duration_s=(now - started).total_seconds(),
+    with atomic():
+        if started_at is None:
+            run = JobRun.get_by_id(run_id)
+            started_at = run.started_at or run.queued_at
+        JobRun.update(status=status, finished_at=now, duration_s=(now - started_at).total_seconds(),
                       **fields).where(JobRun.id == run_id).execute()
     return JobRun.get_by_id(run_id)
 

@@ -49,7 +49,7 @@ def run_pipeline(run_id: int) -> None:
     from batchops.services import processing
 
     with _store():
-        processing.execute(run_id)
+        processing.execute(run_id, result=False)
 
 
 def run_job(run_id: int) -> None:

@@ -15,6 +15,7 @@ like SQLite's "database is locked".
 
 from __future__ import annotations
 
+import contextlib
 import random
 import sqlite3
 import time
@@ -168,6 +169,15 @@ def write(fn, *args, **kwargs):
             return fn(*args, **kwargs)
 
     return attempt()
+
+
+def atomic():
+    """A transaction, or - inside one already - part of it (no savepoint: two statements fewer).
+
+    For functions that are called both on their own and inside a caller's ``write()``; where
+    a failure must be undone without spoiling the caller's transaction, use ``db.atomic()``.
+    """
+    return contextlib.nullcontext() if db.in_transaction() else db.atomic()
 
 
 # ------------------------------------------------------------------ locks
