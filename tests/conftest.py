@@ -61,6 +61,7 @@ def _backend(request, monkeypatch):
         return
     import uuid
 
+    serverlib.driver("psycopg2"), serverlib.driver("redis")  # before a test can hide them
     url = serverlib.create_database()
     queue_name = f"bo_{uuid.uuid4().hex[:12]}"
     for key, value in serverlib.env_for(url, queue_name).items():

@@ -28,10 +28,20 @@ def active() -> bool:
     return bool(os.environ.get("BATCHOPS_DATABASE_URL"))
 
 
-def _admin():
-    import psycopg2
+_modules: dict = {}
 
-    conn = psycopg2.connect(os.environ[ADMIN_URL_VAR])
+
+def driver(name: str):
+    """psycopg2 or redis, kept from the first use: a test may hide a driver (sys.modules) until its teardown."""
+    if name not in _modules:
+        import importlib
+
+        _modules[name] = importlib.import_module(name)
+    return _modules[name]
+
+
+def _admin():
+    conn = driver("psycopg2").connect(os.environ[ADMIN_URL_VAR])
     conn.autocommit = True
     return conn
 
@@ -63,9 +73,7 @@ def drop_database(url: str) -> None:
 
 def flush_queue(name: str) -> None:
     """Delete the Redis keys of one queue name (Huey's keys all carry it)."""
-    import redis
-
-    client = redis.Redis.from_url(os.environ[QUEUE_URL_VAR])
+    client = driver("redis").Redis.from_url(os.environ[QUEUE_URL_VAR])
     try:
         keys = list(client.scan_iter(match=f"*{name}*", count=500))
         if keys:
@@ -81,9 +89,7 @@ def env_for(database_url: str, queue_name: str) -> dict[str, str]:
 
 def query(sql: str, params=(), url: str | None = None) -> list[tuple]:
     """SQL against this test's database, or ``url`` (``?`` placeholders become ``%s``)."""
-    import psycopg2
-
-    conn = psycopg2.connect(url or os.environ["BATCHOPS_DATABASE_URL"])
+    conn = driver("psycopg2").connect(url or os.environ["BATCHOPS_DATABASE_URL"])
     try:
         with conn.cursor() as cur:
             if params:
@@ -97,9 +103,7 @@ def query(sql: str, params=(), url: str | None = None) -> list[tuple]:
 
 def execute(sql: str, params=(), url: str | None = None) -> int:
     """A write against this test's database, or ``url``, committed; returns the row count."""
-    import psycopg2
-
-    conn = psycopg2.connect(url or os.environ["BATCHOPS_DATABASE_URL"])
+    conn = driver("psycopg2").connect(url or os.environ["BATCHOPS_DATABASE_URL"])
     try:
         with conn, conn.cursor() as cur:
             cur.execute(sql.replace("?", "%s"), params or None)
