@@ -296,3 +296,20 @@ def test_display_format_uses_the_zone():
     assert clock.fmt(when, "Asia/Kolkata") == "2026-11-28 21:43 IST"
     assert clock.iso(when) == "2026-11-28T16:13:00Z"
     assert clock.fmt(None) == "-"
+
+
+def test_time_follows_the_database_server(app_ctx):
+    """Heartbeats and claims are stamped with clock.utc_now(): on a server store, the server's clock."""
+    from batchops import clock
+    from batchops.store.db import is_postgres, sync_clock
+
+    try:
+        clock.set_offset(600)  # as if this machine's clock were ten minutes slow
+        assert 599 < (clock.utc_now() - datetime.now(timezone.utc)).total_seconds() < 601
+        offset = sync_clock()  # what open_store and the worker heartbeat do
+        if is_postgres():  # the server runs on this machine here: the two clocks agree
+            assert abs(offset) < 1 and abs((clock.utc_now() - datetime.now(timezone.utc)).total_seconds()) < 1
+        else:  # SQLite has no other clock than ours
+            assert offset == 0 and clock.utc_now() - datetime.now(timezone.utc) < timedelta(seconds=1)
+    finally:
+        clock.set_offset(0)
