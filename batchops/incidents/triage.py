@@ -351,7 +351,7 @@ def on_failure(run: JobRun, error) -> Outcome | None:
 @retry_busy
 def _resolve_recovered(run: JobRun) -> list[int]:
     prefix = subject_of(run)
-    resolved = []
+    resolved: list[int] = []
     active = Incident.select(Incident.id).where(Incident.state.in_(ACTIVE_STATES)
                                                 & Incident.signature.startswith(prefix))
     if not active.exists():

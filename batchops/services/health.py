@@ -32,7 +32,7 @@ def _store_url() -> str:
 
 def _schema_problems() -> list[str]:
     """What the server's schema lacks compared with the models (PostgreSQL has no quick_check)."""
-    from batchops.store.models import ALL_MODELS, ONE_ACTIVE_INCIDENT
+    from batchops.store.models import ALL_MODELS, ONE_ACTIVE_INCIDENT_NAME
 
     problems = []
     tables = set(db.get_tables())
@@ -45,8 +45,8 @@ def _schema_problems() -> list[str]:
         missing = [f.column_name for f in model._meta.sorted_fields if f.column_name not in have]
         if missing:
             problems.append(f"{table} lacks {', '.join(missing)}")
-    if "incident" in tables and ONE_ACTIVE_INCIDENT._name not in {i.name for i in db.get_indexes("incident")}:
-        problems.append(f"index {ONE_ACTIVE_INCIDENT._name} missing")
+    if "incident" in tables and ONE_ACTIVE_INCIDENT_NAME not in {i.name for i in db.get_indexes("incident")}:
+        problems.append(f"index {ONE_ACTIVE_INCIDENT_NAME} missing")
     return problems
 
 
@@ -146,7 +146,7 @@ def check_scheduler(now=None) -> dict:
         last = clock.as_utc(state.updated_at) if state is not None else None
         out["last_tick"] = clock.ago(last, now) if last else "never"
         online = workers_online(now=now)
-        oldest = min((clock.as_utc(w["started_at"]) for w in online), default=None)
+        oldest = clock.as_utc(min((w["started_at"] for w in online), default=None))
         # a worker ticks within a minute of starting: only one up for longer than that is stalled
         stalled = oldest is not None and now - oldest > grace and (last is None or now - last > grace)
         out["ok"] = not overdue and not stalled

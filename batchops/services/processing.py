@@ -64,7 +64,9 @@ def submit(upload_id: int, *, trigger="cli", queue=False, attempt: int | None = 
             runs.abandon(run.id, f"could not be queued: {exc}", upload_status=previous)
             raise
         return result
-    return execute(run.id)
+    out = execute(run.id)
+    assert out is not None  # asked for the result
+    return out
 
 
 def _check_queue() -> None:
@@ -118,7 +120,7 @@ class _Progress:
     ``worker.heartbeat_seconds``. The final steps are written with the outcome.
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.lock = threading.Lock()
         self.steps: dict[str, dict] = {}
         self.lines: list[str] = []
@@ -147,7 +149,7 @@ class _Progress:
 class _Heartbeat(threading.Thread):
     """Touches the run's heartbeat while the pipeline works, saving its progress (own connection)."""
 
-    def __init__(self, run_id: int, every: float, progress: _Progress):
+    def __init__(self, run_id: int, every: float, progress: _Progress) -> None:
         super().__init__(daemon=True, name=f"heartbeat-{run_id}")
         self.run_id, self.every, self.progress, self.stopped = run_id, every, progress, threading.Event()
 

@@ -72,7 +72,7 @@ def make_database(url: str, home: Path) -> peewee.Database:
 
     from batchops.config import redact_url
 
-    params = {}
+    params: dict[str, object] = {}
     if is_postgres_url(url):
         _postgres_driver()
         # a server that does not answer is an error in seconds, not a hang
@@ -102,9 +102,10 @@ def is_postgres() -> bool:
 # ------------------------------------------------------------------ errors
 
 
-def sqlstate(exc: BaseException) -> str | None:
+def sqlstate(error: BaseException) -> str | None:
     """The PostgreSQL SQLSTATE behind a (peewee-wrapped) driver error, if any."""
     seen = 0
+    exc: BaseException | None = error
     while exc is not None and seen < 5:
         code = getattr(exc, "pgcode", None) or getattr(exc, "sqlstate", None)
         if code:

@@ -57,10 +57,10 @@ def _v3_one_active_incident(migrator: SchemaMigrator) -> None:
     now = utc_now()
     twins = (Incident.select(Incident.signature).where(Incident.state.in_(ACTIVE_INCIDENT_STATES))
              .group_by(Incident.signature).having(fn.COUNT(Incident.id) > 1))
-    for (signature,) in twins.tuples():
-        keep, *others = list(Incident.select().where((Incident.signature == signature)
-                                                     & Incident.state.in_(ACTIVE_INCIDENT_STATES))
-                             .order_by(Incident.id))
+    for twin in list(twins):
+        rows = list(Incident.select().where((Incident.signature == twin.signature)
+                                            & Incident.state.in_(ACTIVE_INCIDENT_STATES)).order_by(Incident.id))
+        keep, others = rows[0], rows[1:]
         extra = sum(o.occurrences for o in others)
         Incident.update(occurrences=Incident.occurrences + extra, updated_at=now).where(
             Incident.id == keep.id).execute()

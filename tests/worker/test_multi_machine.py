@@ -116,12 +116,12 @@ def test_concurrent_upgrades_of_a_v1_store(tmp_path):
 def _make_v1_store(url: str, home: Path) -> None:
     """A store as schema v1 left it, with two active twin incidents (the old race)."""
     from batchops.store.db import bind, make_database
-    from batchops.store.models import ALL_MODELS, ONE_ACTIVE_INCIDENT, Incident, SchemaVersion, Upload
+    from batchops.store.models import ALL_MODELS, ONE_ACTIVE_INCIDENT_NAME, Incident, SchemaVersion, Upload
 
     database = bind(make_database(url, home))
     with database.connection_context():
         database.create_tables(ALL_MODELS)
-        database.execute_sql(f'DROP INDEX "{ONE_ACTIVE_INCIDENT._name}"')
+        database.execute_sql(f'DROP INDEX "{ONE_ACTIVE_INCIDENT_NAME}"')
         for table, column in (("upload", "sheet"), ("job_run", "fire_time"), ("job_run", "catch_up")):
             database.execute_sql(f'ALTER TABLE "{table}" DROP COLUMN "{column}"')
         SchemaVersion.create(version=1)
