@@ -32,6 +32,7 @@ class DatabaseConfig:
 @dataclass
 class QueueConfig:
     url: str = ""  # empty: sqlite file queue.db in the data home; or redis://...
+    name: str = "batchops"  # the queue's name: installations sharing one Redis need different names
     workers: int = 2
     max_delay: float = 1.0
 
@@ -281,6 +282,22 @@ def _build(cls: type, data: dict, prefix: str, source: str) -> Any:
     return cls(**kwargs)
 
 
+# The servers a machine talks to can come from its environment (one config file for every machine,
+# each machine's secrets and addresses in its service manager).
+SERVER_ENV = {
+    "BATCHOPS_DATABASE_URL": ("database", "url"),
+    "BATCHOPS_QUEUE_URL": ("queue", "url"),
+    "BATCHOPS_QUEUE_NAME": ("queue", "name"),
+}
+
+
+def _apply_server_env(cfg: Config) -> None:
+    for var, (section, key) in SERVER_ENV.items():
+        value = os.environ.get(var)
+        if value is not None and value.strip():
+            setattr(getattr(cfg, section), key, value.strip())
+
+
 def _validate(cfg: Config) -> None:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -297,6 +314,9 @@ def _validate(cfg: Config) -> None:
     if cfg.worker.default_missed_policy not in ("skip", "once", "all"):
         raise ConfigError(f"worker.default_missed_policy in {cfg.source} must be skip, once or all")
     _check_ranges(cfg)
+    if not cfg.queue.name or not all(c.isalnum() or c in "._-" for c in cfg.queue.name):
+        raise ConfigError(f"queue.name in {cfg.source} must be letters, digits, '.', '_' or '-', "
+                          f"not {cfg.queue.name!r}")
     p = cfg.pipeline
     if p.score_min >= p.score_max:
         raise ConfigError(f"pipeline.score_min must be below pipeline.score_max in {cfg.source}")
@@ -370,5 +390,6 @@ def load_config(path: str | os.PathLike | None = None, home: str | os.PathLike |
     cfg.data_dir = str(Path(home).expanduser().resolve()) if home else str(default_data_dir())
     if os.environ.get("BATCHOPS_READ_ONLY", "").lower() in ("1", "true", "yes", "on"):
         cfg.read_only = True
+    _apply_server_env(cfg)
     _validate(cfg)
     return cfg

@@ -29,6 +29,7 @@ import threading
 log = logging.getLogger("batchops.worker")
 
 DEFAULT_SHUTDOWN_TIMEOUT = 8.0
+CLOCK_SYNC_SECONDS = 60.0  # how often the heartbeat re-reads the database server's clock
 TASK_MODULES = ("batchops.services.tasks", "batchops.services.job_runs", "batchops.services.scheduler",
                 "batchops.services.processing")
 
@@ -40,6 +41,7 @@ class Heartbeat(threading.Thread):
         super().__init__(name="heartbeat", daemon=True)
         self.worker_id, self.workers, self.every = worker_id, workers, max(0.2, every)
         self.stopped = threading.Event()
+        self.synced = 0.0
 
     def register(self) -> None:
         from batchops.services import workers
@@ -49,11 +51,16 @@ class Heartbeat(threading.Thread):
             workers.register(self.worker_id, self.workers)
 
     def beat(self, stopped: bool = False) -> None:
+        import time
+
         from batchops.services import workers
-        from batchops.store.db import db
+        from batchops.store.db import db, sync_clock
 
         with db.connection_context():
             workers.beat(self.worker_id, stopped=stopped)
+            if time.monotonic() - self.synced > CLOCK_SYNC_SECONDS:  # clocks drift: follow the server's
+                sync_clock()
+                self.synced = time.monotonic()
 
     def run(self) -> None:
         while not self.stopped.wait(self.every):

@@ -142,6 +142,14 @@ def readable_help(command) -> None:
         readable_help(sub)
 
 
+def _server_down(exc: BaseException):
+    """A database or queue server that went away mid-command: its coded error, not E_INTERNAL."""
+    from batchops.queue.app import unavailable
+    from batchops.store.db import unreachable
+
+    return unreachable(exc) or unavailable(exc)
+
+
 def run(argv: list[str] | None = None) -> None:
     """Entry point: typer handles usage errors (exit 2); BatchOps errors become one line."""
     from batchops.errors import EXIT_FAILED, BatchOpsError, disk_full
@@ -171,9 +179,9 @@ def run(argv: list[str] | None = None) -> None:
             import traceback
 
             traceback.print_exc()
-        full = disk_full(exc)
-        if full is not None:
-            error_line(full.code, full.message)
+        known = disk_full(exc) or _server_down(exc)
+        if known is not None:
+            error_line(known.code, known.message)
         else:
             error_line("E_INTERNAL", f"unexpected {exc.__class__.__name__}: {exc} (run with --debug for details)")
         code = EXIT_FAILED

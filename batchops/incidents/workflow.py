@@ -26,9 +26,9 @@ from __future__ import annotations
 from batchops.clock import utc_now
 from batchops.errors import IllegalTransition, InputError
 from batchops.redact import redact
-from batchops.store.models import SEVERITIES, Incident, IncidentEvent, Ticket
+from batchops.store.models import ACTIVE_INCIDENT_STATES, SEVERITIES, Incident, IncidentEvent, Ticket
 
-ACTIVE_STATES = ("open", "assigned", "analyzing")
+ACTIVE_STATES = ACTIVE_INCIDENT_STATES
 ACTIONS = {
     "assign": ACTIVE_STATES,
     "analyze": ("assigned", "analyzing"),
@@ -80,7 +80,9 @@ def _move(incident: Incident, to_state: str, kind: str, actor: str, message: str
     incident.updated_at = now
     for key, value in fields.items():
         setattr(incident, key, value)
-    incident.save()
+    # only what moved: a whole-row save would write back a stale occurrence count (PostgreSQL's
+    # writers run side by side)
+    incident.save(only=[Incident.state, Incident.updated_at, *(getattr(Incident, k) for k in fields)])
     add_event(incident, kind, actor, message, from_state=before, to_state=to_state, run_id=run_id, at=now)
 
 

@@ -165,20 +165,58 @@ def result_dict(run_id: int) -> dict:
     }
 
 
-class _Heartbeat(threading.Thread):
-    """Touches the run's heartbeat while a long step works (own connection)."""
+class _Progress:
+    """The run's steps and log as the pipeline reports them, handed to the heartbeat to save.
 
-    def __init__(self, run_id: int, every: float):
+    Writing each step's start and end as it happens cost ten statements a run; the heartbeat
+    writes what changed instead, so a quick run writes none and a long one shows its step within
+    ``worker.heartbeat_seconds``. The final steps are written with the outcome.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.steps: dict[str, dict] = {}
+        self.lines: list[str] = []
+        self.dirty = False
+
+    def step(self, data: dict, line: str | None) -> None:
+        with self.lock:
+            self.steps[data["name"]] = data
+            if line:
+                self.lines.append(line)
+            self.dirty = True
+
+    def take(self) -> tuple[list[dict], str] | None:
+        """What changed since the last take, or None."""
+        with self.lock:
+            if not self.dirty:
+                return None
+            self.dirty = False
+            return list(self.steps.values()), "\n".join(self.lines)
+
+    def final(self) -> tuple[list[dict], str]:
+        with self.lock:
+            return list(self.steps.values()), "\n".join(self.lines)
+
+
+class _Heartbeat(threading.Thread):
+    """Touches the run's heartbeat while the pipeline works, saving its progress (own connection)."""
+
+    def __init__(self, run_id: int, every: float, progress: _Progress) -> None:
         super().__init__(daemon=True, name=f"heartbeat-{run_id}")
-        self.run_id, self.every, self.stopped = run_id, every, threading.Event()
+        self.run_id, self.every, self.progress, self.stopped = run_id, every, progress, threading.Event()
 
     def run(self):
-        while not self.stopped.wait(self.every):
-            try:
-                with db.connection_context():
-                    runs.heartbeat(self.run_id)
-            except Exception:  # a missed beat is not worth killing the run for
-                pass
+        with db.connection_context():  # one connection for the run, not one per beat
+            while not self.stopped.wait(self.every):
+                try:
+                    changed = self.progress.take()
+                    if changed is not None:
+                        runs.save_progress(self.run_id, *changed)
+                    else:
+                        runs.heartbeat(self.run_id)
+                except Exception:  # a missed beat is not worth killing the run for
+                    pass
 
 
 def _step_dict(step) -> dict:
@@ -193,8 +231,11 @@ def _pause_hook(step_name: str, status: str) -> None:
         time.sleep(float(os.environ.get("BATCHOPS_TEST_PAUSE_SECONDS", "30")))
 
 
-def execute(run_id: int) -> dict:
-    """Run the pipeline for a queued run (in this process) and return its result object."""
+def execute(run_id: int, result: bool = True) -> dict | None:
+    """Run the pipeline for a queued run (in this process) and return its result object.
+
+    ``result=False`` (the worker, which has nobody to tell) skips reading it back.
+    """
     from batchops.services import failures
     from batchops.pipeline.runner import run_pipeline
     from batchops.pipeline.settings import from_config
@@ -202,29 +243,30 @@ def execute(run_id: int) -> dict:
     cfg = context.config()
     run = JobRun.get_by_id(run_id)
     upload = Upload.get_by_id(run.upload_id)
-    if not _claim(run.id, upload.id):
-        return result_dict(run.id)  # another process took it (a duplicate delivery)
+    started_at = _claim(run.id, upload.id)
+    if started_at is None:
+        return result_dict(run.id) if result else None  # another process took it (a duplicate delivery)
 
-    steps: dict[str, dict] = {}
-    log_lines: list[str] = [f"{clock.fmt(utc_now(), seconds=True)} run {run.id} attempt {run.attempt} "
-                            f"({run.trigger}) for upload {upload.id} {upload.original_name!r}, plan {upload.plan}"]
+    progress = _Progress()
+    progress.lines.append(f"{clock.fmt(utc_now(), seconds=True)} run {run.id} attempt {run.attempt} "
+                          f"({run.trigger}) for upload {upload.id} {upload.original_name!r}, plan {upload.plan}")
 
     def on_step(step) -> None:
-        steps[step.name] = _step_dict(step)
+        line = None
         if step.status != "running":
-            log_lines.append(f"{clock.fmt(utc_now(), seconds=True)} {step.name}: {step.status} "
-                             f"in {clock.fmt_duration(step.duration_s)} - {step.message}")
-        runs.save_progress(run.id, list(steps.values()), "\n".join(log_lines))
+            line = (f"{clock.fmt(utc_now(), seconds=True)} {step.name}: {step.status} "
+                    f"in {clock.fmt_duration(step.duration_s)} - {step.message}")
+        progress.step(_step_dict(step), line)
         _pause_hook(step.name, step.status)
 
     plan_config = dict(upload.plan_config or {})
     strict = bool(plan_config.pop(STRICT_KEY, False))
-    beat = _Heartbeat(run.id, cfg.worker.heartbeat_seconds)
+    beat = _Heartbeat(run.id, cfg.worker.heartbeat_seconds, progress)
     beat.start()
     try:  # from here every failure - the original missing from shared storage too - is recorded and triaged
         request = _request(upload, plan_config, strict)
-        result = run_pipeline(request, from_config(cfg), on_step=on_step)
-        keys = _publish_reports(upload.id, result)
+        outcome = run_pipeline(request, from_config(cfg), on_step=on_step)
+        keys = _publish_reports(upload.id, outcome)
     except BaseException as exc:
         beat.stopped.set()
         full = disk_full(exc)
@@ -233,17 +275,17 @@ def execute(run_id: int) -> dict:
             f"unexpected {exc.__class__.__name__}: {exc}", code="E_INTERNAL")
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             error = PipelineError("the run was interrupted", code="E_INTERRUPTED")
-        log_lines.append(f"{clock.fmt(utc_now(), seconds=True)} FAILED {error.code}: {error.message}")
-        failed = _record_failure(run.id, upload.id, error, list(steps.values()), "\n".join(log_lines))
+        progress.lines.append(f"{clock.fmt(utc_now(), seconds=True)} FAILED {error.code}: {error.message}")
+        failed = _record_failure(run.id, upload.id, error, *progress.final(), started_at=started_at)
         failures.handle_failure(failed, error)
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
-        return result_dict(run.id)
+        return result_dict(run.id) if result else None
     beat.stopped.set()
-    log_lines.append(f"{clock.fmt(utc_now(), seconds=True)} published {result.rows_out} rows")
-    done = _record_success(run.id, upload.id, result, keys, list(steps.values()), "\n".join(log_lines))
+    progress.lines.append(f"{clock.fmt(utc_now(), seconds=True)} published {outcome.rows_out} rows")
+    done = _record_success(run.id, upload.id, outcome, keys, *progress.final(), started_at=started_at)
     failures.handle_success(done)
-    return result_dict(run.id)
+    return result_dict(run.id) if result else None
 
 
 def _request(upload: Upload, plan_config: dict, strict: bool):
@@ -276,7 +318,8 @@ def _publish_reports(upload_id: int, result) -> dict[str, str]:
 
 
 @retry_busy
-def _claim(run_id: int, upload_id: int) -> bool:
+def _claim(run_id: int, upload_id: int):
+    """queued -> running; the claim time, or None when another process has it."""
     now = utc_now()
     with db.atomic():
         claimed = JobRun.update(status="running", started_at=now, heartbeat_at=now, worker_id=runs.worker_id(),
@@ -285,14 +328,14 @@ def _claim(run_id: int, upload_id: int) -> bool:
         if claimed:
             Upload.update(status="processing", error_code=None, error_message=None, updated_at=now).where(
                 Upload.id == upload_id).execute()
-    return bool(claimed)
+    return now if claimed else None
 
 
 def _read_if_small(path: Path, limit: int) -> bytes | None:
     return path.read_bytes() if path.stat().st_size <= limit else None
 
 
-def _record_success(run_id, upload_id, result, keys, steps, log) -> JobRun:
+def _record_success(run_id, upload_id, result, keys, steps, log, started_at=None) -> JobRun:
     csv_bytes = _read_if_small(result.csv_path, MAX_STORED_CSV)  # read before the transaction
     pdf_bytes = _read_if_small(result.pdf_path, MAX_STORED_PDF)
     from batchops.pipeline.plans import no_effect
@@ -309,21 +352,23 @@ def _record_success(run_id, upload_id, result, keys, steps, log) -> JobRun:
             report_pdf=pdf_bytes, report_csv_path=keys["csv"], report_pdf_path=keys["pdf"],
             error_code=None, error_message=None, published_at=now, updated_at=now,
         ).where(Upload.id == upload_id).execute()
-        return runs.finish(run_id, "succeeded", steps=steps, findings=result.findings, log=log,
+        return runs.finish(run_id, "succeeded", started_at=started_at, steps=steps, findings=result.findings,
+                           log=log,
                            exit_code=0, rows_in=result.rows_in, rows_out=result.rows_out,
                            error_code=None, error_message=None, result={"summary": summary})
 
     return write(change)
 
 
-def _record_failure(run_id, upload_id, error: BatchOpsError, steps, log) -> JobRun:
+def _record_failure(run_id, upload_id, error: BatchOpsError, steps, log, started_at=None) -> JobRun:
     findings = list(getattr(error, "findings", []) or [])
     step = getattr(error, "step", None)
 
     def change():
         Upload.update(status="failed", error_code=error.code, error_message=error.message,
                       updated_at=utc_now()).where(Upload.id == upload_id).execute()
-        return runs.finish(run_id, "failed", steps=steps, findings=findings, log=log, exit_code=1,
+        return runs.finish(run_id, "failed", started_at=started_at, steps=steps, findings=findings, log=log,
+                           exit_code=1,
                            error_code=error.code, error_message=error.message, failed_step=step)
 
     return write(change)

@@ -99,11 +99,21 @@ def tick() -> None:
     with _store():
         try:
             scheduler.dispatch_due()
+            _record_tick()
         finally:
             runs.recover_stale()
             requeue_lost()
             recover_orphans()
             _flush_outbox()
+
+
+def _record_tick() -> None:
+    from batchops.services import health, runs
+
+    try:
+        health.record_tick(runs.worker_id())
+    except Exception:  # noqa: BLE001 - health shows the tick as late; the tick itself goes on
+        log.exception("could not record the tick")
 
 
 def _flush_outbox() -> None:
@@ -201,10 +211,16 @@ def register(instance) -> None:
 
 def _enqueue(name: str, run_id: int, delay: float | None) -> None:
     task = huey().batchops_tasks[name]
-    if delay:
-        task.schedule(args=(int(run_id),), delay=float(delay))
-    else:
-        task(int(run_id))
+    try:
+        if delay:
+            task.schedule(args=(int(run_id),), delay=float(delay))
+        else:
+            task(int(run_id))
+    except Exception as exc:
+        down = app.unavailable(exc)
+        if down is None:
+            raise
+        raise down from None
 
 
 def enqueue_pipeline(run_id: int, delay: float | None = None) -> None:

@@ -3,15 +3,32 @@
 A fresh store gets every table at the current version. An older store is
 upgraded one numbered step at a time inside a transaction; a store newer than
 this code is refused rather than guessed at.
+
+Several processes - on several machines, with PostgreSQL - may start on one
+store at once: creating and upgrading run under one advisory lock
+(``session_lock``; SQLite's write lock does the same there), and every step
+checks what is already there, so running one twice changes nothing.
 """
 
 from __future__ import annotations
 
 from playhouse.migrate import SchemaMigrator, migrate
 
+from batchops.clock import utc_now
 from batchops.errors import ConfigError
-from batchops.store.db import db
-from batchops.store.models import ALL_MODELS, JobRun, SchemaVersion, Upload
+from batchops.store.db import db, session_lock
+from batchops.store.models import (
+    ACTIVE_INCIDENT_STATES,
+    ALL_MODELS,
+    ONE_ACTIVE_INCIDENT,
+    Incident,
+    IncidentEvent,
+    JobRun,
+    SchemaVersion,
+    Upload,
+)
+
+LOCK_NAME = "batchops:schema"
 
 
 def _v2_sheet_and_catch_up(migrator: SchemaMigrator) -> None:
@@ -39,15 +56,45 @@ def _v3_read_options(migrator: SchemaMigrator) -> None:
     migrate(*ops)
 
 
+def _v4_one_active_incident(migrator: SchemaMigrator) -> None:
+    """v4: at most one active incident per signature (a unique partial index).
+
+    Twins opened by racing workers before this index existed are merged into the
+    oldest: their occurrences are added to it and each twin is resolved with a
+    timeline event naming the one it was merged into. Nothing is deleted.
+    """
+    from peewee import fn
+
+    now = utc_now()
+    twins = (Incident.select(Incident.signature).where(Incident.state.in_(ACTIVE_INCIDENT_STATES))
+             .group_by(Incident.signature).having(fn.COUNT(Incident.id) > 1))
+    for twin in list(twins):
+        rows = list(Incident.select().where((Incident.signature == twin.signature)
+                                            & Incident.state.in_(ACTIVE_INCIDENT_STATES)).order_by(Incident.id))
+        keep, others = rows[0], rows[1:]
+        extra = sum(o.occurrences for o in others)
+        Incident.update(occurrences=Incident.occurrences + extra, updated_at=now).where(
+            Incident.id == keep.id).execute()
+        for other in others:
+            message = f"merged into incident {keep.id} (same failure, opened twice before schema v4)"
+            Incident.update(state="resolved", resolved_at=now, updated_at=now, resolution=message).where(
+                Incident.id == other.id).execute()
+            IncidentEvent.create(incident=other.id, at=now, kind="resolve", from_state=other.state,
+                                 to_state="resolved", message=message)
+    db.execute(ONE_ACTIVE_INCIDENT.safe(True))
+
+
 # version -> step that brings version-1 up to version
 MIGRATIONS = {
     2: _v2_sheet_and_catch_up,
     3: _v3_read_options,
+    4: _v4_one_active_incident,
 }
 LATEST = max(MIGRATIONS) if MIGRATIONS else 1
 # version -> {table: columns} that step adds (a store older than the version may lack them)
 ADDED_COLUMNS = {
     2: {"upload": {"sheet"}, "job_run": {"fire_time", "catch_up"}},
+    3: {"upload": {"table_index", "force_publish", "encoding"}},
 }
 
 
@@ -115,24 +162,27 @@ def _refuse_newer(version: int | None) -> None:
         )
 
 
-def upgrade() -> tuple[int | None, int]:
+def upgrade(seed=None) -> tuple[int | None, int]:
     """Create or upgrade the schema; returns (version before, version after).
 
     A current store costs one read and no write lock, so every command can call
     this while another process holds a long write. The version is read again
-    inside the write transaction: of several processes starting on a fresh home,
-    exactly one creates the schema.
+    under the schema lock and inside the write transaction: of several processes
+    starting on a fresh store, exactly one creates the schema and calls ``seed()``
+    in the same transaction, so the others find both or neither.
     """
     before = current_version()
     _refuse_newer(before)
     if before == LATEST:
         return before, before
-    with db.atomic():
+    with session_lock(LOCK_NAME), db.atomic():
         before = current_version()
         _refuse_newer(before)
         if before is None:
             db.create_tables(ALL_MODELS, safe=True)
             SchemaVersion.create(version=LATEST)
+            if seed is not None:
+                seed()
             return None, LATEST
         if before == LATEST:
             return before, before

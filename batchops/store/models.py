@@ -185,6 +185,15 @@ class Incident(BaseModel):
     updated_at = UTCDateTimeField(default=utc_now)
 
 
+# One active incident per signature: triage counts a repeat instead of opening a twin. On SQLite
+# the single writer already guaranteed it; on PostgreSQL this index is what holds it.
+ACTIVE_INCIDENT_STATES = ("open", "assigned", "analyzing")
+ONE_ACTIVE_INCIDENT_NAME = "incident_one_active_per_signature"
+ONE_ACTIVE_INCIDENT = Incident.index(Incident.signature, unique=True, name=ONE_ACTIVE_INCIDENT_NAME,
+                                     where=Incident.state.in_(ACTIVE_INCIDENT_STATES))
+Incident.add_index(ONE_ACTIVE_INCIDENT)
+
+
 class IncidentEvent(BaseModel):
     """The append-only timeline."""
 

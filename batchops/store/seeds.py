@@ -7,8 +7,10 @@ say what to configure.
 
 from __future__ import annotations
 
-from batchops.store.db import db
+from batchops.store.db import db, lock
 from batchops.store.models import AppState, Job, KnownError
+
+SEED_LOCK = "batchops:seeds"  # two `init` at once on PostgreSQL: one inserts, the other finds it done
 
 # name, callable, cron, description, needs (config key that must be set, or None)
 DEFAULT_JOBS = [
@@ -188,6 +190,19 @@ KNOWN_ERRORS = [
      "A file the store names (an original or a report) is not in the data home or the bucket.",
      "Restore it from a backup or upload the file again; check storage.url is the same on every machine.",
      False, 0, 0, True),
+    ("Database server unreachable", "E_DB_UNREACHABLE", "", None, "high",
+     "The PostgreSQL server named by database.url did not answer (down, restarting, or a network problem).",
+     "Check the server and the network; retried automatically.", True, 3, 60, True),
+    ("Queue server unreachable", "E_QUEUE_UNAVAILABLE", "", None, "high",
+     "The Redis server named by queue.url did not answer.",
+     "Check the server and the network; retried automatically.", True, 3, 60, True),
+    ("Backup tool missing", "E_BACKUP_TOOL_MISSING", "", None, "high",
+     "pg_dump/pg_restore are not installed on the machine that ran the backup.",
+     "Install the PostgreSQL client tools of the server's version (apt-get install postgresql-client).",
+     False, 0, 0, True),
+    ("Backup failed", "E_BACKUP_FAILED", "", None, "high",
+     "pg_dump could not take the snapshot (server unreachable, permissions, or an older pg_dump than the server).",
+     "Read the message; run `batchops backup` by hand once fixed.", True, 1, 300, True),
     ("Mail delivery failed", "E_SMTP_FAILED", "", None, "medium",
      "The SMTP server refused or did not answer; messages wait in the outbox.",
      "Check [smtp] settings and the password source; the outbox is retried.", True, 3, 300, True),
@@ -197,6 +212,7 @@ KNOWN_ERRORS = [
 def seed_known_errors() -> int:
     created = 0
     with db.atomic():
+        lock(SEED_LOCK)
         for (name, code, pattern, step, severity, cause, action, retry, rmax, delay, ticket) in KNOWN_ERRORS:
             if KnownError.select().where(KnownError.name == name).exists():
                 continue
@@ -221,6 +237,7 @@ def seed_jobs(cfg) -> int:
 
     created = 0
     with db.atomic():
+        lock(SEED_LOCK)
         # Remember what was seeded once, so a default job the operator deleted stays deleted.
         state, _ = AppState.get_or_create(key="seeded_jobs", defaults={"value": []})
         seeded = set(state.value or [])

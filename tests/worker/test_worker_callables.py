@@ -381,7 +381,9 @@ def test_purge_old_records_dry_run_then_real(wctx):
     assert JobRun.select().count() == 6 and old_export.exists()
 
     out = _call("purge_old_records")
-    assert out["vacuumed"] and out["counts"] == dry["counts"]
+    from batchops.store.db import is_sqlite
+
+    assert out["vacuumed"] == is_sqlite() and out["counts"] == dry["counts"]  # PostgreSQL autovacuums
     assert sorted(r.id for r in JobRun.select()) == sorted(keep)
     assert Incident.get_by_id(linked.id).run_id is None
     assert Incident.get_or_none(Incident.id == old.id) is None and IncidentEvent.select().count() == 0
@@ -391,6 +393,7 @@ def test_purge_old_records_dry_run_then_real(wctx):
 # ------------------------------------------------------------------ backup and restore
 
 
+@pytest.mark.sqlite_only  # PostgreSQL: test_worker_pg_backup.py
 def test_backup_verified_rotated_and_restored(wctx):
     from batchops.services import backup, jobs
     from batchops.store.models import Job
@@ -417,6 +420,7 @@ def test_backup_verified_rotated_and_restored(wctx):
     assert Path(result["previous_store_kept_as"]).is_file()
 
 
+@pytest.mark.sqlite_only  # PostgreSQL: test_worker_pg_backup.py
 def test_backup_elsewhere_is_not_rotated_and_restore_refuses_while_a_worker_lives(wctx, tmp_path):
     from batchops.clock import utc_now
     from batchops.errors import InputError
@@ -438,6 +442,7 @@ def test_backup_elsewhere_is_not_rotated_and_restore_refuses_while_a_worker_live
     assert info.value.code == "E_RESTORE_INVALID"
 
 
+@pytest.mark.sqlite_only  # PostgreSQL: test_worker_pg_backup.py
 def test_cli_backup_and_restore(wctx, run_cli, tmp_path):
     env = {"BATCHOPS_CONFIG": wctx.config_path}
     made = run_cli("backup", "--json", env=env)
