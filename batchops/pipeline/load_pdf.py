@@ -244,7 +244,7 @@ def load_pdf(path: Path, settings: PipelineSettings, original_name: str = "", *,
                 f"{name} has no text layer (a scanned image?); export the gradebook as a text PDF, CSV or XLSX.",
                 "E_PDF_NO_TEXT",
             )
-        frags, signals = _fragments(pages)
+        frags, signals, marks = _fragments(pages)
     finally:
         pdf.close()
     tables = pdf_tables.assemble(frags, settings.synonyms)
@@ -255,13 +255,18 @@ def load_pdf(path: Path, settings: PipelineSettings, original_name: str = "", *,
     required = settings.required_columns(department)
     tables = pdf_tables.join_spilled(tables, settings.synonyms, required, name)
     chosen = pdf_tables.choose(tables, settings.synonyms, required, table, name)
-    return _frame(chosen, settings, name, n, len(tables), signals + chosen.signals)
+    loaded = _frame(chosen, settings, name, n, len(tables), signals + chosen.signals)
+    loaded.findings.extend(_footnote_findings(marks, chosen.pages))
+    return loaded
 
 
-def _fragments(pages) -> tuple[list, list[dict]]:
-    """Fragments of every page in reading order, and page-level signals (rotated text)."""
-    frags, signals = [], []
+def _fragments(pages) -> tuple[list, list[dict], list[dict]]:
+    """Fragments of every page in reading order, page-level signals (rotated text) and the
+    footnote marks taken out of numbers (superscripts)."""
+    frags, signals, marks = [], [], []
     for pno, page in enumerate(pages, start=1):
+        page, found = _without_footnote_marks(page, pno)
+        marks.extend(found)
         chars = page.chars
         if chars and sum(1 for c in chars if not c.get("upright", True)) > len(chars) / 2:
             signals.append({"kind": "rotated_page", "page": pno, "text": "most text on the page is rotated"})
@@ -271,7 +276,78 @@ def _fragments(pages) -> tuple[list, list[dict]]:
             continue
         words = page.extract_words(x_tolerance=1.5, y_tolerance=2, keep_blank_chars=False)
         frags.extend(pdf_borderless.page_fragments(words, pno, float(page.width)))
-    return frags, signals
+    return frags, signals, marks
+
+
+def _without_footnote_marks(page, pno: int):
+    """The page without superscript footnote marks that follow a number, and the marks taken out.
+
+    ``24.91`` with a raised, smaller ``2`` after it is read by pdfplumber as ``24.912``: a different
+    number, published with confidence. A run of characters clearly smaller than the digit before
+    it, raised above its baseline and touching it is a footnote mark, not part of the value.
+    """
+    chars = page.chars
+    sizes = sorted(float(c.get("size") or 0) for c in chars)
+    if not sizes:
+        return page, []
+    body = sizes[len(sizes) // 2]
+    small = sorted((c for c in chars if str(c["text"]).strip() and float(c.get("size") or body) < 0.8 * body),
+                   key=lambda c: (round(float(c["bottom"])), float(c["x0"])))
+    by_right_edge: dict[int, list] = {}  # full-size digits by where they end: a mark starts there
+    for d in chars:
+        if d["text"].isdigit() and float(d.get("size") or 0) >= 0.9 * body:
+            by_right_edge.setdefault(int(float(d["x1"])), []).append(d)
+    reach = int(body) + 1
+    marks, taken = [], set()
+    for c in small:
+        if id(c) in taken:
+            continue
+        x = int(float(c["x0"]))
+        near = (d for edge in range(x - reach, x + reach + 1) for d in by_right_edge.get(edge, ()))
+        base = next((d for d in near if _raised_after(d, c)), None)
+        if base is None:
+            continue
+        run = [c]
+        for nxt in small:  # the rest of a mark like "12" or "a)"
+            if id(nxt) not in taken and nxt is not c and _continues_mark(run[-1], nxt):
+                run.append(nxt)
+        taken.update(id(x) for x in run)
+        marks.append({"page": pno, "after": base, "chars": run})
+    drop = set()
+    for mark in marks:
+        drop.update(_char_key(c) for c in mark["chars"])
+    if not drop:
+        return page, []
+    kept = page.filter(lambda obj: obj.get("object_type") != "char" or _char_key(obj) not in drop)
+    return kept, [{"page": m["page"], "mark": "".join(c["text"] for c in m["chars"]),
+                   "top": float(m["after"]["top"])} for m in marks]
+
+
+def _raised_after(digit: dict, c: dict) -> bool:
+    """``c`` touches the digit's right edge and sits raised above its baseline (a superscript)."""
+    size = float(digit.get("size") or 0)
+    return (-0.5 * size < float(c["x0"]) - float(digit["x1"]) < 0.3 * size
+            and float(digit["top"]) - 0.2 * size < float(c["bottom"]) < float(digit["bottom"]) - 0.2 * size)
+
+
+def _continues_mark(last: dict, c: dict) -> bool:
+    return (abs(float(c.get("size") or 0) - float(last.get("size") or 0)) < 0.1
+            and abs(float(c["bottom"]) - float(last["bottom"])) < 0.5 and 0 <= float(c["x0"]) - float(last["x1"]) < 1.0)
+
+
+def _char_key(c: dict) -> tuple:
+    return round(float(c["x0"]), 2), round(float(c["top"]), 2), c["text"]
+
+
+def _footnote_findings(marks: list[dict], pages) -> list[dict]:
+    """One finding per footnote mark on the chosen table's pages (the value published without it)."""
+    from batchops.pipeline.findings import finding
+
+    wanted = set(pages or [])
+    return [finding("W_PDF_FOOTNOTE_MARK", f"A footnote mark {m['mark']!r} raised after a number on page {m['page']} "
+                    "was left out of the value (a superscript, not a digit of the number).",
+                    location=f"page {m['page']}")
+            for m in marks if not wanted or m["page"] in wanted][:50]
 
 
 def _frame(chosen: pdf_tables.PdfTable, settings: PipelineSettings, name: str, n_pages: int, n_tables: int,
