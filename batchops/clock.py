@@ -10,10 +10,19 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 _display_zone_name = "Asia/Kolkata"
+_offset: timedelta | None = None  # the database server's clock minus ours (PostgreSQL only)
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    """Now, in UTC - on the database server's clock when the store is on a server (``set_offset``)."""
+    now = datetime.now(timezone.utc)
+    return now + _offset if _offset is not None else now
+
+
+def set_offset(seconds: float) -> None:
+    """Read time as the database server does: every machine then stamps in one clock."""
+    global _offset
+    _offset = timedelta(seconds=seconds) if seconds else None
 
 
 def set_display_zone(name: str) -> None:

@@ -32,8 +32,20 @@ class DatabaseConfig:
 @dataclass
 class QueueConfig:
     url: str = ""  # empty: sqlite file queue.db in the data home; or redis://...
+    name: str = "batchops"  # the queue's name: installations sharing one Redis need different names
     workers: int = 2
     max_delay: float = 1.0
+
+
+@dataclass
+class StorageConfig:
+    url: str = ""  # empty: files in the data home; or s3://bucket/prefix (pip install "batchops[s3]")
+    endpoint_url: str = ""  # MinIO or another S3 server, e.g. http://minio.lan:9000; empty: AWS
+    region: str = ""
+    access_key_id: str = ""  # empty: the AWS chain (AWS_ACCESS_KEY_ID, ~/.aws, instance role)
+    secret_key_env: str = "BATCHOPS_S3_SECRET_KEY"
+    secret_key_file: str = ""
+    timeout: float = 10.0
 
 
 @dataclass
@@ -95,15 +107,19 @@ class IncidentsConfig:
 @dataclass
 class AutomationConfig:
     allowed_modules: list[str] = field(default_factory=list)
+    path_roots: list[str] = field(default_factory=list)
     attendance_path: str = ""
     scrape_urls: list[str] = field(default_factory=list)
     scrape_keywords: list[str] = field(default_factory=lambda: ["exam", "notice", "holiday", "result"])
     scrape_timeout: float = 10.0
     scrape_max_bytes: int = 2_000_000
+    scrape_allow_hosts: list[str] = field(default_factory=list)
     ingest_folder: str = ""
     ingest_department: str = ""
     ingest_plan: str = "transform"
     ingest_ftp_url: str = ""
+    ingest_quiet_seconds: float = 10.0
+    ingest_s3_url: str = ""  # s3://bucket/prefix, read with the [storage] endpoint and credentials
 
 
 @dataclass
@@ -123,6 +139,7 @@ class Config:
     read_only: bool = False
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     queue: QueueConfig = field(default_factory=QueueConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     departments: dict[str, DepartmentConfig] = field(default_factory=dict)
     synonyms: dict[str, list[str]] = field(default_factory=dict)
@@ -140,15 +157,68 @@ class Config:
         return Path(self.data_dir)
 
     def required_columns(self, department: str | None) -> list[str]:
-        """Department's required columns (case-insensitive name) or the default set."""
+        """Department's required columns (case-insensitive name; an empty list means none) or the default set."""
         if department:
             for name, dept in self.departments.items():
-                if name.lower() == department.lower() and dept.required_columns:
+                if name.lower() == department.lower():
                     return list(dept.required_columns)
         return list(self.pipeline.default_required_columns)
 
 
 _NOT_SETTINGS = {"source"}
+
+# Ranges of the numeric settings: key -> (lowest, highest, lowest excluded?). A value outside
+# would not be a setting but a bug: negative retention deletes today's runs, a zero heartbeat
+# spins, a 1e300-hour window overflows. Every float must also be finite.
+DAY_LIMIT = 36_500
+RANGES: dict[str, tuple[float, float, bool]] = {
+    "queue.workers": (1, 256, False),
+    "queue.max_delay": (0, 3600, True),
+    "pipeline.pdf_max_rows": (1, 10_000_000, False),
+    "pipeline.max_file_mb": (0, 1_000_000, True),
+    "pipeline.max_rows": (1, 1_000_000_000, False),
+    "pipeline.max_columns": (1, 100_000, False),
+    "pipeline.max_pdf_pages": (1, 100_000, False),
+    "pipeline.max_xlsx_uncompressed_mb": (0, 1_000_000, True),
+    "pipeline.max_cell_chars": (1, 100_000_000, False),
+    "retention.successful_runs_days": (1, DAY_LIMIT, False),
+    "retention.failed_runs_days": (1, DAY_LIMIT, False),
+    "retention.archived_incidents_days": (1, DAY_LIMIT, False),
+    "retention.exports_days": (1, DAY_LIMIT, False),
+    "retention.outbox_days": (1, DAY_LIMIT, False),
+    "retention.backups_keep": (1, 10_000, False),
+    "smtp.port": (1, 65535, False),
+    "smtp.timeout": (0, 3600, True),
+    "incidents.reopen_window_hours": (0, 24 * DAY_LIMIT, False),
+    "incidents.rate_limit_minutes": (0, 60 * 24 * DAY_LIMIT, False),
+    "automation.scrape_timeout": (0, 3600, True),
+    "automation.scrape_max_bytes": (1, 1_000_000_000, False),
+    "automation.ingest_quiet_seconds": (0, 86_400, False),
+    "worker.heartbeat_seconds": (0.1, 3600, False),
+    "worker.lost_after_seconds": (1, 86_400 * 7, False),
+    "worker.requeue_lost_after_seconds": (1, 86_400 * 7, False),
+    "worker.max_lateness_minutes": (0, 60 * 24 * 7, False),
+}
+
+
+def _check_ranges(cfg: "Config") -> None:
+    import math
+
+    for key, (low, high, open_low) in RANGES.items():
+        section, name = key.split(".")
+        value = getattr(getattr(cfg, section), name)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{key} in {cfg.source} must be a finite number, not {value!r}")
+        if value < low or value > high or (open_low and value == low):
+            lowest = f"above {low:g}" if open_low else f"{low:g}"
+            raise ConfigError(f"{key} in {cfg.source} must be between {lowest} and {high:g}, not {value!r}")
+    for key in ("score_min", "score_max", "pass_mark"):
+        value = getattr(cfg.pipeline, key)
+        if not math.isfinite(value):
+            raise ConfigError(f"pipeline.{key} in {cfg.source} must be a finite number, not {value!r}")
+    if cfg.worker.lost_after_seconds <= cfg.worker.heartbeat_seconds:
+        raise ConfigError(f"worker.lost_after_seconds in {cfg.source} must be longer than "
+                          f"worker.heartbeat_seconds ({cfg.worker.heartbeat_seconds:g})")
 
 
 def _type_name(tp: Any) -> str:
@@ -212,6 +282,22 @@ def _build(cls: type, data: dict, prefix: str, source: str) -> Any:
     return cls(**kwargs)
 
 
+# The servers a machine talks to can come from its environment (one config file for every machine,
+# each machine's secrets and addresses in its service manager).
+SERVER_ENV = {
+    "BATCHOPS_DATABASE_URL": ("database", "url"),
+    "BATCHOPS_QUEUE_URL": ("queue", "url"),
+    "BATCHOPS_QUEUE_NAME": ("queue", "name"),
+}
+
+
+def _apply_server_env(cfg: Config) -> None:
+    for var, (section, key) in SERVER_ENV.items():
+        value = os.environ.get(var)
+        if value is not None and value.strip():
+            setattr(getattr(cfg, section), key, value.strip())
+
+
 def _validate(cfg: Config) -> None:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -227,26 +313,25 @@ def _validate(cfg: Config) -> None:
             raise ConfigError(f"incidents.{key} in {cfg.source} must be one of {', '.join(severities)}")
     if cfg.worker.default_missed_policy not in ("skip", "once", "all"):
         raise ConfigError(f"worker.default_missed_policy in {cfg.source} must be skip, once or all")
+    _check_ranges(cfg)
+    if not cfg.queue.name or not all(c.isalnum() or c in "._-" for c in cfg.queue.name):
+        raise ConfigError(f"queue.name in {cfg.source} must be letters, digits, '.', '_' or '-', "
+                          f"not {cfg.queue.name!r}")
     p = cfg.pipeline
     if p.score_min >= p.score_max:
         raise ConfigError(f"pipeline.score_min must be below pipeline.score_max in {cfg.source}")
+    for key, url in (("storage.url", cfg.storage.url), ("automation.ingest_s3_url", cfg.automation.ingest_s3_url)):
+        if url and (not url.startswith("s3://") or len(url) <= len("s3://")):
+            raise ConfigError(f"{key} in {cfg.source} must look like s3://bucket/prefix, not {url!r}")
     if p.ocr not in ("never", "auto", "always"):
         raise ConfigError(f"pipeline.ocr in {cfg.source} must be never, auto or always")
 
 
 def redact_url(url: str) -> str:
-    """A database/queue URL fit to print: any password replaced by ``***``."""
-    from urllib.parse import urlsplit, urlunsplit
+    """A database/queue URL fit to print (see ``batchops.redact``)."""
+    from batchops.redact import redact
 
-    try:
-        parts = urlsplit(url)
-        if parts.password is None:
-            return url
-        user = parts.username or ""
-        host = parts.netloc.rsplit("@", 1)[1]
-        return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
-    except ValueError:
-        return "(unparsable URL)"
+    return redact(url)
 
 
 def user_config_path() -> Path:
@@ -305,5 +390,6 @@ def load_config(path: str | os.PathLike | None = None, home: str | os.PathLike |
     cfg.data_dir = str(Path(home).expanduser().resolve()) if home else str(default_data_dir())
     if os.environ.get("BATCHOPS_READ_ONLY", "").lower() in ("1", "true", "yes", "on"):
         cfg.read_only = True
+    _apply_server_env(cfg)
     _validate(cfg)
     return cfg

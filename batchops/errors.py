@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from batchops.redact import redact
+
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -26,6 +28,7 @@ class BatchOpsError(Exception):
     exit_code = EXIT_FAILED
 
     def __init__(self, message: str, *, code: str | None = None, **details: Any):
+        message = redact(message)  # a URL's password or a token never travels inside an error
         super().__init__(message)
         self.message = message
         if code:
@@ -104,6 +107,13 @@ class JobError(WorkError):
     code = "E_JOB_FAILED"
 
 
+class StorageError(WorkError):
+    """Object storage could not be used: E_STORAGE_UNREACHABLE, E_STORAGE_NO_BUCKET, E_STORAGE_DENIED,
+    E_OBJECT_MISSING (a key the store names is not there)."""
+
+    code = "E_STORAGE_UNREACHABLE"
+
+
 class SubmitLost(WorkError):
     """An upload whose run never started, and whose stored original is gone or damaged."""
 
@@ -115,3 +125,31 @@ E_PDF_MANY_TABLES = "E_PDF_MANY_TABLES"  # several tables, none chosen: --table 
 E_PDF_TABLE_NOT_FOUND = "E_PDF_TABLE_NOT_FOUND"  # --table N names a table the file does not have
 E_PDF_SPILLED_COLUMNS = "E_PDF_SPILLED_COLUMNS"  # columns printed across pages that cannot be joined back
 E_TABLE_LOW_CONFIDENCE = "E_TABLE_LOW_CONFIDENCE"  # the table read does not look right: --force-publish after a look
+
+
+class DiskFull(WorkError):
+    """The disk holding the data home (or an export) is full: nothing is retried until space is freed."""
+
+    code = "E_DISK_FULL"
+
+
+_FULL_ERRNOS = {28, 122}  # ENOSPC, EDQUOT
+
+
+def disk_full(exc: BaseException | None) -> DiskFull | None:
+    """A ``DiskFull`` if ``exc`` or anything in its chain says the disk is full, else None.
+
+    SQLite rolls a transaction back itself when the disk fills, so what surfaces is often
+    "cannot rollback - no transaction is active" with the real cause in the chain.
+    """
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, DiskFull):
+            return exc
+        text = str(exc).lower()
+        if "database or disk is full" in text or (isinstance(exc, OSError) and exc.errno in _FULL_ERRNOS):
+            return DiskFull(f"the disk is full ({exc.__class__.__name__}: {exc}); free space on the data home's "
+                            "disk, then retry - nothing was retried automatically")
+        exc = exc.__cause__ or exc.__context__
+    return None

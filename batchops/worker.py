@@ -29,6 +29,7 @@ import threading
 log = logging.getLogger("batchops.worker")
 
 DEFAULT_SHUTDOWN_TIMEOUT = 8.0
+CLOCK_SYNC_SECONDS = 60.0  # how often the heartbeat re-reads the database server's clock
 TASK_MODULES = ("batchops.services.tasks", "batchops.services.job_runs", "batchops.services.scheduler",
                 "batchops.services.processing")
 
@@ -40,6 +41,7 @@ class Heartbeat(threading.Thread):
         super().__init__(name="heartbeat", daemon=True)
         self.worker_id, self.workers, self.every = worker_id, workers, max(0.2, every)
         self.stopped = threading.Event()
+        self.synced = 0.0
 
     def register(self) -> None:
         from batchops.services import workers
@@ -49,11 +51,16 @@ class Heartbeat(threading.Thread):
             workers.register(self.worker_id, self.workers)
 
     def beat(self, stopped: bool = False) -> None:
+        import time
+
         from batchops.services import workers
-        from batchops.store.db import db
+        from batchops.store.db import db, sync_clock
 
         with db.connection_context():
             workers.beat(self.worker_id, stopped=stopped)
+            if time.monotonic() - self.synced > CLOCK_SYNC_SECONDS:  # clocks drift: follow the server's
+                sync_clock()
+                self.synced = time.monotonic()
 
     def run(self) -> None:
         while not self.stopped.wait(self.every):
@@ -71,6 +78,60 @@ class Heartbeat(threading.Thread):
             log.exception("could not record the worker stop")
 
 
+class DisplayZoneFormatter(logging.Formatter):
+    """Log times in the display zone (clock.fmt), like every other time an operator reads."""
+
+    def formatTime(self, record, datefmt=None) -> str:  # noqa: N802 - logging's name
+        from datetime import datetime, timezone
+
+        from batchops import clock
+
+        return clock.fmt(datetime.fromtimestamp(record.created, timezone.utc), seconds=True)
+
+
+class NamedTasks(logging.Filter):
+    """Huey logs a task as 'batchops...run_pipeline: <uuid>'; say 'pipeline run 7' instead (no store
+    lookup here: this runs outside a task's connection; the task bodies log the upload or job names)."""
+
+    KINDS = {"run_pipeline": "pipeline run", "run_job": "job run", "tick": "scheduler tick", "ping": "ping"}
+    REMEMBERED = 1000  # task ids seen, so a later line naming only the id says which run too
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: dict[str, str] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(self.plain(a) for a in record.args)
+        return True
+
+    def plain(self, arg):
+        from datetime import datetime
+
+        from batchops import clock
+
+        if hasattr(arg, "name") and hasattr(arg, "args") and hasattr(arg, "id"):  # a huey Task
+            text = self.describe(arg)
+            if len(self.seen) >= self.REMEMBERED:
+                self.seen.pop(next(iter(self.seen)))
+            self.seen[str(arg.id)] = text
+            return text
+        if isinstance(arg, datetime):  # huey's own timestamps are naive UTC
+            return clock.fmt(clock.as_utc(arg), seconds=True)
+        if isinstance(arg, str) and arg in self.seen:
+            return self.seen[arg]
+        return arg
+
+    def describe(self, task) -> str:
+        from batchops import clock
+
+        kind = self.KINDS.get(task.name, task.name)
+        args = getattr(task, "args", None) or ()
+        text = f"{kind} {args[0]}" if task.name in ("run_pipeline", "run_job") and args else kind
+        eta = getattr(task, "eta", None)
+        return text + (f" (due {clock.fmt(eta, seconds=True)})" if eta else "")
+
+
 def _setup_logging(config) -> None:
     huey_logger = logging.getLogger("huey")
     if not huey_logger.handlers:  # like run_huey: never duplicate a handler someone configured
@@ -78,6 +139,28 @@ def _setup_logging(config) -> None:
     ours = logging.getLogger("batchops")
     if not ours.handlers:
         config.setup_logger(ours)
+    for logger in (huey_logger, ours):
+        for handler in logger.handlers:  # handler filters see every record, the children's too
+            if type(handler.formatter) is logging.Formatter:  # the consumer's own: same layout, our zone
+                handler.setFormatter(DisplayZoneFormatter(handler.formatter._fmt))
+            if not any(isinstance(f, NamedTasks) for f in handler.filters):
+                handler.addFilter(NamedTasks())
+            if not any(isinstance(f, RedactingFilter) for f in handler.filters):  # after naming: the final text
+                handler.addFilter(RedactingFilter())
+
+
+class RedactingFilter(logging.Filter):
+    """Log lines leave the process too: URL passwords and tokens are masked (batchops.redact)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from batchops.redact import redact
+
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a bad format string is logging's own error to report
+            return True
+        record.msg, record.args = redact(message), None
+        return True
 
 
 def make_consumer(huey, config, tick: int):

@@ -84,8 +84,12 @@ PDFPLUMBER_REFUSE = ["issue-33-lorem-ipsum.pdf", "scotus-transcript-p1.pdf", "fe
 
 
 def norm(cell) -> str:
-    text = re.sub(r"</?s>", "", "" if cell is None else str(cell))
+    # camelot's flag_size marks a superscript as <s>2</s>: a footnote mark, not part of the value
+    text = re.sub(r"<s>.*?</s>", "", "" if cell is None else str(cell))
     return " ".join(text.split())
+
+
+from batchops.pipeline.columns import snake  # noqa: E402 - how BatchOps names a column
 
 
 def words(text: str) -> set[str]:
@@ -140,8 +144,10 @@ def matches_expected(header: list[str], body: list[list[str]], expected: list[li
             continue
         if any(numeric_cells(r) >= 2 for r in before) or any(sum(1 for c in r if c) > 1 for r in after):
             continue  # data rows left out above or below
-        allowed = words(" ".join(c for r in before for c in r))
-        if all(w in allowed or w == "column" for h in header for w in words(h.replace("_", " "))):
+        above = [c for r in before for c in r]
+        # the header as BatchOps names columns: snake_case, "col_" before a leading digit, "column_N" if unnamed
+        allowed = words(" ".join(above)) | words(" ".join(snake(c).replace("_", " ") for c in above))
+        if all(w in allowed or w in ("column", "col") for h in header for w in words(h.replace("_", " "))):
             return True
     return False
 

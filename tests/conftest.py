@@ -3,6 +3,11 @@
 No test may touch the operator's real data home or config: a session-wide guard
 points BATCHOPS_HOME and the XDG dirs at a temp folder, and ``home`` gives each
 test its own. Add feature-specific fixtures in your own test files.
+
+``--backend server`` (or BATCHOPS_TEST_BACKEND=server) runs the tests against real
+PostgreSQL and Redis, one fresh database and queue name per test (see serverlib.py);
+``@pytest.mark.sqlite_only`` tests skip there, ``@pytest.mark.servers`` tests skip
+without the servers.
 """
 
 from __future__ import annotations
@@ -11,10 +16,64 @@ import os
 from pathlib import Path
 
 import pytest
+import serverlib
 from cli_runner import run_cli_in_process, run_cli_subprocess
 
 REPO = Path(__file__).resolve().parents[1]
-ISOLATED_ENV = ("BATCHOPS_HOME", "BATCHOPS_CONFIG", "BATCHOPS_READ_ONLY")
+ISOLATED_ENV = ("BATCHOPS_HOME", "BATCHOPS_CONFIG", "BATCHOPS_READ_ONLY", "BATCHOPS_DATABASE_URL",
+                "BATCHOPS_QUEUE_URL", "BATCHOPS_QUEUE_NAME")
+
+
+def pytest_addoption(parser):
+    parser.addoption("--backend", choices=("sqlite", "server"),
+                     default=os.environ.get("BATCHOPS_TEST_BACKEND", "sqlite") or "sqlite",
+                     help="sqlite (default) or server: PostgreSQL + Redis from BATCHOPS_TEST_DATABASE_URL "
+                          "and BATCHOPS_TEST_QUEUE_URL, a fresh database per test")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "sqlite_only: about the SQLite files themselves; skipped on --backend server")
+    config.addinivalue_line("markers", "server_only: about PostgreSQL or Redis themselves; runs on --backend server")
+    config.addinivalue_line("markers", "servers: needs PostgreSQL and Redis (BATCHOPS_TEST_DATABASE_URL, "
+                                       "BATCHOPS_TEST_QUEUE_URL); skipped without them")
+    if config.getoption("backend") == "server" and not serverlib.available():
+        raise pytest.UsageError("--backend server needs BATCHOPS_TEST_DATABASE_URL and BATCHOPS_TEST_QUEUE_URL "
+                                "(source .ci/servers.sh DIR starts both)")
+
+
+def pytest_collection_modifyitems(config, items):
+    on_servers = config.getoption("backend") == "server"
+    for item in items:
+        if on_servers and item.get_closest_marker("sqlite_only"):
+            item.add_marker(pytest.mark.skip(reason="SQLite only"))
+        if not on_servers and item.get_closest_marker("server_only"):
+            item.add_marker(pytest.mark.skip(reason="runs on --backend server"))
+        if item.get_closest_marker("servers") and not serverlib.available():
+            item.add_marker(pytest.mark.skip(reason="needs BATCHOPS_TEST_DATABASE_URL and BATCHOPS_TEST_QUEUE_URL"))
+
+
+@pytest.fixture(autouse=True)
+def _backend(request, monkeypatch):
+    """On --backend server: this test's own PostgreSQL database and Redis queue name."""
+    if request.config.getoption("backend") != "server" or request.node.get_closest_marker("servers"):
+        yield
+        return
+    import uuid
+
+    serverlib.driver("psycopg2"), serverlib.driver("redis")  # before a test can hide them
+    url = serverlib.create_database()
+    queue_name = f"bo_{uuid.uuid4().hex[:12]}"
+    for key, value in serverlib.env_for(url, queue_name).items():
+        monkeypatch.setenv(key, value)
+    yield
+    from batchops.queue import app as queue_app
+    from batchops.store.db import db
+
+    queue_app.reset()
+    if db.obj is not None and not db.obj.is_closed():
+        db.obj.close()
+    serverlib.drop_database(url)
+    serverlib.flush_queue(queue_name)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -28,8 +87,8 @@ def _never_the_real_home(tmp_path_factory):
     os.environ["BATCHOPS_HOME"] = str(base / "home")
     os.environ["XDG_CONFIG_HOME"] = str(base / "xdg-config")
     os.environ["XDG_DATA_HOME"] = str(base / "xdg-data")
-    os.environ.pop("BATCHOPS_CONFIG", None)
-    os.environ.pop("BATCHOPS_READ_ONLY", None)
+    for key in ISOLATED_ENV[1:]:  # the server backend sets its own per test
+        os.environ.pop(key, None)
     yield
     for key, value in saved.items():
         if value is None:

@@ -1,9 +1,10 @@
-"""WAL concurrency: two processes doing read-then-write transactions on one store.
+"""Two processes doing read-then-write transactions on one store.
 
 With SQLite's default DEFERRED transactions a read that upgrades to a write fails
 with "database is locked" under contention, whatever busy_timeout says (see
 TECH-NOTES). The store opens IMMEDIATE transactions, so both processes queue on
-the write lock instead: no errors and no lost updates.
+the write lock instead: no errors and no lost updates. On PostgreSQL the read
+takes its row lock (``for_update``): the same result.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 import peewee
 from batchops import context
 from batchops.services.setup import configure
-from batchops.store.db import db
+from batchops.store.db import db, for_update, write
 from batchops.store.models import AppState
 
 home, n, go = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3])
@@ -27,12 +28,17 @@ deadline = time.monotonic() + 30
 while not go.exists() and time.monotonic() < deadline:  # start together
     time.sleep(0.005)
 errors = 0
+
+
+def bump():
+    value = for_update(AppState.select().where(AppState.key == "counter")).get().value  # read ...
+    AppState.update(value=value + 1).where(AppState.key == "counter").execute()  # ... then write
+
+
 with db.connection_context():
     for _ in range(n):
         try:
-            with db.atomic():
-                value = AppState.get_by_id("counter").value          # read ...
-                AppState.update(value=value + 1).where(AppState.key == "counter").execute()  # ... then write
+            write(bump)
         except peewee.OperationalError as exc:
             errors += 1
             print("ERROR", exc, file=sys.stderr)

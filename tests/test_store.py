@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -24,6 +25,7 @@ def _pragmas() -> dict:
     }
 
 
+@pytest.mark.sqlite_only
 def test_sqlite_pragmas(app_ctx):
     p = _pragmas()
     assert p["journal_mode"] == "wal"
@@ -33,6 +35,7 @@ def test_sqlite_pragmas(app_ctx):
     assert (app_ctx.home / "batchops.db").is_file()
 
 
+@pytest.mark.sqlite_only
 def test_every_thread_gets_its_own_configured_connection(app_ctx):
     main_conn = db.connection()
     seen = {}
@@ -67,7 +70,7 @@ def _columns(table: str) -> set[str]:
 @pytest.fixture
 def v1_store(home):
     """A store as BatchOps schema v1 left it, with one upload in it."""
-    database = bind(make_database("", home))
+    database = bind(make_database(os.environ.get("BATCHOPS_DATABASE_URL", ""), home))
     with database.connection_context():
         database.create_tables(ALL_MODELS)
         for table, cols in V2_COLUMNS.items():
@@ -77,7 +80,7 @@ def v1_store(home):
         SchemaVersion.create(version=1)
         database.execute_sql(
             "INSERT INTO upload (original_name, sha256, size, kind, blob_path, notes, status, plan, "
-            "plan_config, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "plan_config, created_at, updated_at) VALUES (" + ", ".join([database.param] * 11) + ")",
             ("marks.csv", "ab" * 32, 12, "csv", "files/ab/x.csv", "old row", "published", "transform",
              "{}", "2025-01-02 03:04:05", "2025-01-02 03:04:05"),
         )
@@ -294,3 +297,20 @@ def test_display_format_uses_the_zone():
     assert clock.fmt(when, "Asia/Kolkata") == "2026-11-28 21:43 IST"
     assert clock.iso(when) == "2026-11-28T16:13:00Z"
     assert clock.fmt(None) == "-"
+
+
+def test_time_follows_the_database_server(app_ctx):
+    """Heartbeats and claims are stamped with clock.utc_now(): on a server store, the server's clock."""
+    from batchops import clock
+    from batchops.store.db import is_postgres, sync_clock
+
+    try:
+        clock.set_offset(600)  # as if this machine's clock were ten minutes slow
+        assert 599 < (clock.utc_now() - datetime.now(timezone.utc)).total_seconds() < 601
+        offset = sync_clock()  # what open_store and the worker heartbeat do
+        if is_postgres():  # the server runs on this machine here: the two clocks agree
+            assert abs(offset) < 1 and abs((clock.utc_now() - datetime.now(timezone.utc)).total_seconds()) < 1
+        else:  # SQLite has no other clock than ours
+            assert offset == 0 and clock.utc_now() - datetime.now(timezone.utc) < timedelta(seconds=1)
+    finally:
+        clock.set_offset(0)

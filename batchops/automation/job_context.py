@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from batchops import clock
 from batchops.clock import utc_now
 from batchops.errors import JobError
+from batchops.redact import redact
 
 logger = logging.getLogger("batchops.jobs")
 
@@ -29,6 +30,7 @@ class JobContext:
     cancelled: threading.Event = field(default_factory=threading.Event)
 
     def log(self, message: str) -> None:
+        message = redact(message)
         self.lines.append(f"{clock.fmt(utc_now(), seconds=True)} {message}")
         logger.info("run %s (%s): %s", self.run_id, self.job_name, message)
 

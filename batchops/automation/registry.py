@@ -2,7 +2,11 @@
 
 A Job's ``callable`` is either one of the built-in names below or, only when
 ``automation.allowed_modules`` lists its module, ``module:function`` (the module
-itself or a submodule of a listed one). Anything else is refused with
+itself or a submodule of a listed one) where the function is *defined in* that
+module and *marked* as a job with ``@batchops.automation.registry.job`` - so a
+``from subprocess import run`` in a school's module is not a job, and neither is
+any helper nobody meant to schedule. ``jobs callables`` lists by the same rule
+(``is_job``). Anything else is refused with
 ``E_CALLABLE_NOT_REGISTERED`` when the job is added or edited *and* when it
 runs, so removing a module from the config stops its jobs at once.
 
@@ -64,13 +68,15 @@ BUILTINS: dict[str, Entry] = {e.name: e for e in (
           (Arg("urls", "list[str]", None, "pages to fetch (default automation.scrape_urls)"),
            Arg("keywords", "list[str]", None, "notice keywords (default automation.scrape_keywords)"))),
     Entry("schedule_file_ingest", f"{_J}.ingest:schedule_file_ingest",
-          "Pick up new files from a drop folder (and optionally FTP), skip ones seen before by SHA-256, "
+          "Pick up new files from a drop folder (and optionally FTP or S3), skip ones seen before by SHA-256, "
           "run the pipeline, move them to processed/ or failed/.",
           (Arg("folder", "str", None, "drop folder (default automation.ingest_folder)"),
            Arg("department", "str", None, "department for the uploads (default automation.ingest_department)"),
            Arg("plan", "str", None, "processing plan (default automation.ingest_plan)"),
-           Arg("ftp_url", "str", None, "ftp://user@host/dir to fetch from first (default automation.ingest_ftp_url)"),
-           Arg("min_age_s", "float", 2.0, "skip files modified this recently (still being copied)"))),
+           Arg("ftp_url", "str", None, "ftp[s]://user@host/dir to fetch from first (default automation.ingest_ftp_url)"),
+           Arg("min_age_s", "float", None, "seconds a file must be unchanged, on two looks, before it is taken "
+                                           "(default automation.ingest_quiet_seconds)"),
+           Arg("s3_url", "str", None, "s3://bucket/prefix to fetch from first (default automation.ingest_s3_url)"))),
     Entry("purge_old_records", f"{_J}.purge:purge_old_records",
           "Apply the retention settings (failed runs kept longer than successful ones, archived incidents, "
           "old exports and outbox), then VACUUM.",
@@ -82,6 +88,21 @@ BUILTINS: dict[str, Entry] = {e.name: e for e in (
           (Arg("to", "str", None, "another folder (no rotation there)"),
            Arg("keep", "int", None, "how many to keep (default retention.backups_keep)"))),
 )}
+
+
+JOB_MARK = "__batchops_job__"
+
+
+def job(func):
+    """Mark a function in an allowed module as a job callable (``@job`` above its ``def``)."""
+    setattr(func, JOB_MARK, True)
+    return func
+
+
+def is_job(module, attr: str, func) -> bool:
+    """The one rule for extra callables: public, a function defined in ``module`` itself, marked ``@job``."""
+    return (not attr.startswith("_") and inspect.isfunction(func) and func.__module__ == module.__name__
+            and getattr(func, JOB_MARK, False) is True)
 
 
 def _allowed_modules() -> list[str]:
@@ -127,6 +148,9 @@ def resolve(name: str):
     func = getattr(module, func_name, None)
     if func is None or not callable(func):
         raise _refuse(name, f"{module_name} has no function {func_name!r}")
+    if not found.builtin and not is_job(module, func_name, func):
+        raise _refuse(name, f"{func_name!r} is not a job of {module_name} (a function defined there and marked "
+                            "@batchops.automation.registry.job)")
     return func
 
 
@@ -149,7 +173,7 @@ def _module_entries(module_name: str) -> list[dict]:
                  "description": f"cannot import: {exc.__class__.__name__}: {exc}"}]
     out = []
     for attr, func in sorted(vars(module).items()):
-        if attr.startswith("_") or not inspect.isfunction(func) or func.__module__ != module.__name__:
+        if not is_job(module, attr, func):
             continue
         doc = (inspect.getdoc(func) or "").strip().splitlines()
         args = []

@@ -58,6 +58,21 @@ def incidents_list(
          lambda rows: table(rows, LIST_COLUMNS, title="Incidents", empty="no incidents"))
 
 
+@incidents_app.command("open")
+def incidents_open(
+    title: str,
+    severity: str = typer.Option("medium", "--severity", help="low, medium, high, critical."),
+    description: str = typer.Option("", "--description", help="What was seen."),
+    as_: Optional[str] = AS,
+    json_out: bool = JSON,
+) -> None:
+    """Open a manual incident for a problem seen outside BatchOps."""
+    from batchops.services import incidents
+
+    setup()
+    _done(incidents.open_manual(title, severity=severity, description=description, actor=as_), json_out, "opened")
+
+
 @incidents_app.command("show")
 def incidents_show(incident_id: str, json_out: bool = JSON) -> None:
     """One incident with its timeline, tickets and matched known error."""
@@ -108,7 +123,7 @@ def incidents_retry(
     """Run the failed work again (re-queue the upload's pipeline, or trigger the job)."""
     from batchops.services import incidents
 
-    setup()
+    setup(recover=True)
     result = incidents.retry(incident_id, actor=as_, now=now)
     run = result["run"] or {}
     emit(result, json_out, lambda r: info(
@@ -224,6 +239,41 @@ def tickets_resolve(
 
     setup()
     _ticket_done(tickets.resolve(ticket_id, resolution, actor=as_), json_out, "resolved")
+
+
+@tickets_app.command("edit")
+def tickets_edit(
+    ticket_id: str,
+    title: Optional[str] = typer.Option(None, "--title"),
+    to: Optional[str] = typer.Option(None, "--to", help="New assignee (\"\" unassigns).", metavar="NAME"),
+    as_: Optional[str] = AS,
+    json_out: bool = JSON,
+) -> None:
+    """Change a ticket's title or assignee."""
+    from batchops.services import tickets
+
+    setup()
+    _ticket_done(tickets.edit(ticket_id, title=title, assignee=to, actor=as_), json_out, "edited")
+
+
+@tickets_app.command("delete")
+def tickets_delete(
+    ticket_id: str,
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask."),
+    as_: Optional[str] = AS,
+    json_out: bool = JSON,
+) -> None:
+    """Delete a ticket opened by mistake (the incident's timeline keeps a note)."""
+    from batchops import context
+    from batchops.cli.output import confirm
+    from batchops.services import tickets
+
+    setup()
+    context.require_writable()  # refuse before asking
+    ticket = tickets.show_ticket(ticket_id)
+    confirm(f"Delete ticket {ticket['id']} ({ticket['title']})?", yes)
+    emit(tickets.delete(ticket["id"], actor=as_), json_out,
+         lambda r: info(f"deleted ticket {r['deleted']} of incident {r['incident_id']}"))
 
 
 def register(app: typer.Typer) -> None:

@@ -51,15 +51,27 @@ def main(
     state["read_only"] = read_only
 
 
-def setup():
-    """Load config and open the store, once, for commands that need it."""
+def setup(recover: bool = False):
+    """Load config and open the store, once, for commands that need it.
+
+    Recovering runs whose process died (fail them, triage, notify) is the worker's job, at
+    start and on every tick. A command does it only when it asks (``recover=True``: commands
+    that run pipelines) or when no worker is online - a CLI-only install still never shows an
+    upload 'processing' forever, while a light command next to a live worker only reads.
+    """
+    from batchops.services import runs, workers
     from batchops.services.setup import configure
-    from batchops.services import runs
 
     cfg = configure(state.get("config"), state.get("home"), read_only=state.get("read_only") or None)
-    # A run whose process was killed (SIGKILL, reboot) is failed and triaged by the next command,
-    # so no upload stays 'processing' forever.
-    runs.recover_stale()
+    if cfg.read_only or not (recover or runs.has_running() and not workers.online()):
+        return cfg
+    try:
+        runs.recover_stale()
+    except Exception as exc:  # on a full disk that write waits: reading still answers
+        from batchops.errors import disk_full
+
+        if disk_full(exc) is None:
+            raise
     return cfg
 
 
@@ -145,9 +157,17 @@ def readable_help(command) -> None:
         readable_help(sub)
 
 
+def _server_down(exc: BaseException):
+    """A database or queue server that went away mid-command: its coded error, not E_INTERNAL."""
+    from batchops.queue.app import unavailable
+    from batchops.store.db import unreachable
+
+    return unreachable(exc) or unavailable(exc)
+
+
 def run(argv: list[str] | None = None) -> None:
     """Entry point: typer handles usage errors (exit 2); BatchOps errors become one line."""
-    from batchops.errors import EXIT_FAILED, BatchOpsError
+    from batchops.errors import EXIT_FAILED, BatchOpsError, disk_full
 
     argv = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
     debug = "--debug" in argv
@@ -169,7 +189,11 @@ def run(argv: list[str] | None = None) -> None:
             import traceback
 
             traceback.print_exc()
-        error_line("E_INTERNAL", f"unexpected {exc.__class__.__name__}: {exc} (run with --debug for details)")
+        known = disk_full(exc) or _server_down(exc)
+        if known is not None:
+            error_line(known.code, known.message)
+        else:
+            error_line("E_INTERNAL", f"unexpected {exc.__class__.__name__}: {exc} (run with --debug for details)")
         code = EXIT_FAILED
     sys.stdout.flush()
     sys.exit(code)

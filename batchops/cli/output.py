@@ -8,6 +8,7 @@ from datetime import datetime
 
 from batchops import clock
 from batchops.clock import fmt_size as human_size  # noqa: F401 - used here and by commands
+from batchops.terminal import safe_text
 
 state = {"json": False, "debug": False}
 
@@ -42,8 +43,9 @@ def console(stderr: bool = False):
 
 
 def show_value(value, key: str = "", compact: bool = False) -> str:
-    """Plain text for a cell, as the operator should read it (tables and records print it verbatim)."""
-    return _plain(value, key, compact)
+    """Plain text for a cell, as the operator should read it (tables and records print it verbatim;
+    control characters are shown as escapes, never sent to the terminal)."""
+    return safe_text(_plain(value, key, compact))
 
 
 def _plain(value, key: str = "", compact: bool = False) -> str:
@@ -127,7 +129,7 @@ def table(rows: list[dict], columns: list, title: str | None = None, empty: str 
     borders = 3 * len(spec) + 1
     available = out.width - borders - sum(w for w, keep in zip(natural, whole) if keep)
     shared = dict(zip(text_cols, fit_widths([natural[i] for i in text_cols], available)))
-    tbl = Table(title=title, header_style="bold", show_lines=False)
+    tbl = Table(title=safe_text(title) if title else None, header_style="bold", show_lines=False)
     for i, (key, header) in enumerate(spec):
         if whole[i]:
             tbl.add_column(header, no_wrap=True, min_width=natural[i])
@@ -151,7 +153,7 @@ def record(data: dict, title: str | None = None, skip: tuple[str, ...] = ()) -> 
     from rich.table import Table
     from rich.text import Text
 
-    tbl = Table(title=title, show_header=False, box=None, pad_edge=False)
+    tbl = Table(title=safe_text(title) if title else None, show_header=False, box=None, pad_edge=False)
     tbl.add_column(style="bold", no_wrap=True)
     tbl.add_column(overflow="fold")
     for key, value in data.items():
@@ -169,11 +171,13 @@ def emit(data, json_flag: bool, render) -> None:
 
 
 def error_line(code: str, message: str) -> None:
-    sys.stderr.write(f"error {code}: {message}\n")
+    from batchops.redact import redact
+
+    sys.stderr.write(f"error {code}: {safe_text(redact(message))}\n")
 
 
 def info(message: str) -> None:
-    sys.stderr.write(message + "\n")
+    sys.stderr.write(safe_text(message) + "\n")
 
 
 def confirm(question: str, yes: bool) -> None:

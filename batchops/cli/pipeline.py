@@ -18,11 +18,11 @@ JSON = typer.Option(False, "--json", help="One JSON document on stdout.")
 def _render_results(results: list[dict]) -> None:
     from rich.markup import escape
 
-    from batchops.cli.output import console
+    from batchops.cli.output import console, show_value
 
     out = console()
     for r in results:
-        name = r.get("file", "")
+        name = show_value(r.get("file", ""))  # a file name is data: no markup, no control characters
         if r["status"] == "published":
             marker = "[yellow]published with warnings[/yellow]" if r.get("warnings") else "[green]published[/green]"
             out.print(f"{marker} {escape(name)}: upload {r['upload_id']}, run {r['run_id']}, "
@@ -34,12 +34,13 @@ def _render_results(results: list[dict]) -> None:
         else:
             err = r.get("error") or {}
             inc = f", incident {r['incident_id']}" if r.get("incident_id") else ""
-            out.print(f"[red]failed[/red] {escape(name)}: {err.get('code')}: {escape(str(err.get('message')))} "
+            out.print(f"[red]failed[/red] {escape(show_value(name))}: {err.get('code')}: {escape(show_value(err.get('message')))} "
                       f"(upload {r['upload_id']}, run {r['run_id']}{inc})")
 
 
 def process_files(paths: list[str], *, department=None, plan="transform", plan_config=None, notes="",
-                  sheet=None, table=None, force_publish=False, queue=False, out_dir=None, strict=False) -> list[dict]:
+                  sheet=None, table=None, force_publish=False, queue=False, out_dir=None, strict=False,
+                  encoding=None) -> list[dict]:
     """Each file in turn, with a progress display on stderr."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -58,7 +59,7 @@ def process_files(paths: list[str], *, department=None, plan="transform", plan_c
             result = processing.process_file(path, department=department, plan=plan, plan_config=plan_config,
                                               notes=notes, sheet=sheet, table=table,
                                               force_publish=force_publish, queue=queue,
-                                              trigger="cli", strict=strict)
+                                              trigger="cli", strict=strict, encoding=encoding)
             result = {"file": str(path), **result}
             if out_dir and result["status"] == "published":
                 result["reports"] = reports.copy_reports(uploads.get_upload(result["upload_id"]), Path(out_dir))
@@ -82,6 +83,8 @@ def process(
                                         help="PDF with several tables: read table N (as listed by E_PDF_MANY_TABLES)."),
     force_publish: bool = typer.Option(False, "--force-publish",
                                        help="Publish a table the confidence gate doubts (after you have looked)."),
+    encoding: Optional[str] = typer.Option(None, "--encoding", metavar="NAME",
+                                           help="CSV: the text encoding (e.g. cp1252, iso-8859-7), when detection is unsure."),
     out: Optional[str] = typer.Option(None, "--out", help="Also copy the reports into this folder.", metavar="DIR"),
     queue: bool = typer.Option(False, "--queue", help="Queue for the worker instead of running now."),
     strict: bool = typer.Option(False, "--strict", help="Fail (exit 1, nothing published) when the plan changes "
@@ -95,12 +98,12 @@ def process(
 
     config = plans.plan_config(records=records, where=where, rules=rules, instructions=instructions, options=options,
                                labels={"records": "--records", "rules": "--rules"})
-    setup()
+    setup(recover=True)
     if ocr is not None:
         _use_ocr(ocr, queue)
     results = process_files(files, department=department, plan=plan, plan_config=config, notes=notes,
                             sheet=sheet, table=table, force_publish=force_publish, queue=queue, out_dir=out,
-                            strict=strict)
+                            strict=strict, encoding=encoding)
     emit(results if len(results) != 1 or not want_json(json_out) else results[0], json_out, _render_results)
     warn_if_no_worker(r["status"] for r in results)
     if any(r["status"] == "failed" for r in results):
@@ -124,7 +127,7 @@ def demo(json_out: bool = JSON) -> None:
     """Init, then process the bundled sample files (one fails on purpose)."""
     from batchops.services import system
 
-    setup()
+    setup(recover=True)
     system.init()
     samples = Path(__file__).resolve().parent.parent / "samples"
     jobs = [
@@ -147,6 +150,12 @@ def demo(json_out: bool = JSON) -> None:
 report_app = typer.Typer(no_args_is_help=True)
 
 
+def ask_overwrite(path) -> bool:
+    import sys
+
+    return sys.stdin.isatty() and typer.confirm(f"{path} exists. Replace it?", default=False)
+
+
 @report_app.command("export")
 def export(
     upload: Optional[int] = typer.Option(None, "--upload", help="Upload id."),
@@ -154,9 +163,10 @@ def export(
     fmt: str = typer.Option(..., "--format", "-f", help="csv or pdf."),
     output: Optional[str] = typer.Option(None, "-o", "--output", help="File or folder to write."),
     wait: float = typer.Option(0.0, "--wait", help="Wait up to SECONDS for a run still going."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing file without asking."),
     json_out: bool = JSON,
 ) -> None:
-    """Write a published report to a file.
+    """Write a published report to a file (never inside the data home; asks before replacing a file).
 
     Allowed in read-only mode on purpose: it only reads the store, so staff with read-only
     access can hand reports out.
@@ -164,7 +174,8 @@ def export(
     from batchops.services import reports
 
     setup()
-    result = reports.export(upload_id=upload, run_id=run, fmt=fmt, out=output, wait=wait)
+    result = reports.export(upload_id=upload, run_id=run, fmt=fmt, out=output, wait=wait,
+                            overwrite=force or ask_overwrite)
     emit(result, json_out, lambda r: info(f"wrote {r['path']} ({human_size(r['bytes'])})"))
 
 

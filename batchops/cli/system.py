@@ -22,11 +22,18 @@ def init(json_out: bool = JSON) -> None:
 
 
 def health(json_out: bool = JSON) -> None:
-    """Store, queue and workers; exit 1 when not healthy."""
-    from batchops.services.health import health as check
+    """Store, queue, workers and scheduler; exit 1 when not healthy."""
+    from batchops.errors import BatchOpsError
+    from batchops.services import health as checks
 
-    setup()
-    result = check()
+    try:
+        setup()
+    except BatchOpsError as exc:
+        if exc.code != "E_DB_UNREACHABLE":
+            raise
+        result = checks.unreachable(exc)  # a server that is down is a health report, not a crash
+    else:
+        result = checks.health()
     if want_json(json_out):
         emit(result, True, None)
     else:

@@ -59,13 +59,42 @@ def uploads_retry(
     """Run the pipeline again for an upload (queued for the worker by default)."""
     from batchops.services import processing, uploads
 
-    setup()
+    setup(recover=True)
     upload = uploads.get_upload(upload_id)
     result = processing.submit(upload.id, trigger="retry", queue=not now)
     emit(result, json_out, lambda r: info(f"upload {r['upload_id']}: run {r['run_id']} {r['status']}"))
     warn_if_no_worker([result["status"]])
     if result["status"] == "failed":
         raise typer.Exit(1)
+
+
+@uploads_app.command("edit")
+def uploads_edit(
+    upload_id: str,
+    department: Optional[str] = typer.Option(None, "--department", "-d", help="New department (\"\" clears it)."),
+    notes: Optional[str] = typer.Option(None, "--notes", help="Replace the notes."),
+    plan: Optional[str] = typer.Option(None, "--plan", "-p", help="A new plan for the next retry."),
+    records: Optional[str] = typer.Option(None, "--records", help="append: JSON list/object, or @file.json."),
+    where: Optional[list[str]] = typer.Option(None, "--where", help="delete: COLUMN=VALUE (repeatable).",
+                                              metavar="COL=VALUE"),
+    rules: Optional[str] = typer.Option(None, "--rules", help="delete: JSON rules, or @file.json."),
+    instructions: Optional[str] = typer.Option(None, "--instructions", help="custom: the instruction narrative."),
+    options: Optional[list[str]] = typer.Option(None, "--set", help="Plan option KEY=VALUE (repeatable).",
+                                                metavar="KEY=VALUE"),
+    json_out: bool = JSON,
+) -> None:
+    """Change an upload's department, notes or plan (then `uploads retry` runs it with them)."""
+    from batchops.services import plans
+    from batchops.services.upload_edit import edit_upload
+
+    payload = any((records, where, rules, instructions, options))
+    config = plans.plan_config(records=records, where=where, rules=rules, instructions=instructions,
+                               options=options, labels={"records": "--records", "rules": "--rules"}) if payload else None
+    setup()
+    result = edit_upload(upload_id, department=department, notes=notes, plan=plan, plan_config=config)
+    emit(result, json_out, lambda r: info(
+        f"upload {r['id']} edited: {r.get('department') or 'no department'}, plan {r['plan']}"
+        f"{', notes: ' + r['notes'] if r.get('notes') else ''} (retry with `batchops uploads retry {r['id']}`)"))
 
 
 @uploads_app.command("delete")

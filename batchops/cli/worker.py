@@ -45,7 +45,7 @@ def backup(
 
 
 def restore(
-    file: str = typer.Argument(..., help="A backup folder or a batchops.db file."),
+    file: str = typer.Argument(..., help="A backup folder, or a batchops.db (SQLite) or batchops.pgdump (PostgreSQL) file."),
     force: bool = typer.Option(False, "--force", help="Restore even though a worker is alive."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask."),
     json_out: bool = JSON,

@@ -46,9 +46,10 @@ from datetime import timedelta
 
 from batchops import context
 from batchops.clock import as_utc, utc_now
-from batchops.incidents import workflow
+from batchops.incidents import patterns, workflow
 from batchops.incidents.workflow import ACTIVE_STATES, SYSTEM_ACTOR, add_event
-from batchops.store.db import db, retry_busy
+from batchops.redact import redact
+from batchops.store.db import db, for_update, lock, retry_busy
 from batchops.store.models import Incident, JobRun, KnownError, Ticket, Upload
 
 log = logging.getLogger("batchops.incidents")
@@ -76,20 +77,16 @@ class Match:
         return (self.level, 1 if ke.step else 0, len(ke.pattern or ""), -ke.id)
 
 
-def compile_pattern(pattern: str | None) -> re.Pattern | None:
-    """The compiled regex (case-insensitive) or None for an empty pattern; raises re.error."""
-    if not pattern:
-        return None
-    return re.compile(pattern, re.IGNORECASE)
+compile_pattern = patterns.compile_pattern  # operators' regexes run under a time budget
 
 
 def match_one(ke: KnownError, code: str | None, message: str, step: str | None,
-              compiled: re.Pattern | None = None) -> Match | None:
+              compiled=None) -> Match | None:
     """How ``ke`` matches this error, or None."""
     ke_code = (ke.error_code or "").strip()
     try:
         regex = compiled if compiled is not None else compile_pattern(ke.pattern)
-    except re.error:
+    except patterns.error:
         log.warning("known error %s has an invalid pattern %r; skipped", ke.id, ke.pattern)
         return None
     if not ke_code and regex is None:
@@ -97,7 +94,7 @@ def match_one(ke: KnownError, code: str | None, message: str, step: str | None,
     if ke.step and step and ke.step != step:
         return None
     code = (code or "").strip()
-    pattern_hit = regex is not None and regex.search(message or "") is not None
+    pattern_hit = regex is not None and patterns.search(regex, message or "")
     if ke_code and code == ke_code:
         if regex is None:
             return Match(ke, 2)
@@ -176,7 +173,7 @@ def _error_parts(run: JobRun, error) -> tuple[str | None, str, str | None]:
     code = getattr(error, "code", None) or run.error_code
     message = getattr(error, "message", None) or (str(error) if error is not None else "") or run.error_message or ""
     step = getattr(error, "step", None) or run.failed_step
-    return code, message, step
+    return code, redact(message), step
 
 
 def _retry_policy(run: JobRun, ke: KnownError | None) -> tuple[int, int]:
@@ -243,14 +240,16 @@ def _open_new(run, sig, code, message, step, found: Match | None, previous: Inci
 
 
 def _count_recurrence(incident: Incident, run: JobRun, message: str, now) -> None:
-    """One more occurrence of a known incident: this run is now its latest evidence."""
-    incident.occurrences += 1
-    incident.last_seen = now
-    incident.run = run.id
-    incident.upload = run.upload_id or incident.upload_id
-    incident.error_message = message
-    incident.updated_at = now
-    incident.save()
+    """One more occurrence of a known incident: this run is now its latest evidence.
+
+    The count is incremented in SQL (``occurrences = occurrences + 1``), never from a value read earlier.
+    """
+    Incident.update(occurrences=Incident.occurrences + 1, last_seen=now, run=run.id,
+                    upload=run.upload_id or incident.upload_id, error_message=message, updated_at=now).where(
+        Incident.id == incident.id).execute()
+    fresh = Incident.select(Incident.occurrences).where(Incident.id == incident.id).get()
+    incident.occurrences, incident.last_seen, incident.run = fresh.occurrences, now, run.id
+    incident.upload, incident.error_message, incident.updated_at = run.upload_id or incident.upload_id, message, now
 
 
 @retry_busy
@@ -262,8 +261,10 @@ def _record_failure(run: JobRun, error, reserve=None) -> Outcome:
     # Operators' regexes run before the write lock: a slow pattern must not stall every process.
     found = match(code, message, step)
     with db.atomic():  # IMMEDIATE on SQLite: two workers cannot both open the same incident
-        active = (Incident.select().where((Incident.signature == sig) & (Incident.state.in_(ACTIVE_STATES)))
-                  .order_by(Incident.id.desc()).first())
+        lock(f"incident:{sig}")  # PostgreSQL: the same, per signature (the unique index is the backstop)
+        active = for_update(Incident.select().where((Incident.signature == sig)
+                                                    & (Incident.state.in_(ACTIVE_STATES)))
+                            .order_by(Incident.id.desc())).first()
         if active is not None:
             incident, action = active, "occurrence"
             _count_recurrence(incident, run, message, now)
@@ -298,8 +299,9 @@ def _decide_retry(incident: Incident, run: JobRun, action: str, now) -> Outcome:
     if incident.retry_max != retry_max:
         incident.retry_max = retry_max
     if incident.retry_count < retry_max:
-        incident.retry_count += 1
-        incident.save()
+        Incident.update(retry_count=Incident.retry_count + 1, retry_max=retry_max).where(
+            Incident.id == incident.id).execute()
+        incident.retry_count = Incident.select(Incident.retry_count).where(Incident.id == incident.id).scalar()
         outcome.retry = (run.attempt + 1, delay)
         add_event(incident, "auto-retry", SYSTEM_ACTOR,
                   f"auto-retry {incident.retry_count} of {retry_max} scheduled in {delay} s "
@@ -309,13 +311,14 @@ def _decide_retry(incident: Incident, run: JobRun, action: str, now) -> Outcome:
         incident.severity = workflow.raise_severity(before)
         incident.escalated = True
         incident.updated_at = now
-        incident.save()
+        Incident.update(severity=incident.severity, escalated=True, updated_at=now, retry_max=retry_max).where(
+            Incident.id == incident.id).execute()
         outcome.escalated = True
         add_event(incident, "escalate", SYSTEM_ACTOR,
                   f"final retry failed (run {run.id}, {incident.retry_count} of {retry_max} retries used): "
                   f"severity {before} -> {incident.severity}", run_id=run.id, at=now)
-    else:
-        incident.save()
+    elif incident.retry_max != retry_max:
+        Incident.update(retry_max=retry_max).where(Incident.id == incident.id).execute()
     return outcome
 
 
@@ -370,10 +373,14 @@ def on_failure(run: JobRun, error, reserve=None) -> Outcome | None:
 @retry_busy
 def _resolve_recovered(run: JobRun) -> list[int]:
     prefix = subject_of(run)
-    resolved = []
+    resolved: list[int] = []
+    active = Incident.select(Incident.id).where(Incident.state.in_(ACTIVE_STATES)
+                                                & Incident.signature.startswith(prefix))
+    if not active.exists():
+        return resolved  # the usual case: nothing to resolve, no write transaction
     with db.atomic():
-        candidates = Incident.select().where(
-            Incident.state.in_(ACTIVE_STATES) & Incident.signature.startswith(prefix))
+        candidates = for_update(Incident.select().where(
+            Incident.state.in_(ACTIVE_STATES) & Incident.signature.startswith(prefix)))
         for incident in candidates:
             if not incident.signature.startswith(prefix):  # LIKE is case-insensitive; be exact
                 continue

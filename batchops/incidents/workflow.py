@@ -25,9 +25,10 @@ from __future__ import annotations
 
 from batchops.clock import utc_now
 from batchops.errors import IllegalTransition, InputError
-from batchops.store.models import SEVERITIES, Incident, IncidentEvent, Ticket
+from batchops.redact import redact
+from batchops.store.models import ACTIVE_INCIDENT_STATES, SEVERITIES, Incident, IncidentEvent, Ticket
 
-ACTIVE_STATES = ("open", "assigned", "analyzing")
+ACTIVE_STATES = ACTIVE_INCIDENT_STATES
 ACTIONS = {
     "assign": ACTIVE_STATES,
     "analyze": ("assigned", "analyzing"),
@@ -68,7 +69,7 @@ def check(incident: Incident, action: str) -> None:
 def add_event(incident: Incident, kind: str, actor: str = SYSTEM_ACTOR, message: str = "", *,
               from_state: str | None = None, to_state: str | None = None, run_id: int | None = None,
               at=None) -> IncidentEvent:
-    return IncidentEvent.create(incident=incident.id, kind=kind, actor=actor or SYSTEM_ACTOR, message=message,
+    return IncidentEvent.create(incident=incident.id, kind=kind, actor=actor or SYSTEM_ACTOR, message=redact(message),
                                 from_state=from_state, to_state=to_state, run=run_id, at=at or utc_now())
 
 
@@ -79,7 +80,9 @@ def _move(incident: Incident, to_state: str, kind: str, actor: str, message: str
     incident.updated_at = now
     for key, value in fields.items():
         setattr(incident, key, value)
-    incident.save()
+    # only what moved: a whole-row save would write back a stale occurrence count (PostgreSQL's
+    # writers run side by side)
+    incident.save(only=[Incident.state, Incident.updated_at, *(getattr(Incident, k) for k in fields)])
     add_event(incident, kind, actor, message, from_state=before, to_state=to_state, run_id=run_id, at=now)
 
 

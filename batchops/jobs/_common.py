@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import peewee
 
 from batchops.clock import utc_now
@@ -28,3 +30,24 @@ def seen(key: str) -> bool:
 def forget(key: str) -> None:
     with db.atomic():
         AppState.delete().where(AppState.key == key).execute()
+
+
+def allowed_path(value: str, what: str, configured: str | None = None) -> Path:
+    """A path a job argument names, only inside a root the configuration names (E_PATH_NOT_ALLOWED).
+
+    Job arguments live in the store, where anyone who can edit a job can write them: a folder
+    or backup target given there must be ``configured`` (the setting's own path) or sit under it,
+    or under one of ``automation.path_roots``. Symlinks are resolved first.
+    """
+    from batchops.errors import InputError
+    from batchops import context
+
+    path = Path(value).expanduser().resolve()
+    roots = [Path(r).expanduser().resolve() for r in context.config().automation.path_roots if r]
+    if configured:
+        roots.append(Path(configured).expanduser().resolve())
+    if any(path == root or root in path.parents for root in roots):
+        return path
+    named = ", ".join(str(r) for r in roots) or "none configured"
+    raise InputError(f"{what} {value!r} is outside the folders jobs may use ({named}); "
+                     "add its folder to automation.path_roots", code="E_PATH_NOT_ALLOWED")

@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from batchops import clock
-from batchops.jobs._common import forget, remember_once
+from batchops.jobs._common import allowed_path, forget, remember_once
 from batchops.automation.job_context import check_deadline, log
 from batchops.clock import utc_now
 from batchops.errors import InputError, JobError
@@ -136,6 +136,8 @@ def send_attendance_reminders(path: str | None = None, date: str | None = "today
     source = path or cfg.automation.attendance_path
     if not source:
         raise InputError("no attendance file: set automation.attendance_path or pass path", code="E_CONFIG")
+    if path:
+        source = str(allowed_path(path, "attendance path", cfg.automation.attendance_path))
     day = _target_date(date)
     files = _files(Path(source).expanduser())
     summary = {"files": [str(p) for p in files], "date": day.isoformat() if day else "all", "rows": 0, "absent": 0,

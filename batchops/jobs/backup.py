@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from batchops.jobs._common import allowed_path
 from batchops.automation.job_context import log
 
 
 def run_daily_backup(to: str | None = None, keep: int | None = None) -> dict:
     from batchops.services import backup
 
+    if to:
+        to = str(allowed_path(to, "backup target"))  # a job's target must sit under automation.path_roots
     result = backup.backup(to=to, keep=keep)
     sizes = ", ".join(f"{f['file']} {f['bytes']:,} bytes ({f['integrity']})" for f in result["files"])
     log(f"backup {result['path']}: {sizes}")

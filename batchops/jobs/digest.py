@@ -13,7 +13,7 @@ from batchops import clock
 from batchops.automation.job_context import log
 from batchops.clock import utc_now
 from batchops import context
-from batchops.store import files
+from batchops.store.objects import objects
 from batchops.store.models import Incident, Job, JobRun
 
 OPEN_STATES = ("open", "assigned", "analyzing")
@@ -44,12 +44,13 @@ def build_digest(now: datetime | None = None) -> tuple[str, str, dict]:
     lines.append("")
     lines.append(f"HEALTH: {'healthy' if status['healthy'] else 'NOT healthy'}")
     for name, check in status["checks"].items():
-        detail = ", ".join(f"{k}={v}" for k, v in check.items() if k not in ("ok", "online") and not isinstance(v, (list, dict)))
+        detail = ", ".join(f"{k}={clock.fmt(v) if isinstance(v, datetime) else v}" for k, v in check.items()
+                           if k not in ("ok", "online") and not isinstance(v, (list, dict)))
         lines.append(f"  [{'ok' if check.get('ok') else 'BAD'}] {name}: {detail}")
 
     start, end, day = _yesterday_bounds(now)
     runs = list(JobRun.select(JobRun.id, JobRun.kind, JobRun.status, JobRun.job_name, JobRun.upload,
-                              JobRun.error_code, JobRun.error_message, JobRun.trigger)
+                              JobRun.error_code, JobRun.error_message, JobRun.trigger, JobRun.queued_at)
                 .where((JobRun.queued_at >= start) & (JobRun.queued_at < end)).order_by(JobRun.id))
     counts: dict[str, int] = {}
     for run in runs:
@@ -61,7 +62,8 @@ def build_digest(now: datetime | None = None) -> tuple[str, str, dict]:
     failed = [r for r in runs if r.status == "failed"]
     for run in failed[:20]:
         what = f"job {run.job_name}" if run.kind == "job" else f"upload {run.upload_id}"
-        lines.append(f"  run {run.id} ({what}, {run.trigger}): {run.error_code}: {(run.error_message or '')[:160]}")
+        lines.append(f"  {clock.fmt(run.queued_at)} run {run.id} ({what}, {run.trigger}): {run.error_code}: "
+                     f"{(run.error_message or '')[:160]}")
     if len(failed) > 20:
         lines.append(f"  ... and {len(failed) - 20} more failed runs")
 
@@ -97,7 +99,9 @@ def send_system_status_digest(to: list[str] | None = None) -> dict:
     now = utc_now()
     subject, body, facts = build_digest(now)
     local_day = clock.to_display(now).date().isoformat()
-    path = files.atomic_write_text(context.home() / "digests" / f"digest-{local_day}.txt", subject + "\n\n" + body)
+    key = f"digests/digest-{local_day}.txt"
+    objects().put_bytes(key, (subject + "\n\n" + body).encode("utf-8"))
+    path = objects().location(key)
     log(f"digest written to {path}")
     recipients = list(to) if to else list(cfg.incidents.notify_emails)
     out = {"file": str(path), "subject": subject, "recipients": recipients, "delivered": False, "outbox": None, **facts}

@@ -25,6 +25,7 @@ from batchops.clock import utc_now
 from batchops import context
 from batchops.store.db import db, is_sqlite, write
 from batchops.store.models import AppState, Incident, JobRun, ScheduleClaim, Upload
+from batchops.store.objects import objects
 
 DONE_OK = ("succeeded", "skipped", "cancelled")
 BATCH = 500
@@ -112,6 +113,9 @@ def purge_old_records(dry_run: bool = False, vacuum: bool = True) -> dict:
         for path in old_digests:
             path.unlink(missing_ok=True)
 
+    if objects().remote:
+        _purge_shared(keep, dry_run, counts)
+
     summary = {"dry_run": dry_run, "counts": counts, "vacuumed": False}
     log(("would remove: " if dry_run else "removed: ") + ", ".join(f"{v} {k.replace('_', ' ')}"
                                                                    for k, v in counts.items()))
@@ -128,6 +132,38 @@ def purge_old_records(dry_run: bool = False, vacuum: bool = True) -> dict:
             log(f"VACUUM in {clock.fmt_duration(time.monotonic() - started)}, "
                 f"{summary['bytes_freed']:,} bytes freed")
     return summary
+
+
+def _purge_shared(keep, dry_run: bool, counts: dict[str, int]) -> None:
+    """The same retention in shared object storage (the data home above is then only a cache)."""
+    store = objects()
+    now = time.time()
+
+    def old(prefix: str, days: int) -> list:
+        return [i for i in store.list(prefix) if i.mtime < now - days * 86400]
+
+    newest: dict[str, float] = {}
+    for info in store.list("exports"):
+        folder = info.key.split("/")[1]
+        newest[folder] = max(newest.get(folder, 0.0), info.mtime)
+    stale = [f for f, mtime in newest.items() if mtime < now - keep.exports_days * 86400]
+    counts["export_folders"] += len(stale)
+    outbox = [i for i in old("outbox", keep.outbox_days) if i.key.endswith(".json")]
+    digests = [i for i in old("digests", keep.successful_runs_days) if i.key.rsplit("/", 1)[-1].startswith("digest-")]
+    counts["outbox_messages"] += len(outbox)
+    counts["digests"] += len(digests)
+    if dry_run:
+        return
+    for folder in stale:
+        check_deadline()
+        store.delete_prefix(f"exports/{folder}/")
+        if folder.isdigit():
+            with db.atomic():
+                Upload.update(report_csv_path=None, report_pdf_path=None).where(Upload.id == int(folder)).execute()
+    for info in outbox + digests:
+        if info in outbox:
+            log(f"outbox message dropped after {keep.outbox_days} days: {info.key}")
+        store.delete(info.key)
 
 
 def _db_size() -> int:

@@ -1,7 +1,9 @@
 """run_web_scrape: fetch notice pages, extract the notices, report what changed.
 
 Only ``http``/``https`` URLs are fetched (``file:``, ``ftp:`` … are refused with
-``E_URL_SCHEME``, redirects included), with a timeout and a size cap
+``E_URL_SCHEME``, redirects included), never a private, loopback or link-local
+address unless ``automation.scrape_allow_hosts`` names it (``E_URL_FORBIDDEN``,
+checked after DNS and after every redirect), with one deadline per page and a size cap
 (``automation.scrape_timeout``, ``automation.scrape_max_bytes``). A notice is a
 link (``<a href>``) whose text or target mentions one of the keywords. Each
 page's notices are stored as ``scrapes/<host>-<hash>/latest.json`` (plus a
@@ -15,20 +17,19 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import time
 import urllib.error
 import urllib.request
 from html.parser import HTMLParser
-from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 from batchops import clock
 from batchops.automation.job_context import check_deadline, log
 from batchops.clock import utc_now
-from batchops.errors import BatchOpsError, InputError, JobError
-from batchops.http import check_url, http_only_opener
+from batchops.errors import BatchOpsError, InputError, JobError, StorageError
+from batchops.http import HostAllowList, check_url, open_url
+from batchops.redact import redact
 from batchops import context
-from batchops.store import files
+from batchops.store.objects import objects
 
 KEEP_SNAPSHOTS = 30
 
@@ -65,24 +66,25 @@ class NoticeParser(HTMLParser):
             self.title += data
 
 
-def fetch(url: str, timeout: float, max_bytes: int) -> tuple[str, str]:
-    """(final URL, decoded text); E_URL_SCHEME / E_FETCH_FAILED / E_SCRAPE_TOO_LARGE."""
+def fetch(url: str, timeout: float, max_bytes: int, allow: HostAllowList | None = None) -> tuple[str, str]:
+    """(final URL, decoded text); E_URL_SCHEME / E_URL_FORBIDDEN / E_FETCH_FAILED / E_SCRAPE_TOO_LARGE.
+
+    ``timeout`` is one deadline for the whole request (redirects, headers, body);
+    private targets are refused unless ``allow`` (default automation.scrape_allow_hosts) names them.
+    """
     check_url(url)
+    if allow is None:
+        allow = HostAllowList(context.config().automation.scrape_allow_hosts)
     request = urllib.request.Request(url, headers={"User-Agent": "BatchOps notice scraper",
                                                    "Accept": "text/html,*/*;q=0.5"})
     try:
-        with http_only_opener().open(request, timeout=timeout) as response:
+        with open_url(request, timeout, allow) as response:
             length = response.headers.get("Content-Length")
             if length and length.isdigit() and int(length) > max_bytes:
                 raise JobError(f"{url} is {int(length):,} bytes, over automation.scrape_max_bytes ({max_bytes:,})",
                                code="E_SCRAPE_TOO_LARGE")
-            # the socket timeout only bounds each read: a server dripping a byte at a time
-            # would hold the worker for hours, so the whole body gets the same budget
-            deadline = time.monotonic() + timeout
             chunks, size = [], 0
             while size <= max_bytes:
-                if time.monotonic() > deadline:
-                    raise TimeoutError
                 chunk = response.read1(min(65536, max_bytes + 1 - size))
                 if not chunk:
                     break
@@ -132,11 +134,22 @@ def extract_notices(html: str, base_url: str, keywords: list[str]) -> tuple[str,
     return " ".join(parser.title.split()), notices
 
 
-def _snapshot_dir(url: str) -> Path:
+def _snapshot_prefix(url: str) -> str:
     parts = urlsplit(url)
     host = re.sub(r"[^A-Za-z0-9.-]+", "_", parts.hostname or "host")
     digest = hashlib.sha256(url.encode("utf-8")).hexdigest()[:12]
-    return context.home() / "scrapes" / f"{host}-{digest}"
+    return f"scrapes/{host}-{digest}"
+
+
+def _previous(store, key: str) -> dict | None:
+    try:
+        return json.loads(store.get_bytes(key).decode("utf-8"))
+    except StorageError as exc:
+        if exc.code == "E_OBJECT_MISSING":
+            return None
+        raise
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
 
 
 def _compare(previous: list[dict], current: list[dict]) -> tuple[list[dict], list[dict]]:
@@ -151,25 +164,21 @@ def _compare(previous: list[dict], current: list[dict]) -> tuple[list[dict], lis
 def scrape_one(url: str, keywords: list[str], timeout: float, max_bytes: int) -> dict:
     final, html = fetch(url, timeout, max_bytes)
     title, notices = extract_notices(html, final, keywords)
-    folder = _snapshot_dir(url)
-    latest = folder / "latest.json"
-    previous = None
-    if latest.is_file():
-        try:
-            previous = json.loads(latest.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            previous = None
+    store, folder = objects(), _snapshot_prefix(url)
+    latest = f"{folder}/latest.json"
+    previous = _previous(store, latest)
     new, removed = _compare(previous["notices"] if previous else [], notices)
     now = utc_now()
-    snapshot = {"url": url, "final_url": final, "title": title, "fetched_at": clock.iso(now),
+    snapshot = {"url": redact(url), "final_url": redact(final), "title": title, "fetched_at": clock.iso(now),
                 "keywords": keywords, "notices": notices}
-    text = json.dumps(snapshot, indent=2, ensure_ascii=False)
-    files.atomic_write_text(folder / f"{now:%Y%m%dT%H%M%SZ}.json", text)
-    files.atomic_write_text(latest, text)
-    for old in sorted(p for p in folder.glob("2*.json"))[:-KEEP_SNAPSHOTS]:
-        old.unlink(missing_ok=True)
-    return {"url": url, "title": title, "notices": len(notices), "first_snapshot": previous is None,
-            "new": new, "removed": removed, "snapshot": str(latest), "error": None}
+    text = json.dumps(snapshot, indent=2, ensure_ascii=False).encode("utf-8")
+    store.put_bytes(f"{folder}/{now:%Y%m%dT%H%M%SZ}.json", text)
+    store.put_bytes(latest, text)
+    dated = [i.key for i in store.list(folder) if i.key.rsplit("/", 1)[-1].startswith("2")]
+    for old in dated[:-KEEP_SNAPSHOTS]:
+        store.delete(old)
+    return {"url": redact(url), "title": title, "notices": len(notices), "first_snapshot": previous is None,
+            "new": new, "removed": removed, "snapshot": store.location(latest), "error": None}
 
 
 def run_web_scrape(urls: list[str] | None = None, keywords: list[str] | None = None) -> dict:
@@ -185,7 +194,7 @@ def run_web_scrape(urls: list[str] | None = None, keywords: list[str] | None = N
             result = scrape_one(url, keywords, cfg.scrape_timeout, cfg.scrape_max_bytes)
         except BatchOpsError as exc:
             failures.append(exc)
-            results.append({"url": url, "error": exc.to_dict()})
+            results.append({"url": redact(url), "error": exc.to_dict()})
             log(f"{url}: {exc.code}: {exc.message}")
             continue
         results.append(result)

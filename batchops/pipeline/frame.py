@@ -29,7 +29,12 @@ class Loaded:
         i = self.info
         parts = [i.get("format") or self.kind]  # xls, ods ... are read as workbooks (kind xlsx)
         if self.kind == "csv":
-            parts += [f"encoding {i.get('encoding')}", f"delimiter {i.get('delimiter_name')}"]
+            enc = f"encoding {i.get('encoding')}"
+            if i.get("encoding_forced"):
+                enc += " (forced)"
+            elif i.get("encoding_confidence", 1.0) < 1.0:
+                enc += f" (confidence {i['encoding_confidence']:.2f})"
+            parts += [enc, f"delimiter {i.get('delimiter_name')}"]
         elif self.kind == "xlsx":
             parts += [f"sheet '{i.get('sheet')}'"]
         elif self.kind == "pdf":
@@ -104,3 +109,98 @@ def drop_unnamed_empty_columns(df: pd.DataFrame, headers: list[object]) -> tuple
     if len(keep) == len(headers):
         return df, headers
     return df.iloc[:, keep], [headers[i] for i in keep]
+
+
+def _arrow_strings(s: pd.Series):
+    """The column as a pyarrow ChunkedArray of strings (zero-copy for Arrow-backed text)."""
+    import pyarrow as pa
+
+    if hasattr(s.array, "__arrow_array__"):
+        return pa.chunked_array(s.array.__arrow_array__())
+    return pa.chunked_array([pa.array(s.astype(object).where(s.notna(), None).tolist(), type=pa.string())])
+
+
+def lossless_numbers(s: pd.Series) -> pd.Series | None:
+    """The text column as numbers, or None when that would change a value.
+
+    A value converts only if writing the number back gives the very same text
+    (the report writer and the PDF use that same formatting): ``007``, ``+7``,
+    ``85.50``, ``1e3``, 13-digit codes that would print in exponent form, ``inf``
+    and ``nan`` all keep the column as text. Arrow casts, tried first on the
+    column's head so a text column costs next to nothing.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    ca = _arrow_strings(s)
+    present = ca.drop_null() if ca.null_count else ca
+    if not len(present):
+        return None
+    for target in (pa.int64(), pa.float64()):
+        if _numbers_as_written(present[:_HEAD], target) is None:
+            continue
+        values = _numbers_as_written(present, target, nulls=bool(ca.null_count))
+        if values is None:
+            continue
+        out = (pc.cast(ca, values.type) if ca.null_count else values).to_numpy(zero_copy_only=False)
+        out = np.require(out, requirements="W")  # Arrow's buffers are read-only; pandas would copy them again and again
+        return pd.Series(out, index=s.index, name=s.name, copy=False)
+    return None
+
+
+_HEAD = 1000
+
+
+def _numbers_as_written(text, target, nulls: bool = False):
+    """``text`` cast to ``target`` if every value prints back exactly, else None.
+
+    Whole numbers with gaps (NaN) become floats, which must print back too. Whole
+    numbers without gaps need no formatting to check: Arrow's integer cast takes
+    only ``-?digits`` or ``0x``/``0X`` hex, so the spellings that would not come
+    back are exactly those starting with ``0`` (longer than one character) or ``-0``.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        values = pc.cast(text, target)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if target == pa.int64() and not nulls:
+        zero_led = pc.or_(pc.and_(pc.starts_with(text, "0"), pc.greater(pc.binary_length(text), 1)),
+                          pc.starts_with(text, "-0"))
+        return None if pc.any(zero_led).as_py() else values
+    if target == pa.int64():
+        values = pc.cast(values, pa.float64())  # gaps need NaN: the float must also print back exactly
+    if not pc.all(pc.is_finite(values)).as_py():
+        return None
+    # printing back is the costly part: do it once per distinct text (marks repeat a lot)
+    distinct = pc.unique(text)
+    back = pc.cast(pc.cast(distinct, pa.float64()), pa.string())
+    return values if pc.all(pc.equal(back, distinct)).as_py() else None
+
+
+def settle_numbers(df: pd.DataFrame, keep_text=lambda col: False) -> list[str]:
+    """Turn text columns into numbers where that is lossless; returns the columns converted.
+
+    Arrow compute releases the GIL, so columns are checked two at a time.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    cols = [c for c in df.columns
+            if not keep_text(c) and is_stringish(df[c]) and (df[c].dtype != object or _all_str(df[c]))]
+    if len(cols) > 1:
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="batchops-settle") as pool:
+            results = list(pool.map(lossless_numbers, [df[c] for c in cols]))
+    else:
+        results = [lossless_numbers(df[c]) for c in cols]
+    done = []
+    for col, numbers in zip(cols, results):
+        if numbers is not None:
+            df[col] = numbers
+            done.append(col)
+    return done
+
+
+def _all_str(s: pd.Series) -> bool:
+    return all(isinstance(v, str) for v in s.dropna().tolist())

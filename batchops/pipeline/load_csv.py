@@ -1,17 +1,18 @@
 """Delimited text -> DataFrame.
 
-Encoding (BOMs, utf-8, cp1252 fallback) and delimiter (, ; tab |) are sniffed on
-the first 64 KiB; the header is the first line with the dominant field count, so
-title lines above it are skipped. pandas' C parser does the bulk read straight
-from the file; every row keeps its physical line number as its index label
-(blank lines are read and then dropped, so "line N" in findings is exact unless a
-quoted field spans lines). Columns that must stay text (IDs: leading zeros) are
-read as strings; all strings are cleaned (NBSP, NUL, trimming).
+Encoding (BOMs, utf-8, else charset-normalizer; ``--encoding`` forces one) and
+delimiter (, ; tab |) are sniffed on the first 64 KiB; the header is the first
+record at least as wide as the typical record after it, so title lines above it
+are skipped (a quoted header cell may span lines). pandas' C parser does the bulk
+read straight from the file; every row keeps its physical line number as its index
+label (blank lines are read and then dropped, so "line N" in findings is exact
+unless a quoted field spans lines). Every cell is read as text, exactly as written
+(Arrow strings: as fast as letting pandas guess types), then cleaned (NBSP, NUL,
+trimming); the runner turns a column into numbers only where that loses nothing.
 """
 
 from __future__ import annotations
 
-import csv
 import mmap
 import re
 import warnings
@@ -22,11 +23,9 @@ import pandas as pd
 from batchops.pipeline import sniff
 from batchops.pipeline.columns import is_text_column, normalize_columns
 from batchops.pipeline.findings import finding, line_locator
-from batchops.pipeline.frame import Loaded, clean_frame, is_stringish, drop_empty, drop_unnamed_empty_columns
+from batchops.pipeline.frame import Loaded, clean_frame, drop_empty, drop_unnamed_empty_columns, settle_numbers
 from batchops.pipeline.settings import PipelineSettings
 
-_DIGITS_RE = re.compile(r"^\s*[+-]?\d+(\.\d*)?\s*$")
-_TEXT_TOKENS = frozenset({"true", "false", "inf", "-inf", "+inf", "infinity", "-infinity", "nan", "-nan"})
 _FIELDS_RE = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 _EOF_QUOTE_RE = re.compile(r"EOF inside string starting at row (\d+)")
 
@@ -51,18 +50,25 @@ def _sample_text(sample: bytes, encoding: str) -> str:
     return dec.decode(sample, final=False)
 
 
-def load_csv(path: Path, settings: PipelineSettings, original_name: str = "") -> Loaded:
+def load_csv(path: Path, settings: PipelineSettings, original_name: str = "", encoding: str | None = None) -> Loaded:
+    """``encoding`` forces a codec (the operator's ``--encoding``) instead of detecting one."""
     name = original_name or path.name
     with open(path, "rb") as fh:
         sample = fh.read(sniff.SAMPLE_BYTES)
         truncated = bool(fh.read(1))
     if not sample:
         raise sniff.fail(f"{name} is empty (0 bytes).", "E_EMPTY_FILE")
-    encoding = sniff.detect_encoding(sample)
+    forced = bool(encoding)
+    if forced:
+        encoding, confidence = sniff.check_encoding_name(encoding), 1.0
+    else:
+        encoding, confidence = sniff.detect_encoding(sample)
+        if encoding is None:
+            _refuse_unknown_encoding(name, sample)
     try:
         text = _sample_text(sample, encoding)
     except UnicodeDecodeError as exc:
-        raise sniff.fail(f"{name} is not readable text in {encoding} ({exc.reason}).", "E_BAD_ENCODING") from exc
+        raise _bad_encoding(f"{name} is not readable text in {encoding} ({exc.reason})") from exc
     if sniff.looks_binary(text):
         raise sniff.fail(
             f"{name} is not a text table: it holds binary data. Upload CSV, XLSX or PDF.",
@@ -73,21 +79,18 @@ def load_csv(path: Path, settings: PipelineSettings, original_name: str = "") ->
         raise sniff.fail(f"{name} has no data: it is blank.", "E_EMPTY_FILE")
 
     dialect = sniff.sniff_dialect(clean_sample, truncated)
-    header_text = sniff._lines(clean_sample, limit=10_000)
-    header_line = next(line for no, line in header_text if no == dialect.header_line)
-    headers: list[str] = next(csv.reader([header_line], delimiter=dialect.delimiter))
+    headers: list[str] = list(dialect.header or [""])
     ncols = len(headers)
     if ncols > settings.max_columns:
         raise sniff.fail(
             f"{name} has {ncols:,} columns; the limit is {settings.max_columns:,}.", "E_TOO_MANY_COLUMNS"
         )
-    canonical = normalize_columns(headers, settings.synonyms)
     strip_nul = "\x00" in text or (truncated and _has_nul(path))
 
-    # widest row in the sample (rows with extra fields would otherwise be cut silently)
-    width = max([ncols] + [_count_fields(l, dialect.delimiter) for no, l in header_text if no > dialect.header_line])
+    # widest record in the sample (rows with extra fields would otherwise be cut silently)
+    width = max([ncols] + [len(r.fields) for r in dialect.records or []])
     width = min(width, settings.max_columns)
-    offset = _offset_after_line(sample, encoding, dialect.header_line)
+    offset = _offset_after_line(sample, encoding, dialect.header_end)
     read_encoding = _stream_encoding(sample, encoding)
     # Fast path: pandas reads the file by name and skips the lines above the data itself.
     # Only when that counts lines as we do (no CR-only endings, no quotes above the data);
@@ -98,31 +101,18 @@ def load_csv(path: Path, settings: PipelineSettings, original_name: str = "") ->
         and head.count(b"\r") == head.count(b"\r\n")
         and b'"' not in head
     )
-    # Text columns (IDs...) are only forced to str when the sample shows digits in them
-    # (leading zeros); forcing costs time, and pandas keeps non-numeric text as text anyway.
-    sample_rows = [
-        next(csv.reader([l], delimiter=dialect.delimiter), [])
-        for no, l in header_text
-        if no > dialect.header_line
-    ]
-    numeric_like = {i for row in sample_rows for i, v in enumerate(row) if _DIGITS_RE.match(v)}
-    # pandas would turn TRUE/False into booleans and lose the spelling: keep them as text
-    # ... and the C parser reads "INF"/"nan"/"Infinity" as floats: a name is not a number
-    text_like = {i for row in sample_rows for i, v in enumerate(row) if v.strip().lower() in _TEXT_TOKENS}
+    import pyarrow as pa
+
+    text_type = pd.ArrowDtype(pa.string())  # every cell as read: the runner decides what is a number
     df = None
     for _ in range(4):
         names = list(range(width))
-        dtypes = {
-            i: "str"
-            for i in range(min(width, len(canonical)))
-            if (is_text_column(canonical[i]) and i in numeric_like) or i in text_like
-        }
         try:
             with open(path, "rb") as fh, warnings.catch_warnings():
                 warnings.simplefilter("error", pd.errors.ParserWarning)
                 warnings.simplefilter("ignore", pd.errors.DtypeWarning)
                 if by_name:
-                    source, skip = path, dialect.header_line
+                    source, skip = path, dialect.header_end
                 else:
                     fh.seek(offset)
                     source, skip = fh, 0
@@ -134,7 +124,7 @@ def load_csv(path: Path, settings: PipelineSettings, original_name: str = "") ->
                     index_col=False,
                     skiprows=skip,
                     skip_blank_lines=False,
-                    dtype=dtypes or None,
+                    dtype=text_type,
                     keep_default_na=False,  # "NA", "NULL", "None" are names/values, not gaps
                     na_values=[""],
                     encoding=read_encoding if not by_name else encoding,
@@ -147,7 +137,7 @@ def load_csv(path: Path, settings: PipelineSettings, original_name: str = "") ->
             m = _FIELDS_RE.search(str(exc))
             quote = _EOF_QUOTE_RE.search(str(exc))
             if quote:  # widening cannot help: say where the quote was opened
-                row = int(quote.group(1)) + 1 + (0 if by_name else dialect.header_line)
+                row = int(quote.group(1)) + 1 + (0 if by_name else dialect.header_end)
                 raise sniff.fail(
                     f"{name} is not a well-formed delimited file: a quoted field opened at line {row} "
                     "is never closed.",
@@ -155,16 +145,18 @@ def load_csv(path: Path, settings: PipelineSettings, original_name: str = "") ->
                 ) from exc
             saw = int(m.group(3)) if m else width + 1
             if saw <= width or saw > settings.max_columns:
-                where = f" at line {int(m.group(2)) + dialect.header_line}" if m else ""
+                where = f" at line {int(m.group(2)) + dialect.header_end}" if m else ""
                 raise sniff.fail(
                     f"{name} is not a well-formed delimited file{where}: {str(exc).strip().splitlines()[-1]}",
                     "E_CSV_MALFORMED",
                 ) from exc
             width = saw  # rows with extra trailing fields: widen and retry
         except UnicodeDecodeError as exc:
-            if encoding != "utf-8":
-                raise sniff.fail(f"{name} is not readable text in {encoding}.", "E_BAD_ENCODING") from exc
-            encoding = read_encoding = "cp1252"  # utf-8 in the first 64 KiB, not after it
+            if forced or encoding != "utf-8":
+                raise _bad_encoding(f"{name} is not readable text in {encoding} beyond its first bytes") from exc
+            # UTF-8 in the first 64 KiB, not after it: judge the encoding where it breaks
+            encoding, confidence = _encoding_after(path, sample, name)
+            read_encoding = encoding
         except MemoryError as exc:
             raise sniff.fail(f"{name} is too large to load in memory.", "E_FILE_TOO_LARGE") from exc
     if df is None:
@@ -176,11 +168,11 @@ def load_csv(path: Path, settings: PipelineSettings, original_name: str = "") ->
         )
     headers = headers + [""] * (width - len(headers))
     # index label = physical line number of the row (1-based)
-    df.index = pd.RangeIndex(dialect.header_line + 1, dialect.header_line + 1 + len(df))
-    if width > ncols:
-        for pos in range(ncols, width):
-            if df[pos].dtype != object and not pd.api.types.is_string_dtype(df[pos].dtype):
-                df[pos] = df[pos].astype(object).where(df[pos].notna(), None)
+    df.index = pd.RangeIndex(dialect.header_end + 1, dialect.header_end + 1 + len(df))
+    if width == ncols:  # (a re-split long row could still write text into any column)
+        # columns of plain numbers need no cleaning: settle them first (the runner settles the rest)
+        canonical = normalize_columns(headers, settings.synonyms)
+        settle_numbers(df, keep_text=lambda pos: is_text_column(canonical[pos]))
     clean_frame(df, strip_nul=strip_nul)
     findings: list[dict] = []
     if width > ncols:
@@ -191,6 +183,8 @@ def load_csv(path: Path, settings: PipelineSettings, original_name: str = "") ->
     info = {
         "format": "csv",
         "encoding": encoding,
+        "encoding_confidence": confidence,
+        "encoding_forced": forced,
         "delimiter": dialect.delimiter,
         "delimiter_name": sniff.DELIMITER_NAMES[dialect.delimiter],
         "header_row": dialect.header_line,
@@ -206,11 +200,55 @@ def load_csv(path: Path, settings: PipelineSettings, original_name: str = "") ->
     )
 
 
-def _count_fields(line: str, delimiter: str) -> int:
-    try:
-        return len(next(csv.reader([line], delimiter=delimiter)))
-    except (csv.Error, StopIteration):
-        return 1
+_ENCODING_HINT = (
+    "run it again with --encoding NAME (e.g. --encoding cp1252 for Western European Windows, "
+    "iso-8859-7 for Greek, cp1251 for Cyrillic), or export it as CSV UTF-8"
+)
+
+
+def _bad_encoding(what: str):
+    return sniff.fail(f"{what}; {_ENCODING_HINT}.", "E_BAD_ENCODING")
+
+
+def _refuse_unknown_encoding(name: str, sample: bytes) -> None:
+    if sniff.looks_binary(sample.decode("latin-1")):
+        raise sniff.fail(
+            f"{name} is not a text table: it holds binary data. Upload CSV, XLSX or PDF.",
+            "E_UNSUPPORTED_FORMAT",
+        )
+    raise _bad_encoding(f"Cannot tell which text encoding {name} uses")
+
+
+def _encoding_after(path: Path, sample: bytes, name: str) -> tuple[str, float]:
+    """The encoding of a file whose first 64 KiB are UTF-8 but a later byte is not.
+
+    Detected on the bytes around the first bad one; only a file whose start is plain
+    ASCII can be read that way (otherwise it mixes two encodings and is refused).
+    """
+    carry, pos, bad = b"", 0, 0  # pos: file offset of carry[0]
+    with open(path, "rb") as fh:
+        while True:
+            chunk = fh.read(1 << 20)
+            data = carry + chunk
+            try:
+                data.decode("utf-8")
+                carry, pos = b"", pos + len(data)
+            except UnicodeDecodeError as exc:
+                if chunk and exc.end == len(data) and len(data) - exc.start < 4:  # a character cut by the chunk
+                    carry, pos = data[exc.start :], pos + exc.start
+                    continue
+                bad = pos + exc.start
+                break
+            if not chunk:
+                bad = pos
+                break
+        fh.seek(max(0, bad - sniff.SAMPLE_BYTES // 2))
+        window = fh.read(sniff.SAMPLE_BYTES)
+    encoding, confidence = sniff.detect_encoding(window)
+    if encoding is None or not sample.isascii():
+        reason = "it mixes UTF-8 with another encoding" if encoding else "its encoding changes after the start"
+        raise _bad_encoding(f"{name} cannot be read as one text encoding ({reason})")
+    return encoding, confidence
 
 
 def _offset_after_line(sample: bytes, encoding: str, line_no: int) -> int:
@@ -295,15 +333,7 @@ def _repair_long_rows(df, path: Path, encoding: str, dialect, ncols: int, findin
         fields = _smart_split(lines.get(no, ""), dialect.delimiter)
         if len(fields) == ncols:
             for pos, value in enumerate(fields):
-                v = value.replace("\xa0", " ").strip() or None
-                col = df.columns[pos]
-                if v is not None and not is_stringish(df[col]):
-                    num = pd.to_numeric(v, errors="coerce")
-                    if pd.isna(num):
-                        df[col] = df[col].astype("str")
-                    else:
-                        v = num
-                df.at[no, col] = v
+                df.at[no, df.columns[pos]] = value.replace("\xa0", " ").strip() or None
             for col in extra:
                 df.at[no, col] = None
             findings.append(finding(

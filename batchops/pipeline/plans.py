@@ -38,6 +38,14 @@ class PlanContext:
     department: str | None = None
     original_name: str = ""
     column_lookup: dict[str, str] = field(default_factory=dict)  # any spelling -> column
+    # numbers of the text columns that hold marks ("AB" -> NaN); the dataset keeps the text
+    numeric: dict[str, Any] = field(default_factory=dict)
+
+    def numbers(self, df, col: str):
+        """Column ``col`` of ``df`` as numbers (for statistics and arithmetic, never published as is)."""
+        from batchops.pipeline.summarize import numbers_of
+
+        return numbers_of(df, col, self.numeric)
 
 
 @dataclass
@@ -106,12 +114,12 @@ def kpi_tables(df, ctx: PlanContext) -> tuple[dict, list[tuple[str, Any]]]:
     from batchops.pipeline.summarize import describe
 
     subjects = [c for c in ctx.subjects if c in df.columns]
-    stats = describe(df)  # one pass over every numeric column, shared with summarize
+    stats = describe(df, ctx.numeric)  # one pass over every numeric column, shared with summarize
     by_col = {r["column"]: r for r in stats.to_dict("records")}
     rows = []
     kpis: dict[str, Any] = {"subjects": {}, "pass_mark": s.pass_mark}
     n_rows = len(df)
-    values = {col: df[col].to_numpy(dtype="float64", na_value=np.nan) for col in subjects}
+    values = {col: ctx.numbers(df, col).to_numpy(dtype="float64", na_value=np.nan) for col in subjects}
     for col in subjects:
         d = by_col.get(col)
         n = int(d["count"]) if d else 0
@@ -248,6 +256,9 @@ def plan_append(df, ctx: PlanContext) -> PlanOutcome:
         rows.append(row)
     new = pd.DataFrame(rows, columns=df.columns)
     for col in df.columns:
+        if not pd.api.types.is_numeric_dtype(df[col].dtype):  # a text column takes the record's value as text
+            new[col] = new[col].map(_as_text).astype(df[col].dtype if df[col].dtype != object else object)
+            continue
         try:
             new[col] = new[col].astype(df[col].dtype)
         except (TypeError, ValueError):
@@ -270,6 +281,15 @@ def plan_append(df, ctx: PlanContext) -> PlanOutcome:
                 findings.append(finding("E_OUT_OF_RANGE", f"Appended record {i}: {col} {v:g} is outside {lo:g}-{hi:g}.", location=f"record {i}", column=col))
     out = pd.concat([df, new]) if len(df) else new
     return PlanOutcome(out, {"appended": len(new)}, findings)
+
+
+def _as_text(v):
+    """A record value written into a text column: 85.0 -> "85", None/NaN -> missing."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return None
+    if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
+        return str(int(v))
+    return str(v)
 
 
 # ---------------------------------------------------------------- delete
@@ -313,13 +333,17 @@ def _matches(df, col: str, value, ctx: PlanContext):
     import pandas as pd
 
     s = df[col]
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = None
     if pd.api.types.is_numeric_dtype(s.dtype):
-        try:
-            return s == float(value)
-        except (TypeError, ValueError):
-            return pd.Series(False, index=df.index)
+        return s == number if number is not None else pd.Series(False, index=df.index)
     text = "" if value is None else str(value).strip()
-    return (s.astype("str") == text) & s.notna()
+    same = (s.astype("str") == text) & s.notna()
+    if number is not None and col in ctx.numeric:  # marks kept as text: "85.0" matches 85
+        same = same | (ctx.numbers(df, col) == number)
+    return same
 
 
 def plan_delete(df, ctx: PlanContext) -> PlanOutcome:
@@ -386,6 +410,8 @@ def _check_curve(cfg: dict) -> None:
 
 
 def plan_curve(df, ctx: PlanContext) -> PlanOutcome:
+    import pandas as pd
+
     s = ctx.settings
     col = resolve_column(ctx.config.get("subject") or ctx.config.get("column"), df, ctx)
     if col not in ctx.numeric_columns:
@@ -393,7 +419,7 @@ def plan_curve(df, ctx: PlanContext) -> PlanOutcome:
     target = float(ctx.config["target_mean"])
     if not s.score_min <= target <= s.score_max:
         raise PipelineError(f"target_mean {target:g} is outside {s.score_min:g}-{s.score_max:g}.", code="E_PLAN_INVALID", step=STEP)
-    v = df[col].astype("float64")
+    v = ctx.numbers(df, col).astype("float64")
     before = float(v.mean()) if v.notna().any() else None
     method = ctx.config.get("method", "shift")
     if before is None:
@@ -405,11 +431,22 @@ def plan_curve(df, ctx: PlanContext) -> PlanOutcome:
     capped = int(((curved > s.score_max) | (curved < s.score_min)).sum())
     curved = curved.clip(lower=s.score_min, upper=s.score_max).round(2)
     df = df.copy()
-    df[col] = curved
+    if pd.api.types.is_numeric_dtype(df[col].dtype):
+        df[col] = curved
+    else:  # marks that are not numbers ("AB") stay as written next to the curved ones
+        df[col] = df[col].astype(object).where(curved.isna(), curved.map(_as_text))
     after = float(curved.mean())
+    from batchops.pipeline.findings import finding
+
+    changed = finding(
+        "E_VALUES_CHANGED",
+        f"The curve plan changed {int(curved.notna().sum()):,} mark(s) of {col} ({method}, mean {before:.2f} -> "
+        f"{after:.2f}); {capped:,} were capped at {s.score_min:g}-{s.score_max:g}.",
+        column=col,
+    )
     return PlanOutcome(df, {"subject": col, "method": method, "target_mean": target,
                             "mean_before": round(before, 4), "mean_after": round(after, 4),
-                            "capped": capped})
+                            "capped": capped}, [changed])
 
 
 # ---------------------------------------------------------------- anonymize

@@ -17,18 +17,26 @@ import pandas as pd
 from batchops.fsutil import atomic_path, atomic_write_bytes, safe_stem  # noqa: F401 - safe_stem is part of this API
 
 FONTS = Path(__file__).resolve().parent.parent / "assets" / "fonts"
-_NUMBER = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
+# A cell a spreadsheet reads as a number is data, never a formula: -5, +7, -3.2, 1e5,
+# -1,234.5 and -12% all parse as numbers in Excel, LibreOffice and Google Sheets.
+_NUMBER = r"^[+-]?(\d{1,3}(,\d{3})+(\.\d*)?|\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?%?$"
 _FORMULA_START = r"^[=+\-@\t\r]"
+_PLAIN_MARKS = ("-", "+")  # a lone sign is a "no mark" dash, not a formula
+
+
+def runs_as_formula(v: object) -> bool:
+    """Would a spreadsheet opening the CSV run this cell as a formula?"""
+    return (
+        isinstance(v, str)
+        and re.match(_FORMULA_START, v) is not None
+        and v.strip() not in _PLAIN_MARKS
+        and not re.match(_NUMBER, v.strip())
+    )
 
 
 def neutralize_text(values: list[str | None]) -> list[str | None]:
     """Pure-Python version of the rule (used for headers and small tables)."""
-    out = []
-    for v in values:
-        if isinstance(v, str) and re.match(_FORMULA_START, v) and not re.match(_NUMBER, v.strip()):
-            v = "'" + v
-        out.append(v)
-    return out
+    return ["'" + v if runs_as_formula(v) else v for v in values]
 
 
 def _neutralize_table(table):
@@ -40,9 +48,13 @@ def _neutralize_table(table):
         if (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)) and any(
             pc.any(pc.starts_with(arr, ch)).as_py() for ch in "=+-@\t\r"
         ):
+            trimmed = pc.utf8_trim_whitespace(arr)
             risky = pc.and_(
-                pc.match_substring_regex(arr, _FORMULA_START),
-                pc.invert(pc.match_substring_regex(pc.utf8_trim_whitespace(arr), _NUMBER)),
+                pc.and_(
+                    pc.match_substring_regex(arr, _FORMULA_START),
+                    pc.invert(pc.is_in(trimmed, value_set=pa.array(_PLAIN_MARKS, type=arr.type))),
+                ),
+                pc.invert(pc.match_substring_regex(trimmed, _NUMBER)),
             )
             if pc.any(risky).as_py():
                 quote = pa.scalar("'", type=arr.type)
@@ -59,7 +71,7 @@ def _to_arrow(df: pd.DataFrame):
     df = df.reset_index(drop=True)
     df.columns = [str(c) for c in df.columns]
     try:
-        return pa.Table.from_pandas(df, preserve_index=False)
+        table = pa.Table.from_pandas(df, preserve_index=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         fixed = {}
         for c in df.columns:
@@ -67,7 +79,26 @@ def _to_arrow(df: pd.DataFrame):
             if s.dtype == object:
                 s = s.map(lambda v: None if v is None or (isinstance(v, float) and v != v) else str(v))
             fixed[c] = s
-        return pa.Table.from_pandas(pd.DataFrame(fixed), preserve_index=False)
+        table = pa.Table.from_pandas(pd.DataFrame(fixed), preserve_index=False)
+    return pa.table([whole_floats_as_ints(col) for col in table.columns], names=table.column_names)
+
+
+def whole_floats_as_ints(arr):
+    """A float column of whole numbers (gaps allowed) as int64, so it prints ``85648100300``
+    rather than ``8.56481003e+10`` (workbook cells are floats). Other columns as they are."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not pa.types.is_floating(arr.type) or arr.null_count == len(arr):
+        return arr
+    v = arr.to_numpy(zero_copy_only=False)
+    v = v[~np.isnan(v)]
+    if not len(v) or not np.isfinite(v).all() or np.abs(v).max() >= 2**53:
+        return arr
+    if not (v == np.trunc(v)).all() or np.signbit(v[v == 0]).any():  # -0 keeps its sign
+        return arr
+    return pc.cast(pc.if_else(pc.is_nan(arr), pa.scalar(None, arr.type), arr), pa.int64())
 
 
 def write_csv(df: pd.DataFrame, final: Path) -> Path:
@@ -94,6 +125,7 @@ class Block:
     df: pd.DataFrame
     note: str = ""
     max_rows: int | None = None
+    exact: bool = False  # dataset cells: numbers shown exactly as the CSV has them, not rounded
 
 
 @dataclass
@@ -117,7 +149,15 @@ def _fmt(v) -> str:
     return str(v)
 
 
-def _column_strings(s: pd.Series) -> list[str]:
+def _column_strings(s: pd.Series, exact: bool = False) -> list[str]:
+    if pd.api.types.is_float_dtype(s.dtype) and exact:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        # the same formatting as the CSV writer (and as the text the numbers were read from)
+        numbers = pa.array(s.to_numpy(dtype="float64", na_value=float("nan")), from_pandas=True)
+        text = pc.cast(whole_floats_as_ints(numbers), pa.string())
+        return [v or "" for v in text.to_pylist()]
     if pd.api.types.is_float_dtype(s.dtype):
         return [_fmt(v) for v in s.tolist()]
     return ["" if (v is None or (isinstance(v, float) and v != v) or v is pd.NA) else str(v) for v in s.tolist()]
@@ -180,7 +220,7 @@ def _prepare(block: Block):
     df = block.df
     if block.max_rows is not None and len(df) > block.max_rows:
         df = df.iloc[: block.max_rows]
-    return df, [str(c) for c in df.columns], [_column_strings(df[c]) for c in df.columns]
+    return df, [str(c) for c in df.columns], [_column_strings(df[c], block.exact) for c in df.columns]
 
 
 def render_pdf(spec: PdfSpec, missing: list[str] | None = None) -> bytes:
@@ -236,13 +276,30 @@ def _glyph_warnings():
 
 
 def _fit(pdf, text: str, width: float, char_w: float) -> str:
-    if len(text) * char_w <= width - 2:
+    """``text`` cut with "…" to fit ``width``: a handful of width measurements, not one per character.
+
+    Prefix widths only grow, so a binary search finds the longest prefix that fits
+    with the ellipsis; the search starts from a prefix twice the average-width
+    estimate (a 100 KB cell costs ~8 measurements of short strings).
+    """
+    room = width - 2
+    n = len(text)
+    if n * char_w <= room:
         return text
-    if pdf.get_string_width(text) <= width - 2:
-        return text
-    while text and pdf.get_string_width(text + "…") > width - 2:
-        text = text[:-1]
-    return text + "…"
+    measure = pdf.get_string_width
+    hi = min(n, int(room / char_w * 2) + 2)
+    if measure(text[:hi]) <= room:  # narrow glyphs: the estimate was too short
+        if hi == n or measure(text) <= room:
+            return text
+        hi = n
+    lo = 0  # invariant: text[:lo] + "…" fits (or lo == 0); text[:hi] + "…" does not
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if measure(text[:mid] + "…") <= room:
+            lo = mid
+        else:
+            hi = mid
+    return text[:lo] + "…"
 
 
 def _table(pdf, block: Block, orientation: str, shown=None) -> None:

@@ -33,6 +33,7 @@ class PipelineRequest:
     sheet: str | None = None
     table: int | None = None  # PDF: which of several tables to read (1-based)
     force_publish: bool = False  # an operator who has looked publishes a table the confidence gate doubts
+    encoding: str | None = None  # forces the text encoding of a CSV (None: detect it)
     upload_id: int | None = None
     generated_at: str = ""
     strict: bool = False  # a plan that changes nothing it was asked to change fails (E_PLAN_NO_EFFECT)
@@ -155,10 +156,19 @@ def _standardize(req: PipelineRequest, settings: PipelineSettings):
     else:
         from batchops.pipeline.load_csv import load_csv
 
-        loaded = load_csv(src, settings, name)
+        loaded = load_csv(src, settings, name, encoding=req.encoding)
     _check_cells(loaded, settings, name)
-    _check_confidence(loaded, req, name)
+    _check_confidence(loaded, req, name)  # on the table as read, before any column becomes numbers
+    _settle_types(loaded)
     return loaded
+
+
+def _settle_types(loaded) -> None:
+    """Text columns become numbers only where every value prints back exactly as read."""
+    from batchops.pipeline.columns import is_text_column
+    from batchops.pipeline.frame import settle_numbers
+
+    settle_numbers(loaded.df, keep_text=is_text_column)
 
 
 def _check_confidence(loaded, req: PipelineRequest, name: str) -> None:
@@ -262,9 +272,7 @@ def run_pipeline(
         from batchops.pipeline.columns import snake
         from batchops.pipeline.plans import PlanContext
 
-        df = loaded.df
-        for col, parsed in validation.numeric.items():
-            df[col] = parsed
+        df = loaded.df  # published as read: marks that are not numbers stay visible
         lookup = {}
         for orig, canon in zip(loaded.original_columns, df.columns):
             lookup[orig] = canon
@@ -272,11 +280,11 @@ def run_pipeline(
         ctx = PlanContext(
             settings=settings, config=dict(req.plan_config or {}), subjects=list(validation.subjects),
             numeric_columns=list(validation.numeric_columns), department=req.department,
-            original_name=name, column_lookup=lookup,
+            original_name=name, column_lookup=lookup, numeric=dict(validation.numeric),
         )
         outcome = plan.run(df, ctx)
-        coerced = ", ".join(validation.numeric) or "none"
-        msg = f"strings trimmed; coerced to numbers: {coerced}; plan {plan.name}"
+        kept = ", ".join(validation.numeric) or "none"
+        msg = f"strings trimmed; numbers with text marks kept as written: {kept}; plan {plan.name}"
         extra = _plan_message(plan.name, outcome.report)
         if extra:
             msg += f": {extra}"
@@ -300,7 +308,7 @@ def run_pipeline(
     def summarize():
         from batchops.pipeline import summarize as sm
 
-        stats = outcome.stats if outcome.stats is not None else sm.describe(out_df)
+        stats = outcome.stats if outcome.stats is not None else sm.describe(out_df, validation.numeric)
         meta = sm.metadata(
             upload_id=req.upload_id, department=req.department, filename=name, format=loaded.info.get("format", loaded.kind),
             plan=plan.name, rows_in=rows_in, rows_out=rows_out, columns=len(out_df.columns),
@@ -365,7 +373,7 @@ def run_pipeline(
             note = ""
             if len(out_df) > cap:
                 note = f"Showing {cap:,} of {len(out_df):,} rows; the CSV has them all."
-            blocks.append(pub.Block("Data", out_df, note=note, max_rows=cap))
+            blocks.append(pub.Block("Data", out_df, note=note, max_rows=cap, exact=True))
         spec = pub.PdfSpec(title=title, school=settings.school_name, generated_at=req.generated_at,
                            blocks=blocks, notes=notes)
         # pyarrow writes the CSV without the GIL while fpdf2 lays out the PDF here

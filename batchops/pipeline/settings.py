@@ -43,11 +43,8 @@ def from_config(cfg) -> PipelineSettings:
     return PipelineSettings(
         school_name=cfg.school_name,
         default_required_columns=tuple(p.default_required_columns),
-        department_columns={
-            name.lower(): tuple(d.required_columns)
-            for name, d in cfg.departments.items()
-            if d.required_columns
-        },
+        # a listed department's list is its own, even when empty ("none": timetables, fee lists)
+        department_columns={name.lower(): tuple(d.required_columns) for name, d in cfg.departments.items()},
         synonyms={k: tuple(v) for k, v in cfg.synonyms.items()},
         score_min=p.score_min,
         score_max=p.score_max,

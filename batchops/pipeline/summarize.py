@@ -22,9 +22,11 @@ def schema(df: pd.DataFrame) -> dict[str, str]:
     return {str(c): str(t) for c, t in df.dtypes.items()}
 
 
-def describe(df: pd.DataFrame) -> pd.DataFrame:
+def describe(df: pd.DataFrame, numeric: dict[str, pd.Series] | None = None) -> pd.DataFrame:
     """One row per numeric column: count, mean, std, min, p25, median, p75, max.
 
+    ``numeric`` holds the numbers of text columns that are mostly marks ("AB" and
+    "-" among them; see validate): those are described on their numeric values.
     Same definitions as ``DataFrame.describe`` (sample std, linear percentiles), in
     one numpy pass per column: a single partition gives all three percentiles.
     """
@@ -33,7 +35,7 @@ def describe(df: pd.DataFrame) -> pd.DataFrame:
     cols = ["column", "count", "mean", "std", "min", "p25", "median", "p75", "max"]
     rows = []
     for c in df.columns:
-        s = df[c]
+        s = numbers_of(df, c, numeric)
         if not pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
             continue
         raw = s.to_numpy() if isinstance(s.dtype, np.dtype) and s.dtype.kind in "iu" else None  # never missing
@@ -48,6 +50,23 @@ def describe(df: pd.DataFrame) -> pd.DataFrame:
         rows.append([str(c), n, float(v.mean()), float(v.std(ddof=1)) if n > 1 else np.nan,
                      float(v.min()), float(p25), float(p50), float(p75), float(v.max())])
     return pd.DataFrame(rows, columns=cols)
+
+
+def numbers_of(df: pd.DataFrame, col: str, numeric: dict[str, pd.Series] | None) -> pd.Series:
+    """Column ``col`` of ``df`` as numbers when it is (or holds) marks, else as it is.
+
+    The parsed values of a text column are reused when they still line up with
+    ``df``'s rows; after a plan added or dropped rows they are parsed again.
+    """
+    s = df[col]
+    parsed = (numeric or {}).get(col)
+    if parsed is None or pd.api.types.is_numeric_dtype(s.dtype):
+        return s
+    if len(parsed) == len(s) and parsed.index.equals(s.index):
+        return parsed
+    from batchops.pipeline.validate import parse_numbers
+
+    return parse_numbers(s.astype("str").where(s.notna()))
 
 
 def _int_percentiles(raw, v) -> tuple[float, float, float]:

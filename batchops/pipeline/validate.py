@@ -12,13 +12,15 @@ Warnings (reported with a source location, never capped, the run goes on):
   failure: the report is still useful, the duplicates are listed row by row, and
   the ``dedupe`` plan exists to remove them deliberately.
 * ``E_MISSING_ID`` - a row without a student ID.
-* ``E_NON_NUMERIC`` - a mark that is not a number ("AB", "—", "7 8"); it becomes
-  missing (NaN) in the transform step.
+* ``E_NON_NUMERIC`` - a mark that is not a number ("AB", "—", "7 8", "NULL"); it
+  stays in the published dataset as written and is left out of the statistics.
 * ``E_OUT_OF_RANGE`` - a mark outside ``score_min..score_max`` (kept as is).
 
-A column counts as numeric when at least half of its non-empty values are
-numbers; the parsed values are handed to the transform step so nothing is parsed
-twice.
+A text column counts as numeric (marks) when at least half of its non-empty
+values are numbers and fewer than half of those are written with a leading zero
+(``007``, ``0123``, ``01001``: identifiers; a stray ``05`` among marks is a mark).
+Its parsed values (text marks as NaN) are handed to the plans and the statistics
+so nothing is parsed twice; the dataset itself keeps the text.
 """
 
 from __future__ import annotations
@@ -52,9 +54,15 @@ class Validation:
 
 
 def parse_numbers(s: pd.Series) -> pd.Series:
-    """Strings -> float; anything that is not a plain number becomes NaN."""
+    """Strings -> float; anything that is not a plain, finite number becomes NaN."""
     t = s.str.replace(",", "", regex=False) if s.str.contains(r"^\d{1,3}(?:,\d{3})+(?:\.\d+)?$", regex=True, na=False).any() else s
-    return pd.to_numeric(t, errors="coerce").astype("float64")
+    parsed = pd.to_numeric(t, errors="coerce").astype("float64")
+    return parsed.mask(np.isinf(parsed.to_numpy()))  # an infinite mark is not a mark
+
+
+def _looks_like_codes(s: pd.Series, n_num: int) -> bool:
+    """Identifiers, not marks: half or more of the numbers are written with a leading zero."""
+    return int(s.str.match(r"^[+-]?0\d", na=False).sum()) >= 0.5 * n_num
 
 
 def _all_unique(s: pd.Series) -> bool:
@@ -115,7 +123,7 @@ def validate(loaded: Loaded, settings: PipelineSettings, department: str | None)
                     for label, value in s[inf].items():
                         out.findings.append(finding(
                             "E_NON_NUMERIC",
-                            f"{col} '{value}' at {loc(label, positions[col])} is not a number; it is treated as missing.",
+                            f"{col} '{value}' at {loc(label, positions[col])} is not a number; it is left out of the statistics.",
                             location=loc(label, positions[col]), column=col, row=label,
                         ))
             continue
@@ -126,9 +134,8 @@ def validate(loaded: Loaded, settings: PipelineSettings, department: str | None)
         if not n_present:
             continue
         parsed = parse_numbers(s)
-        parsed = parsed.mask(np.isinf(parsed.to_numpy()))  # an infinite mark is not a mark
         n_num = int(parsed.notna().sum())
-        if n_num == 0 or n_num < 0.5 * n_present:
+        if n_num == 0 or n_num < 0.5 * n_present or _looks_like_codes(s, n_num):
             continue
         out.numeric[col] = parsed
         out.numeric_columns.append(col)
@@ -136,7 +143,8 @@ def validate(loaded: Loaded, settings: PipelineSettings, department: str | None)
         for label, value in s[bad].items():
             out.findings.append(finding(
                 "E_NON_NUMERIC",
-                f"{col} '{value}' at {loc(label, positions[col])} is not a number; it is treated as missing.",
+                f"{col} '{value}' at {loc(label, positions[col])} is not a number; it is published as written "
+                "and left out of the statistics.",
                 location=loc(label, positions[col]), column=col, row=label,
             ))
     out.subjects = [c for c in out.numeric_columns if is_subject_column(c)]

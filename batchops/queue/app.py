@@ -3,7 +3,9 @@
 * ``queue.url`` empty (default): ``SqliteHuey`` on ``<data home>/queue.db``, a
   file of its own so Huey's exclusive write locks never touch the store.
   ``sqlite:///path/queue.db`` names another file.
-* ``queue.url = "redis://…"``: ``RedisHuey`` (needs the ``redis`` package).
+* ``queue.url = "redis://…"``: ``PriorityRedisHuey`` (needs ``batchops[redis]``):
+  plain ``RedisHuey`` refuses task priorities, and the tick has one.
+  ``queue.name`` is its key prefix, so installations can share a Redis.
 * ``BATCHOPS_QUEUE_IMMEDIATE=1``: immediate mode for unit tests - a task runs
   inside ``enqueue`` in the caller's thread; delayed tasks never run there.
 
@@ -19,7 +21,7 @@ from pathlib import Path
 
 from batchops.errors import ConfigError
 
-QUEUE_NAME = "batchops"
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 DEFAULT_TICK_SECONDS = 60
 
 _lock = threading.Lock()
@@ -49,6 +51,10 @@ def tick_seconds() -> int:
     return value
 
 
+def is_redis(url: str) -> bool:
+    return url.startswith(REDIS_SCHEMES)
+
+
 def describe(cfg) -> str:
     from batchops.config import redact_url
 
@@ -68,26 +74,49 @@ def _sqlite_path(cfg) -> Path:
 
 def build(cfg, immediate: bool | None = None):
     """A new Huey instance for ``cfg`` (no tasks: ``services.tasks.huey()`` registers them)."""
-    from huey import RedisHuey, SqliteHuey
+    from huey import SqliteHuey
+
+    from batchops.fsutil import private_file
 
     immediate = immediate_mode() if immediate is None else immediate
     url = cfg.queue.url
-    if url.startswith(("redis://", "rediss://", "unix://")):
+    name = cfg.queue.name
+    if is_redis(url):
         try:
-            import redis  # noqa: F401
+            import redis
         except ImportError:
-            raise ConfigError("queue.url names Redis but the 'redis' package is not installed "
-                              "(pip install redis)") from None
-        huey = RedisHuey(QUEUE_NAME, url=url, immediate=immediate, utc=True)
+            raise ConfigError('queue.url names Redis but its driver is not installed: '
+                              'pip install "batchops[redis]"', code="E_QUEUE_DRIVER_MISSING") from None
+        from huey import PriorityRedisHuey
+
+        try:
+            # a server that does not answer is an error in seconds, not a hang
+            pool = redis.ConnectionPool.from_url(url, socket_connect_timeout=5)
+        except ValueError as exc:  # redis-py's URL parser
+            raise ConfigError(f"queue.url {describe(cfg)} is not a valid Redis URL: {exc}") from None
+        huey = PriorityRedisHuey(name, connection_pool=pool, immediate=immediate, utc=True)
     elif not url or url.startswith("sqlite:"):
         path = _sqlite_path(cfg)
-        if not immediate:
+        if not immediate and not cfg.read_only:
             path.parent.mkdir(parents=True, exist_ok=True)
-        huey = SqliteHuey(QUEUE_NAME, filename=str(path), immediate=immediate, utc=True, timeout=10)
+            private_file(path)  # queued work names uploads and jobs: owner only, like the store
+        huey = SqliteHuey(name, filename=str(path), immediate=immediate, utc=True, timeout=10)
     else:
-        raise ConfigError(f"queue.url must be empty, sqlite:///path or redis://..., not {url!r}")
+        raise ConfigError(f"queue.url must be empty, sqlite:///path or redis://..., not {describe(cfg)!r}")
 
     return huey
+
+
+def unavailable(exc: BaseException):
+    """A coded error when ``exc`` says the queue server cannot be reached, else None."""
+    from batchops.errors import WorkError
+
+    if not any(cls.__module__.startswith("redis") and cls.__name__ in ("ConnectionError", "TimeoutError")
+               for cls in type(exc).__mro__):
+        return None
+    from batchops import context
+
+    return WorkError(f"the queue at {describe(context.config())} cannot be reached: {exc}", code="E_QUEUE_UNAVAILABLE")
 
 
 def get_huey():
@@ -96,7 +125,7 @@ def get_huey():
     from batchops import context
 
     cfg = context.config()
-    key = (cfg.data_dir, cfg.queue.url, immediate_mode())
+    key = (cfg.data_dir, cfg.queue.url, cfg.queue.name, immediate_mode())
     with _lock:
         if _huey is None or _key != key:
             old = _huey

@@ -1,4 +1,9 @@
-"""Backups and restore of the SQLite store (and the queue), done the safe way.
+"""Backups and restore of the store (and the SQLite queue), done the safe way.
+
+On PostgreSQL (``database.url``) the snapshot is ``pg_dump``'s custom format and
+restore is ``pg_restore`` (``services.pg_backup``); folders, manifest, rotation
+and the worker guard are the same. A Redis queue is not backed up: it only holds
+work in flight. Below, the SQLite way:
 
 ``backup()`` copies ``batchops.db`` and ``queue.db`` with SQLite's online backup
 API (a consistent snapshot while workers keep writing), checks each copy with
@@ -21,6 +26,7 @@ import os
 import re
 import shutil
 import sqlite3
+from datetime import datetime, timezone
 from pathlib import Path
 
 from batchops import clock
@@ -28,21 +34,28 @@ from batchops.clock import utc_now
 from batchops.errors import InputError, WorkError
 from batchops import context
 from batchops.store import files
+from batchops.store.objects import objects
 
 STORE = "batchops.db"
 QUEUE = "queue.db"
-STAMP = re.compile(r"^\d{8}T\d{6}Z(-\d+)?$")
+STAMP = re.compile(r"^\d{8}T\d{6}(\d{6})?Z(-\d+)?$")
 
 
 def backups_dir() -> Path:
     return context.home() / "backups"
 
 
+def _on_postgres() -> bool:
+    from batchops.store.db import is_postgres_url
+
+    return is_postgres_url(context.config().database.url)
+
+
 def _require_sqlite_store() -> Path:
     cfg = context.config()
     if cfg.database.url:
-        raise InputError("backup/restore handle the SQLite store; for database.url servers use their own tools "
-                         "(pg_dump)", code="E_BACKUP_UNSUPPORTED")
+        raise InputError("backup/restore handle SQLite and PostgreSQL stores; for other database.url servers "
+                         "use their own tools", code="E_BACKUP_UNSUPPORTED")
     return context.home() / STORE
 
 
@@ -94,19 +107,23 @@ def _schema_version(path: Path) -> int | None:
 
 
 def _new_folder(root: Path) -> Path:
-    stamp = f"{utc_now():%Y%m%dT%H%M%SZ}"
-    folder = root / stamp
+    """A folder no backup ever had: microseconds in the name, and mkdir refuses one that exists."""
+    stamp = f"{utc_now():%Y%m%dT%H%M%S%fZ}"
     n = 1
-    while folder.exists():
-        n += 1
-        folder = root / f"{stamp}-{n}"
-    folder.mkdir(parents=True)
-    return folder
+    while True:
+        folder = root / (stamp if n == 1 else f"{stamp}-{n}")
+        try:
+            folder.mkdir(parents=True)
+            return folder
+        except FileExistsError:
+            n += 1
 
 
 def backup(to: str | os.PathLike | None = None, keep: int | None = None) -> dict:
     """Snapshot the store (and queue.db when it is SQLite) into a new folder; verified; rotated."""
     context.require_writable()  # it writes and it deletes old snapshots
+    if _on_postgres():
+        return _backup_postgres(to, keep)
     store = _require_sqlite_store()
     if not store.exists():
         raise InputError(f"no store to back up at {store} (run batchops init)", code="E_FILE_NOT_FOUND")
@@ -134,25 +151,92 @@ def backup(to: str | os.PathLike | None = None, keep: int | None = None) -> dict
     manifest = {"created_at": clock.iso(utc_now()), "data_dir": str(context.home()),
                 "schema_version": _schema_version(folder / STORE), "files": items}
     files.atomic_write_text(folder / "manifest.json", json.dumps(manifest, indent=2))
+    removed = rotate(keep, protect=folder) if default else []
+    out = {"path": str(folder), "files": items, "verified": True, "rotated": removed,
+           "schema_version": manifest["schema_version"]}
+    if default and objects().remote:
+        out.update(_to_shared_storage(folder, keep))
+    return out
+
+
+def _to_shared_storage(folder: Path, keep: int | None) -> dict:
+    """Copy the snapshot into shared storage beside a list of the bucket's originals and reports
+    (they are already there; the list says which belong to this snapshot); keep the newest there too."""
+    store = objects()
+    listing = [{"key": i.key, "bytes": i.size, "etag": i.etag}
+               for prefix in ("files", "exports") for i in store.list(prefix)]
+    files.atomic_write_text(folder / "objects.json", json.dumps(listing, indent=1))
+    for path in sorted(folder.iterdir()):
+        store.put_file(f"backups/{folder.name}/{path.name}", path)
+    stamps = sorted({i.key.split("/")[1] for i in store.list("backups") if STAMP.match(i.key.split("/")[1])})
+    keep = max(1, int(context.config().retention.backups_keep if keep is None else keep))
+    for old in stamps[:-keep]:
+        store.delete_prefix(f"backups/{old}/")
+    return {"stored_at": store.location(f"backups/{folder.name}/"), "objects_listed": len(listing)}
+
+
+def _made_at(folder: Path) -> datetime:
+    """When the backup was made, from its manifest; else (no or bad manifest) the folder's mtime."""
+    try:
+        made = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["created_at"]
+        return clock.as_utc(datetime.fromisoformat(made.replace("Z", "+00:00")))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return datetime.fromtimestamp(folder.stat().st_mtime, timezone.utc)
+
+
+def _backup_postgres(to, keep) -> dict:
+    from batchops.services import pg_backup
+    from batchops.store import migrations
+
+    default = to is None
+    root = backups_dir() if default else Path(to).expanduser().resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    folder = _new_folder(root)
+    target = folder / pg_backup.ARCHIVE
+    try:
+        checked = pg_backup.dump(context.config().database.url, target)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    integrity = f"ok ({checked['entries']} tables, pg_restore --list)"
+    items = [{"file": target.name, "bytes": target.stat().st_size, "sha256": _sha256(target),
+              "integrity": integrity}]
+    manifest = {"created_at": clock.iso(utc_now()), "data_dir": str(context.home()), "format": "pg_dump custom",
+                "schema_version": migrations.current_version(), "files": items}
+    files.atomic_write_text(folder / "manifest.json", json.dumps(manifest, indent=2))
     removed = rotate(keep) if default else []
     return {"path": str(folder), "files": items, "verified": True, "rotated": removed,
             "schema_version": manifest["schema_version"]}
 
 
 def list_backups(root: Path | None = None) -> list[Path]:
+    """Backups under ``root`` (default backups/), oldest first by the time they were made.
+
+    Folder names only sort by time while the clock never went back; a folder dated in the
+    future (a clock once ahead) or a name with a counter (-10 sorts before -2) would not.
+    A folder holds a SQLite snapshot or, on PostgreSQL, a pg_dump archive.
+    """
+    from batchops.services.pg_backup import ARCHIVE
+
     root = root or backups_dir()
     if not root.is_dir():
         return []
-    return sorted(p for p in root.iterdir() if p.is_dir() and STAMP.match(p.name) and (p / STORE).exists())
+    found = [p for p in root.iterdir() if p.is_dir() and STAMP.match(p.name)
+             and ((p / STORE).exists() or (p / ARCHIVE).exists())]
+    return sorted(found, key=lambda p: (_made_at(p), p.name))
 
 
-def rotate(keep: int | None = None) -> list[str]:
-    """Keep the newest ``keep`` (default retention.backups_keep) backups under backups/; returns removed paths."""
+def rotate(keep: int | None = None, protect: Path | None = None) -> list[str]:
+    """Keep the newest ``keep`` (default retention.backups_keep) backups under backups/; returns removed paths.
+
+    ``protect`` (the snapshot just made) is never removed, whatever the others' times say.
+    """
     keep = context.config().retention.backups_keep if keep is None else keep
     keep = max(1, int(keep))
-    found = list_backups()
+    others = [p for p in list_backups() if protect is None or p.resolve() != protect.resolve()]
+    keep_others = keep - 1 if protect is not None else keep
     removed = []
-    for old in found[:-keep]:
+    for old in others[:len(others) - keep_others]:
         shutil.rmtree(old, ignore_errors=True)
         removed.append(str(old))
     return removed
@@ -194,6 +278,8 @@ def restore(file: str | os.PathLike, force: bool = False) -> dict:
     from batchops.store.db import db
 
     context.require_writable()
+    if _on_postgres():
+        return _restore_postgres(Path(file).expanduser().resolve(), force)
     store = _require_sqlite_store()
     source = _source_file(Path(file).expanduser().resolve())
     if source.resolve() == store.resolve():
@@ -210,13 +296,18 @@ def restore(file: str | os.PathLike, force: bool = False) -> dict:
     check = integrity(source)
     if check != "ok":
         raise InputError(f"{source} failed its integrity check: {check}", code="E_RESTORE_INVALID")
-    version = _schema_version(source)
-    if version is None:
-        raise InputError(f"{source} is not a BatchOps store (no schema_version table)", code="E_RESTORE_INVALID")
+    from batchops.store.migrations import check_restorable
+
+    version = check_restorable(source)  # version, tables, columns; no triggers or views
 
     stamp = f"{utc_now():%Y%m%dT%H%M%SZ}"
     staged = store.with_name(f".{STORE}.restore-{stamp}.tmp")
     _online_copy(source, staged)
+    try:
+        check_restorable(staged)  # what is swapped in is this copy: check it, not only the source
+    except BaseException:
+        staged.unlink(missing_ok=True)
+        raise
     keep_copy = None
     if db.obj is not None and not db.is_closed():
         db.close()
@@ -236,3 +327,39 @@ def restore(file: str | os.PathLike, force: bool = False) -> dict:
     return {"restored_from": str(source), "store": str(store), "schema_version_in_backup": version,
             "previous_store_kept_as": str(keep_copy) if keep_copy else None,
             "forced": bool((alive or holders) and force)}
+
+
+def _restore_postgres(path: Path, force: bool) -> dict:
+    """pg_restore a backup over the store; the current contents are dumped beside the backups first."""
+    from batchops.services import pg_backup
+    from batchops.services.health import workers_online
+    from batchops.store import open_store
+    from batchops.store.db import db
+
+    archive = path / pg_backup.ARCHIVE if path.is_dir() else path
+    if not archive.is_file():
+        raise InputError(f"{path} holds no {pg_backup.ARCHIVE}", code="E_FILE_NOT_FOUND")
+    alive = workers_online()
+    if alive and not force:
+        names = ", ".join(w["worker_id"] for w in alive)
+        raise InputError(f"a worker is running ({names}); stop it first or pass --force", code="E_WORKER_ALIVE")
+    try:
+        pg_backup.verify(archive)
+    except WorkError as exc:
+        raise InputError(exc.message, code="E_RESTORE_INVALID") from None
+    url = context.config().database.url
+    keep_dir = _new_folder(backups_dir() / "pre-restore")
+    keep_copy = keep_dir / pg_backup.ARCHIVE
+    pg_backup.dump(url, keep_copy)
+    if db.obj is not None and not db.is_closed():
+        db.close()
+    pg_backup.load(url, archive)
+    open_store(context.config(), seed=False)  # upgrades an older backup's schema
+    manifest = archive.parent / "manifest.json"
+    version = json.loads(manifest.read_text(encoding="utf-8")).get("schema_version") if manifest.is_file() else None
+    from batchops.queue import app
+
+    app.reset()
+    return {"restored_from": str(archive), "store": pg_backup.libpq_target(url)[0],
+            "schema_version_in_backup": version, "previous_store_kept_as": str(keep_copy),
+            "forced": bool(alive and force)}

@@ -12,13 +12,36 @@ from batchops.errors import InvalidJSON, NotFound
 M = TypeVar("M", bound=peewee.Model)
 
 
+MAX_ID = 2**63 - 1  # SQLite's largest integer: a bigger number cannot name a row
+
+
+def as_id(ident, what: str) -> int:
+    """``ident`` as a row id, or E_NOT_FOUND (exit 2): not a number, or too big/small to be an id."""
+    try:
+        key = int(ident)
+    except (TypeError, ValueError, OverflowError):
+        raise NotFound(f"{what} id must be a number, not {ident!r}") from None
+    if not 0 <= key <= MAX_ID:
+        raise NotFound(f"no {what} with id {key}")
+    return key
+
+
+def _looks_like_id(ident) -> bool:
+    """A number (however large: ``as_id`` refuses what no row can have) rather than a name."""
+    return isinstance(ident, int) or str(ident).strip().lstrip("+-").isdigit()
+
+
+def before_bound(before_id) -> int | None:
+    """A keyset page bound: any number, clamped to what SQLite can compare."""
+    return None if before_id is None else max(0, min(int(before_id), MAX_ID))
+
+
 def get_or_404(model: type[M], ident, what: str | None = None, fields=None) -> M:
     """The row with that id (only ``fields`` when given), or E_NOT_FOUND (exit 2)."""
     what = what or model.__name__.lower()
-    try:
-        key = int(ident)
-    except (TypeError, ValueError):
+    if not _looks_like_id(ident):
         return _by_name(model, str(ident), what, fields)
+    key = as_id(ident, what)
     obj = model.select(*(fields or ())).where(model.id == key).first()
     if obj is None:
         raise NotFound(f"no {what} with id {key}")

@@ -15,7 +15,7 @@ from batchops.errors import InputError, NotFound
 from batchops.incidents import workflow
 from batchops.incidents.workflow import ACTIVE_STATES
 from batchops import context
-from batchops.services.common import get_or_404, row_dict
+from batchops.services.common import before_bound, get_or_404, row_dict
 from batchops.store.db import db, retry_busy
 from batchops.store.models import (
     INCIDENT_STATES, SEVERITIES, Incident, IncidentEvent, Job, JobRun, KnownError, Ticket, Upload,
@@ -67,7 +67,7 @@ def list_incidents(state: str | None = None, severity: str | None = None, text: 
         query = query.where(Incident.title.contains(text) | Incident.error_message.contains(text)
                             | Incident.signature.contains(text) | Incident.error_code.contains(text))
     if before_id:
-        query = query.where(Incident.id < int(before_id))
+        query = query.where(Incident.id < before_bound(before_id))
     return [incident_dict(i, getattr(i, "ke_name", None) or "") for i in query.objects()]
 
 
@@ -189,3 +189,22 @@ def _record_retry(incident_id: int, actor: str, message: str) -> None:
 def _record_note(incident_id: int, actor: str, message: str, run_id: int | None = None) -> None:
     with db.atomic():
         workflow.add_event(Incident.get_by_id(incident_id), "retry", actor, message, run_id=run_id)
+
+
+@retry_busy
+def open_manual(title: str, severity: str = "medium", description: str = "", actor: str | None = None) -> dict:
+    """A manual incident: a problem seen outside BatchOps (a printer, a late export) worked like any other."""
+    context.require_writable()
+    title = (title or "").strip()
+    if not title:
+        raise InputError("a manual incident needs a title", code="E_TITLE_REQUIRED")
+    if severity not in SEVERITIES:
+        raise InputError(f"unknown severity {severity!r} (one of {', '.join(SEVERITIES)})", code="E_BAD_SEVERITY")
+    who = context.actor(actor)
+    now = utc_now()
+    with db.atomic():
+        incident = Incident.create(title=title[:512], severity=severity, error_message=(description or "").strip(),
+                                   signature=f"manual|{now:%Y%m%d%H%M%S%f}", first_seen=now, last_seen=now,
+                                   opened_at=now, updated_at=now)
+        workflow.add_event(incident, "open", who, f"opened by hand: {title}", to_state="open", at=now)
+    return show_incident(incident.id)

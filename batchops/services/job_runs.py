@@ -1,7 +1,8 @@
 """Run one job run: claim it, call the registered callable, record the outcome.
 
 * **Never overlaps itself.** The claim (queued -> running) happens in one
-  IMMEDIATE transaction that first looks for another running run of the same
+  IMMEDIATE transaction (on PostgreSQL: under the job's advisory lock, which
+  the scheduler takes too) that first looks for another running run of the same
   job. A *scheduled* fire that finds one is recorded as ``skipped``
   (``E_JOB_OVERLAP``); a manual, retry or catch-up run waits its turn (it is
   re-queued a few seconds later).
@@ -34,9 +35,9 @@ from batchops import clock, context
 from batchops.automation import job_context
 from batchops.automation.job_context import JobContext
 from batchops.clock import utc_now
-from batchops.errors import BatchOpsError, JobError
+from batchops.errors import BatchOpsError, JobError, disk_full
 from batchops.services import runs
-from batchops.store.db import db, retry_busy, write
+from batchops.store.db import db, lock, retry_busy, write
 from batchops.store.models import Job, JobRun, ScheduleClaim
 
 logger = logging.getLogger("batchops.jobs")
@@ -48,11 +49,17 @@ MAX_LOG_CHARS = 200_000
 # ------------------------------------------------------------------ claim
 
 
+def job_lock(job_id: int) -> str:
+    """The lock every decision about one job's runs takes (claim here, dispatch in the scheduler)."""
+    return f"job:{job_id}"
+
+
 @retry_busy
 def _claim(run_id: int, job: Job) -> tuple[str, int | None]:
     """('claimed'|'skipped'|'busy'|'gone', id of the run in the way)."""
     now = utc_now()
     with db.atomic():
+        lock(job_lock(job.id))
         run = JobRun.get_or_none(JobRun.id == run_id)
         if run is None or run.status != "queued":
             return "gone", None
@@ -141,6 +148,9 @@ def _as_error(exc: BaseException) -> BatchOpsError:
         if isinstance(exc, JobError):
             return exc
         return JobError(exc.message, code=exc.code)  # an input error inside a job is still a failed job
+    full = disk_full(exc)
+    if full is not None:
+        return JobError(full.message, code=full.code)
     return JobError(f"{exc.__class__.__name__}: {exc}", code="E_JOB_FAILED")
 
 

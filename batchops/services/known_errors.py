@@ -13,7 +13,7 @@ import re
 
 from batchops.clock import utc_now
 from batchops.errors import InputError
-from batchops.incidents import triage
+from batchops.incidents import patterns, triage
 from batchops import context
 from batchops.services.common import get_or_404, row_dict
 from batchops.store.db import db, retry_busy
@@ -24,6 +24,7 @@ FIELDS = ("name", "error_code", "pattern", "step", "severity", "root_cause", "co
           "auto_retry", "retry_max", "retry_delay_s", "open_ticket")
 MAX_PATTERN = 1000
 PAST_RUNS_SCAN = 20000  # newest failed runs checked by test_message
+SPEED_SAMPLES = 2000  # newest failed-run messages a new pattern is timed on
 
 
 def list_known_errors() -> list[dict]:
@@ -42,11 +43,16 @@ def validate_pattern(pattern: str | None) -> str:
     if len(pattern) > MAX_PATTERN:
         raise InputError(f"pattern is {len(pattern)} characters; the limit is {MAX_PATTERN}", code="E_REGEX_INVALID")
     try:
-        triage.compile_pattern(pattern)
-    except re.error as exc:
+        patterns.compile_pattern(pattern)
+    except patterns.error as exc:
         where = f" at position {exc.pos}" if exc.pos is not None else ""
         raise InputError(f"pattern {pattern!r} is not a valid regular expression: {exc.msg}{where}",
                          code="E_REGEX_INVALID") from None
+    # A slow pattern would stall triage on every failure whose text it meets: refuse it now,
+    # tried on pathological strings and on the messages it would have met already.
+    if pattern:
+        patterns.check_speed(pattern, [r.error_message for r in _failed_runs().limit(SPEED_SAMPLES)
+                                       if r.error_message])
     return pattern
 
 

@@ -16,14 +16,15 @@ from pathlib import Path
 
 from batchops import clock
 from batchops.clock import utc_now
-from batchops.errors import BatchOpsError, InputError, PipelineError
+from batchops.errors import BatchOpsError, InputError, PipelineError, disk_full
 from batchops import context
-from batchops.services import runs, uploads
+from batchops.services import reports, runs, uploads
 from batchops.store import files
 from batchops.store.db import db, retry_busy, write
+from batchops.store.objects import objects
 from batchops.store.models import JobRun, Upload
 
-# Reports above these sizes live only on disk under exports/ (the row keeps the path).
+# Reports above these sizes live only in storage under exports/ (the row keeps the key).
 STRICT_KEY = "strict"  # in an upload's plan_config: the run's flag, never passed to the plan
 MAX_STORED_CSV = 5 * 1024 * 1024
 MAX_STORED_PDF = 20 * 1024 * 1024
@@ -31,18 +32,23 @@ MAX_STORED_PDF = 20 * 1024 * 1024
 
 def process_file(path, *, department=None, plan="transform", plan_config=None, notes="", sheet=None,
                  table=None, force_publish=False, trigger="cli", queue=False, original_name=None,
-                 strict=False) -> dict:
+                 strict=False, encoding=None) -> dict:
     """Take one file in and either run it now or queue it; returns the DESIGN.md result object.
 
     ``strict``: a plan that changes nothing it was asked to change (a delete rule matching no row)
     fails with E_PLAN_NO_EFFECT instead of publishing with a warning. Kept with the upload's plan
-    config, so a retry is strict too.
+    config, so a retry is strict too. ``encoding`` forces a CSV's text encoding (checked here: an
+    unknown name is bad input).
     """
     from batchops.pipeline.plans import validate_plan_config
 
     validate_plan_config(plan, plan_config or {})
     if strict:
         plan_config = {**(plan_config or {}), STRICT_KEY: True}
+    if encoding:
+        from batchops.pipeline.sniff import check_encoding_name
+
+        encoding = check_encoding_name(encoding)
     context.require_writable()  # before the queue check, which creates queue.db
     if queue:
         _check_queue()
@@ -51,7 +57,7 @@ def process_file(path, *, department=None, plan="transform", plan_config=None, n
     # cannot leave an upload `staged` that nothing will ever move.
     upload = uploads.create_upload(path, original_name=original_name, department=department, notes=notes,
                                    plan=plan, plan_config=plan_config, sheet=sheet, table=table,
-                                   force_publish=force_publish, status="queued",
+                                   force_publish=force_publish, encoding=encoding, status="queued",
                                    then=lambda row: runs.create_run("pipeline", upload_id=row.id, trigger=trigger))
     run = JobRun.get(JobRun.upload == upload.id)
     return _start(run.id, queue=queue, upload_status=None)
@@ -151,7 +157,7 @@ def result_dict(run_id: int) -> dict:
         "status": status,
         "rows_in": run.rows_in,
         "rows_out": run.rows_out,
-        "reports": {"csv": upload.report_csv_path, "pdf": upload.report_pdf_path}
+        "reports": {fmt: reports.report_location(upload, fmt) for fmt in reports.FORMATS}
         if upload and run.status == "succeeded" else {"csv": None, "pdf": None},
         "incident_id": incident.id if incident else None,
         "error": {"code": run.error_code, "message": run.error_message} if run.status == "failed" else None,
@@ -159,20 +165,58 @@ def result_dict(run_id: int) -> dict:
     }
 
 
-class _Heartbeat(threading.Thread):
-    """Touches the run's heartbeat while a long step works (own connection)."""
+class _Progress:
+    """The run's steps and log as the pipeline reports them, handed to the heartbeat to save.
 
-    def __init__(self, run_id: int, every: float):
+    Writing each step's start and end as it happens cost ten statements a run; the heartbeat
+    writes what changed instead, so a quick run writes none and a long one shows its step within
+    ``worker.heartbeat_seconds``. The final steps are written with the outcome.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.steps: dict[str, dict] = {}
+        self.lines: list[str] = []
+        self.dirty = False
+
+    def step(self, data: dict, line: str | None) -> None:
+        with self.lock:
+            self.steps[data["name"]] = data
+            if line:
+                self.lines.append(line)
+            self.dirty = True
+
+    def take(self) -> tuple[list[dict], str] | None:
+        """What changed since the last take, or None."""
+        with self.lock:
+            if not self.dirty:
+                return None
+            self.dirty = False
+            return list(self.steps.values()), "\n".join(self.lines)
+
+    def final(self) -> tuple[list[dict], str]:
+        with self.lock:
+            return list(self.steps.values()), "\n".join(self.lines)
+
+
+class _Heartbeat(threading.Thread):
+    """Touches the run's heartbeat while the pipeline works, saving its progress (own connection)."""
+
+    def __init__(self, run_id: int, every: float, progress: _Progress) -> None:
         super().__init__(daemon=True, name=f"heartbeat-{run_id}")
-        self.run_id, self.every, self.stopped = run_id, every, threading.Event()
+        self.run_id, self.every, self.progress, self.stopped = run_id, every, progress, threading.Event()
 
     def run(self):
-        while not self.stopped.wait(self.every):
-            try:
-                with db.connection_context():
-                    runs.heartbeat(self.run_id)
-            except Exception:  # a missed beat is not worth killing the run for
-                pass
+        with db.connection_context():  # one connection for the run, not one per beat
+            while not self.stopped.wait(self.every):
+                try:
+                    changed = self.progress.take()
+                    if changed is not None:
+                        runs.save_progress(self.run_id, *changed)
+                    else:
+                        runs.heartbeat(self.run_id)
+                except Exception:  # a missed beat is not worth killing the run for
+                    pass
 
 
 def _step_dict(step) -> dict:
@@ -187,33 +231,67 @@ def _pause_hook(step_name: str, status: str) -> None:
         time.sleep(float(os.environ.get("BATCHOPS_TEST_PAUSE_SECONDS", "30")))
 
 
-def execute(run_id: int) -> dict:
-    """Run the pipeline for a queued run (in this process) and return its result object."""
+def execute(run_id: int, result: bool = True) -> dict | None:
+    """Run the pipeline for a queued run (in this process) and return its result object.
+
+    ``result=False`` (the worker, which has nobody to tell) skips reading it back.
+    """
     from batchops.services import failures
-    from batchops.pipeline.runner import PipelineRequest, run_pipeline
+    from batchops.pipeline.runner import run_pipeline
     from batchops.pipeline.settings import from_config
 
     cfg = context.config()
     run = JobRun.get_by_id(run_id)
     upload = Upload.get_by_id(run.upload_id)
-    if not _claim(run.id, upload.id):
-        return result_dict(run.id)  # another process took it (a duplicate delivery)
+    started_at = _claim(run.id, upload.id)
+    if started_at is None:
+        return result_dict(run.id) if result else None  # another process took it (a duplicate delivery)
 
-    steps: dict[str, dict] = {}
-    log_lines: list[str] = [f"{clock.fmt(utc_now(), seconds=True)} run {run.id} attempt {run.attempt} "
-                            f"({run.trigger}) for upload {upload.id} {upload.original_name!r}, plan {upload.plan}"]
+    progress = _Progress()
+    progress.lines.append(f"{clock.fmt(utc_now(), seconds=True)} run {run.id} attempt {run.attempt} "
+                          f"({run.trigger}) for upload {upload.id} {upload.original_name!r}, plan {upload.plan}")
 
     def on_step(step) -> None:
-        steps[step.name] = _step_dict(step)
+        line = None
         if step.status != "running":
-            log_lines.append(f"{clock.fmt(utc_now(), seconds=True)} {step.name}: {step.status} "
-                             f"in {clock.fmt_duration(step.duration_s)} - {step.message}")
-        runs.save_progress(run.id, list(steps.values()), "\n".join(log_lines))
+            line = (f"{clock.fmt(utc_now(), seconds=True)} {step.name}: {step.status} "
+                    f"in {clock.fmt_duration(step.duration_s)} - {step.message}")
+        progress.step(_step_dict(step), line)
         _pause_hook(step.name, step.status)
 
     plan_config = dict(upload.plan_config or {})
     strict = bool(plan_config.pop(STRICT_KEY, False))
-    request = PipelineRequest(
+    beat = _Heartbeat(run.id, cfg.worker.heartbeat_seconds, progress)
+    beat.start()
+    try:  # from here every failure - the original missing from shared storage too - is recorded and triaged
+        request = _request(upload, plan_config, strict)
+        outcome = run_pipeline(request, from_config(cfg), on_step=on_step)
+        keys = _publish_reports(upload.id, outcome)
+    except BaseException as exc:
+        beat.stopped.set()
+        full = disk_full(exc)
+        error = exc if isinstance(exc, BatchOpsError) else PipelineError(
+            full.message, code=full.code) if full is not None else PipelineError(
+            f"unexpected {exc.__class__.__name__}: {exc}", code="E_INTERNAL")
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            error = PipelineError("the run was interrupted", code="E_INTERRUPTED")
+        progress.lines.append(f"{clock.fmt(utc_now(), seconds=True)} FAILED {error.code}: {error.message}")
+        failed = _record_failure(run.id, upload.id, error, *progress.final(), started_at=started_at)
+        failures.handle_failure(failed, error)
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            raise
+        return result_dict(run.id) if result else None
+    beat.stopped.set()
+    progress.lines.append(f"{clock.fmt(utc_now(), seconds=True)} published {outcome.rows_out} rows")
+    done = _record_success(run.id, upload.id, outcome, keys, *progress.final(), started_at=started_at)
+    failures.handle_success(done)
+    return result_dict(run.id) if result else None
+
+
+def _request(upload: Upload, plan_config: dict, strict: bool):
+    from batchops.pipeline.runner import PipelineRequest
+
+    return PipelineRequest(
         source=uploads.blob_path(upload),
         original_name=upload.original_name,
         out_dir=files.safe_join(context.home(), "exports", str(upload.id)),
@@ -224,34 +302,24 @@ def execute(run_id: int) -> dict:
         sheet=upload.sheet,
         table=upload.table_index,
         force_publish=bool(upload.force_publish),
+        encoding=upload.encoding,
         upload_id=upload.id,
         generated_at=clock.fmt(utc_now()),
     )
-    beat = _Heartbeat(run.id, cfg.worker.heartbeat_seconds)
-    beat.start()
-    try:
-        result = run_pipeline(request, from_config(cfg), on_step=on_step)
-    except BaseException as exc:
-        beat.stopped.set()
-        error = exc if isinstance(exc, BatchOpsError) else PipelineError(
-            f"unexpected {exc.__class__.__name__}: {exc}", code="E_INTERNAL")
-        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-            error = PipelineError("the run was interrupted", code="E_INTERRUPTED")
-        log_lines.append(f"{clock.fmt(utc_now(), seconds=True)} FAILED {error.code}: {error.message}")
-        failed = _record_failure(run.id, upload.id, error, list(steps.values()), "\n".join(log_lines))
-        failures.handle_failure(failed, error)
-        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-            raise
-        return result_dict(run.id)
-    beat.stopped.set()
-    log_lines.append(f"{clock.fmt(utc_now(), seconds=True)} published {result.rows_out} rows")
-    done = _record_success(run.id, upload.id, result, list(steps.values()), "\n".join(log_lines))
-    failures.handle_success(done)
-    return result_dict(run.id)
+
+
+def _publish_reports(upload_id: int, result) -> dict[str, str]:
+    """Put the reports into storage (a no-op for the data home); the store keeps their keys."""
+    keys = {}
+    for fmt, path in (("csv", result.csv_path), ("pdf", result.pdf_path)):
+        keys[fmt] = f"exports/{upload_id}/{Path(path).name}"
+        objects().put_file(keys[fmt], Path(path))
+    return keys
 
 
 @retry_busy
-def _claim(run_id: int, upload_id: int) -> bool:
+def _claim(run_id: int, upload_id: int):
+    """queued -> running; the claim time, or None when another process has it."""
     now = utc_now()
     with db.atomic():
         claimed = JobRun.update(status="running", started_at=now, heartbeat_at=now, worker_id=runs.worker_id(),
@@ -260,14 +328,14 @@ def _claim(run_id: int, upload_id: int) -> bool:
         if claimed:
             Upload.update(status="processing", error_code=None, error_message=None, updated_at=now).where(
                 Upload.id == upload_id).execute()
-    return bool(claimed)
+    return now if claimed else None
 
 
 def _read_if_small(path: Path, limit: int) -> bytes | None:
     return path.read_bytes() if path.stat().st_size <= limit else None
 
 
-def _record_success(run_id, upload_id, result, steps, log) -> JobRun:
+def _record_success(run_id, upload_id, result, keys, steps, log, started_at=None) -> JobRun:
     csv_bytes = _read_if_small(result.csv_path, MAX_STORED_CSV)  # read before the transaction
     pdf_bytes = _read_if_small(result.pdf_path, MAX_STORED_PDF)
     from batchops.pipeline.plans import no_effect
@@ -281,24 +349,26 @@ def _record_success(run_id, upload_id, result, steps, log) -> JobRun:
         Upload.update(
             status="published", summary=summary, rows_in=result.rows_in, rows_out=result.rows_out,
             report_csv=csv_bytes.decode("utf-8") if csv_bytes is not None else None,
-            report_pdf=pdf_bytes, report_csv_path=str(result.csv_path), report_pdf_path=str(result.pdf_path),
+            report_pdf=pdf_bytes, report_csv_path=keys["csv"], report_pdf_path=keys["pdf"],
             error_code=None, error_message=None, published_at=now, updated_at=now,
         ).where(Upload.id == upload_id).execute()
-        return runs.finish(run_id, "succeeded", steps=steps, findings=result.findings, log=log,
+        return runs.finish(run_id, "succeeded", started_at=started_at, steps=steps, findings=result.findings,
+                           log=log,
                            exit_code=0, rows_in=result.rows_in, rows_out=result.rows_out,
                            error_code=None, error_message=None, result={"summary": summary})
 
     return write(change)
 
 
-def _record_failure(run_id, upload_id, error: BatchOpsError, steps, log) -> JobRun:
+def _record_failure(run_id, upload_id, error: BatchOpsError, steps, log, started_at=None) -> JobRun:
     findings = list(getattr(error, "findings", []) or [])
     step = getattr(error, "step", None)
 
     def change():
         Upload.update(status="failed", error_code=error.code, error_message=error.message,
                       updated_at=utc_now()).where(Upload.id == upload_id).execute()
-        return runs.finish(run_id, "failed", steps=steps, findings=findings, log=log, exit_code=1,
+        return runs.finish(run_id, "failed", started_at=started_at, steps=steps, findings=findings, log=log,
+                           exit_code=1,
                            error_code=error.code, error_message=error.message, failed_step=step)
 
     return write(change)

@@ -19,7 +19,7 @@ from datetime import timedelta
 from peewee import fn
 
 from batchops.clock import utc_now
-from batchops.errors import SubmitLost
+from batchops.errors import StorageError, SubmitLost
 from batchops import context
 from batchops.services import runs, uploads
 from batchops.store import files
@@ -49,6 +49,10 @@ def _intact(upload: Upload) -> bool:
         return files.sha256_file(uploads.blob_path(upload)) == upload.sha256
     except (OSError, ValueError):  # missing, unreadable, or a path outside the home
         return False
+    except StorageError as exc:  # gone from the bucket; an unreachable server is not a lost file
+        if exc.code == "E_OBJECT_MISSING":
+            return False
+        raise
 
 
 def _next_attempt(upload_id: int) -> int:

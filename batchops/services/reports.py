@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
-import shutil
+import stat
 import time
 from pathlib import Path
 
-from batchops.errors import InputError, WorkError
+from batchops import context
+from batchops.errors import InputError, StorageError, WorkError
 from batchops.services import runs, uploads
 from batchops.store import files
+from batchops.store.objects import key_of, objects
 from batchops.store.models import JobRun, Upload
 
 FORMATS = ("csv", "pdf")
@@ -57,12 +59,34 @@ def report_bytes(upload_id=None, run_id=None, fmt: str = "csv", wait: float = 0.
     stored = upload.report_csv.encode("utf-8") if fmt == "csv" and upload.report_csv is not None else (
         bytes(upload.report_pdf) if fmt == "pdf" and upload.report_pdf is not None else None)
     if stored is None:
-        path = Path(upload.report_csv_path if fmt == "csv" else upload.report_pdf_path or "")
-        if not path.is_file():
-            raise WorkError(f"the {fmt} report of upload {upload.id} is missing from disk; retry the upload",
-                            code="E_REPORT_MISSING")
-        stored = path.read_bytes()
+        stored = _stored_report(upload, fmt)
     return stored, upload
+
+
+def report_key(upload: Upload, fmt: str) -> str | None:
+    """The report's storage key; older stores kept an absolute path, read as the key under the home.
+    Only a key under exports/ is a report (a restored store's row may name any file)."""
+    key = key_of(upload.report_csv_path if fmt == "csv" else upload.report_pdf_path, context.home())
+    return key if key and key.startswith("exports/") else None
+
+
+def report_location(upload: Upload, fmt: str) -> str | None:
+    """Where the report is, for people: a path in the data home or an s3:// URL."""
+    key = report_key(upload, fmt)
+    return objects().location(key) if key else None
+
+
+def _stored_report(upload: Upload, fmt: str) -> bytes:
+    key = report_key(upload, fmt)
+    try:
+        if key is None:
+            raise StorageError("no key", code="E_OBJECT_MISSING")
+        return objects().get_bytes(key)
+    except StorageError as exc:
+        if exc.code != "E_OBJECT_MISSING":
+            raise
+        raise WorkError(f"the {fmt} report of upload {upload.id} is missing from storage; retry the upload",
+                        code="E_REPORT_MISSING") from None
 
 
 def _latest_success_id(upload: Upload) -> int | None:
@@ -75,14 +99,33 @@ def default_name(upload: Upload, fmt: str) -> str:
     return f"{files.safe_stem(upload.original_name)}_report.{fmt}"
 
 
-def export(upload_id=None, run_id=None, fmt: str = "csv", out: str | None = None, wait: float = 0.0) -> dict:
+def _check_target(target: Path, overwrite) -> None:
+    """Never write into the data home, never over a non-file; an existing file only if ``overwrite`` says so.
+
+    ``overwrite`` is a bool or a callable asked with the path (the CLI's prompt).
+    """
+    home = context.home().resolve()
+    resolved = target.parent.resolve() / target.name
+    if resolved == home or home in resolved.parents:
+        raise InputError(f"{target} is inside the data home; export somewhere else", code="E_OUTPUT_PATH")
+    if not os.path.lexists(target):
+        return
+    if target.is_symlink() or not stat.S_ISREG(target.lstat().st_mode):
+        raise InputError(f"{target} exists and is not a regular file; nothing was written", code="E_OUTPUT_PATH")
+    if not (overwrite(target) if callable(overwrite) else overwrite):
+        raise InputError(f"{target} exists; pass --force to replace it", code="E_OUTPUT_EXISTS")
+
+
+def export(upload_id=None, run_id=None, fmt: str = "csv", out: str | None = None, wait: float = 0.0,
+           overwrite=False) -> dict:
     data, upload = report_bytes(upload_id, run_id, fmt, wait)
     target = Path(out).expanduser() if out else Path.cwd() / default_name(upload, fmt)
     # "-o reports/" means a folder even before it exists; an existing folder too
     if target.is_dir() or (out and out.endswith(("/", os.sep))):
         target = target / default_name(upload, fmt)
+    _check_target(target, overwrite)
     try:
-        files.atomic_write_bytes(target, data)
+        files.atomic_write_bytes(target, data, mode=files.umask_mode())  # a file for people: their umask
     except OSError as exc:
         raise InputError(f"cannot write {target}: {exc.strerror or exc}", code="E_OUTPUT_PATH") from None
     return {"upload_id": upload.id, "format": fmt, "path": str(target), "bytes": len(data)}
@@ -92,10 +135,10 @@ def copy_reports(upload: Upload, out_dir: Path) -> dict:
     """Copy an upload's published reports into a folder (``process --out``)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     copied = {}
-    for fmt, src in (("csv", upload.report_csv_path), ("pdf", upload.report_pdf_path)):
-        if src and Path(src).is_file():
-            target = out_dir / Path(src).name
-            with files.atomic_path(target) as tmp:
-                shutil.copyfile(src, tmp)
+    for fmt in FORMATS:
+        key = report_key(upload, fmt)
+        if key and objects().exists(key):
+            target = out_dir / Path(key).name
+            files.atomic_write_bytes(target, objects().get_bytes(key), mode=files.umask_mode())
             copied[fmt] = str(target)
     return copied

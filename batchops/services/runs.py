@@ -1,25 +1,32 @@
 """Job runs: create, record progress, list (keyset-paged), show, recover the stranded.
 
-A run belongs to whichever process claims it (``worker_id`` = host:pid) and
-proves it is alive through ``heartbeat_at``. A run whose owner died is failed
-with ``E_WORKER_LOST`` by ``recover_stale`` and handed to triage, so no upload
-stays ``processing`` forever.
+A run belongs to whichever process claims it (``worker_id`` = host:pid:uuid,
+new in every process, so two containers that are both "pid 1 on host web"
+never share one) and proves it is alive through ``heartbeat_at``. A run whose
+owner died is failed with ``E_WORKER_LOST`` by ``recover_stale`` and handed to
+triage, so no upload stays ``processing`` forever.
+
+Who is lost is decided from heartbeats, stamped and compared in the database
+server's time (``clock.utc_now``). Only on SQLite - one machine by definition -
+a dead process id on this host also counts at once.
 """
 
 from __future__ import annotations
 
 import os
 import socket
+import uuid
 from datetime import timedelta
 
 from peewee import JOIN
 
 from batchops.clock import utc_now
 from batchops.errors import InputError
+from batchops.redact import redact, redact_data
 from batchops import context
-from batchops.services.common import get_or_404, row_dict
+from batchops.services.common import as_id, before_bound, get_or_404, row_dict
 from batchops.services.workers import pid_alive
-from batchops.store.db import db, retry_busy
+from batchops.store.db import atomic, db, is_sqlite, retry_busy
 from batchops.store.models import RUN_KINDS, RUN_STATUSES, Job, JobRun, Upload
 
 LIGHT_FIELDS = [
@@ -27,8 +34,32 @@ LIGHT_FIELDS = [
 ]
 
 
+_process_id: str | None = None
+
+
 def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """This process's identity: host:pid for people, a uuid for uniqueness (new after a fork too)."""
+    global _process_id
+    if _process_id is None:
+        _process_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:16]}"
+    return _process_id
+
+
+def _forget_process_id() -> None:
+    global _process_id
+    _process_id = None
+
+
+os.register_at_fork(after_in_child=_forget_process_id)
+
+
+def host_of(owner: str | None) -> str | None:
+    return owner.split(":", 1)[0] if owner else None
+
+
+def dead_here(owner: str | None, pid: int | None) -> bool:
+    """SQLite only: the owner ran on this host and its process is gone (no need to wait for heartbeats)."""
+    return is_sqlite() and host_of(owner) == socket.gethostname() and not pid_alive(pid)
 
 
 def run_dict(run: JobRun, full: bool = False) -> dict:
@@ -47,7 +78,7 @@ def _upload_name(upload_id: int) -> str | None:
 @retry_busy
 def create_run(kind: str, *, upload_id: int | None = None, job: Job | None = None, trigger: str = "cli",
                attempt: int = 1, fire_time=None, catch_up: bool = False) -> JobRun:
-    with db.atomic():
+    with atomic():
         return JobRun.create(
             kind=kind, upload=upload_id, job=job, job_name=job.name if job else None, trigger=trigger,
             attempt=attempt, fire_time=fire_time, catch_up=catch_up, status="queued",
@@ -71,17 +102,24 @@ def heartbeat(run_id: int) -> None:
 
 @retry_busy
 def save_progress(run_id: int, steps: list[dict], log: str) -> None:
+    """Steps so far and the log of a running run (a late save after the run finished changes nothing)."""
     with db.atomic():
-        JobRun.update(steps=steps, log=log, heartbeat_at=utc_now()).where(JobRun.id == run_id).execute()
+        JobRun.update(steps=steps, log=redact(log), heartbeat_at=utc_now()).where(
+            (JobRun.id == run_id) & (JobRun.status == "running")).execute()
 
 
 @retry_busy
-def finish(run_id: int, status: str, **fields) -> JobRun:
+def finish(run_id: int, status: str, started_at=None, **fields) -> JobRun:
+    """Record the outcome; ``started_at`` (when the caller claimed the run) saves reading it back."""
     now = utc_now()
-    with db.atomic():
-        run = JobRun.get_by_id(run_id)
-        started = run.started_at or run.queued_at
-        JobRun.update(status=status, finished_at=now, duration_s=(now - started).total_seconds(),
+    for key in ("log", "error_message", "result"):  # a traceback or a library's message can carry a password
+        if key in fields:
+            fields[key] = redact_data(fields[key])
+    with atomic():
+        if started_at is None:
+            run = JobRun.get_by_id(run_id)
+            started_at = run.started_at or run.queued_at
+        JobRun.update(status=status, finished_at=now, duration_s=(now - started_at).total_seconds(),
                       **fields).where(JobRun.id == run_id).execute()
     return JobRun.get_by_id(run_id)
 
@@ -119,11 +157,11 @@ def list_runs(status: str | None = None, kind: str | None = None, upload_id: int
     if kind:
         query = query.where(JobRun.kind == kind)
     if upload_id:
-        query = query.where(JobRun.upload == upload_id)
+        query = query.where(JobRun.upload == as_id(upload_id, "upload"))
     if job_id:
-        query = query.where(JobRun.job == job_id)
+        query = query.where(JobRun.job == as_id(job_id, "job"))
     if before_id:
-        query = query.where(JobRun.id < before_id)
+        query = query.where(JobRun.id < before_bound(before_id))
     return [run_dict(r) for r in query.objects()]
 
 
@@ -132,11 +170,10 @@ def show_run(ident) -> dict:
 
 
 def is_orphaned(run: JobRun, now=None, lost_after: float | None = None) -> bool:
-    """Dead owner on this host, or no heartbeat for ``lost_after`` seconds."""
+    """No heartbeat for ``lost_after`` seconds (or, on SQLite, a dead owner on this host)."""
     lost_after = lost_after if lost_after is not None else context.config().worker.lost_after_seconds
     now = now or utc_now()
-    host = socket.gethostname()
-    if run.worker_id and run.worker_id.rsplit(":", 1)[0] == host and not pid_alive(run.pid):
+    if dead_here(run.worker_id, run.pid):
         return True
     beat = run.heartbeat_at or run.started_at or run.queued_at
     return (now - beat) > timedelta(seconds=lost_after)
@@ -199,6 +236,11 @@ def put_back_interrupted(run_id: int) -> JobRun | None:
         return run
 
 
+def has_running() -> bool:
+    """Is any run marked running (the cheap question before a recovery sweep)?"""
+    return JobRun.select(JobRun.id).where(JobRun.status == "running").exists()
+
+
 def recover_stale(lost_after: float | None = None) -> list[int]:
     """Fail every running run whose owner is gone; triage each. Returns their ids."""
     from batchops.errors import WorkError
@@ -224,14 +266,20 @@ def recover_stale(lost_after: float | None = None) -> list[int]:
     return recovered
 
 
-def triage_untriaged(lost_after: float | None = None, now=None) -> list[int]:
+UNTRIAGED_BUDGET_S = 2.0  # a sweep never holds up the command that runs it; the rest waits for the next
+
+
+def triage_untriaged(lost_after: float | None = None, now=None, budget_s: float = UNTRIAGED_BUDGET_S) -> list[int]:
     """Triage failed runs that never reached triage; returns their ids.
 
     A process killed between recording a run's failure and triaging it (two transactions)
     left a failed upload with no incident, and nothing would ever look at it again. A run
     counts as triaged once an incident event names it (open, occurrence, re-open); one whose
-    owner is still alive on this host is left to it for ``lost_after`` seconds.
+    owner is still alive on this host is left to it for ``lost_after`` seconds. The sweep
+    stops after ``budget_s`` seconds (every command's start-up runs it).
     """
+    import time
+
     from peewee import fn
 
     from batchops.store.models import IncidentEvent
@@ -242,14 +290,14 @@ def triage_untriaged(lost_after: float | None = None, now=None) -> list[int]:
     candidates = list(JobRun.select().where(  # pid: only runs a process actually claimed and ran
         (JobRun.status == "failed") & (JobRun.queued_at >= now - timedelta(days=1)) & JobRun.pid.is_null(False)
         & ~fn.EXISTS(named)))
-    host = socket.gethostname()
     done = []
+    deadline = time.monotonic() + budget_s
     for run in candidates:
+        if time.monotonic() > deadline:
+            break
         finished = run.finished_at or run.queued_at
-        if (now - finished) <= timedelta(seconds=lost_after):
-            same_host = bool(run.worker_id) and run.worker_id.rsplit(":", 1)[0] == host
-            if not same_host or pid_alive(run.pid):
-                continue  # its owner may be triaging it right now
+        if (now - finished) <= timedelta(seconds=lost_after) and not dead_here(run.worker_id, run.pid):
+            continue  # its owner may be triaging it right now
         later = JobRun.select(JobRun.id).where((JobRun.id > run.id) & (JobRun.status == "succeeded") & (
             (JobRun.upload == run.upload_id) if run.upload_id else (JobRun.job == run.job_id)))
         if (run.upload_id or run.job_id) and later.exists():

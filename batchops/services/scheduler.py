@@ -36,7 +36,7 @@ from batchops import clock
 from batchops.clock import as_utc, utc_now
 from batchops.errors import BatchOpsError
 from batchops.services import runs
-from batchops.store.db import db, retry_busy
+from batchops.store.db import db, lock, retry_busy
 from batchops.store.models import Job, JobRun, ScheduleClaim
 
 logger = logging.getLogger("batchops.scheduler")
@@ -120,8 +120,10 @@ def _skipped_run(job: Job, fire: datetime, code: str, message: str, catch_up: bo
 @retry_busy
 def _dispatch_job(job_id: int, now: datetime, grace: float, who: str) -> tuple[Dispatch, list[int]]:
     from batchops.cron import next_fire_time
+    from batchops.services.job_runs import job_lock
 
     with db.atomic():  # IMMEDIATE: dispatchers in other processes wait here, then see our claims
+        lock(job_lock(job_id))  # PostgreSQL: the same wait, per job (claims of its runs take it too)
         job = Job.get_or_none(Job.id == job_id)
         result = Dispatch(job_id, job.name if job else "?")
         if job is None or job.paused or not job.enabled or job.next_run_at is None or as_utc(job.next_run_at) > now:

@@ -49,14 +49,46 @@ def run_pipeline(run_id: int) -> None:
     from batchops.services import processing
 
     with _store():
-        processing.execute(run_id)
+        log.info("%s: started", describe_run(run_id))
+        result = processing.execute(run_id)
+        log.info("%s: %s", describe_run(run_id), outcome(run_id, result))
 
 
 def run_job(run_id: int) -> None:
     from batchops.services import job_runs
 
     with _store():
-        job_runs.execute(run_id)
+        log.info("%s: started", describe_run(run_id))
+        result = job_runs.execute(run_id)
+        log.info("%s: %s", describe_run(run_id), outcome(run_id, result))
+
+
+def describe_run(run_id: int) -> str:
+    """What an operator reading the worker log needs: the run and its upload or job, by id and name."""
+    from batchops.store.models import JobRun, Upload
+
+    run = JobRun.get_or_none(JobRun.id == run_id)
+    if run is None:
+        return f"run {run_id} (gone)"
+    if run.upload_id:
+        name = Upload.select(Upload.original_name).where(Upload.id == run.upload_id).scalar()
+        return f"run {run.id} (upload {run.upload_id} {name or '?'}, try {run.attempt})"
+    return f"run {run.id} (job {run.job_name or run.job_id}, try {run.attempt})"
+
+
+def outcome(run_id: int, result: dict | None) -> str:
+    """'published, 40 rows in 1.2 s' or 'failed E_MISSING_COLUMNS in 0.3 s'."""
+    from batchops.clock import fmt_duration
+    from batchops.store.models import JobRun
+
+    result = result or {}
+    error = result.get("error") if isinstance(result.get("error"), dict) else None
+    code = (error or {}).get("code") or result.get("error_code")
+    rows = result.get("rows_out")
+    took = JobRun.select(JobRun.duration_s).where(JobRun.id == run_id).scalar()
+    return (f"{result.get('status', '?')}" + (f" {code}" if code else "")
+            + (f", {rows} rows" if rows is not None else "")
+            + (f" in {fmt_duration(took)}" if took is not None else ""))
 
 
 def tick() -> None:
@@ -67,11 +99,21 @@ def tick() -> None:
     with _store():
         try:
             scheduler.dispatch_due()
+            _record_tick()
         finally:
             runs.recover_stale()
             requeue_lost()
             recover_orphans()
             _flush_outbox()
+
+
+def _record_tick() -> None:
+    from batchops.services import health, runs
+
+    try:
+        health.record_tick(runs.worker_id())
+    except Exception:  # noqa: BLE001 - health shows the tick as late; the tick itself goes on
+        log.exception("could not record the tick")
 
 
 def _flush_outbox() -> None:
@@ -169,10 +211,16 @@ def register(instance) -> None:
 
 def _enqueue(name: str, run_id: int, delay: float | None) -> None:
     task = huey().batchops_tasks[name]
-    if delay:
-        task.schedule(args=(int(run_id),), delay=float(delay))
-    else:
-        task(int(run_id))
+    try:
+        if delay:
+            task.schedule(args=(int(run_id),), delay=float(delay))
+        else:
+            task(int(run_id))
+    except Exception as exc:
+        down = app.unavailable(exc)
+        if down is None:
+            raise
+        raise down from None
 
 
 def enqueue_pipeline(run_id: int, delay: float | None = None) -> None:

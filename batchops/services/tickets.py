@@ -10,7 +10,7 @@ from batchops.clock import utc_now
 from batchops.errors import IllegalTransition, InputError
 from batchops.incidents import workflow
 from batchops import context
-from batchops.services.common import get_or_404, row_dict
+from batchops.services.common import as_id, before_bound, get_or_404, row_dict
 from batchops.store.db import db, retry_busy
 from batchops.store.models import TICKET_STATES, Incident, Ticket
 
@@ -43,11 +43,11 @@ def list_tickets(state: str | None = None, incident_id: int | None = None, assig
     if state:
         query = query.where(Ticket.state == state)
     if incident_id:
-        query = query.where(Ticket.incident == int(incident_id))
+        query = query.where(Ticket.incident == as_id(incident_id, "incident"))
     if assignee:
         query = query.where(Ticket.assignee == assignee)
     if before_id:
-        query = query.where(Ticket.id < int(before_id))
+        query = query.where(Ticket.id < before_bound(before_id))
     return [ticket_dict(t) for t in query]
 
 
@@ -112,3 +112,45 @@ def add(incident_id, title: str, actor: str | None = None, assignee: str | None 
                                state="assigned" if assignee else "open")
         workflow.add_event(incident, "ticket", who, f"ticket {ticket.id} opened: {ticket.title}")
     return show_ticket(ticket.id)
+
+
+@retry_busy
+def edit(ident, title: str | None = None, assignee: str | None = None, actor: str | None = None) -> dict:
+    """Change a ticket's title or assignee (an empty assignee hands an assigned ticket back: open)."""
+    context.require_writable()
+    who = context.actor(actor)
+    if title is None and assignee is None:
+        raise InputError("nothing to change: give a title or an assignee", code="E_NOTHING_TO_CHANGE")
+    if title is not None and not title.strip():
+        raise InputError("a ticket needs a title", code="E_TITLE_REQUIRED")
+    with db.atomic():
+        ticket = get_ticket(ident)
+        changes = []
+        if title is not None and title.strip() != ticket.title:
+            ticket.title = title.strip()[:512]
+            changes.append(f"title: {ticket.title}")
+        if assignee is not None and (assignee.strip() or None) != ticket.assignee:
+            if ticket.state == "resolved":
+                raise IllegalTransition(f"ticket {ticket.id} is resolved; its assignee stays")
+            ticket.assignee = assignee.strip() or None
+            ticket.state = "assigned" if ticket.assignee else "open"
+            changes.append(f"assigned to {ticket.assignee}" if ticket.assignee else "unassigned")
+        if changes:
+            ticket.updated_at = utc_now()
+            ticket.save()
+            workflow.add_event(Incident.get_by_id(ticket.incident_id), "ticket", who,
+                               f"ticket {ticket.id} edited: {'; '.join(changes)}")
+    return show_ticket(ticket.id)
+
+
+@retry_busy
+def delete(ident, actor: str | None = None) -> dict:
+    """Remove a ticket opened by mistake; the incident's timeline says who removed it."""
+    context.require_writable()
+    who = context.actor(actor)
+    with db.atomic():
+        ticket = get_ticket(ident)
+        workflow.add_event(Incident.get_by_id(ticket.incident_id), "ticket", who,
+                           f"ticket {ticket.id} deleted: {ticket.title}")
+        ticket.delete_instance()
+    return {"deleted": ticket.id, "incident_id": ticket.incident_id, "title": ticket.title}

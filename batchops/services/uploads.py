@@ -15,10 +15,11 @@ from peewee import fn
 from batchops import context
 from batchops.errors import InputError
 from batchops.incidents.workflow import ACTIVE_STATES
-from batchops.services.common import get_or_404, row_dict
+from batchops.services.common import before_bound, get_or_404, row_dict
 from batchops.store import files
 from batchops.store.db import db, retry_busy
-from batchops.store.models import UPLOAD_STATUSES, Incident, JobRun, Upload
+from batchops.store.models import UPLOAD_STATUSES, Incident, IncidentEvent, JobRun, Upload
+from batchops.store.objects import objects
 
 # Every column but the report bodies, for lists and polling.
 LIGHT_FIELDS = [f for name, f in Upload._meta.fields.items() if name not in ("report_csv", "report_pdf")]
@@ -78,6 +79,7 @@ def create_upload(
     force_publish: bool = False,
     status: str = "staged",
     then: Callable[[Upload], object] | None = None,
+    encoding: str | None = None,
 ) -> Upload:
     """Store the original and record the upload. Bad paths are input errors (exit 2).
 
@@ -92,10 +94,12 @@ def create_upload(
     if size > limit:  # only a prefix was kept; the run fails with E_FILE_TOO_LARGE
         size = max(size, source.stat().st_size)
     kind = sniff_kind(context.home() / rel)
+    objects().put_file(rel, context.home() / rel)  # shared storage, before the row: any machine can run it
     upload = _insert(
         then, original_name=name, sha256=sha, size=size, kind=kind, blob_path=rel,
         department=department or None, notes=notes or "", status=status, plan=plan,
         plan_config=plan_config or {}, sheet=sheet, table_index=table, force_publish=bool(force_publish),
+        encoding=encoding or None,
     )
     if not (context.home() / rel).exists():  # a concurrent delete of the same content got there first
         files.store_original(context.home(), source, name, max_bytes=limit)
@@ -123,7 +127,12 @@ def ingested_before(sha256: str, original_name: str) -> Upload | None:
 
 
 def blob_path(upload: Upload) -> Path:
-    return files.safe_join(context.home(), upload.blob_path)
+    """The original on this machine's disk (from shared storage into the data home's cache when needed);
+    only ever a key under files/ (a restored store's row may say otherwise)."""
+    rel = upload.blob_path or ""
+    if not rel.startswith("files/"):
+        raise InputError(f"upload {upload.id}'s original is not under files/ ({rel!r})", code="E_PATH_ESCAPE")
+    return objects().fetch(rel)
 
 
 def get_upload(ident) -> Upload:
@@ -147,7 +156,7 @@ def list_uploads(status: str | None = None, limit: int = 50, department: str | N
     if department:
         query = query.where(Upload.department == department)
     if before_id:
-        query = query.where(Upload.id < before_id)
+        query = query.where(Upload.id < before_bound(before_id))
     if text:
         query = query.where(Upload.original_name.contains(text) | Upload.notes.contains(text))
     if not links:
@@ -196,9 +205,13 @@ def show_upload(ident) -> dict:
          "error_code": r.error_code, "queued_at": r.queued_at, "duration_s": r.duration_s}
         for r in JobRun.select().where(JobRun.upload == upload).order_by(JobRun.id)
     ]
+    # every incident this upload's runs took part in, whatever its state: a recurrence from another
+    # upload moves Incident.upload on, but the timeline still names this upload's run
+    via_runs = (IncidentEvent.select(IncidentEvent.incident)
+                .join(JobRun, on=(IncidentEvent.run == JobRun.id)).where(JobRun.upload == upload.id))
     out["incidents"] = [
         {"id": i.id, "state": i.state, "severity": i.severity, "title": i.title, "occurrences": i.occurrences}
-        for i in Incident.select().where(Incident.upload == upload).order_by(Incident.id)
+        for i in Incident.select().where((Incident.upload == upload) | Incident.id.in_(via_runs)).order_by(Incident.id)
     ]
     return out
 
@@ -220,6 +233,8 @@ def delete_upload(ident) -> dict:
             raise InputError(f"upload {upload.id} is {status}; wait for it to finish before deleting",
                              code="E_UPLOAD_BUSY")
         if not Upload.select().where(Upload.sha256 == upload.sha256).exists():
-            blob_path(upload).unlink(missing_ok=True)
+            files.safe_join(context.home(), upload.blob_path).unlink(missing_ok=True)
+            objects().delete(upload.blob_path)
     files.remove_tree(files.safe_join(context.home(), "exports", str(upload.id)))
+    objects().delete_prefix(f"exports/{upload.id}/")
     return {"deleted": upload.id, "original_name": upload.original_name}

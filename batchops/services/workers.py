@@ -2,8 +2,8 @@
 
 The worker (a front door) calls these; health, metrics, backup and the CLI read
 ``online()``, so every process agrees on which workers are alive: a heartbeat
-within ``worker.lost_after_seconds``, not stopped, and - for a worker on this
-host - a process that still exists (a SIGKILLed worker drops out at once).
+within ``worker.lost_after_seconds`` (in the database server's time) and not
+stopped. On SQLite (one machine) a worker whose process is gone drops out at once.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from datetime import timedelta
 from batchops import clock
 from batchops.clock import utc_now
 from batchops import context
-from batchops.store.db import db, retry_busy
+from batchops.store.db import db, is_sqlite, retry_busy
 from batchops.store.models import WorkerHeartbeat
 
 FORGET_AFTER = timedelta(days=1)
@@ -68,7 +68,7 @@ def online(lost_after: float | None = None, now=None) -> list[dict]:
     if lost_after is None:
         lost_after = context.config().worker.lost_after_seconds
     cutoff = now - timedelta(seconds=lost_after)
-    host = socket.gethostname()
+    host = socket.gethostname() if is_sqlite() else None
     out = []
     for row in (WorkerHeartbeat.select().where(WorkerHeartbeat.stopped_at.is_null(True)
                                                & (WorkerHeartbeat.last_seen >= cutoff))

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from batchops.errors import InputError
-from batchops.fsutil import atomic_path, atomic_write_bytes, safe_stem  # noqa: F401 - shared with the pipeline
+from batchops.fsutil import atomic_path, atomic_write_bytes, safe_stem, umask_mode  # noqa: F401 - shared with the pipeline
 
 CHUNK = 1024 * 1024
 

@@ -44,6 +44,7 @@ class Upload(BaseModel):
     sheet = pw.CharField(max_length=128, null=True)
     table_index = pw.IntegerField(null=True)  # PDF: --table N, which of several tables to read
     force_publish = pw.BooleanField(default=False)  # publish although the confidence gate doubts the table
+    encoding = pw.CharField(max_length=64, null=True)  # --encoding: forces a CSV's text encoding
     summary = JSONField(null=True)
     report_csv = pw.TextField(null=True)  # kept when small; the file under exports/ always has it
     report_pdf = pw.BlobField(null=True)
@@ -182,6 +183,15 @@ class Incident(BaseModel):
     archived_at = UTCDateTimeField(null=True)
     last_notified_at = UTCDateTimeField(null=True)
     updated_at = UTCDateTimeField(default=utc_now)
+
+
+# One active incident per signature: triage counts a repeat instead of opening a twin. On SQLite
+# the single writer already guaranteed it; on PostgreSQL this index is what holds it.
+ACTIVE_INCIDENT_STATES = ("open", "assigned", "analyzing")
+ONE_ACTIVE_INCIDENT_NAME = "incident_one_active_per_signature"
+ONE_ACTIVE_INCIDENT = Incident.index(Incident.signature, unique=True, name=ONE_ACTIVE_INCIDENT_NAME,
+                                     where=Incident.state.in_(ACTIVE_INCIDENT_STATES))
+Incident.add_index(ONE_ACTIVE_INCIDENT)
 
 
 class IncidentEvent(BaseModel):

@@ -7,8 +7,10 @@ say what to configure.
 
 from __future__ import annotations
 
-from batchops.store.db import db
+from batchops.store.db import db, lock
 from batchops.store.models import AppState, Job, KnownError
+
+SEED_LOCK = "batchops:seeds"  # two `init` at once on PostgreSQL: one inserts, the other finds it done
 
 # name, callable, cron, description, needs (config key that must be set, or None)
 DEFAULT_JOBS = [
@@ -123,8 +125,10 @@ KNOWN_ERRORS = [
      "Move the table to publish onto a sheet of its own and choose it with --sheet, or export it as CSV.",
      False, 0, 0, True),
     ("Text encoding not recognised", "E_BAD_ENCODING", "", "standardize", "medium",
-     "The file is not text in a known encoding (UTF-8, UTF-16, Windows-1252).",
-     "Export as CSV UTF-8 from the spreadsheet program.", False, 0, 0, True),
+     "BatchOps could not tell the file's text encoding for sure (two code pages read it equally well), "
+     "or the file is not valid text in the encoding it seems to use.",
+     "Ask which language/system exported it and run again with --encoding (cp1252 Western, iso-8859-7 "
+     "Greek, cp1251 Cyrillic, cp1250 Central European), or export it as CSV UTF-8.", False, 0, 0, True),
     ("Unsupported or garbage file", "E_UNSUPPORTED_FORMAT", "", "standardize", "medium",
      "The content is not CSV, XLSX or PDF whatever its name says.",
      "Check the file; upload the real gradebook export.", False, 0, 0, True),
@@ -161,6 +165,44 @@ KNOWN_ERRORS = [
     ("Network fetch failed", "E_FETCH_FAILED", r"timed out|connection|refused|unreachable|resolve", None,
      "low", "A remote server (notice board, FTP, SMTP) did not answer.",
      "Usually transient: retried automatically. Check the URL if it persists.", True, 3, 120, False),
+    ("Disk full", "E_DISK_FULL", "", None, "critical",
+     "The disk holding the data home (or the export folder) has no space left.",
+     "Free space (old exports, backups, logs) or move the data home; then retry the run.", False, 0, 0, True),
+    ("Private address refused", "E_URL_FORBIDDEN", "", None, "medium",
+     "A scrape URL (or a redirect from it) points at a private, loopback or link-local address.",
+     "If the page really is on the intranet, add its host to automation.scrape_allow_hosts.", False, 0, 0, True),
+    ("Path outside allowed folders", "E_PATH_NOT_ALLOWED", "", None, "high",
+     "A job argument names a folder outside the configured ones (someone edited the job?).",
+     "Check who changed the job; add the folder to automation.path_roots only if it is meant.", False, 0, 0, True),
+    ("URL password not encoded", "E_URL_INVALID", "", None, "low",
+     "A URL's password holds /, ? or # unencoded, so it cannot be parsed safely.",
+     "Percent-encode the password (/ %2F, ? %3F, # %23, @ %40) or move it to the environment.", False, 0, 0, True),
+    ("Object storage unreachable", "E_STORAGE_UNREACHABLE", "", None, "high",
+     "The S3 server of storage.url did not answer or failed (network, endpoint_url, server down).",
+     "Check storage.endpoint_url and the S3 server (batchops health); retried automatically.", True, 3, 120, True),
+    ("Storage bucket missing", "E_STORAGE_NO_BUCKET", "", None, "high",
+     "The bucket named in storage.url (or automation.ingest_s3_url) does not exist on the S3 server.",
+     "Create the bucket or correct the URL, then retry.", False, 0, 0, True),
+    ("Storage access denied", "E_STORAGE_DENIED", "", None, "high",
+     "The S3 server refused the credentials for the bucket.",
+     "Check storage.access_key_id and the secret (storage.secret_key_env/_file), then retry.", False, 0, 0, True),
+    ("Stored file missing", "E_OBJECT_MISSING", "", None, "high",
+     "A file the store names (an original or a report) is not in the data home or the bucket.",
+     "Restore it from a backup or upload the file again; check storage.url is the same on every machine.",
+     False, 0, 0, True),
+    ("Database server unreachable", "E_DB_UNREACHABLE", "", None, "high",
+     "The PostgreSQL server named by database.url did not answer (down, restarting, or a network problem).",
+     "Check the server and the network; retried automatically.", True, 3, 60, True),
+    ("Queue server unreachable", "E_QUEUE_UNAVAILABLE", "", None, "high",
+     "The Redis server named by queue.url did not answer.",
+     "Check the server and the network; retried automatically.", True, 3, 60, True),
+    ("Backup tool missing", "E_BACKUP_TOOL_MISSING", "", None, "high",
+     "pg_dump/pg_restore are not installed on the machine that ran the backup.",
+     "Install the PostgreSQL client tools of the server's version (apt-get install postgresql-client).",
+     False, 0, 0, True),
+    ("Backup failed", "E_BACKUP_FAILED", "", None, "high",
+     "pg_dump could not take the snapshot (server unreachable, permissions, or an older pg_dump than the server).",
+     "Read the message; run `batchops backup` by hand once fixed.", True, 1, 300, True),
     ("Mail delivery failed", "E_SMTP_FAILED", "", None, "medium",
      "The SMTP server refused or did not answer; messages wait in the outbox.",
      "Check [smtp] settings and the password source; the outbox is retried.", True, 3, 300, True),
@@ -170,6 +212,7 @@ KNOWN_ERRORS = [
 def seed_known_errors() -> int:
     created = 0
     with db.atomic():
+        lock(SEED_LOCK)
         for (name, code, pattern, step, severity, cause, action, retry, rmax, delay, ticket) in KNOWN_ERRORS:
             if KnownError.select().where(KnownError.name == name).exists():
                 continue
@@ -194,6 +237,7 @@ def seed_jobs(cfg) -> int:
 
     created = 0
     with db.atomic():
+        lock(SEED_LOCK)
         # Remember what was seeded once, so a default job the operator deleted stays deleted.
         state, _ = AppState.get_or_create(key="seeded_jobs", defaults={"value": []})
         seeded = set(state.value or [])

@@ -25,6 +25,18 @@ from batchops.tui.screens.uploads import UploadsScreen
 from batchops.tui.widgets.sidebar import AREA_NAMES, AREAS
 
 LAST_AREA_KEY = "tui.last_area"
+OPEN_KEY = "tui.open"  # the detail screen on top when the TUI was left
+FILTERS_KEY = "tui.filters."  # + area: that list's filter widgets
+
+
+def detail_screens() -> dict:
+    """The detail screens a restart can reopen, by class name (imported late: start-up stays light)."""
+    from batchops.tui.screens.incident_detail import IncidentDetailScreen
+    from batchops.tui.screens.job_detail import JobDetailScreen
+    from batchops.tui.screens.run_detail import RunDetailScreen
+    from batchops.tui.screens.upload_detail import UploadDetailScreen
+
+    return {cls.__name__: cls for cls in (IncidentDetailScreen, JobDetailScreen, RunDetailScreen, UploadDetailScreen)}
 
 
 class BatchOpsApp(App):
@@ -40,6 +52,8 @@ class BatchOpsApp(App):
         "tickets": TicketsScreen,
     }
     COMMANDS = App.COMMANDS | {BatchOpsCommands}
+    # screens get -narrow under 100 columns (an SSH window) and -wide from 160: app.tcss adapts to them
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-normal"), (160, "-wide")]
     BINDINGS = [
         *(Binding(key, f"area('{area}')", label, show=False) for area, label, key in AREAS),
         Binding("question_mark", "help", "Help"),
@@ -52,26 +66,52 @@ class BatchOpsApp(App):
         self.read_only = context.config().read_only if read_only is None else read_only
         self.refresh_seconds = refresh_seconds
         self.start_area = start_area
+        self.restored_filters: dict = {}
         if self.read_only:
             self.sub_title = "read-only"
 
     def on_mount(self) -> None:
-        if self.start_area:
+        if self.start_area:  # asked for explicitly: that area, as it starts
             self.switch_mode(self.start_area)
         else:
             self.restore_area()
 
     @work(thread=True, exit_on_error=False, group="state")
     def restore_area(self) -> None:
+        area, opened, filters = "dashboard", None, {}
         try:
             with ui_state.connection():
                 area = ui_state.get(LAST_AREA_KEY, "dashboard")
+                opened = ui_state.get(OPEN_KEY)
+                filters = {name: ui_state.get(FILTERS_KEY + name) or {} for name in AREA_NAMES}
         except Exception:  # a missing or locked store must not stop the UI from opening
-            area = "dashboard"
-        self.post_message(AreaRestored(area if area in AREA_NAMES else "dashboard"))
+            pass
+        self.post_message(AreaRestored(area if area in AREA_NAMES else "dashboard", opened, filters))
 
-    def on_area_restored(self, message: AreaRestored) -> None:
-        self.switch_mode(message.area)
+    async def on_area_restored(self, message: AreaRestored) -> None:
+        """Back where the operator left: the area, its filters, and the record that was open (if it still is)."""
+        self.restored_filters = message.filters
+        await self.switch_mode(message.area)
+        opened = message.open or {}
+        screen = detail_screens().get(opened.get("screen"))
+        if screen is not None and screen.AREA == self.current_mode and isinstance(opened.get("id"), int):
+            await self.push_screen(screen(opened["id"]))
+
+    @work(thread=True, exit_on_error=False, group="state")
+    def remember(self, key: str, value) -> None:
+        """Keep a UI preference (a thread worker: the store is not touched on the UI thread)."""
+        try:
+            with ui_state.connection():
+                ui_state.set(key, value)
+        except Exception:
+            pass  # a read-only store file: not worth bothering the operator
+
+    def remember_open(self) -> None:
+        """Note the detail screen on top now (after a push or a pop), or that none is open."""
+        from batchops.tui.screens.base import DetailScreen
+
+        top = next((s for s in reversed(self.screen_stack) if isinstance(s, DetailScreen)), None)
+        self.remember(OPEN_KEY, {"screen": type(top).__name__, "id": top.ident} if top else None)
 
     @property
     def area(self) -> str:
@@ -84,16 +124,13 @@ class BatchOpsApp(App):
         if self.current_mode != area:
             await self.switch_mode(area)
             self.remember_area(area)
-        while len(self.screen_stack) > 1:
-            await self.pop_screen()
+        if len(self.screen_stack) > 1:
+            while len(self.screen_stack) > 1:
+                await self.pop_screen()
+            self.remember_open()
 
-    @work(thread=True, exit_on_error=False, group="state")
-    def remember_area(self, area: str) -> None:
-        try:
-            with ui_state.connection():
-                ui_state.set(LAST_AREA_KEY, area)
-        except Exception:
-            pass  # a read-only store file: not worth bothering the operator
+    def remember_area(self, area: str):
+        return self.remember(LAST_AREA_KEY, area)
 
     async def action_quit(self) -> None:
         await self.remember_area(self.area).wait()

@@ -8,6 +8,7 @@ from typing import Any
 from rich.text import Text
 
 from batchops import clock
+from batchops.terminal import safe_text
 
 STATUS_STYLES = {
     "published": "green", "succeeded": "green", "resolved": "green", "ok": "green",
@@ -38,19 +39,19 @@ def duration(seconds: float | None) -> str:
 def badge(value: str | None) -> Text:
     if not value:
         return Text("-", style="dim")
-    return Text(str(value), style=STATUS_STYLES.get(str(value).lower(), ""))
+    return Text(safe_text(str(value)), style=STATUS_STYLES.get(str(value).lower(), ""))
 
 
 def severity(value: str | None) -> Text:
     if not value:
         return Text("-", style="dim")
-    return Text(f" {value.upper()} ", style=STATUS_STYLES.get(value.lower(), "reverse"))
+    return Text(f" {safe_text(value.upper())} ", style=STATUS_STYLES.get(value.lower(), "reverse"))
 
 
 def text(value: Any, limit: int = 60) -> str:
     if value is None or value == "":
         return "-"
-    value = " ".join(str(value).split())
+    value = safe_text(" ".join(str(value).split()))
     return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
@@ -69,5 +70,5 @@ def error_line(exc: BaseException) -> str:
     from batchops.errors import BatchOpsError
 
     if isinstance(exc, BatchOpsError):
-        return f"{exc.code}: {exc.message}"
-    return f"E_INTERNAL: unexpected {exc.__class__.__name__}: {exc}"
+        return safe_text(f"{exc.code}: {exc.message}")
+    return safe_text(f"E_INTERNAL: unexpected {exc.__class__.__name__}: {exc}")

@@ -35,9 +35,11 @@ class ActionDone(Message):
 
 @dataclass
 class AreaRestored(Message):
-    """The last-used area, read from ui_state at start-up."""
+    """What ui_state remembered at start-up: the area, the record open there, each area's filters."""
 
     area: str
+    open: dict | None = None  # {"screen": detail screen class name, "id": record id}
+    filters: dict = field(default_factory=dict)  # {area: {widget id: value}}
 
 
 @dataclass

@@ -26,7 +26,7 @@ def test_science_sample(samples_dir, expected, settings):
     assert loaded.info["encoding"] == "utf-8" and loaded.info["delimiter"] == ","
     by_id = df.set_index("student_id")
     assert by_id.loc["SCI-2026-0007", "name"] == "Ayaan Chatterjee"  # padded in the file
-    assert by_id.loc["SCI-2026-0011", "physics"] == 90  # " 90 " in the file
+    assert by_id.loc["SCI-2026-0011", "physics"] == "90"  # " 90 " in the file: trimmed text here, a number once the runner settles types
     assert pd.isna(by_id.loc["SCI-2026-0019", "biology"])  # blank score
     assert df.index[0] == 2  # index label = physical line
 
@@ -69,7 +69,7 @@ def test_nul_bytes_nbsp_and_trailing_empty_columns(tmp_path, settings):
     loaded = load_csv(p, settings)
     assert list(loaded.df.columns) == ["student_id", "name", "maths"]
     assert loaded.df["name"].tolist() == ["Ann Lee", "Bob"]
-    assert loaded.df["maths"].tolist() == ["90", "70"]  # coerced later, in transform
+    assert loaded.df["maths"].tolist() == ["90", "70"]  # settled to numbers later, by the runner
     assert loaded.info["nul_bytes_removed"] is True
 
 

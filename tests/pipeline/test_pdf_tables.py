@@ -248,3 +248,21 @@ def test_clean_csv_and_samples_pass_the_gate(samples_dir, run):
     for name in ("gradebook_science.csv", "roster_commerce.xlsx", "gradebook_arts.pdf", "gradebook_arts_plain.pdf"):
         result = run(samples_dir / name, plan="custom")
         assert not any(f["code"].startswith("W_TABLE") for f in result.findings), name
+
+
+def test_a_footnote_mark_after_a_number_is_not_a_digit_of_it(tmp_path, settings):
+    """camelot's superscript.pdf: '24.91' with a raised, smaller '2' read as 24.912 - a wrong number."""
+    rows = [("S001", "Asha", "24.91"), ("S002", "Ravi", "31.5"), ("S003", "Meena", "40")]
+
+    def page(pdf):
+        pdf.set_font(size=10)
+        text_table(pdf, 30, (20, 60, 110), ("student_id", "name", "score"), rows)
+        width = pdf.get_string_width("24.91")
+        pdf.set_font(size=6)
+        pdf.text(110 + width + 0.2, 30 + 5.5 - 1.6, "2")  # the footnote mark on the first data row
+        pdf.set_font(size=10)
+
+    loaded = load_pdf(make_pdf(tmp_path / "marks.pdf", [page]), settings)
+    assert list(loaded.df["score"]) == ["24.91", "31.5", "40"]
+    marks = [f for f in loaded.findings if f["code"] == "W_PDF_FOOTNOTE_MARK"]
+    assert len(marks) == 1 and "'2'" in marks[0]["message"]

@@ -100,6 +100,11 @@ def json_out(proc: subprocess.CompletedProcess):
 
 
 def query(home: Path, sql: str, params=()) -> list[tuple]:
+    """SQL straight at the store: the SQLite file, or on --backend server this test's PostgreSQL database."""
+    import serverlib
+
+    if serverlib.active():
+        return serverlib.query(sql, params)
     conn = sqlite3.connect(f"file:{home / 'batchops.db'}?mode=ro", uri=True, timeout=30)
     try:
         return conn.execute(sql, params).fetchall()

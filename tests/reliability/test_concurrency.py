@@ -101,8 +101,8 @@ def test_three_cli_writers_and_a_worker_lose_nothing(tmp_path):
     expected = {p.name for files in batches for p in files} | {p.name for p in queued}
     assert {n for n, _ in names} == expected  # none lost
     assert all(c == 1 for _, c in names), names  # none duplicated
-    per_upload = query(home, "SELECT upload_id, COUNT(*), SUM(status = 'succeeded') FROM job_run "
-                             "WHERE kind = 'pipeline' GROUP BY upload_id")
+    per_upload = query(home, "SELECT upload_id, COUNT(*), SUM(CASE WHEN status = 'succeeded' THEN 1 ELSE 0 END) "
+                             "FROM job_run WHERE kind = 'pipeline' GROUP BY upload_id")
     assert len(per_upload) == total and all(n == 1 and ok == 1 for _, n, ok in per_upload), per_upload
     assert not query(home, "SELECT id, error_message FROM job_run WHERE error_message LIKE '%locked%'")
     job_runs = query(home, "SELECT status, trigger, error_message FROM job_run WHERE kind = 'job'")
@@ -115,5 +115,8 @@ def test_three_cli_writers_and_a_worker_lose_nothing(tmp_path):
     for (upload_id,) in query(home, "SELECT id FROM upload"):
         folder = home / "exports" / str(upload_id)
         assert not [p for p in folder.iterdir() if p.name.startswith(".")]
-    assert integrity(home) == "ok"
-    assert integrity(home, "queue.db") == "ok"
+    import serverlib
+
+    if not serverlib.active():  # SQLite's files; a server keeps its own
+        assert integrity(home) == "ok"
+        assert integrity(home, "queue.db") == "ok"

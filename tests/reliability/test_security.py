@@ -165,21 +165,24 @@ def web():
 def test_scrape_refuses_non_http_urls_and_redirects_and_caps_size_and_time(app_ctx, web):
     from batchops.jobs import scrape
     from batchops.errors import BatchOpsError
+    from batchops.http import HostAllowList
+
+    loopback = HostAllowList(["127.0.0.1"])  # the test server; private targets are refused by default
 
     for url in ("file:///etc/passwd", "ftp://127.0.0.1/x", "data:text/html,<a>x</a>", "gopher://x/",
                 "javascript:alert(1)", "http:///etc/passwd", "//example.com/x",
                 f"{web.url}/to-file", f"{web.url}/to-ftp"):
         with pytest.raises(BatchOpsError) as exc:
-            scrape.fetch(url, timeout=2, max_bytes=100_000)
+            scrape.fetch(url, timeout=2, max_bytes=100_000, allow=loopback)
         assert exc.value.code == "E_URL_SCHEME", (url, exc.value)
     with pytest.raises(BatchOpsError) as exc:
-        scrape.fetch(f"{web.url}/huge", timeout=5, max_bytes=100_000)
+        scrape.fetch(f"{web.url}/huge", timeout=5, max_bytes=100_000, allow=loopback)
     assert exc.value.code == "E_SCRAPE_TOO_LARGE"
     t0 = time.monotonic()
     with pytest.raises(BatchOpsError) as exc:
-        scrape.fetch(f"{web.url}/drip", timeout=1.0, max_bytes=100_000)
+        scrape.fetch(f"{web.url}/drip", timeout=1.0, max_bytes=100_000, allow=loopback)
     assert exc.value.code == "E_FETCH_FAILED" and time.monotonic() - t0 < 3.5
-    final, text = scrape.fetch(f"{web.url}/ok", timeout=2, max_bytes=100_000)
+    final, text = scrape.fetch(f"{web.url}/ok", timeout=2, max_bytes=100_000, allow=loopback)
     assert "Exam notice" in text
 
 

@@ -121,7 +121,7 @@ def test_read_only_shows_the_job_form_without_editing(make_app):
         async with app.run_test(size=SIZE) as pilot:
             await wait_for(pilot, lambda: table_rows(app.screen), what="jobs")
             await pilot.press("e")
-            await wait_for(pilot, lambda: _screen(app, "JobFormScreen"), what="form")
+            await wait_for(pilot, lambda: _screen(app, "JobFormScreen") and app.screen.job, what="form")
             form = app.screen
             assert "view only" in str(form.query_one("#heading").render())
             assert all(box.disabled for box in form.query(Input))

@@ -229,3 +229,47 @@ def test_command_palette_triggers_a_job(make_app):
     run(go())
     ran = runs.list_runs(job_id=job["id"])
     assert len(ran) == 1 and ran[0]["trigger"] == "tui"
+
+
+def test_restart_brings_back_the_open_record_and_the_filters(make_app, samples):
+    from batchops.services import processing
+
+    ident = processing.process_file(samples / "broken" / "missing_columns.csv")["incident_id"]
+
+    async def first():
+        app = make_app(refresh_seconds=0)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: app.current_mode == "dashboard")
+            await pilot.press("4")
+            await wait_for(pilot, lambda: app.screen.loaded_once)
+            app.screen.query_one("#filter-severity").value = "high"
+            app.screen.query_one("#filter-text").value = "Missing"
+            await wait_for(pilot, lambda: app.screen.pager.rows, what="filtered rows")
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: type(app.screen).__name__ == "IncidentDetailScreen")
+            await app.workers.wait_for_complete()
+            await pilot.press("q")
+
+    async def second():
+        app = make_app(refresh_seconds=0)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: type(app.screen).__name__ == "IncidentDetailScreen", what="reopened")
+            seen = {"id": app.screen.ident}
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: type(app.screen).__name__ == "IncidentsScreen")
+            seen["severity"] = app.screen.query_one("#filter-severity").value
+            seen["text"] = app.screen.query_one("#filter-text").value
+            await app.workers.wait_for_complete()
+            await pilot.press("q")
+            return seen
+
+    async def third():  # the record was closed before quitting: the list comes back, not the record
+        app = make_app(refresh_seconds=0)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: app.current_mode == "incidents" and app.screen.loaded_once)
+            await pilot.pause()
+            return type(app.screen).__name__
+
+    run(first())
+    assert run(second()) == {"id": ident, "severity": "high", "text": "Missing"}
+    assert run(third()) == "IncidentsScreen"

@@ -24,6 +24,9 @@ def frozen(monkeypatch, tmp_path):
 def _loaded(app, name: str):
     async def run_before(pilot):
         await wait_for(pilot, lambda: type(app.screen).__name__ == name and app.screen.loaded_once, what=name)
+        # every load finished and applied, the layout settled (one pause was not always enough under load)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
         await pilot.pause()
     return run_before
 
@@ -103,3 +106,26 @@ def test_snapshot_help_over_known_errors(make_app, frozen, snap_compare):
     app = make_app(start_area="known_errors", refresh_seconds=0)
     assert snap_compare(app, press=["question_mark"], terminal_size=SIZE,
                         run_before=_loaded(app, "KnownErrorsScreen"))
+
+
+@pytest.fixture
+def fixed_days(monkeypatch):
+    """The sparkline's dates come from today: pin their labels (counts stay real)."""
+    from batchops.services import dashboard
+
+    real = dashboard.runs_per_day
+
+    def pinned(*args, **kwargs):
+        days = real(*args, **kwargs)
+        return [{**d, "date": f"day {i + 1}"} for i, d in enumerate(days)]
+
+    monkeypatch.setattr(dashboard, "runs_per_day", pinned)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (200, 50)], ids=["80x24", "200x50"])
+def test_snapshot_dashboard_adapts_to_the_terminal(make_app, frozen, fixed_days, samples, size, snap_compare):
+    from batchops.services import processing
+
+    processing.process_file(samples / "broken" / "missing_columns.csv")
+    app = make_app(start_area="dashboard", refresh_seconds=0)
+    assert snap_compare(app, terminal_size=size, run_before=_loaded(app, "DashboardScreen"))

@@ -62,7 +62,8 @@ def _absent_rows(path):
 
 
 def test_attendance_reminders_over_smtp_once_per_student_and_day(wctx, smtp_server, samples_dir):
-    wctx.reconfigure({"smtp": {"host": "127.0.0.1", "port": smtp_server.port, "sender": "office@school.test"}})
+    wctx.reconfigure({"smtp": {"host": "127.0.0.1", "port": smtp_server.port, "sender": "office@school.test"},
+                      "automation": {"path_roots": [str(samples_dir)]}})  # a path argument must sit under a root
     sample = samples_dir / "attendance_today.csv"
     absent = _absent_rows(sample)
     day = absent[0]["date"]
@@ -113,6 +114,7 @@ def test_attendance_reads_xlsx_and_reports_bad_files(wctx, tmp_path):
     sheet.append(["R3", "Mira", "mira.parent@example.org", "2026-11-27", "Present"])
     path = tmp_path / "att.xlsx"
     book.save(path)
+    wctx.reconfigure({"automation": {"path_roots": [str(tmp_path)]}})
     out = _call("send_attendance_reminders", path=str(path), date="2026-11-27")
     assert out["absent"] == 2 and out["outbox"] == 1 and out["no_email"] == ["R2 (att.xlsx:3)"]
     bad = tmp_path / "bad.csv"
@@ -333,6 +335,7 @@ def test_file_ingest_needs_a_folder(wctx, tmp_path):
     with pytest.raises(BatchOpsError) as info:
         _call("schedule_file_ingest")
     assert info.value.code == "E_CONFIG"
+    wctx.reconfigure({"automation": {"path_roots": [str(tmp_path)]}})
     with pytest.raises(BatchOpsError) as info:
         _call("schedule_file_ingest", folder=str(tmp_path / "nope"))
     assert info.value.code == "E_FILE_NOT_FOUND"
@@ -378,7 +381,9 @@ def test_purge_old_records_dry_run_then_real(wctx):
     assert JobRun.select().count() == 6 and old_export.exists()
 
     out = _call("purge_old_records")
-    assert out["vacuumed"] and out["counts"] == dry["counts"]
+    from batchops.store.db import is_sqlite
+
+    assert out["vacuumed"] == is_sqlite() and out["counts"] == dry["counts"]  # PostgreSQL autovacuums
     assert sorted(r.id for r in JobRun.select()) == sorted(keep)
     assert Incident.get_by_id(linked.id).run_id is None
     assert Incident.get_or_none(Incident.id == old.id) is None and IncidentEvent.select().count() == 0
@@ -388,6 +393,7 @@ def test_purge_old_records_dry_run_then_real(wctx):
 # ------------------------------------------------------------------ backup and restore
 
 
+@pytest.mark.sqlite_only  # PostgreSQL: test_worker_pg_backup.py
 def test_backup_verified_rotated_and_restored(wctx):
     from batchops.services import backup, jobs
     from batchops.store.models import Job
@@ -414,6 +420,7 @@ def test_backup_verified_rotated_and_restored(wctx):
     assert Path(result["previous_store_kept_as"]).is_file()
 
 
+@pytest.mark.sqlite_only  # PostgreSQL: test_worker_pg_backup.py
 def test_backup_elsewhere_is_not_rotated_and_restore_refuses_while_a_worker_lives(wctx, tmp_path):
     from batchops.clock import utc_now
     from batchops.errors import InputError
@@ -435,6 +442,7 @@ def test_backup_elsewhere_is_not_rotated_and_restore_refuses_while_a_worker_live
     assert info.value.code == "E_RESTORE_INVALID"
 
 
+@pytest.mark.sqlite_only  # PostgreSQL: test_worker_pg_backup.py
 def test_cli_backup_and_restore(wctx, run_cli, tmp_path):
     env = {"BATCHOPS_CONFIG": wctx.config_path}
     made = run_cli("backup", "--json", env=env)

@@ -22,7 +22,7 @@ def test_health_reports_queue_and_workers(wctx):
     from batchops.services.health import health
 
     result = health()
-    assert set(result["checks"]) == {"store", "queue", "workers"}
+    assert set(result["checks"]) == {"store", "queue", "workers", "scheduler"}
     queue = result["checks"]["queue"]
     assert queue["ok"] and queue["reachable"] and queue["depth"] == 0
     workers = result["checks"]["workers"]
@@ -37,7 +37,10 @@ def test_workers_check_follows_heartbeats(wctx):
 
     _beat(ago_s=3600)  # stale
     _beat(stopped=True)  # stopped cleanly
-    _beat(pid=2 ** 22 + 12345)  # fresh row but its process is gone (same host)
+    from batchops.store.db import is_sqlite
+
+    if is_sqlite():  # one machine: a fresh row whose process is gone (same host) is not alive
+        _beat(pid=2 ** 22 + 12345)
     assert workers_online() == [] and not check_workers()["ok"]
     alive = _beat(ago_s=1)
     check = check_workers()
@@ -81,6 +84,26 @@ def test_queue_url_choices(wctx, tmp_path):
     if importlib.util.find_spec("redis") is None:
         with pytest.raises(ConfigError) as info:
             app.build(cfg, immediate=False)
-        assert "pip install redis" in info.value.message
-    else:
-        assert type(app.build(cfg, immediate=False)).__name__ == "RedisHuey"
+        assert 'pip install "batchops[redis]"' in info.value.message
+    else:  # plain RedisHuey refuses the tick's priority
+        assert type(app.build(cfg, immediate=False)).__name__ == "PriorityRedisHuey"
+
+
+def test_scheduler_check_flags_overdue_jobs_and_a_tick_that_does_not_run(wctx):
+    from batchops.clock import utc_now
+    from batchops.services.health import check_scheduler, record_tick
+    from batchops.store.models import Job, WorkerHeartbeat
+
+    now = utc_now()
+    assert check_scheduler()["ok"] and check_scheduler()["last_tick"] == "never"  # no worker: nothing stalled
+    Job.update(next_run_at=now - timedelta(minutes=10)).where(Job.name == "status-digest").execute()
+    check = check_scheduler()
+    assert not check["ok"] and check["overdue"] == 1 and "status-digest" in check["overdue_jobs"]
+    Job.update(next_run_at=now + timedelta(hours=1)).where(Job.name == "status-digest").execute()
+    # a worker up for ten minutes (on another machine) whose tick never ran: e.g. a queue refusing it
+    WorkerHeartbeat.create(worker_id="elsewhere:1:ab", host="elsewhere", pid=1, started_at=now - timedelta(minutes=10),
+                           last_seen=now)
+    check = check_scheduler()
+    assert not check["ok"] and "tick" in check["note"]
+    record_tick("elsewhere:1:ab")
+    assert check_scheduler()["ok"]

@@ -120,8 +120,8 @@ def test_real_worker_publishes_a_queued_upload(cluster, samples_dir):
     assert queued["status"] == "queued"
     upload = wait_for(lambda: (u := Upload.get_by_id(queued["upload_id"])).status == "published" and u, 60,
                       what="the queued upload to publish")
-    assert upload.rows_out == 40 and Path(upload.report_pdf_path).is_file()
-    assert _run(queued["run_id"]).worker_id.split(":")[-1] in {str(w.pid) for w in cluster.workers}
+    assert upload.rows_out == 40 and (cluster.home / upload.report_pdf_path).is_file()
+    assert _run(queued["run_id"]).worker_id.split(":")[1] in {str(w.pid) for w in cluster.workers}
 
 
 def test_real_worker_makes_a_verified_backup(cluster):
@@ -263,7 +263,9 @@ def test_sigkill_mid_run_is_recovered_and_retried(tmp_path):
         lost = wait_for(lambda: (r := _run(queued["run_id"])).status == "failed" and r, 30, what="recovery")
         assert lost.error_code == "E_WORKER_LOST"
         assert Upload.get_by_id(queued["upload_id"]).status != "processing"
-        incident = Incident.get(Incident.upload == queued["upload_id"])
+        # failing the run and triaging it are two transactions: the incident follows a moment later
+        incident = wait_for(lambda: Incident.get_or_none(Incident.upload == queued["upload_id"]), 15,
+                            what="the lost run's incident")
         assert incident.error_code == "E_WORKER_LOST"
         upload = wait_for(lambda: (u := Upload.get_by_id(queued["upload_id"])).status == "published" and u, 90,
                           what="the retry to publish")

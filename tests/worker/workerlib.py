@@ -11,7 +11,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 BASE_SETTINGS = {
-    "automation": {"allowed_modules": ["worker_helpers"]},
+    # the test servers listen on loopback, which scraping refuses unless allowed
+    "automation": {"allowed_modules": ["worker_helpers"], "scrape_allow_hosts": ["127.0.0.1"]},
     "worker": {"heartbeat_seconds": 0.5, "lost_after_seconds": 10.0},
 }
 

@@ -35,7 +35,7 @@ class BaseScreen(Screen):
     HELP: ClassVar[str] = ""
     MUTATING: ClassVar[frozenset[str]] = frozenset()  # actions hidden in read-only mode
 
-    BINDINGS = [Binding("r", "reload", "Refresh")]
+    BINDINGS = [Binding("r", "reload", "Refresh", show=False)]  # it refreshes itself; the footer keeps room for actions
 
     def __init__(self) -> None:
         super().__init__()
@@ -60,6 +60,10 @@ class BaseScreen(Screen):
 
     def set_heading(self, text: str) -> None:
         self.query_one("#heading", Static).update(text)
+
+    def wide(self, base: int) -> int:
+        """A text column's width: ``base`` at 120 columns, more on a wide terminal."""
+        return base + max(0, (self.app.size.width - 120) // 3)
 
     @property
     def read_only(self) -> bool:
@@ -175,20 +179,62 @@ class BaseScreen(Screen):
 
 
 class DetailScreen(BaseScreen):
-    """A screen pushed inside an area's stack; ``esc`` goes back."""
+    """A screen pushed inside an area's stack; ``esc`` goes back.
 
-    BINDINGS = [Binding("escape", "back", "Back")]
+    ``]``/``[`` switch tabs and PageDown/PageUp scroll the open tab from anywhere on the screen
+    (a focused table keeps its own paging), so nobody has to tab into the content first.
+    """
+
+    BINDINGS = [
+        Binding("escape", "back", "Back"),
+        Binding("right_square_bracket", "tab(1)", "Next tab", key_display="]"),
+        Binding("left_square_bracket", "tab(-1)", "Prev tab", key_display="[", show=False),
+        Binding("pagedown", "page(1)", "Scroll", show=False),
+        Binding("pageup", "page(-1)", "Scroll", show=False),
+    ]
 
     def __init__(self, ident: int) -> None:
         super().__init__()
         self.ident = int(ident)
 
+    def on_screen_resume(self) -> None:
+        super().on_screen_resume()
+        if hasattr(self.app, "remember_open"):
+            self.app.remember_open()  # a restart reopens this record
+
     def action_back(self) -> None:
         if self.is_current and len(self.app.screen_stack) > 1:
-            self.app.pop_screen()
+            self.app.pop_screen()  # leaves the stack at once; the await is only the unmount
+            if hasattr(self.app, "remember_open"):
+                self.app.remember_open()
 
     def params(self) -> dict:
         return {"id": self.ident}
+
+    def action_tab(self, step: int) -> None:
+        from textual.widgets import TabbedContent
+
+        found = self.query(TabbedContent)
+        if not found:
+            return
+        tabs = found.first(TabbedContent)
+        panes = [pane.id for pane in tabs.query("TabPane") if pane.id]
+        if tabs.active in panes:
+            tabs.active = panes[(panes.index(tabs.active) + step) % len(panes)]
+
+    def action_page(self, step: int) -> None:
+        """Scroll the visible tab's content a page, wherever the focus is."""
+        from textual.containers import ScrollableContainer
+        from textual.widgets import TabbedContent
+
+        tabs = self.query(TabbedContent)
+        root = tabs.first(TabbedContent).active_pane if tabs else self.query_one("#main")
+        if root is None:
+            return
+        target = next((w for w in root.query("VerticalScroll, DataTable")
+                       if isinstance(w, (ScrollableContainer, DataTable)) and w.display), None)
+        if target is not None:
+            (target.scroll_page_down if step > 0 else target.scroll_page_up)()
 
     def fetch_failed(self, error: BaseException | None) -> None:
         from batchops.errors import NotFound
@@ -230,6 +276,27 @@ class ListScreen(BaseScreen):
 
     def on_mount(self) -> None:
         self.pager.table.focus()
+        self.restore_filters((getattr(self.app, "restored_filters", None) or {}).get(self.AREA) or {})
+
+    def restore_filters(self, saved: dict) -> None:
+        """The filters this list had when the TUI was left (values no longer offered are skipped)."""
+        for widget in self.query("#filters Select, #filters Input"):
+            if widget.id not in saved:
+                continue
+            value = saved[widget.id]
+            try:
+                if isinstance(widget, Select):
+                    widget.value = Select.NULL if value is None else value
+                elif isinstance(widget, Input) and isinstance(value, str):
+                    widget.value = value
+            except Exception:  # a value this list no longer offers: keep the default
+                pass
+
+    def remember_filters(self) -> None:
+        values = {w.id: (None if w.value in (Select.NULL, "") else w.value) if isinstance(w, Select) else w.value
+                  for w in self.query("#filters Select, #filters Input") if w.id and isinstance(w, (Select, Input))}
+        if hasattr(self.app, "remember"):
+            self.app.remember(f"tui.filters.{self.AREA}", values)
 
     @property
     def pager(self) -> PagedTable:
@@ -237,10 +304,6 @@ class ListScreen(BaseScreen):
 
     def cells(self, row: dict) -> list:
         return [row.get(key, "") for key, _ in self.COLUMNS]
-
-    def wide(self, base: int) -> int:
-        """A text column's width: ``base`` at 120 columns, more on a wide terminal."""
-        return base + max(0, (self.app.size.width - 120) // 3)
 
     def on_resize(self) -> None:
         if self.pager.loaded:
@@ -285,12 +348,14 @@ class ListScreen(BaseScreen):
 
     @on(Select.Changed, "#filters Select")
     def _select_changed(self) -> None:
+        self.remember_filters()
         self._pending_pages = 0
         self.pager.first_page()
         self.action_reload()
 
     @on(Input.Changed, "#filter-text")
     def _text_changed(self, event: Input.Changed) -> None:
+        self.remember_filters()
         if self.SERVER_TEXT:
             self.pager.first_page()
             self.action_reload()

@@ -106,10 +106,10 @@ class DashboardScreen(BaseScreen):
                 f"{sum(d.get('failed', 0) for d in days)} failed · today {today.get('total', 0)}")
         fill_table(self.query_one("#latest", DataTable), [
             (i["id"], (str(i["id"]), display.severity(i.get("severity")), display.badge(i.get("state")),
-                       display.text(i.get("title"), 40), f"×{i.get('occurrences') or 1}",
+                       display.text(i.get("title"), self.wide(40)), f"×{i.get('occurrences') or 1}",
                        display.when(i.get("last_seen"), compact=True)))
             for i in data["latest"]])
-        self.query_one("#top-known", Static).update(self.known_text(dash.get("top_known_errors") or []))
+        self.query_one("#top-known", Static).update(self.known_text(dash.get("top_known_errors") or [], self.wide(30)))
 
     @staticmethod
     def health_text(result: dict) -> Table:
@@ -136,7 +136,7 @@ class DashboardScreen(BaseScreen):
         return table
 
     @staticmethod
-    def known_text(rows: list[dict]) -> Table | Text:
+    def known_text(rows: list[dict], width: int = 30) -> Table | Text:
         if not rows:
             return Text("no failures in the window", style="dim")
         table = Table.grid(padding=(0, 1))
@@ -144,7 +144,7 @@ class DashboardScreen(BaseScreen):
         table.add_column()
         for row in rows:
             table.add_row(f"×{row.get('occurrences', 0)}", Text.assemble(display.severity(row.get("severity")),
-                                                                      " ", display.text(row.get("name"), 30)))
+                                                                      " ", display.text(row.get("name"), width)))
         return table
 
     @on(DataTable.RowSelected, "#latest")

@@ -111,7 +111,9 @@ class IncidentDetailScreen(DetailScreen):
         tabs.get_tab("tab-tickets").label = f"Tickets ({len(inc.get('tickets') or [])})"
         allowed = set(inc.get("allowed_actions") or [])
         for action in ACTION_KEYS:
-            self.query_one(f"#do-{action}", Button).disabled = action not in allowed
+            button = self.query_one(f"#do-{action}", Button)
+            button.disabled = action not in allowed
+            button.display = action in allowed  # only what the state allows: the bar fits 80 columns
         self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:

@@ -103,8 +103,8 @@ class IncidentsScreen(ListScreen):
     COLUMNS = [("id", "ID"), ("severity", "Severity"), ("state", "State"), ("title", "Title"), ("seen", "Seen"),
                ("retries", "Retries"), ("known", "Known error"), ("assignee", "Assignee"), ("opened", "Opened"),
                ("last", "Last seen")]
-    MUTATING = frozenset({"incident"})
-    BINDINGS = INCIDENT_BINDINGS
+    MUTATING = frozenset({"incident", "open_manual"})
+    BINDINGS = [*INCIDENT_BINDINGS, Binding("o", "open_manual", "Open new")]
 
     def compose_filters(self) -> ComposeResult:
         yield Select([(s, s) for s in incidents.STATE_FILTERS], prompt="state: any", id="filter-state",
@@ -146,3 +146,16 @@ class IncidentsScreen(ListScreen):
         row = self.pager.selected_row()
         if row:
             run_incident_action(self, row, action)
+
+    def action_open_manual(self) -> None:
+        """A manual incident: something seen outside BatchOps, worked like any other."""
+        from batchops.tui.screens.prompt import Field, FormModal
+
+        def opened(values):
+            if values:
+                self.act("open_manual", incidents.open_manual, values["title"], severity=values["severity"],
+                         description=values["description"], note=lambda r: f"incident {r['id']} opened")
+        self.app.push_screen(FormModal("Open a manual incident", [
+            Field("title", "Title", required=True, placeholder="what is wrong, where"),
+            Field("severity", "Severity", "medium", choices=list(incidents.SEVERITIES)),
+            Field("description", "What was seen", multiline=True)], submit="Open"), opened)

@@ -52,6 +52,7 @@ class JobFormScreen(BaseScreen):
         self.ident = ident
         self.callables: dict[str, dict] = {}
         self.job: dict | None = None
+        self.pristine: dict | None = None  # the field values as loaded: leaving with others asks first
 
     @property
     def refresh_seconds(self) -> float:
@@ -142,6 +143,18 @@ class JobFormScreen(BaseScreen):
             self.query_one("#job-timeout", Input).value = str(job.get("timeout_s", 600))
             self.query_one("#job-policy", Select).value = job.get("misfire_policy") or "once"
         self.show_callable()
+        if first:
+            self.call_after_refresh(self.mark_pristine)
+
+    def field_values(self) -> dict:
+        return {w.id: w.value for w in self.query("#job-form Input, #job-form Select") if w.id}
+
+    def mark_pristine(self) -> None:
+        self.pristine = self.field_values()
+
+    @property
+    def dirty(self) -> bool:
+        return self.pristine is not None and not self.read_only and self.field_values() != self.pristine
 
     # -- live checks --------------------------------------------------------
     @on(Select.Changed, "#job-callable")
@@ -235,4 +248,16 @@ class JobFormScreen(BaseScreen):
 
     @on(Button.Pressed, "#cancel")
     def action_back(self) -> None:
-        self.dismiss(False)
+        if not self.dirty:
+            self.dismiss(False)
+            return
+        from batchops.tui.screens.prompt import ChoiceModal
+
+        def chosen(choice: str | None) -> None:
+            if choice == "discard":
+                self.dismiss(False)
+            elif choice == "save":
+                self.action_save()
+
+        self.app.push_screen(ChoiceModal("Leave with unsaved changes?", "The job form has changes that are not saved.",
+                                         [("save", "Save"), ("discard", "Discard changes")]), chosen)

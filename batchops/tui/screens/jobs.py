@@ -11,16 +11,17 @@ from batchops.tui.screens.base import ListScreen
 
 class JobsScreen(ListScreen):
     AREA = "jobs"
-    HELP = ("Scheduled jobs (cron in each job's own zone). n new, e or enter edit (with the next five fire "
-            "times), t trigger now, p pause/resume, d delete.")
+    HELP = ("Scheduled jobs (cron in each job's own zone). Enter opens a job with its recent runs, n new, "
+            "e edit (with the next five fire times), t trigger now, p pause/resume, d delete.")
     COLUMNS = [("id", "ID"), ("name", "Name"), ("cron", "Cron"), ("next", "Next run"), ("last", "Last status"),
                ("paused", "Paused"), ("zone", "Zone"), ("callable", "Callable"), ("last_at", "Last run")]
-    MUTATING = frozenset({"new", "trigger", "pause", "delete"})
+    MUTATING = frozenset({"new", "trigger", "pause", "resume", "delete"})
     BINDINGS = [
         Binding("n", "new", "New"),
         Binding("e", "edit", "Edit"),
         Binding("t", "trigger", "Trigger"),
         Binding("p", "pause", "Pause"),
+        Binding("p", "resume", "Resume"),
         Binding("d", "delete", "Delete"),
     ]
 
@@ -39,7 +40,23 @@ class JobsScreen(ListScreen):
         return jobs.list_jobs()
 
     def open(self, ident: int) -> None:
-        self.edit(ident)
+        from batchops.tui.screens.job_detail import JobDetailScreen
+
+        self.app.push_screen(JobDetailScreen(ident))
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action in ("pause", "resume"):  # the footer says Resume on a paused job
+            row = self.pager.selected_row() if self.is_mounted else None
+            if row is None or bool(row.get("paused")) != (action == "resume"):
+                return False
+        return super().check_action(action, parameters)
+
+    def on_data_table_row_highlighted(self) -> None:
+        self.refresh_bindings()
+
+    def apply(self, data) -> None:
+        super().apply(data)
+        self.refresh_bindings()
 
     def edit(self, ident: int | None) -> None:
         from batchops.tui.screens.job_form import JobFormScreen
@@ -61,13 +78,14 @@ class JobsScreen(ListScreen):
 
     def action_pause(self) -> None:
         row = self.pager.selected_row()
-        if not row:
-            return
-        if row.get("paused"):
-            self.act("pause", jobs.resume_job, row["id"], note=lambda r: f"job {r['name']} resumed; next run "
-                                                                          f"{display.when(r.get('next_run_at'))}")
-        else:
+        if row:
             self.act("pause", jobs.pause_job, row["id"], note=lambda r: f"job {r['name']} paused")
+
+    def action_resume(self) -> None:
+        row = self.pager.selected_row()
+        if row:
+            self.act("resume", jobs.resume_job, row["id"], note=lambda r: f"job {r['name']} resumed; next run "
+                                                                           f"{display.when(r.get('next_run_at'))}")
 
     def action_delete(self) -> None:
         from batchops.tui.screens.confirm import TypedConfirm

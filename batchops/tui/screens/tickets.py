@@ -15,11 +15,14 @@ from batchops.tui.screens.base import ListScreen
 
 class TicketsScreen(ListScreen):
     AREA = "tickets"
-    HELP = "Action items linked to incidents. a assigns, s resolves with a resolution; enter opens the incident."
+    HELP = ("Action items linked to incidents. a assigns, s resolves with a resolution, e edits the title or "
+            "assignee, d deletes one opened by mistake; enter opens the incident.")
     COLUMNS = [("id", "Ticket"), ("state", "State"), ("incident", "Incident"), ("assignee", "Assignee"),
                ("title", "Title"), ("resolution", "Resolution"), ("created", "Created")]
     MUTATING = frozenset({"ticket"})
-    BINDINGS = [Binding("a", "ticket('assign')", "Assign"), Binding("s", "ticket('resolve')", "Resolve")]
+    BINDINGS = [Binding("a", "ticket('assign')", "Assign"), Binding("s", "ticket('resolve')", "Resolve"),
+                Binding("e", "ticket('edit')", "Edit"), Binding("d", "ticket('delete')", "Delete")]
+    ANY_STATE = ("edit", "delete")  # allowed on every ticket, whatever its state
 
     def compose_filters(self) -> ComposeResult:
         yield Select([(s, s) for s in tickets.TICKET_STATES], prompt="state: any", id="filter-state",
@@ -27,9 +30,9 @@ class TicketsScreen(ListScreen):
 
     def cells(self, row: dict) -> list:
         return [str(row["id"]), display.badge(row.get("state")),
-                f"#{row.get('incident_id')} {display.text(row.get('incident_title'), 24)}",
+                f"#{row.get('incident_id')} {display.text(row.get('incident_title'), self.wide(24))}",
                 row.get("assignee") or "-", display.text(row.get("title"), self.wide(36)),
-                display.text(row.get("resolution"), 24), display.when(row.get("created_at"), compact=True)]
+                display.text(row.get("resolution"), self.wide(24)), display.when(row.get("created_at"), compact=True)]
 
     def load(self, params: dict):
         return tickets.list_tickets(state=params.get("state"), limit=params["limit"], before_id=params["before_id"])
@@ -44,7 +47,8 @@ class TicketsScreen(ListScreen):
             if self.read_only:
                 return False
             row = self.pager.selected_row() if self.is_mounted else None
-            return True if row and parameters[0] in (row.get("allowed_actions") or []) else None
+            allowed = [*(row.get("allowed_actions") or []), *self.ANY_STATE] if row else []
+            return True if parameters[0] in allowed else None
         return super().check_action(action, parameters)
 
     def on_data_table_row_highlighted(self) -> None:
@@ -71,3 +75,20 @@ class TicketsScreen(ListScreen):
                              note=f"ticket {row['id']} resolved")
             self.app.push_screen(FormModal(f"Resolve ticket {row['id']}: {row['title']}", [
                 Field("resolution", "Resolution", multiline=True, required=True)], submit="Resolve"), resolved)
+        elif action == "edit":
+            def edited(values):
+                if values:
+                    self.act("ticket", tickets.edit, row["id"], title=values["title"], assignee=values["to"],
+                             note=f"ticket {row['id']} edited")
+            self.app.push_screen(FormModal(f"Edit ticket {row['id']}", [
+                Field("title", "Title", row.get("title") or "", required=True),
+                Field("to", "Assignee (empty: nobody)", row.get("assignee") or "")], submit="Save"), edited)
+        elif action == "delete":
+            from batchops.tui.screens.prompt import ChoiceModal
+
+            def deleted(choice):
+                if choice == "delete":
+                    self.act("ticket", tickets.delete, row["id"], note=f"ticket {row['id']} deleted")
+            self.app.push_screen(ChoiceModal(f"Delete ticket {row['id']}?",
+                                             f"{row['title']} (incident {row.get('incident_id')}); the incident's "
+                                             "timeline keeps a note.", [("delete", "Delete")]), deleted)

@@ -47,9 +47,10 @@ def parse_report(data: bytes, limit: int = PREVIEW_ROWS) -> tuple[list[str], lis
 class UploadDetailScreen(DetailScreen):
     AREA = "uploads"
     HELP = "An upload with its runs and incidents; the Preview tab shows the published report (first 200 rows)."
-    MUTATING = frozenset({"export", "retry", "delete"})
+    MUTATING = frozenset({"export", "retry", "delete", "edit"})
     BINDINGS = [
-        Binding("p", "preview", "Preview"),
+        Binding("p", "preview", "Preview", show=False),  # ] reaches the tab too; 80 columns need the room
+        Binding("e", "edit", "Edit"),
         Binding("x", "export", "Export"),
         Binding("t", "retry", "Retry"),
         Binding("d", "delete", "Delete"),
@@ -176,6 +177,23 @@ class UploadDetailScreen(DetailScreen):
     def action_export(self) -> None:
         if self.upload:
             ask_export(self, self.upload)
+
+    def action_edit(self) -> None:
+        """Department and notes before a retry (a new plan: `batchops uploads edit --plan`)."""
+        from batchops.services.upload_edit import edit_upload
+        from batchops.tui.screens.prompt import Field, FormModal
+
+        up = self.upload
+        if not up:
+            return
+
+        def edited(values):
+            if values:
+                self.act("edit", edit_upload, up["id"], department=values["department"], notes=values["notes"],
+                         note=f"upload {up['id']} edited; t retries it")
+        self.app.push_screen(FormModal(f"Edit upload {up['id']}: {up['original_name']}", [
+            Field("department", "Department", up.get("department") or ""),
+            Field("notes", "Notes", up.get("notes") or "", multiline=True)], submit="Save"), edited)
 
     def action_retry(self) -> None:
         if self.upload:

@@ -14,7 +14,8 @@ class Card(Vertical):
     """A KPI: a big value, a title and a one-line note."""
 
     DEFAULT_CSS = """
-    Card { border: round $primary 60%; height: 5; width: 1fr; min-width: 14; padding: 0 1; }
+    Card { border: round $primary 60%; height: 4; width: 1fr; min-width: 14; padding: 0 1; }
+    Card Static { height: 1; text-wrap: nowrap; text-overflow: ellipsis; }
     Card .value { text-style: bold; color: $text; }
     Card .note { color: $text-muted; }
     """

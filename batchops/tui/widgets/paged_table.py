@@ -9,7 +9,6 @@ stack of ``before_id`` values, so going back costs what going forward does.
 
 from __future__ import annotations
 
-import re
 from typing import Any, Callable, Sequence
 
 from rich.cells import cell_len
@@ -17,6 +16,9 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
+
+from batchops.incidents import patterns
+from batchops.terminal import safe_text
 
 PAGE_SIZE = 200
 
@@ -113,14 +115,16 @@ class PagedTable(Vertical):
             return rows
         invert = self.pattern.startswith("!")
         raw = self.pattern[1:] if invert else self.pattern
-        try:
-            rx = re.compile(raw, re.IGNORECASE)
-        except re.error:
-            rx = re.compile(re.escape(raw), re.IGNORECASE)
+        if not raw:
+            return rows
+        try:  # the known-error engine: a slow pattern runs out of budget instead of freezing the UI
+            rx = patterns.compile_pattern(raw)
+        except patterns.error:
+            rx = patterns.compile_pattern(patterns.regex.escape(raw))
         out = []
         for row in rows:
             line = " ".join(_plain(c) for c in self.cells(row))
-            if bool(rx.search(line)) != invert:
+            if patterns.search(rx, line) != invert:
                 out.append(row)
         return out
 
@@ -136,7 +140,7 @@ class PagedTable(Vertical):
     def redraw(self) -> None:
         table = self.table
         rows = self.filtered(self.rows)
-        shown = [(str(r["id"]), tuple(self.cells(r))) for r in rows]
+        shown = [(str(r["id"]), tuple(map(_safe_cell, self.cells(r)))) for r in rows]
         if shown != self._shown:
             widths = self.widths(shown)
             keys_now = [k for k, _ in self._shown]
@@ -216,7 +220,7 @@ class PagedTable(Vertical):
 
 def fill_table(table: DataTable, rows: Sequence[tuple[str, Sequence[Any]]]) -> bool:
     """Replace a small table's rows (key, cells) unless they are unchanged; keeps the cursor."""
-    rows = [(str(k), tuple(c)) for k, c in rows]
+    rows = [(str(k), tuple(map(_safe_cell, c))) for k, c in rows]
     if getattr(table, "_batchops_rows", None) == rows:
         return False
     selected = None
@@ -233,6 +237,14 @@ def fill_table(table: DataTable, rows: Sequence[tuple[str, Sequence[Any]]]) -> b
         table.move_cursor(row=keys.index(selected), animate=False)
     table._batchops_rows = rows
     return True
+
+
+def _safe_cell(value: Any) -> Any:
+    """A cell with its control characters escaped (a file name may carry ESC sequences)."""
+    if isinstance(value, Text):
+        plain = safe_text(value.plain)
+        return value if plain == value.plain else Text(plain, style=value.style)
+    return value if not isinstance(value, str) else safe_text(value)
 
 
 def _plain(value: Any) -> str:
