@@ -64,6 +64,7 @@ def _check_plain(loaded, expected) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # tesseract on 300-dpi pages: minutes on a loaded 2-core machine
 @needs_tesseract
 def test_clean_300_dpi_scans_publish_exactly_the_original(samples_dir, expected, tmp_path, settings):
     ruled = samples_dir / "gradebook_arts.pdf"
@@ -89,6 +90,7 @@ def exact_or_refused(load, check) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # tesseract on 300-dpi pages: minutes on a loaded 2-core machine
 @needs_tesseract
 def test_skewed_noisy_scan_is_exact_or_refused(samples_dir, tmp_path, settings):
     ruled = samples_dir / "gradebook_arts.pdf"
@@ -98,6 +100,7 @@ def test_skewed_noisy_scan_is_exact_or_refused(samples_dir, tmp_path, settings):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # tesseract on 300-dpi pages: minutes on a loaded 2-core machine
 @needs_tesseract
 def test_a_page_scanned_upside_down(samples_dir, tmp_path, settings):
     ruled = samples_dir / "gradebook_arts.pdf"
@@ -125,6 +128,7 @@ def test_rules_are_found_on_a_ruled_page_only(samples_dir):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # tesseract on 300-dpi pages: minutes on a loaded 2-core machine
 @needs_tesseract
 def test_a_photo_of_the_page_is_read_like_the_pdf(samples_dir, expected, tmp_path, run):
     (image,) = scan_images(samples_dir / "gradebook_arts_plain.pdf", 300)
@@ -136,6 +140,7 @@ def test_a_photo_of_the_page_is_read_like_the_pdf(samples_dir, expected, tmp_pat
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # tesseract on 300-dpi pages: minutes on a loaded 2-core machine
 @needs_tesseract
 def test_a_degraded_scan_is_refused_not_published_wrong(samples_dir, tmp_path, settings):
     bad = scanned_pdf(tmp_path, samples_dir / "gradebook_arts.pdf", 100, angle=-2, noise=70)
