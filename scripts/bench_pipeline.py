@@ -95,9 +95,15 @@ def execute(run_id):
         counts["phase"] = "after"
 counts["after"] = 0
 processing.execute = execute
-res = processing.process_file(sys.argv[2], plan="transform")
-assert res["status"] == "published", res
-print(json.dumps(counts))
+out = {}
+for run in ("cold", "warm"):  # the second run is what a worker that has run one before does
+    for k in ("submit", "execute", "after"):
+        counts[k] = 0
+    counts["phase"] = "submit"
+    res = processing.process_file(sys.argv[2], plan="transform")
+    assert res["status"] == "published", res
+    out[run] = {k: counts[k] for k in ("submit", "execute", "after")}
+print(json.dumps(out))
 """
 
 
@@ -298,10 +304,12 @@ def main() -> int:
         if "sql" in only:
             _, _, out = measure([PY, "-c", SQL_COUNT, str(tmp / "sqlhome"), str(tmp / "small.csv")], env)
             counts = json.loads(out.strip().splitlines()[-1])
-            line("SQL statements: process_file before the run (upload, run row)", str(counts["submit"]))
-            n = counts["execute"]
-            print(f"  {'SQL statements: the pipeline run (execute)':<58} {n:>22}  (goal <= 20){'  MET' if n <= 20 else '  NOT MET'}")
-            line("SQL statements: after the run (result object)", str(counts["after"]))
+            for run in ("cold", "warm"):
+                c = counts[run]
+                line(f"SQL statements, {run} process: process_file before the run", str(c["submit"]))
+                n = c["execute"]
+                print(f"  {f'SQL statements, {run} process: the pipeline run (execute)':<58} {n:>22}  "
+                      f"(goal <= 20){'  MET' if n <= 20 else '  NOT MET'}")
         if "csv" in only:
             steps = json.loads(bench.out("csv_ours")).get("steps") or []
             if steps:

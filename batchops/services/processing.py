@@ -139,8 +139,9 @@ def _reserve(upload_id: int, trigger: str, attempt: int | None) -> tuple[JobRun,
     return run, previous
 
 
-def result_dict(run_id: int) -> dict:
-    run = JobRun.get_by_id(run_id)
+def result_dict(run_id: int, run: JobRun | None = None) -> dict:
+    """``run``: the row as just written, when the caller has it (one read less)."""
+    run = run if run is not None and run.id == run_id else JobRun.get_by_id(run_id)
     upload = Upload.get_by_id(run.upload_id) if run.upload_id else None
     from batchops.store.models import Incident
 
@@ -180,6 +181,47 @@ class _Heartbeat(threading.Thread):
                 pass
 
 
+class _Progress(threading.Thread):
+    """Saves the run's steps and log (own connection), at most one write per ``delay``.
+
+    A step that lasts shows as running within ``delay``; the records of quick steps are
+    coalesced (the final record writes them all), so a small run costs a few statements.
+    """
+
+    def __init__(self, run_id: int, delay: float = 1.0):
+        super().__init__(daemon=True, name=f"progress-{run_id}")
+        self.run_id, self.delay = run_id, delay
+        self.lock, self.wake, self.halt = threading.Lock(), threading.Event(), threading.Event()
+        self.pending: tuple[list[dict], str] | None = None
+
+    def update(self, steps: list[dict], log: str) -> None:
+        with self.lock:
+            self.pending = (steps, log)
+        self.wake.set()
+
+    def run(self):
+        while not self.halt.is_set():
+            self.wake.wait()
+            if self.halt.wait(self.delay):
+                return  # stopping: the final record writes the steps
+            with self.lock:
+                pending, self.pending = self.pending, None
+                self.wake.clear()
+            if pending is None:
+                continue
+            try:
+                with db.connection_context():
+                    runs.save_progress(self.run_id, *pending)
+            except Exception:  # progress is advisory; the final record is not
+                pass
+
+    def stop(self) -> None:
+        """No write after this returns (the final record must not be overwritten by an older snapshot)."""
+        self.halt.set()
+        self.wake.set()
+        self.join()
+
+
 def _step_dict(step) -> dict:
     data = asdict(step)
     data["started_at"] = clock.iso(step.started_at)
@@ -208,12 +250,15 @@ def execute(run_id: int) -> dict:
     log_lines: list[str] = [f"{clock.fmt(utc_now(), seconds=True)} run {run.id} attempt {run.attempt} "
                             f"({run.trigger}) for upload {upload.id} {upload.original_name!r}, plan {upload.plan}"]
 
+    progress = _Progress(run.id)
+    progress.start()
+
     def on_step(step) -> None:
         steps[step.name] = _step_dict(step)
         if step.status != "running":
             log_lines.append(f"{clock.fmt(utc_now(), seconds=True)} {step.name}: {step.status} "
                              f"in {clock.fmt_duration(step.duration_s)} - {step.message}")
-        runs.save_progress(run.id, list(steps.values()), "\n".join(log_lines))
+        progress.update(list(steps.values()), "\n".join(log_lines))
         _pause_hook(step.name, step.status)
 
     plan_config = dict(upload.plan_config or {})
@@ -239,6 +284,7 @@ def execute(run_id: int) -> dict:
         result = run_pipeline(request, from_config(cfg), on_step=on_step)
     except BaseException as exc:
         beat.stopped.set()
+        progress.stop()
         full = disk_full(exc)
         error = exc if isinstance(exc, BatchOpsError) else PipelineError(
             full.message, code=full.code) if full is not None else PipelineError(
@@ -252,10 +298,11 @@ def execute(run_id: int) -> dict:
             raise
         return result_dict(run.id)
     beat.stopped.set()
+    progress.stop()
     log_lines.append(f"{clock.fmt(utc_now(), seconds=True)} published {result.rows_out} rows")
     done = _record_success(run.id, upload.id, result, list(steps.values()), "\n".join(log_lines))
     failures.handle_success(done)
-    return result_dict(run.id)
+    return result_dict(run.id, done)
 
 
 @retry_busy
