@@ -184,10 +184,11 @@ def _header_repeats(df, header: list[str]) -> list[int]:
     if len(df.columns) != len(header) or not len(df):
         return []
     keys = [snake(h) for h in header]
-    order = sorted(range(len(keys)), key=lambda j: df.iloc[:, j].nunique(dropna=False))
+    head = df.iloc[:1000]  # the order only decides the cost, never the answer
+    order = sorted(range(len(keys)), key=lambda j: head.iloc[:, j].nunique(dropna=False))
     cand = np.arange(len(df))
     for j in order:
-        col = df.iloc[cand, j]
+        col = df.iloc[:, j] if len(cand) == len(df) else df.iloc[cand, j]
         good = [v for v in col.drop_duplicates() if snake(_text(v)) == keys[j]]
         keep = col.isin([v for v in good if _text(v)]).to_numpy(dtype=bool)
         if any(not _text(v) for v in good):
