@@ -52,27 +52,40 @@ def _shape(value: str) -> str:
     return re.sub(r"[^\W\d_]+", "a", re.sub(r"\d", "9", value.strip()))
 
 
-def _header_is_data(header: list[str], columns: list[list[str]]) -> bool:
-    """Two or more header cells (one with a digit) have the shape most values in their column have."""
-    alike, digit = 0, False
-    for h, values in zip(header, columns):
-        values = [v for v in values if v]
-        if not h or not values:
-            continue
-        shape = _shape(h)
-        if sum(1 for v in values if _shape(v) == shape) * 2 >= len(values):
-            alike += 1
-            digit = digit or any(ch.isdigit() for ch in h)
-    return alike >= 2 and digit
+def _header_is_data(header: list[str], counts_of) -> bool:
+    """Two or more header cells (one with a digit) have the shape most values in their column have.
+
+    ``counts_of(j)``: column j's non-empty cells as text -> how often. Columns under a header
+    with a digit are judged first: without one of them alike, the answer is no (most headers).
+    """
+    judged: dict[int, bool] = {}
+
+    def alike(j: int) -> bool:
+        if j not in judged:
+            h, counts = header[j], (counts_of(j) if header[j] else {})
+            total = sum(counts.values())
+            shape = _shape(h) if total else ""
+            judged[j] = bool(total) and sum(n for v, n in counts.items() if _shape(v) == shape) * 2 >= total
+        return judged[j]
+
+    if not any(alike(j) for j, h in enumerate(header) if any(ch.isdigit() for ch in h)):
+        return False
+    return sum(1 for j in range(len(header)) if alike(j)) >= 2
+
+
+def _counts(values) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for v in values:
+        if v:
+            out[v] = out.get(v, 0) + 1
+    return out
 
 
 def score_table(header: list[str], rows: list[list[str]], kind: str, signals: list[dict] | None = None) -> Verdict:
-    signals = signals or []
-    reasons: list[str] = []
-    tripped: dict[int, str] = {}
     pdf = kind == "pdf"
     width = len(header)
     header_key = [snake(h) for h in header]
+    tripped: dict[int, str] = {}
     for i, cells in enumerate(rows):
         texts = [c for c in cells if c]
         why = ""
@@ -86,17 +99,28 @@ def score_table(header: list[str], rows: list[list[str]], kind: str, signals: li
             why = "only one cell filled: " + texts[0][:40]
         if why:
             tripped[i] = why
-    n = max(1, len(rows))
+
+    def counts_of(j: int) -> dict[str, int]:
+        return _counts(r[j] if j < len(r) else "" for r in rows)
+
+    return _verdict(header, len(rows), tripped, counts_of, kind, signals or [])
+
+
+def _verdict(header: list[str], n_rows: int, tripped: dict[int, str], counts_of, kind: str,
+             signals: list[dict]) -> Verdict:
+    """The score from the tripped rows and the whole-table checks."""
+    pdf = kind == "pdf"
+    reasons: list[str] = []
+    n = max(1, n_rows)
     score = 1.0 - len(tripped) / n
     if tripped:
-        reasons.append(f"{len(tripped)} of {len(rows)} rows look wrong")
+        reasons.append(f"{len(tripped)} of {n_rows} rows look wrong")
     spanning = [s for s in signals if s.get("kind") == "spanning_line"]
     if spanning:
         score -= len(spanning) / n
         reasons.append(f"{len(spanning)} line(s) reached over several columns (page {spanning[0].get('page')})")
-    columns = [[r[j] if j < len(r) else "" for r in rows] for j in range(width)]
     guessed = any(s.get("kind") == "header_guessed" for s in signals)
-    if guessed or _header_is_data(header, columns):
+    if guessed or _header_is_data(header, counts_of):
         score -= 0.5
         reasons.append("the header row looks like a data row")
     if pdf and sum(1 for h in header if h and is_num(h)) * 2 > max(1, sum(1 for h in header if h)):
@@ -114,13 +138,71 @@ def score_table(header: list[str], rows: list[list[str]], kind: str, signals: li
 
 
 def check(loaded) -> Verdict:
-    """Score a ``Loaded`` table (its cells as text, missing -> '')."""
+    """Score a ``Loaded`` table (its cells as text, missing -> '').
+
+    A PDF's table (small; every row check applies) is scored row by row. Other tables
+    only have the header-repeat row check, done on each column's distinct values, so a
+    million-row CSV costs what its distinct values cost - with the very same verdict.
+    """
     import pandas as pd
 
     df = loaded.df
     header = ["" if h is None or pd.isna(h) else str(h) for h in loaded.original_columns]
-    rows = [["" if pd.isna(v) else str(v) for v in rec] for rec in df.itertuples(index=False, name=None)]
-    return score_table(header, rows, loaded.kind, getattr(loaded, "signals", []))
+    signals = getattr(loaded, "signals", [])
+    if loaded.kind == "pdf":
+        rows = [[_text(v) for v in rec] for rec in df.itertuples(index=False, name=None)]
+        return score_table(header, rows, loaded.kind, signals)
+
+    def counts_of(j: int) -> dict[str, int]:
+        if j >= len(df.columns):
+            return {}
+        out: dict[str, int] = {}
+        for v, n in df.iloc[:, j].value_counts(dropna=True, sort=False).items():
+            t = _text(v)
+            if t:
+                out[t] = out.get(t, 0) + int(n)
+        return out
+
+    tripped = dict.fromkeys(_header_repeats(df, header), "repeats the header")
+    return _verdict(header, len(df), tripped, counts_of, loaded.kind, signals)
+
+
+def _text(v) -> str:
+    import pandas as pd
+
+    return "" if pd.isna(v) else str(v)
+
+
+def _header_repeats(df, header: list[str]) -> list[int]:
+    """Row positions whose every cell reads as the header (snake-case alike), at least one filled.
+
+    Columns are narrowed one at a time, fewest distinct values first; ``snake`` runs once
+    per distinct value of the rows still in question.
+    """
+    import numpy as np
+
+    if len(df.columns) != len(header) or not len(df):
+        return []
+    keys = [snake(h) for h in header]
+    head = df.iloc[:1000]  # the order only decides the cost, never the answer
+    order = sorted(range(len(keys)), key=lambda j: head.iloc[:, j].nunique(dropna=False))
+    cand = np.arange(len(df))
+    for j in order:
+        col = df.iloc[:, j] if len(cand) == len(df) else df.iloc[cand, j]
+        good = [v for v in col.drop_duplicates() if snake(_text(v)) == keys[j]]
+        keep = col.isin([v for v in good if _text(v)]).to_numpy(dtype=bool)
+        if any(not _text(v) for v in good):
+            keep = keep | col.isna().to_numpy(dtype=bool) | col.astype(str).eq("").to_numpy(dtype=bool)
+        cand = cand[keep]
+        if not len(cand):
+            return []
+    # the survivors: the whole row, exactly as the row-by-row check reads it
+    out = []
+    for pos in cand.tolist():
+        cells = [_text(df.iat[pos, k]) for k in range(len(keys))]
+        if any(cells) and [snake(c) for c in cells] == keys:
+            out.append(pos)
+    return out
 
 
 def row_findings(loaded, verdict: Verdict, severity: str) -> list[dict]:

@@ -50,7 +50,8 @@ def _text(v) -> object:
 def _column(values: list, text: bool) -> pd.Series:
     nonblank = [v for v in values if not blank(v)]
     if not text and nonblank and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in nonblank):
-        return pd.Series([np.nan if blank(v) else float(v) for v in values], dtype="float64")
+        # blank cells here are None, blank text or NaN: all but the numbers become NaN
+        return pd.Series([float(v) if isinstance(v, (int, float)) else np.nan for v in values], dtype="float64")
     if not text and nonblank and all(isinstance(v, (dt.datetime, dt.date)) for v in nonblank):
         return pd.Series(pd.to_datetime([None if blank(v) else v for v in values]))
     return pd.Series([_text(v) for v in values], dtype="str")

@@ -65,6 +65,13 @@ class SheetTable:
 
 
 def blank(v) -> bool:
+    t = type(v)  # the exact types first: this runs for every cell of a sheet
+    if t is str:
+        return not v.strip()
+    if t is int:
+        return False
+    if t is float:
+        return v != v  # NaN
     return v is None or (isinstance(v, str) and not v.strip()) or (isinstance(v, float) and math.isnan(v))
 
 
@@ -197,19 +204,19 @@ def _data_rows(rows: list[list], start: int, c0: int, c1: int,
     """Rows of the table below its header, within columns [c0, c1)."""
     width = c1 - c0
     repeats = [[_label(v) for v in r[c0:c1]] for r in header_rows]
+    repeats = [r + [None] * (width - len(r)) for r in repeats]
     out: list[int] = []
     numeric: dict[int, int] = {}
     after_blank = False
     for i in range(start, len(rows)):
         part = rows[i][c0:c1]
-        filled = _filled(part)
+        filled = [v for v in part if not blank(v)]
         if not filled:
             after_blank = True
             continue
         if isinstance(filled[0], str) and FOOTER_RE.match(filled[0]):
             break  # "Total", "Class average", "Note: ..." end the table
-        labels = [_label(v) for v in part] + [None] * (width - len(part))
-        if any(labels == r + [None] * (width - len(r)) for r in repeats):
+        if any(_labels_are(part, r) for r in repeats):
             continue  # the header again (printed-page habit)
         if after_blank:
             if len(filled) < max(2, width / 2):
@@ -219,9 +226,15 @@ def _data_rows(rows: list[list], start: int, c0: int, c1: int,
         after_blank = False
         out.append(i)
         for c, v in enumerate(part):
-            if isinstance(v, (int, float)) and not isinstance(v, bool) and not blank(v):
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and v == v:  # not NaN
                 numeric[c] = numeric.get(c, 0) + 1
     return out
+
+
+def _labels_are(part: Sequence, labels: list[str | None]) -> bool:
+    """``[_label(v) for v in part]``, padded with None, equals ``labels`` (stops at the first difference)."""
+    n = len(part)
+    return all((_label(part[j]) if j < n else None) == want for j, want in enumerate(labels))
 
 
 def _new_header(part: Sequence, numeric: dict[int, int], n_rows: int, below: list[list], c0: int, c1: int) -> bool:
@@ -269,8 +282,8 @@ def tables_at(rows: list[list], h: int, lookup: dict[str, str]) -> list[SheetTab
     segs = _segments(rows, header_rows, headers) or [(0, len(headers))]
     parts = [SheetTable(header_rows, c0, headers[c0:c1], _data_rows(rows, start, c0, c1, grid_headers))
              for c0, c1 in segs]
-    if len(parts) > 1 and _separate(parts, lookup):
-        return parts
+    if len(parts) == 1 or _separate(parts, lookup):
+        return parts  # (one block: it already is the whole table)
     c0, c1 = segs[0][0], segs[-1][1]
     return [SheetTable(header_rows, c0, headers[c0:c1], _data_rows(rows, start, c0, c1, grid_headers))]
 
