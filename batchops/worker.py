@@ -181,9 +181,9 @@ def run(workers: int | None = None, shutdown_timeout: float | None = None, perio
 
     from huey.consumer_options import ConsumerConfig
 
+    from batchops import context
     from batchops.errors import ConfigError
     from batchops.queue import app
-    from batchops import context
     from batchops.services import runs, tasks
     from batchops.store.db import db
 

@@ -65,7 +65,7 @@ def main() -> int:
         env.pop("XDG_CACHE_HOME", None)
 
         first, first_cpu = [], []
-        for i in range(args.first_runs):
+        for _ in range(args.first_runs):
             shutil.rmtree(f"{tmp}/cache", ignore_errors=True)
             first.append(timed([binary, "--help"], env, tmp))
             first_cpu.append(CPU[-1])

@@ -334,7 +334,7 @@ class Soak:
               f"worker had taken, re-queued in the drain: {c['lost_tasks_requeued']}; uploads with no run "
               f"recovered in the drain: {c['orphan_uploads_recovered']}")
         print(f"  uploads: {len(uploads)}; outcomes: " + ", ".join(f"{k} {v}" for k, v in outcomes.most_common()))
-        print(f"  runs: " + ", ".join(f"{k} {v}" for (k,), v in sorted(runs.items()))
+        print("  runs: " + ", ".join(f"{k} {v}" for (k,), v in sorted(runs.items()))
               + f"; recovered E_WORKER_LOST {recovered}, retries {retried}")
         # a killed CLI never told the operator about the files it had not reached yet: no upload is right
         print(f"  incidents: {self.query('SELECT COUNT(*) FROM incident')[0][0]}; "

@@ -21,8 +21,7 @@ def immediate(monkeypatch):
 
 
 def test_a_queued_upload_cannot_be_submitted_twice(app_ctx, samples_dir, monkeypatch):
-    from batchops.services import tasks
-    from batchops.services import processing, uploads
+    from batchops.services import processing, tasks, uploads
 
     monkeypatch.setattr(tasks, "enqueue_pipeline", lambda run_id, delay=None: None)  # no worker yet
     first = processing.process_file(samples_dir / "gradebook_science.csv", queue=True)
@@ -34,8 +33,7 @@ def test_a_queued_upload_cannot_be_submitted_twice(app_ctx, samples_dir, monkeyp
 
 
 def test_a_run_that_cannot_be_queued_is_cancelled_and_the_upload_given_back(app_ctx, samples_dir, monkeypatch):
-    from batchops.services import tasks
-    from batchops.services import processing, runs, uploads
+    from batchops.services import processing, runs, tasks, uploads
 
     failed = processing.process_file(samples_dir / "broken" / "missing_columns.csv")
     assert failed["status"] == "failed"

@@ -25,8 +25,8 @@ def _pct(value) -> str:
 
 
 def _render(d: dict) -> None:
-    from batchops.clock import fmt, fmt_duration
     from batchops.cli.output import console, table
+    from batchops.clock import fmt, fmt_duration
 
     out = console()
     up = d["uploads_today"]

@@ -6,9 +6,9 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    from batchops.cli import jobs, known_errors, pipeline, system, uploads
-    from batchops.cli import incidents as incidents_cli
     from batchops.cli import dashboard as dashboard_cli
+    from batchops.cli import incidents as incidents_cli
+    from batchops.cli import jobs, known_errors, pipeline, system, uploads
     from batchops.cli import tui as tui_cli
     from batchops.cli import worker as worker_cli
 

@@ -107,9 +107,8 @@ def delete(
     json_out: bool = JSON,
 ) -> None:
     """Delete a job (its past runs stay)."""
-    from batchops.services import jobs
-
     from batchops import context
+    from batchops.services import jobs
 
     setup()
     context.require_writable()  # refuse before asking, not after the operator said yes

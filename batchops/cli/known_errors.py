@@ -100,10 +100,9 @@ def delete(
     json_out: bool = JSON,
 ) -> None:
     """Delete a known error (incidents keep what was copied from it)."""
+    from batchops import context
     from batchops.cli.output import info
     from batchops.services import known_errors
-
-    from batchops import context
 
     setup()
     context.require_writable()  # refuse before asking, not after the operator said yes

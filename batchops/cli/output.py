@@ -130,7 +130,7 @@ def table(rows: list[dict], columns: list, title: str | None = None, empty: str 
     available = out.width - borders - sum(w for w, keep in zip(natural, whole) if keep)
     shared = dict(zip(text_cols, fit_widths([natural[i] for i in text_cols], available)))
     tbl = Table(title=safe_text(title) if title else None, header_style="bold", show_lines=False)
-    for i, (key, header) in enumerate(spec):
+    for i, (_key, header) in enumerate(spec):
         if whole[i]:
             tbl.add_column(header, no_wrap=True, min_width=natural[i])
         else:

@@ -112,8 +112,8 @@ def process(
 
 def _use_ocr(mode: str, queue: bool) -> None:
     """--ocr: this process's OCR mode (a queued run is read by the worker, with the worker's config)."""
-    from batchops.errors import InputError
     from batchops import context
+    from batchops.errors import InputError
 
     if mode not in ("never", "auto", "always"):
         raise InputError(f"--ocr must be never, auto or always, not {mode!r}", code="E_OCR_MODE")

@@ -104,9 +104,8 @@ def uploads_delete(
     json_out: bool = JSON,
 ) -> None:
     """Delete an upload, its reports and its original file."""
-    from batchops.services import uploads
-
     from batchops import context
+    from batchops.services import uploads
 
     setup()
     context.require_writable()  # refuse before asking, not after the operator said yes

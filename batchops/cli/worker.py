@@ -51,9 +51,8 @@ def restore(
     json_out: bool = JSON,
 ) -> None:
     """Replace the store with a backup (the current one is kept beside it)."""
-    from batchops.services import backup as service
-
     from batchops import context
+    from batchops.services import backup as service
 
     setup()
     context.require_writable()  # refuse before asking, not after the operator said yes

@@ -39,8 +39,8 @@ def allowed_path(value: str, what: str, configured: str | None = None) -> Path:
     or backup target given there must be ``configured`` (the setting's own path) or sit under it,
     or under one of ``automation.path_roots``. Symlinks are resolved first.
     """
-    from batchops.errors import InputError
     from batchops import context
+    from batchops.errors import InputError
 
     path = Path(value).expanduser().resolve()
     roots = [Path(r).expanduser().resolve() for r in context.config().automation.path_roots if r]

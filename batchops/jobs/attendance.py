@@ -16,12 +16,11 @@ from datetime import date as Date
 from datetime import datetime
 from pathlib import Path
 
-from batchops import clock
-from batchops.jobs._common import allowed_path, forget, remember_once
+from batchops import clock, context
 from batchops.automation.job_context import check_deadline, log
 from batchops.clock import utc_now
 from batchops.errors import InputError, JobError
-from batchops import context
+from batchops.jobs._common import allowed_path, forget, remember_once
 
 ABSENT = {"absent", "a", "ab", "abs"}
 SUFFIXES = {".csv", ".xlsx"}

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from batchops.jobs._common import allowed_path
 from batchops.automation.job_context import log
+from batchops.jobs._common import allowed_path
 
 
 def run_daily_backup(to: str | None = None, keep: int | None = None) -> dict:

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 
-from batchops import clock
+from batchops import clock, context
 from batchops.automation.job_context import log
 from batchops.clock import utc_now
-from batchops import context
-from batchops.store.objects import objects
 from batchops.store.models import Incident, Job, JobRun
+from batchops.store.objects import objects
 
 OPEN_STATES = ("open", "assigned", "analyzing")
 SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}

@@ -32,14 +32,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from batchops import clock
-from batchops.jobs._common import allowed_path, remember_once, seen
+from batchops import clock, context
 from batchops.automation.job_context import check_deadline, log
 from batchops.clock import utc_now
 from batchops.errors import BatchOpsError, InputError, JobError
 from batchops.http import check_userinfo
+from batchops.jobs._common import allowed_path, remember_once, seen
 from batchops.redact import redact
-from batchops import context
 from batchops.store import files
 
 SKIP_PREFIXES = (".", "~$")

@@ -19,10 +19,9 @@ import shutil
 import time
 from datetime import datetime, timedelta
 
-from batchops import clock
+from batchops import clock, context
 from batchops.automation.job_context import check_deadline, log
 from batchops.clock import utc_now
-from batchops import context
 from batchops.store.db import db, is_sqlite, write
 from batchops.store.models import AppState, Incident, JobRun, ScheduleClaim, Upload
 from batchops.store.objects import objects
@@ -41,12 +40,7 @@ def _delete_in_batches(query_ids, model, dry_run: bool) -> int:
         return len(ids)
     for start in range(0, len(ids), BATCH):
         check_deadline()
-        chunk = ids[start:start + BATCH]
-
-        def change():
-            model.delete().where(model.id.in_(chunk)).execute()
-
-        write(change)
+        write(_delete_ids, model, ids[start:start + BATCH])
     return len(ids)
 
 
@@ -173,3 +167,7 @@ def _db_size() -> int:
         return int(pages) * int(size)
     except Exception:  # noqa: BLE001
         return 0
+
+
+def _delete_ids(model, ids: list) -> None:
+    model.delete().where(model.id.in_(ids)).execute()

@@ -22,13 +22,12 @@ import urllib.request
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
-from batchops import clock
+from batchops import clock, context
 from batchops.automation.job_context import check_deadline, log
 from batchops.clock import utc_now
 from batchops.errors import BatchOpsError, InputError, JobError, StorageError
 from batchops.http import HostAllowList, check_url, open_url
 from batchops.redact import redact
-from batchops import context
 from batchops.store.objects import objects
 
 KEEP_SNAPSHOTS = 30

@@ -344,8 +344,8 @@ def run_pipeline(
     # 5. publish
     def publish():
         from batchops.pipeline import publish as pub
-        from batchops.pipeline.findings import finding
         from batchops.pipeline import summarize as sm
+        from batchops.pipeline.findings import finding
 
         out_dir = Path(req.out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)

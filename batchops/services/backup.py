@@ -29,10 +29,9 @@ import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
 
-from batchops import clock
+from batchops import clock, context
 from batchops.clock import utc_now
 from batchops.errors import InputError, WorkError
-from batchops import context
 from batchops.store import files
 from batchops.store.objects import objects
 

@@ -25,7 +25,13 @@ from batchops import clock
 from batchops.clock import as_utc, utc_now
 from batchops.incidents.workflow import ACTIVE_STATES
 from batchops.store.models import (
-    SEVERITIES, UPLOAD_STATUSES, Incident, IncidentEvent, JobRun, KnownError, Upload,
+    SEVERITIES,
+    UPLOAD_STATUSES,
+    Incident,
+    IncidentEvent,
+    JobRun,
+    KnownError,
+    Upload,
 )
 
 WINDOW_DAYS = 30
@@ -68,7 +74,7 @@ def response_cycles(since=None) -> list[dict]:
         by_incident[event.incident_id].append(event)
     cycles = []
     for incident_id, incident in incidents.items():
-        def new_cycle(opened):
+        def new_cycle(opened, incident_id=incident_id, incident=incident):
             return {"incident_id": incident_id, "severity": incident.severity, "opened": opened,
                     "acknowledged": None, "resolved": None}
 

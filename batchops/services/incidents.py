@@ -10,15 +10,23 @@ from __future__ import annotations
 
 from peewee import JOIN
 
+from batchops import context
 from batchops.clock import utc_now
 from batchops.errors import InputError, NotFound
 from batchops.incidents import workflow
 from batchops.incidents.workflow import ACTIVE_STATES
-from batchops import context
 from batchops.services.common import before_bound, get_or_404, row_dict
 from batchops.store.db import db, retry_busy
 from batchops.store.models import (
-    INCIDENT_STATES, SEVERITIES, Incident, IncidentEvent, Job, JobRun, KnownError, Ticket, Upload,
+    INCIDENT_STATES,
+    SEVERITIES,
+    Incident,
+    IncidentEvent,
+    Job,
+    JobRun,
+    KnownError,
+    Ticket,
+    Upload,
 )
 
 STATE_FILTERS = (*INCIDENT_STATES, "active")

@@ -10,10 +10,9 @@ missed-run policy of skip, once or all.
 
 from __future__ import annotations
 
-from batchops import clock
+from batchops import clock, context
 from batchops.clock import utc_now
 from batchops.errors import InputError, InvalidJSON
-from batchops import context
 from batchops.services.common import get_or_404, parse_json, row_dict
 from batchops.store.db import write
 from batchops.store.models import MISSED_POLICIES, TRIGGERS, Job, JobRun
@@ -270,8 +269,7 @@ def reserve_run(job_id, trigger: str = "cli", delay: float | None = None,
 
 def queue_run(run_id: int, delay: float | None = None) -> dict:
     """Enqueue a run written by ``reserve_run``; one that cannot be queued is cancelled."""
-    from batchops.services import tasks
-    from batchops.services import runs
+    from batchops.services import runs, tasks
 
     try:
         tasks.enqueue_job(run_id, delay=delay)
@@ -287,8 +285,7 @@ def queue_run(run_id: int, delay: float | None = None) -> dict:
 def run_job_now(job_id, trigger: str = "cli") -> dict:
     """Create a job run and execute it in this process (``jobs trigger --now``: no worker needed)."""
     from batchops.automation import registry
-    from batchops.services import job_runs
-    from batchops.services import runs
+    from batchops.services import job_runs, runs
 
     context.require_writable()
     job = get_job(job_id)

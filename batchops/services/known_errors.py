@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import re
 
+from batchops import context
 from batchops.clock import utc_now
 from batchops.errors import InputError
 from batchops.incidents import patterns, triage
-from batchops import context
 from batchops.services.common import get_or_404, row_dict
 from batchops.store.db import db, retry_busy
 from batchops.store.models import SEVERITIES, JobRun, KnownError

@@ -28,7 +28,15 @@ import peewee as pw
 from batchops.clock import as_utc, utc_now
 from batchops.store.db import db
 from batchops.store.models import (
-    INCIDENT_STATES, RUN_KINDS, RUN_STATUSES, SEVERITIES, UPLOAD_STATUSES, Incident, Job, JobRun, Upload,
+    INCIDENT_STATES,
+    RUN_KINDS,
+    RUN_STATUSES,
+    SEVERITIES,
+    UPLOAD_STATUSES,
+    Incident,
+    Job,
+    JobRun,
+    Upload,
 )
 
 log = logging.getLogger("batchops.metrics")

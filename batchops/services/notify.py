@@ -23,10 +23,9 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from batchops import clock
+from batchops import clock, context
 from batchops.clock import as_utc, utc_now
 from batchops.incidents.workflow import SYSTEM_ACTOR, add_event, severity_rank
-from batchops import context
 from batchops.store.db import db, retry_busy
 from batchops.store.models import Incident, IncidentEvent, JobRun, KnownError
 

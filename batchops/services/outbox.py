@@ -23,15 +23,13 @@ from pathlib import Path
 
 from peewee import IntegrityError
 
-from batchops import clock
+from batchops import clock, context
 from batchops.clock import utc_now
 from batchops.errors import BatchOpsError, ConfigError, StorageError
 from batchops.redact import redact, redact_data
-from batchops import context
 from batchops.store.db import db, retry_busy
 from batchops.store.models import AppState
 from batchops.store.objects import objects
-
 
 WEBHOOK_TIMEOUT_S = 10.0
 OUTBOX_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,120}\.json")

@@ -14,15 +14,14 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from batchops import clock
+from batchops import clock, context
 from batchops.clock import utc_now
 from batchops.errors import BatchOpsError, InputError, PipelineError, disk_full
-from batchops import context
 from batchops.services import reports, runs, uploads
 from batchops.store import files
 from batchops.store.db import db, retry_busy, write
-from batchops.store.objects import objects
 from batchops.store.models import JobRun, Upload
+from batchops.store.objects import objects
 
 # Reports above these sizes live only in storage under exports/ (the row keeps the key).
 STRICT_KEY = "strict"  # in an upload's plan_config: the run's flag, never passed to the plan
@@ -143,9 +142,8 @@ def _reserve(upload_id: int, trigger: str, attempt: int | None) -> tuple[JobRun,
 def result_dict(run_id: int) -> dict:
     run = JobRun.get_by_id(run_id)
     upload = Upload.get_by_id(run.upload_id) if run.upload_id else None
-    from batchops.store.models import Incident
-
     from batchops.pipeline.plans import no_effect
+    from batchops.store.models import Incident
 
     incident = (Incident.select(Incident.id).where(Incident.run == run.id).first()
                 if run.status == "failed" else None)
@@ -236,9 +234,9 @@ def execute(run_id: int, result: bool = True) -> dict | None:
 
     ``result=False`` (the worker, which has nobody to tell) skips reading it back.
     """
-    from batchops.services import failures
     from batchops.pipeline.runner import run_pipeline
     from batchops.pipeline.settings import from_config
+    from batchops.services import failures
 
     cfg = context.config()
     run = JobRun.get_by_id(run_id)

@@ -18,9 +18,9 @@ from datetime import timedelta
 
 from peewee import fn
 
+from batchops import context
 from batchops.clock import utc_now
 from batchops.errors import StorageError, SubmitLost
-from batchops import context
 from batchops.services import runs, uploads
 from batchops.store import files
 from batchops.store.db import db, retry_busy

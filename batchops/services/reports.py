@@ -11,8 +11,8 @@ from batchops import context
 from batchops.errors import InputError, StorageError, WorkError
 from batchops.services import runs, uploads
 from batchops.store import files
-from batchops.store.objects import key_of, objects
 from batchops.store.models import JobRun, Upload
+from batchops.store.objects import key_of, objects
 
 FORMATS = ("csv", "pdf")
 

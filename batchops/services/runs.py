@@ -20,10 +20,10 @@ from datetime import timedelta
 
 from peewee import JOIN
 
+from batchops import context
 from batchops.clock import utc_now
 from batchops.errors import InputError
 from batchops.redact import redact, redact_data
-from batchops import context
 from batchops.services.common import as_id, before_bound, get_or_404, row_dict
 from batchops.services.workers import pid_alive
 from batchops.store.db import atomic, db, is_sqlite, retry_busy

@@ -167,8 +167,8 @@ def _dispatch_job(job_id: int, now: datetime, grace: float, who: str) -> tuple[D
 
 def dispatch_due(now: datetime | None = None, who: str | None = None) -> list[dict]:
     """Enqueue every due job run once; returns what was done per job (for logs and tests)."""
-    from batchops.services import tasks
     from batchops import context
+    from batchops.services import tasks
 
     if context.config().read_only:
         return []

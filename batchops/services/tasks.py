@@ -93,8 +93,7 @@ def outcome(run_id: int, result: dict | None) -> str:
 
 def tick() -> None:
     """The one periodic task: dispatch due jobs (croniter, each job's zone), then recover orphans."""
-    from batchops.services import scheduler
-    from batchops.services import runs
+    from batchops.services import runs, scheduler
 
     with _store():
         try:

@@ -6,10 +6,10 @@ operators can add more. Every change is also written on the incident's timeline.
 
 from __future__ import annotations
 
+from batchops import context
 from batchops.clock import utc_now
 from batchops.errors import IllegalTransition, InputError
 from batchops.incidents import workflow
-from batchops import context
 from batchops.services.common import as_id, before_bound, get_or_404, row_dict
 from batchops.store.db import db, retry_busy
 from batchops.store.models import TICKET_STATES, Incident, Ticket

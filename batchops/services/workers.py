@@ -12,9 +12,8 @@ import os
 import socket
 from datetime import timedelta
 
-from batchops import clock
+from batchops import clock, context
 from batchops.clock import utc_now
-from batchops import context
 from batchops.store.db import db, is_sqlite, retry_busy
 from batchops.store.models import WorkerHeartbeat
 

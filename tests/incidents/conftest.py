@@ -67,8 +67,7 @@ def fail_pipeline(tmp_path):
     ``processing`` does, and hands it to triage.
     """
     from batchops.errors import PipelineError
-    from batchops.services import failures
-    from batchops.services import processing, runs, uploads
+    from batchops.services import failures, processing, runs, uploads
 
     def fail(name="grades.csv", code="E_MISSING_COLUMNS", message="Missing required column(s): student_id",
              step="validate", trigger="cli", upload_id=None, attempt=None):
@@ -89,8 +88,7 @@ def fail_pipeline(tmp_path):
 def fail_job():
     """fail_job(job_name, code, message, trigger="schedule") -> (run, incident)."""
     from batchops.errors import JobError
-    from batchops.services import failures
-    from batchops.services import runs
+    from batchops.services import failures, runs
     from batchops.store.models import Job
 
     def fail(job_name="status-digest", code="E_JOB_FAILED", message="boom", trigger="schedule", attempt=1):

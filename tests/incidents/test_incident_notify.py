@@ -157,9 +157,7 @@ def test_rate_limit_per_signature(configure, smtp, webhook, fail_pipeline):
 
 
 def test_recovered_notice_answers_an_alert(configure, smtp, webhook, fail_pipeline, good_csv):
-    from batchops.services import processing
-
-    from batchops.services import uploads
+    from batchops.services import processing, uploads
 
     configure(config_text(smtp.port, webhook.url))
     marks = uploads.create_upload(good_csv, original_name="marks.csv").id

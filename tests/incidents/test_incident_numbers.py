@@ -21,7 +21,13 @@ FIXED_NOW = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)  # 17:30 IST; loc
 def build_store(now):
     """Uploads, runs, incidents with timelines, workers and jobs, all at known offsets from ``now``."""
     from batchops.store.models import (
-        Incident, IncidentEvent, Job, JobRun, KnownError, Upload, WorkerHeartbeat,
+        Incident,
+        IncidentEvent,
+        Job,
+        JobRun,
+        KnownError,
+        Upload,
+        WorkerHeartbeat,
     )
 
     def upload(status, at):
@@ -178,9 +184,8 @@ def test_metrics_text_parses_and_matches_the_store(ctx):
 
 
 def test_queue_depth_sources(ctx, monkeypatch):
-    from batchops.services import metrics
-
     from batchops.queue import app as queue_app
+    from batchops.services import metrics
 
     monkeypatch.setattr(queue_app, "queue_depth", lambda: {"pending": 3, "scheduled": 2})
     assert metrics.queue_depth() == {"pending": 3.0, "scheduled": 2.0}

@@ -6,14 +6,14 @@ import string
 
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
 from hypothesis import strategies as st
+from pipeline_helpers import write
 
 from batchops.errors import PipelineError
 from batchops.pipeline.load_csv import load_csv
 from batchops.pipeline.settings import PipelineSettings
-
-from pipeline_helpers import write
 
 
 def test_science_sample(samples_dir, expected, settings):

@@ -14,12 +14,11 @@ import csv
 import pandas as pd
 import pdfplumber
 import pytest
+from pipeline_helpers import write
 
 from batchops.errors import PipelineError
 from batchops.pipeline.load_csv import load_csv
 from batchops.pipeline.settings import PipelineSettings
-
-from pipeline_helpers import write
 
 
 def _rows(path) -> list[list[str]]:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from pipeline_helpers import make_pdf, ruled_table, text_table
 
 from batchops.errors import PipelineError
 from batchops.pipeline.load_pdf import load_pdf
 from batchops.pipeline.settings import PipelineSettings
-
-from pipeline_helpers import make_pdf, ruled_table, text_table
 
 GRADES = ("Student ID", "Name", "Maths", "Science")
 STAFF = ("Teacher", "Subject", "Room")

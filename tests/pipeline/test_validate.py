@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from pipeline_helpers import write
 
 from batchops.errors import PipelineError
 from batchops.pipeline.load_csv import load_csv
 from batchops.pipeline.settings import PipelineSettings
 from batchops.pipeline.validate import validate
-
-from pipeline_helpers import write
 
 
 def _v(tmp_path, text, settings=None, department=None):

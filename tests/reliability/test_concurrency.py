@@ -12,11 +12,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 import corpus
-from reliability_helpers import (assert_clean_stderr, batchops, integrity, json_out, query, spawn, stop,
-                                 wait_for)
+import pytest
+from reliability_helpers import assert_clean_stderr, batchops, integrity, json_out, query, spawn, stop, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -76,7 +74,7 @@ def test_three_cli_writers_and_a_worker_lose_nothing(tmp_path):
         procs += [start("process", "--json", "--queue", "--", *queued[QUEUED // 2:])]
         procs += [start("jobs", "trigger", job["id"], "--json") for _ in range(2)]
         outputs = [(p, *p.communicate(timeout=90)) for p in procs]
-        for p, out, err in outputs:
+        for p, _out, err in outputs:
             assert_clean_stderr(err)
             assert p.returncode == 0, f"exit {p.returncode}: {p.args[3:6]}\n{err[-3000:]}"
 

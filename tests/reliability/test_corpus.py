@@ -15,9 +15,8 @@ import resource
 import time
 from pathlib import Path
 
-import pytest
-
 import corpus
+import pytest
 from reliability_helpers import assert_clean_stderr, batchops, integrity, json_out, query
 
 pytestmark = pytest.mark.slow  # two CLI batches over ~70 files, some of them megabytes

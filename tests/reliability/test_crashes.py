@@ -15,11 +15,19 @@ import signal
 import time
 from pathlib import Path
 
-import pytest
-
 import corpus
-from reliability_helpers import (assert_clean_stderr, batchops, integrity, json_out, kill_group, query, spawn,
-                                 stop, wait_for)
+import pytest
+from reliability_helpers import (
+    assert_clean_stderr,
+    batchops,
+    integrity,
+    json_out,
+    kill_group,
+    query,
+    spawn,
+    stop,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow
 

@@ -230,7 +230,7 @@ def test_transform_kpis_are_consistent(rows, pass_mark):
     ctx = _ctx({})
     ctx.settings = PipelineSettings(pass_mark=pass_mark)
     kpis = PLANS["transform"].run(df, ctx).report["kpis"]
-    for col, k in kpis["subjects"].items():
+    for k in kpis["subjects"].values():
         assert k["count"] + k["missing"] == len(df)
         if k["count"]:
             eps = 1e-9 * max(1.0, abs(k["max"]))

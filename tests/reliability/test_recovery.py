@@ -157,8 +157,7 @@ def test_an_upload_is_never_written_without_its_first_run(app_ctx, samples_dir, 
 
 
 def test_a_new_upload_that_cannot_be_queued_fails_instead_of_waiting(app_ctx, samples_dir, monkeypatch):
-    from batchops.services import tasks
-    from batchops.services import processing
+    from batchops.services import processing, tasks
     from batchops.store.models import JobRun, Upload
 
     def broken_queue(run_id, delay=None):
@@ -173,8 +172,7 @@ def test_a_new_upload_that_cannot_be_queued_fails_instead_of_waiting(app_ctx, sa
 
 
 def test_recovery_queues_an_orphaned_upload_whose_original_is_intact(app_ctx, samples_dir, immediate):
-    from batchops.services import tasks
-    from batchops.services import uploads
+    from batchops.services import tasks, uploads
     from batchops.store.models import JobRun, Upload
 
     staged = uploads.create_upload(samples_dir / "gradebook_science.csv")  # as the killed CLI left it
@@ -220,8 +218,7 @@ def test_recovery_fails_an_orphan_whose_original_is_damaged_with_an_incident(app
 
 
 def test_an_upload_with_a_live_run_is_not_an_orphan(app_ctx, samples_dir, monkeypatch):
-    from batchops.services import tasks
-    from batchops.services import processing, recovery
+    from batchops.services import processing, recovery, tasks
 
     monkeypatch.setattr(tasks, "enqueue_pipeline", lambda run_id, delay=None: None)  # no worker yet
     processing.process_file(samples_dir / "gradebook_science.csv", queue=True)

@@ -12,9 +12,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import pytest
-
 import corpus
+import pytest
 from reliability_helpers import assert_clean_stderr, batchops_here, json_out
 
 SECRET = "Sup3r-S3cret-SMTP-pw!"
@@ -41,8 +40,7 @@ def test_jobs_refuse_unregistered_callables_at_add_edit_and_run(rhome, tmp_path)
 
 
 def test_a_queued_run_of_a_tampered_job_is_refused_by_the_runner(app_ctx, tmp_path, monkeypatch):
-    from batchops.services import job_runs
-    from batchops.services import jobs, runs
+    from batchops.services import job_runs, jobs, runs
     from batchops.store.models import Job, JobRun
 
     monkeypatch.chdir(tmp_path)
@@ -163,9 +161,9 @@ def web():
 
 
 def test_scrape_refuses_non_http_urls_and_redirects_and_caps_size_and_time(app_ctx, web):
-    from batchops.jobs import scrape
     from batchops.errors import BatchOpsError
     from batchops.http import HostAllowList
+    from batchops.jobs import scrape
 
     loopback = HostAllowList(["127.0.0.1"])  # the test server; private targets are refused by default
 

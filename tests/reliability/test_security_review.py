@@ -15,7 +15,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-
 from reliability_helpers import assert_clean_stderr, batchops, json_out, query
 
 # The pathological message and patterns from finding 1: the uploader controls the text.
@@ -701,8 +700,8 @@ def slow_server():
 
 
 def test_11_a_server_dribbling_headers_cannot_outlast_the_timeout(app_ctx, slow_server, monkeypatch):
-    from batchops.jobs import scrape
     from batchops.errors import BatchOpsError
+    from batchops.jobs import scrape
     from batchops.services import outbox
 
     kwargs = {"allow": _loopback()} if _has_allow_lists() else {}
@@ -734,8 +733,8 @@ def _has_allow_lists() -> bool:
     "http://192.168.1.1:9/x", "http://169.254.169.254/latest/meta-data/", "http://[fe80::1]:9/x",
 ])
 def test_20_scrape_refuses_private_loopback_and_link_local_targets(app_ctx, url):
-    from batchops.jobs import scrape
     from batchops.errors import BatchOpsError
+    from batchops.jobs import scrape
 
     with pytest.raises(BatchOpsError) as exc:
         scrape.fetch(url, timeout=2, max_bytes=1000)
@@ -743,8 +742,8 @@ def test_20_scrape_refuses_private_loopback_and_link_local_targets(app_ctx, url)
 
 
 def test_20_redirects_are_checked_and_the_allow_list_opens_the_intranet(app_ctx, tmp_path, slow_server):
-    from batchops.jobs import scrape
     from batchops.errors import BatchOpsError
+    from batchops.jobs import scrape
 
     with pytest.raises(BatchOpsError) as exc:  # default: the loopback test server itself is refused
         scrape.fetch(f"{slow_server}/fine", timeout=2, max_bytes=10_000)
@@ -868,9 +867,8 @@ def test_12_job_path_arguments_must_sit_under_configured_roots(rhome, tmp_path):
 
 def _cli(capsys, *args) -> tuple[int, str, str]:
     """``batchops ARGS`` in this process (so the store's page cap below applies), with its exit code."""
-    from batchops.cli import main
     from batchops import context
-    from batchops.services.setup import configure
+    from batchops.cli import main
 
     context.reset()
     with pytest.raises(SystemExit) as done:

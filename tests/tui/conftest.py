@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+
 @pytest.fixture
 def make_app(app_ctx):
     """make_app(**kwargs) -> the app the operator gets, on this test's data home, refreshing fast."""

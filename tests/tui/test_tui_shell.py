@@ -113,8 +113,8 @@ def test_reopens_on_the_last_area(make_app):
 
 
 def test_read_only_hides_changes_and_services_refuse(make_app, samples):
-    from batchops.errors import ReadOnly
     from batchops import context
+    from batchops.errors import ReadOnly
     from batchops.services import jobs, processing
 
     processing.process_file(samples / "gradebook_science.csv", department="Science")

@@ -12,15 +12,14 @@ from __future__ import annotations
 import sys
 
 import pytest
-
-from workerlib import HERE, merge, write_config, BASE_SETTINGS
+from workerlib import BASE_SETTINGS, HERE, merge, write_config
 
 
 @pytest.fixture
 def wctx(home, monkeypatch, request):
     """Configured app (immediate queue) on ``home``; yields a namespace with cfg, home, reconfigure()."""
-    from batchops.queue import app as queue_app
     from batchops import context
+    from batchops.queue import app as queue_app
     from batchops.services.setup import configure
     from batchops.store.db import db
 

@@ -14,8 +14,7 @@ def _job(name, func, **extra):
 
 
 def _run(job, trigger="cli", attempt=1):
-    from batchops.services import job_runs
-    from batchops.services import runs
+    from batchops.services import job_runs, runs
 
     run = runs.create_run("job", job=job, trigger=trigger, attempt=attempt)
     return job_runs.execute(run.id)
@@ -101,10 +100,8 @@ def test_scheduled_run_never_overlaps_a_running_one(wctx):
 
 
 def test_busy_manual_run_is_requeued_with_a_delay(wctx, monkeypatch):
-    from batchops.services import job_runs
     from batchops.queue import app
-    from batchops.services import tasks
-    from batchops.services import runs
+    from batchops.services import job_runs, runs, tasks
     from batchops.store.models import JobRun
 
     job = _job("wait", "worker_helpers:noop")
@@ -153,8 +150,7 @@ def test_unregistered_callable_is_refused_at_run_time(wctx):
 
 
 def test_deleted_or_paused_job_runs_are_cancelled(wctx):
-    from batchops.services import job_runs
-    from batchops.services import jobs, runs
+    from batchops.services import job_runs, jobs, runs
 
     job = _job("gone", "worker_helpers:noop")
     run = runs.create_run("job", job=job, trigger="schedule")
@@ -179,8 +175,7 @@ def test_duplicate_delivery_does_nothing(wctx):
 @pytest.mark.parametrize("name", ["run_pipeline", "run_job"])
 def test_interrupted_task_is_put_back_on_the_queue(wctx, monkeypatch, name):
     """What the SIGNAL_INTERRUPTED handler does when a stopping worker abandons a running task."""
-    from batchops.services import tasks
-    from batchops.services import runs
+    from batchops.services import runs, tasks
     from batchops.store.models import JobRun, Upload
 
     calls = []
@@ -207,8 +202,7 @@ def test_queued_runs_without_a_task_are_queued_again(wctx, monkeypatch):
     from datetime import timedelta
 
     from batchops.queue import app
-    from batchops.services import tasks
-    from batchops.services import runs
+    from batchops.services import runs, tasks
     from batchops.store.models import JobRun
 
     monkeypatch.setenv("BATCHOPS_QUEUE_IMMEDIATE", "0")  # a real SQLite queue, with no consumer

@@ -79,8 +79,8 @@ def test_on_time_fire_is_dispatched_once_and_next_run_advances(wctx, enqueued):
 
 
 def test_not_due_paused_and_disabled_jobs_are_left_alone(wctx, enqueued):
-    from batchops.services.scheduler import dispatch_due
     from batchops.services import jobs
+    from batchops.services.scheduler import dispatch_due
 
     _pause_seeded()
     now = datetime(2026, 3, 2, 10, 0, 30, tzinfo=UTC)
@@ -139,8 +139,8 @@ def test_on_time_fire_wins_over_catch_up_with_policy_once(wctx, enqueued):
 
 
 def test_fire_while_previous_run_is_running_is_recorded_as_skipped(wctx, enqueued):
-    from batchops.services.scheduler import dispatch_due
     from batchops.services import runs
+    from batchops.services.scheduler import dispatch_due
     from batchops.store.models import JobRun
 
     _pause_seeded()
@@ -192,8 +192,8 @@ def test_a_broken_job_is_paused_with_the_reason(wctx, enqueued):
 
 
 def test_editing_a_job_changes_the_next_tick(wctx, enqueued):
-    from batchops.services.scheduler import dispatch_due
     from batchops.services import jobs
+    from batchops.services.scheduler import dispatch_due
 
     _pause_seeded()
     job = _job(cron="0 * * * *")

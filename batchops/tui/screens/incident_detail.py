@@ -12,7 +12,11 @@ from batchops.services import incidents
 from batchops.tui import display
 from batchops.tui.screens.base import DetailScreen
 from batchops.tui.screens.incidents import (
-    ACTION_KEYS, INCIDENT_BINDINGS, incident_action_state, retries, run_incident_action,
+    ACTION_KEYS,
+    INCIDENT_BINDINGS,
+    incident_action_state,
+    retries,
+    run_incident_action,
 )
 from batchops.tui.widgets.cards import KeyValues
 from batchops.tui.widgets.paged_table import fill_table

@@ -16,9 +16,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Input, Label, Select, Static
 
-from batchops import clock
+from batchops import clock, context
 from batchops.errors import BatchOpsError
-from batchops import context
 from batchops.services import jobs
 from batchops.tui.display import error_line
 from batchops.tui.messages import ActionDone

@@ -20,11 +20,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.suggester import Suggester, SuggestFromList
-from textual.widgets import (Button, Checkbox, DirectoryTree, Input, Label, ListItem, ListView, Select, Static,
-                             TextArea)
+from textual.widgets import Button, Checkbox, DirectoryTree, Input, Label, ListItem, ListView, Select, Static, TextArea
 
-from batchops.errors import BatchOpsError, InputError
 from batchops import context
+from batchops.errors import BatchOpsError, InputError
 from batchops.services import plans, ui_state
 from batchops.tui import staging
 from batchops.tui.display import error_line

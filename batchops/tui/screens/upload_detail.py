@@ -12,8 +12,8 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static, TabbedContent, TabPane
 
-from batchops.services import reports, ui_state, uploads
 from batchops.clock import fmt_size
+from batchops.services import reports, ui_state, uploads
 from batchops.tui import display
 from batchops.tui.messages import ActionDone, Loaded
 from batchops.tui.screens.base import DetailScreen
