@@ -132,6 +132,11 @@ class WorkerConfig:
 
 
 @dataclass
+class ReportConfig:
+    title: str = ""  # the PDF's title; empty: "<department> — <what the plan made>, <date>"
+
+
+@dataclass
 class Config:
     data_dir: str = ""  # empty: the platform's user data dir
     display_timezone: str = "Asia/Kolkata"
@@ -148,6 +153,7 @@ class Config:
     incidents: IncidentsConfig = field(default_factory=IncidentsConfig)
     automation: AutomationConfig = field(default_factory=AutomationConfig)
     worker: WorkerConfig = field(default_factory=WorkerConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
 
     # Where the config came from (not a setting).
     source: str = field(default="(defaults)", repr=False)

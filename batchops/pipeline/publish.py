@@ -135,6 +135,7 @@ class PdfSpec:
     generated_at: str
     blocks: list[Block] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    about: list[str] = field(default_factory=list)  # technical details, on a last "About this report" section
 
 
 def _fmt(v) -> str:
@@ -183,13 +184,25 @@ def _new_pdf(unicode: bool = True):
             spec = self.spec
             if spec is None:
                 return
-            self.set_font(self.face, "B", 12)
-            self.cell(0, 7, spec.title, new_x="LMARGIN", new_y="NEXT")
-            self.set_font(self.face, "", 8)
-            self.set_text_color(90, 90, 90)
-            self.cell(0, 5, _header_line(spec), new_x="LMARGIN", new_y="NEXT")
+            if self.page_no() > 1:  # a running line; the first page carries the title block
+                self.set_font(self.face, "", 8)
+                self.set_text_color(90, 90, 90)
+                self.cell(0, 5, f"{spec.school}  ·  {spec.title}", new_x="LMARGIN", new_y="NEXT")
+                self.set_text_color(0, 0, 0)
+                self.ln(2)
+                return
+            self.set_font(self.face, "B", 14)
+            self.set_text_color(40, 70, 120)
+            self.cell(0, 8, spec.school, new_x="LMARGIN", new_y="NEXT")
             self.set_text_color(0, 0, 0)
-            self.ln(2)
+            self.set_font(self.face, "B", 16)
+            self.multi_cell(0, 8, spec.title, new_x="LMARGIN", new_y="NEXT")
+            if spec.generated_at:
+                self.set_font(self.face, "", 9)
+                self.set_text_color(90, 90, 90)
+                self.cell(0, 5, f"Generated {spec.generated_at}", new_x="LMARGIN", new_y="NEXT")
+                self.set_text_color(0, 0, 0)
+            self.ln(4)
 
         def footer(self):
             self.set_y(-12)
@@ -217,10 +230,22 @@ def _core_font_ok(texts) -> bool:
 
 def _prepare(block: Block):
     """(shown rows, headers, cell strings per column) of one table block."""
+    from batchops.pipeline.report_text import display_name
+
     df = block.df
     if block.max_rows is not None and len(df) > block.max_rows:
         df = df.iloc[: block.max_rows]
-    return df, [str(c) for c in df.columns], [_column_strings(df[c], block.exact) for c in df.columns]
+    return df, [display_name(c) for c in df.columns], [_column_strings(df[c], block.exact) for c in df.columns]
+
+
+def _numeric_column(s: pd.Series, cells: list[str]) -> bool:
+    """Right-align a column of numbers: a numeric dtype, or text cells that all read as numbers."""
+    if pd.api.types.is_bool_dtype(s.dtype):
+        return False
+    if pd.api.types.is_numeric_dtype(s.dtype):
+        return True
+    filled = [c for c in cells if c]
+    return bool(filled) and all(re.match(_NUMBER, c.strip()) for c in filled)
 
 
 def render_pdf(spec: PdfSpec, missing: list[str] | None = None) -> bytes:
@@ -228,7 +253,7 @@ def render_pdf(spec: PdfSpec, missing: list[str] | None = None) -> bytes:
     widest = max((len(b.df.columns) for b in spec.blocks), default=1)
     orientation = "L" if widest > 6 else "P"
     prepared = [_prepare(b) for b in spec.blocks]
-    texts = [spec.title, _header_line(spec), "…", *spec.notes]
+    texts = [spec.title, _header_line(spec), "…", ABOUT, *spec.notes, *spec.about]
     for block, (_, headers, columns) in zip(spec.blocks, prepared):
         texts += [block.heading, block.note, *headers]
         for col in columns:
@@ -246,11 +271,40 @@ def render_pdf(spec: PdfSpec, missing: list[str] | None = None) -> bytes:
         pdf.ln(1)
     for block, shown in zip(spec.blocks, prepared):
         _table(pdf, block, orientation, shown)
+    if spec.about:
+        _about(pdf, spec.about, orientation)
     with _glyph_warnings() as missed:
         data = bytes(pdf.output())
     if missing is not None:
         missing.extend(missed)
     return data
+
+
+ABOUT = "About this report"
+_BODY_TOP = 7  # mm below the top margin on pages after the first (the running header line)
+
+
+def _keep_together(pdf, height: float, orientation: str) -> None:
+    """Start a block on a new page when it would split here but fits whole on a fresh page."""
+    room_here = pdf.page_break_trigger - pdf.get_y()
+    room_fresh = pdf.page_break_trigger - pdf.t_margin - _BODY_TOP
+    if height > room_here and height <= room_fresh:
+        pdf.add_page(orientation=orientation)
+
+
+def _about(pdf, lines: list[str], orientation: str) -> None:
+    """The technical details (source file, upload, plan settings) as plain lines, last."""
+    line_h = 5
+    _keep_together(pdf, 12 + line_h * len(lines), orientation)
+    pdf.ln(2)
+    pdf.set_draw_color(150, 150, 150)
+    pdf.line(pdf.l_margin, pdf.get_y(), pdf.l_margin + pdf.epw, pdf.get_y())
+    pdf.ln(2)
+    pdf.set_font(pdf.face, "B", 11)
+    pdf.cell(0, 7, ABOUT, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(pdf.face, "", 9)
+    for line in lines:
+        pdf.multi_cell(0, line_h, line, new_x="LMARGIN", new_y="NEXT")
 
 
 @contextmanager
@@ -320,11 +374,14 @@ def _table(pdf, block: Block, orientation: str, shown=None) -> None:
     char_w = size * 0.3528 * 0.62  # mm per character, a generous average for DejaVu Sans
     baseline = row_h * 0.72
 
+    right = [_numeric_column(df[c], col) for c, col in zip(df.columns, columns)]
+    has_note = bool(block.note or (block.max_rows is not None and total > block.max_rows))
+    _keep_together(pdf, 7 + (9 if has_note else 0) + (row_h + 1) + max(1, len(df)) * row_h + 3, orientation)
     if pdf.will_page_break(row_h * 4):
         pdf.add_page(orientation=orientation)
-    pdf.set_font(face, "B", 10)
+    pdf.set_font(face, "B", 11)
     pdf.cell(0, 7, block.heading, new_x="LMARGIN", new_y="NEXT")
-    if block.note or (block.max_rows is not None and total > block.max_rows):
+    if has_note:
         pdf.set_font(face, "", 8)
         note = block.note or f"Showing {len(df):,} of {total:,} rows; the CSV has them all."
         pdf.multi_cell(0, 4.5, note, new_x="LMARGIN", new_y="NEXT")
@@ -336,8 +393,8 @@ def _table(pdf, block: Block, orientation: str, shown=None) -> None:
         pdf.set_font(face, "B", size)
         pdf.set_fill_color(40, 70, 120)
         pdf.set_text_color(255, 255, 255)
-        for h in headers:
-            pdf.cell(width, row_h + 1, _fit(pdf, h, width, char_w), border=1, fill=True)
+        for h, r in zip(headers, right):
+            pdf.cell(width, row_h + 1, _fit(pdf, h, width, char_w), border=1, fill=True, align="R" if r else "L")
         pdf.ln(row_h + 1)
         pdf.set_text_color(0, 0, 0)
         pdf.set_font(face, "", size)
@@ -353,6 +410,13 @@ def _table(pdf, block: Block, orientation: str, shown=None) -> None:
     y = top = head()
     limit = pdf.page_break_trigger
     text = pdf.text
+    widths: dict[str, float] = {}  # numbers repeat: measure each distinct one once
+
+    def right_x(j: int, v: str) -> float:
+        w = widths.get(v)
+        if w is None:
+            w = widths[v] = pdf.get_string_width(v)
+        return x0 + (j + 1) * width - 1 - w
     for i in range(len(df)):
         if y + row_h > limit:
             rules(top, y)
@@ -365,7 +429,8 @@ def _table(pdf, block: Block, orientation: str, shown=None) -> None:
         for j, col in enumerate(columns):
             v = col[i]
             if v:
-                text(x0 + j * width + 1, by, _fit(pdf, v, width, char_w))
+                v = _fit(pdf, v, width, char_w)
+                text(right_x(j, v) if right[j] else x0 + j * width + 1, by, v)
         y += row_h
         pdf.line(x0, y, x0 + table_w, y)
     rules(top, y)

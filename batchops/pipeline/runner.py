@@ -8,7 +8,6 @@ so far, and ``details["steps"]`` holding the step records up to the failure.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -352,7 +351,9 @@ def run_pipeline(
         stem = pub.safe_stem(name)
         csv_path = out_dir / f"{stem}_report.csv"
         pdf_path = out_dir / f"{stem}_report.pdf"
-        title = re.split(r"[\\/]", name)[-1] or name
+        from batchops.pipeline import report_text as rt
+
+        title = rt.report_title(settings.report_title, req.department, plan.name, req.generated_at)
         notes = []
         if plan.name == "custom" and outcome.report.get("instructions"):
             notes.append("Instructions: " + outcome.report["instructions"])
@@ -363,19 +364,25 @@ def run_pipeline(
         if plan.publishes == "summary":
             tables = summary_tables[:1] + outcome.tables + summary_tables[1:]
             csv_df = sm.sections_frame(tables)
-            blocks = [pub.Block(t, d) for t, d in tables]
+            # the PDF shows the KPI tables; metadata goes to "About", schema and statistics repeat the KPIs
+            blocks = [pub.Block(t, d) for t, d in outcome.tables]
         else:
             csv_df = out_df
             cap = settings.pdf_max_rows
-            blocks = [pub.Block("Metadata", summary_tables[0][1])]
-            if plan.name not in ("transform",) and outcome.report:
-                blocks.append(pub.Block("Plan report", _report_frame(outcome.report)))
+            blocks = []
+            if plan.name not in ("transform", "custom") and outcome.report:
+                notes[:0] = rt.report_lines(plan.name, outcome.report)
             note = ""
             if len(out_df) > cap:
                 note = f"Showing {cap:,} of {len(out_df):,} rows; the CSV has them all."
             blocks.append(pub.Block("Data", out_df, note=note, max_rows=cap, exact=True))
+        about = rt.about_lines(upload_id=req.upload_id, filename=name,
+                               file_format=str(loaded.info.get("format", loaded.kind) or ""),
+                               department=req.department, plan=plan.name, plan_config=req.plan_config,
+                               rows_in=rows_in, rows_out=rows_out, columns=len(out_df.columns),
+                               generated_at=req.generated_at)
         spec = pub.PdfSpec(title=title, school=settings.school_name, generated_at=req.generated_at,
-                           blocks=blocks, notes=notes)
+                           blocks=blocks, notes=notes, about=about)
         # pyarrow writes the CSV without the GIL while fpdf2 lays out the PDF here
         from concurrent.futures import ThreadPoolExecutor
 
@@ -410,19 +417,6 @@ def _plan_message(name: str, report: dict) -> str:
     if name == "transform":
         return f"KPIs for {len(report.get('subjects', []))} subject(s)"
     return ""
-
-
-def _report_frame(report: dict):
-    import pandas as pd
-
-    rows = []
-    for k, v in report.items():
-        if isinstance(v, list):
-            for i, item in enumerate(v, start=1):
-                rows.append({"item": f"{k} {i}", "value": str(item)})
-        else:
-            rows.append({"item": k, "value": "" if v is None else str(v)})
-    return pd.DataFrame(rows, columns=["item", "value"])
 
 
 def _count_codes(findings: list[dict]) -> dict[str, int]:

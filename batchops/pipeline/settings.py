@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 @dataclass(frozen=True)
 class PipelineSettings:
     school_name: str = "Springfield Public School"
+    report_title: str = ""  # [report] title; empty: built from department, plan and date
     default_required_columns: tuple[str, ...] = ("student_id", "name")
     # department name (lower-case) -> required columns
     department_columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -42,6 +43,7 @@ def from_config(cfg) -> PipelineSettings:
     mb = 1024 * 1024
     return PipelineSettings(
         school_name=cfg.school_name,
+        report_title=cfg.report.title,
         default_required_columns=tuple(p.default_required_columns),
         # a listed department's list is its own, even when empty ("none": timetables, fee lists)
         department_columns={name.lower(): tuple(d.required_columns) for name, d in cfg.departments.items()},
