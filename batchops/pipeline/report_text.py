@@ -18,7 +18,7 @@ PLAN_TITLES = {
     "dedupe": "duplicates removed",
 }
 # Words that read better in capitals than sentence case.
-_ACRONYMS = {"id": "ID", "ids": "IDs", "kpi": "KPI", "kpis": "KPIs", "pdf": "PDF", "csv": "CSV"}
+_ACRONYMS = {"pct": "%", "id": "ID", "ids": "IDs", "kpi": "KPI", "kpis": "KPIs", "pdf": "PDF", "csv": "CSV"}
 
 
 def display_name(column: object) -> str:
@@ -38,9 +38,24 @@ def report_title(configured: str, department: str | None, plan: str, generated_a
     if configured.strip():
         return configured.strip()
     what = PLAN_TITLES.get(plan, plan)
-    date = generated_at.split(",")[0].strip()
+    date = _date_part(generated_at)
     head = f"{department} — {what}" if department else what[:1].upper() + what[1:]
     return f"{head}, {date}" if date else head
+
+
+def _date_part(generated_at: str) -> str:
+    """The day of "2026-11-30 12:26 IST" or "28 Nov 2026, 16:00 IST", as "30 Nov 2026"."""
+    from datetime import date
+
+    text = generated_at.strip()
+    iso = re.match(r"(\d{4})-(\d{2})-(\d{2})", text)
+    if iso:
+        try:
+            day = date(*map(int, iso.groups()))
+        except ValueError:
+            return iso.group(0)
+        return f"{day.day} {day:%b %Y}"
+    return re.split(r",|\s\d{1,2}:\d{2}", text)[0].strip()
 
 
 def plain(value: object) -> str:
@@ -75,7 +90,7 @@ def about_lines(*, upload_id, filename: str, file_format: str, department: str |
                 plan_config: dict, rows_in: int, rows_out: int, columns: int, generated_at: str) -> list[str]:
     """The technical details a desk needs to trace the report, as readable lines."""
     lines = [
-        f"Source file: {filename}" + (f" ({file_format})" if file_format else ""),
+        f"Source file: {filename}" + (f" ({file_format.upper()})" if file_format else ""),
         f"Upload: #{upload_id}" if upload_id is not None else "Upload: not stored (run directly)",
         f"Department: {department or 'none'}",
         f"Plan: {plan}",
