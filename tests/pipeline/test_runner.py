@@ -28,7 +28,8 @@ def test_samples_publish(samples_dir, expected, run, name):
     lines = res.csv_path.read_text(encoding="utf-8").splitlines()
     assert len(lines) == expected[name]["rows"] + 1
     with pdfplumber.open(res.pdf_path) as pdf:
-        assert name in pdf.pages[0].extract_text().splitlines()[0]
+        assert pdf.pages[0].extract_text().splitlines()[0] == "Springfield Public School"
+        assert f"Source file: {name}" in pdf.pages[-1].extract_text()  # in "About this report"
 
 
 def test_detected_facts_in_step_and_summary(samples_dir, run):
