@@ -12,7 +12,7 @@ PLAN_TITLES = {
     "transform": "marks summary",
     "append": "records added",
     "delete": "records removed",
-    "custom": "dataset",
+    "custom": "records",
     "curve": "adjusted marks",
     "anonymize": "anonymised records",
     "dedupe": "duplicates removed",
@@ -92,7 +92,7 @@ def about_lines(*, upload_id, filename: str, file_format: str, department: str |
     lines = [
         f"Source file: {filename}" + (f" ({file_format.upper()})" if file_format else ""),
         f"Upload: #{upload_id}" if upload_id is not None else "Upload: not stored (run directly)",
-        f"Department: {department or 'none'}",
+        f"Department: {department or 'not given'}",
         f"Plan: {plan}",
     ]
     for key, value in (plan_config or {}).items():
