@@ -205,16 +205,26 @@ class _Heartbeat(threading.Thread):
         self.run_id, self.every, self.progress, self.stopped = run_id, every, progress, threading.Event()
 
     def run(self):
-        with db.connection_context():  # one connection for the run, not one per beat
-            while not self.stopped.wait(self.every):
-                try:
-                    changed = self.progress.take()
-                    if changed is not None:
-                        runs.save_progress(self.run_id, *changed)
-                    else:
-                        runs.heartbeat(self.run_id)
-                except Exception:  # a missed beat is not worth killing the run for
-                    pass
+        if self.stopped.wait(self.every):
+            return  # a run done before its first beat needs no connection
+        try:
+            with db.connection_context():  # one connection for the run, not one per beat
+                while True:
+                    self._beat()
+                    if self.stopped.wait(self.every):
+                        return
+        except Exception:  # noqa: BLE001 - the store went away (a restore, a test's home); the run records itself
+            pass
+
+    def _beat(self) -> None:
+        try:
+            changed = self.progress.take()
+            if changed is not None:
+                runs.save_progress(self.run_id, *changed)
+            else:
+                runs.heartbeat(self.run_id)
+        except Exception:  # noqa: BLE001 - a missed beat is not worth killing the run for
+            pass
 
 
 def _step_dict(step) -> dict:
