@@ -51,6 +51,10 @@ def as_utc(value: datetime | None) -> datetime | None:
     return value.astimezone(timezone.utc)
 
 
+@overload
+def to_display(value: datetime, tz: str | None = None) -> datetime: ...
+@overload
+def to_display(value: datetime | None, tz: str | None = None) -> datetime | None: ...
 def to_display(value: datetime | None, tz: str | None = None) -> datetime | None:
     value = as_utc(value)
     return value.astimezone(zone(tz)) if value else None
