@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import sys
 from datetime import datetime
+from typing import Any
 
 from batchops import clock
 from batchops.clock import fmt_size as human_size  # noqa: F401 - used here and by commands
 from batchops.terminal import safe_text
 
-state = {"json": False, "debug": False}
+state: dict[str, Any] = {"json": False, "debug": False}
 
 
 def want_json(flag: bool) -> bool:

@@ -353,7 +353,7 @@ def note(incident_id: int, kind: str, message: str) -> None:
         add_event(incident, kind, SYSTEM_ACTOR, message)
 
 
-def on_failure(run: JobRun, error, reserve=None) -> Outcome | None:
+def on_failure(run: JobRun | None, error, reserve=None) -> Outcome | None:
     """Triage a failed run: open, count or re-open its incident and decide the retry. Never raises.
 
     ``reserve(run, attempt, delay) -> (retry run id, delay to queue it with)`` writes the retry's
@@ -394,7 +394,7 @@ def _resolve_recovered(run: JobRun) -> list[int]:
     return resolved
 
 
-def on_success(run: JobRun) -> list[int]:
+def on_success(run: JobRun | None) -> list[int]:
     """A run succeeded: auto-resolve active incidents of the same file or job; their ids. Never raises."""
     try:
         if run is None:
