@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
+from typing import overload
 from zoneinfo import ZoneInfo
 
 _display_zone_name = "Asia/Kolkata"
@@ -35,6 +36,12 @@ def zone(name: str | None = None) -> ZoneInfo:
     return ZoneInfo(name or _display_zone_name)
 
 
+@overload
+def as_utc(value: datetime) -> datetime: ...
+@overload
+def as_utc(value: None) -> None: ...
+@overload
+def as_utc(value: datetime | None) -> datetime | None: ...
 def as_utc(value: datetime | None) -> datetime | None:
     """Aware UTC datetime; naive values are taken to be UTC (SQLite drops the offset)."""
     if value is None:
@@ -44,6 +51,10 @@ def as_utc(value: datetime | None) -> datetime | None:
     return value.astimezone(timezone.utc)
 
 
+@overload
+def to_display(value: datetime, tz: str | None = None) -> datetime: ...
+@overload
+def to_display(value: datetime | None, tz: str | None = None) -> datetime | None: ...
 def to_display(value: datetime | None, tz: str | None = None) -> datetime | None:
     value = as_utc(value)
     return value.astimezone(zone(tz)) if value else None

@@ -243,7 +243,7 @@ def _coerce(value: Any, tp: Any, key: str, source: str) -> Any:
         return ConfigError(f"{key} in {source} must be {_type_name(tp)}, not {value!r}")
 
     origin = typing.get_origin(tp)
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise bad()
         return _build(tp, value, key, source)

@@ -53,7 +53,7 @@ def fire_times_between(cron: str, tz: str, start: datetime, end: datetime, limit
     """Fire times in (start, end], UTC, oldest first."""
     it = _iter(cron, tz, start)
     end = as_utc(end)
-    out = []
+    out: list[datetime] = []
     while len(out) < limit:
         t = it.get_next(datetime).astimezone(timezone.utc)
         if t > end:

@@ -97,7 +97,7 @@ def vetted_addresses(host: str, port: int, allow: HostAllowList) -> list[tuple]:
     except socket.gaierror as exc:
         raise OSError(f"cannot resolve {host}: {exc.strerror or exc}") from None
     for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
         if not allow.permits(host, address):
             raise InputError(f"{host} resolves to {address}, a private, loopback or link-local address; "
                              "add it to automation.scrape_allow_hosts to fetch it", code="E_URL_FORBIDDEN")

@@ -140,9 +140,10 @@ def readable_help(command) -> None:
             shown = base + ("..." if param.nargs != 1 else "")
             usage = shown if param.required else f"[{shown}]"
             param.metavar = shown
-            param._usage_display_name = lambda usage=usage: usage
-            param._rich_display_name = lambda shown=shown: shown
-            param.display_type_rich = lambda ctx: ""
+            # per-parameter overrides of typer's methods (an instance attribute shadows the method)
+            vars(param).update(_usage_display_name=lambda usage=usage: usage,
+                               _rich_display_name=lambda shown=shown: shown,
+                               display_type_rich=lambda ctx: "")
         elif isinstance(param, TyperOption) and not param.is_flag and param.metavar is None:
             name = max(param.opts, key=len).lstrip("-").replace("-", "_")
             if name in OPTION_METAVARS:

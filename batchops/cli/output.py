@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import sys
 from datetime import datetime
+from typing import Any
 
 from batchops import clock
 from batchops.clock import fmt_size as human_size  # noqa: F401 - used here and by commands
 from batchops.terminal import safe_text
 
-state = {"json": False, "debug": False}
+state: dict[str, Any] = {"json": False, "debug": False}
 
 
 def want_json(flag: bool) -> bool:
@@ -105,7 +106,7 @@ def table(rows: list[dict], columns: list, title: str | None = None, empty: str 
     if not rows:
         out.print(Text(empty, style="dim"))
         return
-    spec = []
+    spec: list[tuple[str, str, bool]] = []
     for c in columns:
         key, header = (c, None) if isinstance(c, str) else c
         optional = key.startswith("?")
@@ -122,19 +123,19 @@ def table(rows: list[dict], columns: list, title: str | None = None, empty: str 
         if needed(keep) <= out.width:
             break
         keep.remove(i)
-    spec, natural = [spec[i][:2] for i in keep], [natural[i] for i in keep]
+    shown, natural = [spec[i][:2] for i in keep], [natural[i] for i in keep]
     cells = [[r[i] for i in keep] for r in cells]
-    whole = [_whole(key) for key, _ in spec]
-    text_cols = [i for i in range(len(spec)) if not whole[i]]
-    borders = 3 * len(spec) + 1
+    whole = [_whole(key) for key, _ in shown]
+    text_cols = [i for i in range(len(shown)) if not whole[i]]
+    borders = 3 * len(shown) + 1
     available = out.width - borders - sum(w for w, keep in zip(natural, whole) if keep)
     shared = dict(zip(text_cols, fit_widths([natural[i] for i in text_cols], available)))
     tbl = Table(title=safe_text(title) if title else None, header_style="bold", show_lines=False)
-    for i, (_key, header) in enumerate(spec):
+    for i, (_key, header) in enumerate(shown):
         if whole[i]:
             tbl.add_column(header, no_wrap=True, min_width=natural[i])
         else:
-            last = i == len(spec) - 1
+            last = i == len(shown) - 1
             tbl.add_column(header, no_wrap=not last, overflow="fold" if last else "ellipsis", max_width=shared[i])
     for r in cells:
         tbl.add_row(*(Text(c) for c in r))

@@ -16,6 +16,7 @@ patterns run on the ``regex`` engine, which takes a ``timeout=`` per search:
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import regex
 
@@ -66,7 +67,7 @@ def _probes(pattern: str) -> list[str]:
     return probes
 
 
-def check_speed(pattern: str, samples: list[str] = ()) -> None:
+def check_speed(pattern: str, samples: Sequence[str] = ()) -> None:
     """Refuse (E_REGEX_SLOW) a pattern that runs out of budget on a pathological probe or a sample."""
     compiled = compile_pattern(pattern)
     if compiled is None:

@@ -224,7 +224,7 @@ def _open_new(run, sig, code, message, step, found: Match | None, previous: Inci
         retry_max=retry_max,
         first_seen=now, last_seen=now, opened_at=now, updated_at=now,
     )
-    how = (f"matched known error {ke.id} {ke.name!r} on {found.level_name}" if ke is not None
+    how = (f"matched known error {ke.id} {ke.name!r} on {found.level_name}" if found is not None and ke is not None
            else "no known error matched (unknown error: teach BatchOps with `batchops known-errors add`)")
     text = f"run {run.id} ({run.trigger}) failed: {code}: {message} - {how}"
     if previous is not None:
@@ -333,6 +333,7 @@ def _reserve_retry(run: JobRun, incident: Incident, outcome: Outcome, now, reser
     """Write the retry's run with the decision (``reserve`` is the services' writer): a process
     killed before queueing it leaves a queued run (``requeue_lost`` queues it), never an announced
     retry that never comes."""
+    assert outcome.retry is not None  # only called once a retry was decided
     attempt, delay = outcome.retry
     try:
         with db.atomic():  # a savepoint: a retry that cannot be written must not undo the incident
@@ -352,7 +353,7 @@ def note(incident_id: int, kind: str, message: str) -> None:
         add_event(incident, kind, SYSTEM_ACTOR, message)
 
 
-def on_failure(run: JobRun, error, reserve=None) -> Outcome | None:
+def on_failure(run: JobRun | None, error, reserve=None) -> Outcome | None:
     """Triage a failed run: open, count or re-open its incident and decide the retry. Never raises.
 
     ``reserve(run, attempt, delay) -> (retry run id, delay to queue it with)`` writes the retry's
@@ -393,7 +394,7 @@ def _resolve_recovered(run: JobRun) -> list[int]:
     return resolved
 
 
-def on_success(run: JobRun) -> list[int]:
+def on_success(run: JobRun | None) -> list[int]:
     """A run succeeded: auto-resolve active incidents of the same file or job; their ids. Never raises."""
     try:
         if run is None:

@@ -15,6 +15,7 @@ import re
 from datetime import date as Date
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from batchops import clock, context
 from batchops.automation.job_context import check_deadline, log
@@ -139,7 +140,7 @@ def send_attendance_reminders(path: str | None = None, date: str | None = "today
         source = str(allowed_path(path, "attendance path", cfg.automation.attendance_path))
     day = _target_date(date)
     files = _files(Path(source).expanduser())
-    summary = {"files": [str(p) for p in files], "date": day.isoformat() if day else "all", "rows": 0, "absent": 0,
+    summary: dict[str, Any] = {"files": [str(p) for p in files], "date": day.isoformat() if day else "all", "rows": 0, "absent": 0,
                "sent": 0, "outbox": 0, "already_sent": 0, "other_days": 0, "no_email": [], "dry_run": dry_run}
     if not files:
         log(f"no CSV/XLSX attendance files in {source}")

@@ -171,7 +171,7 @@ def fetch_ftp(url: str, folder: Path, timeout: float = 30.0) -> list[str]:
         with (ftplib.FTP_TLS if parts.scheme == "ftps" else ftplib.FTP)(timeout=timeout) as ftp:
             ftp.connect(parts.hostname, parts.port or FTP_SCHEMES[parts.scheme])
             ftp.login(user, password)
-            if parts.scheme == "ftps":
+            if isinstance(ftp, ftplib.FTP_TLS):  # ftps
                 ftp.prot_p()
             if parts.path and parts.path != "/":
                 ftp.cwd(unquote(parts.path))
@@ -281,9 +281,9 @@ def _ingest_one(path: Path, staged: Path, seen_as: tuple[int, int], drop: Path, 
     key = f"ingest:seen:{sha}"
     if seen(key):
         if _unchanged(path, seen_as):
-            moved = _move(path, drop / "processed")
+            done = _move(path, drop / "processed")
             summary["duplicates"].append(path.name)
-            log(f"{path.name}: seen before (sha256 {sha[:12]}), moved to {moved.parent.name}/ without processing")
+            log(f"{path.name}: seen before (sha256 {sha[:12]}), moved to {done.parent.name}/ without processing")
         return
     earlier = uploads.ingested_before(sha, path.name)
     if earlier is not None and earlier.status not in ("published", "failed"):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 BUILTIN_SYNONYMS: dict[str, tuple[str, ...]] = {
     "student_id": (
@@ -51,16 +51,16 @@ def synonym_lookup(extra: Mapping[str, Iterable[str]] | None = None) -> dict[str
         for w in words:
             table[snake(w)] = canonical
         table[canonical] = canonical
-    for canonical, words in (extra or {}).items():
+    for canonical, extra_words in (extra or {}).items():
         canon = snake(canonical) or canonical
-        for w in words:
+        for w in extra_words:
             table[snake(w)] = canon
         table[canon] = canon
     return table
 
 
 def normalize_columns(
-    headers: list[object], extra: Mapping[str, Iterable[str]] | None = None
+    headers: Sequence[object], extra: Mapping[str, Iterable[str]] | None = None
 ) -> list[str]:
     """New names for ``headers``, unique, in the same order.
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -98,7 +98,10 @@ def drop_empty(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def drop_unnamed_empty_columns(df: pd.DataFrame, headers: list[object]) -> tuple[pd.DataFrame, list[object]]:
+H = TypeVar("H")  # a header cell: str, or None/NaN for a blank one
+
+
+def drop_unnamed_empty_columns(df: pd.DataFrame, headers: list[H]) -> tuple[pd.DataFrame, list[H]]:
     """Drop columns with a blank header and no data (trailing delimiters, padding)."""
     keep = []
     for pos, h in enumerate(headers):

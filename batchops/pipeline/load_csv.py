@@ -17,6 +17,7 @@ import mmap
 import re
 import warnings
 from pathlib import Path
+from typing import IO, NoReturn
 
 import pandas as pd
 
@@ -59,12 +60,13 @@ def load_csv(path: Path, settings: PipelineSettings, original_name: str = "", en
     if not sample:
         raise sniff.fail(f"{name} is empty (0 bytes).", "E_EMPTY_FILE")
     forced = bool(encoding)
-    if forced:
+    if encoding:
         encoding, confidence = sniff.check_encoding_name(encoding), 1.0
     else:
-        encoding, confidence = sniff.detect_encoding(sample)
-        if encoding is None:
+        detected, confidence = sniff.detect_encoding(sample)
+        if detected is None:
             _refuse_unknown_encoding(name, sample)
+        encoding = detected
     try:
         text = _sample_text(sample, encoding)
     except UnicodeDecodeError as exc:
@@ -105,6 +107,7 @@ def load_csv(path: Path, settings: PipelineSettings, original_name: str = "", en
 
     text_type = pd.ArrowDtype(pa.string())  # every cell as read: the runner decides what is a number
     df = None
+    source: Path | IO[bytes]
     for _ in range(4):
         names = list(range(width))
         try:
@@ -210,7 +213,7 @@ def _bad_encoding(what: str):
     return sniff.fail(f"{what}; {_ENCODING_HINT}.", "E_BAD_ENCODING")
 
 
-def _refuse_unknown_encoding(name: str, sample: bytes) -> None:
+def _refuse_unknown_encoding(name: str, sample: bytes) -> NoReturn:
     if sniff.looks_binary(sample.decode("latin-1")):
         raise sniff.fail(
             f"{name} is not a text table: it holds binary data. Upload CSV, XLSX or PDF.",
@@ -291,7 +294,9 @@ def _stream_encoding(sample: bytes, encoding: str) -> str:
 
 def _smart_split(line: str, delimiter: str) -> list[str]:
     """Split on the delimiter outside quotes and parentheses (spreadsheet formulas)."""
-    out, cur, quoted, depth = [], [], False, 0
+    out: list[str] = []
+    cur: list[str] = []
+    quoted, depth = False, 0
     for ch in line:
         if ch == '"':
             quoted = not quoted

@@ -298,7 +298,8 @@ def _without_footnote_marks(page, pno: int):
         if d["text"].isdigit() and float(d.get("size") or 0) >= 0.9 * body:
             by_right_edge.setdefault(int(float(d["x1"])), []).append(d)
     reach = int(body) + 1
-    marks, taken = [], set()
+    marks: list[dict] = []
+    taken: set[int] = set()
     for c in small:
         if id(c) in taken:
             continue
@@ -313,7 +314,7 @@ def _without_footnote_marks(page, pno: int):
                 run.append(nxt)
         taken.update(id(x) for x in run)
         marks.append({"page": pno, "after": base, "chars": run})
-    drop = set()
+    drop: set[tuple] = set()
     for mark in marks:
         drop.update(_char_key(c) for c in mark["chars"])
     if not drop:

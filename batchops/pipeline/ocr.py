@@ -365,7 +365,7 @@ def _read_upright(gray, dpi: int, min_conf: float):
 
     angle = skew_angle(gray)
     if abs(angle) >= 0.1:
-        gray = gray.rotate(angle, resample=Image.BICUBIC, expand=True, fillcolor=255)
+        gray = gray.rotate(angle, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=255)
     hs, vs = find_rules(dark_mask(gray), dpi)
     clean = paint_out(gray, hs, vs) if hs else gray
     words = _tidy(tsv_words(run_tesseract(clean, ["--psm", "6", "tsv"])))

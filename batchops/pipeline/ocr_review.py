@@ -48,7 +48,7 @@ def _digits_pattern(values: list[str]) -> dict[str, tuple[int, ...]]:
         lengths = tuple(len(d) for d in re.findall(r"\d+", v))
         counts = by_shape.setdefault(shape(v), {})
         counts[lengths] = counts.get(lengths, 0) + 1
-    return {s: max(c, key=c.get) for s, c in by_shape.items()}
+    return {s: max(c, key=lambda k: c[k]) for s, c in by_shape.items()}
 
 
 def _majority(values: list[str]) -> tuple[str | None, tuple[int, ...] | None]:
@@ -57,7 +57,7 @@ def _majority(values: list[str]) -> tuple[str | None, tuple[int, ...] | None]:
     shapes: dict[str, int] = {}
     for v in values:
         shapes[shape(v)] = shapes.get(shape(v), 0) + 1
-    top = max(shapes, key=shapes.get)
+    top = max(shapes, key=lambda k: shapes[k])
     if shapes[top] < 0.6 * len(values):
         return None, None  # no pattern to hold them to
     return top, _digits_pattern([v for v in values if shape(v) == top])[top]

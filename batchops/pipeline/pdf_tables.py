@@ -184,7 +184,7 @@ def assemble(frags: list[Fragment], synonyms) -> list[PdfTable]:
             target = last
         if target is None:
             guessed = header is None
-            if guessed:  # data with no header row: the first row stands in, and the gate will see it
+            if header is None:  # data with no header row: the first row stands in, and the gate will see it
                 first = next((i for i, r in enumerate(frag.rows) if filled(r) >= 2), 0)
                 header, start = list(frag.rows[first]), first + 1
             target = PdfTable(frag.layout, header, [], list(frag.spans), frag.page_width, header_guessed=guessed)

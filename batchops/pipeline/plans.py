@@ -22,7 +22,7 @@ import hashlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from batchops.errors import InputError, PipelineError
 
@@ -106,7 +106,7 @@ def _check_transform(cfg: dict) -> None:
         raise _bad("top_n must be a whole number from 1 to 100.")
 
 
-def kpi_tables(df, ctx: PlanContext) -> tuple[dict, list[tuple[str, Any]]]:
+def kpi_tables(df, ctx: PlanContext) -> tuple[dict, list[tuple[str, Any]], Any]:
     import numpy as np
     import pandas as pd
 
@@ -123,7 +123,8 @@ def kpi_tables(df, ctx: PlanContext) -> tuple[dict, list[tuple[str, Any]]]:
     for col in subjects:
         d = by_col.get(col)
         n = int(d["count"]) if d else 0
-        if n:
+        stats_: dict[str, float | None]
+        if d and n:
             v = values[col]
             passed = int(np.count_nonzero(v >= s.pass_mark))
             std = d["std"]
@@ -164,9 +165,9 @@ def kpi_tables(df, ctx: PlanContext) -> tuple[dict, list[tuple[str, Any]]]:
             counts.append((g, f">= {lo:g}%", int(((pct >= lo) & (pct < upper)).sum())))
             upper = lo
         counts.append(("F", f"< {pass_pct:g}%", int((pct < pass_pct).sum())))
-        total = int(avg.notna().sum())
+        graded = int(avg.notna().sum())
         grade_df = pd.DataFrame(
-            [{"grade": g, "band": b, "students": n, "share_pct": (n / total * 100.0) if total else 0.0}
+            [{"grade": g, "band": b, "students": n, "share_pct": (n / graded * 100.0) if graded else 0.0}
              for g, b, n in counts]
         )
         kpis["grades"] = {g: n for g, _, n in counts}
@@ -207,7 +208,7 @@ def _records(cfg: dict) -> list[dict]:
     recs = cfg.get("records")
     if isinstance(recs, dict):
         recs = [recs]
-    return recs
+    return recs if recs is not None else []  # (_check_append refuses a missing records)
 
 
 def _check_append(cfg: dict) -> None:
@@ -359,6 +360,7 @@ def plan_delete(df, ctx: PlanContext) -> PlanOutcome:
             resolved[col] = value
             m = _matches(df, col, value, ctx)
             mask = m if mask is None else (mask & m)
+        assert mask is not None  # _check_delete refuses a rule with no column
         removed = int(mask.sum())
         report.append({"rule": resolved, "removed": removed})
         if removed:
@@ -413,7 +415,8 @@ def plan_curve(df, ctx: PlanContext) -> PlanOutcome:
     import pandas as pd
 
     s = ctx.settings
-    col = resolve_column(ctx.config.get("subject") or ctx.config.get("column"), df, ctx)
+    subject = cast(str, ctx.config.get("subject") or ctx.config.get("column"))  # a str: _check_curve
+    col = resolve_column(subject, df, ctx)
     if col not in ctx.numeric_columns:
         raise PipelineError(f"Column '{col}' holds no marks, so it cannot be curved.", code="E_PLAN_INVALID", step=STEP)
     target = float(ctx.config["target_mean"])

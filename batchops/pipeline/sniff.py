@@ -292,7 +292,9 @@ def _is_text_codec(info) -> bool:
         return False
 
 
-def _latin1_fallback(exc: UnicodeDecodeError):
+def _latin1_fallback(exc: UnicodeError) -> tuple[str, int]:
+    if not isinstance(exc, UnicodeDecodeError):  # registered for decoding only
+        raise exc
     # cp1252 leaves five bytes undefined (0x81 0x8D 0x8F 0x90 0x9D): read them as latin-1
     return exc.object[exc.start : exc.end].decode("latin-1"), exc.end
 

@@ -127,7 +127,7 @@ def backup(to: str | os.PathLike | None = None, keep: int | None = None) -> dict
     if not store.exists():
         raise InputError(f"no store to back up at {store} (run batchops init)", code="E_FILE_NOT_FOUND")
     default = to is None
-    root = backups_dir() if default else Path(to).expanduser().resolve()
+    root = backups_dir() if to is None else Path(to).expanduser().resolve()
     root.mkdir(parents=True, exist_ok=True)
     folder = _new_folder(root)
     items = []
@@ -188,7 +188,7 @@ def _backup_postgres(to, keep) -> dict:
     from batchops.store import migrations
 
     default = to is None
-    root = backups_dir() if default else Path(to).expanduser().resolve()
+    root = backups_dir() if to is None else Path(to).expanduser().resolve()
     root.mkdir(parents=True, exist_ok=True)
     folder = _new_folder(root)
     target = folder / pg_backup.ARCHIVE

@@ -8,8 +8,9 @@ from typing import TypeVar
 import peewee
 
 from batchops.errors import InvalidJSON, NotFound
+from batchops.store.models import BaseModel
 
-M = TypeVar("M", bound=peewee.Model)
+M = TypeVar("M", bound=BaseModel)
 
 
 MAX_ID = 2**63 - 1  # SQLite's largest integer: a bigger number cannot name a row

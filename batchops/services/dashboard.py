@@ -17,7 +17,7 @@ how the desk is doing now, not a year ago.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import peewee as pw
 
@@ -33,6 +33,7 @@ from batchops.store.models import (
     KnownError,
     Upload,
 )
+from batchops.store.rows import alias_rows, dict_rows, tuple_rows
 
 WINDOW_DAYS = 30
 SPARK_DAYS = 14
@@ -40,7 +41,7 @@ ACK_KINDS = ("assign", "analyze")
 OPEN_KINDS = ("open", "reopen")
 
 
-def local_midnight(now) -> object:
+def local_midnight(now: datetime) -> datetime:
     """Start of today in the display zone, as UTC."""
     local = as_utc(now).astimezone(clock.zone())
     return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(as_utc(now).tzinfo)
@@ -122,7 +123,7 @@ def uploads_today(now=None) -> dict:
     counts = {status: 0 for status in UPLOAD_STATUSES}
     query = (Upload.select(Upload.status, pw.fn.COUNT(Upload.id).alias("n"))
              .where(Upload.created_at >= start).group_by(Upload.status))
-    for row in query.objects():
+    for row in alias_rows(query):
         counts[row.status] = row.n
     counts["total"] = sum(counts.values())
     return counts
@@ -134,7 +135,7 @@ def runs_last_24h(now=None) -> dict:
     by_kind: dict[str, dict] = {}
     query = (JobRun.select(JobRun.kind, JobRun.status, pw.fn.COUNT(JobRun.id).alias("n"))
              .where(JobRun.queued_at >= since).group_by(JobRun.kind, JobRun.status))
-    for row in query.objects():
+    for row in alias_rows(query):
         by_status[row.status] += row.n
         by_kind.setdefault(row.kind, defaultdict(int))[row.status] += row.n
     finished = by_status["succeeded"] + by_status["failed"]
@@ -155,7 +156,7 @@ def open_incidents() -> dict:
     query = (Incident.select(Incident.severity, Incident.state, pw.fn.COUNT(Incident.id).alias("n"))
              .where(Incident.state.in_(ACTIVE_STATES)).group_by(Incident.severity, Incident.state))
     unknown = Incident.select().where(Incident.state.in_(ACTIVE_STATES) & (Incident.unknown_error == True)).count()  # noqa: E712
-    for row in query.objects():
+    for row in alias_rows(query):
         counts[row.severity] = counts.get(row.severity, 0) + row.n
         by_state[row.state] += row.n
     return {"total": sum(by_state.values()), "by_severity": counts, "by_state": by_state, "unknown_errors": unknown}
@@ -167,7 +168,7 @@ def failures_by_step(window_days: float = WINDOW_DAYS, now=None) -> dict:
              .where((JobRun.kind == "pipeline") & (JobRun.status == "failed") & (JobRun.queued_at >= since))
              .group_by(JobRun.failed_step))
     steps = {"standardize": 0, "validate": 0, "transform": 0, "summarize": 0, "publish": 0}
-    for row in query.objects():
+    for row in alias_rows(query):
         key = row.failed_step or "unknown"
         steps[key] = steps.get(key, 0) + row.n
     return steps
@@ -184,21 +185,21 @@ def top_known_errors(window_days: float = WINDOW_DAYS, now=None, limit: int = 5)
              .group_by(Incident.known_error, KnownError.name, KnownError.severity)
              .order_by(pw.SQL("occurrences").desc(), pw.SQL("incidents").desc()))
     out = []
-    for row in query.dicts():
+    for row in dict_rows(query):
         out.append({"known_error_id": row["known_error"], "name": row["name"] or "(unknown error)",
                     "severity": row["severity"], "incidents": row["incidents"],
                     "occurrences": int(row["occurrences"] or 0)})
     return out[:limit]
 
 
-def runs_per_day(days: int = SPARK_DAYS, now=None) -> list[dict]:
+def runs_per_day(days: int = SPARK_DAYS, now: datetime | None = None) -> list[dict]:
     """Oldest first, one entry per display-zone day, today last: the sparkline's data."""
     now = now or utc_now()
     today = as_utc(now).astimezone(clock.zone()).date()
     first = today - timedelta(days=days - 1)
     start = local_midnight(now) - timedelta(days=days + 1)  # generous; days are bucketed below
     series = {first + timedelta(days=i): {"total": 0, "succeeded": 0, "failed": 0} for i in range(days)}
-    for run in JobRun.select(JobRun.queued_at, JobRun.status).where(JobRun.queued_at >= start).tuples():
+    for run in tuple_rows(JobRun.select(JobRun.queued_at, JobRun.status).where(JobRun.queued_at >= start)):
         day = as_utc(run[0]).astimezone(clock.zone()).date()
         bucket = series.get(day)
         if bucket is None:

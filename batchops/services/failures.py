@@ -17,12 +17,14 @@ log = logging.getLogger("batchops.incidents")
 
 def handle_failure(run: JobRun | None, error) -> Incident | None:
     """Triage a failed run, queue its retry, notify; the incident (None if triage could not record it)."""
+    if run is None:
+        return None
     outcome = triage.on_failure(run, error, reserve=_reserve_retry)
     if outcome is None:
         return None
     try:
         if outcome.retry_run is not None:
-            _queue_retry(run, outcome)
+            _queue_retry(run, outcome, outcome.retry_run)
         if outcome.action in ("opened", "reopened") and outcome.retry is None:
             _notify(outcome.incident_id, outcome.action, run)
         elif outcome.escalated:
@@ -34,6 +36,8 @@ def handle_failure(run: JobRun | None, error) -> Incident | None:
 
 def handle_success(run: JobRun | None) -> None:
     """A run succeeded: auto-resolve its incidents and send a recovery notice for each."""
+    if run is None:
+        return
     for incident_id in triage.on_success(run):
         try:
             _notify(incident_id, "recovered", run)
@@ -59,11 +63,11 @@ def _reserve_retry(run: JobRun, attempt: int, delay: float) -> tuple[int, float 
         raise RuntimeError("the job was deleted")
     from batchops.services import jobs
 
-    retry, delay = jobs.reserve_run(run.job_id, trigger="retry", delay=delay, attempt=attempt)
-    return retry.id, delay
+    retry, queue_delay = jobs.reserve_run(run.job_id, trigger="retry", delay=delay, attempt=attempt)
+    return retry.id, queue_delay
 
 
-def _queue_retry(run: JobRun, outcome: triage.Outcome) -> None:
+def _queue_retry(run: JobRun, outcome: triage.Outcome, retry_run: int) -> None:
     """Queue the retry's run after the commit; a failure to queue is written on the timeline, never raised.
 
     A run whose enqueue is lost stays ``queued`` and ``tasks.requeue_lost`` queues it again."""
@@ -72,12 +76,12 @@ def _queue_retry(run: JobRun, outcome: triage.Outcome) -> None:
         if run.kind == "pipeline":
             from batchops.services import processing
 
-            processing.queue_reserved(outcome.retry_run, delay=outcome.retry_delay)
+            processing.queue_reserved(retry_run, delay=outcome.retry_delay)
         else:
             from batchops.services import jobs
 
-            jobs.queue_run(outcome.retry_run, delay=outcome.retry_delay)
-        log.info("incident %s: retry attempt %s: run %s queued", outcome.incident_id, attempt, outcome.retry_run)
+            jobs.queue_run(retry_run, delay=outcome.retry_delay)
+        log.info("incident %s: retry attempt %s: run %s queued", outcome.incident_id, attempt, retry_run)
     except Exception as exc:  # noqa: BLE001 - recorded, not raised
         log.warning("incident %s: could not queue retry: %s", outcome.incident_id, exc)
         triage.note(outcome.incident_id, "auto-retry", f"auto-retry attempt {attempt} could not be queued: "

@@ -16,6 +16,7 @@ never a crash.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from batchops import clock, context
 from batchops.store import migrations
@@ -97,7 +98,7 @@ def workers_online(now=None) -> list[dict]:
 def check_workers() -> dict:
     from batchops.store.models import Job
 
-    out = {"ok": False}
+    out: dict[str, Any] = {"ok": False}
     try:
         online = workers_online()
         scheduled = Job.select().where(Job.enabled & ~Job.paused).count()

@@ -38,6 +38,7 @@ from batchops.store.models import (
     JobRun,
     Upload,
 )
+from batchops.store.rows import dict_rows
 
 log = logging.getLogger("batchops.metrics")
 
@@ -71,7 +72,7 @@ def duration_histogram() -> dict[str, dict]:
              .where(JobRun.duration_s.is_null(False) & JobRun.status.in_(("succeeded", "failed")))
              .group_by(JobRun.kind))
     out = {}
-    for row in query.dicts():
+    for row in dict_rows(query):
         buckets = [(str(float(b)), int(row[f"b{i}"] or 0)) for i, b in enumerate(DURATION_BUCKETS)]
         buckets.append(("+Inf", int(row["n"])))
         out[row["kind"]] = {"buckets": buckets, "count": int(row["n"]), "sum": float(row["s"] or 0.0)}

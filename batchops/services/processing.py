@@ -13,6 +13,7 @@ import threading
 import time
 from dataclasses import asdict
 from pathlib import Path
+from typing import Literal, overload
 
 from batchops import clock, context
 from batchops.clock import utc_now
@@ -239,6 +240,10 @@ def _pause_hook(step_name: str, status: str) -> None:
         time.sleep(float(os.environ.get("BATCHOPS_TEST_PAUSE_SECONDS", "30")))
 
 
+@overload
+def execute(run_id: int, result: Literal[True] = True) -> dict: ...
+@overload
+def execute(run_id: int, result: bool) -> dict | None: ...
 def execute(run_id: int, result: bool = True) -> dict | None:
     """Run the pipeline for a queued run (in this process) and return its result object.
 

@@ -109,7 +109,7 @@ def _claim(job: Job, fire: datetime, who: str, outcome: str) -> ScheduleClaim | 
         return None
 
 
-def _skipped_run(job: Job, fire: datetime, code: str, message: str, catch_up: bool) -> JobRun:
+def _skipped_run(job: Job, fire: datetime | None, code: str, message: str, catch_up: bool) -> JobRun:
     now = utc_now()
     return JobRun.create(kind="job", job=job.id, job_name=job.name, trigger="catch-up" if catch_up else "schedule",
                          status="skipped", fire_time=fire, catch_up=catch_up, error_code=code, error_message=message,

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import re
 from functools import partial
+from typing import Any, Callable
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from batchops.services import jobs, ui_state
+from batchops.tui.typed_app import batchops_app
 from batchops.tui.widgets.sidebar import AREAS
 
 ID_QUERY = re.compile(r"^\s*(?:(upload|run|incident)s?\s*#?\s*|#)?(\d+)\s*$", re.IGNORECASE)
@@ -32,8 +34,8 @@ class BatchOpsCommands(Provider):
         except Exception:
             self.jobs = []
 
-    def _commands(self) -> list[tuple[str, object, str]]:
-        out = [(f"Go to {label}", partial(self.app.action_area, area), f"key {key}") for area, label, key in AREAS]
+    def _commands(self) -> list[tuple[str, Callable[[], Any], str]]:
+        out: list[tuple[str, Callable[[], Any], str]] = [(f"Go to {label}", partial(batchops_app(self.app).action_area, area), f"key {key}") for area, label, key in AREAS]
         read_only = getattr(self.app, "read_only", False)
         if not read_only:
             for job in self.jobs:
@@ -44,7 +46,7 @@ class BatchOpsCommands(Provider):
     async def _trigger(self, job: dict) -> None:
         from batchops.tui.screens.jobs import ask_trigger
 
-        await self.app.action_area("jobs")
+        await batchops_app(self.app).action_area("jobs")
         ask_trigger(self.app.screen, job)
 
     async def discover(self) -> Hits:
@@ -58,7 +60,7 @@ class BatchOpsCommands(Provider):
             for name, area in KINDS.items():
                 if kind and kind != name:
                     continue
-                yield Hit(1.0 if kind else 0.9, f"Open {name} {ident}", partial(self.app.open_item, area, ident),
+                yield Hit(1.0 if kind else 0.9, f"Open {name} {ident}", partial(batchops_app(self.app).open_item, area, ident),
                           help=f"the {name}'s detail screen")
         matcher = self.matcher(query)
         for text, callback, help_text in self._commands():

@@ -26,6 +26,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from batchops.services import ui_state
 from batchops.tui.messages import ActionDone, Loaded
+from batchops.tui.typed_app import batchops_app
 from batchops.tui.widgets.paged_table import PagedTable
 from batchops.tui.widgets.sidebar import AREA_LABELS, Sidebar
 
@@ -85,6 +86,11 @@ class BaseScreen(Screen):
 
     def on_screen_suspend(self) -> None:
         self._stop_timer()
+
+    def reload_if(self, changed: object) -> None:
+        """A dialog's callback: reload when it changed something."""
+        if changed:
+            self.action_reload()
 
     def action_reload(self) -> None:
         self._stop_timer()
@@ -165,7 +171,7 @@ class BaseScreen(Screen):
     def _worker_changed(self, event: Worker.StateChanged) -> None:
         if event.state != WorkerState.ERROR:
             return
-        self.app.report(event.worker.error)
+        batchops_app(self.app).report(event.worker.error)
         if event.worker.group == "fetch":
             self.fetch_failed(event.worker.error)
         elif event.worker.group == "action":

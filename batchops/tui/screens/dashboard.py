@@ -13,8 +13,9 @@ from batchops import clock
 from batchops.services import health, incidents
 from batchops.tui import display
 from batchops.tui.screens.base import BaseScreen
+from batchops.tui.typed_app import batchops_app
 from batchops.tui.widgets.cards import Card
-from batchops.tui.widgets.paged_table import fill_table
+from batchops.tui.widgets.paged_table import fill_table, row_id
 
 SEVERITY_ORDER = ("critical", "high", "medium", "low")
 
@@ -149,7 +150,7 @@ class DashboardScreen(BaseScreen):
 
     @on(DataTable.RowSelected, "#latest")
     def _open_incident(self, event: DataTable.RowSelected) -> None:
-        self.app.open_item("incidents", int(event.row_key.value))
+        batchops_app(self.app).open_item("incidents", row_id(event.row_key))
 
 
 def describe_check(name: str, check: dict) -> str:

@@ -61,7 +61,7 @@ class HelpScreen(ModalScreen):
         seen = {k for k, _ in GLOBAL_KEYS}
         extra = []
         try:
-            bindings = self.under.active_bindings.values()
+            bindings = list(self.under.active_bindings.values())
         except Exception:
             bindings = []
         for active in bindings:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.widgets import Select
 
 from batchops.services import incidents
@@ -11,7 +11,7 @@ from batchops.tui import display
 from batchops.tui.screens.base import ListScreen
 
 ACTION_KEYS = {"assign": "a", "analyze": "n", "retry": "t", "resolve": "s", "archive": "x"}
-INCIDENT_BINDINGS = [
+INCIDENT_BINDINGS: list[BindingType] = [
     Binding("a", "incident('assign')", "Assign"),
     Binding("n", "incident('analyze')", "Analyze"),
     Binding("t", "incident('retry')", "Retry"),

@@ -14,7 +14,7 @@ from batchops.services import jobs, runs
 from batchops.tui import display
 from batchops.tui.screens.base import DetailScreen
 from batchops.tui.widgets.cards import KeyValues
-from batchops.tui.widgets.paged_table import fill_table
+from batchops.tui.widgets.paged_table import fill_table, row_id
 
 RECENT_RUNS = 30
 
@@ -85,12 +85,12 @@ class JobDetailScreen(DetailScreen):
     def _open_run(self, event: DataTable.RowSelected) -> None:
         from batchops.tui.screens.run_detail import RunDetailScreen
 
-        self.app.push_screen(RunDetailScreen(int(event.row_key.value)))
+        self.app.push_screen(RunDetailScreen(row_id(event.row_key)))
 
     def action_edit(self) -> None:
         from batchops.tui.screens.job_form import JobFormScreen
 
-        self.app.push_screen(JobFormScreen(self.ident), callback=lambda saved: saved and self.action_reload())
+        self.app.push_screen(JobFormScreen(self.ident), callback=self.reload_if)
 
     def action_trigger(self) -> None:
         from batchops.tui.screens.jobs import ask_trigger

@@ -146,7 +146,8 @@ class JobFormScreen(BaseScreen):
             self.call_after_refresh(self.mark_pristine)
 
     def field_values(self) -> dict:
-        return {w.id: w.value for w in self.query("#job-form Input, #job-form Select") if w.id}
+        return {w.id: w.value for w in self.query("#job-form Input, #job-form Select")
+                if isinstance(w, (Input, Select)) and w.id}
 
     def mark_pristine(self) -> None:
         self.pristine = self.field_values()
@@ -221,6 +222,7 @@ class JobFormScreen(BaseScreen):
             error.update(problem)
             return
         error.update("")
+        assert parsed is not None  # else ``problem`` said so
         args, kwargs = parsed
         fields = dict(name=name, callable=func, cron=self.query_one("#job-cron", Input).value.strip(),
                       args=args, kwargs=kwargs, timezone=self.query_one("#job-timezone", Input).value.strip() or None,

@@ -61,7 +61,7 @@ class JobsScreen(ListScreen):
     def edit(self, ident: int | None) -> None:
         from batchops.tui.screens.job_form import JobFormScreen
 
-        self.app.push_screen(JobFormScreen(ident), callback=lambda saved: saved and self.action_reload())
+        self.app.push_screen(JobFormScreen(ident), callback=self.reload_if)
 
     def action_new(self) -> None:
         self.edit(None)

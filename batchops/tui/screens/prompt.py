@@ -60,7 +60,12 @@ class FormModal(ModalScreen[dict | None]):
         out = {}
         for f in self.fields:
             widget = self.query_one(f"#f-{f.name}")
-            value = widget.text if isinstance(widget, TextArea) else widget.value
+            value: object
+            if isinstance(widget, TextArea):
+                value = widget.text
+            else:
+                assert isinstance(widget, (Input, Select))  # compose makes only these three
+                value = widget.value
             out[f.name] = str(value).strip()
         return out
 

@@ -30,6 +30,7 @@ from batchops.tui.display import error_line
 from batchops.tui.messages import StagedChanged
 from batchops.tui.screens.base import BaseScreen
 from batchops.tui.staging import MAX_STAGED, PAYLOAD_FIELDS, STAGED_KEY
+from batchops.tui.typed_app import batchops_app
 
 SUFFIXES = {".csv", ".xlsx", ".xlsm", ".xlsb", ".xls", ".ods", ".pdf"}
 
@@ -374,7 +375,7 @@ class StageScreen(BaseScreen):
 
     def action_submit(self, queue: bool) -> None:
         if self.read_only:
-            self.app.report(InputError("BatchOps is in read-only mode; nothing was submitted", code="E_READ_ONLY"))
+            batchops_app(self.app).report(InputError("BatchOps is in read-only mode; nothing was submitted", code="E_READ_ONLY"))
             return
         if not self.files:
             self.notify("stage at least one file first", severity="warning")

@@ -11,6 +11,7 @@ from textual.widgets import Select
 from batchops.services import tickets
 from batchops.tui import display
 from batchops.tui.screens.base import ListScreen
+from batchops.tui.typed_app import batchops_app
 
 
 class TicketsScreen(ListScreen):
@@ -40,7 +41,7 @@ class TicketsScreen(ListScreen):
     def open(self, ident: int) -> None:
         row = next((r for r in self.pager.rows if r["id"] == ident), None)
         if row and row.get("incident_id"):
-            self.app.open_item("incidents", row["incident_id"])
+            batchops_app(self.app).open_item("incidents", row["incident_id"])
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         if action == "ticket":

@@ -19,7 +19,7 @@ from batchops.tui.messages import ActionDone, Loaded
 from batchops.tui.screens.base import DetailScreen
 from batchops.tui.screens.uploads import ask_delete, ask_export, ask_retry
 from batchops.tui.widgets.cards import KeyValues
-from batchops.tui.widgets.paged_table import fill_table
+from batchops.tui.widgets.paged_table import fill_table, row_id
 
 PREVIEW_ROWS = 200
 
@@ -166,13 +166,13 @@ class UploadDetailScreen(DetailScreen):
     def _open_run(self, event: DataTable.RowSelected) -> None:
         from batchops.tui.screens.run_detail import RunDetailScreen
 
-        self.app.push_screen(RunDetailScreen(int(event.row_key.value)))
+        self.app.push_screen(RunDetailScreen(row_id(event.row_key)))
 
     @on(DataTable.RowSelected, "#upload-incidents")
     def _open_incident(self, event: DataTable.RowSelected) -> None:
         from batchops.tui.screens.incident_detail import IncidentDetailScreen
 
-        self.app.push_screen(IncidentDetailScreen(int(event.row_key.value)))
+        self.app.push_screen(IncidentDetailScreen(row_id(event.row_key)))
 
     def action_export(self) -> None:
         if self.upload:

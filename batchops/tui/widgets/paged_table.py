@@ -9,13 +9,14 @@ stack of ``before_id`` values, so going back costs what going forward does.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, cast
 
 from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
+from textual.widgets.data_table import RowKey
 
 from batchops.incidents import patterns
 from batchops.terminal import safe_text
@@ -47,7 +48,7 @@ class PagedTable(Vertical):
         self.loaded = False
 
     def compose(self) -> ComposeResult:
-        table = DataTable(cursor_type="row", zebra_stripes=True)
+        table: DataTable[Any] = DataTable(cursor_type="row", zebra_stripes=True)
         for key, label in self.columns:
             table.add_column(label, key=key)
         yield table
@@ -218,10 +219,15 @@ class PagedTable(Vertical):
         return next((r for r in self.rows if str(r["id"]) == key), None)
 
 
-def fill_table(table: DataTable, rows: Sequence[tuple[str, Sequence[Any]]]) -> bool:
+def row_id(key: RowKey) -> int:
+    """The id a table row stands for (``fill_table`` keys each row by its record's id)."""
+    return int(cast(str, key.value))
+
+
+def fill_table(table: DataTable, rows: Sequence[tuple[object, Sequence[Any]]]) -> bool:
     """Replace a small table's rows (key, cells) unless they are unchanged; keeps the cursor."""
-    rows = [(str(k), tuple(map(_safe_cell, c))) for k, c in rows]
-    if getattr(table, "_batchops_rows", None) == rows:
+    shown = [(str(k), tuple(map(_safe_cell, c))) for k, c in rows]
+    if getattr(table, "_batchops_rows", None) == shown:
         return False
     selected = None
     if table.row_count:
@@ -230,12 +236,12 @@ def fill_table(table: DataTable, rows: Sequence[tuple[str, Sequence[Any]]]) -> b
         except Exception:
             selected = None
     table.clear()
-    for key, cells in rows:
+    for key, cells in shown:
         table.add_row(*cells, key=key)
-    keys = [k for k, _ in rows]
+    keys = [k for k, _ in shown]
     if selected in keys:
         table.move_cursor(row=keys.index(selected), animate=False)
-    table._batchops_rows = rows
+    vars(table)["_batchops_rows"] = shown  # what is shown, for the unchanged check above
     return True
 
 

@@ -6,6 +6,8 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
+from batchops.tui.typed_app import batchops_app
+
 # (mode name, label, key). Keys 1-5 are the five main areas, in the order the issue gives.
 AREAS: list[tuple[str, str, str]] = [
     ("dashboard", "Dashboard", "1"),
@@ -26,7 +28,7 @@ class AreaLink(Static):
         self.area = area
 
     async def on_click(self) -> None:
-        await self.app.action_area(self.area)
+        await batchops_app(self.app).action_area(self.area)
 
 
 class Sidebar(Vertical):
