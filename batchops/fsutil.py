@@ -42,8 +42,17 @@ def private_dir(path: Path) -> Path:
     path = Path(path)
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     if path.stat().st_mode & 0o077:
-        os.chmod(path, 0o700)
+        _tighten(path, 0o700)
     return path
+
+
+def _tighten(path: Path, mode: int) -> None:
+    """chmod what we own; a folder someone else owns and lets us write (an admin's shared home) stays theirs."""
+    try:
+        os.chmod(path, mode)
+    except PermissionError:
+        if os.stat(path).st_uid == os.geteuid():
+            raise
 
 
 def private_file(path: Path) -> Path:
@@ -53,7 +62,7 @@ def private_file(path: Path) -> Path:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600))
     except FileExistsError:  # never opened for writing: a read-only mount must still work
         if os.stat(path).st_mode & 0o077:
-            os.chmod(path, 0o600)
+            _tighten(path, 0o600)
     return path
 
 

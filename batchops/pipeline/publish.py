@@ -36,7 +36,7 @@ def runs_as_formula(v: object) -> bool:
 
 def neutralize_text(values: list[str | None]) -> list[str | None]:
     """Pure-Python version of the rule (used for headers and small tables)."""
-    return ["'" + v if runs_as_formula(v) else v for v in values]
+    return ["'" + v if isinstance(v, str) and runs_as_formula(v) else v for v in values]
 
 
 def _neutralize_table(table):
