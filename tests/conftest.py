@@ -137,7 +137,7 @@ def samples_dir() -> Path:
 
 
 @pytest.fixture
-def run_cli(home):
+def run_cli(home, request):
     """run_cli("jobs", "list", "--json") -> CompletedProcess (text, captured), on the test's home.
 
     In-process (``batchops.cli.main.run``): the same exit code, stdout and stderr as the real
@@ -149,6 +149,10 @@ def run_cli(home):
 
     def run(*args, env: dict | None = None, input: str | None = None, cwd=None, timeout: float = 120):
         return run_cli_in_process(args, home=home, env=env, input=input, cwd=cwd)
+
+    if request.config.getoption("backend") == "server":  # the server suite runs the real command, as it was proven
+        def run(*args, env: dict | None = None, input: str | None = None, cwd=None, timeout: float = 120):  # noqa: F811
+            return run_cli_subprocess(args, home=home, env=env, input=input, cwd=cwd, timeout=timeout)
 
     return run
 
