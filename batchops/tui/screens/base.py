@@ -256,6 +256,7 @@ class ListScreen(BaseScreen):
 
     COLUMNS: ClassVar[list[tuple[str, str]]] = []
     SERVER_TEXT: ClassVar[bool] = False  # the service filters by text itself
+    ROW_ACTIONS: ClassVar[bool] = False  # the footer's actions depend on the highlighted row (check_action)
     FILTER_HINT: ClassVar[str] = "/ filter: regex on this page, ! inverts"
 
     BINDINGS = [
@@ -332,6 +333,12 @@ class ListScreen(BaseScreen):
     def apply(self, data: Any) -> None:
         self.pager.show_page(list(data or []))
         self.after_page()
+        if self.ROW_ACTIONS:
+            self.refresh_bindings()
+
+    def on_data_table_row_highlighted(self) -> None:
+        if self.ROW_ACTIONS:
+            self.refresh_bindings()
 
     def after_page(self) -> None:
         """Older-page presses that came while a page was loading: take the next step now."""

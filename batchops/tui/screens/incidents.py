@@ -99,6 +99,7 @@ class IncidentsScreen(ListScreen):
     HELP = ("Incidents from failed runs, de-duplicated by signature. Enter opens the timeline, known error "
             "and tickets. Actions that the incident's state does not allow are dimmed.")
     SERVER_TEXT = True
+    ROW_ACTIONS = True  # the actions the highlighted incident's state allows
     FILTER_HINT = "/ search title, error, signature"
     COLUMNS = [("id", "ID"), ("severity", "Severity"), ("state", "State"), ("title", "Title"), ("seen", "Seen"),
                ("retries", "Retries"), ("known", "Known error"), ("assignee", "Assignee"), ("opened", "Opened"),
@@ -134,13 +135,6 @@ class IncidentsScreen(ListScreen):
             return incident_action_state(self, self.pager.selected_row() if self.is_mounted else None,
                                          action, parameters)
         return super().check_action(action, parameters)
-
-    def on_data_table_row_highlighted(self) -> None:
-        self.refresh_bindings()
-
-    def apply(self, data) -> None:
-        super().apply(data)
-        self.refresh_bindings()
 
     def action_incident(self, action: str) -> None:
         row = self.pager.selected_row()

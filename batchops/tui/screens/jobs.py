@@ -16,6 +16,7 @@ class JobsScreen(ListScreen):
     COLUMNS = [("id", "ID"), ("name", "Name"), ("cron", "Cron"), ("next", "Next run"), ("last", "Last status"),
                ("paused", "Paused"), ("zone", "Zone"), ("callable", "Callable"), ("last_at", "Last run")]
     MUTATING = frozenset({"new", "trigger", "pause", "resume", "delete"})
+    ROW_ACTIONS = True  # pause or resume, as the highlighted job is
     BINDINGS = [
         Binding("n", "new", "New"),
         Binding("e", "edit", "Edit"),
@@ -50,13 +51,6 @@ class JobsScreen(ListScreen):
             if row is None or bool(row.get("paused")) != (action == "resume"):
                 return False
         return super().check_action(action, parameters)
-
-    def on_data_table_row_highlighted(self) -> None:
-        self.refresh_bindings()
-
-    def apply(self, data) -> None:
-        super().apply(data)
-        self.refresh_bindings()
 
     def edit(self, ident: int | None) -> None:
         from batchops.tui.screens.job_form import JobFormScreen
