@@ -282,7 +282,9 @@ class ListScreen(BaseScreen):
         yield from ()
 
     def on_mount(self) -> None:
-        self.pager.table.focus()
+        # The table is the pager's child: absent when the screen is torn down as it mounts (the app quitting)
+        for table in self.pager.query("DataTable").results():
+            table.focus()
         self.restore_filters((getattr(self.app, "restored_filters", None) or {}).get(self.AREA) or {})
 
     def restore_filters(self, saved: dict) -> None:
