@@ -137,6 +137,17 @@ def samples_dir() -> Path:
 
 
 @pytest.fixture
+def immediate(monkeypatch):
+    """The queue runs each task inside enqueue (no worker), on a Huey instance built for this test."""
+    from batchops.queue import app
+
+    monkeypatch.setenv("BATCHOPS_QUEUE_IMMEDIATE", "1")
+    app.reset()
+    yield
+    app.reset()
+
+
+@pytest.fixture
 def run_cli(home, request):
     """run_cli("jobs", "list", "--json") -> CompletedProcess (text, captured), on the test's home.
 

@@ -10,16 +10,6 @@ import pytest
 from batchops.errors import InputError, WorkError
 
 
-@pytest.fixture
-def immediate(monkeypatch):
-    monkeypatch.setenv("BATCHOPS_QUEUE_IMMEDIATE", "1")
-    from batchops.queue import app
-
-    app.reset()
-    yield
-    app.reset()
-
-
 def test_a_queued_upload_cannot_be_submitted_twice(app_ctx, samples_dir, monkeypatch):
     from batchops.services import processing, tasks, uploads
 

@@ -121,17 +121,6 @@ def test_an_untriaged_failure_fixed_since_is_left_alone(app_ctx):
 # ---------------------------------------------------------------- uploads that nothing would move
 
 
-@pytest.fixture
-def immediate(monkeypatch):
-    """The queue runs each task inside enqueue, so a recovered upload runs to its end here."""
-    from batchops.queue import app
-
-    monkeypatch.setenv("BATCHOPS_QUEUE_IMMEDIATE", "1")
-    app.reset()
-    yield
-    app.reset()
-
-
 def _age(upload_id: int, seconds: float = 3600) -> None:
     from datetime import timedelta
 
