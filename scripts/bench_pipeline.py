@@ -202,9 +202,17 @@ class Runs:
 
 
 def line(label: str, value: str, ratio: float | None = None, goal: float | None = None) -> None:
-    verdict = "" if goal is None else ("  MET" if ratio <= goal else "  NOT MET")
-    r = "" if ratio is None else f"{ratio:6.2f}x (goal <= {goal:g}x){verdict}"
+    if ratio is None:
+        r = "" if goal is None else "no ratio: noise larger than the difference (more --rows or --repeat)"
+    else:
+        verdict = "" if goal is None else ("  MET" if ratio <= goal else "  NOT MET")
+        r = f"{ratio:6.2f}x (goal <= {goal:g}x){verdict}"
     print(f"  {label:<58} {value:>22}  {r}")
+
+
+def spread(a: float, b: float) -> float | None:
+    """max/min of two marginal costs; None when one is not positive (timing noise swamped it)."""
+    return max(a, b) / min(a, b) if min(a, b) > 0 else None
 
 
 def main() -> int:
@@ -316,9 +324,9 @@ def main() -> int:
             m_lo = (bench.mem("csv_ours") - bench.mem("scale_half")) / (sizes["full"] - sizes["half"]) * 1e6
             m_hi = (bench.mem("scale_double") - bench.mem("csv_ours")) / (sizes["double"] - sizes["full"]) * 1e6
             line("scale: marginal time per row, N/2->N | N->2N", f"{t_lo:.2f} | {t_hi:.2f} us",
-                 max(t_lo, t_hi) / max(1e-9, min(t_lo, t_hi)), 1.15)
+                 spread(t_lo, t_hi), 1.15)
             line("scale: marginal memory per row, N/2->N | N->2N", f"{m_lo / 1024:.2f} | {m_hi / 1024:.2f} KiB",
-                 max(m_lo, m_hi) / max(1e-9, min(m_lo, m_hi)), 1.15)
+                 spread(m_lo, m_hi), 1.15)
         if "sql" in only:
             _, _, out = measure([PY, "-c", SQL_COUNT, str(tmp / "sqlhome"), str(tmp / "small.csv")], env)
             counts = json.loads(out.strip().splitlines()[-1])
