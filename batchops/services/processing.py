@@ -13,7 +13,6 @@ import threading
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Literal, overload
 
 from batchops import clock, context
 from batchops.clock import utc_now
@@ -240,15 +239,8 @@ def _pause_hook(step_name: str, status: str) -> None:
         time.sleep(float(os.environ.get("BATCHOPS_TEST_PAUSE_SECONDS", "30")))
 
 
-@overload
-def execute(run_id: int, result: Literal[True] = True) -> dict: ...
-@overload
-def execute(run_id: int, result: bool) -> dict | None: ...
-def execute(run_id: int, result: bool = True) -> dict | None:
-    """Run the pipeline for a queued run (in this process) and return its result object.
-
-    ``result=False`` (the worker, which has nobody to tell) skips reading it back.
-    """
+def execute(run_id: int) -> dict:
+    """Run the pipeline for a queued run (in this process) and return its result object."""
     from batchops.pipeline.runner import run_pipeline
     from batchops.pipeline.settings import from_config
     from batchops.services import failures
@@ -258,7 +250,7 @@ def execute(run_id: int, result: bool = True) -> dict | None:
     upload = Upload.get_by_id(run.upload_id)
     started_at = _claim(run.id, upload.id)
     if started_at is None:
-        return result_dict(run.id) if result else None  # another process took it (a duplicate delivery)
+        return result_dict(run.id)  # another process took it (a duplicate delivery)
 
     progress = _Progress()
     progress.lines.append(f"{clock.fmt(utc_now(), seconds=True)} run {run.id} attempt {run.attempt} "
@@ -293,12 +285,12 @@ def execute(run_id: int, result: bool = True) -> dict | None:
         failures.handle_failure(failed, error)
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
-        return result_dict(run.id) if result else None
+        return result_dict(run.id)
     beat.stopped.set()
     progress.lines.append(f"{clock.fmt(utc_now(), seconds=True)} published {outcome.rows_out} rows")
     done = _record_success(run.id, upload.id, outcome, keys, *progress.final(), started_at=started_at)
     failures.handle_success(done)
-    return result_dict(run.id) if result else None
+    return result_dict(run.id)
 
 
 def _request(upload: Upload, plan_config: dict, strict: bool):

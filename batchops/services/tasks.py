@@ -49,18 +49,20 @@ def run_pipeline(run_id: int) -> None:
     from batchops.services import processing
 
     with _store():
-        log.info("%s: started", describe_run(run_id))
+        what = describe_run(run_id)  # named once: the run's upload or job does not change while it runs
+        log.info("%s: started", what)
         result = processing.execute(run_id)
-        log.info("%s: %s", describe_run(run_id), outcome(run_id, result))
+        log.info("%s: %s", what, outcome(run_id, result))
 
 
 def run_job(run_id: int) -> None:
     from batchops.services import job_runs
 
     with _store():
-        log.info("%s: started", describe_run(run_id))
+        what = describe_run(run_id)  # named once: the run's upload or job does not change while it runs
+        log.info("%s: started", what)
         result = job_runs.execute(run_id)
-        log.info("%s: %s", describe_run(run_id), outcome(run_id, result))
+        log.info("%s: %s", what, outcome(run_id, result))
 
 
 def describe_run(run_id: int) -> str:
