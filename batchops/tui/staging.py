@@ -17,6 +17,10 @@ from typing import Any
 
 STAGED_KEY = "tui.staged"
 MAX_STAGED = 5
+# what the pipeline reads (it sniffs the content; the name only picks what the file tree lists)
+SUFFIXES = frozenset({".csv", ".xlsx", ".xlsm", ".xlsb", ".xls", ".ods", ".pdf",
+                      ".png", ".jpg", ".jpeg", ".tif", ".tiff"})  # images: photos and scans, read by OCR
+ACCEPTED = "CSV, XLS/XLSX/XLSM/XLSB, ODS, PDF, scans (OCR)"  # short: hints must fit 80 columns
 
 # the form's payload boxes: turned into plan_config, never passed on by themselves
 PAYLOAD_TEXT = ("records", "rules", "instructions", "options")

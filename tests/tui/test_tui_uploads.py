@@ -342,3 +342,17 @@ def test_submitting_to_the_worker_when_none_runs_says_so(make_app, samples):
             assert note.endswith(" worker") and "batchops --home " in note
 
     run(go())
+
+
+def test_the_stage_hints_name_every_readable_type_and_the_tree_lists_scans(tmp_path):
+    """#12: the hints said "CSV, XLSX, PDF" while workbooks of every kind and OCR'd scans are read."""
+    from batchops.tui.screens.stage import SupportedFiles
+    from batchops.tui.staging import ACCEPTED
+
+    for kind in ("XLS", "XLSX", "XLSM", "XLSB", "ODS", "PDF", "scans"):
+        assert kind in ACCEPTED
+    assert len(f"Nothing staged — n: {ACCEPTED}") <= 78  # the staged strip at 80 columns, with its padding
+    for name in ("marks.ods", "marks.xlsb", "scan.PNG", "photo.jpeg", "page.tiff", "notes.docx"):
+        (tmp_path / name).write_bytes(b"x")
+    listed = SupportedFiles.filter_paths(None, sorted(tmp_path.iterdir()))
+    assert sorted(p.name for p in listed) == ["marks.ods", "marks.xlsb", "page.tiff", "photo.jpeg", "scan.PNG"]

@@ -1,6 +1,6 @@
 """Stage files and describe the work: pick up to five files, each with its department, notes and plan.
 
-Files come from a directory tree (CSV, workbooks and PDF only) or a typed path
+Files come from a directory tree (CSV, workbooks, PDF and scans only) or a typed path
 (-> completes it). The form below the staged list edits the highlighted file
 only; "Apply to all" copies its settings to every staged file. The queue is
 saved in ui_state at every change, so it survives a restart. Each file's
@@ -29,10 +29,8 @@ from batchops.tui import staging
 from batchops.tui.display import error_line
 from batchops.tui.messages import StagedChanged
 from batchops.tui.screens.base import BaseScreen
-from batchops.tui.staging import MAX_STAGED, PAYLOAD_FIELDS, STAGED_KEY
+from batchops.tui.staging import ACCEPTED, MAX_STAGED, PAYLOAD_FIELDS, STAGED_KEY, SUFFIXES
 from batchops.tui.typed_app import batchops_app
-
-SUFFIXES = {".csv", ".xlsx", ".xlsm", ".xlsb", ".xls", ".ods", ".pdf"}
 
 
 def plan_choices() -> list[tuple[str, str]]:
@@ -227,7 +225,7 @@ class StageScreen(BaseScreen):
             self.notify(f"E_FILE_NOT_FOUND: not a file: {full}", severity="error", markup=False)
             return
         if Path(full).suffix.lower() not in SUFFIXES:
-            self.notify(f"E_UNSUPPORTED_FILE: {Path(full).name} is not CSV, XLSX or PDF", severity="warning",
+            self.notify(f"E_UNSUPPORTED_FILE: {Path(full).name} is not {ACCEPTED}", severity="warning",
                         markup=False)
         if full in self.staged:
             self.notify(f"{Path(full).name} is already staged", timeout=2, markup=False)

@@ -23,7 +23,7 @@ from batchops.services import processing, reports, ui_state, uploads, workers
 from batchops.tui import display
 from batchops.tui.messages import ActionDone
 from batchops.tui.screens.base import ListScreen
-from batchops.tui.staging import MAX_STAGED, STAGED_KEY, entries, file_name
+from batchops.tui.staging import ACCEPTED, MAX_STAGED, STAGED_KEY, entries, file_name
 
 
 def linked_runs(links: dict) -> Text:
@@ -129,7 +129,7 @@ class UploadsScreen(ListScreen):
         if self.staged:
             names = ", ".join(file_name(item) for item in self.staged)
             return f"Staged ({len(self.staged)}/{MAX_STAGED}): {names}  — n to pick the plan and submit"
-        return ("Nothing staged — n to stage files (CSV, XLSX, PDF)" if not self.read_only
+        return (f"Nothing staged — n: {ACCEPTED}" if not self.read_only
                 else "Read-only: staging and submitting are off")
 
     def show_strip(self) -> None:
