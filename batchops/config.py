@@ -114,6 +114,7 @@ class AutomationConfig:
     scrape_timeout: float = 10.0
     scrape_max_bytes: int = 2_000_000
     scrape_allow_hosts: list[str] = field(default_factory=list)
+    scrape_download_max_bytes: int = 20_000_000  # a result file a scrape downloads (download=...)
     ingest_folder: str = ""
     ingest_department: str = ""
     ingest_plan: str = "transform"
@@ -199,6 +200,7 @@ RANGES: dict[str, tuple[float, float, bool]] = {
     "incidents.rate_limit_minutes": (0, 60 * 24 * DAY_LIMIT, False),
     "automation.scrape_timeout": (0, 3600, True),
     "automation.scrape_max_bytes": (1, 1_000_000_000, False),
+    "automation.scrape_download_max_bytes": (1, 10_000_000_000, False),
     "automation.ingest_quiet_seconds": (0, 86_400, False),
     "worker.heartbeat_seconds": (0.1, 3600, False),
     "worker.lost_after_seconds": (1, 86_400 * 7, False),

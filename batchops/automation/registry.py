@@ -64,9 +64,13 @@ BUILTINS: dict[str, Entry] = {e.name: e for e in (
           (Arg("to", "list[str]", None, "recipients (default incidents.notify_emails)"),)),
     Entry("run_web_scrape", f"{_J}.scrape:run_web_scrape",
           "Fetch notice pages (http/https only, timeout, size cap), extract links matching keywords, "
-          "snapshot under scrapes/ and report what changed.",
+          "snapshot under scrapes/ and report what changed; optionally take in linked result files.",
           (Arg("urls", "list[str]", None, "pages to fetch (default automation.scrape_urls)"),
-           Arg("keywords", "list[str]", None, "notice keywords (default automation.scrape_keywords)"))),
+           Arg("keywords", "list[str]", None, "notice keywords (default automation.scrape_keywords)"),
+           Arg("download", "str", None, "result files to take in, by file name: globs such as \"*.csv,*.xlsx\" "
+                                        "(CSV/XLSX/XLSM/XLSB/XLS/ODS/PDF links only; each URL and content once)"),
+           Arg("department", "str", None, "department for downloaded files' uploads"),
+           Arg("plan", "str", None, "processing plan for downloaded files (default transform)"))),
     Entry("schedule_file_ingest", f"{_J}.ingest:schedule_file_ingest",
           "Pick up new files from a drop folder (and optionally FTP or S3), skip ones seen before by SHA-256, "
           "run the pipeline, move them to processed/ or failed/.",

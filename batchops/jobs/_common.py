@@ -26,6 +26,20 @@ def seen(key: str) -> bool:
     return AppState.select(AppState.key).where(AppState.key == key).exists()
 
 
+def recall(key: str):
+    """The value ``remember`` (or ``remember_once``) kept under ``key``, or None."""
+    return AppState.select(AppState.value).where(AppState.key == key).scalar()
+
+
+@retry_busy
+def remember(key: str, value) -> None:
+    """Keep ``value`` under ``key``, replacing what was there (a job's memory of the latest state)."""
+    with db.atomic():
+        (AppState.insert(key=key, value=value, updated_at=utc_now())
+         .on_conflict(conflict_target=[AppState.key], update={AppState.value: value, AppState.updated_at: utc_now()})
+         .execute())
+
+
 @retry_busy
 def forget(key: str) -> None:
     with db.atomic():

@@ -65,45 +65,60 @@ class NoticeParser(HTMLParser):
             self.title += data
 
 
-def fetch(url: str, timeout: float, max_bytes: int, allow: HostAllowList | None = None) -> tuple[str, str]:
-    """(final URL, decoded text); E_URL_SCHEME / E_URL_FORBIDDEN / E_FETCH_FAILED / E_SCRAPE_TOO_LARGE.
+def get(url: str, timeout: float, max_bytes: int, allow: HostAllowList | None, write, *,
+        accept: str = "text/html,*/*;q=0.5", headers: dict | None = None,
+        setting: str = "automation.scrape_max_bytes"):
+    """GET ``url``, handing the body to ``write`` in chunks; (final URL, response headers), or None for 304.
 
-    ``timeout`` is one deadline for the whole request (redirects, headers, body);
-    private targets are refused unless ``allow`` (default automation.scrape_allow_hosts) names them.
+    ``timeout`` is one deadline for the whole request (redirects, headers, body); private targets
+    are refused unless ``allow`` names them; more than ``max_bytes`` is E_SCRAPE_TOO_LARGE, named by
+    ``setting``. E_URL_SCHEME / E_URL_FORBIDDEN / E_FETCH_FAILED as for a page.
     """
     check_url(url)
-    if allow is None:
-        allow = HostAllowList(context.config().automation.scrape_allow_hosts)
-    request = urllib.request.Request(url, headers={"User-Agent": "BatchOps notice scraper",
-                                                   "Accept": "text/html,*/*;q=0.5"})
+    request = urllib.request.Request(url, headers={"User-Agent": "BatchOps notice scraper", "Accept": accept,
+                                                   **(headers or {})})
     try:
         with open_url(request, timeout, allow) as response:
             length = response.headers.get("Content-Length")
             if length and length.isdigit() and int(length) > max_bytes:
-                raise JobError(f"{url} is {int(length):,} bytes, over automation.scrape_max_bytes ({max_bytes:,})",
+                raise JobError(f"{url} is {int(length):,} bytes, over {setting} ({max_bytes:,})",
                                code="E_SCRAPE_TOO_LARGE")
-            chunks, size = [], 0
+            size = 0
             while size <= max_bytes:
                 chunk = response.read1(min(65536, max_bytes + 1 - size))
                 if not chunk:
                     break
-                chunks.append(chunk)
                 size += len(chunk)
-            data = b"".join(chunks)
-            if len(data) > max_bytes:
-                raise JobError(f"{url} is larger than automation.scrape_max_bytes ({max_bytes:,} bytes)",
-                               code="E_SCRAPE_TOO_LARGE")
-            charset = response.headers.get_content_charset() or "utf-8"
-            final = response.geturl()
+                if size > max_bytes:
+                    raise JobError(f"{url} is larger than {setting} ({max_bytes:,} bytes)", code="E_SCRAPE_TOO_LARGE")
+                write(chunk)
+            return response.geturl(), response.headers
     except BatchOpsError:
         raise
     except urllib.error.HTTPError as exc:
+        if exc.code == 304 and headers:  # a conditional request: nothing changed since we last looked
+            return None
         raise JobError(f"{url} answered HTTP {exc.code} {exc.reason}", code="E_FETCH_FAILED") from None
     except urllib.error.URLError as exc:
         raise JobError(f"cannot fetch {url}: connection failed ({exc.reason})", code="E_FETCH_FAILED") from None
     except (TimeoutError, OSError) as exc:
         text = "timed out" if isinstance(exc, TimeoutError) else f"connection error ({exc})"
         raise JobError(f"cannot fetch {url}: {text}", code="E_FETCH_FAILED") from None
+
+
+def page_allow_list() -> HostAllowList:
+    return HostAllowList(context.config().automation.scrape_allow_hosts)
+
+
+def fetch(url: str, timeout: float, max_bytes: int, allow: HostAllowList | None = None) -> tuple[str, str]:
+    """(final URL, decoded text) of a page; errors as ``get``.
+
+    Private targets are refused unless ``allow`` (default automation.scrape_allow_hosts) names them.
+    """
+    chunks: list[bytes] = []
+    final, headers = get(url, timeout, max_bytes, allow if allow is not None else page_allow_list(), chunks.append)
+    data = b"".join(chunks)
+    charset = headers.get_content_charset() or "utf-8"
     try:
         text = data.decode(charset, errors="replace")
     except LookupError:
@@ -111,10 +126,15 @@ def fetch(url: str, timeout: float, max_bytes: int, allow: HostAllowList | None 
     return final, text
 
 
-def extract_notices(html: str, base_url: str, keywords: list[str]) -> tuple[str, list[dict]]:
+def parse_page(html: str) -> NoticeParser:
     parser = NoticeParser()
     parser.feed(html)
     parser.close()
+    return parser
+
+
+def extract_notices(html: str, base_url: str, keywords: list[str]) -> tuple[str, list[dict]]:
+    parser = parse_page(html)
     words = [k.lower() for k in keywords if k.strip()]
     seen = set()
     notices = []
@@ -160,7 +180,10 @@ def _compare(previous: list[dict], current: list[dict]) -> tuple[list[dict], lis
     return [n for n in current if key(n) not in before], [n for n in previous if key(n) not in after]
 
 
-def scrape_one(url: str, keywords: list[str], timeout: float, max_bytes: int) -> dict:
+def scrape_one(url: str, keywords: list[str], timeout: float, max_bytes: int,
+               download: tuple[list[str], str | None, str] | None = None) -> tuple[dict, list[BatchOpsError]]:
+    """The page's notices compared with its last snapshot; with ``download`` (patterns, department,
+    plan), its result files taken in too. Returns (result, download errors)."""
     final, html = fetch(url, timeout, max_bytes)
     title, notices = extract_notices(html, final, keywords)
     store, folder = objects(), _snapshot_prefix(url)
@@ -176,26 +199,48 @@ def scrape_one(url: str, keywords: list[str], timeout: float, max_bytes: int) ->
     dated = [i.key for i in store.list(folder) if i.key.rsplit("/", 1)[-1].startswith("2")]
     for old in dated[:-KEEP_SNAPSHOTS]:
         store.delete(old)
-    return {"url": redact(url), "title": title, "notices": len(notices), "first_snapshot": previous is None,
-            "new": new, "removed": removed, "snapshot": store.location(latest), "error": None}
+    result = {"url": redact(url), "title": title, "notices": len(notices), "first_snapshot": previous is None,
+              "new": new, "removed": removed, "snapshot": store.location(latest), "error": None}
+    if not download:
+        return result, []
+    from batchops.jobs import scrape_files
+
+    patterns, department, plan = download
+    result["files"], errors = scrape_files.take_files(parse_page(html).links, final, folder, patterns, department, plan)
+    return result, errors
 
 
-def run_web_scrape(urls: list[str] | None = None, keywords: list[str] | None = None) -> dict:
+def run_web_scrape(urls: list[str] | None = None, keywords: list[str] | None = None,
+                   download: str | list[str] | None = None, department: str | None = None,
+                   plan: str | None = None) -> dict:
+    """Scrape each page; with ``download`` (globs such as ``"*.csv,*.xlsx"``) also take in the result
+    files it links to, as uploads with ``department`` and ``plan`` (see ``scrape_files``)."""
+    from batchops.jobs.scrape_files import parse_patterns
+
     cfg = context.config().automation
     urls = list(urls) if urls else list(cfg.scrape_urls)
     keywords = list(keywords) if keywords is not None else list(cfg.scrape_keywords)
     if not urls:
         raise InputError("no pages to scrape: set automation.scrape_urls or pass urls", code="E_CONFIG")
-    results, failures = [], []
+    patterns = parse_patterns(download)
+    taking = None
+    if patterns:
+        from batchops.pipeline.plans import validate_plan_config
+
+        plan = plan or "transform"
+        validate_plan_config(plan, {})  # a plan that cannot run on a bare file fails once, before any download
+        taking = (patterns, department or None, plan)
+    results, failures, download_errors = [], [], []
     for url in urls:
         check_deadline()
         try:
-            result = scrape_one(url, keywords, cfg.scrape_timeout, cfg.scrape_max_bytes)
+            result, errors = scrape_one(url, keywords, cfg.scrape_timeout, cfg.scrape_max_bytes, taking)
         except BatchOpsError as exc:
             failures.append(exc)
             results.append({"url": redact(url), "error": exc.to_dict()})
             log(f"{url}: {exc.code}: {exc.message}")
             continue
+        download_errors += errors
         results.append(result)
         if result["first_snapshot"]:
             log(f"{url}: first snapshot, {result['notices']} notice(s)")
@@ -205,8 +250,17 @@ def run_web_scrape(urls: list[str] | None = None, keywords: list[str] | None = N
             log(f"  new: {notice['title']} <{notice['url']}>")
     summary = {"pages": len(urls), "failed": len(failures), "new": sum(len(r.get("new", [])) for r in results),
                "results": results}
+    if taking:
+        pages = [r.get("files") or {} for r in results]
+        summary["files"] = {k: sum(len(p.get(k, [])) for p in pages)
+                            for k in ("published", "failed", "unchanged", "duplicates", "waiting", "errors")}
+        log("files: " + ", ".join(f"{n} {k}" for k, n in summary["files"].items()))
     if failures:
         first = failures[0]
         raise JobError(f"{len(failures)} of {len(urls)} page(s) failed; first: {first.message}", code=first.code,
                        summary=summary)
+    if download_errors:
+        first = download_errors[0]
+        raise JobError(f"{len(download_errors)} result file(s) could not be downloaded; first: {first.message}",
+                       code=first.code, summary=summary)
     return summary
