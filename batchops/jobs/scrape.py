@@ -196,7 +196,8 @@ def scrape_one(url: str, keywords: list[str], timeout: float, max_bytes: int,
     text = json.dumps(snapshot, indent=2, ensure_ascii=False).encode("utf-8")
     store.put_bytes(f"{folder}/{now:%Y%m%dT%H%M%SZ}.json", text)
     store.put_bytes(latest, text)
-    dated = [i.key for i in store.list(folder) if i.key.rsplit("/", 1)[-1].startswith("2")]
+    # the timestamped snapshots directly in the folder (files/ beside them holds downloads, never rotated here)
+    dated = [i.key for i in store.list(folder) if re.fullmatch(r"\d{8}T\d{6}Z\.json", i.key[len(folder) + 1:])]
     for old in dated[:-KEEP_SNAPSHOTS]:
         store.delete(old)
     result = {"url": redact(url), "title": title, "notices": len(notices), "first_snapshot": previous is None,
@@ -248,13 +249,14 @@ def run_web_scrape(urls: list[str] | None = None, keywords: list[str] | None = N
             log(f"{url}: {result['notices']} notice(s), {len(result['new'])} new, {len(result['removed'])} gone")
         for notice in result["new"][:20]:
             log(f"  new: {notice['title']} <{notice['url']}>")
-    summary = {"pages": len(urls), "failed": len(failures), "new": sum(len(r.get("new", [])) for r in results),
-               "results": results}
+    summary: dict = {"pages": len(urls), "failed": len(failures),
+                     "new": sum(len(r.get("new", [])) for r in results), "results": results}
     if taking:
         pages = [r.get("files") or {} for r in results]
-        summary["files"] = {k: sum(len(p.get(k, [])) for p in pages)
-                            for k in ("published", "failed", "unchanged", "duplicates", "waiting", "errors")}
-        log("files: " + ", ".join(f"{n} {k}" for k, n in summary["files"].items()))
+        counts = {k: sum(len(p.get(k, [])) for p in pages)
+                  for k in ("published", "failed", "unchanged", "duplicates", "waiting", "errors")}
+        summary["files"] = counts
+        log("files: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
     if failures:
         first = failures[0]
         raise JobError(f"{len(failures)} of {len(urls)} page(s) failed; first: {first.message}", code=first.code,

@@ -206,3 +206,21 @@ def test_only_matching_result_file_links_are_chosen():
         "http://s.test/x/marks.CSV", "http://s.test/x/marks.csv", "http://s.test/r/roll.xlsx"]
     assert result_links(links, "http://s.test/p/", parse_patterns(["*"])) == [
         "http://s.test/x/marks.CSV", "http://s.test/x/marks.csv", "http://s.test/r/roll.xlsx"]
+
+
+def test_snapshot_rotation_counts_snapshots_only_and_keeps_downloads(wctx, site, monkeypatch):
+    from batchops.jobs import scrape
+    from batchops.store.objects import objects
+
+    monkeypatch.setattr(scrape, "KEEP_SNAPSHOTS", 2)
+    url = f"{site['base']}/results"
+    site["pages"]["/results"] = (200, HTML, _page(("Exam notice", "/n")))
+    folder, store = scrape._snapshot_prefix(url), objects()
+    kept = f"{folder}/files/2026aaaaaaaa-marks.csv"  # a download whose hash starts like a timestamp
+    store.put_bytes(kept, b"student_id\nS1\n")
+    for day in ("01", "02", "03"):
+        store.put_bytes(f"{folder}/202001{day}T000000Z.json", b"{}")
+    _scrape(site)
+    names = [i.key[len(folder) + 1:] for i in store.list(folder)]
+    assert store.exists(kept) and len([n for n in names if n.endswith("Z.json")]) == 2
+    assert "20200101T000000Z.json" not in names
