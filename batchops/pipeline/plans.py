@@ -2,14 +2,17 @@
 
 A plan takes the validated, typed dataset and returns a :class:`PlanOutcome`:
 the processed dataset, a JSON report, findings, and (for plans that publish a
-summary rather than the dataset) the report tables. Adding a plan is one
-function and one :data:`PLANS` entry::
+summary rather than the dataset) the report tables. A plan also says how its run
+reads: a title for the report, a one-line message for the run record, the notes
+the PDF prints, and the columns its payload names (checked before a run is
+queued). The runner asks the plan for all of these and never for its name, so
+adding a plan is one function and one :data:`PLANS` entry::
 
     def _shout(df, ctx):                       # df in, PlanOutcome out
         return PlanOutcome(df, {"note": "..."})
 
     PLANS["shout"] = Plan("shout", _shout, check=_no_options, publishes="dataset",
-                          description="...")
+                          description="...", message=lambda r: r["note"])
 
 ``check`` validates the plan_config's *structure* before any file is read (it
 raises ``InputError`` with code ``E_PLAN_INVALID``); problems that need the data
@@ -25,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from batchops.errors import InputError, PipelineError
+from batchops.pipeline.report_text import delete_lines, report_lines
 
 STEP = "transform"
 
@@ -57,13 +61,38 @@ class PlanOutcome:
     stats: Any = None  # describe() of df if the plan computed it (saves summarize a pass)
 
 
+def _no_message(report: dict) -> str:
+    return ""
+
+
+def _report_notes(report: dict) -> list[str]:
+    """The plan's report (what it did) as lines of the PDF's notes."""
+    return report_lines(report) if report else []
+
+
+def _no_notes(report: dict) -> list[str]:
+    return []
+
+
+def _no_columns(cfg: dict) -> list[str]:
+    return []
+
+
 @dataclass(frozen=True)
 class Plan:
     name: str
     run: Callable[[Any, PlanContext], PlanOutcome]
     check: Callable[[dict], None]
-    publishes: str  # "summary" | "dataset"
+    publishes: str  # "summary" (the outcome's tables) | "dataset" (the processed rows)
     description: str
+    title: str = ""  # what the report is, in the reader's words ("marks summary"); empty: the name
+    message: Callable[[dict], str] = _no_message  # report -> what the plan did, for the transform step record
+    notes: Callable[[dict], list[str]] = _report_notes  # report -> lines printed under the PDF's title
+    columns: Callable[[dict], list[str]] = _no_columns  # plan_config -> the columns it names (preflight)
+
+    @property
+    def report_title(self) -> str:
+        return self.title or self.name
 
 
 def _bad(message: str) -> InputError:
@@ -512,16 +541,53 @@ def plan_dedupe(df, ctx: PlanContext) -> PlanOutcome:
     return PlanOutcome(df, {"key": cols, "keep": keep, "removed": removed})
 
 
+def _custom_notes(report: dict) -> list[str]:
+    return ["Instructions: " + report["instructions"]] if report.get("instructions") else []
+
+
+def _curve_message(report: dict) -> str:
+    return f"{report.get('subject')} mean {report.get('mean_before'):.2f} -> {report.get('mean_after'):.2f}"
+
+
+def _dedupe_key(cfg: dict) -> list[str]:
+    key = cfg.get("key", ["student_id"])
+    return [key] if isinstance(key, str) else [str(k) for k in key]
+
+
 PLANS: dict[str, Plan] = {
-    "transform": Plan("transform", plan_transform, _check_transform, "summary",
-                      "KPI summary: per subject mean, median, min, max, std, pass rate, grades, top/bottom"),
-    "append": Plan("append", plan_append, _check_append, "dataset", "append records (JSON list or object)"),
-    "delete": Plan("delete", plan_delete, _check_delete, "dataset", "delete rows matching exact rules"),
-    "custom": Plan("custom", plan_custom, _check_custom, "dataset", "store instructions, publish dataset as is"),
-    "curve": Plan("curve", plan_curve, _check_curve, "dataset", "shift or scale a subject to a target mean, capped"),
-    "anonymize": Plan("anonymize", plan_anonymize, _check_anonymize, "dataset",
-                      "stable pseudonymous IDs (salted hash), names and contacts removed"),
-    "dedupe": Plan("dedupe", plan_dedupe, _check_dedupe, "dataset", "drop rows repeating a key, keep first or last"),
+    "transform": Plan(
+        "transform", plan_transform, _check_transform, "summary",
+        "KPI summary: per subject mean, median, min, max, std, pass rate, grades, top/bottom",
+        title="marks summary", notes=_no_notes,
+        message=lambda r: f"KPIs for {len(r.get('subjects', []))} subject(s)"),
+    "append": Plan(
+        "append", plan_append, _check_append, "dataset", "append records (JSON list or object)",
+        title="records added",
+        message=lambda r: f"{r.get('appended', 0)} record(s) appended",
+        columns=lambda cfg: [str(k) for rec in (_records(cfg) or []) if isinstance(rec, dict) for k in rec]),
+    "delete": Plan(
+        "delete", plan_delete, _check_delete, "dataset", "delete rows matching exact rules",
+        title="records removed", notes=delete_lines,
+        message=lambda r: f"{r.get('removed', 0)} row(s) removed by {len(r.get('rules', []))} rule(s)",
+        columns=lambda cfg: [str(k) for rule in _rules(cfg) if isinstance(rule, dict) for k in rule]),
+    "custom": Plan(
+        "custom", plan_custom, _check_custom, "dataset", "store instructions, publish dataset as is",
+        title="records", notes=_custom_notes),
+    "curve": Plan(
+        "curve", plan_curve, _check_curve, "dataset", "shift or scale a subject to a target mean, capped",
+        title="adjusted marks", message=_curve_message,
+        columns=lambda cfg: [str(cfg.get("subject") or cfg.get("column") or "")]),
+    "anonymize": Plan(
+        "anonymize", plan_anonymize, _check_anonymize, "dataset",
+        "stable pseudonymous IDs (salted hash), names and contacts removed",
+        title="anonymised records",
+        message=lambda r: f"removed {', '.join(r.get('removed_columns', [])) or 'no columns'}",
+        columns=lambda cfg: [str(c) for c in cfg.get("drop") or []]),
+    "dedupe": Plan(
+        "dedupe", plan_dedupe, _check_dedupe, "dataset", "drop rows repeating a key, keep first or last",
+        title="duplicates removed",
+        message=lambda r: f"{r.get('removed', 0)} duplicate row(s) removed on {', '.join(r.get('key', []))}",
+        columns=_dedupe_key),
 }
 
 
