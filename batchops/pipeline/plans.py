@@ -260,57 +260,85 @@ def _check_append(cfg: dict) -> None:
 def plan_append(df, ctx: PlanContext) -> PlanOutcome:
     import pandas as pd
 
-    from batchops.pipeline.findings import finding
+    rows = [_record_row(i, r, df, ctx) for i, r in enumerate(_records(ctx.config), start=1)]
+    new = _typed_like(pd.DataFrame(rows, columns=df.columns), df)
+    start = (int(df.index.max()) + 1) if len(df) and pd.api.types.is_integer_dtype(df.index.dtype) else len(df)
+    new.index = pd.RangeIndex(start, start + len(new))
+    findings = _appended_id_findings(new, df) + _appended_range_findings(rows, ctx)
+    out = pd.concat([df, new]) if len(df) else new
+    return PlanOutcome(out, {"appended": len(new)}, findings)
 
-    recs = _records(ctx.config)
-    findings: list[dict] = []
-    rows = []
-    for i, r in enumerate(recs, start=1):
-        row: dict[str, Any] = {}
-        for key, value in r.items():
-            col = resolve_column(str(key), df, ctx)
-            if col in ctx.numeric_columns:
-                if value is None or (isinstance(value, str) and not value.strip()):
-                    value = float("nan")
-                else:
-                    try:
-                        value = float(str(value).strip()) if not isinstance(value, (int, float)) or isinstance(value, bool) else float(value)
-                    except ValueError:
-                        raise PipelineError(
-                            f"record {i}: {col} must be a number, not '{value}'.",
-                            code="E_RECORD_INVALID", step=STEP, column=col,
-                        ) from None
-            else:
-                value = None if value is None else str(value).strip() or None
-            row[col] = value
-        rows.append(row)
-    new = pd.DataFrame(rows, columns=df.columns)
+
+def _record_row(i: int, record: dict, df, ctx: PlanContext) -> dict[str, Any]:
+    """Record ``i`` keyed by the dataset's columns: marks as numbers, text trimmed ('' is missing)."""
+    row: dict[str, Any] = {}
+    for key, value in record.items():
+        col = resolve_column(str(key), df, ctx)
+        row[col] = _record_mark(i, col, value) if col in ctx.numeric_columns else _record_text(value)
+    return row
+
+
+def _record_mark(i: int, col: str, value) -> float:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return float("nan")
+    try:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        return float(str(value).strip())
+    except ValueError:
+        raise PipelineError(
+            f"record {i}: {col} must be a number, not '{value}'.",
+            code="E_RECORD_INVALID", step=STEP, column=col,
+        ) from None
+
+
+def _record_text(value) -> str | None:
+    return None if value is None else str(value).strip() or None
+
+
+def _typed_like(new, df):
+    """The appended rows in the dataset's dtypes (a text column takes the record's value as text)."""
+    import pandas as pd
+
     for col in df.columns:
-        if not pd.api.types.is_numeric_dtype(df[col].dtype):  # a text column takes the record's value as text
+        if not pd.api.types.is_numeric_dtype(df[col].dtype):
             new[col] = new[col].map(_as_text).astype(df[col].dtype if df[col].dtype != object else object)
             continue
         try:
             new[col] = new[col].astype(df[col].dtype)
         except (TypeError, ValueError):
             pass
-    start = (int(df.index.max()) + 1) if len(df) and pd.api.types.is_integer_dtype(df.index.dtype) else len(df)
-    new.index = pd.RangeIndex(start, start + len(new))
-    if "student_id" in df.columns:
-        seen = set(df["student_id"].dropna())
-        for i, v in enumerate(new["student_id"], start=1):
-            if v is None or (isinstance(v, float) and math.isnan(v)):
-                findings.append(finding("E_MISSING_ID", f"Appended record {i} has no student ID.", location=f"record {i}", column="student_id"))
-            elif v in seen:
-                findings.append(finding("E_DUPLICATE_IDS", f"Appended record {i}: student ID {v} already exists.", location=f"record {i}", column="student_id"))
-            else:
-                seen.add(v)
+    return new
+
+
+def _appended_id_findings(new, df) -> list[dict]:
+    """An appended record without a student ID, or with one the dataset (or an earlier record) has."""
+    from batchops.pipeline.findings import finding
+
+    if "student_id" not in df.columns:
+        return []
+    findings = []
+    seen = set(df["student_id"].dropna())
+    for i, v in enumerate(new["student_id"], start=1):
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            findings.append(finding("E_MISSING_ID", f"Appended record {i} has no student ID.", location=f"record {i}", column="student_id"))
+        elif v in seen:
+            findings.append(finding("E_DUPLICATE_IDS", f"Appended record {i}: student ID {v} already exists.", location=f"record {i}", column="student_id"))
+        else:
+            seen.add(v)
+    return findings
+
+
+def _appended_range_findings(rows: list[dict], ctx: PlanContext) -> list[dict]:
+    from batchops.pipeline.findings import finding
+
     lo, hi = ctx.settings.score_min, ctx.settings.score_max
-    for i, r in enumerate(rows, start=1):
-        for col, v in r.items():
-            if col in ctx.subjects and isinstance(v, float) and not math.isnan(v) and not lo <= v <= hi:
-                findings.append(finding("E_OUT_OF_RANGE", f"Appended record {i}: {col} {v:g} is outside {lo:g}-{hi:g}.", location=f"record {i}", column=col))
-    out = pd.concat([df, new]) if len(df) else new
-    return PlanOutcome(out, {"appended": len(new)}, findings)
+    return [
+        finding("E_OUT_OF_RANGE", f"Appended record {i}: {col} {v:g} is outside {lo:g}-{hi:g}.", location=f"record {i}", column=col)
+        for i, r in enumerate(rows, start=1)
+        for col, v in r.items()
+        if col in ctx.subjects and isinstance(v, float) and not math.isnan(v) and not lo <= v <= hi
+    ]
 
 
 def _as_text(v):
