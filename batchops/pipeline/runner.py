@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from batchops.errors import BatchOpsError, PipelineError
-from batchops.pipeline.plans import PLANS, Plan, PlanContext, no_effect, validate_plan_config
+from batchops.pipeline.plans import PLANS, Plan, PlanContext, PlanOutcome, no_effect, validate_plan_config
 from batchops.pipeline.settings import PipelineSettings
 from batchops.pipeline.standardize import standardize
 
@@ -87,7 +87,7 @@ class RunState:
     loaded: Loaded = field(init=False)
     rows_in: int = field(init=False)
     validation: Validation = field(init=False)
-    outcome: Any = field(init=False)  # PlanOutcome
+    outcome: PlanOutcome = field(init=False)
     rows_out: int = field(init=False)
     summary: dict = field(init=False)
     summary_tables: list[tuple[str, Any]] = field(init=False)  # (title, DataFrame): metadata, schema, statistics
@@ -133,9 +133,9 @@ class _Run:
 
     def step(self, name: str, rows_in: int | None, fn: Step) -> None:
         rec = StepRecord(name, "running", datetime.now(timezone.utc), None, rows_in, None, "")
+        t0 = time.perf_counter()
         self.steps.append(rec)
         self._emit(rec)
-        t0 = time.perf_counter()
         try:
             done = fn(self.state)
         except Exception as exc:
