@@ -245,12 +245,13 @@ def run_reader(pdf: Path) -> tuple[str, list[list[str]] | None, str]:
     import pandas as pd
 
     from batchops.errors import BatchOpsError
-    from batchops.pipeline.runner import PipelineRequest, _standardize
+    from batchops.pipeline.runner import PipelineRequest
     from batchops.pipeline.settings import PipelineSettings
+    from batchops.pipeline.standardize import standardize
 
     req = PipelineRequest(pdf, pdf.name, Path(_tmp.mkdtemp()), plan="custom")
     try:
-        loaded = _standardize(req, PipelineSettings(default_required_columns=()))
+        loaded = standardize(req, PipelineSettings(default_required_columns=()))
     except BatchOpsError as exc:
         return "refused", None, f"{exc.code}: {exc.message[:160]}"
     rows = [[norm(c) for c in loaded.original_columns]]

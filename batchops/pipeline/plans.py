@@ -2,14 +2,17 @@
 
 A plan takes the validated, typed dataset and returns a :class:`PlanOutcome`:
 the processed dataset, a JSON report, findings, and (for plans that publish a
-summary rather than the dataset) the report tables. Adding a plan is one
-function and one :data:`PLANS` entry::
+summary rather than the dataset) the report tables. A plan also says how its run
+reads: a title for the report, a one-line message for the run record, the notes
+the PDF prints, and the columns its payload names (checked before a run is
+queued). The runner asks the plan for all of these and never for its name, so
+adding a plan is one function and one :data:`PLANS` entry::
 
     def _shout(df, ctx):                       # df in, PlanOutcome out
         return PlanOutcome(df, {"note": "..."})
 
     PLANS["shout"] = Plan("shout", _shout, check=_no_options, publishes="dataset",
-                          description="...")
+                          description="...", message=lambda r: r["note"])
 
 ``check`` validates the plan_config's *structure* before any file is read (it
 raises ``InputError`` with code ``E_PLAN_INVALID``); problems that need the data
@@ -25,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from batchops.errors import InputError, PipelineError
+from batchops.pipeline.report_text import delete_lines, report_lines
 
 STEP = "transform"
 
@@ -57,13 +61,38 @@ class PlanOutcome:
     stats: Any = None  # describe() of df if the plan computed it (saves summarize a pass)
 
 
+def _no_message(report: dict) -> str:
+    return ""
+
+
+def _report_notes(report: dict) -> list[str]:
+    """The plan's report (what it did) as lines of the PDF's notes."""
+    return report_lines(report) if report else []
+
+
+def _no_notes(report: dict) -> list[str]:
+    return []
+
+
+def _no_columns(cfg: dict) -> list[str]:
+    return []
+
+
 @dataclass(frozen=True)
 class Plan:
     name: str
     run: Callable[[Any, PlanContext], PlanOutcome]
     check: Callable[[dict], None]
-    publishes: str  # "summary" | "dataset"
+    publishes: str  # "summary" (the outcome's tables) | "dataset" (the processed rows)
     description: str
+    title: str = ""  # what the report is, in the reader's words ("marks summary"); empty: the name
+    message: Callable[[dict], str] = _no_message  # report -> what the plan did, for the transform step record
+    notes: Callable[[dict], list[str]] = _report_notes  # report -> lines printed under the PDF's title
+    columns: Callable[[dict], list[str]] = _no_columns  # plan_config -> the columns it names (preflight)
+
+    @property
+    def report_title(self) -> str:
+        return self.title or self.name
 
 
 def _bad(message: str) -> InputError:
@@ -106,90 +135,117 @@ def _check_transform(cfg: dict) -> None:
         raise _bad("top_n must be a whole number from 1 to 100.")
 
 
+_SUBJECT_COLUMNS = ["subject", "count", "missing", "mean", "median", "min", "max", "std", "pass_rate_pct"]
+
+
 def kpi_tables(df, ctx: PlanContext) -> tuple[dict, list[tuple[str, Any]], Any]:
     import numpy as np
     import pandas as pd
 
-    s = ctx.settings
     from batchops.pipeline.summarize import describe
 
+    s = ctx.settings
     subjects = [c for c in ctx.subjects if c in df.columns]
     stats = describe(df, ctx.numeric)  # one pass over every numeric column, shared with summarize
     by_col = {r["column"]: r for r in stats.to_dict("records")}
-    rows = []
-    kpis: dict[str, Any] = {"subjects": {}, "pass_mark": s.pass_mark}
-    n_rows = len(df)
     values = {col: ctx.numbers(df, col).to_numpy(dtype="float64", na_value=np.nan) for col in subjects}
+    kpis: dict[str, Any] = {"subjects": {}, "pass_mark": s.pass_mark}
+    rows = []
     for col in subjects:
-        d = by_col.get(col)
-        n = int(d["count"]) if d else 0
-        stats_: dict[str, float | None]
-        if d and n:
-            v = values[col]
-            passed = int(np.count_nonzero(v >= s.pass_mark))
-            std = d["std"]
-            stats_ = {
-                "count": n, "missing": n_rows - n,
-                "mean": float(d["mean"]), "median": float(d["median"]),
-                "min": float(d["min"]), "max": float(d["max"]),
-                "std": float(std) if std == std else 0.0,
-                "pass_rate_pct": passed / n * 100.0,
-            }
-        else:
-            stats_ = {"count": 0, "missing": n_rows, "mean": None, "median": None, "min": None,
-                      "max": None, "std": None, "pass_rate_pct": None}
-        kpis["subjects"][col] = stats_
-        rows.append({"subject": col, **stats_})
-    tables: list[tuple[str, Any]] = []
-    subj_df = pd.DataFrame(rows, columns=["subject", "count", "missing", "mean", "median", "min", "max",
-                                          "std", "pass_rate_pct"])
-    tables.append(("Subject KPIs", subj_df))
+        kpis["subjects"][col] = _subject_kpis(by_col.get(col), values[col], len(df), s.pass_mark)
+        rows.append({"subject": col, **kpis["subjects"][col]})
+    tables: list[tuple[str, Any]] = [("Subject KPIs", pd.DataFrame(rows, columns=_SUBJECT_COLUMNS))]
     if subjects:
-        # row mean over the subjects, skipping missing marks (as DataFrame.mean(axis=1)),
-        # summed column by column in numpy: ~4x faster than the pandas axis=1 reduction
-        total = np.zeros(n_rows)
-        marks = np.zeros(n_rows, dtype=np.int64)
-        for col in subjects:
-            v = values[col]
-            ok = ~np.isnan(v)
-            total += np.where(ok, v, 0.0)
-            marks += ok
-        with np.errstate(invalid="ignore", divide="ignore"):
-            avg = pd.Series(total / marks, index=df.index)
-        pct = avg / s.score_max * 100.0 if s.score_max else avg
-        pass_pct = s.pass_mark / s.score_max * 100.0 if s.score_max else s.pass_mark
-        bands = [(g, lo) for g, lo in GRADE_BANDS if lo > pass_pct] + [("E", pass_pct)]
-        counts = []
-        upper = math.inf
-        for g, lo in bands:
-            counts.append((g, f">= {lo:g}%", int(((pct >= lo) & (pct < upper)).sum())))
-            upper = lo
-        counts.append(("F", f"< {pass_pct:g}%", int((pct < pass_pct).sum())))
-        graded = int(avg.notna().sum())
-        grade_df = pd.DataFrame(
-            [{"grade": g, "band": b, "students": n, "share_pct": (n / graded * 100.0) if graded else 0.0}
-             for g, b, n in counts]
-        )
-        kpis["grades"] = {g: n for g, _, n in counts}
+        avg = _row_means(values, df.index)
+        grade_df, kpis["grades"] = _grade_distribution(avg, s)
         tables.append(("Grade distribution", grade_df))
         top_n = int(ctx.config.get("top_n", 5))
-        ident = [c for c in ("student_id", "name") if c in df.columns]
         ranked_avg = avg[avg.notna()]
         for title, picked, key in (
             ("Top students", ranked_avg.nlargest(top_n, keep="first"), "top"),
             ("Bottom students", ranked_avg.nsmallest(top_n, keep="first"), "bottom"),
         ):
-            t = df.loc[picked.index, ident].copy() if ident else pd.DataFrame(index=picked.index)
-            t["average"] = picked.to_numpy()
-            t = t.reset_index(drop=True)
-            t.insert(0, "rank", range(1, len(t) + 1))
+            t = _ranked(df, picked)
             tables.append((title, t))
-            kpis[key] = [
-                {k: (None if (isinstance(val, float) and math.isnan(val)) else (val if not hasattr(val, "item") else val.item()))
-                 for k, val in r.items()}
-                for r in t.to_dict("records")
-            ]
+            kpis[key] = [{k: _plain_value(val) for k, val in r.items()} for r in t.to_dict("records")]
     return kpis, tables, stats
+
+
+def _subject_kpis(d: dict | None, v, n_rows: int, pass_mark: float) -> dict[str, float | None]:
+    """One subject's KPIs from its describe() row ``d`` and its marks ``v`` (NaN: missing)."""
+    import numpy as np
+
+    n = int(d["count"]) if d else 0
+    if not (d and n):
+        return {"count": 0, "missing": n_rows, "mean": None, "median": None, "min": None,
+                "max": None, "std": None, "pass_rate_pct": None}
+    passed = int(np.count_nonzero(v >= pass_mark))
+    std = d["std"]
+    return {
+        "count": n, "missing": n_rows - n,
+        "mean": float(d["mean"]), "median": float(d["median"]),
+        "min": float(d["min"]), "max": float(d["max"]),
+        "std": float(std) if std == std else 0.0,
+        "pass_rate_pct": passed / n * 100.0,
+    }
+
+
+def _row_means(values: dict, index):
+    """Each student's mean over the subjects, skipping missing marks (as DataFrame.mean(axis=1)).
+
+    Summed column by column in numpy: ~4x faster than the pandas axis=1 reduction.
+    """
+    import numpy as np
+    import pandas as pd
+
+    total = np.zeros(len(index))
+    marks = np.zeros(len(index), dtype=np.int64)
+    for v in values.values():
+        ok = ~np.isnan(v)
+        total += np.where(ok, v, 0.0)
+        marks += ok
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return pd.Series(total / marks, index=index)
+
+
+def _grade_distribution(avg, s) -> tuple[Any, dict[str, int]]:
+    """Students per grade band of their mean (as a share of score_max); F below the pass mark."""
+    import pandas as pd
+
+    pct = avg / s.score_max * 100.0 if s.score_max else avg
+    pass_pct = s.pass_mark / s.score_max * 100.0 if s.score_max else s.pass_mark
+    bands = [(g, lo) for g, lo in GRADE_BANDS if lo > pass_pct] + [("E", pass_pct)]
+    counts = []
+    upper = math.inf
+    for g, lo in bands:
+        counts.append((g, f">= {lo:g}%", int(((pct >= lo) & (pct < upper)).sum())))
+        upper = lo
+    counts.append(("F", f"< {pass_pct:g}%", int((pct < pass_pct).sum())))
+    graded = int(avg.notna().sum())
+    grade_df = pd.DataFrame(
+        [{"grade": g, "band": b, "students": n, "share_pct": (n / graded * 100.0) if graded else 0.0}
+         for g, b, n in counts]
+    )
+    return grade_df, {g: n for g, _, n in counts}
+
+
+def _ranked(df, picked):
+    """The picked students' IDs and names with their mean, ranked from 1."""
+    import pandas as pd
+
+    ident = [c for c in ("student_id", "name") if c in df.columns]
+    t = df.loc[picked.index, ident].copy() if ident else pd.DataFrame(index=picked.index)
+    t["average"] = picked.to_numpy()
+    t = t.reset_index(drop=True)
+    t.insert(0, "rank", range(1, len(t) + 1))
+    return t
+
+
+def _plain_value(val):
+    """A table cell as JSON: NaN -> None, numpy scalars -> Python numbers."""
+    if isinstance(val, float) and math.isnan(val):
+        return None
+    return val.item() if hasattr(val, "item") else val
 
 
 def plan_transform(df, ctx: PlanContext) -> PlanOutcome:
@@ -231,57 +287,85 @@ def _check_append(cfg: dict) -> None:
 def plan_append(df, ctx: PlanContext) -> PlanOutcome:
     import pandas as pd
 
-    from batchops.pipeline.findings import finding
+    rows = [_record_row(i, r, df, ctx) for i, r in enumerate(_records(ctx.config), start=1)]
+    new = _typed_like(pd.DataFrame(rows, columns=df.columns), df)
+    start = (int(df.index.max()) + 1) if len(df) and pd.api.types.is_integer_dtype(df.index.dtype) else len(df)
+    new.index = pd.RangeIndex(start, start + len(new))
+    findings = _appended_id_findings(new, df) + _appended_range_findings(rows, ctx)
+    out = pd.concat([df, new]) if len(df) else new
+    return PlanOutcome(out, {"appended": len(new)}, findings)
 
-    recs = _records(ctx.config)
-    findings: list[dict] = []
-    rows = []
-    for i, r in enumerate(recs, start=1):
-        row: dict[str, Any] = {}
-        for key, value in r.items():
-            col = resolve_column(str(key), df, ctx)
-            if col in ctx.numeric_columns:
-                if value is None or (isinstance(value, str) and not value.strip()):
-                    value = float("nan")
-                else:
-                    try:
-                        value = float(str(value).strip()) if not isinstance(value, (int, float)) or isinstance(value, bool) else float(value)
-                    except ValueError:
-                        raise PipelineError(
-                            f"record {i}: {col} must be a number, not '{value}'.",
-                            code="E_RECORD_INVALID", step=STEP, column=col,
-                        ) from None
-            else:
-                value = None if value is None else str(value).strip() or None
-            row[col] = value
-        rows.append(row)
-    new = pd.DataFrame(rows, columns=df.columns)
+
+def _record_row(i: int, record: dict, df, ctx: PlanContext) -> dict[str, Any]:
+    """Record ``i`` keyed by the dataset's columns: marks as numbers, text trimmed ('' is missing)."""
+    row: dict[str, Any] = {}
+    for key, value in record.items():
+        col = resolve_column(str(key), df, ctx)
+        row[col] = _record_mark(i, col, value) if col in ctx.numeric_columns else _record_text(value)
+    return row
+
+
+def _record_mark(i: int, col: str, value) -> float:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return float("nan")
+    try:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        return float(str(value).strip())
+    except ValueError:
+        raise PipelineError(
+            f"record {i}: {col} must be a number, not '{value}'.",
+            code="E_RECORD_INVALID", step=STEP, column=col,
+        ) from None
+
+
+def _record_text(value) -> str | None:
+    return None if value is None else str(value).strip() or None
+
+
+def _typed_like(new, df):
+    """The appended rows in the dataset's dtypes (a text column takes the record's value as text)."""
+    import pandas as pd
+
     for col in df.columns:
-        if not pd.api.types.is_numeric_dtype(df[col].dtype):  # a text column takes the record's value as text
+        if not pd.api.types.is_numeric_dtype(df[col].dtype):
             new[col] = new[col].map(_as_text).astype(df[col].dtype if df[col].dtype != object else object)
             continue
         try:
             new[col] = new[col].astype(df[col].dtype)
         except (TypeError, ValueError):
             pass
-    start = (int(df.index.max()) + 1) if len(df) and pd.api.types.is_integer_dtype(df.index.dtype) else len(df)
-    new.index = pd.RangeIndex(start, start + len(new))
-    if "student_id" in df.columns:
-        seen = set(df["student_id"].dropna())
-        for i, v in enumerate(new["student_id"], start=1):
-            if v is None or (isinstance(v, float) and math.isnan(v)):
-                findings.append(finding("E_MISSING_ID", f"Appended record {i} has no student ID.", location=f"record {i}", column="student_id"))
-            elif v in seen:
-                findings.append(finding("E_DUPLICATE_IDS", f"Appended record {i}: student ID {v} already exists.", location=f"record {i}", column="student_id"))
-            else:
-                seen.add(v)
+    return new
+
+
+def _appended_id_findings(new, df) -> list[dict]:
+    """An appended record without a student ID, or with one the dataset (or an earlier record) has."""
+    from batchops.pipeline.findings import finding
+
+    if "student_id" not in df.columns:
+        return []
+    findings = []
+    seen = set(df["student_id"].dropna())
+    for i, v in enumerate(new["student_id"], start=1):
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            findings.append(finding("E_MISSING_ID", f"Appended record {i} has no student ID.", location=f"record {i}", column="student_id"))
+        elif v in seen:
+            findings.append(finding("E_DUPLICATE_IDS", f"Appended record {i}: student ID {v} already exists.", location=f"record {i}", column="student_id"))
+        else:
+            seen.add(v)
+    return findings
+
+
+def _appended_range_findings(rows: list[dict], ctx: PlanContext) -> list[dict]:
+    from batchops.pipeline.findings import finding
+
     lo, hi = ctx.settings.score_min, ctx.settings.score_max
-    for i, r in enumerate(rows, start=1):
-        for col, v in r.items():
-            if col in ctx.subjects and isinstance(v, float) and not math.isnan(v) and not lo <= v <= hi:
-                findings.append(finding("E_OUT_OF_RANGE", f"Appended record {i}: {col} {v:g} is outside {lo:g}-{hi:g}.", location=f"record {i}", column=col))
-    out = pd.concat([df, new]) if len(df) else new
-    return PlanOutcome(out, {"appended": len(new)}, findings)
+    return [
+        finding("E_OUT_OF_RANGE", f"Appended record {i}: {col} {v:g} is outside {lo:g}-{hi:g}.", location=f"record {i}", column=col)
+        for i, r in enumerate(rows, start=1)
+        for col, v in r.items()
+        if col in ctx.subjects and isinstance(v, float) and not math.isnan(v) and not lo <= v <= hi
+    ]
 
 
 def _as_text(v):
@@ -512,16 +596,53 @@ def plan_dedupe(df, ctx: PlanContext) -> PlanOutcome:
     return PlanOutcome(df, {"key": cols, "keep": keep, "removed": removed})
 
 
+def _custom_notes(report: dict) -> list[str]:
+    return ["Instructions: " + report["instructions"]] if report.get("instructions") else []
+
+
+def _curve_message(report: dict) -> str:
+    return f"{report.get('subject')} mean {report.get('mean_before'):.2f} -> {report.get('mean_after'):.2f}"
+
+
+def _dedupe_key(cfg: dict) -> list[str]:
+    key = cfg.get("key", ["student_id"])
+    return [key] if isinstance(key, str) else [str(k) for k in key]
+
+
 PLANS: dict[str, Plan] = {
-    "transform": Plan("transform", plan_transform, _check_transform, "summary",
-                      "KPI summary: per subject mean, median, min, max, std, pass rate, grades, top/bottom"),
-    "append": Plan("append", plan_append, _check_append, "dataset", "append records (JSON list or object)"),
-    "delete": Plan("delete", plan_delete, _check_delete, "dataset", "delete rows matching exact rules"),
-    "custom": Plan("custom", plan_custom, _check_custom, "dataset", "store instructions, publish dataset as is"),
-    "curve": Plan("curve", plan_curve, _check_curve, "dataset", "shift or scale a subject to a target mean, capped"),
-    "anonymize": Plan("anonymize", plan_anonymize, _check_anonymize, "dataset",
-                      "stable pseudonymous IDs (salted hash), names and contacts removed"),
-    "dedupe": Plan("dedupe", plan_dedupe, _check_dedupe, "dataset", "drop rows repeating a key, keep first or last"),
+    "transform": Plan(
+        "transform", plan_transform, _check_transform, "summary",
+        "KPI summary: per subject mean, median, min, max, std, pass rate, grades, top/bottom",
+        title="marks summary", notes=_no_notes,
+        message=lambda r: f"KPIs for {len(r.get('subjects', []))} subject(s)"),
+    "append": Plan(
+        "append", plan_append, _check_append, "dataset", "append records (JSON list or object)",
+        title="records added",
+        message=lambda r: f"{r.get('appended', 0)} record(s) appended",
+        columns=lambda cfg: [str(k) for rec in (_records(cfg) or []) if isinstance(rec, dict) for k in rec]),
+    "delete": Plan(
+        "delete", plan_delete, _check_delete, "dataset", "delete rows matching exact rules",
+        title="records removed", notes=delete_lines,
+        message=lambda r: f"{r.get('removed', 0)} row(s) removed by {len(r.get('rules', []))} rule(s)",
+        columns=lambda cfg: [str(k) for rule in _rules(cfg) if isinstance(rule, dict) for k in rule]),
+    "custom": Plan(
+        "custom", plan_custom, _check_custom, "dataset", "store instructions, publish dataset as is",
+        title="records", notes=_custom_notes),
+    "curve": Plan(
+        "curve", plan_curve, _check_curve, "dataset", "shift or scale a subject to a target mean, capped",
+        title="adjusted marks", message=_curve_message,
+        columns=lambda cfg: [str(cfg.get("subject") or cfg.get("column") or "")]),
+    "anonymize": Plan(
+        "anonymize", plan_anonymize, _check_anonymize, "dataset",
+        "stable pseudonymous IDs (salted hash), names and contacts removed",
+        title="anonymised records",
+        message=lambda r: f"removed {', '.join(r.get('removed_columns', [])) or 'no columns'}",
+        columns=lambda cfg: [str(c) for c in cfg.get("drop") or []]),
+    "dedupe": Plan(
+        "dedupe", plan_dedupe, _check_dedupe, "dataset", "drop rows repeating a key, keep first or last",
+        title="duplicates removed",
+        message=lambda r: f"{r.get('removed', 0)} duplicate row(s) removed on {', '.join(r.get('key', []))}",
+        columns=_dedupe_key),
 }
 
 

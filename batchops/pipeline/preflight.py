@@ -16,22 +16,10 @@ from batchops.errors import BatchOpsError, InputError
 
 
 def named_columns(plan: str, config: dict) -> list[str]:
-    """The columns a plan's payload names (none for plans that name none)."""
-    from batchops.pipeline.plans import _records, _rules
+    """The columns a plan's payload names (none for plans that name none, or an unknown plan)."""
+    from batchops.pipeline.plans import PLANS
 
-    config = config or {}
-    if plan == "delete":
-        return [str(k) for rule in _rules(config) if isinstance(rule, dict) for k in rule]
-    if plan == "append":
-        return [str(k) for rec in (_records(config) or []) if isinstance(rec, dict) for k in rec]
-    if plan == "curve":
-        return [str(config.get("subject") or config.get("column") or "")]
-    if plan == "dedupe":
-        key = config.get("key", ["student_id"])
-        return [key] if isinstance(key, str) else [str(k) for k in key]
-    if plan == "anonymize":
-        return [str(c) for c in config.get("drop") or []]
-    return []
+    return PLANS[plan].columns(config or {}) if plan in PLANS else []
 
 
 def check_columns(source: Path, original_name: str, plan: str, config: dict, settings, sheet: str | None = None,
@@ -39,7 +27,8 @@ def check_columns(source: Path, original_name: str, plan: str, config: dict, set
     """InputError E_UNKNOWN_COLUMN naming the file's columns when the payload names one it lacks."""
     from batchops.pipeline.columns import snake
     from batchops.pipeline.plans import PlanContext, resolve_column
-    from batchops.pipeline.runner import PipelineRequest, _standardize
+    from batchops.pipeline.runner import PipelineRequest
+    from batchops.pipeline.standardize import standardize
 
     wanted = [c for c in named_columns(plan, config) if c.strip()]
     if not wanted:
@@ -47,7 +36,7 @@ def check_columns(source: Path, original_name: str, plan: str, config: dict, set
     request = PipelineRequest(source=Path(source), original_name=original_name, out_dir=Path("."), plan=plan,
                               plan_config=config, sheet=sheet, department=department, table=table)
     try:
-        loaded = _standardize(request, settings)
+        loaded = standardize(request, settings)
     except BatchOpsError:
         return  # the run reports an unreadable file with its own code and incident
     lookup = {}

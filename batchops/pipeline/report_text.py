@@ -7,16 +7,6 @@ from __future__ import annotations
 
 import re
 
-# Plan name -> what the report is, in the reader's words (the title's middle part).
-PLAN_TITLES = {
-    "transform": "marks summary",
-    "append": "records added",
-    "delete": "records removed",
-    "custom": "records",
-    "curve": "adjusted marks",
-    "anonymize": "anonymised records",
-    "dedupe": "duplicates removed",
-}
 # Words that read better in capitals than sentence case.
 _ACRONYMS = {"pct": "%", "id": "ID", "ids": "IDs", "kpi": "KPI", "kpis": "KPIs", "pdf": "PDF", "csv": "CSV"}
 
@@ -33,11 +23,10 @@ def display_name(column: object) -> str:
     return " ".join(words) or text
 
 
-def report_title(configured: str, department: str | None, plan: str, generated_at: str) -> str:
-    """The configured ``[report] title`` or "Science — marks summary, 30 Nov 2026"."""
+def report_title(configured: str, department: str | None, what: str, generated_at: str) -> str:
+    """The configured ``[report] title`` or "Science — marks summary, 30 Nov 2026" (``what``: the plan's title)."""
     if configured.strip():
         return configured.strip()
-    what = PLAN_TITLES.get(plan, plan)
     date = _date_part(generated_at)
     head = f"{department} — {what}" if department else what[:1].upper() + what[1:]
     return f"{head}, {date}" if date else head
@@ -73,17 +62,20 @@ def plain(value: object) -> str:
     return str(value)
 
 
-def report_lines(plan: str, report: dict) -> list[str]:
+def report_lines(report: dict) -> list[str]:
     """A dataset plan's report (what it did) as readable lines, never a Python repr."""
-    if plan == "delete":
-        lines = []
-        for i, r in enumerate(report.get("rules", []), start=1):
-            n = r.get("removed", 0)
-            lines.append(f"Rule {i}: {plain(r.get('rule', {}))} — {n:,} row{'' if n == 1 else 's'} removed")
-        lines.append(f"Rows removed in all: {report.get('removed', 0):,}")
-        return lines
     return [f"{display_name(k)}: {plain(v)}" for k, v in report.items()
             if not isinstance(v, (dict, list)) or v]
+
+
+def delete_lines(report: dict) -> list[str]:
+    """The delete plan's report: each rule and the rows it removed."""
+    lines = []
+    for i, r in enumerate(report.get("rules", []), start=1):
+        n = r.get("removed", 0)
+        lines.append(f"Rule {i}: {plain(r.get('rule', {}))} — {n:,} row{'' if n == 1 else 's'} removed")
+    lines.append(f"Rows removed in all: {report.get('removed', 0):,}")
+    return lines
 
 
 def about_lines(*, upload_id, filename: str, file_format: str, department: str | None, plan: str,

@@ -4,6 +4,12 @@
 ``req.source``, writes two reports into ``req.out_dir`` and returns plain objects.
 A failing step raises ``PipelineError`` with ``.step`` set, the findings gathered
 so far, and ``details["steps"]`` holding the step records up to the failure.
+
+Each step is a module-level function ``step_x(state) -> StepDone`` with one job: it
+reads what earlier steps left on the :class:`RunState` and adds its own part.
+``_Run.step`` times it, records it and turns any exception into a coded
+``PipelineError``. Nothing here knows a plan by name: the :class:`~batchops.pipeline.plans.Plan`
+says how its run reads (title, message, notes) and which shape it publishes.
 """
 
 from __future__ import annotations
@@ -13,10 +19,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from batchops.errors import BatchOpsError, PipelineError
+from batchops.pipeline.plans import PLANS, Plan, PlanContext, PlanOutcome, no_effect, validate_plan_config
 from batchops.pipeline.settings import PipelineSettings
+from batchops.pipeline.standardize import standardize
+
+if TYPE_CHECKING:
+    from batchops.pipeline.frame import Loaded
+    from batchops.pipeline.validate import Validation
 
 STEPS = ("standardize", "validate", "transform", "summarize", "publish")
 
@@ -51,7 +63,6 @@ class StepRecord:
     error_code: str | None = None
 
 
-
 @dataclass
 class PipelineResult:
     rows_in: int
@@ -63,169 +74,33 @@ class PipelineResult:
     pdf_path: Path
 
 
-class _Run:
-    def __init__(self, on_step):
-        self.on_step = on_step
-        self.steps: list[StepRecord] = []
-        self.findings: list[dict] = []
+@dataclass
+class RunState:
+    """What the steps hand on to each other: the request, then each step's result as it is made."""
 
-    def _emit(self, rec: StepRecord) -> None:
-        if self.on_step is not None:
-            self.on_step(rec)
-
-    def step(self, name: str, rows_in: int | None, fn: Callable[[], tuple[Any, int | None, str, list[dict]]]):
-        started = datetime.now(timezone.utc)
-        t0 = time.perf_counter()
-        rec = StepRecord(name, "running", started, None, rows_in, None, "")
-        self.steps.append(rec)
-        self._emit(rec)
-        try:
-            value, rows_out, message, found = fn()
-        except BaseException as exc:
-            if isinstance(exc, PipelineError):
-                err = exc
-                err.step = err.step or name
-            elif isinstance(exc, MemoryError):
-                err = PipelineError(f"The {name} step ran out of memory.", code="E_OUT_OF_MEMORY", step=name)
-            elif isinstance(exc, BatchOpsError):
-                err = PipelineError(exc.message, code=exc.code, step=name)
-            elif isinstance(exc, Exception):
-                err = PipelineError(
-                    f"Unexpected error in the {name} step: {type(exc).__name__}: {exc}",
-                    code="E_INTERNAL", step=name,
-                )
-            else:  # KeyboardInterrupt / SystemExit: record, then let it through
-                rec.status, rec.duration_s, rec.error_code = "failed", time.perf_counter() - t0, "E_INTERRUPTED"
-                rec.message = "interrupted"
-                self._emit(rec)
-                raise
-            if err.findings and err.findings is not self.findings:
-                self.findings.extend(err.findings)
-            rec.status = "failed"
-            rec.duration_s = time.perf_counter() - t0
-            rec.message = err.message
-            rec.error_code = err.code
-            rec.findings_count = len(err.findings)
-            self._emit(rec)
-            err.findings = self.findings
-            err.details["steps"] = self.steps
-            if err is not exc:
-                raise err from exc
-            raise
-        self.findings.extend(found)
-        rec.status = "ok"
-        rec.duration_s = time.perf_counter() - t0
-        rec.rows_out = rows_out
-        rec.message = message
-        rec.findings_count = len(found)
-        self._emit(rec)
-        return value
+    req: PipelineRequest
+    settings: PipelineSettings
+    plan: Plan
+    name: str  # the file's name as the operator knows it
+    findings: list[dict] = field(default_factory=list)  # every step's so far, in order
+    # set by standardize / validate / transform / summarize (read only by later steps)
+    loaded: Loaded = field(init=False)
+    rows_in: int = field(init=False)
+    validation: Validation = field(init=False)
+    outcome: PlanOutcome = field(init=False)
+    rows_out: int = field(init=False)
+    summary: dict = field(init=False)
+    summary_tables: list[tuple[str, Any]] = field(init=False)  # (title, DataFrame): metadata, schema, statistics
+    reports: tuple[Path, Path] = field(init=False)  # set by publish: the CSV and the PDF
 
 
-def _standardize(req: PipelineRequest, settings: PipelineSettings):
-    from batchops.pipeline import sniff
-
-    src = Path(req.source)
-    name = req.original_name or src.name
-    try:
-        size = src.stat().st_size
-    except OSError as exc:
-        raise sniff.fail(f"The uploaded file for {name} cannot be read ({exc.strerror}).", "E_FILE_MISSING") from exc
-    if size == 0:
-        raise sniff.fail(f"{name} is empty (0 bytes).", "E_EMPTY_FILE")
-    if size > settings.max_file_bytes:
-        raise sniff.fail(
-            f"{name} is larger than {settings.max_file_bytes / 1048576:,.0f} MB, the limit (pipeline.max_file_mb).",
-            "E_FILE_TOO_LARGE",
-        )
-    kind = sniff.detect_format(src, name)
-    if kind == "pdf":
-        from batchops.pipeline.load_pdf import load_pdf
-
-        loaded = load_pdf(src, settings, name, table=req.table, department=req.department)
-    elif kind == "image":
-        from batchops.pipeline.ocr_scan import load_image
-
-        loaded = load_image(src, settings, name)
-    elif kind in sniff.WORKBOOK_FORMATS:
-        from batchops.pipeline.load_xlsx import load_xlsx
-
-        loaded = load_xlsx(src, settings, name, sheet=req.sheet, fmt=kind,
-                           required=settings.required_columns(req.department))
-    else:
-        from batchops.pipeline.load_csv import load_csv
-
-        loaded = load_csv(src, settings, name, encoding=req.encoding)
-    _check_cells(loaded, settings, name)
-    _check_confidence(loaded, req, name)  # on the table as read, before any column becomes numbers
-    _settle_types(loaded)
-    return loaded
+class StepDone(NamedTuple):
+    rows_out: int
+    message: str  # one line for the step record
+    findings: list[dict]
 
 
-def _settle_types(loaded) -> None:
-    """Text columns become numbers only where every value prints back exactly as read."""
-    from batchops.pipeline.columns import is_text_column
-    from batchops.pipeline.frame import settle_numbers
-
-    settle_numbers(loaded.df, keep_text=is_text_column)
-
-
-def _check_confidence(loaded, req: PipelineRequest, name: str) -> None:
-    """The confidence gate: refuse a doubtful table unless the operator forces it (then it is a finding)."""
-    from batchops.pipeline import confidence
-    from batchops.pipeline.findings import finding
-
-    verdict = confidence.check(loaded)
-    if verdict.ok:
-        return
-    why = "; ".join(verdict.reasons)
-    if req.force_publish:
-        loaded.findings.append(finding(
-            "W_TABLE_FORCED", f"Published with --force-publish although the table looks doubtful "
-            f"(confidence {verdict.score:.2f}): {why}."))
-        loaded.findings.extend(confidence.row_findings(loaded, verdict, "warning"))
-        return
-    raise PipelineError(
-        f"The table read from {name} does not look right (confidence {verdict.score:.2f} < "
-        f"{confidence.THRESHOLD}): {why}. Check the file; choose another table with --table N, export the sheet "
-        "as CSV, or publish anyway with --force-publish.",
-        code=confidence.E_TABLE_LOW_CONFIDENCE, step="standardize",
-        findings=confidence.row_findings(loaded, verdict, "error"),
-    )
-
-
-def _check_cells(loaded, settings: PipelineSettings, name: str) -> None:
-    from batchops.pipeline import sniff
-    from batchops.pipeline.frame import is_stringish
-
-    df = loaded.df
-    for pos, col in enumerate(df.columns):
-        s = df[col]
-        if not is_stringish(s) or not len(s):
-            continue
-        if _max_bytes(s) <= settings.max_cell_chars:
-            continue  # cheap upper bound: characters <= bytes
-        lengths = s.str.len()
-        longest = lengths.max()
-        if longest == longest and longest > settings.max_cell_chars:
-            label = lengths.idxmax()
-            where = loaded.locator(label, pos)
-            raise sniff.fail(
-                f"A cell in column {col} at {where} holds {int(longest):,} characters; the limit is "
-                f"{settings.max_cell_chars:,}.",
-                "E_CELL_TOO_LARGE",
-            )
-
-
-def _max_bytes(s) -> int:
-    try:
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        m = pc.max(pc.binary_length(pa.chunked_array(s.array.__arrow_array__()))).as_py()
-        return int(m or 0)
-    except Exception:
-        return 1 << 62
+Step = Callable[[RunState], StepDone]
 
 
 def run_pipeline(
@@ -233,190 +108,279 @@ def run_pipeline(
     settings: PipelineSettings,
     on_step: Callable[[StepRecord], None] | None = None,
 ) -> PipelineResult:
-    from batchops.pipeline.plans import PLANS, validate_plan_config
-
     validate_plan_config(req.plan, req.plan_config)
-    plan = PLANS[req.plan]
-
-    run = _Run(on_step)
-    name = req.original_name or Path(req.source).name
-
-    # 1. standardize
-    def standardize():
-        loaded = _standardize(req, settings)
-        return loaded, len(loaded.df), loaded.describe(), list(loaded.findings)
-
-    loaded = run.step("standardize", None, standardize)
-    rows_in = len(loaded.df)
-
-    # 2. validate
-    def validate():
-        from batchops.pipeline.validate import validate as check
-
-        v = check(loaded, settings, req.department)
-        counts = v.counts()
-        msg = f"{rows_in:,} rows, {len(loaded.df.columns)} columns"
-        if counts:
-            msg += "; " + ", ".join(f"{n} {c}" for c, n in sorted(counts.items()))
-        else:
-            msg += "; no problems found"
-        return v, rows_in, msg, v.findings
-
-    validation = run.step("validate", rows_in, validate)
-
-    # 3. transform
-    def transform():
-        import pandas as pd
-
-        from batchops.pipeline.columns import snake
-        from batchops.pipeline.plans import PlanContext
-
-        df = loaded.df  # published as read: marks that are not numbers stay visible
-        lookup = {}
-        for orig, canon in zip(loaded.original_columns, df.columns):
-            lookup[orig] = canon
-            lookup[snake(orig)] = canon
-        ctx = PlanContext(
-            settings=settings, config=dict(req.plan_config or {}), subjects=list(validation.subjects),
-            numeric_columns=list(validation.numeric_columns), department=req.department,
-            original_name=name, column_lookup=lookup, numeric=dict(validation.numeric),
-        )
-        outcome = plan.run(df, ctx)
-        kept = ", ".join(validation.numeric) or "none"
-        msg = f"strings trimmed; numbers with text marks kept as written: {kept}; plan {plan.name}"
-        extra = _plan_message(plan.name, outcome.report)
-        if extra:
-            msg += f": {extra}"
-        assert isinstance(outcome.df, pd.DataFrame)
-        if req.strict:
-            from batchops.pipeline.plans import no_effect
-
-            missed = no_effect(outcome.findings)
-            if missed:
-                raise PipelineError(
-                    "strict: the plan changed nothing it was asked to change, so nothing was published: "
-                    + " ".join(f["message"] for f in missed), code="E_PLAN_NO_EFFECT", step="transform",
-                    findings=outcome.findings)
-        return outcome, len(outcome.df), msg, outcome.findings
-
-    outcome = run.step("transform", rows_in, transform)
-    out_df = outcome.df
-    rows_out = len(out_df)
-
-    # 4. summarize
-    def summarize():
-        from batchops.pipeline import summarize as sm
-
-        stats = outcome.stats if outcome.stats is not None else sm.describe(out_df, validation.numeric)
-        meta = sm.metadata(
-            upload_id=req.upload_id, department=req.department, filename=name, format=loaded.info.get("format", loaded.kind),
-            plan=plan.name, rows_in=rows_in, rows_out=rows_out, columns=len(out_df.columns),
-            generated=req.generated_at,
-        )
-        sch = sm.schema(out_df)
-        schema_df = sm.metadata(**sch).rename(columns={"item": "column", "value": "dtype"})
-        detected = {k: v for k, v in loaded.info.items() if k != "delimiter_name"}
-        summary = {
-            "detected": detected,
-            **{k: detected.get(k) for k in ("format", "encoding", "delimiter", "sheet", "header_row", "pages", "layout") if k in detected},
-            "original_name": name,
-            "upload_id": req.upload_id,
-            "department": req.department,
-            "original_columns": list(loaded.original_columns),
-            "column_map": dict(zip(loaded.original_columns, map(str, loaded.df.columns))),
-            "schema": sch,
-            "plan": plan.name,
-            "plan_config": _jsonable(req.plan_config),
-            "plan_report": _jsonable(outcome.report),
-            "publishes": plan.publishes,
-            "statistics": sm.frame_records(stats),
-            "kpis": _jsonable(outcome.report.get("kpis")) if plan.publishes == "summary" else None,
-            "rows_in": rows_in,
-            "rows_out": rows_out,
-            "findings_by_code": _count_codes(run.findings),
-        }
-        tables = [("Metadata", meta), ("Schema", schema_df), ("Statistics", stats)]
-        return (summary, tables), rows_out, f"{len(stats)} numeric column(s) described", []
-
-    summary, summary_tables = run.step("summarize", rows_out, summarize)
-
-    # 5. publish
-    def publish():
-        from batchops.pipeline import publish as pub
-        from batchops.pipeline import summarize as sm
-        from batchops.pipeline.findings import finding
-
-        out_dir = Path(req.out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        stem = pub.safe_stem(name)
-        csv_path = out_dir / f"{stem}_report.csv"
-        pdf_path = out_dir / f"{stem}_report.pdf"
-        from batchops.pipeline import report_text as rt
-
-        title = rt.report_title(settings.report_title, req.department, plan.name, req.generated_at)
-        notes = []
-        if plan.name == "custom" and outcome.report.get("instructions"):
-            notes.append("Instructions: " + outcome.report["instructions"])
-        errors = sum(1 for f in run.findings if f.get("severity") == "error")
-        warnings = len(run.findings) - errors
-        if run.findings:
-            notes.append(f"Findings: {warnings:,} warning(s), {errors:,} error(s) — see the run record for each location.")
-        if plan.publishes == "summary":
-            tables = summary_tables[:1] + outcome.tables + summary_tables[1:]
-            csv_df = sm.sections_frame(tables)
-            # the PDF shows the KPI tables; metadata goes to "About", schema and statistics repeat the KPIs
-            blocks = [pub.Block(t, d) for t, d in outcome.tables]
-        else:
-            csv_df = out_df
-            cap = settings.pdf_max_rows
-            blocks = []
-            if plan.name not in ("transform", "custom") and outcome.report:
-                notes[:0] = rt.report_lines(plan.name, outcome.report)
-            note = ""
-            if len(out_df) > cap:
-                note = f"Showing {cap:,} of {len(out_df):,} rows; the CSV has them all."
-            blocks.append(pub.Block("Data", out_df, note=note, max_rows=cap, exact=True))
-        about = rt.about_lines(upload_id=req.upload_id, filename=name,
-                               file_format=str(loaded.info.get("format", loaded.kind) or ""),
-                               department=req.department, plan=plan.name, plan_config=req.plan_config,
-                               rows_in=rows_in, rows_out=rows_out, columns=len(out_df.columns),
-                               generated_at=req.generated_at)
-        spec = pub.PdfSpec(title=title, school=settings.school_name, generated_at=req.generated_at,
-                           blocks=blocks, notes=notes, about=about)
-        # pyarrow writes the CSV without the GIL while fpdf2 lays out the PDF here
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="batchops-csv") as pool:
-            csv_job = pool.submit(pub.write_csv, csv_df, csv_path)
-            missing: list[str] = []
-            pdf_bytes = pub.render_pdf(spec, missing)
-            csv_job.result()
-        pub.write_bytes(pdf_bytes, pdf_path)
-        summary["reports"] = {"csv": str(csv_path), "pdf": str(pdf_path)}
-        found = [finding("E_PDF_GLYPHS_MISSING",
-                         f"The PDF cannot draw {', '.join(sorted(set(missing)))} (the bundled font lacks them); "
-                         "the CSV has the text intact.")] if missing else []
-        return ((csv_path, pdf_path), rows_out,
-                f"wrote {csv_path.name} ({len(csv_df):,} rows) and {pdf_path.name}", found)
-
-    csv_path, pdf_path = run.step("publish", rows_out, publish)
-    return PipelineResult(rows_in, rows_out, run.steps, run.findings, summary, csv_path, pdf_path)
+    state = RunState(req, settings, PLANS[req.plan], req.original_name or Path(req.source).name)
+    run = _Run(on_step, state)
+    run.step("standardize", None, step_standardize)
+    run.step("validate", state.rows_in, step_validate)
+    run.step("transform", state.rows_in, step_transform)
+    run.step("summarize", state.rows_out, step_summarize)
+    run.step("publish", state.rows_out, step_publish)
+    return PipelineResult(state.rows_in, state.rows_out, run.steps, state.findings, state.summary, *state.reports)
 
 
-def _plan_message(name: str, report: dict) -> str:
-    if name == "delete":
-        return f"{report.get('removed', 0)} row(s) removed by {len(report.get('rules', []))} rule(s)"
-    if name == "append":
-        return f"{report.get('appended', 0)} record(s) appended"
-    if name == "dedupe":
-        return f"{report.get('removed', 0)} duplicate row(s) removed on {', '.join(report.get('key', []))}"
-    if name == "curve":
-        return f"{report.get('subject')} mean {report.get('mean_before'):.2f} -> {report.get('mean_after'):.2f}"
-    if name == "anonymize":
-        return f"removed {', '.join(report.get('removed_columns', [])) or 'no columns'}"
-    if name == "transform":
-        return f"KPIs for {len(report.get('subjects', []))} subject(s)"
-    return ""
+class _Run:
+    """Times and records each step; a failure becomes a coded PipelineError carrying the run so far."""
+
+    def __init__(self, on_step: Callable[[StepRecord], None] | None, state: RunState):
+        self.on_step = on_step
+        self.state = state
+        self.steps: list[StepRecord] = []
+
+    def _emit(self, rec: StepRecord) -> None:
+        if self.on_step is not None:
+            self.on_step(rec)
+
+    def step(self, name: str, rows_in: int | None, fn: Step) -> None:
+        rec = StepRecord(name, "running", datetime.now(timezone.utc), None, rows_in, None, "")
+        t0 = time.perf_counter()
+        self.steps.append(rec)
+        self._emit(rec)
+        try:
+            done = fn(self.state)
+        except Exception as exc:
+            err = _as_pipeline_error(exc, name)
+            self._failed(rec, err, time.perf_counter() - t0)
+            if err is not exc:
+                raise err from exc
+            raise
+        except BaseException:  # KeyboardInterrupt / SystemExit: record, then let it through
+            rec.status, rec.duration_s, rec.error_code = "failed", time.perf_counter() - t0, "E_INTERRUPTED"
+            rec.message = "interrupted"
+            self._emit(rec)
+            raise
+        self.state.findings.extend(done.findings)
+        rec.status = "ok"
+        rec.duration_s = time.perf_counter() - t0
+        rec.rows_out = done.rows_out
+        rec.message = done.message
+        rec.findings_count = len(done.findings)
+        self._emit(rec)
+
+    def _failed(self, rec: StepRecord, err: PipelineError, duration: float) -> None:
+        findings = self.state.findings
+        if err.findings and err.findings is not findings:
+            findings.extend(err.findings)
+        rec.status = "failed"
+        rec.duration_s = duration
+        rec.message = err.message
+        rec.error_code = err.code
+        rec.findings_count = len(err.findings)
+        self._emit(rec)
+        err.findings = findings
+        err.details["steps"] = self.steps
+
+
+def _as_pipeline_error(exc: Exception, step: str) -> PipelineError:
+    if isinstance(exc, PipelineError):
+        exc.step = exc.step or step
+        return exc
+    if isinstance(exc, MemoryError):
+        return PipelineError(f"The {step} step ran out of memory.", code="E_OUT_OF_MEMORY", step=step)
+    if isinstance(exc, BatchOpsError):
+        return PipelineError(exc.message, code=exc.code, step=step)
+    return PipelineError(f"Unexpected error in the {step} step: {type(exc).__name__}: {exc}",
+                         code="E_INTERNAL", step=step)
+
+
+# ---------------------------------------------------------------- 1. standardize
+
+def step_standardize(st: RunState) -> StepDone:
+    st.loaded = standardize(st.req, st.settings)
+    st.rows_in = len(st.loaded.df)
+    return StepDone(st.rows_in, st.loaded.describe(), list(st.loaded.findings))
+
+
+# ---------------------------------------------------------------- 2. validate
+
+def step_validate(st: RunState) -> StepDone:
+    from batchops.pipeline.validate import validate
+
+    st.validation = validate(st.loaded, st.settings, st.req.department)
+    counts = st.validation.counts()
+    msg = f"{st.rows_in:,} rows, {len(st.loaded.df.columns)} columns"
+    if counts:
+        msg += "; " + ", ".join(f"{n} {c}" for c, n in sorted(counts.items()))
+    else:
+        msg += "; no problems found"
+    return StepDone(st.rows_in, msg, st.validation.findings)
+
+
+# ---------------------------------------------------------------- 3. transform (the plan)
+
+def step_transform(st: RunState) -> StepDone:
+    import pandas as pd
+
+    outcome = st.plan.run(st.loaded.df, _plan_context(st))  # published as read: marks that are not numbers stay
+    kept = ", ".join(st.validation.numeric) or "none"
+    msg = f"strings trimmed; numbers with text marks kept as written: {kept}; plan {st.plan.name}"
+    extra = st.plan.message(outcome.report)
+    if extra:
+        msg += f": {extra}"
+    assert isinstance(outcome.df, pd.DataFrame)
+    if st.req.strict:
+        _refuse_no_effect(outcome.findings)
+    st.outcome = outcome
+    st.rows_out = len(outcome.df)
+    return StepDone(st.rows_out, msg, outcome.findings)
+
+
+def _plan_context(st: RunState) -> PlanContext:
+    from batchops.pipeline.columns import snake
+
+    lookup = {}
+    for orig, canon in zip(st.loaded.original_columns, st.loaded.df.columns):
+        lookup[orig] = canon
+        lookup[snake(orig)] = canon
+    v = st.validation
+    return PlanContext(
+        settings=st.settings, config=dict(st.req.plan_config or {}), subjects=list(v.subjects),
+        numeric_columns=list(v.numeric_columns), department=st.req.department,
+        original_name=st.name, column_lookup=lookup, numeric=dict(v.numeric),
+    )
+
+
+def _refuse_no_effect(findings: list[dict]) -> None:
+    """strict: a plan that changed nothing it was asked to change fails before anything is published."""
+    missed = no_effect(findings)
+    if missed:
+        raise PipelineError(
+            "strict: the plan changed nothing it was asked to change, so nothing was published: "
+            + " ".join(f["message"] for f in missed), code="E_PLAN_NO_EFFECT", step="transform",
+            findings=findings)
+
+
+# ---------------------------------------------------------------- 4. summarize
+
+def step_summarize(st: RunState) -> StepDone:
+    from batchops.pipeline import summarize as sm
+
+    out_df, outcome = st.outcome.df, st.outcome
+    stats = outcome.stats if outcome.stats is not None else sm.describe(out_df, st.validation.numeric)
+    meta = sm.metadata(
+        upload_id=st.req.upload_id, department=st.req.department, filename=st.name, format=_file_format(st),
+        plan=st.plan.name, rows_in=st.rows_in, rows_out=st.rows_out, columns=len(out_df.columns),
+        generated=st.req.generated_at,
+    )
+    sch = sm.schema(out_df)
+    schema_df = sm.metadata(**sch).rename(columns={"item": "column", "value": "dtype"})
+    st.summary = _summary(st, sch, sm.frame_records(stats))
+    st.summary_tables = [("Metadata", meta), ("Schema", schema_df), ("Statistics", stats)]
+    return StepDone(st.rows_out, f"{len(stats)} numeric column(s) described", [])
+
+
+def _file_format(st: RunState):
+    return st.loaded.info.get("format", st.loaded.kind)
+
+
+def _summary(st: RunState, schema: dict, statistics: list[dict]) -> dict:
+    """The run's JSON summary (stored with the run; the reports' paths are added by publish)."""
+    loaded, req, plan, report = st.loaded, st.req, st.plan, st.outcome.report
+    detected = {k: v for k, v in loaded.info.items() if k != "delimiter_name"}
+    return {
+        "detected": detected,
+        **{k: detected.get(k) for k in ("format", "encoding", "delimiter", "sheet", "header_row", "pages", "layout")
+           if k in detected},
+        "original_name": st.name,
+        "upload_id": req.upload_id,
+        "department": req.department,
+        "original_columns": list(loaded.original_columns),
+        "column_map": dict(zip(loaded.original_columns, map(str, loaded.df.columns))),
+        "schema": schema,
+        "plan": plan.name,
+        "plan_config": _jsonable(req.plan_config),
+        "plan_report": _jsonable(report),
+        "publishes": plan.publishes,
+        "statistics": statistics,
+        "kpis": _jsonable(report.get("kpis")) if plan.publishes == "summary" else None,
+        "rows_in": st.rows_in,
+        "rows_out": st.rows_out,
+        "findings_by_code": _count_codes(st.findings),
+    }
+
+
+# ---------------------------------------------------------------- 5. publish
+
+def step_publish(st: RunState) -> StepDone:
+    from batchops.pipeline import publish as pub
+    from batchops.pipeline import report_text as rt
+    from batchops.pipeline.findings import finding
+
+    out_dir = Path(st.req.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = pub.safe_stem(st.name)
+    csv_path, pdf_path = out_dir / f"{stem}_report.csv", out_dir / f"{stem}_report.pdf"
+    csv_df, blocks = _LAYOUTS[st.plan.publishes](st)
+    req = st.req
+    about = rt.about_lines(upload_id=req.upload_id, filename=st.name, file_format=str(_file_format(st) or ""),
+                           department=req.department, plan=st.plan.name, plan_config=req.plan_config,
+                           rows_in=st.rows_in, rows_out=st.rows_out, columns=len(st.outcome.df.columns),
+                           generated_at=req.generated_at)
+    spec = pub.PdfSpec(title=rt.report_title(st.settings.report_title, req.department, st.plan.report_title,
+                                             req.generated_at),
+                       school=st.settings.school_name, generated_at=req.generated_at,
+                       blocks=blocks, notes=_notes(st), about=about)
+    missing = _write_reports(csv_df, csv_path, spec, pdf_path)
+    st.reports = (csv_path, pdf_path)
+    st.summary["reports"] = {"csv": str(csv_path), "pdf": str(pdf_path)}
+    found = [finding("E_PDF_GLYPHS_MISSING",
+                     f"The PDF cannot draw {', '.join(sorted(set(missing)))} (the bundled font lacks them); "
+                     "the CSV has the text intact.")] if missing else []
+    return StepDone(st.rows_out, f"wrote {csv_path.name} ({len(csv_df):,} rows) and {pdf_path.name}", found)
+
+
+def _notes(st: RunState) -> list[str]:
+    """The plan's own lines, then a count of the findings (the run record lists each one)."""
+    notes = list(st.plan.notes(st.outcome.report))
+    errors = sum(1 for f in st.findings if f.get("severity") == "error")
+    warnings = len(st.findings) - errors
+    if st.findings:
+        notes.append(f"Findings: {warnings:,} warning(s), {errors:,} error(s) — see the run record for each location.")
+    return notes
+
+
+def _summary_layout(st: RunState) -> tuple[Any, list]:
+    """A summary plan publishes its tables: the CSV in sections, the PDF the tables alone."""
+    from batchops.pipeline import publish as pub
+    from batchops.pipeline import summarize as sm
+
+    tables = st.outcome.tables
+    csv_df = sm.sections_frame(st.summary_tables[:1] + tables + st.summary_tables[1:])
+    # the PDF shows the KPI tables; metadata goes to "About", schema and statistics repeat the KPIs
+    return csv_df, [pub.Block(t, d) for t, d in tables]
+
+
+def _dataset_layout(st: RunState) -> tuple[Any, list]:
+    """A dataset plan publishes its rows: all of them in the CSV, up to pdf_max_rows in the PDF."""
+    from batchops.pipeline import publish as pub
+
+    out_df = st.outcome.df
+    cap = st.settings.pdf_max_rows
+    note = f"Showing {cap:,} of {len(out_df):,} rows; the CSV has them all." if len(out_df) > cap else ""
+    return out_df, [pub.Block("Data", out_df, note=note, max_rows=cap, exact=True)]
+
+
+# Plan.publishes -> (CSV frame, PDF blocks)
+_LAYOUTS: dict[str, Callable[[RunState], tuple[Any, list]]] = {
+    "summary": _summary_layout,
+    "dataset": _dataset_layout,
+}
+
+
+def _write_reports(csv_df, csv_path: Path, spec, pdf_path: Path) -> list[str]:
+    """Both reports; returns the characters the PDF's font could not draw."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from batchops.pipeline import publish as pub
+
+    # pyarrow writes the CSV without the GIL while fpdf2 lays out the PDF here
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="batchops-csv") as pool:
+        csv_job = pool.submit(pub.write_csv, csv_df, csv_path)
+        missing: list[str] = []
+        pdf_bytes = pub.render_pdf(spec, missing)
+        csv_job.result()
+    pub.write_bytes(pdf_bytes, pdf_path)
+    return missing
 
 
 def _count_codes(findings: list[dict]) -> dict[str, int]:

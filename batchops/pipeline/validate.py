@@ -86,11 +86,35 @@ def _all_unique(s: pd.Series) -> bool:
         return bool(s.dropna().is_unique)
 
 
+@dataclass
+class _Where:
+    """Source locations for findings: a row label and a column name -> "line 12" / "Sheet!B7"."""
+
+    loaded: Loaded
+    positions: dict[str, int]
+
+    def __call__(self, label, col: str) -> str:
+        return self.loaded.locator(label, self.positions[col])
+
+
 def validate(loaded: Loaded, settings: PipelineSettings, department: str | None) -> Validation:
     df = loaded.df
-    loc = loaded.locator
+    _require_columns(df, settings.required_columns(department), department)
+    _require_rows(df)
+    where = _Where(loaded, {c: i for i, c in enumerate(df.columns)})
     out = Validation()
-    required = settings.required_columns(department)
+    for col in df.columns:
+        _classify_column(df[col], col, where, out)
+    out.subjects = [c for c in out.numeric_columns if is_subject_column(c)]
+    out.findings += _out_of_range(df, out, settings, where)
+    if "student_id" in df.columns:
+        ids = df["student_id"]
+        out.findings += _missing_ids(ids, where)
+        out.findings += _duplicate_ids(ids, where)
+    return out
+
+
+def _require_columns(df: pd.DataFrame, required, department: str | None) -> None:
     missing = [c for c in required if c not in df.columns]
     if missing:
         dept = f" for department {department}" if department else ""
@@ -101,90 +125,100 @@ def validate(loaded: Loaded, settings: PipelineSettings, department: str | None)
             step=STEP,
             missing=missing,
         )
+
+
+def _require_rows(df: pd.DataFrame) -> None:
     if len(df) == 0:
         raise PipelineError(
             "The file has a header but no data rows.", code="E_NO_ROWS", step=STEP
         )
-    positions = {c: i for i, c in enumerate(df.columns)}
 
-    # numeric columns (and the marks that are not numbers)
-    for col in df.columns:
-        if is_text_column(col):
-            continue
-        s = df[col]
-        if pd.api.types.is_bool_dtype(s.dtype):
-            continue
-        if pd.api.types.is_numeric_dtype(s.dtype):
-            out.numeric_columns.append(col)
-            if pd.api.types.is_float_dtype(s.dtype):  # "inf", "-Infinity", "1e400" parse as infinite
-                inf = np.isinf(s.to_numpy(dtype="float64", na_value=np.nan))
-                if inf.any():
-                    out.numeric[col] = s.mask(inf)
-                    for label, value in s[inf].items():
-                        out.findings.append(finding(
-                            "E_NON_NUMERIC",
-                            f"{col} '{value}' at {loc(label, positions[col])} is not a number; it is left out of the statistics.",
-                            location=loc(label, positions[col]), column=col, row=label,
-                        ))
-            continue
-        if not is_stringish(s):
-            continue
-        present = s.notna()
-        n_present = int(present.sum())
-        if not n_present:
-            continue
-        parsed = parse_numbers(s)
-        n_num = int(parsed.notna().sum())
-        if n_num == 0 or n_num < 0.5 * n_present or _looks_like_codes(s, n_num):
-            continue
-        out.numeric[col] = parsed
+
+def _classify_column(s: pd.Series, col: str, where: _Where, out: Validation) -> None:
+    """Record a column of marks (numbers, or text that is mostly numbers) and the marks that are not numbers."""
+    if is_text_column(col) or pd.api.types.is_bool_dtype(s.dtype):
+        return
+    if pd.api.types.is_numeric_dtype(s.dtype):
         out.numeric_columns.append(col)
-        bad = present & parsed.isna()
-        for label, value in s[bad].items():
-            out.findings.append(finding(
-                "E_NON_NUMERIC",
-                f"{col} '{value}' at {loc(label, positions[col])} is not a number; it is published as written "
-                "and left out of the statistics.",
-                location=loc(label, positions[col]), column=col, row=label,
-            ))
-    out.subjects = [c for c in out.numeric_columns if is_subject_column(c)]
+        _infinite_marks(s, col, where, out)
+    elif is_stringish(s):
+        _text_marks(s, col, where, out)
 
-    # marks out of range
+
+def _infinite_marks(s: pd.Series, col: str, where: _Where, out: Validation) -> None:
+    """A float column's "inf", "-Infinity", "1e400" parse as infinite: not marks, left out of the statistics."""
+    if not pd.api.types.is_float_dtype(s.dtype):
+        return
+    inf = np.isinf(s.to_numpy(dtype="float64", na_value=np.nan))
+    if not inf.any():
+        return
+    out.numeric[col] = s.mask(inf)
+    for label, value in s[inf].items():
+        out.findings.append(finding(
+            "E_NON_NUMERIC",
+            f"{col} '{value}' at {where(label, col)} is not a number; it is left out of the statistics.",
+            location=where(label, col), column=col, row=label,
+        ))
+
+
+def _text_marks(s: pd.Series, col: str, where: _Where, out: Validation) -> None:
+    """A text column that is mostly numbers holds marks: parse them, and report the ones that are not numbers."""
+    present = s.notna()
+    n_present = int(present.sum())
+    if not n_present:
+        return
+    parsed = parse_numbers(s)
+    n_num = int(parsed.notna().sum())
+    if n_num == 0 or n_num < 0.5 * n_present or _looks_like_codes(s, n_num):
+        return
+    out.numeric[col] = parsed
+    out.numeric_columns.append(col)
+    bad = present & parsed.isna()
+    for label, value in s[bad].items():
+        out.findings.append(finding(
+            "E_NON_NUMERIC",
+            f"{col} '{value}' at {where(label, col)} is not a number; it is published as written "
+            "and left out of the statistics.",
+            location=where(label, col), column=col, row=label,
+        ))
+
+
+def _out_of_range(df: pd.DataFrame, out: Validation, settings: PipelineSettings, where: _Where) -> list[dict]:
     lo, hi = settings.score_min, settings.score_max
+    found = []
     for col in out.subjects:
         v = out.numeric.get(col, df[col])
         bad = (v < lo) | (v > hi)
         if bad.any():
             for label, value in v[bad].items():
-                out.findings.append(finding(
+                found.append(finding(
                     "E_OUT_OF_RANGE",
-                    f"{col} {value:g} at {loc(label, positions[col])} is outside {lo:g}-{hi:g}.",
-                    location=loc(label, positions[col]), column=col, row=label,
+                    f"{col} {value:g} at {where(label, col)} is outside {lo:g}-{hi:g}.",
+                    location=where(label, col), column=col, row=label,
                 ))
+    return found
 
-    # IDs
-    if "student_id" in df.columns:
-        ids = df["student_id"]
-        pos = positions["student_id"]
-        no_id = ids.isna()
-        if no_id.any():
-            for label in ids.index[no_id.to_numpy()]:
-                out.findings.append(finding(
-                    "E_MISSING_ID", f"The row at {loc(label, pos)} has no student ID.",
-                    location=loc(label, pos), column="student_id", row=label,
-                ))
-        if _all_unique(ids):  # the common case, and much cheaper than duplicated()
-            return out
-        dup = ids.duplicated(keep="first") & ~no_id
-        if dup.any():
-            firsts = {}
-            first_mask = ids.duplicated(keep=False) & ~dup & ~no_id
-            for label, value in ids[first_mask].items():
-                firsts[value] = label
-            for label, value in ids[dup].items():
-                out.findings.append(finding(
-                    "E_DUPLICATE_IDS",
-                    f"Student ID {value} at {loc(label, pos)} already appears at {loc(firsts.get(value), pos)}.",
-                    location=loc(label, pos), column="student_id", row=label,
-                ))
-    return out
+
+def _missing_ids(ids: pd.Series, where: _Where) -> list[dict]:
+    return [
+        finding("E_MISSING_ID", f"The row at {where(label, 'student_id')} has no student ID.",
+                location=where(label, "student_id"), column="student_id", row=label)
+        for label in ids.index[ids.isna().to_numpy()]
+    ]
+
+
+def _duplicate_ids(ids: pd.Series, where: _Where) -> list[dict]:
+    """Each repeat of a student ID, naming the row where it first appeared."""
+    if _all_unique(ids):  # the common case, and much cheaper than duplicated()
+        return []
+    no_id = ids.isna()
+    dup = ids.duplicated(keep="first") & ~no_id
+    first_mask = ids.duplicated(keep=False) & ~dup & ~no_id
+    firsts = {value: label for label, value in ids[first_mask].items()}
+    return [
+        finding("E_DUPLICATE_IDS",
+                f"Student ID {value} at {where(label, 'student_id')} already appears at "
+                f"{where(firsts.get(value), 'student_id')}.",
+                location=where(label, "student_id"), column="student_id", row=label)
+        for label, value in ids[dup].items()
+    ]
