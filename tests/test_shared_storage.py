@@ -157,6 +157,7 @@ def test_ingest_from_s3_takes_stable_objects_once_and_failures_open_incidents(ma
     assert again["fetched"] == [] and Upload.select().count() == 2
 
 
+@pytest.mark.sqlite_only  # a batchops.db snapshot; test_backup_objects.py covers both backends
 def test_backup_is_written_to_object_storage(s3, home, monkeypatch, tmp_path):
     from batchops import context
     from batchops.services import backup
