@@ -114,8 +114,10 @@ def test_cli_backup_to_and_restore_from_a_url_and_the_bad_ones(configured, s3, r
     assert restored.returncode == 0, restored.stderr
     assert json.loads(restored.stdout)["restored_from"] == url + "/"
 
-    bad = run_cli("--config", config, "backup", "--to", "ftp://host/x")
-    assert bad.returncode == 2 and "s3://bucket/prefix" in bad.stderr and "Traceback" not in bad.stderr
+    for bad_url in ("ftp://host/x", "s3:/one-slash/x"):
+        bad = run_cli("--config", config, "backup", "--to", bad_url)
+        assert bad.returncode == 2 and "s3://bucket/prefix" in bad.stderr and "Traceback" not in bad.stderr
+    assert not list(Path().glob("s3*"))  # no local folder made of the typo
     empty = run_cli("--config", config, "restore", f"s3://{bucket}/nothing-here", "--yes")
     assert empty.returncode == 2 and "E_FILE_NOT_FOUND" in empty.stderr
     missing = run_cli("--config", config, "backup", "--to", "s3://no-such-bucket/x")

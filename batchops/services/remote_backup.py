@@ -22,10 +22,10 @@ from pathlib import Path
 from batchops import context
 from batchops.errors import InputError
 from batchops.store.files import atomic_write_text
-from batchops.store.objects import Objects, S3Objects, objects
+from batchops.store.objects import Objects, S3Objects, check_key, objects
 
 DATA_PREFIXES = ("files", "exports")  # originals and reports: what the store's keys point at
-URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")  # "s3:/x" too (a typo, refused), not a Windows drive "C:"
 MANIFEST = "manifest.json"
 
 
@@ -103,7 +103,7 @@ def restore(url: str, stamp: re.Pattern, restore_folder) -> dict:
     with tempfile.TemporaryDirectory(prefix=".restore-", dir=home) as staging:
         folder = Path(staging) / (snapshot.prefix.rsplit("/", 1)[-1] or "snapshot")
         folder.mkdir()
-        keys = _relative_keys(snapshot, "")
+        keys = [check_key(k) for k in _relative_keys(snapshot, "")]  # a key that climbs is refused first
         for key in keys:
             if "/" not in key:
                 snapshot.download(key, folder / key)
