@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import serverlib
 from cli_runner import run_cli_in_process, run_cli_subprocess
+from s3lib import s3, s3_server  # noqa: F401  (fixtures: a real S3 API server, for any test folder)
 
 REPO = Path(__file__).resolve().parents[1]
 ISOLATED_ENV = ("BATCHOPS_HOME", "BATCHOPS_CONFIG", "BATCHOPS_READ_ONLY", "BATCHOPS_DATABASE_URL",

@@ -12,61 +12,14 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
-import uuid
 from pathlib import Path
 
 import pytest
-
-SECRET_ENV = "BATCHOPS_TEST_S3_SECRET"
-
-
-@pytest.fixture(scope="session")
-def s3_server(tmp_path_factory):
-    """A moto S3 server on a free loopback port for the whole session; yields its endpoint URL."""
-    pytest.importorskip("boto3")
-    pytest.importorskip("moto.server", reason="moto[server] not installed")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    log = tmp_path_factory.mktemp("moto") / "moto.log"
-    script = Path(sys.executable).with_name("moto_server")
-    cmd = [str(script)] if script.exists() else [sys.executable, "-c", "from moto.server import main; main()"]
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([*cmd, "-H", "127.0.0.1", "-p", str(port)], stdout=out, stderr=subprocess.STDOUT)
-    endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(endpoint, timeout=1).close()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"moto_server did not start: {log.read_text(errors='replace')[-2000:]}")
-            time.sleep(0.2)
-    yield endpoint
-    proc.terminate()
-    proc.wait(timeout=10)
-
-
-@pytest.fixture
-def s3(s3_server, monkeypatch):
-    """A fresh bucket on the server; yields (endpoint, bucket, boto3 client)."""
-    import boto3
-
-    monkeypatch.setenv(SECRET_ENV, "testing")
-    client = boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1",
-                          aws_access_key_id="testing", aws_secret_access_key="testing")
-    bucket = f"b-{uuid.uuid4().hex[:12]}"
-    client.create_bucket(Bucket=bucket)
-    return s3_server, bucket, client
+from s3lib import SECRET_ENV, keys, storage_settings
 
 
 def _write_config(path: Path, endpoint: str, url: str, **sections) -> Path:
-    lines = ["[storage]", f'url = "{url}"', f'endpoint_url = "{endpoint}"', 'access_key_id = "testing"',
-             f'secret_key_env = "{SECRET_ENV}"', "timeout = 3.0"]
+    lines = ["[storage]", *(f"{k} = {v!r}".replace("'", '"') for k, v in storage_settings(endpoint, url).items())]
     for name, values in sections.items():
         lines.append(f"[{name}]")
         lines += [f"{k} = {v!r}".replace("'", '"') for k, v in values.items()]
@@ -111,10 +64,6 @@ def machines(s3, tmp_path, monkeypatch):
     context.reset()
 
 
-def _keys(client, bucket: str) -> list[str]:
-    return sorted(o["Key"] for o in client.list_objects_v2(Bucket=bucket).get("Contents", []))
-
-
 def test_submit_on_one_machine_process_on_another_export_from_a_third(machines, samples_dir, monkeypatch):
     from batchops.services import processing, reports
     from batchops.store.models import Upload
@@ -132,7 +81,7 @@ def test_submit_on_one_machine_process_on_another_export_from_a_third(machines, 
     assert upload.report_csv is None
     for key in (upload.blob_path, upload.report_csv_path, upload.report_pdf_path):
         assert key and not os.path.isabs(key) and not key.startswith(str(machines.base)), key
-        assert f"school/{key}" in _keys(machines.client, machines.bucket)
+        assert f"school/{key}" in keys(machines.client, machines.bucket)
     assert done["reports"]["csv"] == f"s3://{machines.bucket}/school/{upload.report_csv_path}"
     expected = (machines.base / "b" / upload.report_csv_path).read_bytes()
 
@@ -208,6 +157,7 @@ def test_ingest_from_s3_takes_stable_objects_once_and_failures_open_incidents(ma
     assert again["fetched"] == [] and Upload.select().count() == 2
 
 
+@pytest.mark.sqlite_only  # a batchops.db snapshot; test_backup_objects.py covers both backends
 def test_backup_is_written_to_object_storage(s3, home, monkeypatch, tmp_path):
     from batchops import context
     from batchops.services import backup
@@ -222,7 +172,7 @@ def test_backup_is_written_to_object_storage(s3, home, monkeypatch, tmp_path):
         stamp = Path(out["path"]).name
         assert out["stored_at"] == f"s3://{bucket}/backups/{stamp}"
         assert {f"backups/{stamp}/{n}" for n in ("batchops.db", "manifest.json", "objects.json")} <= set(
-            _keys(client, bucket))
+            keys(client, bucket))
         body = client.get_object(Bucket=bucket, Key=f"backups/{stamp}/batchops.db")["Body"].read()
         assert body == (Path(out["path"]) / "batchops.db").read_bytes()
     finally:

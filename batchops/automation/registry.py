@@ -89,7 +89,7 @@ BUILTINS: dict[str, Entry] = {e.name: e for e in (
     Entry("run_daily_backup", f"{_J}.backup:run_daily_backup",
           "Online backup of the store and queue into backups/<time>/, verified with integrity_check, "
           "rotated to retention.backups_keep.",
-          (Arg("to", "str", None, "another folder (no rotation there)"),
+          (Arg("to", "str", None, "another folder or s3://bucket/prefix (no rotation there)"),
            Arg("keep", "int", None, "how many to keep (default retention.backups_keep)"))),
 )}
 

@@ -29,8 +29,8 @@ def worker(
 
 
 def backup(
-    to: Optional[str] = typer.Option(None, "--to", help="Folder for the backup (default backups/ in the data home).",
-                                     metavar="DIR"),
+    to: Optional[str] = typer.Option(None, "--to", help="Folder or s3://bucket/prefix for the backup "
+                                     "(default backups/ in the data home).", metavar="DIR|URL"),
     json_out: bool = JSON,
 ) -> None:
     """Consistent snapshot of the store and queue, verified (and rotated under backups/)."""
@@ -41,11 +41,13 @@ def backup(
     emit(result, json_out, lambda r: info(
         f"backup {r['path']}: " + ", ".join(f"{f['file']} {f['bytes']:,} bytes, integrity {f['integrity']}"
                                             for f in r["files"])
-        + (f"; rotated out {len(r['rotated'])}" if r["rotated"] else "")))
+        + (f"; rotated out {len(r['rotated'])}" if r["rotated"] else "")
+        + (f"; stored at {r['stored_at']}" if r.get("stored_at") and r["stored_at"] != r["path"] else "")))
 
 
 def restore(
-    file: str = typer.Argument(..., help="A backup folder, or a batchops.db (SQLite) or batchops.pgdump (PostgreSQL) file."),
+    file: str = typer.Argument(..., help="A backup folder (or its s3:// URL), or a batchops.db (SQLite) or "
+                                         "batchops.pgdump (PostgreSQL) file."),
     force: bool = typer.Option(False, "--force", help="Restore even though a worker is alive."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask."),
     json_out: bool = JSON,

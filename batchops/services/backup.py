@@ -17,6 +17,10 @@ store as ``batchops.db.pre-restore-<time>``, copies into a temp file beside the
 store, removes the stale ``-wal``/``-shm`` files and renames the copy into place;
 then the schema is upgraded if the backup is older. The queue is not restored:
 it only holds work in flight, and a stale queue would re-deliver old tasks.
+
+In object storage (``services.remote_backup``): with ``storage.url`` set the default backup is also
+put under the bucket's ``backups/`` and rotated there; ``backup(to="s3://bucket/prefix")`` puts the
+snapshot there only, and ``restore("s3://…")`` reads one back.
 """
 
 from __future__ import annotations
@@ -26,12 +30,14 @@ import os
 import re
 import shutil
 import sqlite3
+import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
 from batchops import clock, context
 from batchops.clock import utc_now
 from batchops.errors import InputError, WorkError
+from batchops.services import remote_backup
 from batchops.store import files
 from batchops.store.objects import objects
 
@@ -119,16 +125,46 @@ def _new_folder(root: Path) -> Path:
 
 
 def backup(to: str | os.PathLike | None = None, keep: int | None = None) -> dict:
-    """Snapshot the store (and queue.db when it is SQLite) into a new folder; verified; rotated."""
+    """Snapshot the store (and queue.db when it is SQLite) into a new folder; verified; rotated.
+
+    ``to``: another folder (no rotation there) or an ``s3://bucket/prefix`` URL (services.remote_backup).
+    """
     context.require_writable()  # it writes and it deletes old snapshots
-    if _on_postgres():
-        return _backup_postgres(to, keep)
+    if remote_backup.is_url(to):
+        return _backup_to_url(str(to))
+    default = to is None
+    folder, out = _snapshot(backups_dir() if to is None else Path(to).expanduser().resolve())
+    out["rotated"] = rotate(keep, protect=folder) if default else []
+    if default and objects().remote:  # shared storage: the snapshot goes beside the files, rotated there too
+        out.update(remote_backup.upload(folder, objects(), "backups"))
+        remote_backup.rotate(objects(), "backups", _keep(keep), STAMP)
+    return out
+
+
+def _keep(keep: int | None) -> int:
+    return max(1, int(context.config().retention.backups_keep if keep is None else keep))
+
+
+def _backup_to_url(url: str) -> dict:
+    """The snapshot made in a temp folder of the data home, then put at ``url`` (no rotation there)."""
+    target = remote_backup.bucket_at(url)  # a bad URL or a missing extra fails before any work
+    context.home().mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".backup-", dir=context.home()) as staging:
+        folder, out = _snapshot(Path(staging))
+        out.update(remote_backup.upload(folder, target, ""))
+    out.update(path=out["stored_at"], rotated=[])
+    return out
+
+
+def _snapshot(root: Path) -> tuple[Path, dict]:
+    root.mkdir(parents=True, exist_ok=True)
+    return _snapshot_postgres(root) if _on_postgres() else _snapshot_sqlite(root)
+
+
+def _snapshot_sqlite(root: Path) -> tuple[Path, dict]:
     store = _require_sqlite_store()
     if not store.exists():
         raise InputError(f"no store to back up at {store} (run batchops init)", code="E_FILE_NOT_FOUND")
-    default = to is None
-    root = backups_dir() if to is None else Path(to).expanduser().resolve()
-    root.mkdir(parents=True, exist_ok=True)
     folder = _new_folder(root)
     items = []
     sources = [(STORE, store)]
@@ -150,28 +186,8 @@ def backup(to: str | os.PathLike | None = None, keep: int | None = None) -> dict
     manifest = {"created_at": clock.iso(utc_now()), "data_dir": str(context.home()),
                 "schema_version": _schema_version(folder / STORE), "files": items}
     files.atomic_write_text(folder / "manifest.json", json.dumps(manifest, indent=2))
-    removed = rotate(keep, protect=folder) if default else []
-    out = {"path": str(folder), "files": items, "verified": True, "rotated": removed,
-           "schema_version": manifest["schema_version"]}
-    if default and objects().remote:
-        out.update(_to_shared_storage(folder, keep))
-    return out
-
-
-def _to_shared_storage(folder: Path, keep: int | None) -> dict:
-    """Copy the snapshot into shared storage beside a list of the bucket's originals and reports
-    (they are already there; the list says which belong to this snapshot); keep the newest there too."""
-    store = objects()
-    listing = [{"key": i.key, "bytes": i.size, "etag": i.etag}
-               for prefix in ("files", "exports") for i in store.list(prefix)]
-    files.atomic_write_text(folder / "objects.json", json.dumps(listing, indent=1))
-    for path in sorted(folder.iterdir()):
-        store.put_file(f"backups/{folder.name}/{path.name}", path)
-    stamps = sorted({i.key.split("/")[1] for i in store.list("backups") if STAMP.match(i.key.split("/")[1])})
-    keep = max(1, int(context.config().retention.backups_keep if keep is None else keep))
-    for old in stamps[:-keep]:
-        store.delete_prefix(f"backups/{old}/")
-    return {"stored_at": store.location(f"backups/{folder.name}/"), "objects_listed": len(listing)}
+    return folder, {"path": str(folder), "files": items, "verified": True,
+                    "schema_version": manifest["schema_version"]}
 
 
 def _made_at(folder: Path) -> datetime:
@@ -183,13 +199,10 @@ def _made_at(folder: Path) -> datetime:
         return datetime.fromtimestamp(folder.stat().st_mtime, timezone.utc)
 
 
-def _backup_postgres(to, keep) -> dict:
+def _snapshot_postgres(root: Path) -> tuple[Path, dict]:
     from batchops.services import pg_backup
     from batchops.store import migrations
 
-    default = to is None
-    root = backups_dir() if to is None else Path(to).expanduser().resolve()
-    root.mkdir(parents=True, exist_ok=True)
     folder = _new_folder(root)
     target = folder / pg_backup.ARCHIVE
     try:
@@ -203,9 +216,8 @@ def _backup_postgres(to, keep) -> dict:
     manifest = {"created_at": clock.iso(utc_now()), "data_dir": str(context.home()), "format": "pg_dump custom",
                 "schema_version": migrations.current_version(), "files": items}
     files.atomic_write_text(folder / "manifest.json", json.dumps(manifest, indent=2))
-    removed = rotate(keep) if default else []
-    return {"path": str(folder), "files": items, "verified": True, "rotated": removed,
-            "schema_version": manifest["schema_version"]}
+    return folder, {"path": str(folder), "files": items, "verified": True,
+                    "schema_version": manifest["schema_version"]}
 
 
 def list_backups(root: Path | None = None) -> list[Path]:
@@ -271,12 +283,14 @@ def _other_processes_using(store: Path) -> list[int]:
 
 
 def restore(file: str | os.PathLike, force: bool = False) -> dict:
-    """Replace the store with a backup (a backup folder or a .db file)."""
+    """Replace the store with a backup (a backup folder, a .db file, or an s3:// URL of a backup folder)."""
     from batchops.services.health import workers_online
     from batchops.store import open_store
     from batchops.store.db import db
 
     context.require_writable()
+    if remote_backup.is_url(file):  # downloaded into a temp folder, restored from there, files put back
+        return remote_backup.restore(str(file), STAMP, lambda folder: restore(folder, force))
     if _on_postgres():
         return _restore_postgres(Path(file).expanduser().resolve(), force)
     store = _require_sqlite_store()

@@ -1,22 +1,22 @@
-"""Two "machines" on one PostgreSQL and one Redis: different data homes, workers and CLI processes.
+"""Two "machines" on one PostgreSQL, one Redis and one S3 bucket: different data homes, workers and CLI processes.
 
-Machine A and machine B share ``BATCHOPS_DATABASE_URL``, ``BATCHOPS_QUEUE_URL`` and the queue
-name, and nothing else: each has its own data home. Covered, against the real servers:
+Machine A and machine B share ``BATCHOPS_DATABASE_URL``, ``BATCHOPS_QUEUE_URL``, the queue name and
+``storage.url`` (a bucket on a real moto S3 server), and nothing else: each has its own data home.
+Covered, against the real servers:
 
 * six ``init`` at once on an empty database, and four commands at once upgrading a v1 store;
 * a worker SIGKILLed mid-run on A: B finds it lost from its heartbeats alone, triage retries, B publishes;
 * failures of one file from both workers and from CLI processes: one incident, every occurrence counted;
 * a job triggered from both machines never overlaps itself;
-* an every-minute job fires exactly once per fire time with two workers ticking.
-
-Originals live in each machine's ``files/`` until shared storage exists, so the test gives both
-homes the same originals (content-addressed: copying is what a shared folder would show).
+* an every-minute job fires exactly once per fire time with two workers ticking;
+* files cross machines only through the bucket: B's worker processes what A submitted, the store
+  keeps keys (never a home's path), and A exports a report B published, from the bucket.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
+import os
 import signal
 import subprocess
 import sys
@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pytest
 import serverlib
+from s3lib import keys, storage_settings
 from workerlib import BASE_SETTINGS, WorkerProcess, merge, wait_for, worker_env, write_config
 
 pytestmark = [pytest.mark.servers, pytest.mark.slow]
@@ -73,13 +74,16 @@ def _finish_all(procs: list[subprocess.Popen]) -> list[tuple[int, str, str]]:
 
 
 @pytest.fixture
-def servers(tmp_path):
+def servers(tmp_path, s3):
+    """(database URL, [machine A, machine B], (boto3 client, bucket)): PostgreSQL, Redis and S3 shared."""
+    endpoint, bucket, client = s3
     url = serverlib.create_database("mm")
     queue = f"mm_{uuid.uuid4().hex[:10]}"
-    config = write_config(tmp_path / "batchops.toml", SETTINGS)
+    config = write_config(tmp_path / "batchops.toml",
+                          merge(SETTINGS, {"storage": storage_settings(endpoint, f"s3://{bucket}/district")}))
     shared = {**serverlib.env_for(url, queue), "BATCHOPS_TICK_SECONDS": "1"}
     machines = [Machine(n, tmp_path, worker_env(tmp_path / n, config, **shared)) for n in ("a", "b")]
-    yield url, machines
+    yield url, machines, (client, bucket)
     for m in machines:
         for w in m.workers:
             w.stop(signal.SIGKILL if w.proc.poll() is None else None, timeout=5)
@@ -131,8 +135,8 @@ def _make_v1_store(url: str, home: Path) -> None:
     database.close()
 
 
-def test_two_machines_share_one_postgres_and_one_redis(servers):
-    url, (a, b) = servers
+def test_two_machines_share_one_postgres_one_redis_and_one_bucket(servers):
+    url, (a, b), (client, bucket) = servers
 
     # -- six init at once on an empty database: one creates and seeds, the others find it done
     procs = [m.popen("init") for m in (a, b) for _ in range(3)]
@@ -156,7 +160,9 @@ def test_two_machines_share_one_postgres_and_one_redis(servers):
     good.write_text(GOOD, encoding="utf-8")
     doomed = a.start_worker(BATCHOPS_TEST_PAUSE_STEP="validate", BATCHOPS_TEST_PAUSE_SECONDS=120)
     queued = a.json("process", str(good), "--queue")  # one file: one result object
-    shutil.copytree(a.home / "files", b.home / "files", dirs_exist_ok=True)  # "shared storage"
+    ((blob_key,),) = serverlib.query("SELECT blob_path FROM upload WHERE id = ?", (queued["upload_id"],), url=url)
+    assert not os.path.isabs(blob_key) and f"district/{blob_key}" in keys(client, bucket, "district/files/")
+    assert not (b.home / blob_key).exists()  # B gets the original from the bucket, not from A
 
     def run_row(run_id):
         rows = serverlib.query("SELECT status, worker_id, steps, error_code, trigger FROM job_run WHERE id = ?",
@@ -175,6 +181,19 @@ def test_two_machines_share_one_postgres_and_one_redis(servers):
         "SELECT worker_id, trigger, status FROM job_run WHERE upload_id = ? AND id <> ?",
         (queued["upload_id"], queued["run_id"]), url=url)
     assert (trigger, status) == ("retry", "succeeded") and retry_worker.split(":")[1] == str(b.workers[0].pid)
+
+    # -- A exports the report B published; as a report too big for the store (> 5 MB), from the bucket
+    ((csv_key, pdf_key),) = serverlib.query("SELECT report_csv_path, report_pdf_path FROM upload WHERE id = ?",
+                                            (queued["upload_id"],), url=url)
+    assert {f"district/{csv_key}", f"district/{pdf_key}"} <= set(keys(client, bucket, "district/exports/"))
+    assert not os.path.isabs(csv_key) and not (a.home / csv_key).exists()
+    serverlib.execute("UPDATE upload SET report_csv = NULL, report_pdf = NULL WHERE id = ?",
+                      (queued["upload_id"],), url=url)
+    for fmt, key in (("csv", csv_key), ("pdf", pdf_key)):
+        out = a.home.parent / f"exported.{fmt}"
+        made = a.cli("report", "export", "--upload", str(queued["upload_id"]), "--format", fmt, "-o", str(out))
+        assert made.returncode == 0, made.stderr[-2000:]
+        assert out.read_bytes() == client.get_object(Bucket=bucket, Key=f"district/{key}")["Body"].read()
     a.start_worker()  # A is back: two workers from here on
 
     # -- one broken file failing 10 times: 2 CLI processes and 8 queued runs over both workers

@@ -2,7 +2,9 @@
 exactly-once with two consumers, SIGTERM, and recovery after SIGKILL.
 
 Two workers share one data home for the whole module (BATCHOPS_TICK_SECONDS=2 so the
-scheduler ticks every 2 s instead of every minute). An every-minute job is added first
+scheduler ticks every 2 s instead of every minute). On ``--backend server`` they also share one
+database and queue name of their own for the module: the per-test database the server backend
+gives each test is not theirs (it did not exist when they started). An every-minute job is added first
 and checked last, so waiting for its fire overlaps the other tests. Tests that stop or
 kill workers start their own, so every test passes alone, in any order and under xdist.
 """
@@ -14,10 +16,12 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+import serverlib
 from workerlib import BASE_SETTINGS, WorkerProcess, merge, wait_for, worker_env, write_config
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
@@ -26,11 +30,12 @@ TICK = 2  # BATCHOPS_TICK_SECONDS: the scheduler ticks every 2 s here, not every
 
 
 class Cluster:
-    def __init__(self, base: Path, settings: dict):
+    def __init__(self, base: Path, settings: dict, servers: dict | None = None):
         self.home = base / "home"
         self.home.mkdir(parents=True)
         self.config = write_config(base / "batchops.toml", merge(BASE_SETTINGS, settings))
-        self.env = worker_env(self.home, self.config, BATCHOPS_TICK_SECONDS=TICK)
+        self.servers = servers or {}  # BATCHOPS_DATABASE_URL & co. when not the running test's own
+        self.env = worker_env(self.home, self.config, BATCHOPS_TICK_SECONDS=TICK, **self.servers)
         self.workers: list[WorkerProcess] = []
         self.base = base
 
@@ -74,8 +79,21 @@ def _pause_seeded(cluster: Cluster) -> None:
 
 
 @pytest.fixture(scope="module")
-def shared_cluster(tmp_path_factory):
-    c = Cluster(tmp_path_factory.mktemp("real-worker"), {})
+def module_servers(request):
+    """On --backend server: a database and queue name for the module's workers (the per-test ones
+    the autouse backend fixture makes come after a module fixture, and go with each test)."""
+    if request.config.getoption("backend") != "server":
+        yield {}
+        return
+    url, queue = serverlib.create_database("rw"), f"rw_{uuid.uuid4().hex[:10]}"
+    yield serverlib.env_for(url, queue)
+    serverlib.drop_database(url)
+    serverlib.flush_queue(queue)
+
+
+@pytest.fixture(scope="module")
+def shared_cluster(tmp_path_factory, module_servers):
+    c = Cluster(tmp_path_factory.mktemp("real-worker"), {}, module_servers)
     assert c.cli("init").returncode == 0
     _pause_seeded(c)
     minutely = c.cli_json("jobs", "add", "--name", "minutely", "--callable", "worker_helpers:noop",
@@ -83,15 +101,16 @@ def shared_cluster(tmp_path_factory):
     c.minutely = minutely
     c.start_worker("--workers", "2", "--shutdown-timeout", "2")
     c.start_worker("--workers", "1", "--shutdown-timeout", "2")
-    c.open_store()
     yield c
     c.close()
 
 
 @pytest.fixture
-def cluster(shared_cluster):
-    """The module's two workers; the store is bound to their home again (a test with its own
-    Cluster points it elsewhere), so these tests pass in any order and under xdist."""
+def cluster(shared_cluster, monkeypatch):
+    """The module's two workers; the store is bound to their home (and database) again (a test with
+    its own Cluster points it elsewhere), so these tests pass in any order and under xdist."""
+    for key, value in shared_cluster.servers.items():
+        monkeypatch.setenv(key, value)
     shared_cluster.open_store()
     return shared_cluster
 
@@ -134,7 +153,13 @@ def test_real_worker_makes_a_verified_backup(cluster):
     assert run["status"] == "succeeded"
     folder = Path(run["result"]["path"])
     assert folder.parent == cluster.home / "backups"
-    assert backup.integrity(folder / "batchops.db") == "ok" and backup.integrity(folder / "queue.db") == "ok"
+    if cluster.servers:  # PostgreSQL: a pg_dump archive (read back); a Redis queue is not backed up
+        from batchops.services import pg_backup
+
+        assert [f["file"] for f in run["result"]["files"]] == [pg_backup.ARCHIVE]
+        assert pg_backup.verify(folder / pg_backup.ARCHIVE)["entries"] > 0
+    else:
+        assert backup.integrity(folder / "batchops.db") == "ok" and backup.integrity(folder / "queue.db") == "ok"
 
 
 def test_real_worker_times_out_a_job(cluster):
