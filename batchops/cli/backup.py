@@ -1,7 +1,5 @@
 """batchops backup | restore: snapshots of the store and queue."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

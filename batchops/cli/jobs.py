@@ -1,7 +1,5 @@
 """batchops jobs ..."""
 
-from __future__ import annotations
-
 import time
 from typing import Annotated
 

@@ -4,8 +4,6 @@ Heavy libraries (pandas, Textual, pdfplumber, fpdf) are imported only inside
 the commands that need them, so ``batchops --help`` stays instant.
 """
 
-from __future__ import annotations
-
 import functools
 import sys
 from typing import Annotated, Any

@@ -4,8 +4,6 @@ Each shared option is an ``Annotated`` alias: ``json_out: JsonOutput = False`` i
 signature is the whole declaration.
 """
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 from typing import Annotated
 

@@ -1,7 +1,5 @@
 """batchops outbox ...: mail and webhooks waiting to be delivered."""
 
-from __future__ import annotations
-
 import typer
 
 from batchops.cli.options import JsonOutput

@@ -1,7 +1,5 @@
 """process, demo: files in, reports out."""
 
-from __future__ import annotations
-
 import sys
 from pathlib import Path
 from typing import Annotated

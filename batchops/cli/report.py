@@ -1,7 +1,5 @@
 """batchops report export: a published report, written where the operator asks."""
 
-from __future__ import annotations
-
 import sys
 from typing import Annotated
 

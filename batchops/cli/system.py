@@ -1,7 +1,5 @@
 """init, health: the data home and the state of the system."""
 
-from __future__ import annotations
-
 import typer
 
 from batchops.cli.options import JsonOutput, global_options

@@ -1,7 +1,5 @@
 """batchops tickets ...: action items linked to incidents."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

@@ -1,7 +1,5 @@
 """``batchops tui``: the control room. Textual is imported only when the command runs."""
 
-from __future__ import annotations
-
 from dataclasses import replace
 from typing import Annotated
 

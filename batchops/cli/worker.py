@@ -1,7 +1,5 @@
 """batchops worker: the Huey consumer, in the foreground."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer
