@@ -2,7 +2,7 @@
 
 In-process runs go through ``batchops.cli.main.run`` with the environment, cwd, stdin, stdout and
 stderr swapped for the call, and the module state a process would start without (running config,
-bound store, Huey instance, CLI options) set aside and put back after. Real processes are for what
+bound store, Huey instance) set aside and put back after. Real processes are for what
 only a process shows: start-up imports, signals, crashes, several writers, the worker.
 """
 
@@ -29,7 +29,7 @@ def _cli_env(home: Path, env: dict | None) -> dict:
 
 def _app_state() -> dict:
     """What a CLI invocation leaves in module globals: the running config, the bound store, the cached
-    Huey instance, the display zone and the CLI's global options (modules not imported yet hold none)."""
+    Huey instance and the display zone (modules not imported yet hold none)."""
     mods = sys.modules
     state = {}
     if "batchops.context" in mods:
@@ -40,8 +40,6 @@ def _app_state() -> dict:
         state["huey"] = mods["batchops.queue.app"]._huey, mods["batchops.queue.app"]._key
     if "batchops.clock" in mods:
         state["zone"] = mods["batchops.clock"]._display_zone_name
-    if "batchops.cli.output" in mods:
-        state["output"] = dict(mods["batchops.cli.output"].state)
     return state
 
 
@@ -63,14 +61,10 @@ def _restore_app_state(saved: dict) -> None:
         queue._huey, queue._key = huey, key
     if "batchops.clock" in mods and "zone" in saved:
         mods["batchops.clock"]._display_zone_name = saved["zone"]
-    if "batchops.cli.output" in mods:
-        state = mods["batchops.cli.output"].state
-        state.clear()
-        state.update(saved.get("output") or {"json": False, "debug": False})
 
 
 def _fresh_process_state() -> None:
-    """What a new process starts with: no running config, no store bound, no Huey instance, no global options.
+    """What a new process starts with: no running config, no store bound, no Huey instance.
 
     The test's own store connection and queue are left open (set aside, not closed): they come back after.
     """
@@ -81,9 +75,6 @@ def _fresh_process_state() -> None:
         mods["batchops.store.db"].db.initialize(None)
     if "batchops.queue.app" in mods:
         mods["batchops.queue.app"]._huey = mods["batchops.queue.app"]._key = None
-    if "batchops.cli.output" in mods:
-        mods["batchops.cli.output"].state.clear()
-        mods["batchops.cli.output"].state.update({"json": False, "debug": False})
 
 
 class _Stream(io.TextIOWrapper):
@@ -105,7 +96,7 @@ def run_cli_in_process(args, *, home: Path, env: dict | None = None, input: str 
     """``batchops ARGS`` through ``batchops.cli.main.run`` in this process, as the subprocess would see it.
 
     Environment, cwd, stdin, stdout and stderr are swapped for the call; module state (config,
-    store, queue, CLI options) starts empty like a new process and is put back after, so no
+    store, queue) starts empty like a new process and is put back after, so no
     invocation sees another's state and the test keeps its own store.
     """
     from batchops.cli.main import run

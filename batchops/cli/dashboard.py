@@ -1,15 +1,13 @@
 """batchops dashboard, batchops metrics."""
 
-from __future__ import annotations
-
-from typing import Optional
+from typing import Annotated
 
 import typer
 
-from batchops.cli.main import setup
+from batchops.cli.options import JsonOutput
 from batchops.cli.output import emit, info
+from batchops.cli.store import needs_store
 
-JSON = typer.Option(False, "--json", help="One JSON document on stdout.")
 BARS = "▁▂▃▄▅▆▇█"
 
 
@@ -57,25 +55,25 @@ def _render(d: dict) -> None:
           empty="no incidents in the window")
 
 
-def dashboard(json_out: bool = JSON) -> None:
+@needs_store()
+def dashboard(json_out: JsonOutput = False) -> None:
     """The KPIs the TUI dashboard shows."""
     from batchops.services import dashboard as service
 
-    setup()
     emit(service.dashboard(), json_out, _render)
 
 
+@needs_store()
 def metrics(
-    serve: Optional[int] = typer.Option(None, "--serve", help="Serve /metrics over HTTP on this port.",
-                                        metavar="PORT", min=0, max=65535),
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on with --serve."),
+    serve: Annotated[int | None, typer.Option("--serve", help="Serve /metrics over HTTP on this port.",
+                                              metavar="PORT", min=0, max=65535)] = None,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on with --serve.")] = "127.0.0.1",
 ) -> None:
     """Prometheus text exposition format (or serve it with --serve PORT)."""
     import sys
 
     from batchops.services import metrics as service
 
-    setup()
     if serve is None:
         sys.stdout.write(service.render())
         return

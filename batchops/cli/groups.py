@@ -1,23 +1,32 @@
-"""Every command group, registered on the app. One line per group module."""
+"""Every command group, registered on the app: one module per group, named after it.
+
+Top-level commands first, then the sub-apps, in the order ``batchops --help`` lists them.
+"""
 
 from __future__ import annotations
 
 import typer
 
+from batchops.cli import (
+    backup,
+    dashboard,
+    incidents,
+    jobs,
+    known_errors,
+    outbox,
+    process,
+    report,
+    runs,
+    system,
+    tickets,
+    tui,
+    uploads,
+    worker,
+)
+
 
 def register(app: typer.Typer) -> None:
-    from batchops.cli import dashboard as dashboard_cli
-    from batchops.cli import incidents as incidents_cli
-    from batchops.cli import jobs, known_errors, pipeline, system, uploads
-    from batchops.cli import tui as tui_cli
-    from batchops.cli import worker as worker_cli
-
-    system.register(app)
-    pipeline.register(app)
-    uploads.register(app)
-    app.add_typer(jobs.app, name="jobs", help="Scheduled jobs.")
-    app.add_typer(known_errors.app, name="known-errors", help="The known-error library.")
-    incidents_cli.register(app)
-    dashboard_cli.register(app)
-    tui_cli.register(app)
-    worker_cli.register(app)
+    for commands in (system, process, dashboard, tui, worker, backup):
+        commands.register(app)
+    for group in (report, uploads, runs, jobs, known_errors, incidents, tickets, outbox):
+        app.add_typer(group.app)

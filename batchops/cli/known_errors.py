@@ -1,72 +1,72 @@
 """batchops known-errors ..."""
 
-from __future__ import annotations
+from typing import Annotated
 
 import typer
 
-from batchops.cli.main import setup
-from batchops.cli.output import confirm, emit, record, table
+from batchops.cli.options import JsonOutput, Yes
+from batchops.cli.output import confirm, emit, info, record, table
+from batchops.cli.store import needs_store
 
-app = typer.Typer(no_args_is_help=True)
-JSON = typer.Option(False, "--json", help="One JSON document on stdout.")
+app = typer.Typer(name="known-errors", help="The known-error library.", no_args_is_help=True)
 LIST_COLUMNS = ["id", "name", "error_code", "severity", "auto_retry", "retry_max"]
 
 
 @app.command("list")
-def list_(json_out: bool = JSON) -> None:
+@needs_store()
+def list_(json_out: JsonOutput = False) -> None:
     """The known-error library."""
     from batchops.services import known_errors
 
-    setup()
     emit(known_errors.list_known_errors(), json_out, lambda rows: table(rows, LIST_COLUMNS, title="Known errors"))
 
 
 @app.command()
-def show(known_error_id: str, json_out: bool = JSON) -> None:
+@needs_store()
+def show(known_error_id: str, json_out: JsonOutput = False) -> None:
     """One known error in full."""
     from batchops.services import known_errors
 
-    setup()
     emit(known_errors.show_known_error(known_error_id), json_out, lambda r: record(r, title=f"Known error {r['id']}"))
 
 
-NAME = typer.Option(None, "--name", help="A short name operators recognise.")
-CODE = typer.Option(None, "--code", help="Error code to match (E_MISSING_COLUMNS ...).")
-PATTERN = typer.Option(None, "--pattern", help="Regex searched in the error message (case-insensitive).")
-STEP = typer.Option(None, "--step", help="Only in this pipeline step.")
-SEVERITY = typer.Option(None, "--severity", help="low, medium, high, critical.")
-CAUSE = typer.Option(None, "--root-cause", help="Why it happens.")
-ACTION = typer.Option(None, "--corrective-action", help="What to do about it.")
-AUTO_RETRY = typer.Option(None, "--auto-retry/--no-auto-retry", help="Retry automatically through the queue.")
-RETRY_MAX = typer.Option(None, "--retry-max", help="How many automatic retries.", min=0)
-RETRY_DELAY = typer.Option(None, "--retry-delay", help="Seconds before each retry.", min=0)
-TICKET = typer.Option(None, "--ticket/--no-ticket", help="Open a ticket for each new incident.")
+# The options `add` and `edit` share, declared once; each command says its own type and default.
+NAME = typer.Option("--name", help="A short name operators recognise.")
+CODE = typer.Option("--code", help="Error code to match (E_MISSING_COLUMNS ...).")
+PATTERN = typer.Option("--pattern", help="Regex searched in the error message (case-insensitive).")
+STEP = typer.Option("--step", help="Only in this pipeline step.")
+SEVERITY = typer.Option("--severity", help="low, medium, high, critical.")
+CAUSE = typer.Option("--root-cause", help="Why it happens.")
+ACTION = typer.Option("--corrective-action", help="What to do about it.")
+RETRY_MAX = typer.Option("--retry-max", help="How many automatic retries.", min=0)
+RETRY_DELAY = typer.Option("--retry-delay", help="Seconds before each retry.", min=0)
+TICKET = typer.Option("--ticket/--no-ticket", help="Open a ticket for each new incident.")
 
 
 def _saved(r: dict, what: str) -> None:
-    from batchops.cli.output import info
-
     record(r, title=f"Known error {r['id']} {what}")
     info(f"known error {r['id']} {what}; it would have matched {r['past_matches']} past failed run(s)")
 
 
 @app.command()
+@needs_store()
 def add(
-    name: str = typer.Option(..., "--name", help="A short name operators recognise."),
-    code: str = CODE, pattern: str = PATTERN, step: str = STEP,
-    severity: str = typer.Option("medium", "--severity", help="low, medium, high, critical."),
-    root_cause: str = typer.Option("", "--root-cause", help="Why it happens."),
-    corrective_action: str = typer.Option("", "--corrective-action", help="What to do about it."),
-    auto_retry: bool = typer.Option(False, "--auto-retry/--no-auto-retry", help="Retry automatically."),
-    retry_max: int = typer.Option(0, "--retry-max", min=0, help="How many automatic retries."),
-    retry_delay: int = typer.Option(60, "--retry-delay", min=0, help="Seconds before each retry."),
-    ticket: bool = typer.Option(True, "--ticket/--no-ticket", help="Open a ticket for each new incident."),
-    json_out: bool = JSON,
+    name: Annotated[str, NAME],
+    code: Annotated[str | None, CODE] = None,
+    pattern: Annotated[str | None, PATTERN] = None,
+    step: Annotated[str | None, STEP] = None,
+    severity: Annotated[str, SEVERITY] = "medium",
+    root_cause: Annotated[str, CAUSE] = "",
+    corrective_action: Annotated[str, ACTION] = "",
+    auto_retry: Annotated[bool, typer.Option("--auto-retry/--no-auto-retry", help="Retry automatically.")] = False,
+    retry_max: Annotated[int, RETRY_MAX] = 0,
+    retry_delay: Annotated[int, RETRY_DELAY] = 60,
+    ticket: Annotated[bool, TICKET] = True,
+    json_out: JsonOutput = False,
 ) -> None:
     """Teach BatchOps a known error (needs --code, --pattern or both)."""
     from batchops.services import known_errors
 
-    setup()
     result = known_errors.add_known_error(
         name, error_code=code, pattern=pattern or "", step=step, severity=severity, root_cause=root_cause,
         corrective_action=corrective_action, auto_retry=auto_retry, retry_max=retry_max,
@@ -75,17 +75,26 @@ def add(
 
 
 @app.command()
+@needs_store()
 def edit(
     known_error_id: str,
-    name: str = NAME, code: str = CODE, pattern: str = PATTERN, step: str = STEP, severity: str = SEVERITY,
-    root_cause: str = CAUSE, corrective_action: str = ACTION, auto_retry: bool = AUTO_RETRY,
-    retry_max: int = RETRY_MAX, retry_delay: int = RETRY_DELAY, ticket: bool = TICKET,
-    json_out: bool = JSON,
+    name: Annotated[str | None, NAME] = None,
+    code: Annotated[str | None, CODE] = None,
+    pattern: Annotated[str | None, PATTERN] = None,
+    step: Annotated[str | None, STEP] = None,
+    severity: Annotated[str | None, SEVERITY] = None,
+    root_cause: Annotated[str | None, CAUSE] = None,
+    corrective_action: Annotated[str | None, ACTION] = None,
+    auto_retry: Annotated[bool | None, typer.Option(
+        "--auto-retry/--no-auto-retry", help="Retry automatically through the queue.")] = None,
+    retry_max: Annotated[int | None, RETRY_MAX] = None,
+    retry_delay: Annotated[int | None, RETRY_DELAY] = None,
+    ticket: Annotated[bool | None, TICKET] = None,
+    json_out: JsonOutput = False,
 ) -> None:
     """Change the given fields of a known error (pass "" to clear --code, --pattern or --step)."""
     from batchops.services import known_errors
 
-    setup()
     changes = dict(name=name, error_code=code, pattern=pattern, step=step, severity=severity,
                    root_cause=root_cause, corrective_action=corrective_action, auto_retry=auto_retry,
                    retry_max=retry_max, retry_delay_s=retry_delay, open_ticket=ticket)
@@ -94,17 +103,12 @@ def edit(
 
 
 @app.command()
-def delete(
-    known_error_id: str,
-    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask."),
-    json_out: bool = JSON,
-) -> None:
+@needs_store()
+def delete(known_error_id: str, yes: Yes = False, json_out: JsonOutput = False) -> None:
     """Delete a known error (incidents keep what was copied from it)."""
     from batchops import context
-    from batchops.cli.output import info
     from batchops.services import known_errors
 
-    setup()
     context.require_writable()  # refuse before asking, not after the operator said yes
     current = known_errors.show_known_error(known_error_id)
     confirm(f"delete known error {current['id']} {current['name']!r}?", yes)
@@ -113,18 +117,16 @@ def delete(
 
 
 @app.command("test")
+@needs_store()
 def test_(
-    message: str = typer.Argument(..., help="The error message to try."),
-    code: str = typer.Option(None, "--code", help="The error code that came with it."),
-    step: str = STEP,
-    pattern: str = typer.Option(None, "--pattern", help="Also try this unsaved regex (with --code)."),
-    json_out: bool = JSON,
+    message: Annotated[str, typer.Argument(help="The error message to try.")],
+    code: Annotated[str | None, typer.Option("--code", help="The error code that came with it.")] = None,
+    step: Annotated[str | None, STEP] = None,
+    pattern: Annotated[str | None, typer.Option("--pattern", help="Also try this unsaved regex (with --code).")] = None,
+    json_out: JsonOutput = False,
 ) -> None:
     """Which known error would match a message, and how many past failed runs it would have matched."""
-    from batchops.cli.output import info
     from batchops.services import known_errors
-
-    setup()
 
     def past(hits: int, best) -> str:
         if not hits:

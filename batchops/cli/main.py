@@ -4,14 +4,16 @@ Heavy libraries (pandas, Textual, pdfplumber, fpdf) are imported only inside
 the commands that need them, so ``batchops --help`` stays instant.
 """
 
-from __future__ import annotations
-
+import functools
 import sys
-from typing import Optional
+from typing import Annotated, Any
 
 import typer
 
-from batchops.cli.output import error_line, state
+from batchops.cli import groups
+from batchops.cli.help import readable_help
+from batchops.cli.options import GlobalOptions
+from batchops.cli.output import error_line
 
 app = typer.Typer(
     name="batchops",
@@ -36,64 +38,28 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def main(
-    home: Optional[str] = typer.Option(None, "--home", help="Data home (also BATCHOPS_HOME).", metavar="DIR"),
-    config: Optional[str] = typer.Option(None, "--config", help="Config file (also BATCHOPS_CONFIG).", metavar="FILE"),
-    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
-    json_out: bool = typer.Option(False, "--json", help="JSON on stdout for every command."),
-    read_only: bool = typer.Option(False, "--read-only", help="Refuse every change (also BATCHOPS_READ_ONLY)."),
-    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
-                                 help="Print the version (and the build, for the single executable)."),
+    ctx: typer.Context,
+    home: Annotated[str | None, typer.Option("--home", help="Data home (also BATCHOPS_HOME).", metavar="DIR")] = None,
+    config: Annotated[str | None, typer.Option("--config", help="Config file (also BATCHOPS_CONFIG).",
+                                               metavar="FILE")] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,  # read by run(), from argv
+    json_out: Annotated[bool, typer.Option("--json", help="JSON on stdout for every command.")] = False,
+    read_only: Annotated[bool, typer.Option("--read-only", help="Refuse every change (also BATCHOPS_READ_ONLY).")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                          help="Print the version (and the build, for the single executable).")] = False,
 ) -> None:
-    state["debug"] = debug
-    state["json"] = json_out
-    state["home"] = home
-    state["config"] = config
-    state["read_only"] = read_only
+    ctx.obj = GlobalOptions(home=home, config=config, json=json_out, read_only=read_only)
 
 
-def setup(recover: bool = False):
-    """Load config and open the store, once, for commands that need it.
-
-    Recovering runs whose process died (fail them, triage, notify) is the worker's job, at
-    start and on every tick. A command does it only when it asks (``recover=True``: commands
-    that run pipelines) or when no worker is online - a CLI-only install still never shows an
-    upload 'processing' forever, while a light command next to a live worker only reads.
-    """
-    from batchops.services import runs, workers
-    from batchops.services.setup import configure
-
-    cfg = configure(state.get("config"), state.get("home"), read_only=state.get("read_only") or None)
-    if cfg.read_only or not (recover or runs.has_running() and not workers.online()):
-        return cfg
-    try:
-        runs.recover_stale()
-    except Exception as exc:  # on a full disk that write waits: reading still answers
-        from batchops.errors import disk_full
-
-        if disk_full(exc) is None:
-            raise
-    return cfg
-
-
-def _register() -> None:
-    from batchops.cli import groups
-
+@functools.cache  # built once: run() may be called many times in one process (tests)
+def _command() -> Any:
     groups.register(app)
-
-
-_built: list = []  # the click command, built once: run() may be called many times in one process (tests)
-
-
-def _command():
-    if not _built:
-        _register()
-        command = typer.main.get_command(app)
-        try:
-            readable_help(command)
-        except Exception:  # typer's internals moved: its own help is worse, not wrong
-            pass
-        _built.append(command)
-    return _built[0]
+    command = typer.main.get_command(app)
+    try:
+        readable_help(command)
+    except Exception:  # typer's internals moved: its own help is worse, not wrong
+        pass
+    return command
 
 
 # Global options and whether they take a value: accepted after the subcommand too, as the README says.
@@ -121,41 +87,6 @@ def hoist_global_options(args: list[str]) -> list[str]:
         rest.append(arg)
         i += 1
     return front + rest
-
-
-# What an option's value looks like in help, when its name does not say it well enough.
-OPTION_METAVARS = {"where": "COL=VALUE", "set": "KEY=VALUE", "records": "JSON|@FILE", "rules": "JSON|@FILE",
-                   "args": "JSON", "kwargs": "JSON", "format": "csv|pdf", "output": "PATH", "out": "DIR",
-                   "instructions": "TEXT", "notes": "TEXT", "report": "TEXT", "resolution": "TEXT",
-                   "impact": "TEXT", "root_cause": "TEXT", "corrective_action": "TEXT", "to": "NAME"}
-
-
-def readable_help(command) -> None:
-    """Help shows ``FILE...``, ``JOB`` and ``--where COL=VALUE``, not typer's ``{FILE...}...`` or ``<list[str]>``."""
-    from typer.core import TyperArgument, TyperOption  # typer carries its own click
-
-    for param in getattr(command, "params", []):
-        if isinstance(param, TyperArgument):
-            base = (param.metavar or param.name.upper().removesuffix("_ID")).removesuffix("...")
-            shown = base + ("..." if param.nargs != 1 else "")
-            usage = shown if param.required else f"[{shown}]"
-            param.metavar = shown
-            # per-parameter overrides of typer's methods (an instance attribute shadows the method)
-            vars(param).update(_usage_display_name=lambda usage=usage: usage,
-                               _rich_display_name=lambda shown=shown: shown,
-                               display_type_rich=lambda ctx: "")
-        elif isinstance(param, TyperOption) and not param.is_flag and param.metavar is None:
-            name = max(param.opts, key=len).lstrip("-").replace("-", "_")
-            if name in OPTION_METAVARS:
-                param.metavar = OPTION_METAVARS[name]
-            elif param.bare_type().startswith("int"):
-                param.metavar = "N"
-            elif param.bare_type().startswith("float"):
-                param.metavar = "SECONDS"
-            else:
-                param.metavar = name.upper()
-    for sub in getattr(command, "commands", {}).values():
-        readable_help(sub)
 
 
 def _server_down(exc: BaseException):

@@ -5,17 +5,10 @@ from __future__ import annotations
 import json
 import sys
 from datetime import datetime
-from typing import Any
 
 from batchops import clock
 from batchops.clock import fmt_size as human_size  # noqa: F401 - used here and by commands
 from batchops.terminal import safe_text
-
-state: dict[str, Any] = {"json": False, "debug": False}
-
-
-def want_json(flag: bool) -> bool:
-    return flag or state["json"]
 
 
 def _default(value):
@@ -165,7 +158,8 @@ def record(data: dict, title: str | None = None, skip: tuple[str, ...] = ()) -> 
 
 
 def emit(data, json_flag: bool, render) -> None:
-    if want_json(json_flag):
+    """``json_flag``: the command's ``--json`` (``JsonOutput`` folds the global ``--json`` into it)."""
+    if json_flag:
         print_json(data)
     else:
         render(data)

@@ -1,41 +1,38 @@
 """init, health: the data home and the state of the system."""
 
-from __future__ import annotations
-
 import typer
 
-from batchops.cli.main import setup
-from batchops.cli.output import emit, info, record, want_json
+from batchops.cli.options import JsonOutput, global_options
+from batchops.cli.output import emit, info, print_json, record
+from batchops.cli.store import configure_store, needs_store
 
-JSON = typer.Option(False, "--json", help="One JSON document on stdout.")
 
-
-def init(json_out: bool = JSON) -> None:
+@needs_store()
+def init(json_out: JsonOutput = False) -> None:
     """Create the data home, schema and seeds (safe to run again)."""
     from batchops.services import system
 
-    setup()
     result = system.init()
     emit(result, json_out, lambda r: info(
         f"data home {r['data_dir']} ready: schema v{r['schema_version']}, "
         f"{r['jobs']} jobs, {r['known_errors']} known errors"))
 
 
-def health(json_out: bool = JSON) -> None:
+def health(ctx: typer.Context, json_out: JsonOutput = False) -> None:
     """Store, queue, workers and scheduler; exit 1 when not healthy."""
     from batchops.errors import BatchOpsError
     from batchops.services import health as checks
 
-    try:
-        setup()
+    try:  # not @needs_store: a server that is down is a health report, not a crash
+        configure_store(global_options(ctx))
     except BatchOpsError as exc:
         if exc.code != "E_DB_UNREACHABLE":
             raise
-        result = checks.unreachable(exc)  # a server that is down is a health report, not a crash
+        result = checks.unreachable(exc)
     else:
         result = checks.health()
-    if want_json(json_out):
-        emit(result, True, None)
+    if json_out:
+        print_json(result)
     else:
         for name, data in result["checks"].items():
             mark = "ok " if data.get("ok") else "BAD"

@@ -1,18 +1,15 @@
-"""process, demo, report export: files in, reports out."""
-
-from __future__ import annotations
+"""process, demo: files in, reports out."""
 
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import Annotated
 
 import typer
 
-from batchops.cli.main import setup
-from batchops.cli.output import emit, human_size, info, want_json, warn_if_no_worker
+from batchops.cli.options import JsonOutput
+from batchops.cli.output import emit, info, warn_if_no_worker
+from batchops.cli.store import needs_store
 from batchops.errors import EXIT_FAILED
-
-JSON = typer.Option(False, "--json", help="One JSON document on stdout.")
 
 
 def _render_results(results: list[dict]) -> None:
@@ -68,43 +65,52 @@ def process_files(paths: list[str], *, department=None, plan="transform", plan_c
     return results
 
 
+@needs_store(recover=True)
 def process(
-    files: List[str] = typer.Argument(..., help="CSV, XLSX or PDF files.", metavar="FILE..."),
-    department: Optional[str] = typer.Option(None, "--department", "-d", help="Department (decides required columns)."),
-    plan: str = typer.Option("transform", "--plan", "-p", help="transform, append, delete, custom, curve, anonymize, dedupe."),
-    records: Optional[str] = typer.Option(None, "--records", help="append: JSON list/object, or @file.json."),
-    where: Optional[List[str]] = typer.Option(None, "--where", help="delete: COLUMN=VALUE (repeatable)."),
-    rules: Optional[str] = typer.Option(None, "--rules", help="delete: JSON rules, or @file.json."),
-    instructions: Optional[str] = typer.Option(None, "--instructions", help="custom: the instruction narrative."),
-    options: Optional[List[str]] = typer.Option(None, "--set", help="Plan option KEY=VALUE (repeatable), e.g. subject=physics."),
-    notes: str = typer.Option("", "--notes", help="Free text kept with the upload."),
-    sheet: Optional[str] = typer.Option(None, "--sheet", help="Workbooks (.xlsx .xlsm .xlsb .xls .ods): the sheet to read."),
-    table: Optional[int] = typer.Option(None, "--table", min=1, metavar="N",
-                                        help="PDF with several tables: read table N (as listed by E_PDF_MANY_TABLES)."),
-    force_publish: bool = typer.Option(False, "--force-publish",
-                                       help="Publish a table the confidence gate doubts (after you have looked)."),
-    encoding: Optional[str] = typer.Option(None, "--encoding", metavar="NAME",
-                                           help="CSV: the text encoding (e.g. cp1252, iso-8859-7), when detection is unsure."),
-    out: Optional[str] = typer.Option(None, "--out", help="Also copy the reports into this folder.", metavar="DIR"),
-    queue: bool = typer.Option(False, "--queue", help="Queue for the worker instead of running now."),
-    strict: bool = typer.Option(False, "--strict", help="Fail (exit 1, nothing published) when the plan changes "
-                                "nothing it was asked to change, e.g. a delete rule that matches no row."),
-    ocr: Optional[str] = typer.Option(None, "--ocr", help="Scans: never, auto (pages without text) or always; "
-                                      "default pipeline.ocr. Runs done now only (the worker uses its config)."),
-    json_out: bool = JSON,
+    files: Annotated[list[str], typer.Argument(help="CSV, XLSX or PDF files.", metavar="FILE...")],
+    department: Annotated[str | None, typer.Option(
+        "--department", "-d", help="Department (decides required columns).")] = None,
+    plan: Annotated[str, typer.Option(
+        "--plan", "-p", help="transform, append, delete, custom, curve, anonymize, dedupe.")] = "transform",
+    records: Annotated[str | None, typer.Option("--records", help="append: JSON list/object, or @file.json.")] = None,
+    where: Annotated[list[str] | None, typer.Option("--where", help="delete: COLUMN=VALUE (repeatable).")] = None,
+    rules: Annotated[str | None, typer.Option("--rules", help="delete: JSON rules, or @file.json.")] = None,
+    instructions: Annotated[str | None, typer.Option("--instructions", help="custom: the instruction narrative.")] = None,
+    options: Annotated[list[str] | None, typer.Option(
+        "--set", help="Plan option KEY=VALUE (repeatable), e.g. subject=physics.")] = None,
+    notes: Annotated[str, typer.Option("--notes", help="Free text kept with the upload.")] = "",
+    sheet: Annotated[str | None, typer.Option(
+        "--sheet", help="Workbooks (.xlsx .xlsm .xlsb .xls .ods): the sheet to read.")] = None,
+    table: Annotated[int | None, typer.Option(
+        "--table", min=1, metavar="N",
+        help="PDF with several tables: read table N (as listed by E_PDF_MANY_TABLES).")] = None,
+    force_publish: Annotated[bool, typer.Option(
+        "--force-publish", help="Publish a table the confidence gate doubts (after you have looked).")] = False,
+    encoding: Annotated[str | None, typer.Option(
+        "--encoding", metavar="NAME",
+        help="CSV: the text encoding (e.g. cp1252, iso-8859-7), when detection is unsure.")] = None,
+    out: Annotated[str | None, typer.Option(
+        "--out", help="Also copy the reports into this folder.", metavar="DIR")] = None,
+    queue: Annotated[bool, typer.Option("--queue", help="Queue for the worker instead of running now.")] = False,
+    strict: Annotated[bool, typer.Option(
+        "--strict", help="Fail (exit 1, nothing published) when the plan changes "
+        "nothing it was asked to change, e.g. a delete rule that matches no row.")] = False,
+    ocr: Annotated[str | None, typer.Option(
+        "--ocr", help="Scans: never, auto (pages without text) or always; "
+        "default pipeline.ocr. Runs done now only (the worker uses its config).")] = None,
+    json_out: JsonOutput = False,
 ) -> None:
     """Ingest, validate, amend and publish each FILE. Exit 1 if any failed."""
     from batchops.services import plans
 
     config = plans.plan_config(records=records, where=where, rules=rules, instructions=instructions, options=options,
                                labels={"records": "--records", "rules": "--rules"})
-    setup(recover=True)
     if ocr is not None:
         _use_ocr(ocr, queue)
     results = process_files(files, department=department, plan=plan, plan_config=config, notes=notes,
                             sheet=sheet, table=table, force_publish=force_publish, queue=queue, out_dir=out,
                             strict=strict, encoding=encoding)
-    emit(results if len(results) != 1 or not want_json(json_out) else results[0], json_out, _render_results)
+    emit(results if len(results) != 1 or not json_out else results[0], json_out, _render_results)
     warn_if_no_worker(r["status"] for r in results)
     if any(r["status"] == "failed" for r in results):
         raise typer.Exit(EXIT_FAILED)
@@ -123,11 +129,11 @@ def _use_ocr(mode: str, queue: bool) -> None:
     context.config().pipeline.ocr = mode
 
 
-def demo(json_out: bool = JSON) -> None:
+@needs_store(recover=True)
+def demo(json_out: JsonOutput = False) -> None:
     """Init, then process the bundled sample files (one fails on purpose)."""
     from batchops.services import system
 
-    setup(recover=True)
     system.init()
     samples = Path(__file__).resolve().parent.parent / "samples"
     jobs = [
@@ -143,43 +149,10 @@ def demo(json_out: bool = JSON) -> None:
         results.extend(process_files([str(path)], department=dept, plan=plan,
                                      plan_config={"instructions": "demo: publish as is"} if plan == "custom" else {}))
     emit(results, json_out, _render_results)
-    if not want_json(json_out):
+    if not json_out:
         info("demo done: one file failed on purpose; see `batchops incidents list` and `batchops tui`")
-
-
-report_app = typer.Typer(no_args_is_help=True)
-
-
-def ask_overwrite(path) -> bool:
-    import sys
-
-    return sys.stdin.isatty() and typer.confirm(f"{path} exists. Replace it?", default=False)
-
-
-@report_app.command("export")
-def export(
-    upload: Optional[int] = typer.Option(None, "--upload", help="Upload id."),
-    run: Optional[int] = typer.Option(None, "--run", help="Run id."),
-    fmt: str = typer.Option(..., "--format", "-f", help="csv or pdf."),
-    output: Optional[str] = typer.Option(None, "-o", "--output", help="File or folder to write."),
-    wait: float = typer.Option(0.0, "--wait", help="Wait up to SECONDS for a run still going."),
-    force: bool = typer.Option(False, "--force", help="Replace an existing file without asking."),
-    json_out: bool = JSON,
-) -> None:
-    """Write a published report to a file (never inside the data home; asks before replacing a file).
-
-    Allowed in read-only mode on purpose: it only reads the store, so staff with read-only
-    access can hand reports out.
-    """
-    from batchops.services import reports
-
-    setup()
-    result = reports.export(upload_id=upload, run_id=run, fmt=fmt, out=output, wait=wait,
-                            overwrite=force or ask_overwrite)
-    emit(result, json_out, lambda r: info(f"wrote {r['path']} ({human_size(r['bytes'])})"))
 
 
 def register(app: typer.Typer) -> None:
     app.command()(process)
     app.command()(demo)
-    app.add_typer(report_app, name="report", help="Export published reports.")
