@@ -58,7 +58,8 @@ def _assert_formula_safe(csv_path) -> None:
     text = csv_path.read_text(encoding="utf-8")
     for row in csv.reader(io.StringIO(text)):
         for cell in row:
-            if cell[:1] in ("=", "+", "-", "@", "\t", "\r"):
+            # A lone sign is a "no mark" dash that no spreadsheet runs: published as written.
+            if cell[:1] in ("=", "+", "-", "@", "\t", "\r") and cell.strip() not in ("-", "+"):
                 try:
                     float(cell.strip())
                 except ValueError:
