@@ -25,7 +25,14 @@ import pandas as pd
 from batchops.pipeline import sniff
 from batchops.pipeline.columns import is_text_column, normalize_columns
 from batchops.pipeline.findings import finding, line_locator
-from batchops.pipeline.frame import Loaded, clean_frame, drop_empty, drop_unnamed_empty_columns, settle_numbers
+from batchops.pipeline.frame import (
+    Loaded,
+    clean_frame,
+    drop_empty,
+    drop_unnamed_empty_columns,
+    release_arrow_memory,
+    settle_numbers,
+)
 from batchops.pipeline.settings import PipelineSettings
 
 _FIELDS_RE = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
@@ -92,6 +99,7 @@ def load_csv(path: Path, settings: PipelineSettings, original_name: str = "", en
     df, headers = drop_unnamed_empty_columns(df, headers)
     df = drop_empty(df)
     df.columns = normalize_columns(headers, settings.synonyms)
+    release_arrow_memory()
     info = {
         "format": "csv",
         "encoding": src.encoding,
