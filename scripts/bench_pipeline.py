@@ -5,6 +5,8 @@ Every ratio of the issue, each printed with its goal. Every measurement is a fre
 subprocess (wall time; peak RSS from wait4's rusage for that child); both sides
 run interleaved in the same rounds, and the median of ``--repeat`` rounds is kept
 (the best is printed too), so drift in the load of a shared machine hits all alike.
+BatchOps runs from bytecode compiled up front (into the temp dir), as an installed copy
+does; the libraries on both sides are already compiled.
 
   csv-1M      ``batchops process --plan transform --json`` on an N-row gradebook CSV
               vs ``pd.read_csv`` + ``describe().to_csv``            goal time <= 1.0x, memory <= 1.5x
@@ -20,8 +22,12 @@ run interleaved in the same rounds, and the median of ``--repeat`` rounds is kep
                                                                      goal <= 20 per run
   scale       ``batchops process`` at N/2, N and 2N rows: time per row and peak memory
               per row, max/min of the three                          goal <= 1.15
+  queue       runs/s for 200 small CSVs (``--queue-files``) through ``batchops worker
+              --workers 1`` and ``--workers 2`` vs the same files run in-process one
+              after another (``process_file``; both clocks start at the first submit, after
+              start-up)                                              goal: queued time <= 1.2x
 
-(The queued-run throughput goal is measured by ``scripts/bench_queue.py``.)
+(``scripts/bench_queue.py`` measures the queue's own throughput against bare Huey.)
 
     python scripts/bench_pipeline.py [--rows 1000000] [--repeat 3] [--quick] [--only csv,pdf,...] [--keep]
 
@@ -34,6 +40,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -44,7 +51,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 PY = sys.executable
-SECTIONS = ("csv", "pdf", "xlsx", "startup", "sql", "scale")
+SECTIONS = ("csv", "pdf", "xlsx", "startup", "sql", "scale", "queue")
 
 BARE_SUMMARY = r"""
 import sys, pandas as pd
@@ -106,6 +113,28 @@ for run in ("cold", "warm"):  # the second run is what a worker that has run one
 print(json.dumps(out))
 """
 
+# Processes every CSV in a folder in-process, or queues them for a running worker and waits
+# until each run has finished; prints the seconds from the first submit to the last finish.
+QUEUE_DRIVER = r"""
+import sys, time
+from pathlib import Path
+from batchops.services import processing, setup
+from batchops.store.models import JobRun
+setup.configure(home=sys.argv[1])
+files = sorted(Path(sys.argv[2]).glob("*.csv"))
+queued = sys.argv[3] == "queue"
+t0 = time.perf_counter()
+for f in files:
+    res = processing.process_file(f, plan="transform", queue=queued)
+    assert res["status"] in (("queued", "published") if queued else ("published",)), res
+while queued and JobRun.select().where(JobRun.status.in_(("queued", "running"))).count():
+    time.sleep(0.02)
+elapsed = time.perf_counter() - t0
+done = JobRun.select().where(JobRun.status == "succeeded").count()
+assert done == len(files), (done, len(files), [r.status for r in JobRun.select()][:5])
+print(elapsed)
+"""
+
 
 def make_csv(path: Path, rows: int, seed: int = 7) -> None:
     import numpy as np
@@ -125,6 +154,13 @@ def make_csv(path: Path, rows: int, seed: int = 7) -> None:
     cols["Attendance %"] = np.round(rng.uniform(50, 100, rows), 1)
     pacsv.write_csv(pa.table({k: pa.array(v) for k, v in cols.items()}), path,
                     write_options=pacsv.WriteOptions(quoting_style="none"))
+
+
+def make_csvs(folder: Path, count: int) -> None:
+    """``count`` small gradebooks, each different (an identical file would be a re-upload)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        make_csv(folder / f"class_{i:03d}.csv", 40, seed=i)
 
 
 def make_pdf(path: Path, rows: int, per_page: int) -> None:
@@ -201,6 +237,49 @@ class Runs:
         return self.results[key][-1][2]
 
 
+def _start_worker(home: Path, workers: int, env: dict, log: Path) -> subprocess.Popen:
+    with open(log, "wb") as fh:
+        proc = subprocess.Popen([PY, "-m", "batchops", "--home", str(home), "worker", "--workers", str(workers)],
+                                env=env, cwd=REPO, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while "Huey consumer started" not in log.read_text(errors="replace"):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise SystemExit(f"the worker did not start:\n{log.read_text(errors='replace')[-3000:]}")
+        time.sleep(0.05)
+    time.sleep(0.3)  # let its threads reach their first poll
+    return proc
+
+
+def measure_queue(tmp: Path, files: Path, rounds: int, env: dict) -> dict[str, list[float]]:
+    """Seconds for all ``files``: in-process, and queued to a worker with 1 and 2 threads (interleaved)."""
+    env = {k: v for k, v in env.items()
+           if k not in ("BATCHOPS_QUEUE_IMMEDIATE", "BATCHOPS_CONFIG", "BATCHOPS_TICK_SECONDS", "BATCHOPS_READ_ONLY")}
+    times: dict[str, list[float]] = {"inline": [], "workers1": [], "workers2": []}
+    for r in range(rounds):
+        for key in times:
+            home = tmp / f"qhome_{key}_{r}"
+            subprocess.run([PY, "-m", "batchops", "--home", str(home), "init"], check=True, capture_output=True,
+                           env=env, cwd=REPO)
+            worker = None
+            if key != "inline":
+                worker = _start_worker(home, int(key[-1]), env, tmp / f"worker_{key}_{r}.log")
+            try:
+                _, _, out = measure([PY, "-c", QUEUE_DRIVER, str(home), str(files),
+                                     "inline" if worker is None else "queue"], env)
+            finally:
+                if worker is not None:
+                    worker.send_signal(signal.SIGINT)  # graceful: it finishes nothing, all runs are done
+                    try:
+                        worker.wait(30)
+                    except subprocess.TimeoutExpired:
+                        worker.kill()
+                        worker.wait()
+            times[key].append(float(out.strip().splitlines()[-1]))
+        print(f"  queue round {r + 1}/{rounds} done", file=sys.stderr)
+    return times
+
+
 def line(label: str, value: str, ratio: float | None = None, goal: float | None = None) -> None:
     if ratio is None:
         r = "" if goal is None else "no ratio: noise larger than the difference (more --rows or --repeat)"
@@ -222,12 +301,14 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=None, help="interleaved rounds (default 3; quick 1)")
     ap.add_argument("--quick", action="store_true", help="small sizes and one round: a couple of minutes")
     ap.add_argument("--only", default=",".join(SECTIONS), help="comma list of: " + ", ".join(SECTIONS))
+    ap.add_argument("--queue-files", type=int, default=200, help="queue section: small CSVs (default 200)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir")
     ap.add_argument("--make", nargs=3, metavar=("KIND", "PATH", "N"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.make:  # inputs are made in a child: a parent grown by pandas would lend its RSS to every
         kind, path, n = args.make  # child it starts (Linux carries the parent's peak over fork+exec)
-        {"csv": make_csv, "xlsx": make_xlsx, "pdf": lambda p, n: make_pdf(p, n, per_page=33)}[kind](Path(path), int(n))
+        {"csv": make_csv, "csvs": make_csvs, "xlsx": make_xlsx,
+         "pdf": lambda p, n: make_pdf(p, n, per_page=33)}[kind](Path(path), int(n))
         return 0
     rows = args.rows or (200_000 if args.quick else 1_000_000)
     xrows = args.xlsx_rows or (20_000 if args.quick else 100_000)
@@ -236,6 +317,11 @@ def main() -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    # BatchOps from bytecode, as installed software runs (the libraries on both sides already are):
+    # with PYTHONDONTWRITEBYTECODE set, every run compiled ~150 ms of our sources again
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(tmp / "pycache")
+    subprocess.run([PY, "-m", "compileall", "-q", str(REPO / "batchops")], check=True, capture_output=True, env=env)
     bench = Runs(env)
     home = tmp / "home"
     subprocess.run([PY, "-m", "batchops", "--home", str(home), "init"], check=True, capture_output=True,
@@ -264,6 +350,8 @@ def main() -> int:
             make("xlsx", tmp / "marks.xlsx", xrows)
         if "startup" in only or "sql" in only:
             make("csv", tmp / "small.csv", 40)
+        if "queue" in only:
+            make("csvs", tmp / "many", args.queue_files)
         print(f"inputs made in {time.perf_counter() - t0:.1f} s; python {sys.version.split()[0]}, "
               f"{os.cpu_count()} CPU(s), {rounds} interleaved round(s), median kept", file=sys.stderr)
 
@@ -287,6 +375,7 @@ def main() -> int:
             bench.add("start_bare", [PY, "-c", BARE_STARTUP, str(tmp / "small.csv")])
             bench.add("start_ours", cli(tmp / "small.csv"))
         bench.run(rounds)
+        queue_times = measure_queue(tmp, tmp / "many", rounds, env) if "queue" in only else {}
 
         print(f"\nBatchOps vs the bare script (median of {rounds} interleaved round(s); best in brackets)")
         b, t = bench.time, bench.best
@@ -336,6 +425,14 @@ def main() -> int:
                 n = c["execute"]
                 print(f"  {f'SQL statements, {run} process: the pipeline run (execute)':<58} {n:>22}  "
                       f"(goal <= 20){'  MET' if n <= 20 else '  NOT MET'}")
+        if "queue" in only:
+            n = args.queue_files
+            inline = statistics.median(queue_times["inline"])
+            line(f"{n} small CSVs in-process (process_file, one after another)",
+                 f"{inline:6.2f} s {n / inline:5.1f} runs/s")
+            for key, label in (("workers1", "1 worker thread"), ("workers2", "2 worker threads")):
+                t_q = statistics.median(queue_times[key])
+                line(f"{n} small CSVs queued, {label}", f"{t_q:6.2f} s {n / t_q:5.1f} runs/s", t_q / inline, 1.2)
         if "csv" in only:
             steps = json.loads(bench.out("csv_ours")).get("steps") or []
             if steps:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 
 BUILTIN_SYNONYMS: dict[str, tuple[str, ...]] = {
     "student_id": (
@@ -33,7 +34,12 @@ TEXT_COLUMNS = frozenset({"student_id", "name", "department", "class", "section"
 
 def snake(text: object) -> str:
     """'Reg. No.' -> 'reg_no'; 'Attendance %' -> 'attendance_pct'; '' -> ''."""
-    s = unicodedata.normalize("NFKC", str(text)).replace("\xa0", " ").strip()
+    return _snake(str(text))
+
+
+@lru_cache(maxsize=1 << 14)  # headers and header-like cells repeat on every page and row checked
+def _snake(text: str) -> str:
+    s = unicodedata.normalize("NFKC", text).replace("\xa0", " ").strip()
     s = s.replace("%", " pct ").replace("#", " no ").replace("&", " and ")
     s = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s)  # camelCase -> camel_case
     s = s.lower()

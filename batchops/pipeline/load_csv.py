@@ -16,6 +16,7 @@ from __future__ import annotations
 import mmap
 import re
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, NoReturn
 
@@ -24,7 +25,14 @@ import pandas as pd
 from batchops.pipeline import sniff
 from batchops.pipeline.columns import is_text_column, normalize_columns
 from batchops.pipeline.findings import finding, line_locator
-from batchops.pipeline.frame import Loaded, clean_frame, drop_empty, drop_unnamed_empty_columns, settle_numbers
+from batchops.pipeline.frame import (
+    Loaded,
+    clean_frame,
+    drop_empty,
+    drop_unnamed_empty_columns,
+    release_arrow_memory,
+    settle_numbers,
+)
 from batchops.pipeline.settings import PipelineSettings
 
 _FIELDS_RE = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
@@ -51,9 +59,63 @@ def _sample_text(sample: bytes, encoding: str) -> str:
     return dec.decode(sample, final=False)
 
 
+@dataclass
+class _Text:
+    """What the first 64 KiB say about the file: its encoding and its delimited layout."""
+
+    sample: bytes
+    truncated: bool  # the file goes on after the sample
+    text: str  # the sample decoded
+    encoding: str
+    confidence: float
+    forced: bool  # the operator's --encoding
+
+
 def load_csv(path: Path, settings: PipelineSettings, original_name: str = "", encoding: str | None = None) -> Loaded:
     """``encoding`` forces a codec (the operator's ``--encoding``) instead of detecting one."""
     name = original_name or path.name
+    src = _read_sample(path, name, encoding)
+    dialect = sniff.sniff_dialect(_check_is_table(src, name), src.truncated)
+    headers: list[str] = list(dialect.header or [""])
+    ncols = len(headers)
+    if ncols > settings.max_columns:
+        raise sniff.fail(
+            f"{name} has {ncols:,} columns; the limit is {settings.max_columns:,}.", "E_TOO_MANY_COLUMNS"
+        )
+    strip_nul = "\x00" in src.text or (src.truncated and _has_nul(path))
+    df = _parse(path, name, src, dialect, ncols, settings)
+    width = len(df.columns)
+    headers = headers + [""] * (width - len(headers))
+    # index label = physical line number of the row (1-based)
+    df.index = pd.RangeIndex(dialect.header_end + 1, dialect.header_end + 1 + len(df))
+    if width == ncols:  # (a re-split long row could still write text into any column)
+        # columns of plain numbers need no cleaning: settle them first (the runner settles the rest)
+        canonical = normalize_columns(headers, settings.synonyms)
+        settle_numbers(df, keep_text=lambda pos: is_text_column(canonical[pos]))
+    clean_frame(df, strip_nul=strip_nul)
+    findings: list[dict] = []
+    if width > ncols:
+        _repair_long_rows(df, path, src.encoding, dialect, ncols, findings)
+    df, headers = drop_unnamed_empty_columns(df, headers)
+    df = drop_empty(df)
+    df.columns = normalize_columns(headers, settings.synonyms)
+    release_arrow_memory()
+    info = {
+        "format": "csv",
+        "encoding": src.encoding,
+        "encoding_confidence": src.confidence,
+        "encoding_forced": src.forced,
+        "delimiter": dialect.delimiter,
+        "delimiter_name": sniff.DELIMITER_NAMES[dialect.delimiter],
+        "header_row": dialect.header_line,
+        "nul_bytes_removed": strip_nul,
+    }
+    return Loaded(df=df, kind="csv", info=info, original_columns=[str(h) for h in headers],
+                  locator=line_locator, findings=findings)
+
+
+def _read_sample(path: Path, name: str, encoding: str | None) -> _Text:
+    """The first 64 KiB, their encoding (forced, or detected) and their text."""
     with open(path, "rb") as fh:
         sample = fh.read(sniff.SAMPLE_BYTES)
         truncated = bool(fh.read(1))
@@ -71,136 +133,110 @@ def load_csv(path: Path, settings: PipelineSettings, original_name: str = "", en
         text = _sample_text(sample, encoding)
     except UnicodeDecodeError as exc:
         raise _bad_encoding(f"{name} is not readable text in {encoding} ({exc.reason})") from exc
-    if sniff.looks_binary(text):
+    return _Text(sample, truncated, text, encoding, confidence, forced)
+
+
+def _check_is_table(src: _Text, name: str) -> str:
+    """The sample as text to sniff; refuses binary data and blank files."""
+    if sniff.looks_binary(src.text):
         raise sniff.fail(
             f"{name} is not a text table: it holds binary data. Upload CSV, XLSX or PDF.",
             "E_UNSUPPORTED_FORMAT",
         )
-    clean_sample = text.lstrip("\ufeff").replace("\x00", "").replace("\xa0", " ")
+    clean_sample = src.text.lstrip("\ufeff").replace("\x00", "").replace("\xa0", " ")
     if not clean_sample.strip(" \t\r\n,;|"):
         raise sniff.fail(f"{name} has no data: it is blank.", "E_EMPTY_FILE")
+    return clean_sample
 
-    dialect = sniff.sniff_dialect(clean_sample, truncated)
-    headers: list[str] = list(dialect.header or [""])
-    ncols = len(headers)
-    if ncols > settings.max_columns:
-        raise sniff.fail(
-            f"{name} has {ncols:,} columns; the limit is {settings.max_columns:,}.", "E_TOO_MANY_COLUMNS"
-        )
-    strip_nul = "\x00" in text or (truncated and _has_nul(path))
 
+def _parse(path: Path, name: str, src: _Text, dialect, ncols: int, settings: PipelineSettings) -> pd.DataFrame:
+    """Every cell as text, as written, one column per field of the widest row.
+
+    pandas reads the file by name and skips the lines above the data itself when that
+    counts lines as we do (no CR-only endings, no quotes above the data); otherwise it
+    reads from a handle positioned after the header. Rows with extra trailing fields
+    widen the frame and the read starts again (at most 4 reads). ``src`` learns the
+    encoding when UTF-8 breaks after the sample.
+    """
     # widest record in the sample (rows with extra fields would otherwise be cut silently)
-    width = max([ncols] + [len(r.fields) for r in dialect.records or []])
-    width = min(width, settings.max_columns)
-    offset = _offset_after_line(sample, encoding, dialect.header_end)
-    read_encoding = _stream_encoding(sample, encoding)
-    # Fast path: pandas reads the file by name and skips the lines above the data itself.
-    # Only when that counts lines as we do (no CR-only endings, no quotes above the data);
-    # otherwise it reads from a handle positioned after the header.
-    head = sample[:offset]
+    width = min(max([ncols] + [len(r.fields) for r in dialect.records or []]), settings.max_columns)
+    offset = _offset_after_line(src.sample, src.encoding, dialect.header_end)
+    read_encoding = _stream_encoding(src.sample, src.encoding)
+    head = src.sample[:offset]
     by_name = (
-        not encoding.startswith(("utf-16", "utf-32"))
+        not src.encoding.startswith(("utf-16", "utf-32"))
         and head.count(b"\r") == head.count(b"\r\n")
         and b'"' not in head
     )
-    import pyarrow as pa
-
-    text_type = pd.ArrowDtype(pa.string())  # every cell as read: the runner decides what is a number
-    df = None
-    source: Path | IO[bytes]
     for _ in range(4):
-        names = list(range(width))
         try:
-            with open(path, "rb") as fh, warnings.catch_warnings():
-                warnings.simplefilter("error", pd.errors.ParserWarning)
-                warnings.simplefilter("ignore", pd.errors.DtypeWarning)
-                if by_name:
-                    source, skip = path, dialect.header_end
-                else:
-                    fh.seek(offset)
-                    source, skip = fh, 0
-                df = pd.read_csv(
-                    source,
-                    sep=dialect.delimiter,
-                    header=None,
-                    names=names,
-                    index_col=False,
-                    skiprows=skip,
-                    skip_blank_lines=False,
-                    dtype=text_type,
-                    keep_default_na=False,  # "NA", "NULL", "None" are names/values, not gaps
-                    na_values=[""],
-                    encoding=read_encoding if not by_name else encoding,
-                    encoding_errors=sniff.errors_for(encoding),
-                    engine="c",
-                    nrows=settings.max_rows + 1,
-                )
-            break
+            return _read_text_frame(path, dialect, width, settings.max_rows, name,
+                                    skip=dialect.header_end if by_name else 0, offset=None if by_name else offset,
+                                    encoding=src.encoding if by_name else read_encoding, errors=src.encoding)
         except (pd.errors.ParserError, pd.errors.ParserWarning) as exc:
-            m = _FIELDS_RE.search(str(exc))
-            quote = _EOF_QUOTE_RE.search(str(exc))
-            if quote:  # widening cannot help: say where the quote was opened
-                row = int(quote.group(1)) + 1 + (0 if by_name else dialect.header_end)
-                raise sniff.fail(
-                    f"{name} is not a well-formed delimited file: a quoted field opened at line {row} "
-                    "is never closed.",
-                    "E_CSV_MALFORMED",
-                ) from exc
-            saw = int(m.group(3)) if m else width + 1
-            if saw <= width or saw > settings.max_columns:
-                where = f" at line {int(m.group(2)) + dialect.header_end}" if m else ""
-                raise sniff.fail(
-                    f"{name} is not a well-formed delimited file{where}: {str(exc).strip().splitlines()[-1]}",
-                    "E_CSV_MALFORMED",
-                ) from exc
-            width = saw  # rows with extra trailing fields: widen and retry
+            width = _wider_or_refuse(exc, name, width, settings.max_columns, dialect.header_end, by_name)
         except UnicodeDecodeError as exc:
-            if forced or encoding != "utf-8":
-                raise _bad_encoding(f"{name} is not readable text in {encoding} beyond its first bytes") from exc
+            if src.forced or src.encoding != "utf-8":
+                raise _bad_encoding(f"{name} is not readable text in {src.encoding} beyond its first bytes") from exc
             # UTF-8 in the first 64 KiB, not after it: judge the encoding where it breaks
-            encoding, confidence = _encoding_after(path, sample, name)
-            read_encoding = encoding
+            src.encoding, src.confidence = _encoding_after(path, src.sample, name)
+            read_encoding = src.encoding
         except MemoryError as exc:
             raise sniff.fail(f"{name} is too large to load in memory.", "E_FILE_TOO_LARGE") from exc
-    if df is None:
-        raise sniff.fail(f"{name} could not be parsed as a delimited file.", "E_CSV_MALFORMED")
+    raise sniff.fail(f"{name} could not be parsed as a delimited file.", "E_CSV_MALFORMED")
 
-    if len(df) > settings.max_rows:
-        raise sniff.fail(
-            f"{name} has more than {settings.max_rows:,} rows, the configured limit.", "E_TOO_MANY_ROWS"
+
+def _read_text_frame(path: Path, dialect, width: int, max_rows: int, name: str, *, skip: int, offset: int | None,
+                     encoding: str, errors: str) -> pd.DataFrame:
+    """One read with pandas' C parser: Arrow strings, nothing guessed; refuses more than ``max_rows``."""
+    import pyarrow as pa
+
+    with open(path, "rb") as fh, warnings.catch_warnings():
+        warnings.simplefilter("error", pd.errors.ParserWarning)
+        warnings.simplefilter("ignore", pd.errors.DtypeWarning)
+        source: Path | IO[bytes] = path
+        if offset is not None:
+            fh.seek(offset)
+            source = fh
+        df = pd.read_csv(
+            source,
+            sep=dialect.delimiter,
+            header=None,
+            names=list(range(width)),
+            index_col=False,
+            skiprows=skip,
+            skip_blank_lines=False,
+            dtype=pd.ArrowDtype(pa.string()),  # every cell as read: the runner decides what is a number
+            keep_default_na=False,  # "NA", "NULL", "None" are names/values, not gaps
+            na_values=[""],
+            encoding=encoding,
+            encoding_errors=sniff.errors_for(errors),
+            engine="c",
+            nrows=max_rows + 1,
         )
-    headers = headers + [""] * (width - len(headers))
-    # index label = physical line number of the row (1-based)
-    df.index = pd.RangeIndex(dialect.header_end + 1, dialect.header_end + 1 + len(df))
-    if width == ncols:  # (a re-split long row could still write text into any column)
-        # columns of plain numbers need no cleaning: settle them first (the runner settles the rest)
-        canonical = normalize_columns(headers, settings.synonyms)
-        settle_numbers(df, keep_text=lambda pos: is_text_column(canonical[pos]))
-    clean_frame(df, strip_nul=strip_nul)
-    findings: list[dict] = []
-    if width > ncols:
-        _repair_long_rows(df, path, encoding, dialect, ncols, findings)
-    df, headers = drop_unnamed_empty_columns(df, headers)
-    df = drop_empty(df)
-    df.columns = normalize_columns(headers, settings.synonyms)
-    info = {
-        "format": "csv",
-        "encoding": encoding,
-        "encoding_confidence": confidence,
-        "encoding_forced": forced,
-        "delimiter": dialect.delimiter,
-        "delimiter_name": sniff.DELIMITER_NAMES[dialect.delimiter],
-        "header_row": dialect.header_line,
-        "nul_bytes_removed": strip_nul,
-    }
-    return Loaded(
-        df=df,
-        kind="csv",
-        info=info,
-        original_columns=[str(h) for h in headers],
-        locator=line_locator,
-        findings=findings,
-    )
+    if len(df) > max_rows:
+        raise sniff.fail(f"{name} has more than {max_rows:,} rows, the configured limit.", "E_TOO_MANY_ROWS")
+    return df
+
+
+def _wider_or_refuse(exc: Exception, name: str, width: int, max_columns: int, header_end: int, by_name: bool) -> int:
+    """The width to read again with, when a row had extra trailing fields; else a coded refusal."""
+    m = _FIELDS_RE.search(str(exc))
+    quote = _EOF_QUOTE_RE.search(str(exc))
+    if quote:  # widening cannot help: say where the quote was opened
+        row = int(quote.group(1)) + 1 + (0 if by_name else header_end)
+        raise sniff.fail(
+            f"{name} is not a well-formed delimited file: a quoted field opened at line {row} is never closed.",
+            "E_CSV_MALFORMED",
+        ) from exc
+    saw = int(m.group(3)) if m else width + 1
+    if saw <= width or saw > max_columns:
+        where = f" at line {int(m.group(2)) + header_end}" if m else ""
+        raise sniff.fail(
+            f"{name} is not a well-formed delimited file{where}: {str(exc).strip().splitlines()[-1]}",
+            "E_CSV_MALFORMED",
+        ) from exc
+    return saw
 
 
 _ENCODING_HINT = (

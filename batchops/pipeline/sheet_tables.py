@@ -206,29 +206,40 @@ def _data_rows(rows: list[list], start: int, c0: int, c1: int,
     repeats = [[_label(v) for v in r[c0:c1]] for r in header_rows]
     repeats = [r + [None] * (width - len(r)) for r in repeats]
     out: list[int] = []
-    numeric: dict[int, int] = {}
+    numeric: dict[int, int] = {}  # numbers per column in out[:counted], counted only when a blank row asks
+    counted = 0
     after_blank = False
     for i in range(start, len(rows)):
         part = rows[i][c0:c1]
-        filled = [v for v in part if not blank(v)]
+        # blank() inlined: this runs for every cell of the table
+        filled = [v for v in part
+                  if not (v is None or (isinstance(v, str) and not v.strip()) or (isinstance(v, float) and v != v))]
         if not filled:
             after_blank = True
             continue
         if isinstance(filled[0], str) and FOOTER_RE.match(filled[0]):
             break  # "Total", "Class average", "Note: ..." end the table
-        if any(_labels_are(part, r) for r in repeats):
+        first = _label(part[0]) if part else None
+        if any((not r or r[0] == first) and _labels_are(part, r) for r in repeats):
             continue  # the header again (printed-page habit)
         if after_blank:
             if len(filled) < max(2, width / 2):
                 break
+            counted = _count_numbers(rows, out, counted, c0, c1, numeric)
             if _new_header(part, numeric, len(out), rows[i + 1 : i + 4], c0, c1):
                 break
         after_blank = False
         out.append(i)
-        for c, v in enumerate(part):
+    return out
+
+
+def _count_numbers(rows: list[list], out: list[int], counted: int, c0: int, c1: int, numeric: dict[int, int]) -> int:
+    """Add the numbers in the rows out[counted:] to ``numeric`` (per column); returns len(out)."""
+    for i in out[counted:]:
+        for c, v in enumerate(rows[i][c0:c1]):
             if isinstance(v, (int, float)) and not isinstance(v, bool) and v == v:  # not NaN
                 numeric[c] = numeric.get(c, 0) + 1
-    return out
+    return len(out)
 
 
 def _labels_are(part: Sequence, labels: list[str | None]) -> bool:
