@@ -243,17 +243,18 @@ def test_config_keeps_an_empty_department_list():
 # ---------------------------------------------------------------- publish speed
 
 def test_a_huge_cell_is_cut_with_few_width_measurements(monkeypatch):
-    from batchops.pipeline.pdf_writer import PdfDocument
+    from fpdf import FPDF
+
     from batchops.pipeline.publish import Block, PdfSpec, render_pdf
 
     calls = []
-    real = PdfDocument.get_string_width
+    real = FPDF.get_string_width
 
     def counting(self, s, *a, **kw):
         calls.append(len(s))
         return real(self, s, *a, **kw)
 
-    monkeypatch.setattr(PdfDocument, "get_string_width", counting)
+    monkeypatch.setattr(FPDF, "get_string_width", counting)
     df = pd.DataFrame({"student_id": ["S1", "S2"], "note": ["x" * 100_000, "y" * 100_000]})
     data = render_pdf(PdfSpec("t", "s", "now", [Block("Data", df, exact=True)]))
     assert data.startswith(b"%PDF")
