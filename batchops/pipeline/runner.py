@@ -30,9 +30,6 @@ if TYPE_CHECKING:
     from batchops.pipeline.frame import Loaded
     from batchops.pipeline.validate import Validation
 
-STEPS = ("standardize", "validate", "transform", "summarize", "publish")
-
-
 @dataclass
 class PipelineRequest:
     source: Path
@@ -288,11 +285,11 @@ def _summary(st: RunState, schema: dict, statistics: list[dict]) -> dict:
         "column_map": dict(zip(loaded.original_columns, map(str, loaded.df.columns))),
         "schema": schema,
         "plan": plan.name,
-        "plan_config": _jsonable(req.plan_config),
-        "plan_report": _jsonable(report),
+        "plan_config": _plain_json(req.plan_config),
+        "plan_report": _plain_json(report),
         "publishes": plan.publishes,
         "statistics": statistics,
-        "kpis": _jsonable(report.get("kpis")) if plan.publishes == "summary" else None,
+        "kpis": _plain_json(report.get("kpis")) if plan.publishes == "summary" else None,
         "rows_in": st.rows_in,
         "rows_out": st.rows_out,
         "findings_by_code": _count_codes(st.findings),
@@ -390,7 +387,8 @@ def _count_codes(findings: list[dict]) -> dict[str, int]:
     return out
 
 
-def _jsonable(v):
+def _plain_json(v):
+    """numpy scalars and NaN/inf made plain JSON values (NaN and inf become null)."""
     import math
 
     if v is None or isinstance(v, (bool, str)):
@@ -400,9 +398,9 @@ def _jsonable(v):
     if isinstance(v, float):
         return None if (math.isnan(v) or math.isinf(v)) else v
     if isinstance(v, dict):
-        return {str(k): _jsonable(x) for k, x in v.items()}
+        return {str(k): _plain_json(x) for k, x in v.items()}
     if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
+        return [_plain_json(x) for x in v]
     if hasattr(v, "item"):
-        return _jsonable(v.item())
+        return _plain_json(v.item())
     return str(v)

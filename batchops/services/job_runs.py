@@ -205,7 +205,8 @@ def _run_claimed(run: JobRun, job: Job) -> dict:
     return _failed(run, job, ctx, box["error"], box.get("traceback"))
 
 
-def _jsonable(value):
+def _storable_result(value):
+    """A callable's result as the run keeps it: a dict, or {"value": ...} (its repr when not JSON)."""
     import json
 
     if value is None:
@@ -223,7 +224,7 @@ def _succeeded(run: JobRun, job: Job, ctx: JobContext, result) -> dict:
     ctx.lines.append(f"{clock.fmt(utc_now(), seconds=True)} succeeded")
 
     def change():
-        done = runs.finish(run.id, "succeeded", exit_code=0, result=_jsonable(result),
+        done = runs.finish(run.id, "succeeded", exit_code=0, result=_storable_result(result),
                            log="\n".join(ctx.lines)[-MAX_LOG_CHARS:] + "\n", error_code=None, error_message=None)
         Job.update(last_status="succeeded", last_success_at=utc_now()).where(Job.id == job.id).execute()
         return done
