@@ -48,21 +48,21 @@ def _store():
 def run_pipeline(run_id: int) -> None:
     from batchops.services import processing
 
-    with _store():
-        what = describe_run(run_id)  # named once: the run's upload or job does not change while it runs
-        log.info("%s: started", what)
-        result = processing.execute(run_id)
-        log.info("%s: %s", what, outcome(result))
+    _execute_logged(run_id, processing.execute)
 
 
 def run_job(run_id: int) -> None:
     from batchops.services import job_runs
 
+    _execute_logged(run_id, job_runs.execute)
+
+
+def _execute_logged(run_id: int, execute) -> None:
+    """Run ``execute(run_id)`` on this thread's store connection, with a started and an outcome line."""
     with _store():
         what = describe_run(run_id)  # named once: the run's upload or job does not change while it runs
         log.info("%s: started", what)
-        result = job_runs.execute(run_id)
-        log.info("%s: %s", what, outcome(result))
+        log.info("%s: %s", what, outcome(execute(run_id)))
 
 
 def describe_run(run_id: int) -> str:
