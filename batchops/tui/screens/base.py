@@ -258,6 +258,8 @@ class ListScreen(BaseScreen):
     SERVER_TEXT: ClassVar[bool] = False  # the service filters by text itself
     ROW_ACTIONS: ClassVar[bool] = False  # the footer's actions depend on the highlighted row (check_action)
     FILTER_HINT: ClassVar[str] = "/ filter: regex on this page, ! inverts"
+    # {service parameter: the values it takes}: a Select each, passed to ``load`` by ``filter_values``
+    FILTERS: ClassVar[dict[str, tuple[str, ...]]] = {}
 
     BINDINGS = [
         Binding("slash", "focus_filter", "Filter", show=False),
@@ -276,7 +278,8 @@ class ListScreen(BaseScreen):
         yield PagedTable(self.COLUMNS, self.cells, id="list")
 
     def compose_filters(self) -> ComposeResult:
-        yield from ()
+        for param, values in self.FILTERS.items():
+            yield Select([(v, v) for v in values], prompt=f"{param}: any", id=f"filter-{param}", compact=True)
 
     def compose_above_table(self) -> ComposeResult:
         yield from ()

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import Select
 
 from batchops.services import incidents
 from batchops.tui import display
@@ -104,14 +102,9 @@ class IncidentsScreen(ListScreen):
     COLUMNS = [("id", "ID"), ("severity", "Severity"), ("state", "State"), ("title", "Title"), ("seen", "Seen"),
                ("retries", "Retries"), ("known", "Known error"), ("assignee", "Assignee"), ("opened", "Opened"),
                ("last", "Last seen")]
+    FILTERS = {"state": incidents.STATE_FILTERS, "severity": incidents.SEVERITIES}
     MUTATING = frozenset({"incident", "open_manual"})
     BINDINGS = [*INCIDENT_BINDINGS, Binding("o", "open_manual", "Open new")]
-
-    def compose_filters(self) -> ComposeResult:
-        yield Select([(s, s) for s in incidents.STATE_FILTERS], prompt="state: any", id="filter-state",
-                     compact=True)
-        yield Select([(s, s) for s in incidents.SEVERITIES], prompt="severity: any", id="filter-severity",
-                     compact=True)
 
     def cells(self, row: dict) -> list:
         known = row.get("known_error_name") or ("unknown error" if row.get("unknown_error") else "-")

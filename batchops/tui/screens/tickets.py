@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import getpass
 
-from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Select
 
 from batchops.services import tickets
 from batchops.tui import display
@@ -20,14 +18,11 @@ class TicketsScreen(ListScreen):
             "assignee, d deletes one opened by mistake; enter opens the incident.")
     COLUMNS = [("id", "Ticket"), ("state", "State"), ("incident", "Incident"), ("assignee", "Assignee"),
                ("title", "Title"), ("resolution", "Resolution"), ("created", "Created")]
+    FILTERS = {"state": tickets.TICKET_STATES}
     MUTATING = frozenset({"ticket"})
     BINDINGS = [Binding("a", "ticket('assign')", "Assign"), Binding("s", "ticket('resolve')", "Resolve"),
                 Binding("e", "ticket('edit')", "Edit"), Binding("d", "ticket('delete')", "Delete")]
     ANY_STATE = ("edit", "delete")  # allowed on every ticket, whatever its state
-
-    def compose_filters(self) -> ComposeResult:
-        yield Select([(s, s) for s in tickets.TICKET_STATES], prompt="state: any", id="filter-state",
-                     compact=True)
 
     def cells(self, row: dict) -> list:
         return [str(row["id"]), display.badge(row.get("state")),

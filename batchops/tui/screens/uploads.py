@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.reactive import reactive
-from textual.widgets import Select, Static
+from textual.widgets import Static
 
 from batchops.clock import fmt_size
 from batchops.services import processing, reports, ui_state, uploads, workers
@@ -76,6 +76,7 @@ class UploadsScreen(ListScreen):
     COLUMNS = [("id", "ID"), ("file", "File"), ("status", "Status"), ("runs", "Runs"), ("incidents", "Incidents"),
                ("department", "Department"), ("plan", "Plan"), ("rows", "Rows"), ("kind", "Kind"),
                ("created", "Created")]
+    FILTERS = {"status": uploads.UPLOAD_STATUSES}
     MUTATING = frozenset({"stage", "retry", "delete", "export"})
     BINDINGS = [
         Binding("n", "stage", "Stage"),
@@ -88,10 +89,6 @@ class UploadsScreen(ListScreen):
     # The staged strip shows these two; set them on the UI thread only (apply, message handlers).
     staged: reactive[list[dict]] = reactive(list, init=False)  # staging.entry dicts
     busy: reactive[str] = reactive("", init=False)
-
-    def compose_filters(self) -> ComposeResult:
-        yield Select([(s, s) for s in uploads.UPLOAD_STATUSES], prompt="status: any", id="filter-status",
-                     compact=True)
 
     def compose_above_table(self) -> ComposeResult:
         yield Static(self.strip_text(), id="staged-strip", markup=False)
