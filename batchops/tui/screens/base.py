@@ -19,6 +19,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Select, Static
@@ -93,10 +94,14 @@ class BaseScreen(Screen):
             self.action_reload()
 
     def action_reload(self) -> None:
+        try:
+            params = self.params()
+        except NoMatches:  # resumed while the app tears the screen down (quitting under load): nothing to show
+            return
         self._stop_timer()
         self._token += 1
         self._inflight = True
-        self.fetch(self._token, self.params())
+        self.fetch(self._token, params)
 
     def _stop_timer(self) -> None:
         if self._timer is not None:
