@@ -38,7 +38,7 @@ def incident_action_state(screen, incident: dict | None, action: str, parameters
 
 def run_incident_action(screen, incident: dict, action: str) -> None:
     """Ask what the action needs, then run it through the incidents service."""
-    from batchops.tui.screens.prompt import ChoiceModal, Field, FormModal
+    from batchops.tui.screens.prompt import ChoiceModal, Field, FormModal, ask
 
     ident = incident["id"]
     if action not in (incident.get("allowed_actions") or []):
@@ -50,20 +50,18 @@ def run_incident_action(screen, incident: dict, action: str) -> None:
         import getpass
 
         def assigned(values):
-            if values:
-                screen.act("assign", incidents.assign, ident, values["to"],
-                           note=lambda r: f"incident {ident} assigned to {r.get('assignee')}")
-        screen.app.push_screen(FormModal(f"Assign {label}", [
+            screen.act("assign", incidents.assign, ident, values["to"],
+                       note=lambda r: f"incident {ident} assigned to {r.get('assignee')}")
+        ask(screen, FormModal(f"Assign {label}", [
             Field("to", "Assign to", incident.get("assignee") or getpass.getuser(), required=True)],
             submit="Assign"), assigned)
     elif action == "analyze":
         def analyzed(values):
-            if values:
-                screen.act("analyze", incidents.analyze, ident, impact=values["impact"] or None,
-                           root_cause=values["root_cause"] or None,
-                           corrective_action=values["corrective_action"] or None,
-                           note=f"incident {ident}: analysis saved")
-        screen.app.push_screen(FormModal(f"Analyze {label}", [
+            screen.act("analyze", incidents.analyze, ident, impact=values["impact"] or None,
+                       root_cause=values["root_cause"] or None,
+                       corrective_action=values["corrective_action"] or None,
+                       note=f"incident {ident}: analysis saved")
+        ask(screen, FormModal(f"Analyze {label}", [
             Field("impact", "Impact summary", incident.get("impact") or "", multiline=True),
             Field("root_cause", "Root cause", incident.get("root_cause") or "", multiline=True),
             Field("corrective_action", "Corrective action", incident.get("corrective_action") or "", multiline=True),
@@ -71,25 +69,22 @@ def run_incident_action(screen, incident: dict, action: str) -> None:
             check=lambda v: None if any(v.values()) else "write at least one of the three"), analyzed)
     elif action == "retry":
         def retried(choice):
-            if choice:
-                screen.act("retry", incidents.retry, ident, now=choice == "now",
-                           note=lambda r: f"incident {ident}: retry run {(r.get('run') or {}).get('run_id')} "
-                                          f"{(r.get('run') or {}).get('status')}")
+            screen.act("retry", incidents.retry, ident, now=choice == "now",
+                       note=lambda r: f"incident {ident}: retry run {(r.get('run') or {}).get('run_id')} "
+                                      f"{(r.get('run') or {}).get('status')}")
         choices = [("queue", "Queue for worker"), ("now", "Run now")]
-        screen.app.push_screen(ChoiceModal(f"Retry {label}?", "Run the failed work again.", choices), retried)
+        ask(screen, ChoiceModal(f"Retry {label}?", "Run the failed work again.", choices), retried)
     elif action == "resolve":
         def resolved(values):
-            if values:
-                screen.act("resolve", incidents.resolve, ident, values["report"], note=f"incident {ident} resolved")
-        screen.app.push_screen(FormModal(f"Resolve {label}", [
+            screen.act("resolve", incidents.resolve, ident, values["report"], note=f"incident {ident} resolved")
+        ask(screen, FormModal(f"Resolve {label}", [
             Field("report", "Resolution report", incident.get("resolution") or "", multiline=True, required=True)],
             submit="Resolve"), resolved)
     elif action == "archive":
         def archived(choice):
-            if choice:
-                screen.act("archive", incidents.archive, ident, note=f"incident {ident} archived")
-        screen.app.push_screen(ChoiceModal(f"Archive {label}?", "It leaves the active lists; the timeline is kept.",
-                                           [("archive", "Archive")]), archived)
+            screen.act("archive", incidents.archive, ident, note=f"incident {ident} archived")
+        ask(screen, ChoiceModal(f"Archive {label}?", "It leaves the active lists; the timeline is kept.",
+                                [("archive", "Archive")]), archived)
 
 
 class IncidentsScreen(ListScreen):
@@ -136,13 +131,12 @@ class IncidentsScreen(ListScreen):
 
     def action_open_manual(self) -> None:
         """A manual incident: something seen outside BatchOps, worked like any other."""
-        from batchops.tui.screens.prompt import Field, FormModal
+        from batchops.tui.screens.prompt import Field, FormModal, ask
 
         def opened(values):
-            if values:
-                self.act("open_manual", incidents.open_manual, values["title"], severity=values["severity"],
-                         description=values["description"], note=lambda r: f"incident {r['id']} opened")
-        self.app.push_screen(FormModal("Open a manual incident", [
+            self.act("open_manual", incidents.open_manual, values["title"], severity=values["severity"],
+                     description=values["description"], note=lambda r: f"incident {r['id']} opened")
+        ask(self, FormModal("Open a manual incident", [
             Field("title", "Title", required=True, placeholder="what is wrong, where"),
             Field("severity", "Severity", "medium", choices=list(incidents.SEVERITIES)),
             Field("description", "What was seen", multiline=True)], submit="Open"), opened)

@@ -235,17 +235,16 @@ def summarize(results: list[dict]) -> str:
 
 
 def ask_export(screen, row: dict) -> None:
-    from batchops.tui.screens.prompt import Field, FormModal
+    from batchops.tui.screens.prompt import Field, FormModal, ask
 
     def check(values: dict) -> str | None:
         return None if values["path"] else "give a file or folder to write"
 
-    def done(values: dict | None) -> None:
-        if values:
-            screen.act("export", reports.export, upload_id=row["id"], fmt=values["format"], out=values["path"],
-                       note=lambda r: f"wrote {r['path']} ({fmt_size(r['bytes'])})")
+    def done(values: dict) -> None:
+        screen.act("export", reports.export, upload_id=row["id"], fmt=values["format"], out=values["path"],
+                   note=lambda r: f"wrote {r['path']} ({fmt_size(r['bytes'])})")
 
-    screen.app.push_screen(FormModal(
+    ask(screen, FormModal(
         f"Export the report of upload {row['id']} ({row.get('original_name')})",
         [Field("format", "Format", "csv", choices=["csv", "pdf"]),
          Field("path", "Write to (a file, or a folder for the default name)", ".", required=True)],
