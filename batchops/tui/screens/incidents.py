@@ -125,8 +125,7 @@ class IncidentsScreen(ListScreen):
         return super().check_action(action, parameters)
 
     def action_incident(self, action: str) -> None:
-        row = self.pager.selected_row()
-        if row:
+        if row := self.pager.selected_row():
             run_incident_action(self, row, action)
 
     def action_open_manual(self) -> None:

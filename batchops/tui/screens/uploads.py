@@ -208,18 +208,15 @@ class UploadsScreen(ListScreen):
             self.app.push_screen(UploadDetailScreen(ident, tab="preview"))
 
     def action_export(self) -> None:
-        row = self.pager.selected_row()
-        if row:
+        if row := self.pager.selected_row():
             ask_export(self, row)
 
     def action_retry(self) -> None:
-        row = self.pager.selected_row()
-        if row:
+        if row := self.pager.selected_row():
             ask_retry(self, row)
 
     def action_delete(self) -> None:
-        row = self.pager.selected_row()
-        if row:
+        if row := self.pager.selected_row():
             ask_delete(self, row)
 
 
