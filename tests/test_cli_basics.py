@@ -76,6 +76,24 @@ def test_unknown_id_is_one_line_exit_2(run_cli, args):
     assert proc.stdout == ""
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("uploads", "list", "--status", "done"),
+        ("runs", "list", "--status", "ok"),
+        ("runs", "list", "--kind", "cron"),
+        ("incidents", "list", "--state", "closed"),
+        ("incidents", "list", "--severity", "urgent"),
+        ("tickets", "list", "--state", "closed"),
+    ],
+)
+def test_a_filter_value_no_record_can_have_is_refused_not_an_empty_list(run_cli, args):
+    proc = run_cli(*args)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.startswith("error E_BAD_FILTER: unknown ") and f"{args[-1]!r} (one of " in proc.stderr
+    assert len(proc.stderr.splitlines()) == 1
+
+
 def test_debug_shows_the_traceback(run_cli):
     proc = run_cli("--debug", "jobs", "show", "999")
     assert proc.returncode == 2

@@ -170,6 +170,20 @@ def test_seeds(app_ctx):
     assert any(k.auto_retry for k in known)
 
 
+def test_each_seed_field_lands_in_its_column(app_ctx):
+    # Peewee keeps an unknown keyword as a plain attribute, so a misnamed seed field would be lost silently
+    from dataclasses import asdict
+
+    for seed in seeds.KNOWN_ERRORS:
+        row = KnownError.get(KnownError.name == seed.name)
+        assert {field: getattr(row, field) for field in asdict(seed)} == asdict(seed)
+        assert set(asdict(seed)) <= set(KnownError._meta.fields)
+    for job in seeds.DEFAULT_JOBS:
+        row = Job.get(Job.name == job.name)
+        assert (row.callable, row.cron, row.description) == (job.callable, job.cron, job.description)
+        assert row.paused == (job.needs is not None)  # the test config sets none of the targets
+
+
 def test_seeds_idempotent_and_keep_operator_edits(app_ctx):
     from batchops.services import system
 

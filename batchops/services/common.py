@@ -7,7 +7,7 @@ from typing import TypeVar
 
 import peewee
 
-from batchops.errors import InvalidJSON, NotFound
+from batchops.errors import InputError, InvalidJSON, NotFound
 from batchops.store.models import BaseModel
 
 M = TypeVar("M", bound=BaseModel)
@@ -30,6 +30,12 @@ def as_id(ident, what: str) -> int:
 def _looks_like_id(ident) -> bool:
     """A number (however large: ``as_id`` refuses what no row can have) rather than a name."""
     return isinstance(ident, int) or str(ident).strip().lstrip("+-").isdigit()
+
+
+def check_filter(value: str | None, allowed, what: str) -> None:
+    """A list filter as typed: empty, or one of ``allowed``; else E_BAD_FILTER (exit 2) rather than an empty list."""
+    if value and value not in allowed:
+        raise InputError(f"unknown {what} {value!r} (one of {', '.join(allowed)})", code="E_BAD_FILTER")
 
 
 def before_bound(before_id) -> int | None:

@@ -15,7 +15,7 @@ from batchops.clock import utc_now
 from batchops.errors import InputError, NotFound
 from batchops.incidents import workflow
 from batchops.incidents.workflow import ACTIVE_STATES
-from batchops.services.common import before_bound, get_or_404, row_dict
+from batchops.services.common import before_bound, check_filter, get_or_404, row_dict
 from batchops.store.db import db, retry_busy
 from batchops.store.models import (
     INCIDENT_STATES,
@@ -58,10 +58,8 @@ def get_incident(ident) -> Incident:
 def list_incidents(state: str | None = None, severity: str | None = None, text: str | None = None,
                    limit: int = 50, before_id: int | None = None) -> list[dict]:
     """Newest first, keyset-paged by ``before_id``. ``state="active"`` means open, assigned or analyzing."""
-    if state and state not in STATE_FILTERS:
-        raise InputError(f"unknown incident state {state!r} (one of {', '.join(STATE_FILTERS)})", code="E_BAD_FILTER")
-    if severity and severity not in SEVERITIES:
-        raise InputError(f"unknown severity {severity!r} (one of {', '.join(SEVERITIES)})", code="E_BAD_FILTER")
+    check_filter(state, STATE_FILTERS, "incident state")
+    check_filter(severity, SEVERITIES, "severity")
     query = (Incident.select(Incident, KnownError.name.alias("ke_name"))
              .join(KnownError, on=(Incident.known_error == KnownError.id), join_type=JOIN.LEFT_OUTER)
              .order_by(Incident.id.desc()).limit(max(1, min(int(limit), 10000))))

@@ -155,6 +155,7 @@ def result_dict(run_id: int) -> dict:
         "status": status,
         "rows_in": run.rows_in,
         "rows_out": run.rows_out,
+        "duration_s": run.duration_s,
         "reports": {fmt: reports.report_location(upload, fmt) for fmt in reports.FORMATS}
         if upload and run.status == "succeeded" else {"csv": None, "pdf": None},
         "incident_id": incident.id if incident else None,

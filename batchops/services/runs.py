@@ -22,9 +22,8 @@ from peewee import JOIN
 
 from batchops import context
 from batchops.clock import utc_now
-from batchops.errors import InputError
 from batchops.redact import redact, redact_data
-from batchops.services.common import as_id, before_bound, get_or_404, row_dict
+from batchops.services.common import as_id, before_bound, check_filter, get_or_404, row_dict
 from batchops.services.workers import pid_alive
 from batchops.store.db import atomic, db, is_sqlite, retry_busy
 from batchops.store.models import RUN_KINDS, RUN_STATUSES, Job, JobRun, Upload
@@ -145,10 +144,8 @@ def get_run(ident) -> JobRun:
 def list_runs(status: str | None = None, kind: str | None = None, upload_id: int | None = None,
               job_id: int | None = None, limit: int = 50, before_id: int | None = None) -> list[dict]:
     """Newest first; ``before_id`` pages by key, so the 100,000th page costs what the first does."""
-    if status and status not in RUN_STATUSES:
-        raise InputError(f"unknown run status {status!r} (one of {', '.join(RUN_STATUSES)})", code="E_BAD_FILTER")
-    if kind and kind not in RUN_KINDS:
-        raise InputError(f"unknown run kind {kind!r} (pipeline or job)", code="E_BAD_FILTER")
+    check_filter(status, RUN_STATUSES, "run status")
+    check_filter(kind, RUN_KINDS, "run kind")
     query = (JobRun.select(*LIGHT_FIELDS, Upload.original_name.alias("upload_name"))
              .join(Upload, on=(JobRun.upload == Upload.id), join_type=JOIN.LEFT_OUTER)
              .order_by(JobRun.id.desc()).limit(max(1, min(limit, 10000))))

@@ -48,21 +48,21 @@ def _store():
 def run_pipeline(run_id: int) -> None:
     from batchops.services import processing
 
-    with _store():
-        what = describe_run(run_id)  # named once: the run's upload or job does not change while it runs
-        log.info("%s: started", what)
-        result = processing.execute(run_id)
-        log.info("%s: %s", what, outcome(run_id, result))
+    _execute_logged(run_id, processing.execute)
 
 
 def run_job(run_id: int) -> None:
     from batchops.services import job_runs
 
+    _execute_logged(run_id, job_runs.execute)
+
+
+def _execute_logged(run_id: int, execute) -> None:
+    """Run ``execute(run_id)`` on this thread's store connection, with a started and an outcome line."""
     with _store():
         what = describe_run(run_id)  # named once: the run's upload or job does not change while it runs
         log.info("%s: started", what)
-        result = job_runs.execute(run_id)
-        log.info("%s: %s", what, outcome(run_id, result))
+        log.info("%s: %s", what, outcome(execute(run_id)))
 
 
 def describe_run(run_id: int) -> str:
@@ -78,16 +78,16 @@ def describe_run(run_id: int) -> str:
     return f"run {run.id} (job {run.job_name or run.job_id}, try {run.attempt})"
 
 
-def outcome(run_id: int, result: dict | None) -> str:
-    """'published, 40 rows in 1.2 s' or 'failed E_MISSING_COLUMNS in 0.3 s'."""
+def outcome(result: dict | None) -> str:
+    """'published, 40 rows in 1.2 s' or 'failed E_MISSING_COLUMNS in 0.3 s', from the result the run returned
+    (both kinds carry ``duration_s``: no second look at the run row)."""
     from batchops.clock import fmt_duration
-    from batchops.store.models import JobRun
 
     result = result or {}
     error = result.get("error") if isinstance(result.get("error"), dict) else None
     code = (error or {}).get("code") or result.get("error_code")
     rows = result.get("rows_out")
-    took = JobRun.select(JobRun.duration_s).where(JobRun.id == run_id).scalar()
+    took = result.get("duration_s")
     return (f"{result.get('status', '?')}" + (f" {code}" if code else "")
             + (f", {rows} rows" if rows is not None else "")
             + (f" in {fmt_duration(took)}" if took is not None else ""))

@@ -10,7 +10,7 @@ from batchops import context
 from batchops.clock import utc_now
 from batchops.errors import IllegalTransition, InputError
 from batchops.incidents import workflow
-from batchops.services.common import as_id, before_bound, get_or_404, row_dict
+from batchops.services.common import as_id, before_bound, check_filter, get_or_404, row_dict
 from batchops.store.db import db, retry_busy
 from batchops.store.models import TICKET_STATES, Incident, Ticket
 
@@ -37,8 +37,7 @@ def get_ticket(ident) -> Ticket:
 
 def list_tickets(state: str | None = None, incident_id: int | None = None, assignee: str | None = None,
                  limit: int = 50, before_id: int | None = None) -> list[dict]:
-    if state and state not in TICKET_STATES:
-        raise InputError(f"unknown ticket state {state!r} (one of {', '.join(TICKET_STATES)})", code="E_BAD_FILTER")
+    check_filter(state, TICKET_STATES, "ticket state")
     query = Ticket.select().order_by(Ticket.id.desc()).limit(max(1, min(int(limit), 10000)))
     if state:
         query = query.where(Ticket.state == state)

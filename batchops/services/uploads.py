@@ -15,7 +15,7 @@ from peewee import fn
 from batchops import context
 from batchops.errors import InputError
 from batchops.incidents.workflow import ACTIVE_STATES
-from batchops.services.common import before_bound, get_or_404, row_dict
+from batchops.services.common import before_bound, check_filter, get_or_404, row_dict
 from batchops.store import files
 from batchops.store.db import db, retry_busy
 from batchops.store.models import UPLOAD_STATUSES, Incident, IncidentEvent, JobRun, Upload
@@ -146,9 +146,7 @@ def list_uploads(status: str | None = None, limit: int = 50, department: str | N
     ``links`` adds each upload's run and active-incident summary (``link_summary``) to the same
     statement, so a page costs one query however many uploads it shows.
     """
-    if status and status not in UPLOAD_STATUSES:
-        raise InputError(f"unknown upload status {status!r} (one of {', '.join(UPLOAD_STATUSES)})",
-                         code="E_BAD_FILTER")
+    check_filter(status, UPLOAD_STATUSES, "upload status")
     query = Upload.select(*LIGHT_FIELDS, *(_link_columns() if links else ())).order_by(Upload.id.desc())
     query = query.limit(max(1, min(limit, 10000)))
     if status:

@@ -63,8 +63,10 @@ def test_walk_an_incident_through_its_workflow(make_app, samples):
             await pilot.press("t")
             await wait_for(pilot, lambda: _screen(app, "ChoiceModal"))
             await pilot.click("#choice-now")
-            await wait_for(pilot, lambda: detail.incident["occurrences"] == 2, timeout=30, what="retried")
-            assert any(n.startswith(f"incident {ident}: retry run") for n in notifications(app))
+            # the screen's own refresh can show the second occurrence before the action's note arrives: wait for both
+            await wait_for(pilot, lambda: any(n.startswith(f"incident {ident}: retry run") for n in notifications(app)),
+                           timeout=30, what="the retry's note")
+            await wait_for(pilot, lambda: detail.incident["occurrences"] == 2, what="retried")
 
             await pilot.press("s")
             await _form(pilot, app, {"report": "Department re-sent the file with the standard template."})

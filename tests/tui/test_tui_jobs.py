@@ -52,7 +52,9 @@ def test_create_a_job_with_a_bad_then_a_good_cron(make_app):
             await wait_for(pilot, lambda: _screen(app, "JobsScreen"), what="back on the list")
             await wait_for(pilot, lambda: any(r[1] == "weekday-digest" for r in table_rows(app.screen)),
                            what="new job listed")
-            assert any(n.startswith("job weekday-digest created; next run") for n in notifications(app))
+            # the list can show the job before the save's note arrives (its own refresh reads the store)
+            await wait_for(pilot, lambda: any(n.startswith("job weekday-digest created; next run")
+                                              for n in notifications(app)), what="the save's note")
 
     run(go())
     created = {j["name"]: j for j in jobs.list_jobs()}

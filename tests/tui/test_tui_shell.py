@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tui_helpers import SIZE, notifications, run, table_rows, wait_for
+from tui_helpers import SIZE, notifications, run, table_rows, wait_for, wait_for_palette_hit
 
 AREA_KEYS = {"1": "dashboard", "2": "uploads", "3": "runs", "4": "incidents", "5": "jobs",
              "6": "known_errors", "7": "tickets"}
@@ -156,7 +156,7 @@ def test_command_palette_jumps_to_an_upload_by_id(make_app, samples):
             await pilot.press("colon")
             await wait_for(pilot, lambda: type(app.screen).__name__ == "CommandPalette", what="palette")
             await pilot.press(*f"upload {upload_id}")
-            await pilot.pause(0.3)
+            await wait_for_palette_hit(pilot, app, f"Open upload {upload_id}")
             await pilot.press("enter")
             await wait_for(pilot, lambda: type(app.screen).__name__ == "UploadDetailScreen", what="upload detail")
             assert app.current_mode == "uploads"
@@ -191,14 +191,16 @@ def test_refresh_pauses_while_a_modal_is_open(make_app, monkeypatch):
         async with app.run_test(size=SIZE) as pilot:
             await wait_for(pilot, lambda: len(calls) >= 3, what="the timer refreshing")
             await pilot.press("question_mark")
-            await pilot.pause(0.3)
+            await wait_for(pilot, lambda: type(app.screen).__name__ == "HelpScreen", what="help")
+            await app.workers.wait_for_complete()  # a fetch started before the modal opened has landed
             during = len(calls)
-            await pilot.pause(1.0)
+            await pilot.pause(1.0)  # five refresh periods
             assert len(calls) == during  # no fetch while the help modal is open
             await pilot.press("escape")
             await wait_for(pilot, lambda: len(calls) > during, what="refresh on return")
             await pilot.press("1")  # another area shown: the runs screen stops polling too
-            await pilot.pause(0.3)
+            await wait_for(pilot, lambda: app.current_mode == "dashboard", what="the dashboard")
+            await app.workers.wait_for_complete()
             hidden = len(calls)
             await pilot.pause(1.0)
             assert len(calls) == hidden
@@ -218,7 +220,7 @@ def test_command_palette_triggers_a_job(make_app):
             await pilot.press("colon")
             await wait_for(pilot, lambda: type(app.screen).__name__ == "CommandPalette")
             await pilot.press(*"trigger palette-backup")
-            await pilot.pause(0.3)
+            await wait_for_palette_hit(pilot, app, "Trigger job palette-backup")
             await pilot.press("enter")
             await wait_for(pilot, lambda: type(app.screen).__name__ == "ChoiceModal", what="trigger dialog")
             assert app.current_mode == "jobs"

@@ -21,13 +21,35 @@ def frozen(monkeypatch, tmp_path):
     monkeypatch.setattr("getpass.getuser", lambda: "operator")
 
 
+async def _settled(pilot, app) -> None:
+    """Every load finished and applied, the tables measured and drawn afresh, the text cursor steady.
+
+    Two things otherwise depend on how busy the machine is. A blinking cursor is drawn or not by
+    how long it took to get here (it flips every half second). A DataTable measures its columns
+    only when idle, and a header drawn between its rows arriving and that measuring stays in the
+    table's line cache with the old widths: wait for the measuring, then drop the cached lines.
+    """
+    from textual.widgets import DataTable
+
+    # every worker but a DirectoryTree's loader, which waits for work as long as the tree lives
+    finite = [w for w in app.workers if w.group != "_loader"]
+    if finite:  # (an empty list would mean all of them)
+        await app.workers.wait_for_complete(finite)
+    for widget in app.screen.query("Input, TextArea"):
+        widget.cursor_blink = False
+    tables = list(app.screen.query(DataTable))
+    await wait_for(pilot, lambda: not any(t._require_update_dimensions or t._updated_cells for t in tables),
+                   what="tables measured")
+    for table in tables:
+        table.notify_style_update()  # public; clears the render caches and redraws
+    await pilot.pause()
+    await pilot.pause()
+
+
 def _loaded(app, name: str):
     async def run_before(pilot):
         await wait_for(pilot, lambda: type(app.screen).__name__ == name and app.screen.loaded_once, what=name)
-        # every load finished and applied, the layout settled (one pause was not always enough under load)
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        await pilot.pause()
+        await _settled(pilot, app)
     return run_before
 
 
@@ -51,7 +73,7 @@ def test_snapshot_incident_detail(make_app, frozen, samples, snap_compare):
         await _loaded(app, "IncidentsScreen")(pilot)
         await pilot.press("enter")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "IncidentDetailScreen" and app.screen.incident)
-        await pilot.pause()
+        await _settled(pilot, app)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
@@ -69,10 +91,7 @@ def test_snapshot_job_form_with_a_bad_cron(make_app, frozen, snap_compare):
         form.query_one("#job-kwargs").value = '{"dry_run": tru}'
         form.query_one("#job-cron").value = "30 7 * * 1-8"
         form.query_one("#job-name").focus()
-        # let the form's checks and the layout settle (under load one pause was not always enough)
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        await pilot.pause()
+        await _settled(pilot, app)  # the form's checks run in workers
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
@@ -97,7 +116,7 @@ def test_snapshot_stage_screen(make_app, frozen, samples, tmp_path, snap_compare
         stage.query_one("#records").load_text('[{"student_id": "S041", "name": "Asha"')
         stage.query_one("#tree").focus()
         await wait_for(pilot, lambda: len(stage.query_one("#tree").root.children) >= 2, what="tree loaded")
-        await pilot.pause()
+        await _settled(pilot, app)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 

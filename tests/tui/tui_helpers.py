@@ -23,6 +23,21 @@ async def wait_for(pilot, condition, timeout: float = 15.0, what: str = "conditi
         await pilot.pause(0.05)
 
 
+async def wait_for_palette_hit(pilot, app, text: str) -> None:
+    """The command palette's highlighted hit names ``text``: its search runs in batches and takes
+    longer than any fixed pause on a busy machine."""
+    from textual.command import CommandList
+
+    def highlighted() -> str:
+        hits = app.screen.query_one(CommandList)
+        if hits.highlighted is None:
+            return ""
+        prompt = hits.get_option_at_index(hits.highlighted).prompt
+        return getattr(prompt, "plain", str(prompt))
+
+    await wait_for(pilot, lambda: text in highlighted(), what=f"the palette offering {text!r}")
+
+
 def table_rows(screen, selector: str = "DataTable") -> list[list[str]]:
     """Plain text of every row of a screen's table."""
     from rich.text import Text

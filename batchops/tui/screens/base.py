@@ -19,6 +19,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Select, Static
@@ -93,10 +94,14 @@ class BaseScreen(Screen):
             self.action_reload()
 
     def action_reload(self) -> None:
+        try:
+            params = self.params()
+        except NoMatches:  # resumed while the app tears the screen down (quitting under load): nothing to show
+            return
         self._stop_timer()
         self._token += 1
         self._inflight = True
-        self.fetch(self._token, self.params())
+        self.fetch(self._token, params)
 
     def _stop_timer(self) -> None:
         if self._timer is not None:
@@ -258,6 +263,8 @@ class ListScreen(BaseScreen):
     SERVER_TEXT: ClassVar[bool] = False  # the service filters by text itself
     ROW_ACTIONS: ClassVar[bool] = False  # the footer's actions depend on the highlighted row (check_action)
     FILTER_HINT: ClassVar[str] = "/ filter: regex on this page, ! inverts"
+    # {service parameter: the values it takes}: a Select each, passed to ``load`` by ``filter_values``
+    FILTERS: ClassVar[dict[str, tuple[str, ...]]] = {}
 
     BINDINGS = [
         Binding("slash", "focus_filter", "Filter", show=False),
@@ -276,7 +283,8 @@ class ListScreen(BaseScreen):
         yield PagedTable(self.COLUMNS, self.cells, id="list")
 
     def compose_filters(self) -> ComposeResult:
-        yield from ()
+        for param, values in self.FILTERS.items():
+            yield Select([(v, v) for v in values], prompt=f"{param}: any", id=f"filter-{param}", compact=True)
 
     def compose_above_table(self) -> ComposeResult:
         yield from ()

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import Select
 
 from batchops.services import incidents
 from batchops.tui import display
@@ -40,7 +38,7 @@ def incident_action_state(screen, incident: dict | None, action: str, parameters
 
 def run_incident_action(screen, incident: dict, action: str) -> None:
     """Ask what the action needs, then run it through the incidents service."""
-    from batchops.tui.screens.prompt import ChoiceModal, Field, FormModal
+    from batchops.tui.screens.prompt import ChoiceModal, Field, FormModal, ask
 
     ident = incident["id"]
     if action not in (incident.get("allowed_actions") or []):
@@ -52,20 +50,18 @@ def run_incident_action(screen, incident: dict, action: str) -> None:
         import getpass
 
         def assigned(values):
-            if values:
-                screen.act("assign", incidents.assign, ident, values["to"],
-                           note=lambda r: f"incident {ident} assigned to {r.get('assignee')}")
-        screen.app.push_screen(FormModal(f"Assign {label}", [
+            screen.act("assign", incidents.assign, ident, values["to"],
+                       note=lambda r: f"incident {ident} assigned to {r.get('assignee')}")
+        ask(screen, FormModal(f"Assign {label}", [
             Field("to", "Assign to", incident.get("assignee") or getpass.getuser(), required=True)],
             submit="Assign"), assigned)
     elif action == "analyze":
         def analyzed(values):
-            if values:
-                screen.act("analyze", incidents.analyze, ident, impact=values["impact"] or None,
-                           root_cause=values["root_cause"] or None,
-                           corrective_action=values["corrective_action"] or None,
-                           note=f"incident {ident}: analysis saved")
-        screen.app.push_screen(FormModal(f"Analyze {label}", [
+            screen.act("analyze", incidents.analyze, ident, impact=values["impact"] or None,
+                       root_cause=values["root_cause"] or None,
+                       corrective_action=values["corrective_action"] or None,
+                       note=f"incident {ident}: analysis saved")
+        ask(screen, FormModal(f"Analyze {label}", [
             Field("impact", "Impact summary", incident.get("impact") or "", multiline=True),
             Field("root_cause", "Root cause", incident.get("root_cause") or "", multiline=True),
             Field("corrective_action", "Corrective action", incident.get("corrective_action") or "", multiline=True),
@@ -73,25 +69,22 @@ def run_incident_action(screen, incident: dict, action: str) -> None:
             check=lambda v: None if any(v.values()) else "write at least one of the three"), analyzed)
     elif action == "retry":
         def retried(choice):
-            if choice:
-                screen.act("retry", incidents.retry, ident, now=choice == "now",
-                           note=lambda r: f"incident {ident}: retry run {(r.get('run') or {}).get('run_id')} "
-                                          f"{(r.get('run') or {}).get('status')}")
+            screen.act("retry", incidents.retry, ident, now=choice == "now",
+                       note=lambda r: f"incident {ident}: retry run {(r.get('run') or {}).get('run_id')} "
+                                      f"{(r.get('run') or {}).get('status')}")
         choices = [("queue", "Queue for worker"), ("now", "Run now")]
-        screen.app.push_screen(ChoiceModal(f"Retry {label}?", "Run the failed work again.", choices), retried)
+        ask(screen, ChoiceModal(f"Retry {label}?", "Run the failed work again.", choices), retried)
     elif action == "resolve":
         def resolved(values):
-            if values:
-                screen.act("resolve", incidents.resolve, ident, values["report"], note=f"incident {ident} resolved")
-        screen.app.push_screen(FormModal(f"Resolve {label}", [
+            screen.act("resolve", incidents.resolve, ident, values["report"], note=f"incident {ident} resolved")
+        ask(screen, FormModal(f"Resolve {label}", [
             Field("report", "Resolution report", incident.get("resolution") or "", multiline=True, required=True)],
             submit="Resolve"), resolved)
     elif action == "archive":
         def archived(choice):
-            if choice:
-                screen.act("archive", incidents.archive, ident, note=f"incident {ident} archived")
-        screen.app.push_screen(ChoiceModal(f"Archive {label}?", "It leaves the active lists; the timeline is kept.",
-                                           [("archive", "Archive")]), archived)
+            screen.act("archive", incidents.archive, ident, note=f"incident {ident} archived")
+        ask(screen, ChoiceModal(f"Archive {label}?", "It leaves the active lists; the timeline is kept.",
+                                [("archive", "Archive")]), archived)
 
 
 class IncidentsScreen(ListScreen):
@@ -104,14 +97,9 @@ class IncidentsScreen(ListScreen):
     COLUMNS = [("id", "ID"), ("severity", "Severity"), ("state", "State"), ("title", "Title"), ("seen", "Seen"),
                ("retries", "Retries"), ("known", "Known error"), ("assignee", "Assignee"), ("opened", "Opened"),
                ("last", "Last seen")]
+    FILTERS = {"state": incidents.STATE_FILTERS, "severity": incidents.SEVERITIES}
     MUTATING = frozenset({"incident", "open_manual"})
     BINDINGS = [*INCIDENT_BINDINGS, Binding("o", "open_manual", "Open new")]
-
-    def compose_filters(self) -> ComposeResult:
-        yield Select([(s, s) for s in incidents.STATE_FILTERS], prompt="state: any", id="filter-state",
-                     compact=True)
-        yield Select([(s, s) for s in incidents.SEVERITIES], prompt="severity: any", id="filter-severity",
-                     compact=True)
 
     def cells(self, row: dict) -> list:
         known = row.get("known_error_name") or ("unknown error" if row.get("unknown_error") else "-")
@@ -137,19 +125,17 @@ class IncidentsScreen(ListScreen):
         return super().check_action(action, parameters)
 
     def action_incident(self, action: str) -> None:
-        row = self.pager.selected_row()
-        if row:
+        if row := self.pager.selected_row():
             run_incident_action(self, row, action)
 
     def action_open_manual(self) -> None:
         """A manual incident: something seen outside BatchOps, worked like any other."""
-        from batchops.tui.screens.prompt import Field, FormModal
+        from batchops.tui.screens.prompt import Field, FormModal, ask
 
         def opened(values):
-            if values:
-                self.act("open_manual", incidents.open_manual, values["title"], severity=values["severity"],
-                         description=values["description"], note=lambda r: f"incident {r['id']} opened")
-        self.app.push_screen(FormModal("Open a manual incident", [
+            self.act("open_manual", incidents.open_manual, values["title"], severity=values["severity"],
+                     description=values["description"], note=lambda r: f"incident {r['id']} opened")
+        ask(self, FormModal("Open a manual incident", [
             Field("title", "Title", required=True, placeholder="what is wrong, where"),
             Field("severity", "Severity", "medium", choices=list(incidents.SEVERITIES)),
             Field("description", "What was seen", multiline=True)], submit="Open"), opened)

@@ -66,18 +66,15 @@ class JobsScreen(ListScreen):
             self.edit(ident)
 
     def action_trigger(self) -> None:
-        row = self.pager.selected_row()
-        if row:
+        if row := self.pager.selected_row():
             ask_trigger(self, row)
 
     def action_pause(self) -> None:
-        row = self.pager.selected_row()
-        if row:
+        if row := self.pager.selected_row():
             self.act("pause", jobs.pause_job, row["id"], note=lambda r: f"job {r['name']} paused")
 
     def action_resume(self) -> None:
-        row = self.pager.selected_row()
-        if row:
+        if row := self.pager.selected_row():
             self.act("resume", jobs.resume_job, row["id"], note=lambda r: f"job {r['name']} resumed; next run "
                                                                            f"{display.when(r.get('next_run_at'))}")
 

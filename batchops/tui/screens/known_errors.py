@@ -35,13 +35,12 @@ class KnownErrorsScreen(ListScreen):
         self.act("show", known_errors.show_known_error, ident)
 
     def action_test_message(self) -> None:
-        from batchops.tui.screens.prompt import Field, FormModal
+        from batchops.tui.screens.prompt import Field, FormModal, ask
 
         def done(values):
-            if values:
-                self.act("test", known_errors.test_message, values["message"], code=values["code"] or None)
+            self.act("test", known_errors.test_message, values["message"], code=values["code"] or None)
 
-        self.app.push_screen(FormModal("Which known error would match?", [
+        ask(self, FormModal("Which known error would match?", [
             Field("message", "Error message", required=True, multiline=True),
             Field("code", "Error code (optional)", placeholder="E_MISSING_COLUMNS")], submit="Test"), done)
 

@@ -24,6 +24,11 @@ class Field:
     choices: list[str] | None = None  # a Select instead of a text box
 
 
+def ask(screen, dialog: ModalScreen, then: Callable) -> None:
+    """Show ``dialog`` over ``screen``; ``then(answer)`` runs only when it was answered, not cancelled."""
+    screen.app.push_screen(dialog, lambda answer: then(answer) if answer else None)
+
+
 class FormModal(ModalScreen[dict | None]):
     """Dismisses with {name: text} or None. ``check`` returns an error line or None."""
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
-from textual.widgets import Select
-
 from batchops.services import runs
 from batchops.tui import display
 from batchops.tui.screens.base import ListScreen
@@ -22,12 +19,7 @@ class RunsScreen(ListScreen):
     COLUMNS = [("id", "Run"), ("kind", "Kind"), ("status", "Status"), ("trigger", "Trigger"),
                ("target", "Upload / job"), ("attempt", "Try"), ("queued_at", "Queued"),
                ("duration_s", "Took"), ("error_code", "Error")]
-
-    def compose_filters(self) -> ComposeResult:
-        yield Select([(s, s) for s in runs.RUN_STATUSES], prompt="status: any", id="filter-status",
-                     compact=True)
-        yield Select([(k, k) for k in runs.RUN_KINDS], prompt="kind: any", id="filter-kind",
-                     compact=True)
+    FILTERS = {"status": runs.RUN_STATUSES, "kind": runs.RUN_KINDS}
 
     def cells(self, row: dict) -> list:
         return [str(row["id"]), row.get("kind") or "-", display.badge(row.get("status")), row.get("trigger") or "-",

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import getpass
 
-from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Select
 
 from batchops.services import tickets
 from batchops.tui import display
@@ -20,14 +18,11 @@ class TicketsScreen(ListScreen):
             "assignee, d deletes one opened by mistake; enter opens the incident.")
     COLUMNS = [("id", "Ticket"), ("state", "State"), ("incident", "Incident"), ("assignee", "Assignee"),
                ("title", "Title"), ("resolution", "Resolution"), ("created", "Created")]
+    FILTERS = {"state": tickets.TICKET_STATES}
     MUTATING = frozenset({"ticket"})
     BINDINGS = [Binding("a", "ticket('assign')", "Assign"), Binding("s", "ticket('resolve')", "Resolve"),
                 Binding("e", "ticket('edit')", "Edit"), Binding("d", "ticket('delete')", "Delete")]
     ANY_STATE = ("edit", "delete")  # allowed on every ticket, whatever its state
-
-    def compose_filters(self) -> ComposeResult:
-        yield Select([(s, s) for s in tickets.TICKET_STATES], prompt="state: any", id="filter-state",
-                     compact=True)
 
     def cells(self, row: dict) -> list:
         return [str(row["id"]), display.badge(row.get("state")),
@@ -56,40 +51,36 @@ class TicketsScreen(ListScreen):
         self.refresh_bindings()
 
     def action_ticket(self, action: str) -> None:
-        from batchops.tui.screens.prompt import Field, FormModal
+        from batchops.tui.screens.prompt import Field, FormModal, ask
 
         row = self.pager.selected_row()
         if not row:
             return
         if action == "assign":
             def assigned(values):
-                if values:
-                    self.act("ticket", tickets.assign, row["id"], values["to"],
-                             note=f"ticket {row['id']} assigned to {values['to']}")
-            self.app.push_screen(FormModal(f"Assign ticket {row['id']}: {row['title']}", [
+                self.act("ticket", tickets.assign, row["id"], values["to"],
+                         note=f"ticket {row['id']} assigned to {values['to']}")
+            ask(self, FormModal(f"Assign ticket {row['id']}: {row['title']}", [
                 Field("to", "Assign to", row.get("assignee") or getpass.getuser(), required=True)],
                 submit="Assign"), assigned)
         elif action == "resolve":
             def resolved(values):
-                if values:
-                    self.act("ticket", tickets.resolve, row["id"], values["resolution"],
-                             note=f"ticket {row['id']} resolved")
-            self.app.push_screen(FormModal(f"Resolve ticket {row['id']}: {row['title']}", [
+                self.act("ticket", tickets.resolve, row["id"], values["resolution"],
+                         note=f"ticket {row['id']} resolved")
+            ask(self, FormModal(f"Resolve ticket {row['id']}: {row['title']}", [
                 Field("resolution", "Resolution", multiline=True, required=True)], submit="Resolve"), resolved)
         elif action == "edit":
             def edited(values):
-                if values:
-                    self.act("ticket", tickets.edit, row["id"], title=values["title"], assignee=values["to"],
-                             note=f"ticket {row['id']} edited")
-            self.app.push_screen(FormModal(f"Edit ticket {row['id']}", [
+                self.act("ticket", tickets.edit, row["id"], title=values["title"], assignee=values["to"],
+                         note=f"ticket {row['id']} edited")
+            ask(self, FormModal(f"Edit ticket {row['id']}", [
                 Field("title", "Title", row.get("title") or "", required=True),
                 Field("to", "Assignee (empty: nobody)", row.get("assignee") or "")], submit="Save"), edited)
         elif action == "delete":
             from batchops.tui.screens.prompt import ChoiceModal
 
             def deleted(choice):
-                if choice == "delete":
-                    self.act("ticket", tickets.delete, row["id"], note=f"ticket {row['id']} deleted")
-            self.app.push_screen(ChoiceModal(f"Delete ticket {row['id']}?",
-                                             f"{row['title']} (incident {row.get('incident_id')}); the incident's "
-                                             "timeline keeps a note.", [("delete", "Delete")]), deleted)
+                self.act("ticket", tickets.delete, row["id"], note=f"ticket {row['id']} deleted")
+            ask(self, ChoiceModal(f"Delete ticket {row['id']}?",
+                                  f"{row['title']} (incident {row.get('incident_id')}); the incident's "
+                                  "timeline keeps a note.", [("delete", "Delete")]), deleted)

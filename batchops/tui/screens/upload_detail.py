@@ -181,17 +181,16 @@ class UploadDetailScreen(DetailScreen):
     def action_edit(self) -> None:
         """Department and notes before a retry (a new plan: `batchops uploads edit --plan`)."""
         from batchops.services.upload_edit import edit_upload
-        from batchops.tui.screens.prompt import Field, FormModal
+        from batchops.tui.screens.prompt import Field, FormModal, ask
 
         up = self.upload
         if not up:
             return
 
         def edited(values):
-            if values:
-                self.act("edit", edit_upload, up["id"], department=values["department"], notes=values["notes"],
-                         note=f"upload {up['id']} edited; t retries it")
-        self.app.push_screen(FormModal(f"Edit upload {up['id']}: {up['original_name']}", [
+            self.act("edit", edit_upload, up["id"], department=values["department"], notes=values["notes"],
+                     note=f"upload {up['id']} edited; t retries it")
+        ask(self, FormModal(f"Edit upload {up['id']}: {up['original_name']}", [
             Field("department", "Department", up.get("department") or ""),
             Field("notes", "Notes", up.get("notes") or "", multiline=True)], submit="Save"), edited)
 

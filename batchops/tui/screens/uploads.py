@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.reactive import reactive
-from textual.widgets import Select, Static
+from textual.widgets import Static
 
 from batchops.clock import fmt_size
 from batchops.services import processing, reports, ui_state, uploads, workers
@@ -76,6 +76,7 @@ class UploadsScreen(ListScreen):
     COLUMNS = [("id", "ID"), ("file", "File"), ("status", "Status"), ("runs", "Runs"), ("incidents", "Incidents"),
                ("department", "Department"), ("plan", "Plan"), ("rows", "Rows"), ("kind", "Kind"),
                ("created", "Created")]
+    FILTERS = {"status": uploads.UPLOAD_STATUSES}
     MUTATING = frozenset({"stage", "retry", "delete", "export"})
     BINDINGS = [
         Binding("n", "stage", "Stage"),
@@ -88,10 +89,6 @@ class UploadsScreen(ListScreen):
     # The staged strip shows these two; set them on the UI thread only (apply, message handlers).
     staged: reactive[list[dict]] = reactive(list, init=False)  # staging.entry dicts
     busy: reactive[str] = reactive("", init=False)
-
-    def compose_filters(self) -> ComposeResult:
-        yield Select([(s, s) for s in uploads.UPLOAD_STATUSES], prompt="status: any", id="filter-status",
-                     compact=True)
 
     def compose_above_table(self) -> ComposeResult:
         yield Static(self.strip_text(), id="staged-strip", markup=False)
@@ -211,18 +208,15 @@ class UploadsScreen(ListScreen):
             self.app.push_screen(UploadDetailScreen(ident, tab="preview"))
 
     def action_export(self) -> None:
-        row = self.pager.selected_row()
-        if row:
+        if row := self.pager.selected_row():
             ask_export(self, row)
 
     def action_retry(self) -> None:
-        row = self.pager.selected_row()
-        if row:
+        if row := self.pager.selected_row():
             ask_retry(self, row)
 
     def action_delete(self) -> None:
-        row = self.pager.selected_row()
-        if row:
+        if row := self.pager.selected_row():
             ask_delete(self, row)
 
 
@@ -238,17 +232,16 @@ def summarize(results: list[dict]) -> str:
 
 
 def ask_export(screen, row: dict) -> None:
-    from batchops.tui.screens.prompt import Field, FormModal
+    from batchops.tui.screens.prompt import Field, FormModal, ask
 
     def check(values: dict) -> str | None:
         return None if values["path"] else "give a file or folder to write"
 
-    def done(values: dict | None) -> None:
-        if values:
-            screen.act("export", reports.export, upload_id=row["id"], fmt=values["format"], out=values["path"],
-                       note=lambda r: f"wrote {r['path']} ({fmt_size(r['bytes'])})")
+    def done(values: dict) -> None:
+        screen.act("export", reports.export, upload_id=row["id"], fmt=values["format"], out=values["path"],
+                   note=lambda r: f"wrote {r['path']} ({fmt_size(r['bytes'])})")
 
-    screen.app.push_screen(FormModal(
+    ask(screen, FormModal(
         f"Export the report of upload {row['id']} ({row.get('original_name')})",
         [Field("format", "Format", "csv", choices=["csv", "pdf"]),
          Field("path", "Write to (a file, or a folder for the default name)", ".", required=True)],
