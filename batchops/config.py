@@ -296,6 +296,10 @@ SERVER_ENV = {
     "BATCHOPS_DATABASE_URL": ("database", "url"),
     "BATCHOPS_QUEUE_URL": ("queue", "url"),
     "BATCHOPS_QUEUE_NAME": ("queue", "name"),
+    "BATCHOPS_STORAGE_URL": ("storage", "url"),
+    "BATCHOPS_STORAGE_ENDPOINT_URL": ("storage", "endpoint_url"),
+    "BATCHOPS_STORAGE_REGION": ("storage", "region"),
+    "BATCHOPS_STORAGE_ACCESS_KEY_ID": ("storage", "access_key_id"),
 }
 
 
