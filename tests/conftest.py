@@ -37,7 +37,7 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "sqlite_only: about the SQLite files themselves; skipped on --backend server")
-    config.addinivalue_line("markers", "server_only: about PostgreSQL or Redis themselves; runs on --backend server")
+    config.addinivalue_line("markers", "server_only: about PostgreSQL, Redis or S3 themselves; runs on --backend server")
     config.addinivalue_line("markers", "servers: needs PostgreSQL and Redis (BATCHOPS_TEST_DATABASE_URL, "
                                        "BATCHOPS_TEST_QUEUE_URL); skipped without them")
     if config.getoption("backend") == "server" and not serverlib.available():
