@@ -129,7 +129,7 @@ def test_empty_storage_env_keeps_the_file_or_the_data_home(home, tmp_path, monke
 
 def test_bad_storage_url_from_env_is_a_config_error(home, monkeypatch):
     monkeypatch.setenv("BATCHOPS_STORAGE_URL", "/srv/shared/batchops")
-    with pytest.raises(ConfigError, match="storage.url .*s3://bucket/prefix"):
+    with pytest.raises(ConfigError, match="storage.url in BATCHOPS_STORAGE_URL must look like s3://bucket/prefix"):
         load_config()
 
 
