@@ -296,6 +296,10 @@ SERVER_ENV = {
     "BATCHOPS_DATABASE_URL": ("database", "url"),
     "BATCHOPS_QUEUE_URL": ("queue", "url"),
     "BATCHOPS_QUEUE_NAME": ("queue", "name"),
+    "BATCHOPS_STORAGE_URL": ("storage", "url"),
+    "BATCHOPS_STORAGE_ENDPOINT_URL": ("storage", "endpoint_url"),
+    "BATCHOPS_STORAGE_REGION": ("storage", "region"),
+    "BATCHOPS_STORAGE_ACCESS_KEY_ID": ("storage", "access_key_id"),
 }
 
 
@@ -328,9 +332,11 @@ def _validate(cfg: Config) -> None:
     p = cfg.pipeline
     if p.score_min >= p.score_max:
         raise ConfigError(f"pipeline.score_min must be below pipeline.score_max in {cfg.source}")
-    for key, url in (("storage.url", cfg.storage.url), ("automation.ingest_s3_url", cfg.automation.ingest_s3_url)):
+    from_env = os.environ.get("BATCHOPS_STORAGE_URL", "").strip()
+    for key, url, source in (("storage.url", cfg.storage.url, "BATCHOPS_STORAGE_URL" if from_env else cfg.source),
+                             ("automation.ingest_s3_url", cfg.automation.ingest_s3_url, cfg.source)):
         if url and (not url.startswith("s3://") or len(url) <= len("s3://")):
-            raise ConfigError(f"{key} in {cfg.source} must look like s3://bucket/prefix, not {url!r}")
+            raise ConfigError(f"{key} in {source} must look like s3://bucket/prefix, not {url!r}")
     if p.ocr not in ("never", "auto", "always"):
         raise ConfigError(f"pipeline.ocr in {cfg.source} must be never, auto or always")
 

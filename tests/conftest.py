@@ -5,7 +5,8 @@ points BATCHOPS_HOME and the XDG dirs at a temp folder, and ``home`` gives each
 test its own. Add feature-specific fixtures in your own test files.
 
 ``--backend server`` (or BATCHOPS_TEST_BACKEND=server) runs the tests against real
-PostgreSQL and Redis, one fresh database and queue name per test (see serverlib.py);
+PostgreSQL, Redis and S3 (moto's server): one fresh database, queue name and bucket prefix
+per test (see serverlib.py, s3lib.py);
 ``@pytest.mark.sqlite_only`` tests skip there, ``@pytest.mark.servers`` tests skip
 without the servers.
 """
@@ -18,28 +19,35 @@ from pathlib import Path
 import pytest
 import serverlib
 from cli_runner import run_cli_in_process, run_cli_subprocess
-from s3lib import s3, s3_server  # noqa: F401  (fixtures: a real S3 API server, for any test folder)
+from s3lib import s3, s3_backend_bucket, s3_server, storage_env  # noqa: F401  (fixtures: a real S3 API server)
 
 REPO = Path(__file__).resolve().parents[1]
 ISOLATED_ENV = ("BATCHOPS_HOME", "BATCHOPS_CONFIG", "BATCHOPS_READ_ONLY", "BATCHOPS_DATABASE_URL",
-                "BATCHOPS_QUEUE_URL", "BATCHOPS_QUEUE_NAME")
+                "BATCHOPS_QUEUE_URL", "BATCHOPS_QUEUE_NAME", "BATCHOPS_STORAGE_URL", "BATCHOPS_STORAGE_ENDPOINT_URL",
+                "BATCHOPS_STORAGE_REGION", "BATCHOPS_STORAGE_ACCESS_KEY_ID", "BATCHOPS_S3_SECRET_KEY")
 
 
 def pytest_addoption(parser):
     parser.addoption("--backend", choices=("sqlite", "server"),
                      default=os.environ.get("BATCHOPS_TEST_BACKEND", "sqlite") or "sqlite",
                      help="sqlite (default) or server: PostgreSQL + Redis from BATCHOPS_TEST_DATABASE_URL "
-                          "and BATCHOPS_TEST_QUEUE_URL, a fresh database per test")
+                          "and BATCHOPS_TEST_QUEUE_URL and a moto S3 server, a fresh database, queue name "
+                          "and bucket prefix per test")
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "sqlite_only: about the SQLite files themselves; skipped on --backend server")
-    config.addinivalue_line("markers", "server_only: about PostgreSQL or Redis themselves; runs on --backend server")
+    config.addinivalue_line("markers", "server_only: about PostgreSQL, Redis or S3 themselves; runs on --backend server")
     config.addinivalue_line("markers", "servers: needs PostgreSQL and Redis (BATCHOPS_TEST_DATABASE_URL, "
                                        "BATCHOPS_TEST_QUEUE_URL); skipped without them")
     if config.getoption("backend") == "server" and not serverlib.available():
         raise pytest.UsageError("--backend server needs BATCHOPS_TEST_DATABASE_URL and BATCHOPS_TEST_QUEUE_URL "
                                 "(source .ci/servers.sh DIR starts both)")
+    if config.getoption("backend") == "server":
+        import importlib.util
+
+        if not (importlib.util.find_spec("boto3") and importlib.util.find_spec("moto")):
+            raise pytest.UsageError('--backend server needs boto3 and moto[server] (pip install ".[test]")')
 
 
 def pytest_collection_modifyitems(config, items):
@@ -55,7 +63,10 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(autouse=True)
 def _backend(request, monkeypatch):
-    """On --backend server: this test's own PostgreSQL database and Redis queue name."""
+    """On --backend server: this test's own PostgreSQL database, Redis queue name and S3 prefix.
+
+    A test that sets up its own bucket (the ``s3`` fixture) keeps its [storage] settings.
+    """
     if request.config.getoption("backend") != "server" or request.node.get_closest_marker("servers"):
         yield
         return
@@ -64,7 +75,11 @@ def _backend(request, monkeypatch):
     serverlib.driver("psycopg2"), serverlib.driver("redis")  # before a test can hide them
     url = serverlib.create_database()
     queue_name = f"bo_{uuid.uuid4().hex[:12]}"
-    for key, value in serverlib.env_for(url, queue_name).items():
+    env = serverlib.env_for(url, queue_name)
+    if "s3" not in request.fixturenames:
+        endpoint, bucket = request.getfixturevalue("s3_backend_bucket")
+        env.update(storage_env(endpoint, f"s3://{bucket}/{queue_name}"))
+    for key, value in env.items():
         monkeypatch.setenv(key, value)
     yield
     from batchops.queue import app as queue_app

@@ -3,7 +3,8 @@
 ``s3_server`` (session) starts it on a free port; ``s3`` gives a test a fresh bucket. Both skip
 when boto3 / ``moto[server]`` are not installed (``pip install -e ".[test]"``). ``storage_settings``
 is the ``[storage]`` table that points BatchOps at a bucket there. The fixtures are imported
-into conftest.py, so every test folder can use them.
+into conftest.py, so every test folder can use them. On ``--backend server`` every other test
+stores its files under its own prefix of ``s3_backend_bucket`` (``storage_env``, set by conftest).
 """
 
 from __future__ import annotations
@@ -56,17 +57,35 @@ def s3_server(tmp_path_factory):
     proc.wait(timeout=10)
 
 
+def client_for(endpoint: str):
+    import boto3
+
+    return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
 @pytest.fixture
 def s3(s3_server, monkeypatch):
     """A fresh bucket on the server; yields (endpoint, bucket, boto3 client)."""
-    import boto3
-
     monkeypatch.setenv(SECRET_ENV, "testing")
-    client = boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1",
-                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    client = client_for(s3_server)
     bucket = f"b-{uuid.uuid4().hex[:12]}"
     client.create_bucket(Bucket=bucket)
     return s3_server, bucket, client
+
+
+@pytest.fixture(scope="session")
+def s3_backend_bucket(s3_server):
+    """The one bucket of ``--backend server``: each test gets its own prefix in it (see ``storage_env``)."""
+    bucket = f"backend-{uuid.uuid4().hex[:12]}"
+    client_for(s3_server).create_bucket(Bucket=bucket)
+    return s3_server, bucket
+
+
+def storage_env(endpoint: str, url: str) -> dict[str, str]:
+    """The environment that points every BatchOps process of a test (CLI, worker) at ``url`` on the server."""
+    return {"BATCHOPS_STORAGE_URL": url, "BATCHOPS_STORAGE_ENDPOINT_URL": endpoint,
+            "BATCHOPS_STORAGE_ACCESS_KEY_ID": "testing", "BATCHOPS_S3_SECRET_KEY": "testing"}
 
 
 def keys(client, bucket: str, prefix: str = "") -> list[str]:

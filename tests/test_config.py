@@ -97,6 +97,42 @@ def test_read_only_from_env(home, monkeypatch):
     assert load_config().read_only is True
 
 
+STORAGE_ENV = ("BATCHOPS_STORAGE_URL", "BATCHOPS_STORAGE_ENDPOINT_URL", "BATCHOPS_STORAGE_REGION",
+               "BATCHOPS_STORAGE_ACCESS_KEY_ID")
+
+
+def test_storage_from_env_overrides_the_file(home, tmp_path, monkeypatch):
+    path = tmp_path / "batchops.toml"
+    path.write_text('[storage]\nurl = "s3://file-bucket/a"\nendpoint_url = "http://file:9000"\n'
+                    'region = "eu-west-1"\naccess_key_id = "from-file"\n', encoding="utf-8")
+    for var in STORAGE_ENV:
+        monkeypatch.delenv(var, raising=False)
+    assert load_config(path).storage.url == "s3://file-bucket/a"
+    monkeypatch.setenv("BATCHOPS_STORAGE_URL", " s3://env-bucket/district ")
+    monkeypatch.setenv("BATCHOPS_STORAGE_ENDPOINT_URL", "http://minio.lan:9000")
+    monkeypatch.setenv("BATCHOPS_STORAGE_REGION", "us-east-2")
+    monkeypatch.setenv("BATCHOPS_STORAGE_ACCESS_KEY_ID", "from-env")
+    storage = load_config(path).storage
+    assert (storage.url, storage.endpoint_url, storage.region, storage.access_key_id) == (
+        "s3://env-bucket/district", "http://minio.lan:9000", "us-east-2", "from-env")
+    assert storage.secret_key_env == "BATCHOPS_S3_SECRET_KEY"  # the secret itself never sits in the config
+
+
+def test_empty_storage_env_keeps_the_file_or_the_data_home(home, tmp_path, monkeypatch):
+    for var in STORAGE_ENV:
+        monkeypatch.setenv(var, "  ")
+    assert load_config().storage.url == ""
+    path = tmp_path / "batchops.toml"
+    path.write_text('[storage]\nurl = "s3://file-bucket/a"\n', encoding="utf-8")
+    assert load_config(path).storage.url == "s3://file-bucket/a"
+
+
+def test_bad_storage_url_from_env_is_a_config_error(home, monkeypatch):
+    monkeypatch.setenv("BATCHOPS_STORAGE_URL", "/srv/shared/batchops")
+    with pytest.raises(ConfigError, match="storage.url in BATCHOPS_STORAGE_URL must look like s3://bucket/prefix"):
+        load_config()
+
+
 def _load_text(tmp_path: Path, text: str):
     path = tmp_path / "bad.toml"
     path.write_text(text, encoding="utf-8")

@@ -265,3 +265,23 @@ def test_a_parked_message_has_one_sender_at_a_time(app_ctx, tmp_path):
     AppState.update(updated_at=utc_now() - outbox.CLAIM_TTL * 2).where(
         AppState.key.startswith("outbox:")).execute()
     assert outbox.claim(msg["file"])  # a stale claim (its sender died) is taken over
+
+
+@pytest.mark.server_only
+def test_the_server_suite_keeps_each_tests_files_under_its_own_prefix_in_s3(app_ctx, samples_dir):
+    """--backend server: a test's originals and reports land in the bucket (BATCHOPS_STORAGE_*), under its prefix."""
+    from s3lib import client_for
+
+    from batchops.services import processing
+    from batchops.store.models import Upload
+    from batchops.store.objects import objects
+
+    url = app_ctx.storage.url
+    assert url.startswith("s3://") and url.endswith("/" + os.environ["BATCHOPS_QUEUE_NAME"]) and objects().remote
+    bucket, prefix = url[len("s3://"):].split("/", 1)
+    done = processing.process_file(samples_dir / "gradebook_science.csv")
+    assert done["status"] == "published", done["error"]
+    upload = Upload.get_by_id(done["upload_id"])
+    stored = keys(client_for(app_ctx.storage.endpoint_url), bucket, prefix + "/")
+    for key in (upload.blob_path, upload.report_csv_path, upload.report_pdf_path):
+        assert f"{prefix}/{key}" in stored, key

@@ -140,9 +140,12 @@ def test_status_digest_file_and_email(wctx, smtp_server):
     JobRun.update(status="failed", error_code="E_FETCH_FAILED", error_message="timed out",
                   queued_at=yesterday.queued_at - timedelta(days=1)).where(JobRun.id == yesterday.id).execute()
     Incident.create(title="Notice board unreachable", signature="sig", severity="high")
+    from batchops.store.objects import objects
+
     out = _call("send_system_status_digest")
-    text = Path(out["file"]).read_text(encoding="utf-8")
-    assert out["file"].startswith(str(wctx.home / "digests"))
+    (key,) = [i.key for i in objects().list("digests")]  # in the data home or the bucket: the same key
+    assert key.startswith("digests/digest-") and out["file"] == objects().location(key)
+    text = objects().get_bytes(key).decode("utf-8")
     for section in ("HEALTH:", "YESTERDAY", f"run {yesterday.id} ", "E_FETCH_FAILED: timed out",
                     "OPEN INCIDENTS: 1", "NEXT SCHEDULED JOBS", "Notice board unreachable"):
         assert section in text
@@ -206,7 +209,12 @@ def test_web_scrape_snapshots_and_reports_changes(wctx, web, monkeypatch):
     result = first["results"][0]
     assert result["first_snapshot"] and result["notices"] == 2 and result["title"] == "Notice board"
     assert {n["url"] for n in result["new"]} == {f"{base}/exam.pdf", f"{base}/holiday.html"}
-    assert Path(result["snapshot"]).is_file() and str(wctx.home / "scrapes") in result["snapshot"]
+    from batchops.jobs.scrape import _snapshot_prefix
+    from batchops.store.objects import objects
+
+    latest = f"{_snapshot_prefix(f'{base}/notices')}/latest.json"
+    assert latest.startswith("scrapes/") and result["snapshot"] == objects().location(latest)
+    assert json.loads(objects().get_bytes(latest))["title"] == "Notice board"
     pages["/notices"] = (200, html, _html(("Exam timetable", "/exam.pdf"), ("Results declared", "/results")))
     second = _call("run_web_scrape", urls=[f"{base}/notices"])["results"][0]
     assert [n["title"] for n in second["new"]] == ["Results declared"]

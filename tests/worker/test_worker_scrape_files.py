@@ -85,6 +85,7 @@ def _csv_hits(site):
 
 def test_linked_result_files_are_published_once_and_a_changed_file_is_a_new_upload(wctx, site, samples_dir):
     from batchops.store.models import JobRun, Upload
+    from batchops.store.objects import objects
 
     science = (samples_dir / "gradebook_science.csv").read_bytes()
     lines = science.splitlines(keepends=True)
@@ -106,7 +107,7 @@ def test_linked_result_files_are_published_once_and_a_changed_file_is_a_new_uplo
     assert {u.department for u in uploads} == {"Science"} and {u.plan for u in uploads} == {"transform"}
     assert all(u.notes.startswith(f"downloaded from {site['base']}/files/") for u in uploads)
     assert {r.trigger for r in JobRun.select().where(JobRun.upload.is_null(False))} == {"ingest"}
-    saved = sorted(p.name.split("-", 1)[1] for p in (wctx.home / "scrapes").rglob("files/*"))
+    saved = sorted(i.key.rsplit("/", 1)[1].split("-", 1)[1] for i in objects().list("scrapes") if "/files/" in i.key)
     assert saved == ["Term_2_marks.csv", "term1.csv"]  # <sha12>-<sanitised name>, through the object store
 
     site["hits"].clear()
