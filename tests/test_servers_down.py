@@ -80,3 +80,20 @@ def test_queue_down_is_a_coded_error_and_unhealthy(run_cli, tmp_path):
     assert [u["status"] for u in uploads] == ["failed"]
     report = json.loads(run_cli("health", "--json", env=env).stdout)
     assert report["checks"]["queue"]["reachable"] is False and not report["healthy"]
+
+
+
+def test_read_only_on_a_store_never_set_up_is_no_store(run_cli, home, request):
+    """An empty SQLite file or an empty PostgreSQL database is "no store yet", not an outdated one."""
+    if request.config.getoption("backend") == "server":
+        import serverlib
+
+        empty = serverlib.create_database("empty")
+        try:
+            r = run_cli("--read-only", "uploads", "list", env={"BATCHOPS_DATABASE_URL": empty})
+        finally:
+            serverlib.drop_database(empty)
+    else:
+        (home / "batchops.db").touch()
+        r = run_cli("--read-only", "uploads", "list")
+    assert r.returncode == 2 and r.stderr.startswith("error E_NO_STORE:") and "batchops init" in r.stderr, r.stderr

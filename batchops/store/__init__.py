@@ -42,6 +42,7 @@ def open_store(cfg, *, seed: bool = True):
 def _open_read_only(cfg, home: Path):
     """Read-only creates, migrates and seeds nothing: the store must exist at the current schema."""
     from batchops.errors import InputError
+    from batchops.redact import redact_url
     from batchops.store import migrations
 
     if not cfg.database.url and not (home / "batchops.db").is_file():
@@ -50,6 +51,9 @@ def _open_read_only(cfg, home: Path):
     database = bind(make_database(cfg.database.url, home, read_only=True))
     with database.connection_context():
         version = migrations.current_version()
+    if version is None:  # a server database no `batchops init` has set up yet
+        raise InputError(f"no store in {redact_url(cfg.database.url)} (read-only mode creates nothing; "
+                         "run batchops init first)", code="E_NO_STORE")
     if version != migrations.LATEST:
         raise InputError(f"the store at {home} is at schema version {version}, not {migrations.LATEST}; "
                          "open it once without --read-only to upgrade it", code="E_STORE_OUTDATED")
