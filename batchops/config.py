@@ -225,8 +225,10 @@ def _check_ranges(cfg: "Config") -> None:
         if not math.isfinite(value):
             raise ConfigError(f"pipeline.{key} in {cfg.source} must be a finite number, not {value!r}")
     if cfg.worker.lost_after_seconds <= cfg.worker.heartbeat_seconds:
-        raise ConfigError(f"worker.lost_after_seconds in {cfg.source} must be longer than "
-                          f"worker.heartbeat_seconds ({cfg.worker.heartbeat_seconds:g})")
+        raise ConfigError(
+            f"worker.lost_after_seconds in {cfg.source} must be longer than "
+            f"worker.heartbeat_seconds ({cfg.worker.heartbeat_seconds:g})"
+        )
 
 
 def _type_name(tp: Any) -> str:
@@ -327,14 +329,17 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(f"worker.default_missed_policy in {cfg.source} must be skip, once or all")
     _check_ranges(cfg)
     if not cfg.queue.name or not all(c.isalnum() or c in "._-" for c in cfg.queue.name):
-        raise ConfigError(f"queue.name in {cfg.source} must be letters, digits, '.', '_' or '-', "
-                          f"not {cfg.queue.name!r}")
+        raise ConfigError(
+            f"queue.name in {cfg.source} must be letters, digits, '.', '_' or '-', not {cfg.queue.name!r}"
+        )
     p = cfg.pipeline
     if p.score_min >= p.score_max:
         raise ConfigError(f"pipeline.score_min must be below pipeline.score_max in {cfg.source}")
     from_env = os.environ.get("BATCHOPS_STORAGE_URL", "").strip()
-    for key, url, source in (("storage.url", cfg.storage.url, "BATCHOPS_STORAGE_URL" if from_env else cfg.source),
-                             ("automation.ingest_s3_url", cfg.automation.ingest_s3_url, cfg.source)):
+    for key, url, source in (
+        ("storage.url", cfg.storage.url, "BATCHOPS_STORAGE_URL" if from_env else cfg.source),
+        ("automation.ingest_s3_url", cfg.automation.ingest_s3_url, cfg.source),
+    ):
         if url and (not url.startswith("s3://") or len(url) <= len("s3://")):
             raise ConfigError(f"{key} in {source} must look like s3://bucket/prefix, not {url!r}")
     if p.ocr not in ("never", "auto", "always"):

@@ -19,8 +19,12 @@ from batchops.errors import ReadOnly
 _config: Config | None = None
 
 
-def load(config_path: str | os.PathLike | None = None, home: str | os.PathLike | None = None,
-         cfg: Config | None = None, read_only: bool | None = None) -> Config:
+def load(
+    config_path: str | os.PathLike | None = None,
+    home: str | os.PathLike | None = None,
+    cfg: Config | None = None,
+    read_only: bool | None = None,
+) -> Config:
     """Make ``cfg`` (or the config found from the path/home) the running one."""
     global _config
     cfg = cfg or load_config(config_path, home)

@@ -34,8 +34,9 @@ def validate_timezone(name: str) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise InputError(f"unknown time zone {name!r} (use an IANA name such as Asia/Kolkata)",
-                         code="E_TIMEZONE_INVALID") from None
+        raise InputError(
+            f"unknown time zone {name!r} (use an IANA name such as Asia/Kolkata)", code="E_TIMEZONE_INVALID"
+        ) from None
     return name
 
 
@@ -92,4 +93,3 @@ def preview(cron: str, tz: str, n: int = 5, after: datetime | None = None) -> li
                 note = f"shifted: {want[0]:02d}:{want[1]:02d} does not exist that day (daylight saving starts)"
         out.append(FirePreview(utc=utc, local=local, note=note))
     return out
-

@@ -149,7 +149,9 @@ def disk_full(exc: BaseException | None) -> DiskFull | None:
             return exc
         text = str(exc).lower()
         if "database or disk is full" in text or (isinstance(exc, OSError) and exc.errno in _FULL_ERRNOS):
-            return DiskFull(f"the disk is full ({exc.__class__.__name__}: {exc}); free space on the data home's "
-                            "disk, then retry - nothing was retried automatically")
+            return DiskFull(
+                f"the disk is full ({exc.__class__.__name__}: {exc}); free space on the data home's "
+                "disk, then retry - nothing was retried automatically"
+            )
         exc = exc.__cause__ or exc.__context__
     return None

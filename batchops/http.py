@@ -46,8 +46,10 @@ def check_userinfo(url: str) -> str:
     authority = re.split(r"[/?#]", rest.split("@", 1)[0], maxsplit=1)[0]  # as a parser would cut it
     port_only = ":" in authority and authority.rsplit(":", 1)[1].isdigit()  # host:8080/x?mail=a@b
     if "@" in rest and "@" not in parts.netloc and ":" in authority and not port_only:
-        raise InputError(f"the password in {url!r} must be percent-encoded (/ is %2F, ? is %3F, # is %23, "
-                         "@ is %40)", code="E_URL_INVALID")
+        raise InputError(
+            f"the password in {url!r} must be percent-encoded (/ is %2F, ? is %3F, # is %23, @ is %40)",
+            code="E_URL_INVALID",
+        )
     return url
 
 
@@ -99,8 +101,11 @@ def vetted_addresses(host: str, port: int, allow: HostAllowList) -> list[tuple]:
     for info in infos:
         address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
         if not allow.permits(host, address):
-            raise InputError(f"{host} resolves to {address}, a private, loopback or link-local address; "
-                             "add it to automation.scrape_allow_hosts to fetch it", code="E_URL_FORBIDDEN")
+            raise InputError(
+                f"{host} resolves to {address}, a private, loopback or link-local address; "
+                "add it to automation.scrape_allow_hosts to fetch it",
+                code="E_URL_FORBIDDEN",
+            )
     return infos
 
 
@@ -210,15 +215,22 @@ def check_target(url: str, allow: HostAllowList | None) -> str:
     return url
 
 
-def http_only_opener(deadline: Deadline | None = None,
-                     allow: HostAllowList | None = None) -> urllib.request.OpenerDirector:
+def http_only_opener(
+    deadline: Deadline | None = None, allow: HostAllowList | None = None
+) -> urllib.request.OpenerDirector:
     """No FileHandler, FTPHandler or DataHandler: nothing but http(s), even after a redirect."""
     opener = urllib.request.OpenerDirector()
-    handlers = [urllib.request.ProxyHandler(), urllib.request.UnknownHandler(), urllib.request.HTTPDefaultErrorHandler(),
-                _SafeRedirect(allow), urllib.request.HTTPErrorProcessor()]
+    handlers = [
+        urllib.request.ProxyHandler(),
+        urllib.request.UnknownHandler(),
+        urllib.request.HTTPDefaultErrorHandler(),
+        _SafeRedirect(allow),
+        urllib.request.HTTPErrorProcessor(),
+    ]
     if deadline is None:
         handlers += [urllib.request.HTTPHandler(), urllib.request.HTTPSHandler()]
     else:
+
         def guard(req):
             # Through a proxy the connection goes to the proxy: the target was vetted by name
             # (check_target, before the request and after every redirect) instead.
@@ -230,8 +242,9 @@ def http_only_opener(deadline: Deadline | None = None,
 
         class Secure(urllib.request.HTTPSHandler):
             def https_open(self, req):
-                return self.do_open(_connection_class(http.client.HTTPSConnection, deadline, guard(req)), req,
-                                    context=self._context)
+                return self.do_open(
+                    _connection_class(http.client.HTTPSConnection, deadline, guard(req)), req, context=self._context
+                )
 
         handlers += [Plain(), Secure()]
     for handler in handlers:

@@ -25,11 +25,15 @@ MASK = "***"
 # A ' may sit in a password, so it does not end the URL (the user-info ends at the last @).
 _URL = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.\-]{0,30}://)(?P<rest>[^\s\"<>`]+)")
 # key=value pairs: a bounded key that starts a word (linear on any text), judged by its last part
-_KEY_VALUE = re.compile(r"(?<![A-Za-z0-9_.%-])(?P<key>[A-Za-z0-9_.-]{1,64})(?P<sep>=|%3[Dd])"
-                        r"(?P<value>[^\s&;#'\"<>`,)]+)")
+_KEY_VALUE = re.compile(
+    r"(?<![A-Za-z0-9_.%-])(?P<key>[A-Za-z0-9_.-]{1,64})(?P<sep>=|%3[Dd])"
+    r"(?P<value>[^\s&;#'\"<>`,)]+)"
+)
 _SECRET_KEY = re.compile(
     r"(?:^|[_.-])(?:pass(?:word|wd|phrase)?|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key"
-    r"|auth|authorization|credentials?|sig|signature|session(?:id)?|key)$", re.IGNORECASE)
+    r"|auth|authorization|credentials?|sig|signature|session(?:id)?|key)$",
+    re.IGNORECASE,
+)
 
 
 def _mask_value(m: re.Match) -> str:

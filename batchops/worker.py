@@ -30,8 +30,12 @@ log = logging.getLogger("batchops.worker")
 
 DEFAULT_SHUTDOWN_TIMEOUT = 8.0
 CLOCK_SYNC_SECONDS = 60.0  # how often the heartbeat re-reads the database server's clock
-TASK_MODULES = ("batchops.services.tasks", "batchops.services.job_runs", "batchops.services.scheduler",
-                "batchops.services.processing")
+TASK_MODULES = (
+    "batchops.services.tasks",
+    "batchops.services.job_runs",
+    "batchops.services.scheduler",
+    "batchops.services.processing",
+)
 
 
 class Heartbeat(threading.Thread):
@@ -174,8 +178,12 @@ def make_consumer(huey, config, tick: int):
     return consumer_class(huey, **config.values)
 
 
-def run(workers: int | None = None, shutdown_timeout: float | None = None, periodic: bool = True,
-        verbose: bool | None = None) -> int:
+def run(
+    workers: int | None = None,
+    shutdown_timeout: float | None = None,
+    periodic: bool = True,
+    verbose: bool | None = None,
+) -> int:
     """Run the consumer until a signal stops it; returns the process exit code."""
     import importlib
 
@@ -199,10 +207,14 @@ def run(workers: int | None = None, shutdown_timeout: float | None = None, perio
     huey = tasks.huey()
     tick = app.tick_seconds()
     config = ConsumerConfig(
-        workers=workers, worker_type="thread", max_delay=float(cfg.queue.max_delay), periodic=periodic,
+        workers=workers,
+        worker_type="thread",
+        max_delay=float(cfg.queue.max_delay),
+        periodic=periodic,
         graceful_signal="TERM",
         shutdown_timeout=DEFAULT_SHUTDOWN_TIMEOUT if shutdown_timeout is None else float(shutdown_timeout),
-        verbose=verbose, check_worker_health=True,
+        verbose=verbose,
+        check_worker_health=True,
     )
     config.validate()
     _setup_logging(config)
@@ -217,8 +229,14 @@ def run(workers: int | None = None, shutdown_timeout: float | None = None, perio
     if recovered:
         log.warning("recovered %d run(s) left running by a worker that died: %s", len(recovered), recovered)
     heartbeat.start()
-    log.info("worker %s: %d thread(s), queue %s, tick every %ss, store %s", worker_id, workers,
-             app.describe(cfg), tick, cfg.data_dir)
+    log.info(
+        "worker %s: %d thread(s), queue %s, tick every %ss, store %s",
+        worker_id,
+        workers,
+        app.describe(cfg),
+        tick,
+        cfg.data_dir,
+    )
     try:
         consumer.run()
     finally:

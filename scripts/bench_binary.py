@@ -34,8 +34,15 @@ CPU: list[float] = []  # CPU seconds (user + sys) of each timed run, children in
 def timed(cmd: list[str], env: dict, cwd: str) -> float:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                   stdin=subprocess.DEVNULL, check=True)
+    subprocess.run(
+        cmd,
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+        check=True,
+    )
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     CPU.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
@@ -60,8 +67,13 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="batchops-bench-") as tmp:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("BATCHOPS_", "PYTHONPATH"))}
-        env.update(HOME=tmp, XDG_CONFIG_HOME=f"{tmp}/xdg-config", XDG_DATA_HOME=f"{tmp}/xdg-data",
-                   BATCHOPS_CACHE_DIR=f"{tmp}/cache", BATCHOPS_HOME=f"{tmp}/home")
+        env.update(
+            HOME=tmp,
+            XDG_CONFIG_HOME=f"{tmp}/xdg-config",
+            XDG_DATA_HOME=f"{tmp}/xdg-data",
+            BATCHOPS_CACHE_DIR=f"{tmp}/cache",
+            BATCHOPS_HOME=f"{tmp}/home",
+        )
         env.pop("XDG_CACHE_HOME", None)
 
         first, first_cpu = [], []
@@ -96,11 +108,15 @@ def main() -> int:
         good = value <= goal
         missed += not good
         unit = "s" if p is None else "x"
-        print(f"{name:12} {what:40} {b:8.2f}s {'' if p is None else f'{p:8.2f}s':>9} "
-              f"{'' if p is None else f'{value:6.2f}x':>7}  <= {goal}{unit}: {'ok' if good else 'OVER'}")
-    print(f"first start used {med(first_cpu):.2f} s of CPU (gunzip + tar + start, children included); "
-          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores during this run; "
-          f"{Path(binary).stat().st_size / 1e6:.1f} MB file")
+        print(
+            f"{name:12} {what:40} {b:8.2f}s {'' if p is None else f'{p:8.2f}s':>9} "
+            f"{'' if p is None else f'{value:6.2f}x':>7}  <= {goal}{unit}: {'ok' if good else 'OVER'}"
+        )
+    print(
+        f"first start used {med(first_cpu):.2f} s of CPU (gunzip + tar + start, children included); "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores during this run; "
+        f"{Path(binary).stat().st_size / 1e6:.1f} MB file"
+    )
     return 1 if missed else 0
 
 

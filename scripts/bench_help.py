@@ -52,7 +52,7 @@ def main() -> int:
     typer_med = statistics.median(typer_times)
     ratio = help_med / typer_med
     print(f"batchops --help   median {help_med * 1000:7.1f} ms  (n={args.n})")
-    print(f'import typer      median {typer_med * 1000:7.1f} ms  (n={args.n})')
+    print(f"import typer      median {typer_med * 1000:7.1f} ms  (n={args.n})")
     print(f"ratio             {ratio:.2f}  (goal <= {GOAL:.1f}: {'ok' if ratio <= GOAL else 'OVER'})")
     return 0 if ratio <= GOAL else 1
 

@@ -76,14 +76,20 @@ def main() -> None:
                     times["load"].append(time.perf_counter() - t + times["read"][-1])
                 best = {k: min(v) for k, v in times.items() if v}
                 rows.append((f"{pdf.name} p{n}", best))
-    print(f"{'page':32} {'bare s':>8} {'read s':>8} {'read+table s':>13} {'ratio':>6}"
-          + (f" {'bare OMP s':>11}" if args.threads_default else ""))
+    print(
+        f"{'page':32} {'bare s':>8} {'read s':>8} {'read+table s':>13} {'ratio':>6}"
+        + (f" {'bare OMP s':>11}" if args.threads_default else "")
+    )
     for label, best in rows:
-        print(f"{label:32} {best['bare']:8.2f} {best['read']:8.2f} {best['load']:13.2f} "
-              f"{best['load'] / best['bare']:6.2f}" + (f" {best['bare_omp']:11.2f}" if args.threads_default else ""))
+        print(
+            f"{label:32} {best['bare']:8.2f} {best['read']:8.2f} {best['load']:13.2f} "
+            f"{best['load'] / best['bare']:6.2f}" + (f" {best['bare_omp']:11.2f}" if args.threads_default else "")
+        )
     ratio = statistics.mean(b["load"] for _, b in rows) / statistics.mean(b["bare"] for _, b in rows)
-    print(f"mean seconds/page: bare {statistics.mean(b['bare'] for _, b in rows):.2f}, "
-          f"batchops {statistics.mean(b['load'] for _, b in rows):.2f}; ratio {ratio:.2f} (goal <= 1.2)")
+    print(
+        f"mean seconds/page: bare {statistics.mean(b['bare'] for _, b in rows):.2f}, "
+        f"batchops {statistics.mean(b['load'] for _, b in rows):.2f}; ratio {ratio:.2f} (goal <= 1.2)"
+    )
 
 
 if __name__ == "__main__":

@@ -147,13 +147,19 @@ def make_csv(path: Path, rows: int, seed: int = 7) -> None:
     last = np.array(["Sharma", "Iyer", "Nair", "Khan", "D'Souza", "Reddy", "Menon", "Rao", "Gupta", "Joshi"])
     ids = pd.Series(np.arange(1, rows + 1)).map("STU-{:07d}".format)
     names = pd.Series(first[rng.integers(0, 10, rows)]) + " " + pd.Series(last[rng.integers(0, 10, rows)])
-    cols = {"Student ID": ids, "Student Name": names,
-            "Department": np.array(["Science", "Commerce", "Arts"])[rng.integers(0, 3, rows)]}
+    cols = {
+        "Student ID": ids,
+        "Student Name": names,
+        "Department": np.array(["Science", "Commerce", "Arts"])[rng.integers(0, 3, rows)],
+    }
     for subj in ("Physics", "Chemistry", "Mathematics", "Biology"):
         cols[subj] = rng.integers(20, 101, rows)
     cols["Attendance %"] = np.round(rng.uniform(50, 100, rows), 1)
-    pacsv.write_csv(pa.table({k: pa.array(v) for k, v in cols.items()}), path,
-                    write_options=pacsv.WriteOptions(quoting_style="none"))
+    pacsv.write_csv(
+        pa.table({k: pa.array(v) for k, v in cols.items()}),
+        path,
+        write_options=pacsv.WriteOptions(quoting_style="none"),
+    )
 
 
 def make_csvs(folder: Path, count: int) -> None:
@@ -177,12 +183,23 @@ def make_xlsx(path: Path, rows: int) -> None:
 
     wb = openpyxl.Workbook(write_only=True)
     ws = wb.create_sheet("Marks")
-    ws.append(["Student ID", "Student Name", "Department", "Physics", "Chemistry", "Mathematics", "Biology",
-               "Attendance %"])
+    ws.append(
+        ["Student ID", "Student Name", "Department", "Physics", "Chemistry", "Mathematics", "Biology", "Attendance %"]
+    )
     deps = ("Science", "Commerce", "Arts")
     for i in range(rows):
-        ws.append([f"STU-{i + 1:07d}", f"Student {i % 997}", deps[i % 3], 20 + i % 81, 20 + (i * 7) % 81,
-                   20 + (i * 13) % 81, 20 + (i * 17) % 81, round(50 + (i * 37) % 500 / 10, 1)])
+        ws.append(
+            [
+                f"STU-{i + 1:07d}",
+                f"Student {i % 997}",
+                deps[i % 3],
+                20 + i % 81,
+                20 + (i * 7) % 81,
+                20 + (i * 13) % 81,
+                20 + (i * 17) % 81,
+                round(50 + (i * 37) % 500 / 10, 1),
+            ]
+        )
     wb.save(path)
 
 
@@ -192,8 +209,10 @@ def measure(cmd: list[str], env: dict) -> tuple[float, float, str]:
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=REPO)
     out_chunks: list[bytes] = []
     err_chunks: list[bytes] = []
-    readers = [threading.Thread(target=lambda: out_chunks.append(proc.stdout.read())),
-               threading.Thread(target=lambda: err_chunks.append(proc.stderr.read()))]
+    readers = [
+        threading.Thread(target=lambda: out_chunks.append(proc.stdout.read())),
+        threading.Thread(target=lambda: err_chunks.append(proc.stderr.read())),
+    ]
     for t in readers:
         t.start()
     _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage (ru_maxrss in KiB on Linux)
@@ -239,8 +258,14 @@ class Runs:
 
 def _start_worker(home: Path, workers: int, env: dict, log: Path) -> subprocess.Popen:
     with open(log, "wb") as fh:
-        proc = subprocess.Popen([PY, "-m", "batchops", "--home", str(home), "worker", "--workers", str(workers)],
-                                env=env, cwd=REPO, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [PY, "-m", "batchops", "--home", str(home), "worker", "--workers", str(workers)],
+            env=env,
+            cwd=REPO,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
     deadline = time.monotonic() + 120
     while "Huey consumer started" not in log.read_text(errors="replace"):
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -253,20 +278,25 @@ def _start_worker(home: Path, workers: int, env: dict, log: Path) -> subprocess.
 
 def measure_queue(tmp: Path, files: Path, rounds: int, env: dict) -> dict[str, list[float]]:
     """Seconds for all ``files``: in-process, and queued to a worker with 1 and 2 threads (interleaved)."""
-    env = {k: v for k, v in env.items()
-           if k not in ("BATCHOPS_QUEUE_IMMEDIATE", "BATCHOPS_CONFIG", "BATCHOPS_TICK_SECONDS", "BATCHOPS_READ_ONLY")}
+    env = {
+        k: v
+        for k, v in env.items()
+        if k not in ("BATCHOPS_QUEUE_IMMEDIATE", "BATCHOPS_CONFIG", "BATCHOPS_TICK_SECONDS", "BATCHOPS_READ_ONLY")
+    }
     times: dict[str, list[float]] = {"inline": [], "workers1": [], "workers2": []}
     for r in range(rounds):
         for key in times:
             home = tmp / f"qhome_{key}_{r}"
-            subprocess.run([PY, "-m", "batchops", "--home", str(home), "init"], check=True, capture_output=True,
-                           env=env, cwd=REPO)
+            subprocess.run(
+                [PY, "-m", "batchops", "--home", str(home), "init"], check=True, capture_output=True, env=env, cwd=REPO
+            )
             worker = None
             if key != "inline":
                 worker = _start_worker(home, int(key[-1]), env, tmp / f"worker_{key}_{r}.log")
             try:
-                _, _, out = measure([PY, "-c", QUEUE_DRIVER, str(home), str(files),
-                                     "inline" if worker is None else "queue"], env)
+                _, _, out = measure(
+                    [PY, "-c", QUEUE_DRIVER, str(home), str(files), "inline" if worker is None else "queue"], env
+                )
             finally:
                 if worker is not None:
                     worker.send_signal(signal.SIGINT)  # graceful: it finishes nothing, all runs are done
@@ -307,8 +337,9 @@ def main() -> int:
     args = ap.parse_args()
     if args.make:  # inputs are made in a child: a parent grown by pandas would lend its RSS to every
         kind, path, n = args.make  # child it starts (Linux carries the parent's peak over fork+exec)
-        {"csv": make_csv, "csvs": make_csvs, "xlsx": make_xlsx,
-         "pdf": lambda p, n: make_pdf(p, n, per_page=33)}[kind](Path(path), int(n))
+        {"csv": make_csv, "csvs": make_csvs, "xlsx": make_xlsx, "pdf": lambda p, n: make_pdf(p, n, per_page=33)}[kind](
+            Path(path), int(n)
+        )
         return 0
     rows = args.rows or (200_000 if args.quick else 1_000_000)
     xrows = args.xlsx_rows or (20_000 if args.quick else 100_000)
@@ -324,17 +355,18 @@ def main() -> int:
     subprocess.run([PY, "-m", "compileall", "-q", str(REPO / "batchops")], check=True, capture_output=True, env=env)
     bench = Runs(env)
     home = tmp / "home"
-    subprocess.run([PY, "-m", "batchops", "--home", str(home), "init"], check=True, capture_output=True,
-                   env=env, cwd=REPO)
+    subprocess.run(
+        [PY, "-m", "batchops", "--home", str(home), "init"], check=True, capture_output=True, env=env, cwd=REPO
+    )
 
     def cli(src: Path, *extra: str) -> list[str]:
-        return [PY, "-m", "batchops", "--home", str(home), "process", str(src), "--plan", "transform", "--json",
-                *extra]
+        return [PY, "-m", "batchops", "--home", str(home), "process", str(src), "--plan", "transform", "--json", *extra]
 
     try:
         t0 = time.perf_counter()
         sizes = {"half": rows // 2, "full": rows, "double": rows * 2}
         csvs = {}
+
         def make(kind: str, path: Path, n: int) -> None:
             subprocess.run([PY, __file__, "--make", kind, str(path), str(n)], check=True, env=env, cwd=REPO)
 
@@ -352,8 +384,11 @@ def main() -> int:
             make("csv", tmp / "small.csv", 40)
         if "queue" in only:
             make("csvs", tmp / "many", args.queue_files)
-        print(f"inputs made in {time.perf_counter() - t0:.1f} s; python {sys.version.split()[0]}, "
-              f"{os.cpu_count()} CPU(s), {rounds} interleaved round(s), median kept", file=sys.stderr)
+        print(
+            f"inputs made in {time.perf_counter() - t0:.1f} s; python {sys.version.split()[0]}, "
+            f"{os.cpu_count()} CPU(s), {rounds} interleaved round(s), median kept",
+            file=sys.stderr,
+        )
 
         if "csv" in only:
             bench.add("csv_bare", [PY, "-c", BARE_SUMMARY, str(csvs["full"]), str(tmp / "bare_summary.csv")])
@@ -385,8 +420,12 @@ def main() -> int:
             line(f"{label}: bare", f"{b(bare):6.2f} s [{t(bare):.2f}]")
             line(f"{label}: batchops", f"{b(ours):6.2f} s [{t(ours):.2f}]", b(ours) / b(bare), goal)
             if mem_goal:
-                line(f"{label}: peak memory bare / batchops",
-                     f"{bench.mem(bare):.0f} / {bench.mem(ours):.0f} MiB", bench.mem(ours) / bench.mem(bare), mem_goal)
+                line(
+                    f"{label}: peak memory bare / batchops",
+                    f"{bench.mem(bare):.0f} / {bench.mem(ours):.0f} MiB",
+                    bench.mem(ours) / bench.mem(bare),
+                    mem_goal,
+                )
 
         if "csv" in only:
             pair(f"{rows:,}-row CSV, transform plan (vs read_csv+describe+to_csv)", "csv", mem_goal=1.5)
@@ -402,8 +441,10 @@ def main() -> int:
             per_row = {k: b(v) / sizes[k] * 1e6 for k, v in keys.items()}
             mem_row = {k: bench.mem(v) / sizes[k] * 1e6 for k, v in keys.items()}
             for k in keys:
-                line(f"scale {sizes[k]:,} rows: time / peak memory per row",
-                     f"{per_row[k]:.2f} us {mem_row[k] / 1024:.2f} KiB")
+                line(
+                    f"scale {sizes[k]:,} rows: time / peak memory per row",
+                    f"{per_row[k]:.2f} us {mem_row[k] / 1024:.2f} KiB",
+                )
             line("scale: time per row, max/min", "", max(per_row.values()) / min(per_row.values()), 1.15)
             line("scale: peak memory per row, max/min", "", max(mem_row.values()) / min(mem_row.values()), 1.15)
             # the fixed costs (start-up, ~300 MiB of libraries) hide linearity in the totals: the
@@ -412,10 +453,15 @@ def main() -> int:
             t_hi = (b("scale_double") - b("csv_ours")) / (sizes["double"] - sizes["full"]) * 1e6
             m_lo = (bench.mem("csv_ours") - bench.mem("scale_half")) / (sizes["full"] - sizes["half"]) * 1e6
             m_hi = (bench.mem("scale_double") - bench.mem("csv_ours")) / (sizes["double"] - sizes["full"]) * 1e6
-            line("scale: marginal time per row, N/2->N | N->2N", f"{t_lo:.2f} | {t_hi:.2f} us",
-                 spread(t_lo, t_hi), 1.15)
-            line("scale: marginal memory per row, N/2->N | N->2N", f"{m_lo / 1024:.2f} | {m_hi / 1024:.2f} KiB",
-                 spread(m_lo, m_hi), 1.15)
+            line(
+                "scale: marginal time per row, N/2->N | N->2N", f"{t_lo:.2f} | {t_hi:.2f} us", spread(t_lo, t_hi), 1.15
+            )
+            line(
+                "scale: marginal memory per row, N/2->N | N->2N",
+                f"{m_lo / 1024:.2f} | {m_hi / 1024:.2f} KiB",
+                spread(m_lo, m_hi),
+                1.15,
+            )
         if "sql" in only:
             _, _, out = measure([PY, "-c", SQL_COUNT, str(tmp / "sqlhome"), str(tmp / "small.csv")], env)
             counts = json.loads(out.strip().splitlines()[-1])
@@ -423,13 +469,17 @@ def main() -> int:
                 c = counts[run]
                 line(f"SQL statements, {run} process: process_file before the run", str(c["submit"]))
                 n = c["execute"]
-                print(f"  {f'SQL statements, {run} process: the pipeline run (execute)':<58} {n:>22}  "
-                      f"(goal <= 20){'  MET' if n <= 20 else '  NOT MET'}")
+                print(
+                    f"  {f'SQL statements, {run} process: the pipeline run (execute)':<58} {n:>22}  "
+                    f"(goal <= 20){'  MET' if n <= 20 else '  NOT MET'}"
+                )
         if "queue" in only:
             n = args.queue_files
             inline = statistics.median(queue_times["inline"])
-            line(f"{n} small CSVs in-process (process_file, one after another)",
-                 f"{inline:6.2f} s {n / inline:5.1f} runs/s")
+            line(
+                f"{n} small CSVs in-process (process_file, one after another)",
+                f"{inline:6.2f} s {n / inline:5.1f} runs/s",
+            )
             for key, label in (("workers1", "1 worker thread"), ("workers2", "2 worker threads")):
                 t_q = statistics.median(queue_times[key])
                 line(f"{n} small CSVs queued, {label}", f"{t_q:6.2f} s {n / t_q:5.1f} runs/s", t_q / inline, 1.2)

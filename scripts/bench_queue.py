@@ -33,7 +33,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 
-BARE_MODULE = textwrap.dedent('''
+BARE_MODULE = textwrap.dedent("""
     import os
     from huey import SqliteHuey
 
@@ -43,9 +43,9 @@ BARE_MODULE = textwrap.dedent('''
     @huey.task(name="ping")
     def ping():
         return 1
-''')
+""")
 
-BARE_CONSUMER = textwrap.dedent('''
+BARE_CONSUMER = textwrap.dedent("""
     import logging, sys
     from huey.consumer_options import ConsumerConfig
     from bench_bare import huey
@@ -56,7 +56,7 @@ BARE_CONSUMER = textwrap.dedent('''
     if not logger.handlers:
         config.setup_logger(logger)
     huey.create_consumer(**config.values).run()
-''')
+""")
 
 
 def _wait_ready(proc: subprocess.Popen, log: Path, timeout: float = 60) -> None:
@@ -102,8 +102,13 @@ def run_batchops(tmp: Path, tasks: int, workers: int) -> float:
     subprocess.run([sys.executable, "-m", "batchops", "init"], env=env, check=True, capture_output=True)
     log = tmp / "batchops-worker.log"
     with open(log, "wb") as fh:
-        proc = subprocess.Popen([sys.executable, "-m", "batchops", "worker", "--workers", str(workers)],
-                                env=env, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "batchops", "worker", "--workers", str(workers)],
+            env=env,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
     try:
         _wait_ready(proc, log)
         os.environ["BATCHOPS_HOME"] = str(home)
@@ -130,8 +135,14 @@ def run_bare(tmp: Path, tasks: int, workers: int) -> float:
     env = dict(os.environ, BENCH_QUEUE_DB=str(db), PYTHONPATH=str(folder))
     log = tmp / "bare-consumer.log"
     with open(log, "wb") as fh:
-        proc = subprocess.Popen([sys.executable, "-c", BARE_CONSUMER, str(workers)], env=env, cwd=folder,
-                                stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", BARE_CONSUMER, str(workers)],
+            env=env,
+            cwd=folder,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
     try:
         _wait_ready(proc, log)
         os.environ["BENCH_QUEUE_DB"] = str(db)
@@ -167,15 +178,25 @@ def main(argv=None) -> int:
                 seconds = fn(Path(tmp), args.tasks, args.workers)
             rates[name].append(args.tasks / seconds)
             if not args.json:
-                print(f"round {round_no + 1}: {name:9s} {args.tasks} tasks in {seconds:6.2f} s "
-                      f"= {args.tasks / seconds:7.0f} tasks/s", flush=True)
+                print(
+                    f"round {round_no + 1}: {name:9s} {args.tasks} tasks in {seconds:6.2f} s "
+                    f"= {args.tasks / seconds:7.0f} tasks/s",
+                    flush=True,
+                )
     ours = statistics.median(rates["batchops"])
     bare = statistics.median(rates["bare huey"])
     ratio = ours / bare
-    result = {"tasks": args.tasks, "workers": args.workers, "rounds": args.rounds,
-              "batchops_tasks_per_s": round(ours, 1), "bare_huey_tasks_per_s": round(bare, 1),
-              "ratio": round(ratio, 3), "goal": 0.8, "ok": ratio >= 0.8,
-              "all_rates": {k: [round(v, 1) for v in vs] for k, vs in rates.items()}}
+    result = {
+        "tasks": args.tasks,
+        "workers": args.workers,
+        "rounds": args.rounds,
+        "batchops_tasks_per_s": round(ours, 1),
+        "bare_huey_tasks_per_s": round(bare, 1),
+        "ratio": round(ratio, 3),
+        "goal": 0.8,
+        "ok": ratio >= 0.8,
+        "all_rates": {k: [round(v, 1) for v in vs] for k, vs in rates.items()},
+    }
     if args.json:
         print(json.dumps(result, indent=2))
     else:

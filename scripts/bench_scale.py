@@ -38,8 +38,10 @@ GOAL_STATEMENTS = 20
 
 def gradebook(rows: int, seed: int) -> str:
     lines = ["student_id,name,math,science,english"]
-    lines += [f"S{seed:04d}{i:05d},Student {i},{(i + seed) % 101},{(i * 7 + seed) % 101},{(i * 13) % 101}"
-              for i in range(rows)]
+    lines += [
+        f"S{seed:04d}{i:05d},Student {i},{(i + seed) % 101},{(i * 7 + seed) % 101},{(i * 13) % 101}"
+        for i in range(rows)
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -72,8 +74,14 @@ class Backend:
 
     def env(self, home: Path) -> dict:
         env = dict(os.environ, BATCHOPS_HOME=str(home), PYTHONPATH=str(REPO), NO_COLOR="1")
-        for key in ("BATCHOPS_CONFIG", "BATCHOPS_QUEUE_IMMEDIATE", "BATCHOPS_DATABASE_URL", "BATCHOPS_QUEUE_URL",
-                    "BATCHOPS_QUEUE_NAME", "BATCHOPS_TICK_SECONDS"):
+        for key in (
+            "BATCHOPS_CONFIG",
+            "BATCHOPS_QUEUE_IMMEDIATE",
+            "BATCHOPS_DATABASE_URL",
+            "BATCHOPS_QUEUE_URL",
+            "BATCHOPS_QUEUE_NAME",
+            "BATCHOPS_TICK_SECONDS",
+        ):
             env.pop(key, None)
         if self.db_name:
             env["BATCHOPS_DATABASE_URL"] = urlunsplit(urlsplit(self.admin_url)._replace(path=f"/{self.db_name}"))
@@ -83,8 +91,14 @@ class Backend:
 
 
 def cli(env: dict, *args: str) -> str:
-    proc = subprocess.run([sys.executable, "-m", "batchops", *args], env=env, capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, timeout=900)
+    proc = subprocess.run(
+        [sys.executable, "-m", "batchops", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=900,
+    )
     if proc.returncode != 0:
         raise SystemExit(f"batchops {' '.join(args[:3])} failed ({proc.returncode}): {proc.stderr[-2000:]}")
     return proc.stdout
@@ -126,9 +140,16 @@ def drain(backend: Backend, workers: int, n: int, rows: int, root: Path) -> floa
         path.write_text(gradebook(rows, seed=workers * 1000 + i), encoding="utf-8")
         paths.append(str(path))
     cli(env, "process", "--queue", "--json", "--", *paths)
-    procs = [subprocess.Popen([sys.executable, "-m", "batchops", "worker", "--workers", "1"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
-             for _ in range(workers)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "batchops", "worker", "--workers", "1"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+        )
+        for _ in range(workers)
+    ]
     try:
         deadline = time.monotonic() + 900
         while time.monotonic() < deadline:
@@ -206,10 +227,16 @@ def main() -> int:
     parser.add_argument("-n", type=int, default=40, help="uploads per configuration (default 40)")
     parser.add_argument("--rows", type=int, default=300, help="rows per gradebook (default 300)")
     parser.add_argument("--workers", default="1,2,4", help="worker process counts (default 1,2,4)")
-    parser.add_argument("--database-url", default=os.environ.get("BATCHOPS_TEST_DATABASE_URL", ""),
-                        help="PostgreSQL admin URL (default BATCHOPS_TEST_DATABASE_URL)")
-    parser.add_argument("--queue-url", default=os.environ.get("BATCHOPS_TEST_QUEUE_URL", ""),
-                        help="Redis URL (default BATCHOPS_TEST_QUEUE_URL)")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("BATCHOPS_TEST_DATABASE_URL", ""),
+        help="PostgreSQL admin URL (default BATCHOPS_TEST_DATABASE_URL)",
+    )
+    parser.add_argument(
+        "--queue-url",
+        default=os.environ.get("BATCHOPS_TEST_QUEUE_URL", ""),
+        help="Redis URL (default BATCHOPS_TEST_QUEUE_URL)",
+    )
     args = parser.parse_args()
     counts = [int(w) for w in args.workers.split(",")]
     backends = [Backend("sqlite")]
@@ -233,9 +260,11 @@ def main() -> int:
                 statements[backend.name] = count_statements(backend, args.rows, root)
     print("\nSQL per pipeline run (one upload, in-process; goal <= %d statements):" % GOAL_STATEMENTS)
     for name, c in statements.items():
-        print(f"  {name:<16} submit {c['submit']['statements']:>3} statements in {c['submit']['transactions']} "
-              f"transactions; run {c['run']['statements']:>3} statements in {c['run']['transactions']} transactions; "
-              f"total {c['total']['statements']}")
+        print(
+            f"  {name:<16} submit {c['submit']['statements']:>3} statements in {c['submit']['transactions']} "
+            f"transactions; run {c['run']['statements']:>3} statements in {c['run']['transactions']} transactions; "
+            f"total {c['total']['statements']}"
+        )
     return 0
 
 

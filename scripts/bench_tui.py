@@ -36,24 +36,36 @@ def seed(n: int) -> float:
     with db.atomic():
         upload_ids = []
         for i in range(5):
-            upload_ids.append(Upload.insert(original_name=f"bench_{i}.csv", sha256=f"{i:064d}", size=100, kind="csv",
-                                            blob_path=f"files/00/{i:064d}.csv", status="published").execute())
+            upload_ids.append(
+                Upload.insert(
+                    original_name=f"bench_{i}.csv",
+                    sha256=f"{i:064d}",
+                    size=100,
+                    kind="csv",
+                    blob_path=f"files/00/{i:064d}.csv",
+                    status="published",
+                ).execute()
+            )
         rows = []
         for i in range(n):
             pipeline = i % 10 == 0
             failed = i % 13 == 0
-            rows.append({
-                "kind": "pipeline" if pipeline else "job",
-                "upload": upload_ids[i % 5] if pipeline else None,
-                "job_name": None if pipeline else f"bench-job-{i % 6}",
-                "trigger": "schedule" if not pipeline else "cli",
-                "status": "failed" if failed else "succeeded",
-                "attempt": 1,
-                "error_code": "E_BENCH" if failed else None,
-                "queued_at": now - timedelta(seconds=(n - i) * 30),
-                "duration_s": 0.25 + (i % 7) / 10,
-                "steps": [], "findings": [], "log": "",
-            })
+            rows.append(
+                {
+                    "kind": "pipeline" if pipeline else "job",
+                    "upload": upload_ids[i % 5] if pipeline else None,
+                    "job_name": None if pipeline else f"bench-job-{i % 6}",
+                    "trigger": "schedule" if not pipeline else "cli",
+                    "status": "failed" if failed else "succeeded",
+                    "attempt": 1,
+                    "error_code": "E_BENCH" if failed else None,
+                    "queued_at": now - timedelta(seconds=(n - i) * 30),
+                    "duration_s": 0.25 + (i % 7) / 10,
+                    "steps": [],
+                    "findings": [],
+                    "log": "",
+                }
+            )
             if len(rows) == 1000:
                 JobRun.insert_many(rows).execute()
                 rows = []
@@ -113,8 +125,13 @@ def measure(home: Path, runs: int, repeat: int, status: str | None = None) -> di
         totals.append(total)
         datas.append(data)
     db.close()
-    return {"runs": runs, "seed_s": seeded, "first_paint_s": statistics.median(totals),
-            "data_s": statistics.median(datas), "rows_shown": rows}
+    return {
+        "runs": runs,
+        "seed_s": seeded,
+        "first_paint_s": statistics.median(totals),
+        "data_s": statistics.median(datas),
+        "rows_shown": rows,
+    }
 
 
 def main() -> None:
@@ -128,16 +145,23 @@ def main() -> None:
             res = measure(Path(tmp) / label.replace(" ", "_").replace(",", ""), n, args.repeat)
             results.append((label, res))
             seed_note = f" (seeded in {res['seed_s']:.1f} s)" if res["seed_s"] else ""
-            print(f"{label:>14}: first paint {res['first_paint_s'] * 1000:7.0f} ms, data {res['data_s'] * 1000:6.0f} ms, "
-                  f"{res['rows_shown']} rows shown{seed_note}", flush=True)
+            print(
+                f"{label:>14}: first paint {res['first_paint_s'] * 1000:7.0f} ms, data {res['data_s'] * 1000:6.0f} ms, "
+                f"{res['rows_shown']} rows shown{seed_note}",
+                flush=True,
+            )
         big = measure(Path(tmp) / f"{args.runs:,}_runs".replace(",", ""), args.runs, args.repeat, status="failed")
-        print(f"{'status=failed':>14}: first page {big['first_paint_s'] * 1000:7.0f} ms after choosing the filter, "
-              f"{big['rows_shown']} rows shown")
+        print(
+            f"{'status=failed':>14}: first page {big['first_paint_s'] * 1000:7.0f} ms after choosing the filter, "
+            f"{big['rows_shown']} rows shown"
+        )
         by = dict(results)
         large = by[f"{args.runs:,} runs"]
         for base in ("empty", "100 runs", "1,000 runs"):
-            print(f"ratio {args.runs:,} runs / {base}: first paint "
-                  f"{large['first_paint_s'] / by[base]['first_paint_s']:.2f}x")
+            print(
+                f"ratio {args.runs:,} runs / {base}: first paint "
+                f"{large['first_paint_s'] / by[base]['first_paint_s']:.2f}x"
+            )
         print("(an empty store paints no rows; from 200 runs on every store paints one 200-row page)")
 
 

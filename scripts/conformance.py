@@ -56,8 +56,12 @@ CAMELOT = {
     "health.pdf": ["data_stream", "data_hybrid"],
     "clockwise_table_2.pdf": ["data_stream_table_rotated", "data_hybrid_table_rotated"],
     "anticlockwise_table_2.pdf": ["data_stream_table_rotated", "data_hybrid_table_rotated"],
-    "tabula/12s0324.pdf": ["data_stream_two_tables_1", "data_stream_two_tables_2",
-                           "data_network_two_tables_1", "data_network_two_tables_2"],
+    "tabula/12s0324.pdf": [
+        "data_stream_two_tables_1",
+        "data_stream_two_tables_2",
+        "data_network_two_tables_1",
+        "data_network_two_tables_2",
+    ],
     "tabula/us-007.pdf": ["data_stream_table_areas"],
     "mexican_towns.pdf": ["data_stream_columns"],
     "tabula/m27.pdf": ["data_stream_split_text", "data_network_split_text"],
@@ -72,8 +76,11 @@ CAMELOT = {
     "table_region.pdf": ["data_lattice_table_regions"],
     "background_lines_1.pdf": ["data_lattice_process_background", "data_hybrid_process_background"],
     "row_span_1.pdf": ["data_lattice_copy_text"],
-    "column_span_2.pdf": ["data_lattice_shift_text_disable", "data_lattice_shift_text_left_top",
-                          "data_lattice_shift_text_right_bottom"],
+    "column_span_2.pdf": [
+        "data_lattice_shift_text_disable",
+        "data_lattice_shift_text_left_top",
+        "data_lattice_shift_text_right_bottom",
+    ],
     "tabula/arabic.pdf": ["data_arabic"],
     "split_text_lattice.pdf": ["data_lattice_split_text"],
     "vertical_header.pdf": ["data_hybrid_vertical_headers"],
@@ -139,7 +146,7 @@ def matches_expected(header: list[str], body: list[list[str]], expected: list[li
         if found is None:
             continue
         block, used = found
-        before, after = exp[:s], exp[s + used:]
+        before, after = exp[:s], exp[s + used :]
         if drop_empty_columns(block) != got:
             continue
         if any(numeric_cells(r) >= 2 for r in before) or any(sum(1 for c in r if c) > 1 for r in after):
@@ -160,8 +167,9 @@ def _row_is(rows, want, where=None):
 
 
 def _pp_issue_140(rows):
-    return _row_is(rows, ["0085648100300", "CENTRAL KMA", "LILYS 55% DARK CHOC BAR", "415", "$ 0.61", "$ 253.15",
-                          "0.0000"], -1)
+    return _row_is(
+        rows, ["0085648100300", "CENTRAL KMA", "LILYS 55% DARK CHOC BAR", "415", "$ 0.61", "$ 253.15", "0.0000"], -1
+    )
 
 
 def _pp_senate(rows):
@@ -180,9 +188,20 @@ def _pp_nics(rows):
 
 def _pp_warn(rows):
     fix = [[c.replace(" ", "") if j < 3 else c for j, c in enumerate(r)] for r in rows[:2]]
-    return len(fix) == 2 and fix[0] == ["NoticeDate", "Effective", "Received", "Company", "City", "No. Of",
-                                        "Layoff/Closure"] and fix[1] == [
-        "06/22/2015", "03/25/2016", "07/01/2015", "Maxim Integrated Product", "San Jose", "150", "Closure Permanent"]
+    return (
+        len(fix) == 2
+        and fix[0] == ["NoticeDate", "Effective", "Received", "Company", "City", "No. Of", "Layoff/Closure"]
+        and fix[1]
+        == [
+            "06/22/2015",
+            "03/25/2016",
+            "07/01/2015",
+            "Maxim Integrated Product",
+            "San Jose",
+            "150",
+            "Closure Permanent",
+        ]
+    )
 
 
 def _pp_curves(rows):
@@ -222,8 +241,22 @@ def load_camelot_data(root: Path) -> dict:
 
 def run_batchops(pdf: Path, home: Path, config: Path) -> tuple[str, list[list[str]] | None, str]:
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    cmd = [sys.executable, "-m", "batchops", "--home", str(home), "--config", str(config), "process",
-           "--plan", "custom", "--instructions", "conformance: publish as read", "--json", str(pdf)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "batchops",
+        "--home",
+        str(home),
+        "--config",
+        str(config),
+        "process",
+        "--plan",
+        "custom",
+        "--instructions",
+        "conformance: publish as read",
+        "--json",
+        str(pdf),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
     try:
         result = json.loads(proc.stdout)
@@ -300,9 +333,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pdfplumber", type=Path, help=f"pdfplumber checkout (commit {PDFPLUMBER_COMMIT[:12]})")
     ap.add_argument("--only", help="run only files whose name contains this")
     ap.add_argument("--baseline", action="store_true", help="judge bare pdfplumber instead of BatchOps")
-    ap.add_argument("--reader", action="store_true",
-                    help="judge the table as read (reader + confidence gate, in this process) instead of the "
-                         "published CSV: table shape alone, apart from value handling")
+    ap.add_argument(
+        "--reader",
+        action="store_true",
+        help="judge the table as read (reader + confidence gate, in this process) instead of the "
+        "published CSV: table shape alone, apart from value handling",
+    )
     ap.add_argument("--verbose", "-v", action="store_true", help="print the published rows of wrong files")
     args = ap.parse_args(argv)
     if not args.camelot and not args.pdfplumber:
@@ -359,8 +395,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{suite:10} ok {t['ok']:3}  wrong {t['wrong']:3}  refused {t['refused']:3}  of {sum(t.values())}")
         for k in grand:
             grand[k] += t[k]
-    print(f"{'total':10} ok {grand['ok']:3}  wrong {grand['wrong']:3}  refused {grand['refused']:3}  "
-          f"of {sum(grand.values())}")
+    print(
+        f"{'total':10} ok {grand['ok']:3}  wrong {grand['wrong']:3}  refused {grand['refused']:3}  "
+        f"of {sum(grand.values())}"
+    )
     return 1 if grand["wrong"] else 0
 
 

@@ -91,8 +91,9 @@ class _Stream(io.TextIOWrapper):
         return self.buffer.getvalue().decode("utf-8", errors="replace")
 
 
-def run_cli_in_process(args, *, home: Path, env: dict | None = None, input: str | None = None,
-                       cwd=None) -> subprocess.CompletedProcess:
+def run_cli_in_process(
+    args, *, home: Path, env: dict | None = None, input: str | None = None, cwd=None
+) -> subprocess.CompletedProcess:
     """``batchops ARGS`` through ``batchops.cli.main.run`` in this process, as the subprocess would see it.
 
     Environment, cwd, stdin, stdout and stderr are swapped for the call; module state (config,
@@ -125,8 +126,9 @@ def run_cli_in_process(args, *, home: Path, env: dict | None = None, input: str 
     return subprocess.CompletedProcess(["batchops", *argv], code, out.text(), err.text())
 
 
-def run_cli_subprocess(args, *, home: Path, env: dict | None = None, input: str | None = None, cwd=None,
-                       timeout: float = 120) -> subprocess.CompletedProcess:
+def run_cli_subprocess(
+    args, *, home: Path, env: dict | None = None, input: str | None = None, cwd=None, timeout: float = 120
+) -> subprocess.CompletedProcess:
     """``python -m batchops ARGS`` in a real process (start-up, imports, signals, crashes)."""
     return subprocess.run(
         [sys.executable, "-m", "batchops", *map(str, args)],

@@ -22,27 +22,47 @@ from cli_runner import run_cli_in_process, run_cli_subprocess
 from s3lib import s3, s3_backend_bucket, s3_server, storage_env  # noqa: F401  (fixtures: a real S3 API server)
 
 REPO = Path(__file__).resolve().parents[1]
-ISOLATED_ENV = ("BATCHOPS_HOME", "BATCHOPS_CONFIG", "BATCHOPS_READ_ONLY", "BATCHOPS_DATABASE_URL",
-                "BATCHOPS_QUEUE_URL", "BATCHOPS_QUEUE_NAME", "BATCHOPS_STORAGE_URL", "BATCHOPS_STORAGE_ENDPOINT_URL",
-                "BATCHOPS_STORAGE_REGION", "BATCHOPS_STORAGE_ACCESS_KEY_ID", "BATCHOPS_S3_SECRET_KEY")
+ISOLATED_ENV = (
+    "BATCHOPS_HOME",
+    "BATCHOPS_CONFIG",
+    "BATCHOPS_READ_ONLY",
+    "BATCHOPS_DATABASE_URL",
+    "BATCHOPS_QUEUE_URL",
+    "BATCHOPS_QUEUE_NAME",
+    "BATCHOPS_STORAGE_URL",
+    "BATCHOPS_STORAGE_ENDPOINT_URL",
+    "BATCHOPS_STORAGE_REGION",
+    "BATCHOPS_STORAGE_ACCESS_KEY_ID",
+    "BATCHOPS_S3_SECRET_KEY",
+)
 
 
 def pytest_addoption(parser):
-    parser.addoption("--backend", choices=("sqlite", "server"),
-                     default=os.environ.get("BATCHOPS_TEST_BACKEND", "sqlite") or "sqlite",
-                     help="sqlite (default) or server: PostgreSQL + Redis from BATCHOPS_TEST_DATABASE_URL "
-                          "and BATCHOPS_TEST_QUEUE_URL and a moto S3 server, a fresh database, queue name "
-                          "and bucket prefix per test")
+    parser.addoption(
+        "--backend",
+        choices=("sqlite", "server"),
+        default=os.environ.get("BATCHOPS_TEST_BACKEND", "sqlite") or "sqlite",
+        help="sqlite (default) or server: PostgreSQL + Redis from BATCHOPS_TEST_DATABASE_URL "
+        "and BATCHOPS_TEST_QUEUE_URL and a moto S3 server, a fresh database, queue name "
+        "and bucket prefix per test",
+    )
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "sqlite_only: about the SQLite files themselves; skipped on --backend server")
-    config.addinivalue_line("markers", "server_only: about PostgreSQL, Redis or S3 themselves; runs on --backend server")
-    config.addinivalue_line("markers", "servers: needs PostgreSQL and Redis (BATCHOPS_TEST_DATABASE_URL, "
-                                       "BATCHOPS_TEST_QUEUE_URL); skipped without them")
+    config.addinivalue_line(
+        "markers", "server_only: about PostgreSQL, Redis or S3 themselves; runs on --backend server"
+    )
+    config.addinivalue_line(
+        "markers",
+        "servers: needs PostgreSQL and Redis (BATCHOPS_TEST_DATABASE_URL, "
+        "BATCHOPS_TEST_QUEUE_URL); skipped without them",
+    )
     if config.getoption("backend") == "server" and not serverlib.available():
-        raise pytest.UsageError("--backend server needs BATCHOPS_TEST_DATABASE_URL and BATCHOPS_TEST_QUEUE_URL "
-                                "(source .ci/servers.sh DIR starts both)")
+        raise pytest.UsageError(
+            "--backend server needs BATCHOPS_TEST_DATABASE_URL and BATCHOPS_TEST_QUEUE_URL "
+            "(source .ci/servers.sh DIR starts both)"
+        )
     if config.getoption("backend") == "server":
         import importlib.util
 
@@ -178,6 +198,7 @@ def run_cli(home, request):
         return run_cli_in_process(args, home=home, env=env, input=input, cwd=cwd)
 
     if request.config.getoption("backend") == "server":  # the server suite runs the real command, as it was proven
+
         def run(*args, env: dict | None = None, input: str | None = None, cwd=None, timeout: float = 120):  # noqa: F811
             return run_cli_subprocess(args, home=home, env=env, input=input, cwd=cwd, timeout=timeout)
 

@@ -24,8 +24,13 @@ SECRET_ENV = "BATCHOPS_TEST_S3_SECRET"  # the storage secret travels in the envi
 
 def storage_settings(endpoint: str, url: str) -> dict:
     """The ``[storage]`` settings for ``url`` (s3://bucket/prefix) on the test server."""
-    return {"url": url, "endpoint_url": endpoint, "access_key_id": "testing", "secret_key_env": SECRET_ENV,
-            "timeout": 3.0}
+    return {
+        "url": url,
+        "endpoint_url": endpoint,
+        "access_key_id": "testing",
+        "secret_key_env": SECRET_ENV,
+        "timeout": 3.0,
+    }
 
 
 @pytest.fixture(scope="session")
@@ -60,8 +65,13 @@ def s3_server(tmp_path_factory):
 def client_for(endpoint: str):
     import boto3
 
-    return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
 
 
 @pytest.fixture
@@ -84,8 +94,12 @@ def s3_backend_bucket(s3_server):
 
 def storage_env(endpoint: str, url: str) -> dict[str, str]:
     """The environment that points every BatchOps process of a test (CLI, worker) at ``url`` on the server."""
-    return {"BATCHOPS_STORAGE_URL": url, "BATCHOPS_STORAGE_ENDPOINT_URL": endpoint,
-            "BATCHOPS_STORAGE_ACCESS_KEY_ID": "testing", "BATCHOPS_S3_SECRET_KEY": "testing"}
+    return {
+        "BATCHOPS_STORAGE_URL": url,
+        "BATCHOPS_STORAGE_ENDPOINT_URL": endpoint,
+        "BATCHOPS_STORAGE_ACCESS_KEY_ID": "testing",
+        "BATCHOPS_S3_SECRET_KEY": "testing",
+    }
 
 
 def keys(client, bucket: str, prefix: str = "") -> list[str]:

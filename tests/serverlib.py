@@ -83,8 +83,11 @@ def flush_queue(name: str) -> None:
 
 
 def env_for(database_url: str, queue_name: str) -> dict[str, str]:
-    return {"BATCHOPS_DATABASE_URL": database_url, "BATCHOPS_QUEUE_URL": os.environ[QUEUE_URL_VAR],
-            "BATCHOPS_QUEUE_NAME": queue_name}
+    return {
+        "BATCHOPS_DATABASE_URL": database_url,
+        "BATCHOPS_QUEUE_URL": os.environ[QUEUE_URL_VAR],
+        "BATCHOPS_QUEUE_NAME": queue_name,
+    }
 
 
 def query(sql: str, params=(), url: str | None = None) -> list[tuple]:

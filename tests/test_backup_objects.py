@@ -80,8 +80,7 @@ def test_backup_to_a_url_carries_the_home_files_and_restore_brings_all_back(conf
     assert reports.report_bytes(upload_id=upload.id, fmt="csv")[0] == report
 
 
-def test_with_shared_storage_the_backup_lists_the_bucket_and_restore_names_what_is_gone(configured, s3,
-                                                                                        samples_dir):
+def test_with_shared_storage_the_backup_lists_the_bucket_and_restore_names_what_is_gone(configured, s3, samples_dir):
     from batchops.services import backup, processing
     from batchops.store.models import Upload
 

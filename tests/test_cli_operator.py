@@ -12,13 +12,16 @@ REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "batchops" / "samples"
 
 
-@pytest.mark.parametrize("args", [
-    ["--plan", "append"],
-    ["--plan", "append", "--records", ""],
-    ["--plan", "append", "--records", "[]"],
-    ["--plan", "delete"],
-    ["--plan", "delete", "--rules", "[]"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--plan", "append"],
+        ["--plan", "append", "--records", ""],
+        ["--plan", "append", "--records", "[]"],
+        ["--plan", "delete"],
+        ["--plan", "delete", "--rules", "[]"],
+    ],
+)
 def test_an_empty_append_or_delete_payload_is_an_input_error(run_cli, args):
     res = run_cli("process", SAMPLES / "gradebook_science.csv", *args)
     assert res.returncode == 2, res.stderr
@@ -38,29 +41,54 @@ def test_a_delete_that_matches_nothing_is_published_with_warnings(run_cli):
 
 
 def test_strict_makes_a_plan_that_changed_nothing_a_failure(run_cli):
-    res = run_cli("process", SAMPLES / "gradebook_science.csv", "--plan", "delete", "--where", "student_id=NOPE",
-                  "--strict", "--json")
+    res = run_cli(
+        "process",
+        SAMPLES / "gradebook_science.csv",
+        "--plan",
+        "delete",
+        "--where",
+        "student_id=NOPE",
+        "--strict",
+        "--json",
+    )
     assert res.returncode == 1
     out = json.loads(res.stdout)
     assert out["status"] == "failed" and out["error"]["code"] == "E_PLAN_NO_EFFECT"
     assert out["reports"] == {"csv": None, "pdf": None} and out["incident_id"]
     # a rule that matches is fine under --strict
-    ok = run_cli("process", SAMPLES / "gradebook_science.csv", "--plan", "delete", "--where",
-                 "student_id=SCI-2026-0001", "--strict", "--json")
+    ok = run_cli(
+        "process",
+        SAMPLES / "gradebook_science.csv",
+        "--plan",
+        "delete",
+        "--where",
+        "student_id=SCI-2026-0001",
+        "--strict",
+        "--json",
+    )
     assert ok.returncode == 0 and json.loads(ok.stdout)["rows_out"] == 39
 
 
 def test_a_mistyped_where_column_is_refused_before_queueing(run_cli, home):
-    res = run_cli("process", SAMPLES / "gradebook_science.csv", "--plan", "delete", "--where", "studnt_id=S001",
-                  "--queue")
+    res = run_cli(
+        "process", SAMPLES / "gradebook_science.csv", "--plan", "delete", "--where", "studnt_id=S001", "--queue"
+    )
     assert res.returncode == 2
-    assert res.stderr.startswith("error E_UNKNOWN_COLUMN: gradebook_science.csv has no column 'studnt_id'; "
-                                 "its columns are: student_id, name,")
+    assert res.stderr.startswith(
+        "error E_UNKNOWN_COLUMN: gradebook_science.csv has no column 'studnt_id'; its columns are: student_id, name,"
+    )
     assert run_cli("uploads", "list", "--json").stdout.strip() == "[]"
     assert run_cli("incidents", "list", "--json").stdout.strip() == "[]"
     # the original header and synonyms are accepted, as the run accepts them
-    ok = run_cli("process", SAMPLES / "gradebook_science.csv", "--plan", "delete", "--where",
-                 "Student ID=SCI-2026-0001", "--json")
+    ok = run_cli(
+        "process",
+        SAMPLES / "gradebook_science.csv",
+        "--plan",
+        "delete",
+        "--where",
+        "Student ID=SCI-2026-0001",
+        "--json",
+    )
     assert ok.returncode == 0 and json.loads(ok.stdout)["rows_out"] == 39
 
 
@@ -88,8 +116,13 @@ def run_in_terminal(home: Path, *args, columns: int = 80) -> str:
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
     env.update({"BATCHOPS_HOME": str(home), "NO_COLOR": "1", "TERM": "xterm", "PYTHONIOENCODING": "utf-8"})
-    proc = subprocess.Popen([sys.executable, "-m", "batchops", *map(str, args)], stdout=slave, stderr=subprocess.DEVNULL,
-                            stdin=subprocess.DEVNULL, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "batchops", *map(str, args)],
+        stdout=slave,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+        env=env,
+    )
     os.close(slave)
     chunks = []
     while True:
@@ -114,10 +147,12 @@ def test_ids_state_and_severity_never_shrink_at_80_columns(run_cli, home):
     long_name = SAMPLES / "broken" / "missing_columns.csv"
     for _ in range(2):
         run_cli("process", long_name, "--department", "Science", "--notes", "a long note " * 8)
-    for args, header in ((("incidents", "list"), ("id", "state", "severity")),
-                         (("uploads", "list"), ("id", "status")),
-                         (("runs", "list"), ("id", "status", "upload")),
-                         (("jobs", "list"), ("id", "state", "next run"))):
+    for args, header in (
+        (("incidents", "list"), ("id", "state", "severity")),
+        (("uploads", "list"), ("id", "status")),
+        (("runs", "list"), ("id", "status", "upload")),
+        (("jobs", "list"), ("id", "state", "next run")),
+    ):
         text = run_in_terminal(home, *args)
         lines = text.splitlines()
         assert all(len(line) <= 80 for line in lines), text
@@ -137,8 +172,10 @@ def test_ids_state_and_severity_never_shrink_at_80_columns(run_cli, home):
 def test_queueing_without_a_worker_says_so_with_the_command(run_cli, home):
     res = run_cli("process", SAMPLES / "gradebook_science.csv", "--queue")
     assert res.returncode == 0 and res.stdout.startswith("queued ")
-    assert f"warning: no worker is running, so queued work waits until one starts: batchops --home {home} worker" \
+    assert (
+        f"warning: no worker is running, so queued work waits until one starts: batchops --home {home} worker"
         in res.stderr
+    )
 
 
 def test_global_options_work_after_the_subcommand(run_cli, tmp_path):
@@ -155,8 +192,13 @@ def test_global_options_work_after_the_subcommand(run_cli, tmp_path):
 def test_hoisting_keeps_values_and_stops_at_double_dash():
     from batchops.cli.main import hoist_global_options
 
-    assert hoist_global_options(["uploads", "list", "--home", "/h", "--json"]) == ["--home", "/h", "uploads", "list",
-                                                                                   "--json"]
+    assert hoist_global_options(["uploads", "list", "--home", "/h", "--json"]) == [
+        "--home",
+        "/h",
+        "uploads",
+        "list",
+        "--json",
+    ]
     assert hoist_global_options(["process", "--", "--debug"]) == ["process", "--", "--debug"]
 
 
@@ -181,15 +223,27 @@ def test_outbox_flush_does_not_blame_smtp_when_it_is_configured(run_cli, home):
 def test_sizes_and_durations_read_like_a_person_wrote_them(run_cli):
     from batchops.clock import fmt_duration, fmt_size
 
-    assert [fmt_duration(s) for s in (0.25, 12, 600, 3900, 90000)] == ["250 ms", "12.0 s", "10 min", "1 h 5 min",
-                                                                       "1 d 1 h"]
-    assert [fmt_size(n) for n in (1, 900, 12595, 5 * 1024 ** 2)] == ["1 byte", "900 bytes", "12.3 KB", "5.0 MB"]
+    assert [fmt_duration(s) for s in (0.25, 12, 600, 3900, 90000)] == [
+        "250 ms",
+        "12.0 s",
+        "10 min",
+        "1 h 5 min",
+        "1 d 1 h",
+    ]
+    assert [fmt_size(n) for n in (1, 900, 12595, 5 * 1024**2)] == ["1 byte", "900 bytes", "12.3 KB", "5.0 MB"]
     shown = run_cli("jobs", "show", "status-digest").stdout
     assert re.search(r"^timeout\s+10 min\s*$", shown, re.M) and "0:10:00" not in shown and "timeout s" not in shown
 
 
-@pytest.mark.parametrize("args", [["process", "--help"], ["jobs", "next", "--help"], ["report", "export", "--help"],
-                                  ["incidents", "assign", "--help"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["process", "--help"],
+        ["jobs", "next", "--help"],
+        ["report", "export", "--help"],
+        ["incidents", "assign", "--help"],
+    ],
+)
 def test_help_shows_readable_metavars(run_cli, args):
     res = run_cli(*args)
     assert res.returncode == 0

@@ -17,8 +17,19 @@ def test_uploads_edit_changes_plan_department_and_notes_for_the_retry(run_cli):
     bad = run_cli("uploads", "edit", ident, "--plan", "delete", "--where", "student_idx=S1")
     assert bad.returncode == 2 and bad.stderr.startswith("error E_UNKNOWN_COLUMN:") and "student_id" in bad.stderr
     assert json.loads(run_cli("uploads", "show", ident, "--json").stdout)["plan"] == "transform"  # untouched
-    ok = run_cli("uploads", "edit", ident, "--plan", "delete", "--where", "student_id=SCI-2026-0001",
-                 "--department", "Science", "--notes", "drop the withdrawn student")
+    ok = run_cli(
+        "uploads",
+        "edit",
+        ident,
+        "--plan",
+        "delete",
+        "--where",
+        "student_id=SCI-2026-0001",
+        "--department",
+        "Science",
+        "--notes",
+        "drop the withdrawn student",
+    )
     assert ok.returncode == 0, ok.stderr
     assert "uploads retry" in ok.stdout + ok.stderr  # info lines go to stderr
     retried = json.loads(run_cli("uploads", "retry", ident, "--now", "--json").stdout)
@@ -34,8 +45,11 @@ def test_tickets_edit_and_delete_leave_a_note_on_the_timeline(run_cli):
     failed = json.loads(run_cli("process", SAMPLES / "broken" / "missing_columns.csv", "--json").stdout)
     incident = str(failed["incident_id"])
     ticket = json.loads(run_cli("tickets", "list", "--incident", incident, "--json").stdout)[0]
-    edited = json.loads(run_cli("tickets", "edit", str(ticket["id"]), "--title", "Ask Science for template v2",
-                                "--to", "ravi", "--json").stdout)
+    edited = json.loads(
+        run_cli(
+            "tickets", "edit", str(ticket["id"]), "--title", "Ask Science for template v2", "--to", "ravi", "--json"
+        ).stdout
+    )
     assert edited["title"] == "Ask Science for template v2" and edited["state"] == "assigned"
     assert run_cli("tickets", "delete", str(ticket["id"])).returncode != 0  # asks; no tty, no --yes: not deleted
     assert run_cli("tickets", "show", str(ticket["id"])).returncode == 0
@@ -48,8 +62,16 @@ def test_tickets_edit_and_delete_leave_a_note_on_the_timeline(run_cli):
 
 
 def test_incidents_open_makes_a_manual_incident_that_works_like_any(run_cli):
-    res = run_cli("incidents", "open", "Printer in room 4 jams on report cards", "--severity", "low",
-                  "--description", "seen at 9am", "--json")
+    res = run_cli(
+        "incidents",
+        "open",
+        "Printer in room 4 jams on report cards",
+        "--severity",
+        "low",
+        "--description",
+        "seen at 9am",
+        "--json",
+    )
     assert res.returncode == 0, res.stderr
     opened = json.loads(res.stdout)
     assert opened["state"] == "open" and opened["severity"] == "low" and opened["upload"] is None

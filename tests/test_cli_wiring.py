@@ -9,8 +9,17 @@ import socket
 import pytest
 
 # Light commands from every group module that prints JSON: each takes the shared --json.
-JSON_COMMANDS = [("jobs", "list"), ("known-errors", "list"), ("incidents", "list"), ("tickets", "list"),
-                 ("uploads", "list"), ("runs", "list"), ("outbox", "list"), ("dashboard",), ("init",)]
+JSON_COMMANDS = [
+    ("jobs", "list"),
+    ("known-errors", "list"),
+    ("incidents", "list"),
+    ("tickets", "list"),
+    ("uploads", "list"),
+    ("runs", "list"),
+    ("outbox", "list"),
+    ("dashboard",),
+    ("init",),
+]
 
 
 @pytest.mark.parametrize("command", JSON_COMMANDS, ids=" ".join)
@@ -32,8 +41,9 @@ def test_global_options_do_not_outlive_their_run(run_cli, tmp_path):
     assert json.loads(run_cli("--home", other, "jobs", "list", "--json").stdout)
 
 
-@pytest.mark.parametrize("command", [("uploads", "list"), ("process",), ("report", "export"), ("health",)],
-                         ids=" ".join)
+@pytest.mark.parametrize(
+    "command", [("uploads", "list"), ("process",), ("report", "export"), ("health",)], ids=" ".join
+)
 def test_help_opens_no_store(run_cli, tmp_path, command):
     fresh = tmp_path / "never-created"
     res = run_cli("--home", fresh, *command, "--help")
@@ -48,8 +58,9 @@ def stale_run(app_ctx, samples_dir):
     from batchops.store.models import JobRun, Upload
 
     done = processing.process_file(samples_dir / "gradebook_science.csv")
-    JobRun.update(status="running", worker_id=f"{runs.worker_id().rsplit(':', 1)[0]}:999999",
-                  pid=999999).where(JobRun.id == done["run_id"]).execute()
+    JobRun.update(status="running", worker_id=f"{runs.worker_id().rsplit(':', 1)[0]}:999999", pid=999999).where(
+        JobRun.id == done["run_id"]
+    ).execute()
     Upload.update(status="processing").where(Upload.id == done["upload_id"]).execute()
     return done["run_id"]
 
@@ -59,8 +70,12 @@ def _live_worker() -> None:
     from batchops.clock import utc_now
     from batchops.store.models import WorkerHeartbeat
 
-    WorkerHeartbeat.create(worker_id=f"{socket.gethostname()}:{os.getpid()}:test", host=socket.gethostname(),
-                           pid=os.getpid(), last_seen=utc_now())
+    WorkerHeartbeat.create(
+        worker_id=f"{socket.gethostname()}:{os.getpid()}:test",
+        host=socket.gethostname(),
+        pid=os.getpid(),
+        last_seen=utc_now(),
+    )
 
 
 def _status(run_id: int) -> str:

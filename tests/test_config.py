@@ -38,7 +38,9 @@ def four_configs(home, tmp_path, monkeypatch):
     monkeypatch.setattr(config_mod, "user_config_path", REAL_USER_CONFIG_PATH)
     import platformdirs
 
-    monkeypatch.setattr(platformdirs, "user_config_dir", lambda appname=None, *a, **k: str(tmp_path / "platform-config" / appname))
+    monkeypatch.setattr(
+        platformdirs, "user_config_dir", lambda appname=None, *a, **k: str(tmp_path / "platform-config" / appname)
+    )
     monkeypatch.setenv("BATCHOPS_CONFIG", str(env))
     return {"explicit": explicit, "env": env, "cwd": cwd, "user": user}
 
@@ -97,14 +99,21 @@ def test_read_only_from_env(home, monkeypatch):
     assert load_config().read_only is True
 
 
-STORAGE_ENV = ("BATCHOPS_STORAGE_URL", "BATCHOPS_STORAGE_ENDPOINT_URL", "BATCHOPS_STORAGE_REGION",
-               "BATCHOPS_STORAGE_ACCESS_KEY_ID")
+STORAGE_ENV = (
+    "BATCHOPS_STORAGE_URL",
+    "BATCHOPS_STORAGE_ENDPOINT_URL",
+    "BATCHOPS_STORAGE_REGION",
+    "BATCHOPS_STORAGE_ACCESS_KEY_ID",
+)
 
 
 def test_storage_from_env_overrides_the_file(home, tmp_path, monkeypatch):
     path = tmp_path / "batchops.toml"
-    path.write_text('[storage]\nurl = "s3://file-bucket/a"\nendpoint_url = "http://file:9000"\n'
-                    'region = "eu-west-1"\naccess_key_id = "from-file"\n', encoding="utf-8")
+    path.write_text(
+        '[storage]\nurl = "s3://file-bucket/a"\nendpoint_url = "http://file:9000"\n'
+        'region = "eu-west-1"\naccess_key_id = "from-file"\n',
+        encoding="utf-8",
+    )
     for var in STORAGE_ENV:
         monkeypatch.delenv(var, raising=False)
     assert load_config(path).storage.url == "s3://file-bucket/a"
@@ -114,7 +123,11 @@ def test_storage_from_env_overrides_the_file(home, tmp_path, monkeypatch):
     monkeypatch.setenv("BATCHOPS_STORAGE_ACCESS_KEY_ID", "from-env")
     storage = load_config(path).storage
     assert (storage.url, storage.endpoint_url, storage.region, storage.access_key_id) == (
-        "s3://env-bucket/district", "http://minio.lan:9000", "us-east-2", "from-env")
+        "s3://env-bucket/district",
+        "http://minio.lan:9000",
+        "us-east-2",
+        "from-env",
+    )
     assert storage.secret_key_env == "BATCHOPS_S3_SECRET_KEY"  # the secret itself never sits in the config
 
 
@@ -231,7 +244,9 @@ def test_example_documents_every_setting():
         elif dataclasses.is_dataclass(hints[name]):
             missing += [f"{name}.{key}" for key in _settings(hints[name]) if key not in data[name]]
     for dept_name, dept in data.get("departments", {}).items():
-        missing += [f"departments.{dept_name}.{key}" for key in _settings(config_mod.DepartmentConfig) if key not in dept]
+        missing += [
+            f"departments.{dept_name}.{key}" for key in _settings(config_mod.DepartmentConfig) if key not in dept
+        ]
     assert not missing, f"batchops.toml.example lacks: {missing}"
 
 

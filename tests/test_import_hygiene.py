@@ -31,7 +31,12 @@ def _loaded_heavy(home, *args) -> tuple[list[str], subprocess.CompletedProcess]:
     env.pop("BATCHOPS_CONFIG", None)
     proc = subprocess.run(
         [sys.executable, "-c", PROBE, json.dumps(HEAVY), *args],
-        env=env, cwd=home.parent, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120,
+        env=env,
+        cwd=home.parent,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
     )
     marker = [line for line in proc.stderr.splitlines() if line.startswith("HEAVY-MODULES ")]
     assert marker, proc.stderr

@@ -62,8 +62,9 @@ def test_export_writes_the_stored_report(app_ctx, samples_dir, tmp_path):
 
     from batchops.services import processing, reports
 
-    done = processing.process_file(samples_dir / "gradebook_arts.pdf", department="Arts", plan="custom",
-                                   plan_config={"instructions": "as is"})
+    done = processing.process_file(
+        samples_dir / "gradebook_arts.pdf", department="Arts", plan="custom", plan_config={"instructions": "as is"}
+    )
     out = reports.export(upload_id=done["upload_id"], fmt="pdf", out=str(tmp_path))
     with pdfplumber.open(out["path"]) as pdf:
         first = pdf.pages[0].extract_text()
@@ -76,8 +77,9 @@ def test_a_run_whose_process_died_is_recovered(app_ctx, samples_dir):
 
     done = processing.process_file(samples_dir / "gradebook_science.csv")
     # Pretend a CLI was SIGKILLed mid-run: running, owned by a pid that no longer exists.
-    JobRun.update(status="running", worker_id=f"{runs.worker_id().rsplit(':', 1)[0]}:999999",
-                  pid=999999).where(JobRun.id == done["run_id"]).execute()
+    JobRun.update(status="running", worker_id=f"{runs.worker_id().rsplit(':', 1)[0]}:999999", pid=999999).where(
+        JobRun.id == done["run_id"]
+    ).execute()
     Upload.update(status="processing").where(Upload.id == done["upload_id"]).execute()
     assert runs.recover_stale() == [done["run_id"]]
     assert runs.show_run(done["run_id"])["error_code"] == "E_WORKER_LOST"
@@ -95,8 +97,14 @@ def test_process_checks_every_file_before_processing_any(run_cli, samples_dir):
 
 
 def test_process_json_reports_each_file(run_cli, samples_dir):
-    proc = run_cli("process", samples_dir / "gradebook_science.csv", samples_dir / "broken" / "empty.csv",
-                   "--department", "Science", "--json")
+    proc = run_cli(
+        "process",
+        samples_dir / "gradebook_science.csv",
+        samples_dir / "broken" / "empty.csv",
+        "--department",
+        "Science",
+        "--json",
+    )
     assert proc.returncode == 1
     ok, bad = json.loads(proc.stdout)
     assert ok["status"] == "published" and os.path.isfile(ok["reports"]["pdf"])

@@ -13,10 +13,18 @@ import pytest
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_restore_refuses_while_another_process_holds_the_store(run_cli, home):
     backup = json.loads(run_cli("backup", "--json").stdout)["path"]
-    holder = subprocess.Popen([sys.executable, "-c",
-                               "import sqlite3, sys, time; c = sqlite3.connect(sys.argv[1]); "
-                               "c.execute('select count(*) from upload').fetchone(); print('ready', flush=True); "
-                               "time.sleep(30)", str(home / "batchops.db")], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3, sys, time; c = sqlite3.connect(sys.argv[1]); "
+            "c.execute('select count(*) from upload').fetchone(); print('ready', flush=True); "
+            "time.sleep(30)",
+            str(home / "batchops.db"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "ready"
         refused = run_cli("restore", backup, "--yes")

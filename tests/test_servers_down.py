@@ -82,7 +82,6 @@ def test_queue_down_is_a_coded_error_and_unhealthy(run_cli, tmp_path):
     assert report["checks"]["queue"]["reachable"] is False and not report["healthy"]
 
 
-
 def test_read_only_on_a_store_never_set_up_is_no_store(run_cli, home, request):
     """An empty SQLite file or an empty PostgreSQL database is "no store yet", not an outdated one."""
     if request.config.getoption("backend") == "server":

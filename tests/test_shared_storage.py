@@ -37,9 +37,13 @@ def machines(s3, tmp_path, monkeypatch):
     endpoint, bucket, client = s3
     shared_db = tmp_path / "shared" / "batchops.db"
     shared_db.parent.mkdir()
-    config = _write_config(tmp_path / "batchops.toml", endpoint, f"s3://{bucket}/school",
-                           database={"url": f"sqlite:///{shared_db}"},
-                           automation={"path_roots": [str(tmp_path)]})
+    config = _write_config(
+        tmp_path / "batchops.toml",
+        endpoint,
+        f"s3://{bucket}/school",
+        database={"url": f"sqlite:///{shared_db}"},
+        automation={"path_roots": [str(tmp_path)]},
+    )
     monkeypatch.setenv("BATCHOPS_CONFIG", str(config))
     monkeypatch.chdir(tmp_path)
 
@@ -89,10 +93,26 @@ def test_submit_on_one_machine_process_on_another_export_from_a_third(machines, 
     assert not (machines.base / "c" / "exports").exists()
     data, _ = reports.report_bytes(upload_id=upload.id, fmt="csv")
     assert data == expected and b"Statistics" in data
-    proc = subprocess.run([sys.executable, "-m", "batchops", "--home", str(machines.base / "d"), "report", "export",
-                           "--upload", str(upload.id), "--format", "pdf", "-o", str(machines.base / "out.pdf")],
-                          capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "batchops",
+            "--home",
+            str(machines.base / "d"),
+            "report",
+            "export",
+            "--upload",
+            str(upload.id),
+            "--format",
+            "pdf",
+            "-o",
+            str(machines.base / "out.pdf"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert (machines.base / "out.pdf").read_bytes()[:5] == b"%PDF-"
 
@@ -134,8 +154,9 @@ def test_ingest_from_s3_takes_stable_objects_once_and_failures_open_incidents(ma
 
     client, bucket = machines.client, machines.bucket
     client.put_object(Bucket=bucket, Key="inbox/science.csv", Body=(samples_dir / "gradebook_science.csv").read_bytes())
-    client.put_object(Bucket=bucket, Key="inbox/broken.csv",
-                      Body=(samples_dir / "broken" / "missing_columns.csv").read_bytes())
+    client.put_object(
+        Bucket=bucket, Key="inbox/broken.csv", Body=(samples_dir / "broken" / "missing_columns.csv").read_bytes()
+    )
     client.put_object(Bucket=bucket, Key="inbox/copying.csv.part", Body=b"half")
     client.put_object(Bucket=bucket, Key="inbox/sub/nested.csv", Body=b"x")
     machines.switch("a")
@@ -172,7 +193,8 @@ def test_backup_is_written_to_object_storage(s3, home, monkeypatch, tmp_path):
         stamp = Path(out["path"]).name
         assert out["stored_at"] == f"s3://{bucket}/backups/{stamp}"
         assert {f"backups/{stamp}/{n}" for n in ("batchops.db", "manifest.json", "objects.json")} <= set(
-            keys(client, bucket))
+            keys(client, bucket)
+        )
         body = client.get_object(Bucket=bucket, Key=f"backups/{stamp}/batchops.db")["Body"].read()
         assert body == (Path(out["path"]) / "batchops.db").read_bytes()
     finally:
@@ -180,8 +202,7 @@ def test_backup_is_written_to_object_storage(s3, home, monkeypatch, tmp_path):
         context.reset()
 
 
-def test_missing_bucket_and_unreachable_server_are_coded_errors_and_incidents(s3, home, tmp_path, samples_dir,
-                                                                               run_cli):
+def test_missing_bucket_and_unreachable_server_are_coded_errors_and_incidents(s3, home, tmp_path, samples_dir, run_cli):
     from batchops import context
     from batchops.services import health, jobs
     from batchops.services.setup import configure
@@ -189,17 +210,21 @@ def test_missing_bucket_and_unreachable_server_are_coded_errors_and_incidents(s3
     from batchops.store.models import Incident
 
     endpoint, bucket, _ = s3
-    missing = _write_config(tmp_path / "missing.toml", endpoint, "s3://no-such-bucket/x",
-                            automation={"path_roots": [str(tmp_path)]})
-    proc = run_cli("--config", missing, "process", samples_dir / "gradebook_science.csv",
-                   env={SECRET_ENV: "testing"})
+    missing = _write_config(
+        tmp_path / "missing.toml", endpoint, "s3://no-such-bucket/x", automation={"path_roots": [str(tmp_path)]}
+    )
+    proc = run_cli("--config", missing, "process", samples_dir / "gradebook_science.csv", env={SECRET_ENV: "testing"})
     assert proc.returncode == 1 and "E_STORAGE_NO_BUCKET" in proc.stderr and "Traceback" not in proc.stderr
 
     configure(config_path=missing, home=home)
     try:
         assert health.check_storage()["ok"] is False
-        job = jobs.add_job("s3 ingest", "schedule_file_ingest", "0 5 * * *",
-                           kwargs={"folder": str(tmp_path), "s3_url": "s3://no-such-bucket/in", "min_age_s": 0})
+        job = jobs.add_job(
+            "s3 ingest",
+            "schedule_file_ingest",
+            "0 5 * * *",
+            kwargs={"folder": str(tmp_path), "s3_url": "s3://no-such-bucket/in", "min_age_s": 0},
+        )
         run = jobs.run_job_now(job["id"])
         assert run["status"] == "failed" and run["error_code"] == "E_STORAGE_NO_BUCKET"
         assert Incident.select().where(Incident.error_code == "E_STORAGE_NO_BUCKET").count() == 1
@@ -234,10 +259,16 @@ def test_keys_are_never_absolute_or_climbing():
 def test_an_s3_url_without_the_extra_names_the_extra(home, tmp_path, samples_dir):
     """boto3 made unimportable in the child process: a coded error naming batchops[s3], no traceback."""
     config = _write_config(tmp_path / "batchops.toml", "http://127.0.0.1:9", "s3://bucket/x")
-    script = ("import sys; sys.modules['boto3'] = None; from batchops.cli.main import run; "
-              f"sys.argv = ['batchops', '--config', {str(config)!r}, '--home', {str(home)!r}] + sys.argv[1:]; run()")
-    proc = subprocess.run([sys.executable, "-c", script, "process", str(samples_dir / "gradebook_science.csv")],
-                          capture_output=True, text=True, timeout=120)
+    script = (
+        "import sys; sys.modules['boto3'] = None; from batchops.cli.main import run; "
+        f"sys.argv = ['batchops', '--config', {str(config)!r}, '--home', {str(home)!r}] + sys.argv[1:]; run()"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script, "process", str(samples_dir / "gradebook_science.csv")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2 and "E_STORAGE_EXTRA_MISSING" in proc.stderr, proc.stderr
     assert 'pip install "batchops[s3]"' in proc.stderr and "Traceback" not in proc.stderr
 
@@ -262,8 +293,7 @@ def test_a_parked_message_has_one_sender_at_a_time(app_ctx, tmp_path):
     assert outbox.flush()["failed"] == 1 and outbox.list_outbox()[0]["attempts"] == 2
     assert not AppState.select().where(AppState.key.startswith("outbox:")).exists()  # released again
     assert outbox.claim(msg["file"])
-    AppState.update(updated_at=utc_now() - outbox.CLAIM_TTL * 2).where(
-        AppState.key.startswith("outbox:")).execute()
+    AppState.update(updated_at=utc_now() - outbox.CLAIM_TTL * 2).where(AppState.key.startswith("outbox:")).execute()
     assert outbox.claim(msg["file"])  # a stale claim (its sender died) is taken over
 
 
@@ -278,7 +308,7 @@ def test_the_server_suite_keeps_each_tests_files_under_its_own_prefix_in_s3(app_
 
     url = app_ctx.storage.url
     assert url.startswith("s3://") and url.endswith("/" + os.environ["BATCHOPS_QUEUE_NAME"]) and objects().remote
-    bucket, prefix = url[len("s3://"):].split("/", 1)
+    bucket, prefix = url[len("s3://") :].split("/", 1)
     done = processing.process_file(samples_dir / "gradebook_science.csv")
     assert done["status"] == "published", done["error"]
     upload = Upload.get_by_id(done["upload_id"])

@@ -81,8 +81,19 @@ def v1_store(home):
         database.execute_sql(
             "INSERT INTO upload (original_name, sha256, size, kind, blob_path, notes, status, plan, "
             "plan_config, created_at, updated_at) VALUES (" + ", ".join([database.param] * 11) + ")",
-            ("marks.csv", "ab" * 32, 12, "csv", "files/ab/x.csv", "old row", "published", "transform",
-             "{}", "2025-01-02 03:04:05", "2025-01-02 03:04:05"),
+            (
+                "marks.csv",
+                "ab" * 32,
+                12,
+                "csv",
+                "files/ab/x.csv",
+                "old row",
+                "published",
+                "transform",
+                "{}",
+                "2025-01-02 03:04:05",
+                "2025-01-02 03:04:05",
+            ),
         )
     yield database
     database.close()
@@ -161,8 +172,17 @@ def test_seeds(app_ctx):
     known = list(KnownError.select())
     assert len(known) >= 10
     codes = {k.error_code for k in known}
-    assert {"E_MISSING_COLUMNS", "E_NO_ROWS", "E_PDF_NO_TABLE", "E_PDF_ENCRYPTED", "E_XLSX_UNREADABLE",
-            "E_BAD_ENCODING", "E_FILE_TOO_LARGE", "E_WORKER_LOST", "E_JOB_TIMEOUT"} <= codes
+    assert {
+        "E_MISSING_COLUMNS",
+        "E_NO_ROWS",
+        "E_PDF_NO_TABLE",
+        "E_PDF_ENCRYPTED",
+        "E_XLSX_UNREADABLE",
+        "E_BAD_ENCODING",
+        "E_FILE_TOO_LARGE",
+        "E_WORKER_LOST",
+        "E_JOB_TIMEOUT",
+    } <= codes
     for k in known:
         assert k.severity in ("low", "medium", "high", "critical")
         assert k.root_cause and k.corrective_action
@@ -285,8 +305,14 @@ def test_atomic_write_replaces(tmp_path):
 
 def test_utc_round_trip(app_ctx):
     ist = datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=ZoneInfo("Asia/Kolkata"))
-    row = Upload.create(original_name="t.csv", sha256="0" * 64, kind="csv", blob_path="files/00/x",
-                        created_at=ist, published_at=datetime(2026, 3, 1, 4, 0))  # naive = UTC
+    row = Upload.create(
+        original_name="t.csv",
+        sha256="0" * 64,
+        kind="csv",
+        blob_path="files/00/x",
+        created_at=ist,
+        published_at=datetime(2026, 3, 1, 4, 0),
+    )  # naive = UTC
     back = Upload.get_by_id(row.id)
     assert back.created_at == ist
     assert back.created_at.tzinfo is not None and back.created_at.utcoffset() == timedelta(0)

@@ -31,28 +31,47 @@ def _render(d: dict) -> None:
     runs = d["runs_24h"]
     inc = d["incidents_open"]
     out.print(f"[bold]BatchOps dashboard[/bold]  {fmt(d['generated_at'])}")
-    out.print(f"Uploads today     {up['total']}: {up['published']} published, {up['failed']} failed, "
-              f"{up['queued'] + up['processing']} queued or processing, {up['staged']} staged")
-    out.print(f"Runs (24 h)       {runs['total']}: {runs['succeeded']} succeeded, {runs['failed']} failed, "
-              f"{runs['running']} running, {runs['queued']} queued; success rate {_pct(runs['success_rate'])}")
+    out.print(
+        f"Uploads today     {up['total']}: {up['published']} published, {up['failed']} failed, "
+        f"{up['queued'] + up['processing']} queued or processing, {up['staged']} staged"
+    )
+    out.print(
+        f"Runs (24 h)       {runs['total']}: {runs['succeeded']} succeeded, {runs['failed']} failed, "
+        f"{runs['running']} running, {runs['queued']} queued; success rate {_pct(runs['success_rate'])}"
+    )
     sev = inc["by_severity"]
-    out.print(f"Open incidents    {inc['total']}: " + ", ".join(f"{sev[s]} {s}" for s in sev)
-              + (f" ({inc['unknown_errors']} unknown errors)" if inc["unknown_errors"] else ""))
+    out.print(
+        f"Open incidents    {inc['total']}: "
+        + ", ".join(f"{sev[s]} {s}" for s in sev)
+        + (f" ({inc['unknown_errors']} unknown errors)" if inc["unknown_errors"] else "")
+    )
     overall = d["response"]["overall"]
-    out.print(f"MTTA / MTTR       {fmt_duration(overall['mtta_s'])} / {fmt_duration(overall['mttr_s'])} "
-              f"({overall['acknowledged']} acknowledged, {overall['resolved']} resolved, "
-              f"last {d['response']['window_days']:g} days)")
+    out.print(
+        f"MTTA / MTTR       {fmt_duration(overall['mtta_s'])} / {fmt_duration(overall['mttr_s'])} "
+        f"({overall['acknowledged']} acknowledged, {overall['resolved']} resolved, "
+        f"last {d['response']['window_days']:g} days)"
+    )
     per_day = d["runs_per_day"]
-    out.print(f"Runs per day      {sparkline([p['total'] for p in per_day])}  "
-              f"{per_day[0]['date']} .. {per_day[-1]['date']}" if per_day else "")
-    rows = [{"severity": s, "mtta": fmt_duration(v["mtta_s"]), "mttr": fmt_duration(v["mttr_s"]),
-             "cycles": v["cycles"]} for s, v in d["response"]["by_severity"].items() if v["cycles"]]
+    out.print(
+        f"Runs per day      {sparkline([p['total'] for p in per_day])}  {per_day[0]['date']} .. {per_day[-1]['date']}"
+        if per_day
+        else ""
+    )
+    rows = [
+        {"severity": s, "mtta": fmt_duration(v["mtta_s"]), "mttr": fmt_duration(v["mttr_s"]), "cycles": v["cycles"]}
+        for s, v in d["response"]["by_severity"].items()
+        if v["cycles"]
+    ]
     if rows:
         table(rows, ["severity", "mtta", "mttr", "cycles"], title="Response by severity")
     steps = [{"step": k, "failures": v} for k, v in d["failures_by_step"].items()]
     table(steps, ["step", "failures"], title="Pipeline failures by step")
-    table(d["top_known_errors"], ["name", "severity", "incidents", "occurrences"], title="Top known errors",
-          empty="no incidents in the window")
+    table(
+        d["top_known_errors"],
+        ["name", "severity", "incidents", "occurrences"],
+        title="Top known errors",
+        empty="no incidents in the window",
+    )
 
 
 @needs_store()
@@ -65,8 +84,10 @@ def dashboard(json_out: JsonOutput = False) -> None:
 
 @needs_store()
 def metrics(
-    serve: Annotated[int | None, typer.Option("--serve", help="Serve /metrics over HTTP on this port.",
-                                              metavar="PORT", min=0, max=65535)] = None,
+    serve: Annotated[
+        int | None,
+        typer.Option("--serve", help="Serve /metrics over HTTP on this port.", metavar="PORT", min=0, max=65535),
+    ] = None,
     host: Annotated[str, typer.Option("--host", help="Address to listen on with --serve.")] = "127.0.0.1",
 ) -> None:
     """Prometheus text exposition format (or serve it with --serve PORT)."""

@@ -5,10 +5,25 @@ from __future__ import annotations
 from typing import Any
 
 # What an option's value looks like in help, when its name does not say it well enough.
-OPTION_METAVARS = {"where": "COL=VALUE", "set": "KEY=VALUE", "records": "JSON|@FILE", "rules": "JSON|@FILE",
-                   "args": "JSON", "kwargs": "JSON", "format": "csv|pdf", "output": "PATH", "out": "DIR",
-                   "instructions": "TEXT", "notes": "TEXT", "report": "TEXT", "resolution": "TEXT",
-                   "impact": "TEXT", "root_cause": "TEXT", "corrective_action": "TEXT", "to": "NAME"}
+OPTION_METAVARS = {
+    "where": "COL=VALUE",
+    "set": "KEY=VALUE",
+    "records": "JSON|@FILE",
+    "rules": "JSON|@FILE",
+    "args": "JSON",
+    "kwargs": "JSON",
+    "format": "csv|pdf",
+    "output": "PATH",
+    "out": "DIR",
+    "instructions": "TEXT",
+    "notes": "TEXT",
+    "report": "TEXT",
+    "resolution": "TEXT",
+    "impact": "TEXT",
+    "root_cause": "TEXT",
+    "corrective_action": "TEXT",
+    "to": "NAME",
+}
 
 
 def readable_help(command: Any) -> None:
@@ -22,9 +37,11 @@ def readable_help(command: Any) -> None:
             usage = shown if param.required else f"[{shown}]"
             param.metavar = shown
             # per-parameter overrides of typer's methods (an instance attribute shadows the method)
-            vars(param).update(_usage_display_name=lambda usage=usage: usage,
-                               _rich_display_name=lambda shown=shown: shown,
-                               display_type_rich=lambda ctx: "")
+            vars(param).update(
+                _usage_display_name=lambda usage=usage: usage,
+                _rich_display_name=lambda shown=shown: shown,
+                display_type_rich=lambda ctx: "",
+            )
         elif isinstance(param, TyperOption) and not param.is_flag and param.metavar is None:
             name = max(param.opts, key=len).lstrip("-").replace("-", "_")
             if name in OPTION_METAVARS:

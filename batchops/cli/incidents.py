@@ -10,7 +10,16 @@ from batchops.cli.store import needs_store
 
 app = typer.Typer(name="incidents", help="Incidents: triage, workflow, timeline.", no_args_is_help=True)
 
-LIST_COLUMNS = ["id", "state", "severity", ("occurrences", "seen"), "title", "?known_error_name", "?assignee", "last_seen"]
+LIST_COLUMNS = [
+    "id",
+    "state",
+    "severity",
+    ("occurrences", "seen"),
+    "title",
+    "?known_error_name",
+    "?assignee",
+    "last_seen",
+]
 EVENT_COLUMNS = ["at", "actor", "kind", "from_state", "to_state", "message"]
 SHOW_SKIP = ("events", "tickets", "known_error", "upload", "job", "signature", "error_message")
 
@@ -24,24 +33,36 @@ def _title(text: str) -> str:
 
 def _render_incident(d: dict) -> None:
     record({k: v for k, v in d.items() if k not in SHOW_SKIP}, title=_title(f"Incident {d['id']}: {d['title']}"))
-    record({"error": d["error_message"], "signature": d["signature"],
+    record(
+        {
+            "error": d["error_message"],
+            "signature": d["signature"],
             "upload": f"{d['upload']['id']} {d['upload']['original_name']} ({d['upload']['status']})"
-            if d["upload"] else None,
-            "job": f"{d['job']['id']} {d['job']['name']}" if d["job"] else None})
+            if d["upload"]
+            else None,
+            "job": f"{d['job']['id']} {d['job']['name']}" if d["job"] else None,
+        }
+    )
     table(d["events"], EVENT_COLUMNS, title="Timeline")
     table(d["tickets"], ["id", "state", "assignee", "title", "resolution"], title="Tickets", empty="no tickets")
 
 
 def _done(d: dict, json_out: bool, what: str) -> None:
-    emit(d, json_out, lambda r: info(f"incident {r['id']} {what}: now {r['state']} "
-                                     f"(next: {', '.join(r['allowed_actions']) or 'nothing'})"))
+    emit(
+        d,
+        json_out,
+        lambda r: info(
+            f"incident {r['id']} {what}: now {r['state']} (next: {', '.join(r['allowed_actions']) or 'nothing'})"
+        ),
+    )
 
 
 @app.command("list")
 @needs_store()
 def incidents_list(
-    state: Annotated[str | None, typer.Option(
-        "--state", help="open, assigned, analyzing, resolved, archived or active.")] = None,
+    state: Annotated[
+        str | None, typer.Option("--state", help="open, assigned, analyzing, resolved, archived or active.")
+    ] = None,
     severity: Annotated[str | None, typer.Option("--severity", help="low, medium, high, critical.")] = None,
     text: Annotated[str | None, typer.Option("--text", help="Search title, error and signature.")] = None,
     limit: Limit = 50,
@@ -50,8 +71,11 @@ def incidents_list(
     """Incidents, newest first."""
     from batchops.services import incidents
 
-    emit(incidents.list_incidents(state=state, severity=severity, text=text, limit=limit), json_out,
-         lambda rows: table(rows, LIST_COLUMNS, title="Incidents", empty="no incidents"))
+    emit(
+        incidents.list_incidents(state=state, severity=severity, text=text, limit=limit),
+        json_out,
+        lambda rows: table(rows, LIST_COLUMNS, title="Incidents", empty="no incidents"),
+    )
 
 
 @app.command("open")
@@ -105,8 +129,13 @@ def incidents_analyze(
     """Record the analysis (all fields stay editable): assigned -> analyzing."""
     from batchops.services import incidents
 
-    _done(incidents.analyze(incident_id, impact=impact, root_cause=root_cause,
-                            corrective_action=corrective_action, actor=as_), json_out, "analysis recorded")
+    _done(
+        incidents.analyze(
+            incident_id, impact=impact, root_cause=root_cause, corrective_action=corrective_action, actor=as_
+        ),
+        json_out,
+        "analysis recorded",
+    )
 
 
 @app.command("retry")
@@ -122,9 +151,14 @@ def incidents_retry(
 
     result = incidents.retry(incident_id, actor=as_, now=now)
     run = result["run"] or {}
-    emit(result, json_out, lambda r: info(
-        f"incident {r['incident']['id']}: retry run {run.get('run_id')} {run.get('status')}; "
-        f"incident now {r['incident']['state']}"))
+    emit(
+        result,
+        json_out,
+        lambda r: info(
+            f"incident {r['incident']['id']}: retry run {run.get('run_id')} {run.get('status')}; "
+            f"incident now {r['incident']['state']}"
+        ),
+    )
     warn_if_no_worker([run.get("status")])
     if run.get("status") == "failed":
         raise typer.Exit(1)

@@ -66,9 +66,21 @@ def add(
     """Schedule a registered callable."""
     from batchops.services import jobs
 
-    job = jobs.add_job(name, callable_, cron, args=args, kwargs=kwargs, timezone=timezone, timeout_s=timeout,
-                       retries=retries, retry_delay_s=retry_delay, misfire_policy=missed,
-                       max_lateness_min=max_lateness, description=description, paused=paused)
+    job = jobs.add_job(
+        name,
+        callable_,
+        cron,
+        args=args,
+        kwargs=kwargs,
+        timezone=timezone,
+        timeout_s=timeout,
+        retries=retries,
+        retry_delay_s=retry_delay,
+        misfire_policy=missed,
+        max_lateness_min=max_lateness,
+        description=description,
+        paused=paused,
+    )
     emit(job, json_out, lambda j: info(f"job {j['id']} {j['name']!r} added; next run {_when(j)}"))
 
 
@@ -93,9 +105,21 @@ def edit(
     """Change a job; the next tick uses the new settings."""
     from batchops.services import jobs
 
-    job = jobs.edit_job(job_id, name=name, callable=callable_, cron=cron, args=args, kwargs=kwargs,
-                        timezone=timezone, timeout_s=timeout, retries=retries, retry_delay_s=retry_delay,
-                        misfire_policy=missed, max_lateness_min=max_lateness, description=description)
+    job = jobs.edit_job(
+        job_id,
+        name=name,
+        callable=callable_,
+        cron=cron,
+        args=args,
+        kwargs=kwargs,
+        timezone=timezone,
+        timeout_s=timeout,
+        retries=retries,
+        retry_delay_s=retry_delay,
+        misfire_policy=missed,
+        max_lateness_min=max_lateness,
+        description=description,
+    )
     emit(job, json_out, lambda j: info(f"job {j['id']} {j['name']!r} saved; next run {_when(j)}"))
 
 
@@ -128,8 +152,7 @@ def resume(job_id: str, json_out: JsonOutput = False) -> None:
     """Resume scheduled runs from now on."""
     from batchops.services import jobs
 
-    emit(jobs.resume_job(job_id), json_out,
-         lambda j: info(f"job {j['id']} {j['name']!r} resumed; next run {_when(j)}"))
+    emit(jobs.resume_job(job_id), json_out, lambda j: info(f"job {j['id']} {j['name']!r} resumed; next run {_when(j)}"))
 
 
 @app.command()
@@ -151,8 +174,14 @@ def trigger(
         _warn_without_worker()
         if wait:
             run = _wait(run["run_id"], timeout)
-    emit(run, json_out, lambda r: info(f"job run {r['id']} {r['status']}"
-                                       + (f": {r['error_code']}: {r['error_message']}" if r.get("error_code") else "")))
+    emit(
+        run,
+        json_out,
+        lambda r: info(
+            f"job run {r['id']} {r['status']}"
+            + (f": {r['error_code']}: {r['error_message']}" if r.get("error_code") else "")
+        ),
+    )
     if run["status"] == "failed":
         raise typer.Exit(1)
 
@@ -176,13 +205,17 @@ def _wait(run_id: int, timeout: float) -> dict:
 
 @app.command("next")
 @needs_store()
-def next_(job_id: str, n: Annotated[int, typer.Option("-n", help="How many fire times.")] = 5,
-          json_out: JsonOutput = False) -> None:
+def next_(
+    job_id: str, n: Annotated[int, typer.Option("-n", help="How many fire times.")] = 5, json_out: JsonOutput = False
+) -> None:
     """Preview the next fire times in the job's zone, with daylight-saving notes."""
     from batchops.services import jobs
 
-    emit(jobs.next_runs(job_id, n), json_out,
-         lambda rows: table(rows, ["display", "utc", "note"], title=f"Next runs of job {job_id}"))
+    emit(
+        jobs.next_runs(job_id, n),
+        json_out,
+        lambda rows: table(rows, ["display", "utc", "note"], title=f"Next runs of job {job_id}"),
+    )
 
 
 @app.command()
@@ -192,8 +225,14 @@ def callables(json_out: JsonOutput = False) -> None:
     from batchops.services import jobs
 
     def render(rows):
-        flat = [{"name": r["name"], "arguments": ", ".join(f"{a['name']}={a['default']!r}" for a in r["args"]),
-                 "description": r["description"]} for r in rows]
+        flat = [
+            {
+                "name": r["name"],
+                "arguments": ", ".join(f"{a['name']}={a['default']!r}" for a in r["args"]),
+                "description": r["description"],
+            }
+            for r in rows
+        ]
         table(flat, ["name", "arguments", "description"], title="Callables")
 
     emit(jobs.callables(), json_out, render)

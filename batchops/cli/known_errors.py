@@ -68,9 +68,18 @@ def add(
     from batchops.services import known_errors
 
     result = known_errors.add_known_error(
-        name, error_code=code, pattern=pattern or "", step=step, severity=severity, root_cause=root_cause,
-        corrective_action=corrective_action, auto_retry=auto_retry, retry_max=retry_max,
-        retry_delay_s=retry_delay, open_ticket=ticket)
+        name,
+        error_code=code,
+        pattern=pattern or "",
+        step=step,
+        severity=severity,
+        root_cause=root_cause,
+        corrective_action=corrective_action,
+        auto_retry=auto_retry,
+        retry_max=retry_max,
+        retry_delay_s=retry_delay,
+        open_ticket=ticket,
+    )
     emit(result, json_out, lambda r: _saved(r, "added"))
 
 
@@ -85,8 +94,9 @@ def edit(
     severity: Annotated[str | None, SEVERITY] = None,
     root_cause: Annotated[str | None, CAUSE] = None,
     corrective_action: Annotated[str | None, ACTION] = None,
-    auto_retry: Annotated[bool | None, typer.Option(
-        "--auto-retry/--no-auto-retry", help="Retry automatically through the queue.")] = None,
+    auto_retry: Annotated[
+        bool | None, typer.Option("--auto-retry/--no-auto-retry", help="Retry automatically through the queue.")
+    ] = None,
     retry_max: Annotated[int | None, RETRY_MAX] = None,
     retry_delay: Annotated[int | None, RETRY_DELAY] = None,
     ticket: Annotated[bool | None, TICKET] = None,
@@ -95,9 +105,19 @@ def edit(
     """Change the given fields of a known error (pass "" to clear --code, --pattern or --step)."""
     from batchops.services import known_errors
 
-    changes = dict(name=name, error_code=code, pattern=pattern, step=step, severity=severity,
-                   root_cause=root_cause, corrective_action=corrective_action, auto_retry=auto_retry,
-                   retry_max=retry_max, retry_delay_s=retry_delay, open_ticket=ticket)
+    changes = dict(
+        name=name,
+        error_code=code,
+        pattern=pattern,
+        step=step,
+        severity=severity,
+        root_cause=root_cause,
+        corrective_action=corrective_action,
+        auto_retry=auto_retry,
+        retry_max=retry_max,
+        retry_delay_s=retry_delay,
+        open_ticket=ticket,
+    )
     result = known_errors.edit_known_error(known_error_id, **changes)
     emit(result, json_out, lambda r: _saved(r, "saved"))
 
@@ -131,8 +151,9 @@ def test_(
     def past(hits: int, best) -> str:
         if not hits:
             return f"it matched none of the {r_checked[0]} past failed runs"
-        return (f"it matched {hits} of {r_checked[0]} past failed runs"
-                + (f", and was triage's pick for {best} of them" if best else ", but never as triage's pick"))
+        return f"it matched {hits} of {r_checked[0]} past failed runs" + (
+            f", and was triage's pick for {best} of them" if best else ", but never as triage's pick"
+        )
 
     r_checked = [0]
 
@@ -142,20 +163,29 @@ def test_(
             info(f"read the error code {r['code']} from the message")
         if r["match"]:
             m = r["match"]
-            info(f"triage would match known error {m['id']} {m['name']!r} on {m['level']} (severity {m['severity']}"
-                 f"{', auto-retry' if m['auto_retry'] else ''}); {past(m['past_matches'], m['past_best'])}")
+            info(
+                f"triage would match known error {m['id']} {m['name']!r} on {m['level']} (severity {m['severity']}"
+                f"{', auto-retry' if m['auto_retry'] else ''}); {past(m['past_matches'], m['past_best'])}"
+            )
             if not r["code"]:
                 codes = ", ".join(dict.fromkeys(c["error_code"] or "any code" for c in r["candidates"]))
                 info(f"no error code given: it could be {codes} (pass --code, or paste the 'E_CODE: message' line)")
             if len(r["candidates"]) > 1:
-                table(r["candidates"], ["id", "name", "level", "severity", "past_matches", "past_best"],
-                      title="Every known error that matches, best first")
+                table(
+                    r["candidates"],
+                    ["id", "name", "level", "severity", "past_matches", "past_best"],
+                    title="Every known error that matches, best first",
+                )
         else:
-            info(f"no known error matches: triage would open an unknown-error incident "
-                 f"({r['failed_runs_checked']} past failed runs checked)")
+            info(
+                f"no known error matches: triage would open an unknown-error incident "
+                f"({r['failed_runs_checked']} past failed runs checked)"
+            )
         if "draft" in r:
             d = r["draft"]
-            info(f"draft pattern {d['pattern']!r}: {'matches' if d['matches_message'] else 'does not match'} "
-                 f"this message; {past(d['past_matches'], d['past_best'])}")
+            info(
+                f"draft pattern {d['pattern']!r}: {'matches' if d['matches_message'] else 'does not match'} "
+                f"this message; {past(d['past_matches'], d['past_best'])}"
+            )
 
     emit(known_errors.test_message(message, code=code, step=step, pattern=pattern), json_out, render)

@@ -40,13 +40,23 @@ def _print_version(value: bool) -> None:
 def main(
     ctx: typer.Context,
     home: Annotated[str | None, typer.Option("--home", help="Data home (also BATCHOPS_HOME).", metavar="DIR")] = None,
-    config: Annotated[str | None, typer.Option("--config", help="Config file (also BATCHOPS_CONFIG).",
-                                               metavar="FILE")] = None,
+    config: Annotated[
+        str | None, typer.Option("--config", help="Config file (also BATCHOPS_CONFIG).", metavar="FILE")
+    ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,  # read by run(), from argv
     json_out: Annotated[bool, typer.Option("--json", help="JSON on stdout for every command.")] = False,
-    read_only: Annotated[bool, typer.Option("--read-only", help="Refuse every change (also BATCHOPS_READ_ONLY).")] = False,
-    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
-                                          help="Print the version (and the build, for the single executable).")] = False,
+    read_only: Annotated[
+        bool, typer.Option("--read-only", help="Refuse every change (also BATCHOPS_READ_ONLY).")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the version (and the build, for the single executable).",
+        ),
+    ] = False,
 ) -> None:
     ctx.obj = GlobalOptions(home=home, config=config, json=json_out, read_only=read_only)
 
@@ -81,7 +91,7 @@ def hoist_global_options(args: list[str]) -> list[str]:
         name, eq, _ = arg.partition("=")
         if name in GLOBAL_OPTIONS:
             takes_value = GLOBAL_OPTIONS[name] and not eq
-            front.extend(args[i:i + 1 + takes_value])
+            front.extend(args[i : i + 1 + takes_value])
             i += 1 + takes_value
             continue
         rest.append(arg)

@@ -16,10 +16,25 @@ def outbox_list(json_out: JsonOutput = False) -> None:
     from batchops.services import outbox
 
     rows = outbox.list_outbox()
-    emit(rows, json_out, lambda r: table(
-        [{"file": m.get("file"), "kind": m.get("kind"), "to": ", ".join(m.get("to", [])) or m.get("url"),
-          "subject": m.get("subject", ""), "last_error": m.get("last_error")} for m in r],
-        ["file", "kind", "to", "subject", "last_error"], title="Outbox", empty="the outbox is empty"))
+    emit(
+        rows,
+        json_out,
+        lambda r: table(
+            [
+                {
+                    "file": m.get("file"),
+                    "kind": m.get("kind"),
+                    "to": ", ".join(m.get("to", [])) or m.get("url"),
+                    "subject": m.get("subject", ""),
+                    "last_error": m.get("last_error"),
+                }
+                for m in r
+            ],
+            ["file", "kind", "to", "subject", "last_error"],
+            title="Outbox",
+            empty="the outbox is empty",
+        ),
+    )
 
 
 @app.command("flush")

@@ -184,8 +184,9 @@ def confirm(question: str, yes: bool) -> None:
     if yes:
         return
     if not sys.stdin.isatty():
-        raise InputError(f"{question.rstrip('?')}: pass --yes to confirm when not at a terminal",
-                         code="E_CONFIRM_REQUIRED")
+        raise InputError(
+            f"{question.rstrip('?')}: pass --yes to confirm when not at a terminal", code="E_CONFIRM_REQUIRED"
+        )
     typer.confirm(question, abort=True)
 
 

@@ -22,8 +22,10 @@ def _render_results(results: list[dict]) -> None:
         name = show_value(r.get("file", ""))  # a file name is data: no markup, no control characters
         if r["status"] == "published":
             marker = "[yellow]published with warnings[/yellow]" if r.get("warnings") else "[green]published[/green]"
-            out.print(f"{marker} {escape(name)}: upload {r['upload_id']}, run {r['run_id']}, "
-                      f"{r['rows_out']} rows -> {escape(str(r['reports']['csv']))} , {escape(str(r['reports']['pdf']))}")
+            out.print(
+                f"{marker} {escape(name)}: upload {r['upload_id']}, run {r['run_id']}, "
+                f"{r['rows_out']} rows -> {escape(str(r['reports']['csv']))} , {escape(str(r['reports']['pdf']))}"
+            )
             for w in r.get("warnings") or []:
                 out.print(f"  [yellow]warning[/yellow] {w['code']}: {escape(w['message'])}")
         elif r["status"] == "queued":
@@ -31,13 +33,27 @@ def _render_results(results: list[dict]) -> None:
         else:
             err = r.get("error") or {}
             inc = f", incident {r['incident_id']}" if r.get("incident_id") else ""
-            out.print(f"[red]failed[/red] {escape(show_value(name))}: {err.get('code')}: {escape(show_value(err.get('message')))} "
-                      f"(upload {r['upload_id']}, run {r['run_id']}{inc})")
+            out.print(
+                f"[red]failed[/red] {escape(show_value(name))}: {err.get('code')}: {escape(show_value(err.get('message')))} "
+                f"(upload {r['upload_id']}, run {r['run_id']}{inc})"
+            )
 
 
-def process_files(paths: list[str], *, department=None, plan="transform", plan_config=None, notes="",
-                  sheet=None, table=None, force_publish=False, queue=False, out_dir=None, strict=False,
-                  encoding=None) -> list[dict]:
+def process_files(
+    paths: list[str],
+    *,
+    department=None,
+    plan="transform",
+    plan_config=None,
+    notes="",
+    sheet=None,
+    table=None,
+    force_publish=False,
+    queue=False,
+    out_dir=None,
+    strict=False,
+    encoding=None,
+) -> list[dict]:
     """Each file in turn, with a progress display on stderr."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -47,16 +63,31 @@ def process_files(paths: list[str], *, department=None, plan="transform", plan_c
     for path in paths:  # a typo in the last name must not leave the first files half-reported
         uploads.check_source(path)
     results = []
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TimeElapsedColumn(), console=console(stderr=True),
-                  disable=not sys.stderr.isatty()) as progress:  # scripts get no bar, not even a blank line
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console(stderr=True),
+        disable=not sys.stderr.isatty(),
+    ) as progress:  # scripts get no bar, not even a blank line
         task = progress.add_task("processing", total=len(paths))
         for path in paths:
             progress.update(task, description=f"processing {Path(path).name}")
-            result = processing.process_file(path, department=department, plan=plan, plan_config=plan_config,
-                                              notes=notes, sheet=sheet, table=table,
-                                              force_publish=force_publish, queue=queue,
-                                              trigger="cli", strict=strict, encoding=encoding)
+            result = processing.process_file(
+                path,
+                department=department,
+                plan=plan,
+                plan_config=plan_config,
+                notes=notes,
+                sheet=sheet,
+                table=table,
+                force_publish=force_publish,
+                queue=queue,
+                trigger="cli",
+                strict=strict,
+                encoding=encoding,
+            )
             result = {"file": str(path), **result}
             if out_dir and result["status"] == "published":
                 result["reports"] = reports.copy_reports(uploads.get_upload(result["upload_id"]), Path(out_dir))
@@ -68,48 +99,95 @@ def process_files(paths: list[str], *, department=None, plan="transform", plan_c
 @needs_store(recover=True)
 def process(
     files: Annotated[list[str], typer.Argument(help="CSV, XLSX or PDF files.", metavar="FILE...")],
-    department: Annotated[str | None, typer.Option(
-        "--department", "-d", help="Department (decides required columns).")] = None,
-    plan: Annotated[str, typer.Option(
-        "--plan", "-p", help="transform, append, delete, custom, curve, anonymize, dedupe.")] = "transform",
+    department: Annotated[
+        str | None, typer.Option("--department", "-d", help="Department (decides required columns).")
+    ] = None,
+    plan: Annotated[
+        str, typer.Option("--plan", "-p", help="transform, append, delete, custom, curve, anonymize, dedupe.")
+    ] = "transform",
     records: Annotated[str | None, typer.Option("--records", help="append: JSON list/object, or @file.json.")] = None,
     where: Annotated[list[str] | None, typer.Option("--where", help="delete: COLUMN=VALUE (repeatable).")] = None,
     rules: Annotated[str | None, typer.Option("--rules", help="delete: JSON rules, or @file.json.")] = None,
-    instructions: Annotated[str | None, typer.Option("--instructions", help="custom: the instruction narrative.")] = None,
-    options: Annotated[list[str] | None, typer.Option(
-        "--set", help="Plan option KEY=VALUE (repeatable), e.g. subject=physics.")] = None,
+    instructions: Annotated[
+        str | None, typer.Option("--instructions", help="custom: the instruction narrative.")
+    ] = None,
+    options: Annotated[
+        list[str] | None, typer.Option("--set", help="Plan option KEY=VALUE (repeatable), e.g. subject=physics.")
+    ] = None,
     notes: Annotated[str, typer.Option("--notes", help="Free text kept with the upload.")] = "",
-    sheet: Annotated[str | None, typer.Option(
-        "--sheet", help="Workbooks (.xlsx .xlsm .xlsb .xls .ods): the sheet to read.")] = None,
-    table: Annotated[int | None, typer.Option(
-        "--table", min=1, metavar="N",
-        help="PDF with several tables: read table N (as listed by E_PDF_MANY_TABLES).")] = None,
-    force_publish: Annotated[bool, typer.Option(
-        "--force-publish", help="Publish a table the confidence gate doubts (after you have looked).")] = False,
-    encoding: Annotated[str | None, typer.Option(
-        "--encoding", metavar="NAME",
-        help="CSV: the text encoding (e.g. cp1252, iso-8859-7), when detection is unsure.")] = None,
-    out: Annotated[str | None, typer.Option(
-        "--out", help="Also copy the reports into this folder.", metavar="DIR")] = None,
+    sheet: Annotated[
+        str | None, typer.Option("--sheet", help="Workbooks (.xlsx .xlsm .xlsb .xls .ods): the sheet to read.")
+    ] = None,
+    table: Annotated[
+        int | None,
+        typer.Option(
+            "--table",
+            min=1,
+            metavar="N",
+            help="PDF with several tables: read table N (as listed by E_PDF_MANY_TABLES).",
+        ),
+    ] = None,
+    force_publish: Annotated[
+        bool,
+        typer.Option("--force-publish", help="Publish a table the confidence gate doubts (after you have looked)."),
+    ] = False,
+    encoding: Annotated[
+        str | None,
+        typer.Option(
+            "--encoding",
+            metavar="NAME",
+            help="CSV: the text encoding (e.g. cp1252, iso-8859-7), when detection is unsure.",
+        ),
+    ] = None,
+    out: Annotated[
+        str | None, typer.Option("--out", help="Also copy the reports into this folder.", metavar="DIR")
+    ] = None,
     queue: Annotated[bool, typer.Option("--queue", help="Queue for the worker instead of running now.")] = False,
-    strict: Annotated[bool, typer.Option(
-        "--strict", help="Fail (exit 1, nothing published) when the plan changes "
-        "nothing it was asked to change, e.g. a delete rule that matches no row.")] = False,
-    ocr: Annotated[str | None, typer.Option(
-        "--ocr", help="Scans: never, auto (pages without text) or always; "
-        "default pipeline.ocr. Runs done now only (the worker uses its config).")] = None,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            help="Fail (exit 1, nothing published) when the plan changes "
+            "nothing it was asked to change, e.g. a delete rule that matches no row.",
+        ),
+    ] = False,
+    ocr: Annotated[
+        str | None,
+        typer.Option(
+            "--ocr",
+            help="Scans: never, auto (pages without text) or always; "
+            "default pipeline.ocr. Runs done now only (the worker uses its config).",
+        ),
+    ] = None,
     json_out: JsonOutput = False,
 ) -> None:
     """Ingest, validate, amend and publish each FILE. Exit 1 if any failed."""
     from batchops.services import plans
 
-    config = plans.plan_config(records=records, where=where, rules=rules, instructions=instructions, options=options,
-                               labels={"records": "--records", "rules": "--rules"})
+    config = plans.plan_config(
+        records=records,
+        where=where,
+        rules=rules,
+        instructions=instructions,
+        options=options,
+        labels={"records": "--records", "rules": "--rules"},
+    )
     if ocr is not None:
         _use_ocr(ocr, queue)
-    results = process_files(files, department=department, plan=plan, plan_config=config, notes=notes,
-                            sheet=sheet, table=table, force_publish=force_publish, queue=queue, out_dir=out,
-                            strict=strict, encoding=encoding)
+    results = process_files(
+        files,
+        department=department,
+        plan=plan,
+        plan_config=config,
+        notes=notes,
+        sheet=sheet,
+        table=table,
+        force_publish=force_publish,
+        queue=queue,
+        out_dir=out,
+        strict=strict,
+        encoding=encoding,
+    )
     emit(results if len(results) != 1 or not json_out else results[0], json_out, _render_results)
     warn_if_no_worker(r["status"] for r in results)
     if any(r["status"] == "failed" for r in results):
@@ -124,8 +202,9 @@ def _use_ocr(mode: str, queue: bool) -> None:
     if mode not in ("never", "auto", "always"):
         raise InputError(f"--ocr must be never, auto or always, not {mode!r}", code="E_OCR_MODE")
     if queue:
-        raise InputError("--ocr applies to runs done now; for queued runs set pipeline.ocr in batchops.toml",
-                         code="E_OCR_MODE")
+        raise InputError(
+            "--ocr applies to runs done now; for queued runs set pipeline.ocr in batchops.toml", code="E_OCR_MODE"
+        )
     context.config().pipeline.ocr = mode
 
 
@@ -146,8 +225,14 @@ def demo(json_out: JsonOutput = False) -> None:
     ]
     results = []
     for path, dept, plan in jobs:
-        results.extend(process_files([str(path)], department=dept, plan=plan,
-                                     plan_config={"instructions": "demo: publish as is"} if plan == "custom" else {}))
+        results.extend(
+            process_files(
+                [str(path)],
+                department=dept,
+                plan=plan,
+                plan_config={"instructions": "demo: publish as is"} if plan == "custom" else {},
+            )
+        )
     emit(results, json_out, _render_results)
     if not json_out:
         info("demo done: one file failed on purpose; see `batchops incidents list` and `batchops tui`")

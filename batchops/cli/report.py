@@ -35,7 +35,7 @@ def export(
     """
     from batchops.services import reports
 
-    result = reports.export(upload_id=upload, run_id=run, fmt=fmt, out=output, wait=wait,
-                            overwrite=force or ask_overwrite)
+    result = reports.export(
+        upload_id=upload, run_id=run, fmt=fmt, out=output, wait=wait, overwrite=force or ask_overwrite
+    )
     emit(result, json_out, lambda r: info(f"wrote {r['path']} ({human_size(r['bytes'])})"))
-

@@ -10,8 +10,18 @@ from batchops.cli.store import needs_store
 
 app = typer.Typer(name="runs", help="Pipeline and job runs.", no_args_is_help=True)
 
-RUN_COLUMNS = ["id", "kind", "status", "?trigger", ("upload_id", "upload"), "?job_name", ("?attempt", "try"),
-               "error_code", "queued_at", ("duration_s", "took")]
+RUN_COLUMNS = [
+    "id",
+    "kind",
+    "status",
+    "?trigger",
+    ("upload_id", "upload"),
+    "?job_name",
+    ("?attempt", "try"),
+    "error_code",
+    "queued_at",
+    ("duration_s", "took"),
+]
 
 
 @app.command("list")
@@ -27,8 +37,11 @@ def runs_list(
     """Recent runs, newest first."""
     from batchops.services import runs
 
-    emit(runs.list_runs(status=status, kind=kind, upload_id=upload, job_id=job, limit=limit), json_out,
-         lambda rows: table(rows, RUN_COLUMNS, title="Runs"))
+    emit(
+        runs.list_runs(status=status, kind=kind, upload_id=upload, job_id=job, limit=limit),
+        json_out,
+        lambda rows: table(rows, RUN_COLUMNS, title="Runs"),
+    )
 
 
 @app.command("show")

@@ -58,7 +58,8 @@ def needs_store(recover: bool = False) -> Callable[[Command], Command]:
         shown = inspect.signature(command, eval_str=True)  # typer reads evaluated annotations
         ctx_param = inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)
         with_store.__signature__ = shown.replace(  # type: ignore[attr-defined]
-            parameters=[*shown.parameters.values(), ctx_param])
+            parameters=[*shown.parameters.values(), ctx_param]
+        )
         return cast(Command, with_store)
 
     return decorate

@@ -13,9 +13,14 @@ def init(json_out: JsonOutput = False) -> None:
     from batchops.services import system
 
     result = system.init()
-    emit(result, json_out, lambda r: info(
-        f"data home {r['data_dir']} ready: schema v{r['schema_version']}, "
-        f"{r['jobs']} jobs, {r['known_errors']} known errors"))
+    emit(
+        result,
+        json_out,
+        lambda r: info(
+            f"data home {r['data_dir']} ready: schema v{r['schema_version']}, "
+            f"{r['jobs']} jobs, {r['known_errors']} known errors"
+        ),
+    )
 
 
 def health(ctx: typer.Context, json_out: JsonOutput = False) -> None:
@@ -38,9 +43,13 @@ def health(ctx: typer.Context, json_out: JsonOutput = False) -> None:
             mark = "ok " if data.get("ok") else "BAD"
             shown = {k: v for k, v in data.items() if k != "ok"}
             if isinstance(shown.get("online"), list):  # one readable line per live worker
-                shown["online"] = "; ".join(
-                    f"{w.get('worker_id')} ({w.get('workers')} thread(s), seen {w.get('last_seen_ago', '?')})"
-                    for w in shown["online"]) or "none"
+                shown["online"] = (
+                    "; ".join(
+                        f"{w.get('worker_id')} ({w.get('workers')} thread(s), seen {w.get('last_seen_ago', '?')})"
+                        for w in shown["online"]
+                    )
+                    or "none"
+                )
             record(shown, title=f"[{mark}] {name}")
         info("healthy" if result["healthy"] else "NOT healthy")
     raise typer.Exit(0 if result["healthy"] else 1)

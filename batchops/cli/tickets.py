@@ -29,8 +29,11 @@ def tickets_list(
     """Tickets (action items), newest first."""
     from batchops.services import tickets
 
-    emit(tickets.list_tickets(state=state, incident_id=incident, assignee=assignee, limit=limit), json_out,
-         lambda rows: table(rows, TICKET_COLUMNS, title="Tickets", empty="no tickets"))
+    emit(
+        tickets.list_tickets(state=state, incident_id=incident, assignee=assignee, limit=limit),
+        json_out,
+        lambda rows: table(rows, TICKET_COLUMNS, title="Tickets", empty="no tickets"),
+    )
 
 
 @app.command("show")
@@ -90,7 +93,7 @@ def tickets_resolve(
 def tickets_edit(
     ticket_id: str,
     title: Annotated[str | None, typer.Option("--title")] = None,
-    to: Annotated[str | None, typer.Option("--to", help="New assignee (\"\" unassigns).", metavar="NAME")] = None,
+    to: Annotated[str | None, typer.Option("--to", help='New assignee ("" unassigns).', metavar="NAME")] = None,
     as_: Actor = None,
     json_out: JsonOutput = False,
 ) -> None:
@@ -110,6 +113,8 @@ def tickets_delete(ticket_id: str, yes: Yes = False, as_: Actor = None, json_out
     context.require_writable()  # refuse before asking
     ticket = tickets.show_ticket(ticket_id)
     confirm(f"Delete ticket {ticket['id']} ({ticket['title']})?", yes)
-    emit(tickets.delete(ticket["id"], actor=as_), json_out,
-         lambda r: info(f"deleted ticket {r['deleted']} of incident {r['incident_id']}"))
-
+    emit(
+        tickets.delete(ticket["id"], actor=as_),
+        json_out,
+        lambda r: info(f"deleted ticket {r['deleted']} of incident {r['incident_id']}"),
+    )

@@ -11,9 +11,12 @@ from batchops.cli.store import configure_store
 
 def tui(
     ctx: typer.Context,
-    read_only: Annotated[bool, typer.Option("--read-only", help="Look, don't touch (also BATCHOPS_READ_ONLY).")] = False,
-    refresh: Annotated[float, typer.Option("--refresh", help="Seconds between refreshes of the shown area.",
-                                           min=0.5)] = 3.0,
+    read_only: Annotated[
+        bool, typer.Option("--read-only", help="Look, don't touch (also BATCHOPS_READ_ONLY).")
+    ] = False,
+    refresh: Annotated[
+        float, typer.Option("--refresh", help="Seconds between refreshes of the shown area.", min=0.5)
+    ] = 3.0,
 ) -> None:
     """The control room: dashboard, uploads, runs, incidents and jobs in one terminal UI."""
     options = global_options(ctx)

@@ -10,22 +10,36 @@ from batchops.cli.store import needs_store
 
 app = typer.Typer(name="uploads", help="Uploaded files.", no_args_is_help=True)
 
-UPLOAD_COLUMNS = [("id", "id"), ("original_name", "file"), "?department", "plan", ("status_label", "status"),
-                  ("?rows_out", "rows"), "?error_code", "created_at", "?notes"]
+UPLOAD_COLUMNS = [
+    ("id", "id"),
+    ("original_name", "file"),
+    "?department",
+    "plan",
+    ("status_label", "status"),
+    ("?rows_out", "rows"),
+    "?error_code",
+    "created_at",
+    "?notes",
+]
 
 
 @app.command("list")
 @needs_store()
 def uploads_list(
-    status: Annotated[str | None, typer.Option("--status", help="staged, queued, processing, published, failed.")] = None,
+    status: Annotated[
+        str | None, typer.Option("--status", help="staged, queued, processing, published, failed.")
+    ] = None,
     limit: Limit = 50,
     json_out: JsonOutput = False,
 ) -> None:
     """Recent uploads, newest first."""
     from batchops.services import uploads
 
-    emit(uploads.list_uploads(status=status, limit=limit), json_out,
-         lambda rows: table(rows, UPLOAD_COLUMNS, title="Uploads"))
+    emit(
+        uploads.list_uploads(status=status, limit=limit),
+        json_out,
+        lambda rows: table(rows, UPLOAD_COLUMNS, title="Uploads"),
+    )
 
 
 @app.command("show")
@@ -67,16 +81,20 @@ def uploads_retry(
 @needs_store()
 def uploads_edit(
     upload_id: str,
-    department: Annotated[str | None, typer.Option("--department", "-d", help="New department (\"\" clears it).")] = None,
+    department: Annotated[str | None, typer.Option("--department", "-d", help='New department ("" clears it).')] = None,
     notes: Annotated[str | None, typer.Option("--notes", help="Replace the notes.")] = None,
     plan: Annotated[str | None, typer.Option("--plan", "-p", help="A new plan for the next retry.")] = None,
     records: Annotated[str | None, typer.Option("--records", help="append: JSON list/object, or @file.json.")] = None,
-    where: Annotated[list[str] | None, typer.Option("--where", help="delete: COLUMN=VALUE (repeatable).",
-                                                    metavar="COL=VALUE")] = None,
+    where: Annotated[
+        list[str] | None, typer.Option("--where", help="delete: COLUMN=VALUE (repeatable).", metavar="COL=VALUE")
+    ] = None,
     rules: Annotated[str | None, typer.Option("--rules", help="delete: JSON rules, or @file.json.")] = None,
-    instructions: Annotated[str | None, typer.Option("--instructions", help="custom: the instruction narrative.")] = None,
-    options: Annotated[list[str] | None, typer.Option("--set", help="Plan option KEY=VALUE (repeatable).",
-                                                      metavar="KEY=VALUE")] = None,
+    instructions: Annotated[
+        str | None, typer.Option("--instructions", help="custom: the instruction narrative.")
+    ] = None,
+    options: Annotated[
+        list[str] | None, typer.Option("--set", help="Plan option KEY=VALUE (repeatable).", metavar="KEY=VALUE")
+    ] = None,
     json_out: JsonOutput = False,
 ) -> None:
     """Change an upload's department, notes or plan (then `uploads retry` runs it with them)."""
@@ -84,12 +102,27 @@ def uploads_edit(
     from batchops.services.upload_edit import edit_upload
 
     payload = any((records, where, rules, instructions, options))
-    config = plans.plan_config(records=records, where=where, rules=rules, instructions=instructions,
-                               options=options, labels={"records": "--records", "rules": "--rules"}) if payload else None
+    config = (
+        plans.plan_config(
+            records=records,
+            where=where,
+            rules=rules,
+            instructions=instructions,
+            options=options,
+            labels={"records": "--records", "rules": "--rules"},
+        )
+        if payload
+        else None
+    )
     result = edit_upload(upload_id, department=department, notes=notes, plan=plan, plan_config=config)
-    emit(result, json_out, lambda r: info(
-        f"upload {r['id']} edited: {r.get('department') or 'no department'}, plan {r['plan']}"
-        f"{', notes: ' + r['notes'] if r.get('notes') else ''} (retry with `batchops uploads retry {r['id']}`)"))
+    emit(
+        result,
+        json_out,
+        lambda r: info(
+            f"upload {r['id']} edited: {r.get('department') or 'no department'}, plan {r['plan']}"
+            f"{', notes: ' + r['notes'] if r.get('notes') else ''} (retry with `batchops uploads retry {r['id']}`)"
+        ),
+    )
 
 
 @app.command("delete")

@@ -53,8 +53,12 @@ def search(compiled: regex.Pattern, text: str) -> bool:
         return compiled.search(text, timeout=SEARCH_BUDGET_S) is not None
     except TimeoutError:
         _slow.add(compiled.pattern)
-        log.warning("known-error pattern %r ran out of its %.2f s budget; skipped from now on "
-                    "(edit it with `batchops known-errors edit`)", compiled.pattern, SEARCH_BUDGET_S)
+        log.warning(
+            "known-error pattern %r ran out of its %.2f s budget; skipped from now on "
+            "(edit it with `batchops known-errors edit`)",
+            compiled.pattern,
+            SEARCH_BUDGET_S,
+        )
         return False
 
 
@@ -80,4 +84,5 @@ def check_speed(pattern: str, samples: Sequence[str] = ()) -> None:
             raise PatternTooSlow(
                 f"pattern {pattern!r} is too slow: it ran for over {PROBE_BUDGET_S:g} s on {shown!r} "
                 "(nested repeats such as (a|aa)+ or (\\w+\\s?)+ backtrack without end); "
-                "rewrite it without a repeat inside a repeat") from None
+                "rewrite it without a repeat inside a repeat"
+            ) from None

@@ -80,8 +80,7 @@ class Match:
 compile_pattern = patterns.compile_pattern  # operators' regexes run under a time budget
 
 
-def match_one(ke: KnownError, code: str | None, message: str, step: str | None,
-              compiled=None) -> Match | None:
+def match_one(ke: KnownError, code: str | None, message: str, step: str | None, compiled=None) -> Match | None:
     """How ``ke`` matches this error, or None."""
     ke_code = (ke.error_code or "").strip()
     try:
@@ -104,16 +103,18 @@ def match_one(ke: KnownError, code: str | None, message: str, step: str | None,
     return Match(ke, 1) if pattern_hit else None
 
 
-def match_all(code: str | None, message: str, step: str | None = None,
-              known: list[KnownError] | None = None) -> list[Match]:
+def match_all(
+    code: str | None, message: str, step: str | None = None, known: list[KnownError] | None = None
+) -> list[Match]:
     """Every known error that matches, best first."""
     known = known if known is not None else list(KnownError.select())
     found = [m for ke in known if (m := match_one(ke, code, message, step)) is not None]
     return sorted(found, key=Match.rank, reverse=True)
 
 
-def match(code: str | None, message: str, step: str | None = None,
-          known: list[KnownError] | None = None) -> Match | None:
+def match(
+    code: str | None, message: str, step: str | None = None, known: list[KnownError] | None = None
+) -> Match | None:
     found = match_all(code, message, step, known)
     return found[0] if found else None
 
@@ -131,7 +132,7 @@ def _fit(subject: str) -> str:
     if len(subject) <= MAX_SUBJECT:
         return subject
     digest = hashlib.sha1(subject.encode("utf-8")).hexdigest()[:12]
-    return f"{subject[:MAX_SUBJECT - 13]}~{digest}"
+    return f"{subject[: MAX_SUBJECT - 13]}~{digest}"
 
 
 def subject_of(run: JobRun) -> str:
@@ -140,8 +141,7 @@ def subject_of(run: JobRun) -> str:
         # The department is part of "what": Arts' marks.csv is not Science's marks.csv.
         name = department = None
         if run.upload_id:
-            row = (Upload.select(Upload.original_name, Upload.department)
-                   .where(Upload.id == run.upload_id).first())
+            row = Upload.select(Upload.original_name, Upload.department).where(Upload.id == run.upload_id).first()
             name, department = (row.original_name, row.department) if row else (None, None)
         dept = normalise_name(department) if department else "-"
         return f"pipeline|{dept}|{_fit(normalise_name(name or f'upload-{run.upload_id}'))}|"
@@ -222,18 +222,28 @@ def _open_new(run, sig, code, message, step, found: Match | None, previous: Inci
         root_cause=ke.root_cause if ke is not None else "",
         corrective_action=ke.corrective_action if ke is not None else "",
         retry_max=retry_max,
-        first_seen=now, last_seen=now, opened_at=now, updated_at=now,
+        first_seen=now,
+        last_seen=now,
+        opened_at=now,
+        updated_at=now,
     )
-    how = (f"matched known error {ke.id} {ke.name!r} on {found.level_name}" if found is not None and ke is not None
-           else "no known error matched (unknown error: teach BatchOps with `batchops known-errors add`)")
+    how = (
+        f"matched known error {ke.id} {ke.name!r} on {found.level_name}"
+        if found is not None and ke is not None
+        else "no known error matched (unknown error: teach BatchOps with `batchops known-errors add`)"
+    )
     text = f"run {run.id} ({run.trigger}) failed: {code}: {message} - {how}"
     if previous is not None:
-        text += f"; recurrence of incident {previous.id} (resolved {previous.resolved_at:%Y-%m-%d %H:%M} UTC)" \
-            if previous.resolved_at else f"; follows incident {previous.id}"
+        text += (
+            f"; recurrence of incident {previous.id} (resolved {previous.resolved_at:%Y-%m-%d %H:%M} UTC)"
+            if previous.resolved_at
+            else f"; follows incident {previous.id}"
+        )
     add_event(incident, "open", SYSTEM_ACTOR, text, to_state="open", run_id=run.id, at=now)
     if ke is None or ke.open_ticket:
-        title = (f"Fix: {incident.title}" if ke is not None
-                 else f"Investigate {incident.title} and add a known error for it")
+        title = (
+            f"Fix: {incident.title}" if ke is not None else f"Investigate {incident.title} and add a known error for it"
+        )
         ticket = Ticket.create(incident=incident.id, title=title[:512], created_at=now, updated_at=now)
         add_event(incident, "ticket", SYSTEM_ACTOR, f"ticket {ticket.id} opened: {ticket.title}", at=now)
     return incident
@@ -244,9 +254,14 @@ def _count_recurrence(incident: Incident, run: JobRun, message: str, now) -> Non
 
     The count is incremented in SQL (``occurrences = occurrences + 1``), never from a value read earlier.
     """
-    Incident.update(occurrences=Incident.occurrences + 1, last_seen=now, run=run.id,
-                    upload=run.upload_id or incident.upload_id, error_message=message, updated_at=now).where(
-        Incident.id == incident.id).execute()
+    Incident.update(
+        occurrences=Incident.occurrences + 1,
+        last_seen=now,
+        run=run.id,
+        upload=run.upload_id or incident.upload_id,
+        error_message=message,
+        updated_at=now,
+    ).where(Incident.id == incident.id).execute()
     fresh = Incident.select(Incident.occurrences).where(Incident.id == incident.id).get()
     incident.occurrences, incident.last_seen, incident.run = fresh.occurrences, now, run.id
     incident.upload, incident.error_message, incident.updated_at = run.upload_id or incident.upload_id, message, now
@@ -262,25 +277,36 @@ def _record_failure(run: JobRun, error, reserve=None) -> Outcome:
     found = match(code, message, step)
     with db.atomic():  # IMMEDIATE on SQLite: two workers cannot both open the same incident
         lock(f"incident:{sig}")  # PostgreSQL: the same, per signature (the unique index is the backstop)
-        active = for_update(Incident.select().where((Incident.signature == sig)
-                                                    & (Incident.state.in_(ACTIVE_STATES)))
-                            .order_by(Incident.id.desc())).first()
+        active = for_update(
+            Incident.select()
+            .where((Incident.signature == sig) & (Incident.state.in_(ACTIVE_STATES)))
+            .order_by(Incident.id.desc())
+        ).first()
         if active is not None:
             incident, action = active, "occurrence"
             _count_recurrence(incident, run, message, now)
-            add_event(incident, "occurrence", SYSTEM_ACTOR,
-                      f"occurrence {incident.occurrences}: run {run.id} ({run.trigger}, attempt {run.attempt}) "
-                      f"failed again: {code}: {message}", run_id=run.id, at=now)
+            add_event(
+                incident,
+                "occurrence",
+                SYSTEM_ACTOR,
+                f"occurrence {incident.occurrences}: run {run.id} ({run.trigger}, attempt {run.attempt}) "
+                f"failed again: {code}: {message}",
+                run_id=run.id,
+                at=now,
+            )
         else:
             last = Incident.select().where(Incident.signature == sig).order_by(Incident.id.desc()).first()
             resolved_at = as_utc(last.resolved_at) if last is not None else None
             if last is not None and last.state == "resolved" and resolved_at and now - resolved_at <= window:
                 incident, action = last, "reopened"
                 _count_recurrence(incident, run, message, now)
-                workflow.reopen(incident, f"re-opened: run {run.id} failed again with {code} "
-                                          f"{_ago(now - resolved_at)} after it was resolved "
-                                          f"(within the {window.total_seconds() / 3600:g} h window)",
-                                run_id=run.id)
+                workflow.reopen(
+                    incident,
+                    f"re-opened: run {run.id} failed again with {code} "
+                    f"{_ago(now - resolved_at)} after it was resolved "
+                    f"(within the {window.total_seconds() / 3600:g} h window)",
+                    run_id=run.id,
+                )
             else:
                 incident = _open_new(run, sig, code, message, step, found, last, now)
                 action = "opened"
@@ -300,23 +326,36 @@ def _decide_retry(incident: Incident, run: JobRun, action: str, now) -> Outcome:
         incident.retry_max = retry_max
     if incident.retry_count < retry_max:
         Incident.update(retry_count=Incident.retry_count + 1, retry_max=retry_max).where(
-            Incident.id == incident.id).execute()
+            Incident.id == incident.id
+        ).execute()
         incident.retry_count = Incident.select(Incident.retry_count).where(Incident.id == incident.id).scalar()
         outcome.retry = (run.attempt + 1, delay)
-        add_event(incident, "auto-retry", SYSTEM_ACTOR,
-                  f"auto-retry {incident.retry_count} of {retry_max} scheduled in {delay} s "
-                  f"(attempt {run.attempt + 1})", run_id=run.id, at=now)
+        add_event(
+            incident,
+            "auto-retry",
+            SYSTEM_ACTOR,
+            f"auto-retry {incident.retry_count} of {retry_max} scheduled in {delay} s (attempt {run.attempt + 1})",
+            run_id=run.id,
+            at=now,
+        )
     elif run.trigger == "retry" and not incident.escalated:
         before = incident.severity
         incident.severity = workflow.raise_severity(before)
         incident.escalated = True
         incident.updated_at = now
         Incident.update(severity=incident.severity, escalated=True, updated_at=now, retry_max=retry_max).where(
-            Incident.id == incident.id).execute()
+            Incident.id == incident.id
+        ).execute()
         outcome.escalated = True
-        add_event(incident, "escalate", SYSTEM_ACTOR,
-                  f"final retry failed (run {run.id}, {incident.retry_count} of {retry_max} retries used): "
-                  f"severity {before} -> {incident.severity}", run_id=run.id, at=now)
+        add_event(
+            incident,
+            "escalate",
+            SYSTEM_ACTOR,
+            f"final retry failed (run {run.id}, {incident.retry_count} of {retry_max} retries used): "
+            f"severity {before} -> {incident.severity}",
+            run_id=run.id,
+            at=now,
+        )
     elif incident.retry_max != retry_max:
         Incident.update(retry_max=retry_max).where(Incident.id == incident.id).execute()
     return outcome
@@ -341,8 +380,13 @@ def _reserve_retry(run: JobRun, incident: Incident, outcome: Outcome, now, reser
     except Exception as exc:  # noqa: BLE001 - recorded, not raised
         outcome.retry_run = None
         log.warning("incident %s: could not schedule retry: %s", incident.id, exc)
-        add_event(incident, "auto-retry", SYSTEM_ACTOR, f"auto-retry attempt {attempt} could not be queued: "
-                                                        f"{exc.__class__.__name__}: {exc}", at=now)
+        add_event(
+            incident,
+            "auto-retry",
+            SYSTEM_ACTOR,
+            f"auto-retry attempt {attempt} could not be queued: {exc.__class__.__name__}: {exc}",
+            at=now,
+        )
 
 
 @retry_busy
@@ -375,13 +419,15 @@ def on_failure(run: JobRun | None, error, reserve=None) -> Outcome | None:
 def _resolve_recovered(run: JobRun) -> list[int]:
     prefix = subject_of(run)
     resolved: list[int] = []
-    active = Incident.select(Incident.id).where(Incident.state.in_(ACTIVE_STATES)
-                                                & Incident.signature.startswith(prefix))
+    active = Incident.select(Incident.id).where(
+        Incident.state.in_(ACTIVE_STATES) & Incident.signature.startswith(prefix)
+    )
     if not active.exists():
         return resolved  # the usual case: nothing to resolve, no write transaction
     with db.atomic():
-        candidates = for_update(Incident.select().where(
-            Incident.state.in_(ACTIVE_STATES) & Incident.signature.startswith(prefix)))
+        candidates = for_update(
+            Incident.select().where(Incident.state.in_(ACTIVE_STATES) & Incident.signature.startswith(prefix))
+        )
         for incident in candidates:
             if not incident.signature.startswith(prefix):  # LIKE is case-insensitive; be exact
                 continue

@@ -66,11 +66,27 @@ def check(incident: Incident, action: str) -> None:
         )
 
 
-def add_event(incident: Incident, kind: str, actor: str = SYSTEM_ACTOR, message: str = "", *,
-              from_state: str | None = None, to_state: str | None = None, run_id: int | None = None,
-              at=None) -> IncidentEvent:
-    return IncidentEvent.create(incident=incident.id, kind=kind, actor=actor or SYSTEM_ACTOR, message=redact(message),
-                                from_state=from_state, to_state=to_state, run=run_id, at=at or utc_now())
+def add_event(
+    incident: Incident,
+    kind: str,
+    actor: str = SYSTEM_ACTOR,
+    message: str = "",
+    *,
+    from_state: str | None = None,
+    to_state: str | None = None,
+    run_id: int | None = None,
+    at=None,
+) -> IncidentEvent:
+    return IncidentEvent.create(
+        incident=incident.id,
+        kind=kind,
+        actor=actor or SYSTEM_ACTOR,
+        message=redact(message),
+        from_state=from_state,
+        to_state=to_state,
+        run=run_id,
+        at=at or utc_now(),
+    )
 
 
 def _move(incident: Incident, to_state: str, kind: str, actor: str, message: str, run_id=None, **fields) -> None:
@@ -94,12 +110,18 @@ def assign(incident: Incident, to: str, actor: str) -> None:
     previous = incident.assignee
     target = "assigned" if incident.state == "open" else incident.state
     message = f"assigned to {to}" + (f" (was {previous})" if previous and previous != to else "")
-    _move(incident, target, "assign", actor, message, assignee=to,
-          acknowledged_at=incident.acknowledged_at or utc_now())
+    _move(
+        incident, target, "assign", actor, message, assignee=to, acknowledged_at=incident.acknowledged_at or utc_now()
+    )
 
 
-def analyze(incident: Incident, actor: str, impact: str | None = None, root_cause: str | None = None,
-            corrective_action: str | None = None) -> None:
+def analyze(
+    incident: Incident,
+    actor: str,
+    impact: str | None = None,
+    root_cause: str | None = None,
+    corrective_action: str | None = None,
+) -> None:
     """Move to analyzing and record the analysis; the fields stay editable (call again)."""
     check(incident, "analyze")
     changed = {}
@@ -108,8 +130,15 @@ def analyze(incident: Incident, actor: str, impact: str | None = None, root_caus
             changed[key] = value.strip()
     parts = [f"{key.replace('_', ' ')}: {value}" for key, value in changed.items()]
     message = "; ".join(parts) if parts else "analysis started"
-    _move(incident, "analyzing", "analyze", actor, message,
-          acknowledged_at=incident.acknowledged_at or utc_now(), **changed)
+    _move(
+        incident,
+        "analyzing",
+        "analyze",
+        actor,
+        message,
+        acknowledged_at=incident.acknowledged_at or utc_now(),
+        **changed,
+    )
 
 
 def resolve(incident: Incident, report: str, actor: str, run_id: int | None = None) -> None:
@@ -140,8 +169,18 @@ def reopen(incident: Incident, message: str, run_id: int | None = None, actor: s
     """Triage only: the failure came back soon after it was resolved."""
     if incident.state != "resolved":
         raise IllegalTransition(f"incident {incident.id} is {incident.state}; only a resolved incident re-opens")
-    _move(incident, "open", "reopen", actor, message, run_id=run_id, resolved_at=None, acknowledged_at=None,
-          retry_count=0, escalated=False)
+    _move(
+        incident,
+        "open",
+        "reopen",
+        actor,
+        message,
+        run_id=run_id,
+        resolved_at=None,
+        acknowledged_at=None,
+        retry_count=0,
+        escalated=False,
+    )
 
 
 def comment(incident: Incident, text: str, actor: str) -> None:

@@ -35,9 +35,11 @@ def recall(key: str):
 def remember(key: str, value) -> None:
     """Keep ``value`` under ``key``, replacing what was there (a job's memory of the latest state)."""
     with db.atomic():
-        (AppState.insert(key=key, value=value, updated_at=utc_now())
-         .on_conflict(conflict_target=[AppState.key], update={AppState.value: value, AppState.updated_at: utc_now()})
-         .execute())
+        (
+            AppState.insert(key=key, value=value, updated_at=utc_now())
+            .on_conflict(conflict_target=[AppState.key], update={AppState.value: value, AppState.updated_at: utc_now()})
+            .execute()
+        )
 
 
 @retry_busy
@@ -63,5 +65,7 @@ def allowed_path(value: str, what: str, configured: str | None = None) -> Path:
     if any(path == root or root in path.parents for root in roots):
         return path
     named = ", ".join(str(r) for r in roots) or "none configured"
-    raise InputError(f"{what} {value!r} is outside the folders jobs may use ({named}); "
-                     "add its folder to automation.path_roots", code="E_PATH_NOT_ALLOWED")
+    raise InputError(
+        f"{what} {value!r} is outside the folders jobs may use ({named}); add its folder to automation.path_roots",
+        code="E_PATH_NOT_ALLOWED",
+    )

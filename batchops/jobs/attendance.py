@@ -48,8 +48,10 @@ def _columns(header: list) -> dict[str, int]:
                 found[canonical] = index
     missing = [c for c in ("student_id", "guardian_email", "status") if c not in found]
     if missing:
-        raise InputError(f"attendance file has no {', '.join(missing)} column (has: {', '.join(map(str, header))})",
-                         code="E_MISSING_COLUMNS")
+        raise InputError(
+            f"attendance file has no {', '.join(missing)} column (has: {', '.join(map(str, header))})",
+            code="E_MISSING_COLUMNS",
+        )
     return found
 
 
@@ -64,7 +66,9 @@ def _rows_xlsx(path: Path):
     try:
         book = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable workbook is one clear error
-        raise InputError(f"cannot read workbook {path.name}: {exc.__class__.__name__}", code="E_XLSX_UNREADABLE") from None
+        raise InputError(
+            f"cannot read workbook {path.name}: {exc.__class__.__name__}", code="E_XLSX_UNREADABLE"
+        ) from None
     try:
         for row in book.worksheets[0].iter_rows(values_only=True):
             yield ["" if v is None else v for v in row]
@@ -100,14 +104,16 @@ def read_attendance(path: Path) -> list[dict]:
         get = {k: (row[i] if i < len(row) else "") for k, i in header.items()}
         if _norm(get.get("student_id")) == "student_id":
             continue
-        out.append({
-            "student_id": str(get.get("student_id", "")).strip(),
-            "name": str(get.get("name", "")).strip(),
-            "guardian_email": str(get.get("guardian_email", "")).strip(),
-            "date": _parse_date(get.get("date")) if "date" in header else None,
-            "status": str(get.get("status", "")).strip().lower(),
-            "source": f"{path.name}:{line_no}",
-        })
+        out.append(
+            {
+                "student_id": str(get.get("student_id", "")).strip(),
+                "name": str(get.get("name", "")).strip(),
+                "guardian_email": str(get.get("guardian_email", "")).strip(),
+                "date": _parse_date(get.get("date")) if "date" in header else None,
+                "status": str(get.get("status", "")).strip().lower(),
+                "source": f"{path.name}:{line_no}",
+            }
+        )
     return out
 
 
@@ -115,8 +121,11 @@ def _files(path: Path) -> list[Path]:
     if path.is_file():
         return [path]
     if path.is_dir():
-        return sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES
-                      and not p.name.startswith((".", "~$")))
+        return sorted(
+            p
+            for p in path.iterdir()
+            if p.is_file() and p.suffix.lower() in SUFFIXES and not p.name.startswith((".", "~$"))
+        )
     raise InputError(f"attendance path not found: {path}", code="E_FILE_NOT_FOUND")
 
 
@@ -140,8 +149,18 @@ def send_attendance_reminders(path: str | None = None, date: str | None = "today
         source = str(allowed_path(path, "attendance path", cfg.automation.attendance_path))
     day = _target_date(date)
     files = _files(Path(source).expanduser())
-    summary: dict[str, Any] = {"files": [str(p) for p in files], "date": day.isoformat() if day else "all", "rows": 0, "absent": 0,
-               "sent": 0, "outbox": 0, "already_sent": 0, "other_days": 0, "no_email": [], "dry_run": dry_run}
+    summary: dict[str, Any] = {
+        "files": [str(p) for p in files],
+        "date": day.isoformat() if day else "all",
+        "rows": 0,
+        "absent": 0,
+        "sent": 0,
+        "outbox": 0,
+        "already_sent": 0,
+        "other_days": 0,
+        "no_email": [],
+        "dry_run": dry_run,
+    }
     if not files:
         log(f"no CSV/XLSX attendance files in {source}")
     today = clock.to_display(utc_now()).date()
@@ -179,13 +198,20 @@ def send_attendance_reminders(path: str | None = None, date: str | None = "today
                 raise
             summary["sent" if result["delivered"] else "outbox"] += 1
     if summary["other_days"] and not summary["absent"]:
-        log(f"{summary['other_days']} row(s) are for other days than {summary['date']}: nothing to send "
-            "(pass date='all' or a date to remind for them)")
-    log(f"{summary['absent']} absent, {summary['sent']} emailed, {summary['outbox']} into the outbox, "
-        f"{summary['already_sent']} already reminded, {len(summary['no_email'])} without a usable email")
+        log(
+            f"{summary['other_days']} row(s) are for other days than {summary['date']}: nothing to send "
+            "(pass date='all' or a date to remind for them)"
+        )
+    log(
+        f"{summary['absent']} absent, {summary['sent']} emailed, {summary['outbox']} into the outbox, "
+        f"{summary['already_sent']} already reminded, {len(summary['no_email'])} without a usable email"
+    )
     if summary["no_email"] and not (summary["sent"] or summary["outbox"] or summary["already_sent"]):
-        raise JobError(f"no reminder could be addressed: {len(summary['no_email'])} absent student(s) "
-                       "have no valid guardian email", code="E_ATTENDANCE_NO_EMAIL")
+        raise JobError(
+            f"no reminder could be addressed: {len(summary['no_email'])} absent student(s) "
+            "have no valid guardian email",
+            code="E_ATTENDANCE_NO_EMAIL",
+        )
     return summary
 
 
@@ -194,8 +220,10 @@ def _send(row: dict, day: Date, school: str) -> dict:
 
     who = row["name"] or row["student_id"]
     subject = f"Absence: {who} on {day:%d %b %Y}"
-    body = (f"Dear parent or guardian,\n\n"
-            f"{who} (student ID {row['student_id']}) was marked absent at {school} on {day:%A, %d %B %Y}.\n"
-            f"If you did not expect this, please contact the school office.\n\n"
-            f"This is an automatic message; you receive at most one reminder per student and day.\n")
+    body = (
+        f"Dear parent or guardian,\n\n"
+        f"{who} (student ID {row['student_id']}) was marked absent at {school} on {day:%A, %d %B %Y}.\n"
+        f"If you did not expect this, please contact the school office.\n\n"
+        f"This is an automatic message; you receive at most one reminder per student and day.\n"
+    )
     return send_email(row["guardian_email"], subject, body, tag=f"attendance:{day.isoformat()}:{row['student_id']}")

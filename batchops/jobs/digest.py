@@ -43,53 +43,84 @@ def build_digest(now: datetime | None = None) -> tuple[str, str, dict]:
     lines.append("")
     lines.append(f"HEALTH: {'healthy' if status['healthy'] else 'NOT healthy'}")
     for name, check in status["checks"].items():
-        detail = ", ".join(f"{k}={clock.fmt(v) if isinstance(v, datetime) else v}" for k, v in check.items()
-                           if k not in ("ok", "online") and not isinstance(v, (list, dict)))
+        detail = ", ".join(
+            f"{k}={clock.fmt(v) if isinstance(v, datetime) else v}"
+            for k, v in check.items()
+            if k not in ("ok", "online") and not isinstance(v, (list, dict))
+        )
         lines.append(f"  [{'ok' if check.get('ok') else 'BAD'}] {name}: {detail}")
 
     start, end, day = _yesterday_bounds(now)
-    runs = list(JobRun.select(JobRun.id, JobRun.kind, JobRun.status, JobRun.job_name, JobRun.upload,
-                              JobRun.error_code, JobRun.error_message, JobRun.trigger, JobRun.queued_at)
-                .where((JobRun.queued_at >= start) & (JobRun.queued_at < end)).order_by(JobRun.id))
+    runs = list(
+        JobRun.select(
+            JobRun.id,
+            JobRun.kind,
+            JobRun.status,
+            JobRun.job_name,
+            JobRun.upload,
+            JobRun.error_code,
+            JobRun.error_message,
+            JobRun.trigger,
+            JobRun.queued_at,
+        )
+        .where((JobRun.queued_at >= start) & (JobRun.queued_at < end))
+        .order_by(JobRun.id)
+    )
     counts: dict[str, int] = {}
     for run in runs:
         counts[run.status] = counts.get(run.status, 0) + 1
     facts["runs_yesterday"] = counts
     lines.append("")
-    lines.append(f"YESTERDAY ({day}): {len(runs)} run(s)"
-                 + (": " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) if counts else ""))
+    lines.append(
+        f"YESTERDAY ({day}): {len(runs)} run(s)"
+        + (": " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) if counts else "")
+    )
     failed = [r for r in runs if r.status == "failed"]
     for run in failed[:20]:
         what = f"job {run.job_name}" if run.kind == "job" else f"upload {run.upload_id}"
-        lines.append(f"  {clock.fmt(run.queued_at)} run {run.id} ({what}, {run.trigger}): {run.error_code}: "
-                     f"{(run.error_message or '')[:160]}")
+        lines.append(
+            f"  {clock.fmt(run.queued_at)} run {run.id} ({what}, {run.trigger}): {run.error_code}: "
+            f"{(run.error_message or '')[:160]}"
+        )
     if len(failed) > 20:
         lines.append(f"  ... and {len(failed) - 20} more failed runs")
 
-    incidents = sorted(Incident.select().where(Incident.state.in_(OPEN_STATES)),
-                       key=lambda i: (SEVERITY_ORDER.get(i.severity, 9), i.id))
+    incidents = sorted(
+        Incident.select().where(Incident.state.in_(OPEN_STATES)),
+        key=lambda i: (SEVERITY_ORDER.get(i.severity, 9), i.id),
+    )
     facts["open_incidents"] = len(incidents)
     lines.append("")
     lines.append(f"OPEN INCIDENTS: {len(incidents)}")
     for inc in incidents[:20]:
-        lines.append(f"  #{inc.id} [{inc.severity}] {inc.state}: {inc.title} "
-                     f"(x{inc.occurrences}, {inc.assignee or 'unassigned'}, since {clock.fmt(inc.opened_at)})")
+        lines.append(
+            f"  #{inc.id} [{inc.severity}] {inc.state}: {inc.title} "
+            f"(x{inc.occurrences}, {inc.assignee or 'unassigned'}, since {clock.fmt(inc.opened_at)})"
+        )
     if len(incidents) > 20:
         lines.append(f"  ... and {len(incidents) - 20} more")
 
-    jobs = list(Job.select().where(Job.enabled & ~Job.paused & Job.next_run_at.is_null(False))
-                .order_by(Job.next_run_at).limit(10))
+    jobs = list(
+        Job.select()
+        .where(Job.enabled & ~Job.paused & Job.next_run_at.is_null(False))
+        .order_by(Job.next_run_at)
+        .limit(10)
+    )
     paused = Job.select().where(Job.paused).count()
     facts["next_jobs"] = [j.name for j in jobs]
     lines.append("")
     lines.append("NEXT SCHEDULED JOBS" + (f" ({paused} paused)" if paused else ""))
     for job in jobs:
-        lines.append(f"  {clock.fmt(job.next_run_at)}  {job.name} ({job.callable})"
-                     + (f" - last {job.last_status}" if job.last_status else ""))
+        lines.append(
+            f"  {clock.fmt(job.next_run_at)}  {job.name} ({job.callable})"
+            + (f" - last {job.last_status}" if job.last_status else "")
+        )
     if not jobs:
         lines.append("  none")
-    subject = (f"[BatchOps] {'OK' if status['healthy'] else 'ATTENTION'}: {len(incidents)} open incident(s), "
-               f"{counts.get('failed', 0)} failed run(s) yesterday")
+    subject = (
+        f"[BatchOps] {'OK' if status['healthy'] else 'ATTENTION'}: {len(incidents)} open incident(s), "
+        f"{counts.get('failed', 0)} failed run(s) yesterday"
+    )
     return subject, "\n".join(lines) + "\n", facts
 
 

@@ -162,8 +162,10 @@ def fetch_ftp(url: str, folder: Path, timeout: float = 30.0) -> list[str]:
 
     parts = urlsplit(check_userinfo(url))
     if parts.scheme not in FTP_SCHEMES or not parts.hostname:
-        raise InputError(f"ingest FTP URL must look like ftp://user@host/dir or ftps://user@host/dir, not {url!r}",
-                         code="E_URL_SCHEME")
+        raise InputError(
+            f"ingest FTP URL must look like ftp://user@host/dir or ftps://user@host/dir, not {url!r}",
+            code="E_URL_SCHEME",
+        )
     user = unquote(parts.username or "anonymous")
     password = unquote(parts.password or os.environ.get("BATCHOPS_FTP_PASSWORD", ""))
     fetched = []
@@ -229,9 +231,14 @@ def fetch_s3(url: str, folder: Path, min_age_s: float) -> list[str]:
     return fetched
 
 
-def schedule_file_ingest(folder: str | None = None, department: str | None = None, plan: str | None = None,
-                         ftp_url: str | None = None, min_age_s: float | None = None,
-                         s3_url: str | None = None) -> dict:
+def schedule_file_ingest(
+    folder: str | None = None,
+    department: str | None = None,
+    plan: str | None = None,
+    ftp_url: str | None = None,
+    min_age_s: float | None = None,
+    s3_url: str | None = None,
+) -> dict:
     cfg = context.config().automation
     source = folder or cfg.ingest_folder
     if not source:
@@ -241,7 +248,14 @@ def schedule_file_ingest(folder: str | None = None, department: str | None = Non
         raise InputError(f"drop folder not found: {drop}", code="E_FILE_NOT_FOUND")
     department = department or cfg.ingest_department or None
     plan = plan or cfg.ingest_plan or "transform"
-    summary: dict[str, Any] = {"folder": str(drop), "fetched": [], "published": [], "failed": [], "duplicates": [], "waiting": 0}
+    summary: dict[str, Any] = {
+        "folder": str(drop),
+        "fetched": [],
+        "published": [],
+        "failed": [],
+        "duplicates": [],
+        "waiting": 0,
+    }
     ftp_url = ftp_url if ftp_url is not None else cfg.ingest_ftp_url
     if ftp_url:
         summary["fetched"] = fetch_ftp(ftp_url, drop)
@@ -268,13 +282,16 @@ def schedule_file_ingest(folder: str | None = None, department: str | None = Non
             staged.unlink(missing_ok=True)
     if summary["waiting"]:
         log(f"{summary['waiting']} file(s) still being written; next run")
-    log(f"{len(summary['published'])} published, {len(summary['failed'])} failed, "
-        f"{len(summary['duplicates'])} duplicate(s)")
+    log(
+        f"{len(summary['published'])} published, {len(summary['failed'])} failed, "
+        f"{len(summary['duplicates'])} duplicate(s)"
+    )
     return summary
 
 
-def _ingest_one(path: Path, staged: Path, seen_as: tuple[int, int], drop: Path, department, plan,
-                summary: dict) -> None:
+def _ingest_one(
+    path: Path, staged: Path, seen_as: tuple[int, int], drop: Path, department, plan, summary: dict
+) -> None:
     from batchops.services import processing, uploads
 
     sha = files.sha256_file(staged)
@@ -291,12 +308,17 @@ def _ingest_one(path: Path, staged: Path, seen_as: tuple[int, int], drop: Path, 
         log(f"{path.name}: taken in already as upload {earlier.id}, still {earlier.status}; next run")
         return
     if earlier is not None:  # an ingest killed before it could remember this file
-        result = {"status": earlier.status, "upload_id": earlier.id, "rows_out": earlier.rows_out,
-                  "error": {"code": earlier.error_code, "message": earlier.error_message}}
+        result = {
+            "status": earlier.status,
+            "upload_id": earlier.id,
+            "rows_out": earlier.rows_out,
+            "error": {"code": earlier.error_code, "message": earlier.error_message},
+        }
     else:
         try:
-            result = processing.process_file(staged, department=department, plan=plan, trigger="ingest",
-                                             original_name=path.name)
+            result = processing.process_file(
+                staged, department=department, plan=plan, trigger="ingest", original_name=path.name
+            )
         except BatchOpsError as exc:
             result = {"status": "failed", "upload_id": None, "error": exc.to_dict()}
     remember_once(key, {"file": path.name, "upload_id": result.get("upload_id"), "at": clock.iso(utc_now())})
@@ -304,15 +326,18 @@ def _ingest_one(path: Path, staged: Path, seen_as: tuple[int, int], drop: Path, 
     where = "processed" if result["status"] == "published" else "failed"
     moved = _move(path, drop / where) if _unchanged(path, seen_as) else None
     if result["status"] == "published":
-        summary["published"].append({"file": path.name, "upload_id": result["upload_id"],
-                                     "rows": result.get("rows_out")})
+        summary["published"].append(
+            {"file": path.name, "upload_id": result["upload_id"], "rows": result.get("rows_out")}
+        )
         log(f"{path.name}: published as upload {result['upload_id']} ({result.get('rows_out')} rows)")
     else:
         error = result.get("error") or {}
         if moved is not None:
-            files.atomic_write_text(moved.with_name(moved.name + ".error.txt"),
-                                    f"{error.get('code')}: {error.get('message')}\n"
-                                    f"upload {result.get('upload_id')}, {clock.fmt(utc_now())}\n")
+            files.atomic_write_text(
+                moved.with_name(moved.name + ".error.txt"),
+                f"{error.get('code')}: {error.get('message')}\n"
+                f"upload {result.get('upload_id')}, {clock.fmt(utc_now())}\n",
+            )
         summary["failed"].append({"file": path.name, "upload_id": result.get("upload_id"), "error": error})
         log(f"{path.name}: failed {error.get('code')}: {error.get('message')}")
     if moved is None:

@@ -40,7 +40,7 @@ def _delete_in_batches(query_ids, model, dry_run: bool) -> int:
         return len(ids)
     for start in range(0, len(ids), BATCH):
         check_deadline()
-        write(_delete_ids, model, ids[start:start + BATCH])
+        write(_delete_ids, model, ids[start : start + BATCH])
     return len(ids)
 
 
@@ -59,19 +59,34 @@ def purge_old_records(dry_run: bool = False, vacuum: bool = True) -> dict:
 
     ok_cutoff = _older(keep.successful_runs_days)
     counts["successful_runs"] = _delete_in_batches(
-        JobRun.select(JobRun.id).where(JobRun.status.in_(DONE_OK) & (JobRun.queued_at < ok_cutoff)), JobRun, dry_run)
+        JobRun.select(JobRun.id).where(JobRun.status.in_(DONE_OK) & (JobRun.queued_at < ok_cutoff)), JobRun, dry_run
+    )
     counts["failed_runs"] = _delete_in_batches(
-        JobRun.select(JobRun.id).where((JobRun.status == "failed")
-                                       & (JobRun.queued_at < _older(keep.failed_runs_days))), JobRun, dry_run)
+        JobRun.select(JobRun.id).where(
+            (JobRun.status == "failed") & (JobRun.queued_at < _older(keep.failed_runs_days))
+        ),
+        JobRun,
+        dry_run,
+    )
     counts["archived_incidents"] = _delete_in_batches(
-        Incident.select(Incident.id).where((Incident.state == "archived") & Incident.archived_at.is_null(False)
-                                           & (Incident.archived_at < _older(keep.archived_incidents_days))),
-        Incident, dry_run)
+        Incident.select(Incident.id).where(
+            (Incident.state == "archived")
+            & Incident.archived_at.is_null(False)
+            & (Incident.archived_at < _older(keep.archived_incidents_days))
+        ),
+        Incident,
+        dry_run,
+    )
     counts["schedule_claims"] = _delete_in_batches(
-        ScheduleClaim.select(ScheduleClaim.id).where(ScheduleClaim.fire_time < ok_cutoff), ScheduleClaim, dry_run)
+        ScheduleClaim.select(ScheduleClaim.id).where(ScheduleClaim.fire_time < ok_cutoff), ScheduleClaim, dry_run
+    )
 
-    reminder_keys = [s.key for s in AppState.select(AppState.key).where(
-        AppState.key.startswith("attendance:") & (AppState.updated_at < ok_cutoff))]
+    reminder_keys = [
+        s.key
+        for s in AppState.select(AppState.key).where(
+            AppState.key.startswith("attendance:") & (AppState.updated_at < ok_cutoff)
+        )
+    ]
     counts["reminder_keys"] = len(reminder_keys)
     if reminder_keys and not dry_run:
         with db.atomic():
@@ -86,7 +101,8 @@ def purge_old_records(dry_run: bool = False, vacuum: bool = True) -> dict:
             if folder.name.isdigit():
                 with db.atomic():
                     Upload.update(report_csv_path=None, report_pdf_path=None).where(
-                        Upload.id == int(folder.name)).execute()
+                        Upload.id == int(folder.name)
+                    ).execute()
 
     old_outbox = []
     for path in _old_files(home / "outbox", keep.outbox_days, "*.json"):
@@ -111,8 +127,10 @@ def purge_old_records(dry_run: bool = False, vacuum: bool = True) -> dict:
         _purge_shared(keep, dry_run, counts)
 
     summary = {"dry_run": dry_run, "counts": counts, "vacuumed": False}
-    log(("would remove: " if dry_run else "removed: ") + ", ".join(f"{v} {k.replace('_', ' ')}"
-                                                                   for k, v in counts.items()))
+    log(
+        ("would remove: " if dry_run else "removed: ")
+        + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items())
+    )
     if vacuum and not dry_run and is_sqlite():
         check_deadline()
         started = time.monotonic()
@@ -123,8 +141,7 @@ def purge_old_records(dry_run: bool = False, vacuum: bool = True) -> dict:
             db.execute_sql("VACUUM")
             summary["vacuumed"] = True
             summary["bytes_freed"] = max(0, before - _db_size())
-            log(f"VACUUM in {clock.fmt_duration(time.monotonic() - started)}, "
-                f"{summary['bytes_freed']:,} bytes freed")
+            log(f"VACUUM in {clock.fmt_duration(time.monotonic() - started)}, {summary['bytes_freed']:,} bytes freed")
     return summary
 
 

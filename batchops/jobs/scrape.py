@@ -65,9 +65,17 @@ class NoticeParser(HTMLParser):
             self.title += data
 
 
-def get(url: str, timeout: float, max_bytes: int, allow: HostAllowList | None, write, *,
-        accept: str = "text/html,*/*;q=0.5", headers: dict | None = None,
-        setting: str = "automation.scrape_max_bytes"):
+def get(
+    url: str,
+    timeout: float,
+    max_bytes: int,
+    allow: HostAllowList | None,
+    write,
+    *,
+    accept: str = "text/html,*/*;q=0.5",
+    headers: dict | None = None,
+    setting: str = "automation.scrape_max_bytes",
+):
     """GET ``url``, handing the body to ``write`` in chunks; (final URL, response headers), or None for 304.
 
     ``timeout`` is one deadline for the whole request (redirects, headers, body); private targets
@@ -75,14 +83,16 @@ def get(url: str, timeout: float, max_bytes: int, allow: HostAllowList | None, w
     ``setting``. E_URL_SCHEME / E_URL_FORBIDDEN / E_FETCH_FAILED as for a page.
     """
     check_url(url)
-    request = urllib.request.Request(url, headers={"User-Agent": "BatchOps notice scraper", "Accept": accept,
-                                                   **(headers or {})})
+    request = urllib.request.Request(
+        url, headers={"User-Agent": "BatchOps notice scraper", "Accept": accept, **(headers or {})}
+    )
     try:
         with open_url(request, timeout, allow) as response:
             length = response.headers.get("Content-Length")
             if length and length.isdigit() and int(length) > max_bytes:
-                raise JobError(f"{url} is {int(length):,} bytes, over {setting} ({max_bytes:,})",
-                               code="E_SCRAPE_TOO_LARGE")
+                raise JobError(
+                    f"{url} is {int(length):,} bytes, over {setting} ({max_bytes:,})", code="E_SCRAPE_TOO_LARGE"
+                )
             size = 0
             while size <= max_bytes:
                 chunk = response.read1(min(65536, max_bytes + 1 - size))
@@ -180,8 +190,13 @@ def _compare(previous: list[dict], current: list[dict]) -> tuple[list[dict], lis
     return [n for n in current if key(n) not in before], [n for n in previous if key(n) not in after]
 
 
-def scrape_one(url: str, keywords: list[str], timeout: float, max_bytes: int,
-               download: tuple[list[str], str | None, str] | None = None) -> tuple[dict, list[BatchOpsError]]:
+def scrape_one(
+    url: str,
+    keywords: list[str],
+    timeout: float,
+    max_bytes: int,
+    download: tuple[list[str], str | None, str] | None = None,
+) -> tuple[dict, list[BatchOpsError]]:
     """The page's notices compared with its last snapshot; with ``download`` (patterns, department,
     plan), its result files taken in too. Returns (result, download errors)."""
     final, html = fetch(url, timeout, max_bytes)
@@ -191,17 +206,31 @@ def scrape_one(url: str, keywords: list[str], timeout: float, max_bytes: int,
     previous = _previous(store, latest)
     new, removed = _compare(previous["notices"] if previous else [], notices)
     now = utc_now()
-    snapshot = {"url": redact(url), "final_url": redact(final), "title": title, "fetched_at": clock.iso(now),
-                "keywords": keywords, "notices": notices}
+    snapshot = {
+        "url": redact(url),
+        "final_url": redact(final),
+        "title": title,
+        "fetched_at": clock.iso(now),
+        "keywords": keywords,
+        "notices": notices,
+    }
     text = json.dumps(snapshot, indent=2, ensure_ascii=False).encode("utf-8")
     store.put_bytes(f"{folder}/{now:%Y%m%dT%H%M%SZ}.json", text)
     store.put_bytes(latest, text)
     # the timestamped snapshots directly in the folder (files/ beside them holds downloads, never rotated here)
-    dated = [i.key for i in store.list(folder) if re.fullmatch(r"\d{8}T\d{6}Z\.json", i.key[len(folder) + 1:])]
+    dated = [i.key for i in store.list(folder) if re.fullmatch(r"\d{8}T\d{6}Z\.json", i.key[len(folder) + 1 :])]
     for old in dated[:-KEEP_SNAPSHOTS]:
         store.delete(old)
-    result = {"url": redact(url), "title": title, "notices": len(notices), "first_snapshot": previous is None,
-              "new": new, "removed": removed, "snapshot": store.location(latest), "error": None}
+    result = {
+        "url": redact(url),
+        "title": title,
+        "notices": len(notices),
+        "first_snapshot": previous is None,
+        "new": new,
+        "removed": removed,
+        "snapshot": store.location(latest),
+        "error": None,
+    }
     if not download:
         return result, []
     from batchops.jobs import scrape_files
@@ -211,9 +240,13 @@ def scrape_one(url: str, keywords: list[str], timeout: float, max_bytes: int,
     return result, errors
 
 
-def run_web_scrape(urls: list[str] | None = None, keywords: list[str] | None = None,
-                   download: str | list[str] | None = None, department: str | None = None,
-                   plan: str | None = None) -> dict:
+def run_web_scrape(
+    urls: list[str] | None = None,
+    keywords: list[str] | None = None,
+    download: str | list[str] | None = None,
+    department: str | None = None,
+    plan: str | None = None,
+) -> dict:
     """Scrape each page; with ``download`` (globs such as ``"*.csv,*.xlsx"``) also take in the result
     files it links to, as uploads with ``department`` and ``plan`` (see ``scrape_files``)."""
     from batchops.jobs.scrape_files import parse_patterns
@@ -249,20 +282,30 @@ def run_web_scrape(urls: list[str] | None = None, keywords: list[str] | None = N
             log(f"{url}: {result['notices']} notice(s), {len(result['new'])} new, {len(result['removed'])} gone")
         for notice in result["new"][:20]:
             log(f"  new: {notice['title']} <{notice['url']}>")
-    summary: dict = {"pages": len(urls), "failed": len(failures),
-                     "new": sum(len(r.get("new", [])) for r in results), "results": results}
+    summary: dict = {
+        "pages": len(urls),
+        "failed": len(failures),
+        "new": sum(len(r.get("new", [])) for r in results),
+        "results": results,
+    }
     if taking:
         pages = [r.get("files") or {} for r in results]
-        counts = {k: sum(len(p.get(k, [])) for p in pages)
-                  for k in ("published", "failed", "unchanged", "duplicates", "waiting", "errors")}
+        counts = {
+            k: sum(len(p.get(k, [])) for p in pages)
+            for k in ("published", "failed", "unchanged", "duplicates", "waiting", "errors")
+        }
         summary["files"] = counts
         log("files: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
     if failures:
         first = failures[0]
-        raise JobError(f"{len(failures)} of {len(urls)} page(s) failed; first: {first.message}", code=first.code,
-                       summary=summary)
+        raise JobError(
+            f"{len(failures)} of {len(urls)} page(s) failed; first: {first.message}", code=first.code, summary=summary
+        )
     if download_errors:
         first = download_errors[0]
-        raise JobError(f"{len(download_errors)} result file(s) could not be downloaded; first: {first.message}",
-                       code=first.code, summary=summary)
+        raise JobError(
+            f"{len(download_errors)} result file(s) could not be downloaded; first: {first.message}",
+            code=first.code,
+            summary=summary,
+        )
     return summary

@@ -46,8 +46,10 @@ from batchops.store import files
 from batchops.store.objects import objects
 
 RESULT_SUFFIXES = (".csv", ".xlsx", ".xlsm", ".xlsb", ".xls", ".ods", ".pdf")
-ACCEPT = "text/csv,application/pdf,application/vnd.ms-excel,application/vnd.openxmlformats-officedocument" \
-         ".spreadsheetml.sheet,application/vnd.oasis.opendocument.spreadsheet,*/*;q=0.5"
+ACCEPT = (
+    "text/csv,application/pdf,application/vnd.ms-excel,application/vnd.openxmlformats-officedocument"
+    ".spreadsheetml.sheet,application/vnd.oasis.opendocument.spreadsheet,*/*;q=0.5"
+)
 
 
 def parse_patterns(download: str | list[str] | None) -> list[str]:
@@ -56,8 +58,7 @@ def parse_patterns(download: str | list[str] | None) -> list[str]:
         return []
     items = download.split(",") if isinstance(download, str) else download
     if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
-        raise InputError(f"download must be globs such as \"*.csv,*.xlsx\", not {download!r}",
-                         code="E_JOB_ARGS_INVALID")
+        raise InputError(f'download must be globs such as "*.csv,*.xlsx", not {download!r}', code="E_JOB_ARGS_INVALID")
     return [i.strip().lower() for i in items if i.strip()]
 
 
@@ -100,8 +101,16 @@ def _download(url: str, before: dict | None, staging: Path) -> tuple[Path, dict]
     fd, tmp = tempfile.mkstemp(prefix="scrape-", suffix=".part", dir=staging)
     try:
         with os.fdopen(fd, "wb") as fh:
-            answer = get(url, cfg.scrape_timeout, cfg.scrape_download_max_bytes, page_allow_list(), fh.write,
-                         accept=ACCEPT, headers=conditional, setting="automation.scrape_download_max_bytes")
+            answer = get(
+                url,
+                cfg.scrape_timeout,
+                cfg.scrape_download_max_bytes,
+                page_allow_list(),
+                fh.write,
+                accept=ACCEPT,
+                headers=conditional,
+                setting="automation.scrape_download_max_bytes",
+            )
     except BaseException:
         os.unlink(tmp)
         raise
@@ -119,24 +128,41 @@ def _take_in(staged: Path, name: str, url: str, department, plan) -> dict:
     sha = files.sha256_file(staged)
     earlier = uploads.ingested_before(sha, name)
     if earlier is not None:  # a run killed after taking this file in but before remembering it
-        return {"status": earlier.status, "upload_id": earlier.id, "rows_out": earlier.rows_out,
-                "error": {"code": earlier.error_code, "message": earlier.error_message}}
+        return {
+            "status": earlier.status,
+            "upload_id": earlier.id,
+            "rows_out": earlier.rows_out,
+            "error": {"code": earlier.error_code, "message": earlier.error_message},
+        }
     try:
-        return processing.process_file(staged, department=department, plan=plan, trigger="ingest",
-                                       original_name=name, notes=f"downloaded from {redact(url)}")
+        return processing.process_file(
+            staged,
+            department=department,
+            plan=plan,
+            trigger="ingest",
+            original_name=name,
+            notes=f"downloaded from {redact(url)}",
+        )
     except BatchOpsError as exc:
         return {"status": "failed", "upload_id": None, "error": exc.to_dict()}
 
 
-def take_files(links: list[tuple[str, str]], base_url: str, folder: str, patterns: list[str],
-               department: str | None, plan: str) -> tuple[dict[str, Any], list[BatchOpsError]]:
+def take_files(
+    links: list[tuple[str, str]], base_url: str, folder: str, patterns: list[str], department: str | None, plan: str
+) -> tuple[dict[str, Any], list[BatchOpsError]]:
     """Download and take in the page's new result files: (what happened to each, by outcome; download errors).
 
     ``folder`` is the page's storage prefix (``scrapes/<host>-<hash>``). Download failures are
     returned (the caller fails the run with them once every page is done), never raised.
     """
-    out: dict[str, Any] = {"published": [], "failed": [], "unchanged": [], "duplicates": [], "waiting": [],
-                           "errors": []}
+    out: dict[str, Any] = {
+        "published": [],
+        "failed": [],
+        "unchanged": [],
+        "duplicates": [],
+        "waiting": [],
+        "errors": [],
+    }
     errors: list[BatchOpsError] = []
     staging = context.home() / "tmp" / "scrape"
     wanted = result_links(links, base_url, patterns)
@@ -163,8 +189,9 @@ def take_files(links: list[tuple[str, str]], base_url: str, folder: str, pattern
     return out, errors
 
 
-def _one(url: str, tmp: Path, validators: dict, before: dict | None, key: str, folder: str, department, plan,
-         out: dict) -> None:
+def _one(
+    url: str, tmp: Path, validators: dict, before: dict | None, key: str, folder: str, department, plan, out: dict
+) -> None:
     sha = files.sha256_file(tmp)
     name = file_name(url)
     memory = {"url": redact(url), "sha256": sha, **validators, "at": clock.iso(utc_now())}
@@ -184,8 +211,10 @@ def _one(url: str, tmp: Path, validators: dict, before: dict | None, key: str, f
         out["waiting"].append(redact(url))
         log(f"  {name}: taken in already as upload {result['upload_id']}, still {result['status']}; next run")
         return
-    remember_once(content_key, {"file": name, "url": redact(url), "upload_id": result.get("upload_id"),
-                                "at": clock.iso(utc_now())})
+    remember_once(
+        content_key,
+        {"file": name, "url": redact(url), "upload_id": result.get("upload_id"), "at": clock.iso(utc_now())},
+    )
     remember(key, {**memory, "upload_id": result.get("upload_id")})
     item = {"file": name, "url": redact(url), "upload_id": result.get("upload_id")}
     if result["status"] == "published":

@@ -15,10 +15,27 @@ from functools import lru_cache
 
 BUILTIN_SYNONYMS: dict[str, tuple[str, ...]] = {
     "student_id": (
-        "Student ID", "Student No", "Student Number", "Roll No", "Roll Number", "Roll",
-        "Reg No", "Reg. No.", "Register No", "Registration No", "Registration Number",
-        "Admission No", "Admission Number", "Adm No", "Enrollment No", "Enrolment No",
-        "Enrollment Number", "USN", "PRN", "ID", "Student Code",
+        "Student ID",
+        "Student No",
+        "Student Number",
+        "Roll No",
+        "Roll Number",
+        "Roll",
+        "Reg No",
+        "Reg. No.",
+        "Register No",
+        "Registration No",
+        "Registration Number",
+        "Admission No",
+        "Admission Number",
+        "Adm No",
+        "Enrollment No",
+        "Enrolment No",
+        "Enrollment Number",
+        "USN",
+        "PRN",
+        "ID",
+        "Student Code",
     ),
     "name": ("Name", "Student Name", "Candidate Name", "Full Name", "Student", "Pupil Name"),
     "department": ("Department", "Dept", "Dept."),
@@ -65,9 +82,7 @@ def synonym_lookup(extra: Mapping[str, Iterable[str]] | None = None) -> dict[str
     return table
 
 
-def normalize_columns(
-    headers: Sequence[object], extra: Mapping[str, Iterable[str]] | None = None
-) -> list[str]:
+def normalize_columns(headers: Sequence[object], extra: Mapping[str, Iterable[str]] | None = None) -> list[str]:
     """New names for ``headers``, unique, in the same order.
 
     A canonical name is given to the first header that maps to it; a second

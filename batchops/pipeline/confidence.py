@@ -106,8 +106,9 @@ def score_table(header: list[str], rows: list[list[str]], kind: str, signals: li
     return _verdict(header, len(rows), tripped, counts_of, kind, signals or [])
 
 
-def _verdict(header: list[str], n_rows: int, tripped: dict[int, str], counts_of, kind: str,
-             signals: list[dict]) -> Verdict:
+def _verdict(
+    header: list[str], n_rows: int, tripped: dict[int, str], counts_of, kind: str, signals: list[dict]
+) -> Verdict:
     """The score from the tripped rows and the whole-table checks."""
     pdf = kind == "pdf"
     reasons: list[str] = []
@@ -211,9 +212,21 @@ def row_findings(loaded, verdict: Verdict, severity: str) -> list[dict]:
     labels = list(loaded.df.index)
     for pos, why in list(verdict.rows.items())[:MAX_ROW_FINDINGS]:
         label = labels[pos]
-        out.append(finding("W_TABLE_DOUBTFUL_ROW", f"Row {why}.", severity=severity,
-                           location=loaded.locator(label, None), row=label))
+        out.append(
+            finding(
+                "W_TABLE_DOUBTFUL_ROW",
+                f"Row {why}.",
+                severity=severity,
+                location=loaded.locator(label, None),
+                row=label,
+            )
+        )
     if len(verdict.rows) > MAX_ROW_FINDINGS:
-        out.append(finding("W_TABLE_DOUBTFUL_ROW", f"... and {len(verdict.rows) - MAX_ROW_FINDINGS} more row(s).",
-                           severity=severity))
+        out.append(
+            finding(
+                "W_TABLE_DOUBTFUL_ROW",
+                f"... and {len(verdict.rows) - MAX_ROW_FINDINGS} more row(s).",
+                severity=severity,
+            )
+        )
     return out

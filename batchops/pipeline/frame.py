@@ -179,8 +179,9 @@ def _numbers_as_written(text, target, nulls: bool = False):
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
     if target == pa.int64() and not nulls:
-        zero_led = pc.or_(pc.and_(pc.starts_with(text, "0"), pc.greater(pc.binary_length(text), 1)),
-                          pc.starts_with(text, "-0"))
+        zero_led = pc.or_(
+            pc.and_(pc.starts_with(text, "0"), pc.greater(pc.binary_length(text), 1)), pc.starts_with(text, "-0")
+        )
         return None if pc.any(zero_led).as_py() else values
     if target == pa.int64():
         values = pc.cast(values, pa.float64())  # gaps need NaN: the float must also print back exactly
@@ -199,8 +200,9 @@ def settle_numbers(df: pd.DataFrame, keep_text=lambda col: False) -> list[str]:
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    cols = [c for c in df.columns
-            if not keep_text(c) and is_stringish(df[c]) and (df[c].dtype != object or _all_str(df[c]))]
+    cols = [
+        c for c in df.columns if not keep_text(c) and is_stringish(df[c]) and (df[c].dtype != object or _all_str(df[c]))
+    ]
     if len(cols) > 1:
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="batchops-settle") as pool:
             results = list(pool.map(lossless_numbers, [df[c] for c in cols]))

@@ -79,9 +79,7 @@ def load_csv(path: Path, settings: PipelineSettings, original_name: str = "", en
     headers: list[str] = list(dialect.header or [""])
     ncols = len(headers)
     if ncols > settings.max_columns:
-        raise sniff.fail(
-            f"{name} has {ncols:,} columns; the limit is {settings.max_columns:,}.", "E_TOO_MANY_COLUMNS"
-        )
+        raise sniff.fail(f"{name} has {ncols:,} columns; the limit is {settings.max_columns:,}.", "E_TOO_MANY_COLUMNS")
     strip_nul = "\x00" in src.text or (src.truncated and _has_nul(path))
     df = _parse(path, name, src, dialect, ncols, settings)
     width = len(df.columns)
@@ -110,8 +108,14 @@ def load_csv(path: Path, settings: PipelineSettings, original_name: str = "", en
         "header_row": dialect.header_line,
         "nul_bytes_removed": strip_nul,
     }
-    return Loaded(df=df, kind="csv", info=info, original_columns=[str(h) for h in headers],
-                  locator=line_locator, findings=findings)
+    return Loaded(
+        df=df,
+        kind="csv",
+        info=info,
+        original_columns=[str(h) for h in headers],
+        locator=line_locator,
+        findings=findings,
+    )
 
 
 def _read_sample(path: Path, name: str, encoding: str | None) -> _Text:
@@ -170,9 +174,17 @@ def _parse(path: Path, name: str, src: _Text, dialect, ncols: int, settings: Pip
     )
     for _ in range(4):
         try:
-            return _read_text_frame(path, dialect, width, settings.max_rows, name,
-                                    skip=dialect.header_end if by_name else 0, offset=None if by_name else offset,
-                                    encoding=src.encoding if by_name else read_encoding, errors=src.encoding)
+            return _read_text_frame(
+                path,
+                dialect,
+                width,
+                settings.max_rows,
+                name,
+                skip=dialect.header_end if by_name else 0,
+                offset=None if by_name else offset,
+                encoding=src.encoding if by_name else read_encoding,
+                errors=src.encoding,
+            )
         except (pd.errors.ParserError, pd.errors.ParserWarning) as exc:
             width = _wider_or_refuse(exc, name, width, settings.max_columns, dialect.header_end, by_name)
         except UnicodeDecodeError as exc:
@@ -186,8 +198,18 @@ def _parse(path: Path, name: str, src: _Text, dialect, ncols: int, settings: Pip
     raise sniff.fail(f"{name} could not be parsed as a delimited file.", "E_CSV_MALFORMED")
 
 
-def _read_text_frame(path: Path, dialect, width: int, max_rows: int, name: str, *, skip: int, offset: int | None,
-                     encoding: str, errors: str) -> pd.DataFrame:
+def _read_text_frame(
+    path: Path,
+    dialect,
+    width: int,
+    max_rows: int,
+    name: str,
+    *,
+    skip: int,
+    offset: int | None,
+    encoding: str,
+    errors: str,
+) -> pd.DataFrame:
     """One read with pandas' C parser: Arrow strings, nothing guessed; refuses more than ``max_rows``."""
     import pyarrow as pa
 
@@ -377,16 +399,22 @@ def _repair_long_rows(df, path: Path, encoding: str, dialect, ncols: int, findin
                 df.at[no, df.columns[pos]] = value.replace("\xa0", " ").strip() or None
             for col in extra:
                 df.at[no, col] = None
-            findings.append(finding(
-                "E_ROW_RESPLIT",
-                f"line {no} had more fields than the header; it was re-split keeping quoted and "
-                "bracketed text together.",
-                location=f"line {no}", row=no,
-            ))
+            findings.append(
+                finding(
+                    "E_ROW_RESPLIT",
+                    f"line {no} had more fields than the header; it was re-split keeping quoted and "
+                    "bracketed text together.",
+                    location=f"line {no}",
+                    row=no,
+                )
+            )
         else:
-            findings.append(finding(
-                "E_EXTRA_FIELDS",
-                f"line {no} has {len(fields)} fields but the header has {ncols}; "
-                "the extra values are kept in unnamed columns.",
-                location=f"line {no}", row=no,
-            ))
+            findings.append(
+                finding(
+                    "E_EXTRA_FIELDS",
+                    f"line {no} has {len(fields)} fields but the header has {ncols}; "
+                    "the extra values are kept in unnamed columns.",
+                    location=f"line {no}",
+                    row=no,
+                )
+            )

@@ -48,9 +48,13 @@ def _open(path: Path, name: str):
                 f"{name} is password-protected; remove the password (print to PDF) and upload again.",
                 "E_PDF_ENCRYPTED",
             ) from exc
-        raise sniff.fail(f"{name} is a damaged PDF that cannot be read ({type(cause).__name__}).", "E_PDF_DAMAGED") from exc
+        raise sniff.fail(
+            f"{name} is a damaged PDF that cannot be read ({type(cause).__name__}).", "E_PDF_DAMAGED"
+        ) from exc
     except Exception as exc:
-        raise sniff.fail(f"{name} is a damaged PDF that cannot be read ({type(exc).__name__}).", "E_PDF_DAMAGED") from exc
+        raise sniff.fail(
+            f"{name} is a damaged PDF that cannot be read ({type(exc).__name__}).", "E_PDF_DAMAGED"
+        ) from exc
 
 
 _STREAM = re.compile(rb"stream\r?\n")
@@ -75,9 +79,18 @@ def check_inflation(path: Path, budget: int, name: str) -> None:
     chunk = 1 << 16
     stream_kw = re.compile(rb"(?<!end)stream(?:\r\n|\r|\n)")
     filter_re = re.compile(rb"/Filter\s*(\[[^\]]*\]|/[^\s/\[\]<>()]+)")
-    names = {b"Fl": "flate", b"FlateDecode": "flate", b"LZW": "lzw", b"LZWDecode": "lzw",
-             b"AHx": "ahx", b"ASCIIHexDecode": "ahx", b"A85": "a85", b"ASCII85Decode": "a85",
-             b"RL": "rl", b"RunLengthDecode": "rl"}
+    names = {
+        b"Fl": "flate",
+        b"FlateDecode": "flate",
+        b"LZW": "lzw",
+        b"LZWDecode": "lzw",
+        b"AHx": "ahx",
+        b"ASCIIHexDecode": "ahx",
+        b"A85": "a85",
+        b"ASCII85Decode": "a85",
+        b"RL": "rl",
+        b"RunLengthDecode": "rl",
+    }
 
     def flate(chunks):
         inflater = zlib.decompressobj()
@@ -93,8 +106,8 @@ def check_inflation(path: Path, budget: int, name: str) -> None:
         for c in chunks:
             end = c.find(b">")
             digits = carry + bytes(b for b in (c if end < 0 else c[:end]) if b not in b" \t\r\n\f\x00")
-            carry = digits[len(digits) // 2 * 2:]
-            yield bytes.fromhex(digits[:len(digits) // 2 * 2].decode("latin-1"))
+            carry = digits[len(digits) // 2 * 2 :]
+            yield bytes.fromhex(digits[: len(digits) // 2 * 2].decode("latin-1"))
             if end >= 0:
                 return
 
@@ -107,7 +120,7 @@ def check_inflation(path: Path, budget: int, name: str) -> None:
                         value = 0
                         for d in group + [84] * (5 - len(group)):
                             value = value * 85 + d
-                        yield (value & 0xFFFFFFFF).to_bytes(4, "big")[:len(group) - 1]
+                        yield (value & 0xFFFFFFFF).to_bytes(4, "big")[: len(group) - 1]
                     return
                 if b == 0x7A and not group:  # "z": four zero bytes
                     yield b"\0\0\0\0"
@@ -175,11 +188,11 @@ def check_inflation(path: Path, budget: int, name: str) -> None:
             yield out
 
     def chain_of(data, start: int) -> list[str]:
-        head = data[max(0, start - 4096):start]
+        head = data[max(0, start - 4096) : start]
         for boundary in (b"endobj", b"endstream"):  # the dictionary is this object's, not the last one's
             cut = head.rfind(boundary)
             if cut >= 0:
-                head = head[cut + len(boundary):]
+                head = head[cut + len(boundary) :]
         found = list(filter_re.finditer(head))
         if not found:
             return ["flate"] if b"/Filter" in head else []  # an indirect /Filter: try Flate, as before
@@ -204,7 +217,7 @@ def check_inflation(path: Path, budget: int, name: str) -> None:
                     continue
                 stop = data.find(b"endstream", m.end())
                 stop = len(data) if stop < 0 else stop
-                chunks = (data[pos:min(pos + chunk, stop)] for pos in range(m.end(), stop, chunk))
+                chunks = (data[pos : min(pos + chunk, stop)] for pos in range(m.end(), stop, chunk))
                 for stage in chain:
                     chunks = counted(stages[stage], chunks)
                 try:
@@ -214,8 +227,14 @@ def check_inflation(path: Path, budget: int, name: str) -> None:
                     continue  # damaged data: pdfminer fails on it too, after at most what was counted
 
 
-def load_pdf(path: Path, settings: PipelineSettings, original_name: str = "", *, table: int | None = None,
-             department: str | None = None) -> Loaded:
+def load_pdf(
+    path: Path,
+    settings: PipelineSettings,
+    original_name: str = "",
+    *,
+    table: int | None = None,
+    department: str | None = None,
+) -> Loaded:
     name = original_name or path.name
     check_inflation(path, settings.max_xlsx_uncompressed_bytes, name)
     pdf = _open(path, name)
@@ -226,15 +245,15 @@ def load_pdf(path: Path, settings: PipelineSettings, original_name: str = "", *,
         except Exception as exc:
             raise sniff.fail(f"{name} is a damaged PDF: its page tree cannot be read.", "E_PDF_DAMAGED") from exc
         if n > settings.max_pdf_pages:
-            raise sniff.fail(
-                f"{name} has {n:,} pages; the limit is {settings.max_pdf_pages:,}.", "E_TOO_MANY_PAGES"
-            )
+            raise sniff.fail(f"{name} has {n:,} pages; the limit is {settings.max_pdf_pages:,}.", "E_TOO_MANY_PAGES")
         if n == 0:
             raise sniff.fail(f"{name} has no pages.", "E_PDF_NO_TEXT")
         try:
             total_chars = sum(len(p.chars) for p in pages)
         except Exception as exc:
-            raise sniff.fail(f"{name} is a damaged PDF: a page cannot be parsed ({type(exc).__name__}).", "E_PDF_DAMAGED") from exc
+            raise sniff.fail(
+                f"{name} is a damaged PDF: a page cannot be parsed ({type(exc).__name__}).", "E_PDF_DAMAGED"
+            ) from exc
         if settings.ocr == "always" or (total_chars == 0 and settings.ocr == "auto"):
             from batchops.pipeline.ocr_scan import load_scanned_pdf  # scans: OCR, then the readers below
 
@@ -291,8 +310,10 @@ def _without_footnote_marks(page, pno: int):
     if not sizes:
         return page, []
     body = sizes[len(sizes) // 2]
-    small = sorted((c for c in chars if str(c["text"]).strip() and float(c.get("size") or body) < 0.8 * body),
-                   key=lambda c: (round(float(c["bottom"])), float(c["x0"])))
+    small = sorted(
+        (c for c in chars if str(c["text"]).strip() and float(c.get("size") or body) < 0.8 * body),
+        key=lambda c: (round(float(c["bottom"])), float(c["x0"])),
+    )
     by_right_edge: dict[int, list] = {}  # full-size digits by where they end: a mark starts there
     for d in chars:
         if d["text"].isdigit() and float(d.get("size") or 0) >= 0.9 * body:
@@ -320,20 +341,27 @@ def _without_footnote_marks(page, pno: int):
     if not drop:
         return page, []
     kept = page.filter(lambda obj: obj.get("object_type") != "char" or _char_key(obj) not in drop)
-    return kept, [{"page": m["page"], "mark": "".join(c["text"] for c in m["chars"]),
-                   "top": float(m["after"]["top"])} for m in marks]
+    return kept, [
+        {"page": m["page"], "mark": "".join(c["text"] for c in m["chars"]), "top": float(m["after"]["top"])}
+        for m in marks
+    ]
 
 
 def _raised_after(digit: dict, c: dict) -> bool:
     """``c`` touches the digit's right edge and sits raised above its baseline (a superscript)."""
     size = float(digit.get("size") or 0)
-    return (-0.5 * size < float(c["x0"]) - float(digit["x1"]) < 0.3 * size
-            and float(digit["top"]) - 0.2 * size < float(c["bottom"]) < float(digit["bottom"]) - 0.2 * size)
+    return (
+        -0.5 * size < float(c["x0"]) - float(digit["x1"]) < 0.3 * size
+        and float(digit["top"]) - 0.2 * size < float(c["bottom"]) < float(digit["bottom"]) - 0.2 * size
+    )
 
 
 def _continues_mark(last: dict, c: dict) -> bool:
-    return (abs(float(c.get("size") or 0) - float(last.get("size") or 0)) < 0.1
-            and abs(float(c["bottom"]) - float(last["bottom"])) < 0.5 and 0 <= float(c["x0"]) - float(last["x1"]) < 1.0)
+    return (
+        abs(float(c.get("size") or 0) - float(last.get("size") or 0)) < 0.1
+        and abs(float(c["bottom"]) - float(last["bottom"])) < 0.5
+        and 0 <= float(c["x0"]) - float(last["x1"]) < 1.0
+    )
 
 
 def _char_key(c: dict) -> tuple:
@@ -345,14 +373,21 @@ def _footnote_findings(marks: list[dict], pages) -> list[dict]:
     from batchops.pipeline.findings import finding
 
     wanted = set(pages or [])
-    return [finding("W_PDF_FOOTNOTE_MARK", f"A footnote mark {m['mark']!r} raised after a number on page {m['page']} "
-                    "was left out of the value (a superscript, not a digit of the number).",
-                    location=f"page {m['page']}")
-            for m in marks if not wanted or m["page"] in wanted][:50]
+    return [
+        finding(
+            "W_PDF_FOOTNOTE_MARK",
+            f"A footnote mark {m['mark']!r} raised after a number on page {m['page']} "
+            "was left out of the value (a superscript, not a digit of the number).",
+            location=f"page {m['page']}",
+        )
+        for m in marks
+        if not wanted or m["page"] in wanted
+    ][:50]
 
 
-def _frame(chosen: pdf_tables.PdfTable, settings: PipelineSettings, name: str, n_pages: int, n_tables: int,
-           signals: list[dict]) -> Loaded:
+def _frame(
+    chosen: pdf_tables.PdfTable, settings: PipelineSettings, name: str, n_pages: int, n_tables: int, signals: list[dict]
+) -> Loaded:
     header, rows = chosen.header, chosen.rows
     width = len(header)
     if width > settings.max_columns:
@@ -372,9 +407,18 @@ def _frame(chosen: pdf_tables.PdfTable, settings: PipelineSettings, name: str, n
         page, row = _p[int(label)]
         return f"page {page} row {row}"
 
-    info = {"format": "pdf", "pages": n_pages, "layout": chosen.layout, "header_row": 1,
-            "tables_found": n_tables, "table_pages": chosen.pages}
+    info = {
+        "format": "pdf",
+        "pages": n_pages,
+        "layout": chosen.layout,
+        "header_row": 1,
+        "tables_found": n_tables,
+        "table_pages": chosen.pages,
+    }
     loaded = Loaded(df=df, kind="pdf", info=info, original_columns=list(header), locator=locator)
-    loaded.signals = signals + ([{"kind": "header_guessed", "page": chosen.pages[0],
-                                  "text": "no header row: the first row stands in"}] if chosen.header_guessed else [])
+    loaded.signals = signals + (
+        [{"kind": "header_guessed", "page": chosen.pages[0], "text": "no header row: the first row stands in"}]
+        if chosen.header_guessed
+        else []
+    )
     return loaded

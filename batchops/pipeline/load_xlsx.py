@@ -31,8 +31,12 @@ from batchops.pipeline.frame import Loaded, clean_frame, drop_unnamed_empty_colu
 from batchops.pipeline.settings import PipelineSettings
 from batchops.pipeline.sheet_tables import SheetTable, blank, find_tables, fits
 
-FORMAT_NAMES = {"xlsx": "Excel workbook", "xls": "Excel 97-2003 workbook", "xlsb": "Excel binary workbook",
-                "ods": "OpenDocument spreadsheet"}
+FORMAT_NAMES = {
+    "xlsx": "Excel workbook",
+    "xls": "Excel 97-2003 workbook",
+    "xlsb": "Excel binary workbook",
+    "ods": "OpenDocument spreadsheet",
+}
 
 
 def _text(v) -> object:
@@ -88,14 +92,16 @@ def _grid(wb, sname: str, name: str) -> list[list]:
     try:
         return wb.get_sheet_by_name(sname).to_python(skip_empty_area=False)
     except Exception as exc:
-        raise sniff.fail(f"Sheet '{sname}' of {name} cannot be read; the workbook is damaged.",
-                         "E_XLSX_UNREADABLE") from exc
+        raise sniff.fail(
+            f"Sheet '{sname}' of {name} cannot be read; the workbook is damaged.", "E_XLSX_UNREADABLE"
+        ) from exc
 
 
 def _pick_sheet(wb, sheet_names: list[str], sheet: str | None, name: str, lookup):
     if sheet is not None and sheet not in sheet_names:
-        raise sniff.fail(f"{name} has no sheet named '{sheet}'; its sheets are: {', '.join(sheet_names)}.",
-                         "E_SHEET_NOT_FOUND")
+        raise sniff.fail(
+            f"{name} has no sheet named '{sheet}'; its sheets are: {', '.join(sheet_names)}.", "E_SHEET_NOT_FOUND"
+        )
     chosen = None
     for sname in [sheet] if sheet is not None else sheet_names:
         rows = _grid(wb, sname, name)
@@ -109,39 +115,51 @@ def _pick_sheet(wb, sheet_names: list[str], sheet: str | None, name: str, lookup
             raise sniff.fail(f"{name} has no sheets.", "E_NO_TABLE")
         raise sniff.fail(
             f"No sheet of {name} holds a table with a header row"
-            + (f" (looked at '{sheet}')" if sheet else f" (sheets: {', '.join(sheet_names)})") + ".",
+            + (f" (looked at '{sheet}')" if sheet else f" (sheets: {', '.join(sheet_names)})")
+            + ".",
             "E_NO_TABLE",
         )
     return chosen
 
 
-def choose(tables: list[SheetTable], required: Sequence[str], lookup, sname: str,
-           name: str) -> tuple[SheetTable, list[dict]]:
+def choose(
+    tables: list[SheetTable], required: Sequence[str], lookup, sname: str, name: str
+) -> tuple[SheetTable, list[dict]]:
     """The one table to read, plus a finding naming the tables left out; several candidates -> refuse."""
     if len(tables) == 1:
         return tables[0], []
     listing = "; ".join(f"table {i} at {sname}!{t.describe()}" for i, t in enumerate(tables, start=1))
     fitting = [t for t in tables if fits(t, required, lookup)]
     if len(fitting) != 1:
-        why = (f"{len(fitting)} of them have" if fitting else "none has") + \
-              f" the required columns ({', '.join(required) or 'none configured'})"
+        why = (
+            f"{len(fitting)} of them have" if fitting else "none has"
+        ) + f" the required columns ({', '.join(required) or 'none configured'})"
         raise sniff.fail(
             f"Sheet '{sname}' of {name} holds {len(tables)} separate tables and {why}, so BatchOps will not "
             f"guess: {listing}. Put the table to publish on a sheet of its own (choose it with --sheet) "
             "or export it as CSV.",
-            "E_MULTIPLE_TABLES", tables=[t.describe() for t in tables],
+            "E_MULTIPLE_TABLES",
+            tables=[t.describe() for t in tables],
         )
     table = fitting[0]
     others = "; ".join(f"{sname}!{t.describe()}" for t in tables if t is not table)
     note = finding(
-        "W_OTHER_TABLES", f"Sheet '{sname}' holds {len(tables)} tables; read the one at {sname}!{table.cell_range()} "
-        f"(it has the required columns) and left out: {others}.", location=f"{sname}!{table.cell_range()}",
+        "W_OTHER_TABLES",
+        f"Sheet '{sname}' holds {len(tables)} tables; read the one at {sname}!{table.cell_range()} "
+        f"(it has the required columns) and left out: {others}.",
+        location=f"{sname}!{table.cell_range()}",
     )
     return table, [note]
 
 
-def load_xlsx(path: Path, settings: PipelineSettings, original_name: str = "", sheet: str | None = None,
-              fmt: str = "xlsx", required: Sequence[str] = ()) -> Loaded:
+def load_xlsx(
+    path: Path,
+    settings: PipelineSettings,
+    original_name: str = "",
+    sheet: str | None = None,
+    fmt: str = "xlsx",
+    required: Sequence[str] = (),
+) -> Loaded:
     name = original_name or path.name
     workbook_guard.check(path, settings, name, fmt)
     wb, sheet_names = _open(path, name, fmt)
@@ -170,9 +188,21 @@ def load_xlsx(path: Path, settings: PipelineSettings, original_name: str = "", s
     def locator(label, col=None, _s=sname, _l=letters):
         return f"{_s}!{_l[col] if col is not None and col < len(_l) else 'A'}{label}"
 
-    info = {"format": fmt, "sheet": sname, "sheets": sheet_names, "header_row": table.header_rows[0] + 1,
-            "tables": len(tables), "range": table.cell_range()}
+    info = {
+        "format": fmt,
+        "sheet": sname,
+        "sheets": sheet_names,
+        "header_row": table.header_rows[0] + 1,
+        "tables": len(tables),
+        "range": table.cell_range(),
+    }
     if len(table.header_rows) > 1:
         info["header_rows"] = len(table.header_rows)
-    return Loaded(df=df, kind="xlsx", info=info, original_columns=[str(x) if x is not None else "" for x in headers],
-                  locator=locator, findings=found)
+    return Loaded(
+        df=df,
+        kind="xlsx",
+        info=info,
+        original_columns=[str(x) if x is not None else "" for x in headers],
+        locator=locator,
+        findings=found,
+    )

@@ -67,7 +67,7 @@ def unavailable(detail: str = "") -> PipelineError:
         "Reading a scan needs the Tesseract OCR engine, which is not installed on this machine"
         + (f" ({detail})" if detail else "")
         + f". Install it (Debian/Ubuntu: apt-get install {PACKAGE}; other systems: the 'tesseract' package) "
-        "or set pipeline.ocr = \"never\" to refuse scans.",
+        'or set pipeline.ocr = "never" to refuse scans.',
         "E_OCR_UNAVAILABLE",
     )
 
@@ -92,8 +92,13 @@ def run_tesseract(image, args: list[str], timeout: float = TIMEOUT_S) -> str:
         src = Path(tmp) / "page.png"
         image.save(src, dpi=(DPI, DPI))
         try:
-            done = subprocess.run([exe, str(src), "stdout", *args], capture_output=True, timeout=timeout,
-                                  env=_env(), stdin=subprocess.DEVNULL)
+            done = subprocess.run(
+                [exe, str(src), "stdout", *args],
+                capture_output=True,
+                timeout=timeout,
+                env=_env(),
+                stdin=subprocess.DEVNULL,
+            )
         except subprocess.TimeoutExpired as exc:
             raise sniff.fail(f"OCR of one page took longer than {timeout:.0f} s.", "E_OCR_FAILED") from exc
         except OSError as exc:
@@ -114,12 +119,22 @@ def tsv_words(tsv: str) -> list[dict]:
         if len(parts) < 12 or parts[0] != "5" or not parts[11].strip():
             continue
         left, top, width, height = map(int, parts[6:10])
-        words.append({"text": parts[11].strip(), "left": left, "top": top, "width": width, "height": height,
-                      "conf": max(0.0, float(parts[10])), "line": (int(parts[2]), int(parts[3]), int(parts[4]))})
+        words.append(
+            {
+                "text": parts[11].strip(),
+                "left": left,
+                "top": top,
+                "width": width,
+                "height": height,
+                "conf": max(0.0, float(parts[10])),
+                "line": (int(parts[2]), int(parts[3]), int(parts[4])),
+            }
+        )
     return words
 
 
 # ---------------------------------------------------------------- image preparation
+
 
 def grayscale(image):
     from PIL import ImageOps
@@ -290,8 +305,12 @@ def _mostly_digits(text: str) -> bool:
 
 
 def _box(words: list[dict]) -> tuple[int, int, int, int]:
-    return (min(w["left"] for w in words), min(w["top"] for w in words),
-            max(w["left"] + w["width"] for w in words), max(w["top"] + w["height"] for w in words))
+    return (
+        min(w["left"] for w in words),
+        min(w["top"] for w in words),
+        max(w["left"] + w["width"] for w in words),
+        max(w["top"] + w["height"] for w in words),
+    )
 
 
 def _reread(clean, groups: list[list[dict]], digits: bool, psm: str = "6") -> list[list[dict]]:
@@ -307,7 +326,9 @@ def _reread(clean, groups: list[list[dict]], digits: bool, psm: str = "6") -> li
         box = (max(0, left - pad), max(0, top - pad), min(clean.width, right + pad), min(clean.height, bottom + pad))
         crops.append((clean.crop(box), box))
     gap = max(c.height for c, _ in crops) if len(crops) > 1 else 0  # one group alone: its own tight crop
-    mosaic = Image.new("L", (max(c.width for c, _ in crops) + 2 * gap, sum(c.height + gap for c, _ in crops) + gap), 255)
+    mosaic = Image.new(
+        "L", (max(c.width for c, _ in crops) + 2 * gap, sum(c.height + gap for c, _ in crops) + gap), 255
+    )
     y = gap
     for c, box in crops:
         mosaic.paste(c, (gap, y))
@@ -326,8 +347,9 @@ def _reread(clean, groups: list[list[dict]], digits: bool, psm: str = "6") -> li
         for i, (top, bottom, dx, dy) in enumerate(places):
             text = again["text"].strip(_RULE_CHARS)
             if top <= middle <= bottom and text:
-                found.setdefault(i, []).append({**again, "text": text, "left": again["left"] + dx,
-                                                "top": again["top"] + dy, "reread": True})
+                found.setdefault(i, []).append(
+                    {**again, "text": text, "left": again["left"] + dx, "top": again["top"] + dy, "reread": True}
+                )
     return [sorted(found.get(i, []), key=lambda w: w["left"]) for i in range(len(groups))]
 
 
@@ -351,7 +373,10 @@ def _groups(words: list[dict], unsure: set[int]) -> list[list[int]]:
     groups: list[list[int]] = []
     for i in sorted(unsure):
         prev = groups[-1][-1] if groups else None
-        near = prev is not None and words[i]["left"] - (words[prev]["left"] + words[prev]["width"]) <= words[prev]["height"]
+        near = (
+            prev is not None
+            and words[i]["left"] - (words[prev]["left"] + words[prev]["width"]) <= words[prev]["height"]
+        )
         if prev == i - 1 and words[prev]["line"] == words[i]["line"] and near:
             groups[-1].append(i)
         else:
@@ -381,13 +406,21 @@ def _read_upright(gray, dpi: int, min_conf: float):
     for image, psm in ((clean, "6"), (bold, "6"), (clean, "7"), (bold, "7")):
         pending = [k for k in range(len(groups)) if k not in settled]
         if psm == "7":
-            pending = [k for k in pending if len(groups[k]) == 1 and len(words[groups[k][0]]["text"]) <= MAX_MARK_CHARS
-                       and any(ch.isdigit() for ch in words[groups[k][0]]["text"])][:MAX_SINGLE_REREADS]
+            pending = [
+                k
+                for k in pending
+                if len(groups[k]) == 1
+                and len(words[groups[k][0]]["text"]) <= MAX_MARK_CHARS
+                and any(ch.isdigit() for ch in words[groups[k][0]]["text"])
+            ][:MAX_SINGLE_REREADS]
         for digits in (True, False):
             batch = [k for k in pending if _mostly_digits(" ".join(words[i]["text"] for i in groups[k])) == digits]
             # mosaics of MOSAIC_GROUPS words at most (tesseract refuses images past 32k pixels)
-            calls = [batch[i:i + MOSAIC_GROUPS] for i in range(0, len(batch), MOSAIC_GROUPS)] if psm == "6" \
+            calls = (
+                [batch[i : i + MOSAIC_GROUPS] for i in range(0, len(batch), MOSAIC_GROUPS)]
+                if psm == "6"
                 else [[k] for k in batch]
+            )
             for call in (c for c in calls if c):
                 for k, hits in zip(call, _reread(image, [[words[i] for i in groups[k]] for k in call], digits, psm)):
                     readings[k].append(hits)
@@ -415,21 +448,32 @@ def read_page(image, number: int, dpi: int, min_conf: float) -> ScanPage:
     """
     gray = grayscale(image)
     if gray.width * gray.height > MAX_IMAGE_PIXELS:
-        raise sniff.fail(f"Page {number} is a {gray.width}x{gray.height} image, too large to read; "
-                         "scan it at 300 dpi.", "E_FILE_TOO_LARGE")
+        raise sniff.fail(
+            f"Page {number} is a {gray.width}x{gray.height} image, too large to read; scan it at 300 dpi.",
+            "E_FILE_TOO_LARGE",
+        )
     upright, words, angle, (hs, vs), rereads = _read_upright(gray, dpi, min_conf)
     turn = 0
     if _looks_unread(words):
         turn = orientation(gray)
         if turn:
-            upright, words, angle, (hs, vs), rereads = _read_upright(gray.rotate(turn, expand=True, fillcolor=255),
-                                                                     dpi, min_conf)
+            upright, words, angle, (hs, vs), rereads = _read_upright(
+                gray.rotate(turn, expand=True, fillcolor=255), dpi, min_conf
+            )
     scale = 72.0 / dpi
     page = ScanPage(number, upright.width * scale, upright.height * scale, rotated=turn, skew=angle, rereads=rereads)
     for w in words:
-        page.words.append({"text": w["text"], "x0": w["left"] * scale, "x1": (w["left"] + w["width"]) * scale,
-                           "top": w["top"] * scale, "bottom": (w["top"] + w["height"]) * scale,
-                           "conf": w["conf"], "line": w["line"]})
+        page.words.append(
+            {
+                "text": w["text"],
+                "x0": w["left"] * scale,
+                "x1": (w["left"] + w["width"]) * scale,
+                "top": w["top"] * scale,
+                "bottom": (w["top"] + w["height"]) * scale,
+                "conf": w["conf"],
+                "line": w["line"],
+            }
+        )
     page.h_rules = [((y0 + y1) / 2 * scale, x0 * scale, x1 * scale) for y0, y1, x0, x1 in hs]
     page.v_rules = [((x0 + x1) / 2 * scale, y0 * scale, y1 * scale) for x0, x1, y0, y1 in vs]
     return page
@@ -454,8 +498,10 @@ def open_image(path: Path, name: str):
     try:
         img = Image.open(path)
         if img.width * img.height > MAX_IMAGE_PIXELS:
-            raise sniff.fail(f"{name} is a {img.width}x{img.height} image, too large to read; scan it at 300 dpi.",
-                             "E_FILE_TOO_LARGE")
+            raise sniff.fail(
+                f"{name} is a {img.width}x{img.height} image, too large to read; scan it at 300 dpi.",
+                "E_FILE_TOO_LARGE",
+            )
         frames = [frame.copy() for frame in ImageSequence.Iterator(img)]
         dpi = img.info.get("dpi", (DPI, DPI))[0] or DPI
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:

@@ -83,9 +83,15 @@ def _fix_names(loaded: Loaded) -> list[dict]:
             continue
         fixed = _L_FOR_I.sub("I", value)
         df.at[label, "name"] = fixed
-        found.append(finding("W_OCR_CORRECTED", f"Name read as '{value}' by OCR; published as '{fixed}' "
-                                                "(a capital I read as a lower-case l).",
-                             location=loaded.locator(label, pos), column="name", row=label))
+        found.append(
+            finding(
+                "W_OCR_CORRECTED",
+                f"Name read as '{value}' by OCR; published as '{fixed}' (a capital I read as a lower-case l).",
+                location=loaded.locator(label, pos),
+                column="name",
+                row=label,
+            )
+        )
     return found
 
 
@@ -115,18 +121,30 @@ def review(loaded: Loaded, low_confidence: dict[int, set[str]], settings: Pipeli
                 why = "OCR was unsure of it"
             elif col != id_col and not _NUMBER.match(value) and value.lower() not in ABSENT:
                 why = "a mark that is not a number"
-            elif col == id_col and id_shape and (
-                    shape(value) != id_shape or tuple(len(d) for d in re.findall(r"\d+", value)) != id_digits):
+            elif (
+                col == id_col
+                and id_shape
+                and (shape(value) != id_shape or tuple(len(d) for d in re.findall(r"\d+", value)) != id_digits)
+            ):
                 why = "an ID unlike the others in the file"
             if why:
-                doubtful.append(finding("W_OCR_DOUBTFUL", f"{col} '{value}' at {where}: {why}.", location=where,
-                                        column=col, row=label))
+                doubtful.append(
+                    finding(
+                        "W_OCR_DOUBTFUL", f"{col} '{value}' at {where}: {why}.", location=where, column=col, row=label
+                    )
+                )
     page_one = low_confidence.get(1, set())
     for pos, header in enumerate(loaded.original_columns):
         cells += 1
         if any(tok in page_one for tok in str(header).split()):
-            doubtful.append(finding("W_OCR_DOUBTFUL", f"column header '{header}': OCR was unsure of it.",
-                                    location=f"page 1 header, column {pos + 1}", column=columns[pos]))
+            doubtful.append(
+                finding(
+                    "W_OCR_DOUBTFUL",
+                    f"column header '{header}': OCR was unsure of it.",
+                    location=f"page 1 header, column {pos + 1}",
+                    column=columns[pos],
+                )
+            )
     loaded.findings.extend(doubtful)
     if cells and len(doubtful) > settings.ocr_max_doubtful_share * cells:
         example = doubtful[0]["message"]
@@ -134,7 +152,8 @@ def review(loaded: Loaded, low_confidence: dict[int, set[str]], settings: Pipeli
             f"OCR of {name} is doubtful in {len(doubtful)} of {cells} ID and mark cells (more than "
             f"{settings.ocr_max_doubtful_share:.0%}), e.g. {example} Nothing was published. Rescan the pages at "
             "300 dpi (flat, straight, good light), or send the spreadsheet the marks came from.",
-            "E_OCR_LOW_CONFIDENCE", findings=list(loaded.findings),
+            "E_OCR_LOW_CONFIDENCE",
+            findings=list(loaded.findings),
         )
     loaded.findings.extend(_fix_names(loaded))
     return loaded

@@ -31,13 +31,17 @@ def _read(images: Iterable, count: int, dpi: int, settings: PipelineSettings, na
         if on_page is not None:
             on_page(number, count)
     if not any(p.words for p in pages):
-        raise sniff.fail(f"{name} is a scan, but OCR found no text on its {count} page(s); "
-                         "rescan it at 300 dpi or send the spreadsheet.", "E_PDF_NO_TEXT")
+        raise sniff.fail(
+            f"{name} is a scan, but OCR found no text on its {count} page(s); "
+            "rescan it at 300 dpi or send the spreadsheet.",
+            "E_PDF_NO_TEXT",
+        )
     return pages
 
 
-def _load(pages: list[ocr.ScanPage], settings: PipelineSettings, name: str, started: float,
-          source: str = "pdf") -> Loaded:
+def _load(
+    pages: list[ocr.ScanPage], settings: PipelineSettings, name: str, started: float, source: str = "pdf"
+) -> Loaded:
     from batchops.pipeline import ocr_layer
     from batchops.pipeline.load_pdf import load_pdf
 
@@ -48,10 +52,14 @@ def _load(pages: list[ocr.ScanPage], settings: PipelineSettings, name: str, star
     loaded = review(loaded, low, settings, name)
     words = [w for p in pages for w in p.words]
     loaded.info["ocr"] = {
-        "engine": "tesseract", "pages": len(pages), "words": len(words),
+        "engine": "tesseract",
+        "pages": len(pages),
+        "words": len(words),
         "mean_confidence": round(sum(w["conf"] for w in words) / len(words), 1) if words else None,
-        "rotated": [p.rotated for p in pages], "deskewed": [round(p.skew, 2) for p in pages],
-        "reread": sum(p.rereads for p in pages), "seconds": round(time.perf_counter() - started, 2),
+        "rotated": [p.rotated for p in pages],
+        "deskewed": [round(p.skew, 2) for p in pages],
+        "reread": sum(p.rereads for p in pages),
+        "seconds": round(time.perf_counter() - started, 2),
     }
     loaded.info["format"] = f"{source} (scanned)"
     return loaded
@@ -66,11 +74,15 @@ def load_scanned_pdf(path: Path, pages: int, settings: PipelineSettings, name: s
 def load_image(path: Path, settings: PipelineSettings, name: str) -> Loaded:
     """A PNG/JPEG/TIFF photo or scan of a marksheet (each TIFF frame a page)."""
     if settings.ocr == "never":
-        raise sniff.fail(f"{name} is an image; OCR is off (pipeline.ocr = \"never\" or --ocr never). "
-                         "Send the spreadsheet, or allow OCR.", "E_PDF_NO_TEXT")
+        raise sniff.fail(
+            f'{name} is an image; OCR is off (pipeline.ocr = "never" or --ocr never). '
+            "Send the spreadsheet, or allow OCR.",
+            "E_PDF_NO_TEXT",
+        )
     started = time.perf_counter()
     frames, dpi = ocr.open_image(path, name)
     if len(frames) > settings.max_pdf_pages:
-        raise sniff.fail(f"{name} has {len(frames):,} pages; the limit is {settings.max_pdf_pages:,}.",
-                         "E_TOO_MANY_PAGES")
+        raise sniff.fail(
+            f"{name} has {len(frames):,} pages; the limit is {settings.max_pdf_pages:,}.", "E_TOO_MANY_PAGES"
+        )
     return _load(_read(frames, len(frames), dpi, settings, name), settings, name, started, source="image")

@@ -112,8 +112,9 @@ def columns(body: list[Line]) -> list[tuple[float, float]]:
     return [(a, b) for a, b in cols]
 
 
-def column_of(word: dict, cols: list[tuple[float, float]], after: tuple[dict, int] | None = None,
-              gap: float = 0.0) -> int:
+def column_of(
+    word: dict, cols: list[tuple[float, float]], after: tuple[dict, int] | None = None, gap: float = 0.0
+) -> int:
     """The column a word overlaps most; a word in a gap between columns stays with the word
     just before it when they are one phrase (closer than ``gap``), else goes to the nearest column."""
     best, best_overlap = 0, -1.0

@@ -11,8 +11,7 @@ import statistics
 from dataclasses import dataclass, field
 
 _NUMERIC = re.compile(r"^[(+-]?[$₹€£]?\s?(\d{1,3}([,.\s]\d{3})+|\d+)([.,]\d+)?%?\)?$|^[+-]?\.\d+%?$")
-PAGE_FOOTER = re.compile(
-    r"^\s*(page\s+\d+(\s*(of|/)\s*\d+)?|\d+\s*/\s*\d+|-\s*\d+\s*-|\d{1,3})\s*$", re.IGNORECASE)
+PAGE_FOOTER = re.compile(r"^\s*(page\s+\d+(\s*(of|/)\s*\d+)?|\d+\s*/\s*\d+|-\s*\d+\s*-|\d{1,3})\s*$", re.IGNORECASE)
 
 
 def is_num(s: str) -> bool:
@@ -38,8 +37,11 @@ def group_lines(words: list[dict]) -> list[Line]:
     lines: list[Line] = []
     for w in sorted(words, key=lambda w: (w["top"], w["x0"])):
         mid = (w["top"] + w["bottom"]) / 2
-        if lines and lines[-1].top - 1 <= mid <= lines[-1].bottom + 1 and w["top"] - lines[-1].top <= max(
-                2.0, 0.6 * (w["bottom"] - w["top"])):
+        if (
+            lines
+            and lines[-1].top - 1 <= mid <= lines[-1].bottom + 1
+            and w["top"] - lines[-1].top <= max(2.0, 0.6 * (w["bottom"] - w["top"]))
+        ):
             line = lines[-1]
             line.words.append(w)
             line.bottom = max(line.bottom, w["bottom"])

@@ -32,8 +32,9 @@ def page_fragments(page, pno: int) -> list[Fragment]:
     return out
 
 
-def _fill_row_spans(t, raw: list[list], rows: list[list[str]], tops: list[float],
-                    spans: list[tuple[float, float]], pno: int) -> list[dict]:
+def _fill_row_spans(
+    t, raw: list[list], rows: list[list[str]], tops: list[float], spans: list[tuple[float, float]], pno: int
+) -> list[dict]:
     """A text cell merged over several rows holds its text for each of them (as a reader sees it).
 
     pdfplumber gives ``None`` where no cell starts (the area belongs to a merged
@@ -58,8 +59,7 @@ def _fill_row_spans(t, raw: list[list], rows: list[list[str]], tops: list[float]
             if origin is None or raw[origin][j] is None or not rows[origin][j]:
                 continue
             if is_num(rows[origin][j]):
-                signals.append({"kind": "merged_number", "page": pno,
-                                "text": f"{rows[origin][j]} spans several rows"})
+                signals.append({"kind": "merged_number", "page": pno, "text": f"{rows[origin][j]} spans several rows"})
             else:
                 rows[i][j] = rows[origin][j]
     return signals

@@ -141,10 +141,13 @@ def merge_continuations(rows: list[list[str]], tops: list[float], key: int | Non
             id_cell = cells[key] if key < len(cells) else ""
             prev_id = prev[key] if key < len(prev) else ""
             close = not pitch or tops[k] - tops[k - 1] <= 1.3 * pitch
-            broken_id = bool(prev_id) and prev_id[-1] in "/-" and bool(id_cell) and not any(
-                is_num(c) for c in others)
-            wrapped = (not id_cell and others and not any(is_num(c) for c in others)
-                       and len(others) <= max(1, filled(prev) // 2))
+            broken_id = bool(prev_id) and prev_id[-1] in "/-" and bool(id_cell) and not any(is_num(c) for c in others)
+            wrapped = (
+                not id_cell
+                and others
+                and not any(is_num(c) for c in others)
+                and len(others) <= max(1, filled(prev) // 2)
+            )
             if close and (broken_id or wrapped):
                 for j, c in enumerate(cells):
                     if not c or j >= len(prev):
@@ -209,8 +212,7 @@ def _add_body(table: PdfTable, frag: Fragment, start: int, synonyms) -> None:
         if filled(cells) == 1 and _NOTE.match(" ".join(cells)):
             continue
         added += 1
-        table.rows.append(Row(cells + [""] * (len(table.header) - len(cells)), frag.page, page_row + added,
-                              tops[k]))
+        table.rows.append(Row(cells + [""] * (len(table.header) - len(cells)), frag.page, page_row + added, tops[k]))
     table.bands.append((frag.page, added))
     table.signals.extend(frag.signals)
 
@@ -243,7 +245,7 @@ def _interleaved(tables: list[PdfTable]) -> bool:
 def _by_band(table: PdfTable) -> list[list[Row]]:
     out, i = [], 0
     for _, n in table.bands:
-        out.append(table.rows[i:i + n])
+        out.append(table.rows[i : i + n])
         i += n
     return out
 
@@ -252,8 +254,9 @@ def join_spilled(tables: list[PdfTable], synonyms, required: tuple[str, ...], na
     if len(tables) < 2 or not _interleaved(tables):
         return tables
     first, rest = tables[0], tables[1:]
-    if not _has_key(first, synonyms, required) or any(_has_key(t, synonyms, required) and not _repeats_key(first, t)
-                                                      for t in rest):
+    if not _has_key(first, synonyms, required) or any(
+        _has_key(t, synonyms, required) and not _repeats_key(first, t) for t in rest
+    ):
         return tables  # separate tables that happen to be laid out alike
     counts = [[n for _, n in t.bands] for t in tables]
     if any(c != counts[0] for c in counts[1:]):
@@ -271,10 +274,23 @@ def join_spilled(tables: list[PdfTable], synonyms, required: tuple[str, ...], na
         header += t.header[drop:]
         for joined, r in zip(rows, t.rows):
             joined.cells += r.cells[drop:]
-    out = PdfTable(first.layout, header, rows, first.spans, first.page_width, list(first.bands),
-                   [s for t in tables for s in t.signals], first.header_guessed)
-    out.signals.append({"kind": "spilled_join", "page": first.pages[0],
-                        "text": f"columns from pages {', '.join(str(p) for t in rest for p in t.pages)} joined"})
+    out = PdfTable(
+        first.layout,
+        header,
+        rows,
+        first.spans,
+        first.page_width,
+        list(first.bands),
+        [s for t in tables for s in t.signals],
+        first.header_guessed,
+    )
+    out.signals.append(
+        {
+            "kind": "spilled_join",
+            "page": first.pages[0],
+            "text": f"columns from pages {', '.join(str(p) for t in rest for p in t.pages)} joined",
+        }
+    )
     return [out]
 
 
@@ -292,14 +308,14 @@ def table_list(tables: list[PdfTable]) -> str:
     return "; ".join(f"table {i}: {t.describe()}" for i, t in enumerate(tables, start=1))
 
 
-def choose(tables: list[PdfTable], synonyms, required: tuple[str, ...], table_no: int | None,
-           name: str) -> PdfTable:
+def choose(tables: list[PdfTable], synonyms, required: tuple[str, ...], table_no: int | None, name: str) -> PdfTable:
     if table_no is not None:
         if 1 <= table_no <= len(tables):
             return tables[table_no - 1]
         raise sniff.fail(
             f"{name} has {len(tables)} table(s); there is no table {table_no}. Found: {table_list(tables)}.",
-            E_PDF_TABLE_NOT_FOUND, tables=[t.describe() for t in tables],
+            E_PDF_TABLE_NOT_FOUND,
+            tables=[t.describe() for t in tables],
         )
     if len(tables) == 1:
         return tables[0]
@@ -310,5 +326,6 @@ def choose(tables: list[PdfTable], synonyms, required: tuple[str, ...], table_no
     raise sniff.fail(
         f"{name} holds {len(tables)} tables and BatchOps will not join them or guess: {table_list(tables)}. "
         "Choose one with --table N.",
-        E_PDF_MANY_TABLES, tables=[t.describe() for t in tables],
+        E_PDF_MANY_TABLES,
+        tables=[t.describe() for t in tables],
     )

@@ -102,7 +102,9 @@ def _bad(message: str) -> InputError:
 def _unknown_column(name: str, df) -> PipelineError:
     return PipelineError(
         f"Unknown column '{name}'; the columns are: {', '.join(map(str, df.columns))}.",
-        code="E_UNKNOWN_COLUMN", step=STEP, column=name,
+        code="E_UNKNOWN_COLUMN",
+        step=STEP,
+        column=name,
     )
 
 
@@ -113,8 +115,12 @@ def resolve_column(name: str, df, ctx: PlanContext) -> str:
     from batchops.pipeline.columns import snake, synonym_lookup
 
     key = snake(name)
-    for cand in (ctx.column_lookup.get(name), ctx.column_lookup.get(key),
-                 synonym_lookup(ctx.settings.synonyms).get(key), key):
+    for cand in (
+        ctx.column_lookup.get(name),
+        ctx.column_lookup.get(key),
+        synonym_lookup(ctx.settings.synonyms).get(key),
+        key,
+    ):
         if cand and cand in df.columns:
             return cand
     raise _unknown_column(name, df)
@@ -177,14 +183,25 @@ def _subject_kpis(d: dict | None, v, n_rows: int, pass_mark: float) -> dict[str,
 
     n = int(d["count"]) if d else 0
     if not (d and n):
-        return {"count": 0, "missing": n_rows, "mean": None, "median": None, "min": None,
-                "max": None, "std": None, "pass_rate_pct": None}
+        return {
+            "count": 0,
+            "missing": n_rows,
+            "mean": None,
+            "median": None,
+            "min": None,
+            "max": None,
+            "std": None,
+            "pass_rate_pct": None,
+        }
     passed = int(np.count_nonzero(v >= pass_mark))
     std = d["std"]
     return {
-        "count": n, "missing": n_rows - n,
-        "mean": float(d["mean"]), "median": float(d["median"]),
-        "min": float(d["min"]), "max": float(d["max"]),
+        "count": n,
+        "missing": n_rows - n,
+        "mean": float(d["mean"]),
+        "median": float(d["median"]),
+        "min": float(d["min"]),
+        "max": float(d["max"]),
         "std": float(std) if std == std else 0.0,
         "pass_rate_pct": passed / n * 100.0,
     }
@@ -223,8 +240,10 @@ def _grade_distribution(avg, s) -> tuple[Any, dict[str, int]]:
     counts.append(("F", f"< {pass_pct:g}%", int((pct < pass_pct).sum())))
     graded = int(avg.notna().sum())
     grade_df = pd.DataFrame(
-        [{"grade": g, "band": b, "students": n, "share_pct": (n / graded * 100.0) if graded else 0.0}
-         for g, b, n in counts]
+        [
+            {"grade": g, "band": b, "students": n, "share_pct": (n / graded * 100.0) if graded else 0.0}
+            for g, b, n in counts
+        ]
     )
     return grade_df, {g: n for g, _, n in counts}
 
@@ -259,6 +278,7 @@ def plan_transform(df, ctx: PlanContext) -> PlanOutcome:
 
 
 # ---------------------------------------------------------------- append
+
 
 def _records(cfg: dict) -> list[dict]:
     recs = cfg.get("records")
@@ -315,7 +335,9 @@ def _record_mark(i: int, col: str, value) -> float:
     except ValueError:
         raise PipelineError(
             f"record {i}: {col} must be a number, not '{value}'.",
-            code="E_RECORD_INVALID", step=STEP, column=col,
+            code="E_RECORD_INVALID",
+            step=STEP,
+            column=col,
         ) from None
 
 
@@ -348,9 +370,23 @@ def _appended_id_findings(new, df) -> list[dict]:
     seen = set(df["student_id"].dropna())
     for i, v in enumerate(new["student_id"], start=1):
         if v is None or (isinstance(v, float) and math.isnan(v)):
-            findings.append(finding("E_MISSING_ID", f"Appended record {i} has no student ID.", location=f"record {i}", column="student_id"))
+            findings.append(
+                finding(
+                    "E_MISSING_ID",
+                    f"Appended record {i} has no student ID.",
+                    location=f"record {i}",
+                    column="student_id",
+                )
+            )
         elif v in seen:
-            findings.append(finding("E_DUPLICATE_IDS", f"Appended record {i}: student ID {v} already exists.", location=f"record {i}", column="student_id"))
+            findings.append(
+                finding(
+                    "E_DUPLICATE_IDS",
+                    f"Appended record {i}: student ID {v} already exists.",
+                    location=f"record {i}",
+                    column="student_id",
+                )
+            )
         else:
             seen.add(v)
     return findings
@@ -361,7 +397,12 @@ def _appended_range_findings(rows: list[dict], ctx: PlanContext) -> list[dict]:
 
     lo, hi = ctx.settings.score_min, ctx.settings.score_max
     return [
-        finding("E_OUT_OF_RANGE", f"Appended record {i}: {col} {v:g} is outside {lo:g}-{hi:g}.", location=f"record {i}", column=col)
+        finding(
+            "E_OUT_OF_RANGE",
+            f"Appended record {i}: {col} {v:g} is outside {lo:g}-{hi:g}.",
+            location=f"record {i}",
+            column=col,
+        )
         for i, r in enumerate(rows, start=1)
         for col, v in r.items()
         if col in ctx.subjects and isinstance(v, float) and not math.isnan(v) and not lo <= v <= hi
@@ -378,6 +419,7 @@ def _as_text(v):
 
 
 # ---------------------------------------------------------------- delete
+
 
 def _rules(cfg: dict) -> list[dict]:
     rules: list = []
@@ -397,7 +439,7 @@ def _rules(cfg: dict) -> list[dict]:
 def _check_delete(cfg: dict) -> None:
     raw = cfg.get("rules")
     if raw is not None and not isinstance(raw, (list, dict)):
-        raise _bad("rules must be a JSON object or a list of objects like {\"column\": \"value\"}.")
+        raise _bad('rules must be a JSON object or a list of objects like {"column": "value"}.')
     where = cfg.get("where")
     if where is not None and not isinstance(where, (list, tuple)):
         raise _bad("where must be a list of COLUMN=VALUE strings.")
@@ -451,7 +493,9 @@ def plan_delete(df, ctx: PlanContext) -> PlanOutcome:
             df = df.loc[~mask.to_numpy()]
         else:
             desc = " and ".join(f"{k}={v}" for k, v in resolved.items())
-            findings.append(finding("E_RULE_NO_MATCH", f"Delete rule {i} ({desc}) matched no rows.", location=f"rule {i}"))
+            findings.append(
+                finding("E_RULE_NO_MATCH", f"Delete rule {i} ({desc}) matched no rows.", location=f"rule {i}")
+            )
     if len(df) == 0:
         findings.append(finding("E_ALL_ROWS_DELETED", "The delete rules removed every row; the report is empty."))
     return PlanOutcome(df, {"rules": report, "removed": sum(r["removed"] for r in report)}, findings)
@@ -468,6 +512,7 @@ def no_effect(findings: list[dict]) -> list[dict]:
 
 # ---------------------------------------------------------------- custom
 
+
 def _check_custom(cfg: dict) -> None:
     ins = cfg.get("instructions", "")
     if ins is not None and not isinstance(ins, str):
@@ -483,6 +528,7 @@ def plan_custom(df, ctx: PlanContext) -> PlanOutcome:
 
 
 # ---------------------------------------------------------------- curve
+
 
 def _check_curve(cfg: dict) -> None:
     subj = cfg.get("subject") or cfg.get("column")
@@ -505,7 +551,9 @@ def plan_curve(df, ctx: PlanContext) -> PlanOutcome:
         raise PipelineError(f"Column '{col}' holds no marks, so it cannot be curved.", code="E_PLAN_INVALID", step=STEP)
     target = float(ctx.config["target_mean"])
     if not s.score_min <= target <= s.score_max:
-        raise PipelineError(f"target_mean {target:g} is outside {s.score_min:g}-{s.score_max:g}.", code="E_PLAN_INVALID", step=STEP)
+        raise PipelineError(
+            f"target_mean {target:g} is outside {s.score_min:g}-{s.score_max:g}.", code="E_PLAN_INVALID", step=STEP
+        )
     v = ctx.numbers(df, col).astype("float64")
     before = float(v.mean()) if v.notna().any() else None
     method = ctx.config.get("method", "shift")
@@ -531,15 +579,36 @@ def plan_curve(df, ctx: PlanContext) -> PlanOutcome:
         f"{after:.2f}); {capped:,} were capped at {s.score_min:g}-{s.score_max:g}.",
         column=col,
     )
-    return PlanOutcome(df, {"subject": col, "method": method, "target_mean": target,
-                            "mean_before": round(before, 4), "mean_after": round(after, 4),
-                            "capped": capped}, [changed])
+    return PlanOutcome(
+        df,
+        {
+            "subject": col,
+            "method": method,
+            "target_mean": target,
+            "mean_before": round(before, 4),
+            "mean_after": round(after, 4),
+            "capped": capped,
+        },
+        [changed],
+    )
 
 
 # ---------------------------------------------------------------- anonymize
 
-PII_COLUMNS = ("name", "guardian_email", "email", "phone", "mobile", "address", "dob", "date_of_birth",
-               "father_name", "mother_name", "guardian_name", "guardian_phone")
+PII_COLUMNS = (
+    "name",
+    "guardian_email",
+    "email",
+    "phone",
+    "mobile",
+    "address",
+    "dob",
+    "date_of_birth",
+    "father_name",
+    "mother_name",
+    "guardian_name",
+    "guardian_phone",
+)
 
 
 def _check_anonymize(cfg: dict) -> None:
@@ -567,11 +636,18 @@ def plan_anonymize(df, ctx: PlanContext) -> PlanOutcome:
         uniq = pd.unique(ids.dropna())
         mapping = {v: pseudonym(str(v), salt) for v in uniq}
         df = df.assign(student_id=ids.map(mapping).astype("str"))
-    return PlanOutcome(df, {"removed_columns": drop, "pseudonymised": "student_id" in df.columns,
-                            "custom_salt": bool(ctx.config.get("salt"))})
+    return PlanOutcome(
+        df,
+        {
+            "removed_columns": drop,
+            "pseudonymised": "student_id" in df.columns,
+            "custom_salt": bool(ctx.config.get("salt")),
+        },
+    )
 
 
 # ---------------------------------------------------------------- dedupe
+
 
 def _check_dedupe(cfg: dict) -> None:
     key = cfg.get("key", ["student_id"])
@@ -611,38 +687,75 @@ def _dedupe_key(cfg: dict) -> list[str]:
 
 PLANS: dict[str, Plan] = {
     "transform": Plan(
-        "transform", plan_transform, _check_transform, "summary",
+        "transform",
+        plan_transform,
+        _check_transform,
+        "summary",
         "KPI summary: per subject mean, median, min, max, std, pass rate, grades, top/bottom",
-        title="marks summary", notes=_no_notes,
-        message=lambda r: f"KPIs for {len(r.get('subjects', []))} subject(s)"),
+        title="marks summary",
+        notes=_no_notes,
+        message=lambda r: f"KPIs for {len(r.get('subjects', []))} subject(s)",
+    ),
     "append": Plan(
-        "append", plan_append, _check_append, "dataset", "append records (JSON list or object)",
+        "append",
+        plan_append,
+        _check_append,
+        "dataset",
+        "append records (JSON list or object)",
         title="records added",
         message=lambda r: f"{r.get('appended', 0)} record(s) appended",
-        columns=lambda cfg: [str(k) for rec in (_records(cfg) or []) if isinstance(rec, dict) for k in rec]),
+        columns=lambda cfg: [str(k) for rec in (_records(cfg) or []) if isinstance(rec, dict) for k in rec],
+    ),
     "delete": Plan(
-        "delete", plan_delete, _check_delete, "dataset", "delete rows matching exact rules",
-        title="records removed", notes=delete_lines,
+        "delete",
+        plan_delete,
+        _check_delete,
+        "dataset",
+        "delete rows matching exact rules",
+        title="records removed",
+        notes=delete_lines,
         message=lambda r: f"{r.get('removed', 0)} row(s) removed by {len(r.get('rules', []))} rule(s)",
-        columns=lambda cfg: [str(k) for rule in _rules(cfg) if isinstance(rule, dict) for k in rule]),
+        columns=lambda cfg: [str(k) for rule in _rules(cfg) if isinstance(rule, dict) for k in rule],
+    ),
     "custom": Plan(
-        "custom", plan_custom, _check_custom, "dataset", "store instructions, publish dataset as is",
-        title="records", notes=_custom_notes),
+        "custom",
+        plan_custom,
+        _check_custom,
+        "dataset",
+        "store instructions, publish dataset as is",
+        title="records",
+        notes=_custom_notes,
+    ),
     "curve": Plan(
-        "curve", plan_curve, _check_curve, "dataset", "shift or scale a subject to a target mean, capped",
-        title="adjusted marks", message=_curve_message,
-        columns=lambda cfg: [str(cfg.get("subject") or cfg.get("column") or "")]),
+        "curve",
+        plan_curve,
+        _check_curve,
+        "dataset",
+        "shift or scale a subject to a target mean, capped",
+        title="adjusted marks",
+        message=_curve_message,
+        columns=lambda cfg: [str(cfg.get("subject") or cfg.get("column") or "")],
+    ),
     "anonymize": Plan(
-        "anonymize", plan_anonymize, _check_anonymize, "dataset",
+        "anonymize",
+        plan_anonymize,
+        _check_anonymize,
+        "dataset",
         "stable pseudonymous IDs (salted hash), names and contacts removed",
         title="anonymised records",
         message=lambda r: f"removed {', '.join(r.get('removed_columns', [])) or 'no columns'}",
-        columns=lambda cfg: [str(c) for c in cfg.get("drop") or []]),
+        columns=lambda cfg: [str(c) for c in cfg.get("drop") or []],
+    ),
     "dedupe": Plan(
-        "dedupe", plan_dedupe, _check_dedupe, "dataset", "drop rows repeating a key, keep first or last",
+        "dedupe",
+        plan_dedupe,
+        _check_dedupe,
+        "dataset",
+        "drop rows repeating a key, keep first or last",
         title="duplicates removed",
         message=lambda r: f"{r.get('removed', 0)} duplicate row(s) removed on {', '.join(r.get('key', []))}",
-        columns=_dedupe_key),
+        columns=_dedupe_key,
+    ),
 }
 
 

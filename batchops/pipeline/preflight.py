@@ -22,8 +22,16 @@ def named_columns(plan: str, config: dict) -> list[str]:
     return PLANS[plan].columns(config or {}) if plan in PLANS else []
 
 
-def check_columns(source: Path, original_name: str, plan: str, config: dict, settings, sheet: str | None = None,
-                  department: str | None = None, table: int | None = None) -> None:
+def check_columns(
+    source: Path,
+    original_name: str,
+    plan: str,
+    config: dict,
+    settings,
+    sheet: str | None = None,
+    department: str | None = None,
+    table: int | None = None,
+) -> None:
     """InputError E_UNKNOWN_COLUMN naming the file's columns when the payload names one it lacks."""
     from batchops.pipeline.columns import snake
     from batchops.pipeline.plans import PlanContext, resolve_column
@@ -33,8 +41,16 @@ def check_columns(source: Path, original_name: str, plan: str, config: dict, set
     wanted = [c for c in named_columns(plan, config) if c.strip()]
     if not wanted:
         return
-    request = PipelineRequest(source=Path(source), original_name=original_name, out_dir=Path("."), plan=plan,
-                              plan_config=config, sheet=sheet, department=department, table=table)
+    request = PipelineRequest(
+        source=Path(source),
+        original_name=original_name,
+        out_dir=Path("."),
+        plan=plan,
+        plan_config=config,
+        sheet=sheet,
+        department=department,
+        table=table,
+    )
     try:
         loaded = standardize(request, settings)
     except BatchOpsError:
@@ -52,5 +68,7 @@ def check_columns(source: Path, original_name: str, plan: str, config: dict, set
             missing.append(name)
     if missing:
         names = ", ".join(repr(m) for m in dict.fromkeys(missing))
-        raise InputError(f"{original_name} has no column {names}; its columns are: "
-                         f"{', '.join(map(str, loaded.df.columns))}", code="E_UNKNOWN_COLUMN")
+        raise InputError(
+            f"{original_name} has no column {names}; its columns are: {', '.join(map(str, loaded.df.columns))}",
+            code="E_UNKNOWN_COLUMN",
+        )

@@ -119,6 +119,7 @@ def write_bytes(data: bytes, final: Path) -> Path:
 
 # ---------------------------------------------------------------- PDF
 
+
 @dataclass
 class Block:
     heading: str
@@ -417,6 +418,7 @@ def _table(pdf, block: Block, orientation: str, shown=None) -> None:
         if w is None:
             w = widths[v] = pdf.get_string_width(v)
         return x0 + (j + 1) * width - 1 - w
+
     for i in range(len(df)):
         if y + row_h > limit:
             rules(top, y)

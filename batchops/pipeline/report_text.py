@@ -64,8 +64,7 @@ def plain(value: object) -> str:
 
 def report_lines(report: dict) -> list[str]:
     """A dataset plan's report (what it did) as readable lines, never a Python repr."""
-    return [f"{display_name(k)}: {plain(v)}" for k, v in report.items()
-            if not isinstance(v, (dict, list)) or v]
+    return [f"{display_name(k)}: {plain(v)}" for k, v in report.items() if not isinstance(v, (dict, list)) or v]
 
 
 def delete_lines(report: dict) -> list[str]:
@@ -78,8 +77,19 @@ def delete_lines(report: dict) -> list[str]:
     return lines
 
 
-def about_lines(*, upload_id, filename: str, file_format: str, department: str | None, plan: str,
-                plan_config: dict, rows_in: int, rows_out: int, columns: int, generated_at: str) -> list[str]:
+def about_lines(
+    *,
+    upload_id,
+    filename: str,
+    file_format: str,
+    department: str | None,
+    plan: str,
+    plan_config: dict,
+    rows_in: int,
+    rows_out: int,
+    columns: int,
+    generated_at: str,
+) -> list[str]:
     """The technical details a desk needs to trace the report, as readable lines."""
     lines = [
         f"Source file: {filename}" + (f" ({file_format.upper()})" if file_format else ""),

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from batchops.pipeline.frame import Loaded
     from batchops.pipeline.validate import Validation
 
+
 @dataclass
 class PipelineRequest:
     source: Path
@@ -176,11 +177,13 @@ def _as_pipeline_error(exc: Exception, step: str) -> PipelineError:
         return PipelineError(f"The {step} step ran out of memory.", code="E_OUT_OF_MEMORY", step=step)
     if isinstance(exc, BatchOpsError):
         return PipelineError(exc.message, code=exc.code, step=step)
-    return PipelineError(f"Unexpected error in the {step} step: {type(exc).__name__}: {exc}",
-                         code="E_INTERNAL", step=step)
+    return PipelineError(
+        f"Unexpected error in the {step} step: {type(exc).__name__}: {exc}", code="E_INTERNAL", step=step
+    )
 
 
 # ---------------------------------------------------------------- 1. standardize
+
 
 def step_standardize(st: RunState) -> StepDone:
     st.loaded = standardize(st.req, st.settings)
@@ -189,6 +192,7 @@ def step_standardize(st: RunState) -> StepDone:
 
 
 # ---------------------------------------------------------------- 2. validate
+
 
 def step_validate(st: RunState) -> StepDone:
     from batchops.pipeline.validate import validate
@@ -204,6 +208,7 @@ def step_validate(st: RunState) -> StepDone:
 
 
 # ---------------------------------------------------------------- 3. transform (the plan)
+
 
 def step_transform(st: RunState) -> StepDone:
     import pandas as pd
@@ -231,9 +236,14 @@ def _plan_context(st: RunState) -> PlanContext:
         lookup[snake(orig)] = canon
     v = st.validation
     return PlanContext(
-        settings=st.settings, config=dict(st.req.plan_config or {}), subjects=list(v.subjects),
-        numeric_columns=list(v.numeric_columns), department=st.req.department,
-        original_name=st.name, column_lookup=lookup, numeric=dict(v.numeric),
+        settings=st.settings,
+        config=dict(st.req.plan_config or {}),
+        subjects=list(v.subjects),
+        numeric_columns=list(v.numeric_columns),
+        department=st.req.department,
+        original_name=st.name,
+        column_lookup=lookup,
+        numeric=dict(v.numeric),
     )
 
 
@@ -243,11 +253,15 @@ def _refuse_no_effect(findings: list[dict]) -> None:
     if missed:
         raise PipelineError(
             "strict: the plan changed nothing it was asked to change, so nothing was published: "
-            + " ".join(f["message"] for f in missed), code="E_PLAN_NO_EFFECT", step="transform",
-            findings=findings)
+            + " ".join(f["message"] for f in missed),
+            code="E_PLAN_NO_EFFECT",
+            step="transform",
+            findings=findings,
+        )
 
 
 # ---------------------------------------------------------------- 4. summarize
+
 
 def step_summarize(st: RunState) -> StepDone:
     from batchops.pipeline import summarize as sm
@@ -255,8 +269,14 @@ def step_summarize(st: RunState) -> StepDone:
     out_df, outcome = st.outcome.df, st.outcome
     stats = outcome.stats if outcome.stats is not None else sm.describe(out_df, st.validation.numeric)
     meta = sm.metadata(
-        upload_id=st.req.upload_id, department=st.req.department, filename=st.name, format=_file_format(st),
-        plan=st.plan.name, rows_in=st.rows_in, rows_out=st.rows_out, columns=len(out_df.columns),
+        upload_id=st.req.upload_id,
+        department=st.req.department,
+        filename=st.name,
+        format=_file_format(st),
+        plan=st.plan.name,
+        rows_in=st.rows_in,
+        rows_out=st.rows_out,
+        columns=len(out_df.columns),
         generated=st.req.generated_at,
     )
     sch = sm.schema(out_df)
@@ -276,8 +296,11 @@ def _summary(st: RunState, schema: dict, statistics: list[dict]) -> dict:
     detected = {k: v for k, v in loaded.info.items() if k != "delimiter_name"}
     return {
         "detected": detected,
-        **{k: detected.get(k) for k in ("format", "encoding", "delimiter", "sheet", "header_row", "pages", "layout")
-           if k in detected},
+        **{
+            k: detected.get(k)
+            for k in ("format", "encoding", "delimiter", "sheet", "header_row", "pages", "layout")
+            if k in detected
+        },
         "original_name": st.name,
         "upload_id": req.upload_id,
         "department": req.department,
@@ -298,6 +321,7 @@ def _summary(st: RunState, schema: dict, statistics: list[dict]) -> dict:
 
 # ---------------------------------------------------------------- 5. publish
 
+
 def step_publish(st: RunState) -> StepDone:
     from batchops.pipeline import publish as pub
     from batchops.pipeline import report_text as rt
@@ -309,20 +333,40 @@ def step_publish(st: RunState) -> StepDone:
     csv_path, pdf_path = out_dir / f"{stem}_report.csv", out_dir / f"{stem}_report.pdf"
     csv_df, blocks = _LAYOUTS[st.plan.publishes](st)
     req = st.req
-    about = rt.about_lines(upload_id=req.upload_id, filename=st.name, file_format=str(_file_format(st) or ""),
-                           department=req.department, plan=st.plan.name, plan_config=req.plan_config,
-                           rows_in=st.rows_in, rows_out=st.rows_out, columns=len(st.outcome.df.columns),
-                           generated_at=req.generated_at)
-    spec = pub.PdfSpec(title=rt.report_title(st.settings.report_title, req.department, st.plan.report_title,
-                                             req.generated_at),
-                       school=st.settings.school_name, generated_at=req.generated_at,
-                       blocks=blocks, notes=_notes(st), about=about)
+    about = rt.about_lines(
+        upload_id=req.upload_id,
+        filename=st.name,
+        file_format=str(_file_format(st) or ""),
+        department=req.department,
+        plan=st.plan.name,
+        plan_config=req.plan_config,
+        rows_in=st.rows_in,
+        rows_out=st.rows_out,
+        columns=len(st.outcome.df.columns),
+        generated_at=req.generated_at,
+    )
+    spec = pub.PdfSpec(
+        title=rt.report_title(st.settings.report_title, req.department, st.plan.report_title, req.generated_at),
+        school=st.settings.school_name,
+        generated_at=req.generated_at,
+        blocks=blocks,
+        notes=_notes(st),
+        about=about,
+    )
     missing = _write_reports(csv_df, csv_path, spec, pdf_path)
     st.reports = (csv_path, pdf_path)
     st.summary["reports"] = {"csv": str(csv_path), "pdf": str(pdf_path)}
-    found = [finding("E_PDF_GLYPHS_MISSING",
-                     f"The PDF cannot draw {', '.join(sorted(set(missing)))} (the bundled font lacks them); "
-                     "the CSV has the text intact.")] if missing else []
+    found = (
+        [
+            finding(
+                "E_PDF_GLYPHS_MISSING",
+                f"The PDF cannot draw {', '.join(sorted(set(missing)))} (the bundled font lacks them); "
+                "the CSV has the text intact.",
+            )
+        ]
+        if missing
+        else []
+    )
     return StepDone(st.rows_out, f"wrote {csv_path.name} ({len(csv_df):,} rows) and {pdf_path.name}", found)
 
 

@@ -54,8 +54,10 @@ class SheetTable:
 
     def cell_range(self) -> str:
         last_row = self.data_rows[-1] if self.data_rows else self.header_rows[-1]
-        return (f"{excel_column(self.first_col)}{self.header_rows[0] + 1}:"
-                f"{excel_column(self.first_col + self.width - 1)}{last_row + 1}")
+        return (
+            f"{excel_column(self.first_col)}{self.header_rows[0] + 1}:"
+            f"{excel_column(self.first_col + self.width - 1)}{last_row + 1}"
+        )
 
     def describe(self) -> str:
         names = " | ".join(h for h in self.headers if h)
@@ -193,14 +195,18 @@ def header_of(rows: list[list], h: int) -> tuple[tuple[int, ...], list[str | Non
             return (h, h + 1), _combine(rows[h], rows[h + 1], wider)
     labels = [_label(v) for v in row]
     above = rows[h - 1] if h > 0 else []
-    if (_has_duplicates(labels) and len(_filled(above, 0, width)) >= 2
-            and all(is_texty(v) for v in _filled(above, 0, width))):
+    if (
+        _has_duplicates(labels)
+        and len(_filled(above, 0, width)) >= 2
+        and all(is_texty(v) for v in _filled(above, 0, width))
+    ):
         return (h - 1, h), _combine(above, row, width)  # group labels tell the repeats apart
     return (h,), labels
 
 
-def _data_rows(rows: list[list], start: int, c0: int, c1: int,
-               header_rows: list[list], numeric_cols: set[int] | None = None) -> list[int]:
+def _data_rows(
+    rows: list[list], start: int, c0: int, c1: int, header_rows: list[list], numeric_cols: set[int] | None = None
+) -> list[int]:
     """Rows of the table below its header, within columns [c0, c1)."""
     width = c1 - c0
     repeats = [[_label(v) for v in r[c0:c1]] for r in header_rows]
@@ -212,8 +218,11 @@ def _data_rows(rows: list[list], start: int, c0: int, c1: int,
     for i in range(start, len(rows)):
         part = rows[i][c0:c1]
         # blank() inlined: this runs for every cell of the table
-        filled = [v for v in part
-                  if not (v is None or (isinstance(v, str) and not v.strip()) or (isinstance(v, float) and v != v))]
+        filled = [
+            v
+            for v in part
+            if not (v is None or (isinstance(v, str) and not v.strip()) or (isinstance(v, float) and v != v))
+        ]
         if not filled:
             after_blank = True
             continue
@@ -291,8 +300,9 @@ def tables_at(rows: list[list], h: int, lookup: dict[str, str]) -> list[SheetTab
     grid_headers = [rows[i] for i in header_rows]
     start = header_rows[-1] + 1
     segs = _segments(rows, header_rows, headers) or [(0, len(headers))]
-    parts = [SheetTable(header_rows, c0, headers[c0:c1], _data_rows(rows, start, c0, c1, grid_headers))
-             for c0, c1 in segs]
+    parts = [
+        SheetTable(header_rows, c0, headers[c0:c1], _data_rows(rows, start, c0, c1, grid_headers)) for c0, c1 in segs
+    ]
     if len(parts) == 1 or _separate(parts, lookup):
         return parts  # (one block: it already is the whole table)
     c0, c1 = segs[0][0], segs[-1][1]

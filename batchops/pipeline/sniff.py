@@ -172,9 +172,31 @@ def _guess_single_byte(sample: bytes) -> tuple[str | None, float]:
 # (Mac, DOS) that reads the sample just as cleanly loses the tie.
 _WINDOWS = frozenset(f"cp{n}" for n in range(1250, 1259))
 _COMMON = frozenset(
-    ["cp1250", "cp1251", "cp1252", "cp1253", "cp1254", "cp1255", "cp1256", "cp1257", "cp1258", "koi8-r",
-     "koi8-u", "cp874", "tis-620", "cp932", "shift_jis", "euc_jp", "gb2312", "gbk", "gb18030", "big5",
-     "cp949", "euc_kr"] + [f"iso8859-{n}" for n in (1, 2, 4, 5, 6, 7, 8, 9, 13, 15)]
+    [
+        "cp1250",
+        "cp1251",
+        "cp1252",
+        "cp1253",
+        "cp1254",
+        "cp1255",
+        "cp1256",
+        "cp1257",
+        "cp1258",
+        "koi8-r",
+        "koi8-u",
+        "cp874",
+        "tis-620",
+        "cp932",
+        "shift_jis",
+        "euc_jp",
+        "gb2312",
+        "gbk",
+        "gb18030",
+        "big5",
+        "cp949",
+        "euc_kr",
+    ]
+    + [f"iso8859-{n}" for n in (1, 2, 4, 5, 6, 7, 8, 9, 13, 15)]
 )
 
 

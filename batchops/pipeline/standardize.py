@@ -61,8 +61,9 @@ def _read(src: Path, name: str, req: PipelineRequest, settings: PipelineSettings
     if kind in sniff.WORKBOOK_FORMATS:
         from batchops.pipeline.load_xlsx import load_xlsx
 
-        return load_xlsx(src, settings, name, sheet=req.sheet, fmt=kind,
-                         required=settings.required_columns(req.department))
+        return load_xlsx(
+            src, settings, name, sheet=req.sheet, fmt=kind, required=settings.required_columns(req.department)
+        )
     from batchops.pipeline.load_csv import load_csv
 
     return load_csv(src, settings, name, encoding=req.encoding)
@@ -86,16 +87,21 @@ def _check_confidence(loaded, req: PipelineRequest, name: str) -> None:
         return
     why = "; ".join(verdict.reasons)
     if req.force_publish:
-        loaded.findings.append(finding(
-            "W_TABLE_FORCED", f"Published with --force-publish although the table looks doubtful "
-            f"(confidence {verdict.score:.2f}): {why}."))
+        loaded.findings.append(
+            finding(
+                "W_TABLE_FORCED",
+                f"Published with --force-publish although the table looks doubtful "
+                f"(confidence {verdict.score:.2f}): {why}.",
+            )
+        )
         loaded.findings.extend(confidence.row_findings(loaded, verdict, "warning"))
         return
     raise PipelineError(
         f"The table read from {name} does not look right (confidence {verdict.score:.2f} < "
         f"{confidence.THRESHOLD}): {why}. Check the file; choose another table with --table N, export the sheet "
         "as CSV, or publish anyway with --force-publish.",
-        code=confidence.E_TABLE_LOW_CONFIDENCE, step="standardize",
+        code=confidence.E_TABLE_LOW_CONFIDENCE,
+        step="standardize",
         findings=confidence.row_findings(loaded, verdict, "error"),
     )
 

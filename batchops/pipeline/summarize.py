@@ -47,8 +47,19 @@ def describe(df: pd.DataFrame, numeric: dict[str, pd.Series] | None = None) -> p
             rows.append([str(c), 0] + [np.nan] * 7)
             continue
         p25, p50, p75 = _int_percentiles(raw, v) if raw is not None else np.percentile(v, [25, 50, 75])
-        rows.append([str(c), n, float(v.mean()), float(v.std(ddof=1)) if n > 1 else np.nan,
-                     float(v.min()), float(p25), float(p50), float(p75), float(v.max())])
+        rows.append(
+            [
+                str(c),
+                n,
+                float(v.mean()),
+                float(v.std(ddof=1)) if n > 1 else np.nan,
+                float(v.min()),
+                float(p25),
+                float(p50),
+                float(p75),
+                float(v.max()),
+            ]
+        )
     return pd.DataFrame(rows, columns=cols)
 
 

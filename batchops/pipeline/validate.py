@@ -55,7 +55,11 @@ class Validation:
 
 def parse_numbers(s: pd.Series) -> pd.Series:
     """Strings -> float; anything that is not a plain, finite number becomes NaN."""
-    t = s.str.replace(",", "", regex=False) if s.str.contains(r"^\d{1,3}(?:,\d{3})+(?:\.\d+)?$", regex=True, na=False).any() else s
+    t = (
+        s.str.replace(",", "", regex=False)
+        if s.str.contains(r"^\d{1,3}(?:,\d{3})+(?:\.\d+)?$", regex=True, na=False).any()
+        else s
+    )
     parsed = pd.to_numeric(t, errors="coerce").astype("float64")
     return parsed.mask(np.isinf(parsed.to_numpy()))  # an infinite mark is not a mark
 
@@ -129,9 +133,7 @@ def _require_columns(df: pd.DataFrame, required, department: str | None) -> None
 
 def _require_rows(df: pd.DataFrame) -> None:
     if len(df) == 0:
-        raise PipelineError(
-            "The file has a header but no data rows.", code="E_NO_ROWS", step=STEP
-        )
+        raise PipelineError("The file has a header but no data rows.", code="E_NO_ROWS", step=STEP)
 
 
 def _classify_column(s: pd.Series, col: str, where: _Where, out: Validation) -> None:
@@ -154,11 +156,15 @@ def _infinite_marks(s: pd.Series, col: str, where: _Where, out: Validation) -> N
         return
     out.numeric[col] = s.mask(inf)
     for label, value in s[inf].items():
-        out.findings.append(finding(
-            "E_NON_NUMERIC",
-            f"{col} '{value}' at {where(label, col)} is not a number; it is left out of the statistics.",
-            location=where(label, col), column=col, row=label,
-        ))
+        out.findings.append(
+            finding(
+                "E_NON_NUMERIC",
+                f"{col} '{value}' at {where(label, col)} is not a number; it is left out of the statistics.",
+                location=where(label, col),
+                column=col,
+                row=label,
+            )
+        )
 
 
 def _text_marks(s: pd.Series, col: str, where: _Where, out: Validation) -> None:
@@ -175,12 +181,16 @@ def _text_marks(s: pd.Series, col: str, where: _Where, out: Validation) -> None:
     out.numeric_columns.append(col)
     bad = present & parsed.isna()
     for label, value in s[bad].items():
-        out.findings.append(finding(
-            "E_NON_NUMERIC",
-            f"{col} '{value}' at {where(label, col)} is not a number; it is published as written "
-            "and left out of the statistics.",
-            location=where(label, col), column=col, row=label,
-        ))
+        out.findings.append(
+            finding(
+                "E_NON_NUMERIC",
+                f"{col} '{value}' at {where(label, col)} is not a number; it is published as written "
+                "and left out of the statistics.",
+                location=where(label, col),
+                column=col,
+                row=label,
+            )
+        )
 
 
 def _out_of_range(df: pd.DataFrame, out: Validation, settings: PipelineSettings, where: _Where) -> list[dict]:
@@ -191,18 +201,27 @@ def _out_of_range(df: pd.DataFrame, out: Validation, settings: PipelineSettings,
         bad = (v < lo) | (v > hi)
         if bad.any():
             for label, value in v[bad].items():
-                found.append(finding(
-                    "E_OUT_OF_RANGE",
-                    f"{col} {value:g} at {where(label, col)} is outside {lo:g}-{hi:g}.",
-                    location=where(label, col), column=col, row=label,
-                ))
+                found.append(
+                    finding(
+                        "E_OUT_OF_RANGE",
+                        f"{col} {value:g} at {where(label, col)} is outside {lo:g}-{hi:g}.",
+                        location=where(label, col),
+                        column=col,
+                        row=label,
+                    )
+                )
     return found
 
 
 def _missing_ids(ids: pd.Series, where: _Where) -> list[dict]:
     return [
-        finding("E_MISSING_ID", f"The row at {where(label, 'student_id')} has no student ID.",
-                location=where(label, "student_id"), column="student_id", row=label)
+        finding(
+            "E_MISSING_ID",
+            f"The row at {where(label, 'student_id')} has no student ID.",
+            location=where(label, "student_id"),
+            column="student_id",
+            row=label,
+        )
         for label in ids.index[ids.isna().to_numpy()]
     ]
 
@@ -216,9 +235,13 @@ def _duplicate_ids(ids: pd.Series, where: _Where) -> list[dict]:
     first_mask = ids.duplicated(keep=False) & ~dup & ~no_id
     firsts = {value: label for label, value in ids[first_mask].items()}
     return [
-        finding("E_DUPLICATE_IDS",
-                f"Student ID {value} at {where(label, 'student_id')} already appears at "
-                f"{where(firsts.get(value), 'student_id')}.",
-                location=where(label, "student_id"), column="student_id", row=label)
+        finding(
+            "E_DUPLICATE_IDS",
+            f"Student ID {value} at {where(label, 'student_id')} already appears at "
+            f"{where(firsts.get(value), 'student_id')}.",
+            location=where(label, "student_id"),
+            column="student_id",
+            row=label,
+        )
         for label, value in ids[dup].items()
     ]

@@ -67,6 +67,7 @@ def password_protected(path: Path, fmt: str) -> bool:
 
 # ---------------------------------------------------------------- OLE2 (.xls, encrypted OOXML)
 
+
 def ole_kind(path: Path) -> str:
     """An OLE2 container's content: "encrypted" (an encrypted .xlsx/.xlsb, or an .xls with FILEPASS),
     "xls", or "other" (a .doc, .msg ...). Raises ValueError for a container that cannot be parsed."""
@@ -134,8 +135,8 @@ def check_xls(path: Path, settings: PipelineSettings, name: str) -> None:
             row, col = struct.unpack_from("<HH", data, at)
             rows, cols = max(rows, row + 1), max(cols, col + 1)
         elif rtype == _BIFF_MULRK and length >= 6:
-            row, = struct.unpack_from("<H", data, at)
-            last, = struct.unpack_from("<H", data, at + length - 2)
+            (row,) = struct.unpack_from("<H", data, at)
+            (last,) = struct.unpack_from("<H", data, at + length - 2)
             rows, cols = max(rows, row + 1), max(cols, last + 1)
         elif rtype in (_BIFF_BOF, _BIFF_EOF):
             if rows * cols > budget:
@@ -195,7 +196,7 @@ def check_ods(path: Path, settings: PipelineSettings, name: str) -> None:
                     elif not closing:  # a cell
                         span = _repeat(_ODS_COLS_REPEATED, attrs)
                         end = m.end()
-                        closed_at_once = buf[end:end + 1] == b">" and buf[end + 1:end + 3] == b"</"
+                        closed_at_once = buf[end : end + 1] == b">" and buf[end + 1 : end + 3] == b"</"
                         if _ODS_VALUE_TYPE.search(attrs) or not (self_closing or closed_at_once):
                             rows, cols = max(rows, row + row_repeat), max(cols, col + span)
                             if rows * cols > budget:
@@ -252,9 +253,9 @@ def check_xlsb(path: Path, settings: PipelineSettings, name: str) -> None:
                 rows = cols = row = 0
                 for rtype, at, length in _xlsb_records(data):
                     if rtype == _XLSB_ROW and length >= 4:
-                        row, = struct.unpack_from("<I", data, at)
+                        (row,) = struct.unpack_from("<I", data, at)
                     elif rtype in _XLSB_CELLS and length >= 4:
-                        col, = struct.unpack_from("<I", data, at)
+                        (col,) = struct.unpack_from("<I", data, at)
                         rows, cols = max(rows, row + 1), max(cols, col + 1)
                 if rows * cols > budget:
                     raise xlsx_guard.too_large(name, rows, cols, budget)

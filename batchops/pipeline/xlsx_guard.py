@@ -51,10 +51,10 @@ def check_zip(path: Path, settings: PipelineSettings, name: str) -> None:
 # self-closing and not closed at once (``<c r="B7" s="3"/>`` is a style, nothing more).
 # Anything else (cells without a reference, prefixed or oddly spaced tags) gets an exact
 # walk that follows calamine's rules.
-_VALUED = rb'[^<>]{0,4096}(?<!/)>(?!</)'
+_VALUED = rb"[^<>]{0,4096}(?<!/)>(?!</)"
 _ANY_VALUED = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"' + _VALUED)
 _ODD = rb'<c(?=[\s/>])(?! r="[A-Z]{1,3}[0-9]{1,7}")|<row(?=[\s/>])(?! r="[0-9]{1,7}")'
-_TAG = re.compile(rb'<(?:\w{1,32}:)?(row|c)(?=[\s/>])([^<>]{0,4096})')
+_TAG = re.compile(rb"<(?:\w{1,32}:)?(row|c)(?=[\s/>])([^<>]{0,4096})")
 _REF = re.compile(rb'(?:^|\s)r\s*=\s*["\']\s*([A-Za-z]{0,8})\s*([0-9]{0,12})')
 _CHUNK = 4 << 20
 _SEED_BYTES = 1 << 16
@@ -90,8 +90,14 @@ def _beyond(rows: int, cols: int) -> re.Pattern:
     letters = _greater(_col_letters(cols), "[A-Z]", "Z", 3)
     digits = _greater(str(rows) if rows else "", "[0-9]", "9", 7)
     return re.compile(
-        rb'<c r="(?:(' + letters.encode() + rb')([0-9]{1,7})|([A-Z]{1,3})(' + digits.encode() + rb'))"'
-        + _VALUED + b"|" + _ODD
+        rb'<c r="(?:('
+        + letters.encode()
+        + rb")([0-9]{1,7})|([A-Z]{1,3})("
+        + digits.encode()
+        + rb'))"'
+        + _VALUED
+        + b"|"
+        + _ODD
     )
 
 

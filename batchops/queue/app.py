@@ -66,7 +66,7 @@ def _sqlite_path(cfg) -> Path:
     url = cfg.queue.url
     if not url:
         return Path(cfg.data_dir) / "queue.db"
-    path = url[len("sqlite:"):]
+    path = url[len("sqlite:") :]
     while path.startswith("//"):
         path = path[1:]
     return Path(path).expanduser()
@@ -85,8 +85,10 @@ def build(cfg, immediate: bool | None = None):
         try:
             import redis
         except ImportError:
-            raise ConfigError('queue.url names Redis but its driver is not installed: '
-                              'pip install "batchops[redis]"', code="E_QUEUE_DRIVER_MISSING") from None
+            raise ConfigError(
+                'queue.url names Redis but its driver is not installed: pip install "batchops[redis]"',
+                code="E_QUEUE_DRIVER_MISSING",
+            ) from None
         from huey import PriorityRedisHuey
 
         try:
@@ -111,8 +113,10 @@ def unavailable(exc: BaseException):
     """A coded error when ``exc`` says the queue server cannot be reached, else None."""
     from batchops.errors import WorkError
 
-    if not any(cls.__module__.startswith("redis") and cls.__name__ in ("ConnectionError", "TimeoutError")
-               for cls in type(exc).__mro__):
+    if not any(
+        cls.__module__.startswith("redis") and cls.__name__ in ("ConnectionError", "TimeoutError")
+        for cls in type(exc).__mro__
+    ):
         return None
     from batchops import context
 

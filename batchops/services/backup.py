@@ -59,8 +59,10 @@ def _on_postgres() -> bool:
 def _require_sqlite_store() -> Path:
     cfg = context.config()
     if cfg.database.url:
-        raise InputError("backup/restore handle SQLite and PostgreSQL stores; for other database.url servers "
-                         "use their own tools", code="E_BACKUP_UNSUPPORTED")
+        raise InputError(
+            "backup/restore handle SQLite and PostgreSQL stores; for other database.url servers use their own tools",
+            code="E_BACKUP_UNSUPPORTED",
+        )
     return context.home() / STORE
 
 
@@ -178,16 +180,18 @@ def _snapshot_sqlite(root: Path) -> tuple[Path, dict]:
             check = integrity(target)
             if check != "ok":
                 raise WorkError(f"backup of {name} failed its integrity check: {check}", code="E_BACKUP_CORRUPT")
-            items.append({"file": name, "bytes": target.stat().st_size, "sha256": _sha256(target),
-                          "integrity": check})
+            items.append({"file": name, "bytes": target.stat().st_size, "sha256": _sha256(target), "integrity": check})
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    manifest = {"created_at": clock.iso(utc_now()), "data_dir": str(context.home()),
-                "schema_version": _schema_version(folder / STORE), "files": items}
+    manifest = {
+        "created_at": clock.iso(utc_now()),
+        "data_dir": str(context.home()),
+        "schema_version": _schema_version(folder / STORE),
+        "files": items,
+    }
     files.atomic_write_text(folder / "manifest.json", json.dumps(manifest, indent=2))
-    return folder, {"path": str(folder), "files": items, "verified": True,
-                    "schema_version": manifest["schema_version"]}
+    return folder, {"path": str(folder), "files": items, "verified": True, "schema_version": manifest["schema_version"]}
 
 
 def _made_at(folder: Path) -> datetime:
@@ -211,13 +215,16 @@ def _snapshot_postgres(root: Path) -> tuple[Path, dict]:
         shutil.rmtree(folder, ignore_errors=True)
         raise
     integrity = f"ok ({checked['entries']} tables, pg_restore --list)"
-    items = [{"file": target.name, "bytes": target.stat().st_size, "sha256": _sha256(target),
-              "integrity": integrity}]
-    manifest = {"created_at": clock.iso(utc_now()), "data_dir": str(context.home()), "format": "pg_dump custom",
-                "schema_version": migrations.current_version(), "files": items}
+    items = [{"file": target.name, "bytes": target.stat().st_size, "sha256": _sha256(target), "integrity": integrity}]
+    manifest = {
+        "created_at": clock.iso(utc_now()),
+        "data_dir": str(context.home()),
+        "format": "pg_dump custom",
+        "schema_version": migrations.current_version(),
+        "files": items,
+    }
     files.atomic_write_text(folder / "manifest.json", json.dumps(manifest, indent=2))
-    return folder, {"path": str(folder), "files": items, "verified": True,
-                    "schema_version": manifest["schema_version"]}
+    return folder, {"path": str(folder), "files": items, "verified": True, "schema_version": manifest["schema_version"]}
 
 
 def list_backups(root: Path | None = None) -> list[Path]:
@@ -232,8 +239,11 @@ def list_backups(root: Path | None = None) -> list[Path]:
     root = root or backups_dir()
     if not root.is_dir():
         return []
-    found = [p for p in root.iterdir() if p.is_dir() and STAMP.match(p.name)
-             and ((p / STORE).exists() or (p / ARCHIVE).exists())]
+    found = [
+        p
+        for p in root.iterdir()
+        if p.is_dir() and STAMP.match(p.name) and ((p / STORE).exists() or (p / ARCHIVE).exists())
+    ]
     return sorted(found, key=lambda p: (_made_at(p), p.name))
 
 
@@ -247,7 +257,7 @@ def rotate(keep: int | None = None, protect: Path | None = None) -> list[str]:
     others = [p for p in list_backups() if protect is None or p.resolve() != protect.resolve()]
     keep_others = keep - 1 if protect is not None else keep
     removed = []
-    for old in others[:len(others) - keep_others]:
+    for old in others[: len(others) - keep_others]:
         shutil.rmtree(old, ignore_errors=True)
         removed.append(str(old))
     return removed
@@ -304,8 +314,11 @@ def restore(file: str | os.PathLike, force: bool = False) -> dict:
     holders = _other_processes_using(store)
     if holders and not force:
         # A TUI or CLI left open would keep writing into the replaced file, and those writes would be lost.
-        raise InputError(f"other processes have the store open (pids {', '.join(map(str, holders))}); "
-                         "close them (a TUI?) or pass --force", code="E_STORE_IN_USE")
+        raise InputError(
+            f"other processes have the store open (pids {', '.join(map(str, holders))}); "
+            "close them (a TUI?) or pass --force",
+            code="E_STORE_IN_USE",
+        )
     check = integrity(source)
     if check != "ok":
         raise InputError(f"{source} failed its integrity check: {check}", code="E_RESTORE_INVALID")
@@ -337,9 +350,13 @@ def restore(file: str | os.PathLike, force: bool = False) -> dict:
     from batchops.queue import app
 
     app.reset()
-    return {"restored_from": str(source), "store": str(store), "schema_version_in_backup": version,
-            "previous_store_kept_as": str(keep_copy) if keep_copy else None,
-            "forced": bool((alive or holders) and force)}
+    return {
+        "restored_from": str(source),
+        "store": str(store),
+        "schema_version_in_backup": version,
+        "previous_store_kept_as": str(keep_copy) if keep_copy else None,
+        "forced": bool((alive or holders) and force),
+    }
 
 
 def _restore_postgres(path: Path, force: bool) -> dict:
@@ -373,6 +390,10 @@ def _restore_postgres(path: Path, force: bool) -> dict:
     from batchops.queue import app
 
     app.reset()
-    return {"restored_from": str(archive), "store": pg_backup.libpq_target(url)[0],
-            "schema_version_in_backup": version, "previous_store_kept_as": str(keep_copy),
-            "forced": bool(alive and force)}
+    return {
+        "restored_from": str(archive),
+        "store": pg_backup.libpq_target(url)[0],
+        "schema_version_in_backup": version,
+        "previous_store_kept_as": str(keep_copy),
+        "forced": bool(alive and force),
+    }

@@ -70,8 +70,10 @@ def _by_name(model: type[M], name: str, what: str, fields=None) -> M:
         raise NotFound(f"no {what} with id or name {name!r}")
     if len(rows) > 1:
         ids = ", ".join(str(r.id) for r in rows[:5]) + (", ..." if len(rows) > 5 else "")
-        raise NotFound(f"{len(rows) if len(rows) < 6 else 'several'} {what}s are named {name!r} "
-                       f"(ids {ids}); give the id", code="E_AMBIGUOUS")
+        raise NotFound(
+            f"{len(rows) if len(rows) < 6 else 'several'} {what}s are named {name!r} (ids {ids}); give the id",
+            code="E_AMBIGUOUS",
+        )
     return rows[0]
 
 

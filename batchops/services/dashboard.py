@@ -59,13 +59,16 @@ def response_cycles(since=None) -> list[dict]:
     Those incidents' whole timelines are read, so each cycle is cut exactly as without ``since``.
     """
     incidents_q = Incident.select(Incident.id, Incident.severity, Incident.opened_at)
-    events = (IncidentEvent.select(IncidentEvent.incident, IncidentEvent.kind, IncidentEvent.at)
-              .where(IncidentEvent.kind.in_((*OPEN_KINDS, *ACK_KINDS, "resolve")))
-              .order_by(IncidentEvent.incident, IncidentEvent.id))
+    events = (
+        IncidentEvent.select(IncidentEvent.incident, IncidentEvent.kind, IncidentEvent.at)
+        .where(IncidentEvent.kind.in_((*OPEN_KINDS, *ACK_KINDS, "resolve")))
+        .order_by(IncidentEvent.incident, IncidentEvent.id)
+    )
     if since is not None:
         since = as_utc(since)
         reopened = IncidentEvent.select(IncidentEvent.incident).where(
-            IncidentEvent.kind.in_(OPEN_KINDS) & (IncidentEvent.at >= since))
+            IncidentEvent.kind.in_(OPEN_KINDS) & (IncidentEvent.at >= since)
+        )
         recent = (Incident.opened_at >= since) | Incident.id.in_(reopened)
         incidents_q = incidents_q.where(recent)
         events = events.where(IncidentEvent.incident.in_(Incident.select(Incident.id).where(recent)))
@@ -75,9 +78,15 @@ def response_cycles(since=None) -> list[dict]:
         by_incident[event.incident_id].append(event)
     cycles = []
     for incident_id, incident in incidents.items():
+
         def new_cycle(opened, incident_id=incident_id, incident=incident):
-            return {"incident_id": incident_id, "severity": incident.severity, "opened": opened,
-                    "acknowledged": None, "resolved": None}
+            return {
+                "incident_id": incident_id,
+                "severity": incident.severity,
+                "opened": opened,
+                "acknowledged": None,
+                "resolved": None,
+            }
 
         current = new_cycle(as_utc(incident.opened_at))  # provisional until the "open" event
         seen_open = False
@@ -102,8 +111,13 @@ def response_cycles(since=None) -> list[dict]:
 def _summarise(cycles: list[dict]) -> dict:
     acks = [(c["acknowledged"] - c["opened"]).total_seconds() for c in cycles if c["acknowledged"]]
     fixes = [(c["resolved"] - c["opened"]).total_seconds() for c in cycles if c["resolved"]]
-    return {"mtta_s": _mean(acks), "mttr_s": _mean(fixes), "cycles": len(cycles),
-            "acknowledged": len(acks), "resolved": len(fixes)}
+    return {
+        "mtta_s": _mean(acks),
+        "mttr_s": _mean(fixes),
+        "cycles": len(cycles),
+        "acknowledged": len(acks),
+        "resolved": len(fixes),
+    }
 
 
 def response_times(window_days: float | None = WINDOW_DAYS, now=None) -> dict:
@@ -121,8 +135,11 @@ def response_times(window_days: float | None = WINDOW_DAYS, now=None) -> dict:
 def uploads_today(now=None) -> dict:
     start = local_midnight(now or utc_now())
     counts = {status: 0 for status in UPLOAD_STATUSES}
-    query = (Upload.select(Upload.status, pw.fn.COUNT(Upload.id).alias("n"))
-             .where(Upload.created_at >= start).group_by(Upload.status))
+    query = (
+        Upload.select(Upload.status, pw.fn.COUNT(Upload.id).alias("n"))
+        .where(Upload.created_at >= start)
+        .group_by(Upload.status)
+    )
     for row in alias_rows(query):
         counts[row.status] = row.n
     counts["total"] = sum(counts.values())
@@ -133,8 +150,11 @@ def runs_last_24h(now=None) -> dict:
     since = (now or utc_now()) - timedelta(hours=24)
     by_status: dict[str, int] = defaultdict(int)
     by_kind: dict[str, dict] = {}
-    query = (JobRun.select(JobRun.kind, JobRun.status, pw.fn.COUNT(JobRun.id).alias("n"))
-             .where(JobRun.queued_at >= since).group_by(JobRun.kind, JobRun.status))
+    query = (
+        JobRun.select(JobRun.kind, JobRun.status, pw.fn.COUNT(JobRun.id).alias("n"))
+        .where(JobRun.queued_at >= since)
+        .group_by(JobRun.kind, JobRun.status)
+    )
     for row in alias_rows(query):
         by_status[row.status] += row.n
         by_kind.setdefault(row.kind, defaultdict(int))[row.status] += row.n
@@ -153,8 +173,11 @@ def runs_last_24h(now=None) -> dict:
 def open_incidents() -> dict:
     counts = {sev: 0 for sev in SEVERITIES}
     by_state = {state: 0 for state in ACTIVE_STATES}
-    query = (Incident.select(Incident.severity, Incident.state, pw.fn.COUNT(Incident.id).alias("n"))
-             .where(Incident.state.in_(ACTIVE_STATES)).group_by(Incident.severity, Incident.state))
+    query = (
+        Incident.select(Incident.severity, Incident.state, pw.fn.COUNT(Incident.id).alias("n"))
+        .where(Incident.state.in_(ACTIVE_STATES))
+        .group_by(Incident.severity, Incident.state)
+    )
     unknown = Incident.select().where(Incident.state.in_(ACTIVE_STATES) & (Incident.unknown_error == True)).count()  # noqa: E712
     for row in alias_rows(query):
         counts[row.severity] = counts.get(row.severity, 0) + row.n
@@ -164,9 +187,11 @@ def open_incidents() -> dict:
 
 def failures_by_step(window_days: float = WINDOW_DAYS, now=None) -> dict:
     since = (now or utc_now()) - timedelta(days=window_days)
-    query = (JobRun.select(JobRun.failed_step, pw.fn.COUNT(JobRun.id).alias("n"))
-             .where((JobRun.kind == "pipeline") & (JobRun.status == "failed") & (JobRun.queued_at >= since))
-             .group_by(JobRun.failed_step))
+    query = (
+        JobRun.select(JobRun.failed_step, pw.fn.COUNT(JobRun.id).alias("n"))
+        .where((JobRun.kind == "pipeline") & (JobRun.status == "failed") & (JobRun.queued_at >= since))
+        .group_by(JobRun.failed_step)
+    )
     steps = {"standardize": 0, "validate": 0, "transform": 0, "summarize": 0, "publish": 0}
     for row in alias_rows(query):
         key = row.failed_step or "unknown"
@@ -177,18 +202,30 @@ def failures_by_step(window_days: float = WINDOW_DAYS, now=None) -> dict:
 def top_known_errors(window_days: float = WINDOW_DAYS, now=None, limit: int = 5) -> list[dict]:
     """Known errors behind the most failures (occurrences) among incidents seen in the window."""
     since = (now or utc_now()) - timedelta(days=window_days)
-    query = (Incident.select(Incident.known_error, KnownError.name, KnownError.severity,
-                             pw.fn.COUNT(Incident.id).alias("incidents"),
-                             pw.fn.SUM(Incident.occurrences).alias("occurrences"))
-             .join(KnownError, on=(Incident.known_error == KnownError.id), join_type=pw.JOIN.LEFT_OUTER)
-             .where(Incident.last_seen >= since)
-             .group_by(Incident.known_error, KnownError.name, KnownError.severity)
-             .order_by(pw.SQL("occurrences").desc(), pw.SQL("incidents").desc()))
+    query = (
+        Incident.select(
+            Incident.known_error,
+            KnownError.name,
+            KnownError.severity,
+            pw.fn.COUNT(Incident.id).alias("incidents"),
+            pw.fn.SUM(Incident.occurrences).alias("occurrences"),
+        )
+        .join(KnownError, on=(Incident.known_error == KnownError.id), join_type=pw.JOIN.LEFT_OUTER)
+        .where(Incident.last_seen >= since)
+        .group_by(Incident.known_error, KnownError.name, KnownError.severity)
+        .order_by(pw.SQL("occurrences").desc(), pw.SQL("incidents").desc())
+    )
     out = []
     for row in dict_rows(query):
-        out.append({"known_error_id": row["known_error"], "name": row["name"] or "(unknown error)",
-                    "severity": row["severity"], "incidents": row["incidents"],
-                    "occurrences": int(row["occurrences"] or 0)})
+        out.append(
+            {
+                "known_error_id": row["known_error"],
+                "name": row["name"] or "(unknown error)",
+                "severity": row["severity"],
+                "incidents": row["incidents"],
+                "occurrences": int(row["occurrences"] or 0),
+            }
+        )
     return out[:limit]
 
 

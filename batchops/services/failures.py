@@ -84,5 +84,8 @@ def _queue_retry(run: JobRun, outcome: triage.Outcome, retry_run: int) -> None:
         log.info("incident %s: retry attempt %s: run %s queued", outcome.incident_id, attempt, retry_run)
     except Exception as exc:  # noqa: BLE001 - recorded, not raised
         log.warning("incident %s: could not queue retry: %s", outcome.incident_id, exc)
-        triage.note(outcome.incident_id, "auto-retry", f"auto-retry attempt {attempt} could not be queued: "
-                                                       f"{exc.__class__.__name__}: {exc}")
+        triage.note(
+            outcome.incident_id,
+            "auto-retry",
+            f"auto-retry attempt {attempt} could not be queued: {exc.__class__.__name__}: {exc}",
+        )

@@ -137,9 +137,12 @@ def check_scheduler(now=None) -> dict:
     try:
         now = now or clock.utc_now()
         grace = timedelta(seconds=grace_seconds())
-        overdue = [f"{j.name} (due {clock.fmt(j.next_run_at)})" for j in Job.select(Job.name, Job.next_run_at).where(
-            Job.enabled & ~Job.paused & Job.next_run_at.is_null(False) & (Job.next_run_at < now - grace))
-            .order_by(Job.next_run_at)]
+        overdue = [
+            f"{j.name} (due {clock.fmt(j.next_run_at)})"
+            for j in Job.select(Job.name, Job.next_run_at)
+            .where(Job.enabled & ~Job.paused & Job.next_run_at.is_null(False) & (Job.next_run_at < now - grace))
+            .order_by(Job.next_run_at)
+        ]
         out["overdue"] = len(overdue)
         if overdue:
             out["overdue_jobs"] = "; ".join(overdue[:5]) + (f" and {len(overdue) - 5} more" if len(overdue) > 5 else "")
@@ -185,5 +188,7 @@ def unreachable(error) -> dict:
     """The report when the store cannot even be opened: what is known (the queue), and why not the rest."""
     store = {"ok": False, "url": _store_url(), "reachable": False, "error": f"{error.code}: {error.message}"}
     unknown = {"ok": False, "error": "unknown: the store cannot be reached"}
-    return {"healthy": False, "checks": {"store": store, "queue": check_queue(), "workers": dict(unknown),
-                                         "scheduler": dict(unknown)}}
+    return {
+        "healthy": False,
+        "checks": {"store": store, "queue": check_queue(), "workers": dict(unknown), "scheduler": dict(unknown)},
+    }

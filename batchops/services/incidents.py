@@ -55,14 +55,22 @@ def get_incident(ident) -> Incident:
     return get_or_404(Incident, ident, "incident")
 
 
-def list_incidents(state: str | None = None, severity: str | None = None, text: str | None = None,
-                   limit: int = 50, before_id: int | None = None) -> list[dict]:
+def list_incidents(
+    state: str | None = None,
+    severity: str | None = None,
+    text: str | None = None,
+    limit: int = 50,
+    before_id: int | None = None,
+) -> list[dict]:
     """Newest first, keyset-paged by ``before_id``. ``state="active"`` means open, assigned or analyzing."""
     check_filter(state, STATE_FILTERS, "incident state")
     check_filter(severity, SEVERITIES, "severity")
-    query = (Incident.select(Incident, KnownError.name.alias("ke_name"))
-             .join(KnownError, on=(Incident.known_error == KnownError.id), join_type=JOIN.LEFT_OUTER)
-             .order_by(Incident.id.desc()).limit(max(1, min(int(limit), 10000))))
+    query = (
+        Incident.select(Incident, KnownError.name.alias("ke_name"))
+        .join(KnownError, on=(Incident.known_error == KnownError.id), join_type=JOIN.LEFT_OUTER)
+        .order_by(Incident.id.desc())
+        .limit(max(1, min(int(limit), 10000)))
+    )
     if state == "active":
         query = query.where(Incident.state.in_(ACTIVE_STATES))
     elif state:
@@ -70,8 +78,12 @@ def list_incidents(state: str | None = None, severity: str | None = None, text: 
     if severity:
         query = query.where(Incident.severity == severity)
     if text:
-        query = query.where(Incident.title.contains(text) | Incident.error_message.contains(text)
-                            | Incident.signature.contains(text) | Incident.error_code.contains(text))
+        query = query.where(
+            Incident.title.contains(text)
+            | Incident.error_message.contains(text)
+            | Incident.signature.contains(text)
+            | Incident.error_code.contains(text)
+        )
     if before_id:
         query = query.where(Incident.id < before_bound(before_id))
     return [incident_dict(i, getattr(i, "ke_name", None) or "") for i in query.objects()]
@@ -81,14 +93,17 @@ def show_incident(ident) -> dict:
     """The incident with its timeline, tickets, matched known error and links."""
     incident = get_incident(ident)
     out = incident_dict(incident)
-    out["events"] = [event_dict(e) for e in
-                     IncidentEvent.select().where(IncidentEvent.incident == incident.id).order_by(IncidentEvent.id)]
+    out["events"] = [
+        event_dict(e)
+        for e in IncidentEvent.select().where(IncidentEvent.incident == incident.id).order_by(IncidentEvent.id)
+    ]
     out["tickets"] = [row_dict(t) for t in Ticket.select().where(Ticket.incident == incident.id).order_by(Ticket.id)]
     ke = KnownError.get_or_none(KnownError.id == incident.known_error_id) if incident.known_error_id else None
     out["known_error"] = row_dict(ke) if ke else None
     upload = Upload.get_or_none(Upload.id == incident.upload_id) if incident.upload_id else None
-    out["upload"] = ({"id": upload.id, "original_name": upload.original_name, "status": upload.status}
-                     if upload else None)
+    out["upload"] = (
+        {"id": upload.id, "original_name": upload.original_name, "status": upload.status} if upload else None
+    )
     job = Job.get_or_none(Job.id == incident.job_id) if incident.job_id else None
     out["job"] = {"id": job.id, "name": job.name} if job else None
     out["followup_ids"] = [i.id for i in Incident.select(Incident.id).where(Incident.previous == incident.id)]
@@ -108,10 +123,19 @@ def assign(ident, to: str, actor: str | None = None) -> dict:
     return _mutate(ident, lambda i: workflow.assign(i, to, context.actor(actor)))
 
 
-def analyze(ident, impact: str | None = None, root_cause: str | None = None, corrective_action: str | None = None,
-            actor: str | None = None) -> dict:
-    return _mutate(ident, lambda i: workflow.analyze(i, context.actor(actor), impact=impact, root_cause=root_cause,
-                                                     corrective_action=corrective_action))
+def analyze(
+    ident,
+    impact: str | None = None,
+    root_cause: str | None = None,
+    corrective_action: str | None = None,
+    actor: str | None = None,
+) -> dict:
+    return _mutate(
+        ident,
+        lambda i: workflow.analyze(
+            i, context.actor(actor), impact=impact, root_cause=root_cause, corrective_action=corrective_action
+        ),
+    )
 
 
 def resolve(ident, report: str, actor: str | None = None) -> dict:
@@ -209,8 +233,15 @@ def open_manual(title: str, severity: str = "medium", description: str = "", act
     who = context.actor(actor)
     now = utc_now()
     with db.atomic():
-        incident = Incident.create(title=title[:512], severity=severity, error_message=(description or "").strip(),
-                                   signature=f"manual|{now:%Y%m%d%H%M%S%f}", first_seen=now, last_seen=now,
-                                   opened_at=now, updated_at=now)
+        incident = Incident.create(
+            title=title[:512],
+            severity=severity,
+            error_message=(description or "").strip(),
+            signature=f"manual|{now:%Y%m%d%H%M%S%f}",
+            first_seen=now,
+            last_seen=now,
+            opened_at=now,
+            updated_at=now,
+        )
         workflow.add_event(incident, "open", who, f"opened by hand: {title}", to_state="open", at=now)
     return show_incident(incident.id)

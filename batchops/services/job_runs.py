@@ -63,20 +63,30 @@ def _claim(run_id: int, job: Job) -> tuple[str, int | None]:
         run = JobRun.get_or_none(JobRun.id == run_id)
         if run is None or run.status != "queued":
             return "gone", None
-        other = (JobRun.select(JobRun.id).where((JobRun.job == job.id) & (JobRun.status == "running")
-                                                & (JobRun.id != run_id)).first())
+        other = (
+            JobRun.select(JobRun.id)
+            .where((JobRun.job == job.id) & (JobRun.status == "running") & (JobRun.id != run_id))
+            .first()
+        )
         if other is not None:
             if run.trigger == "schedule":
                 message = f"skipped: run {other.id} of this job was still running (a job never overlaps itself)"
-                JobRun.update(status="skipped", started_at=now, finished_at=now, duration_s=0.0,
-                              error_code="E_JOB_OVERLAP", error_message=message, exit_code=0,
-                              log=JobRun.log + f"{clock.fmt(now, seconds=True)} {message}\n").where(
-                    JobRun.id == run_id).execute()
+                JobRun.update(
+                    status="skipped",
+                    started_at=now,
+                    finished_at=now,
+                    duration_s=0.0,
+                    error_code="E_JOB_OVERLAP",
+                    error_message=message,
+                    exit_code=0,
+                    log=JobRun.log + f"{clock.fmt(now, seconds=True)} {message}\n",
+                ).where(JobRun.id == run_id).execute()
                 ScheduleClaim.update(outcome="skipped-overlap").where(ScheduleClaim.run == run_id).execute()
                 return "skipped", other.id
             return "busy", other.id
-        JobRun.update(status="running", started_at=now, heartbeat_at=now, worker_id=runs.worker_id(),
-                      pid=_pid()).where((JobRun.id == run_id) & (JobRun.status == "queued")).execute()
+        JobRun.update(status="running", started_at=now, heartbeat_at=now, worker_id=runs.worker_id(), pid=_pid()).where(
+            (JobRun.id == run_id) & (JobRun.status == "queued")
+        ).execute()
         Job.update(last_run_at=now).where(Job.id == job.id).execute()
         return "claimed", None
 
@@ -91,9 +101,13 @@ def _pid() -> int:
 def _cancel(run_id: int, message: str) -> None:
     now = utc_now()
     with db.atomic():
-        JobRun.update(status="cancelled", finished_at=now, error_code="E_JOB_CANCELLED", error_message=message,
-                      log=JobRun.log + f"{clock.fmt(now, seconds=True)} {message}\n").where(
-            (JobRun.id == run_id) & (JobRun.status == "queued")).execute()
+        JobRun.update(
+            status="cancelled",
+            finished_at=now,
+            error_code="E_JOB_CANCELLED",
+            error_message=message,
+            log=JobRun.log + f"{clock.fmt(now, seconds=True)} {message}\n",
+        ).where((JobRun.id == run_id) & (JobRun.status == "queued")).execute()
 
 
 # ------------------------------------------------------------------ execute
@@ -157,7 +171,8 @@ def _as_error(exc: BaseException) -> BatchOpsError:
 def _save_log(run_id: int, ctx: JobContext) -> None:
     def change():
         JobRun.update(log="\n".join(ctx.lines)[-MAX_LOG_CHARS:] + "\n", heartbeat_at=utc_now()).where(
-            (JobRun.id == run_id) & (JobRun.status == "running")).execute()
+            (JobRun.id == run_id) & (JobRun.status == "running")
+        ).execute()
 
     try:
         write(change)
@@ -181,8 +196,12 @@ def _run_claimed(run: JobRun, job: Job) -> dict:
     except BatchOpsError as exc:
         box["error"] = exc
     else:
-        thread = threading.Thread(target=_call, args=(func, list(job.args or []), dict(job.kwargs or {}), ctx, box),
-                                  name=f"job-{run.id}", daemon=True)
+        thread = threading.Thread(
+            target=_call,
+            args=(func, list(job.args or []), dict(job.kwargs or {}), ctx, box),
+            name=f"job-{run.id}",
+            daemon=True,
+        )
         thread.start()
         beat = max(0.2, float(cfg.worker.heartbeat_seconds))
         while thread.is_alive():
@@ -195,8 +214,10 @@ def _run_claimed(run: JobRun, job: Job) -> dict:
                 box.pop("result", None)
                 box["error"] = JobError(f"the job ran longer than its timeout of {timeout:g} s", code="E_JOB_TIMEOUT")
                 if thread.is_alive():
-                    ctx.lines.append(f"{clock.fmt(utc_now(), seconds=True)} the callable did not stop; "
-                                     "it was abandoned (its result will be ignored)")
+                    ctx.lines.append(
+                        f"{clock.fmt(utc_now(), seconds=True)} the callable did not stop; "
+                        "it was abandoned (its result will be ignored)"
+                    )
                 break
             _save_log(run.id, ctx)
 
@@ -224,8 +245,15 @@ def _succeeded(run: JobRun, job: Job, ctx: JobContext, result) -> dict:
     ctx.lines.append(f"{clock.fmt(utc_now(), seconds=True)} succeeded")
 
     def change():
-        done = runs.finish(run.id, "succeeded", exit_code=0, result=_storable_result(result),
-                           log="\n".join(ctx.lines)[-MAX_LOG_CHARS:] + "\n", error_code=None, error_message=None)
+        done = runs.finish(
+            run.id,
+            "succeeded",
+            exit_code=0,
+            result=_storable_result(result),
+            log="\n".join(ctx.lines)[-MAX_LOG_CHARS:] + "\n",
+            error_code=None,
+            error_message=None,
+        )
         Job.update(last_status="succeeded", last_success_at=utc_now()).where(Job.id == job.id).execute()
         return done
 
@@ -241,13 +269,21 @@ def _failed(run: JobRun, job: Job, ctx: JobContext, exc: BaseException, tb: str 
         ctx.lines.append(tb.rstrip())
 
     def change():
-        done = runs.finish(run.id, "failed", exit_code=1, error_code=error.code, error_message=error.message,
-                           log="\n".join(ctx.lines)[-MAX_LOG_CHARS:] + "\n")
+        done = runs.finish(
+            run.id,
+            "failed",
+            exit_code=1,
+            error_code=error.code,
+            error_message=error.message,
+            log="\n".join(ctx.lines)[-MAX_LOG_CHARS:] + "\n",
+        )
         Job.update(last_status="failed").where(Job.id == job.id).execute()
         return done
 
     done = write(change)
     from batchops.services import failures
 
-    failures.handle_failure(done, error)  # never raises; it schedules the retry (a run it missed: runs.triage_untriaged)
+    failures.handle_failure(
+        done, error
+    )  # never raises; it schedules the retry (a run it missed: runs.triage_untriaged)
     return runs.run_dict(done, full=True)

@@ -18,8 +18,22 @@ from batchops.store.db import write
 from batchops.store.models import MISSED_POLICIES, TRIGGERS, Job, JobRun
 
 MAX_RETRY_DELAY_S = 6 * 3600
-EDITABLE = ("name", "callable", "cron", "args", "kwargs", "timezone", "timeout_s", "retries", "retry_delay_s",
-            "misfire_policy", "max_lateness_min", "description", "paused", "enabled")
+EDITABLE = (
+    "name",
+    "callable",
+    "cron",
+    "args",
+    "kwargs",
+    "timezone",
+    "timeout_s",
+    "retries",
+    "retry_delay_s",
+    "misfire_policy",
+    "max_lateness_min",
+    "description",
+    "paused",
+    "enabled",
+)
 
 
 def job_dict(job: Job) -> dict:
@@ -57,8 +71,7 @@ def json_value(value, what: str, kind: type, default=None):
     if isinstance(value, str):
         value = parse_json(value, what, default=default())
     if not isinstance(value, kind):
-        raise InvalidJSON(f"{what} must be a JSON {'array' if kind is list else 'object'}, "
-                          f"not {type(value).__name__}")
+        raise InvalidJSON(f"{what} must be a JSON {'array' if kind is list else 'object'}, not {type(value).__name__}")
     return value
 
 
@@ -75,8 +88,9 @@ def _int(value, what: str, low: int, high: int | None = None) -> int:
 
 def _policy(value: str) -> str:
     if value not in MISSED_POLICIES:
-        raise InputError(f"missed-run policy must be one of {', '.join(MISSED_POLICIES)}, not {value!r}",
-                         code="E_POLICY_INVALID")
+        raise InputError(
+            f"missed-run policy must be one of {', '.join(MISSED_POLICIES)}, not {value!r}", code="E_POLICY_INVALID"
+        )
     return value
 
 
@@ -134,22 +148,47 @@ def _validated(fields: dict, job_id: int | None = None) -> dict:
 # ------------------------------------------------------------------ changes
 
 
-def add_job(name, callable, cron, *, args=None, kwargs=None, timezone=None, timeout_s=600, retries=0,
-            retry_delay_s=60, misfire_policy=None, max_lateness_min=None, description="", paused=False) -> dict:
+def add_job(
+    name,
+    callable,
+    cron,
+    *,
+    args=None,
+    kwargs=None,
+    timezone=None,
+    timeout_s=600,
+    retries=0,
+    retry_delay_s=60,
+    misfire_policy=None,
+    max_lateness_min=None,
+    description="",
+    paused=False,
+) -> dict:
     """Create a job; its first fire time is the next cron time after now in its zone."""
     from batchops.automation import registry
     from batchops.cron import next_fire_time
 
     context.require_writable()
     cfg = context.config()
-    fields = _validated({
-        "name": name, "callable": callable, "cron": cron, "args": args, "kwargs": kwargs,
-        "timezone": timezone or cfg.display_timezone, "timeout_s": timeout_s, "retries": retries,
-        "retry_delay_s": retry_delay_s,
-        "misfire_policy": misfire_policy or cfg.worker.default_missed_policy,
-        "max_lateness_min": max_lateness_min if max_lateness_min is not None else int(cfg.worker.max_lateness_minutes),
-        "description": description or "", "paused": paused,
-    })
+    fields = _validated(
+        {
+            "name": name,
+            "callable": callable,
+            "cron": cron,
+            "args": args,
+            "kwargs": kwargs,
+            "timezone": timezone or cfg.display_timezone,
+            "timeout_s": timeout_s,
+            "retries": retries,
+            "retry_delay_s": retry_delay_s,
+            "misfire_policy": misfire_policy or cfg.worker.default_missed_policy,
+            "max_lateness_min": max_lateness_min
+            if max_lateness_min is not None
+            else int(cfg.worker.max_lateness_minutes),
+            "description": description or "",
+            "paused": paused,
+        }
+    )
     registry.check_arguments(fields["callable"], fields["args"], fields["kwargs"])
     if not fields["description"]:
         entry = registry.entry(fields["callable"])
@@ -176,8 +215,11 @@ def edit_job(job_id, **changes) -> dict:
         return job_dict(job)
     fields = _validated(changes, job.id)
     if {"callable", "args", "kwargs"} & set(fields):
-        registry.check_arguments(fields.get("callable", job.callable), fields.get("args", job.args or []),
-                                 fields.get("kwargs", job.kwargs or {}))
+        registry.check_arguments(
+            fields.get("callable", job.callable),
+            fields.get("args", job.args or []),
+            fields.get("kwargs", job.kwargs or {}),
+        )
     cron = fields.get("cron", job.cron)
     tz = fields.get("timezone", job.timezone)
     if "cron" in fields or "timezone" in fields or (fields.get("paused") is False and job.paused):
@@ -212,8 +254,9 @@ def pause_job(job_id, reason: str = "") -> dict:
     job = get_job(job_id)
 
     def change():
-        Job.update(paused=True, paused_reason=reason or f"paused by {context.actor()}",
-                   updated_at=utc_now()).where(Job.id == job.id).execute()
+        Job.update(paused=True, paused_reason=reason or f"paused by {context.actor()}", updated_at=utc_now()).where(
+            Job.id == job.id
+        ).execute()
 
     write(change)
     return job_dict(Job.get_by_id(job.id))
@@ -227,8 +270,9 @@ def resume_job(job_id) -> dict:
     job = get_job(job_id)
 
     def change():
-        Job.update(paused=False, paused_reason="", next_run_at=next_fire_time(job.cron, job.timezone),
-                   updated_at=utc_now()).where(Job.id == job.id).execute()
+        Job.update(
+            paused=False, paused_reason="", next_run_at=next_fire_time(job.cron, job.timezone), updated_at=utc_now()
+        ).where(Job.id == job.id).execute()
 
     write(change)
     return job_dict(Job.get_by_id(job.id))
@@ -247,8 +291,9 @@ def trigger_job(job_id, trigger: str = "cli", delay: float | None = None, attemp
     return queue_run(run.id, delay)
 
 
-def reserve_run(job_id, trigger: str = "cli", delay: float | None = None,
-                attempt: int = 1) -> tuple[JobRun, float | None]:
+def reserve_run(
+    job_id, trigger: str = "cli", delay: float | None = None, attempt: int = 1
+) -> tuple[JobRun, float | None]:
     """Check the job and write its run (``queued``); returns it with the delay to queue it with.
 
     Triage calls this inside its own transaction, so a retry it decides on and the retry's run
@@ -303,9 +348,16 @@ def preview_cron(cron: str, tz: str | None = None, n: int = 5, after=None) -> li
 
     tz = tz or context.config().display_timezone
     n = _int(n, "-n", 1, 1000)
-    return [{"utc": clock.iso(fire.utc), "local": fire.local.isoformat(), "timezone": tz,
-             "display": clock.fmt(fire.utc, tz), "note": fire.note}
-            for fire in preview(cron, tz, n, after=after)]
+    return [
+        {
+            "utc": clock.iso(fire.utc),
+            "local": fire.local.isoformat(),
+            "timezone": tz,
+            "display": clock.fmt(fire.utc, tz),
+            "note": fire.note,
+        }
+        for fire in preview(cron, tz, n, after=after)
+    ]
 
 
 def next_runs(job_id, n: int = 5, after=None) -> list[dict]:

@@ -20,8 +20,19 @@ from batchops.store.db import db, retry_busy
 from batchops.store.models import SEVERITIES, JobRun, KnownError
 
 STEPS = ("standardize", "validate", "transform", "summarize", "publish")
-FIELDS = ("name", "error_code", "pattern", "step", "severity", "root_cause", "corrective_action",
-          "auto_retry", "retry_max", "retry_delay_s", "open_ticket")
+FIELDS = (
+    "name",
+    "error_code",
+    "pattern",
+    "step",
+    "severity",
+    "root_cause",
+    "corrective_action",
+    "auto_retry",
+    "retry_max",
+    "retry_delay_s",
+    "open_ticket",
+)
 MAX_PATTERN = 1000
 PAST_RUNS_SCAN = 20000  # newest failed runs checked by test_message
 SPEED_SAMPLES = 2000  # newest failed-run messages a new pattern is timed on
@@ -46,13 +57,13 @@ def validate_pattern(pattern: str | None) -> str:
         patterns.compile_pattern(pattern)
     except patterns.error as exc:
         where = f" at position {exc.pos}" if exc.pos is not None else ""
-        raise InputError(f"pattern {pattern!r} is not a valid regular expression: {exc.msg}{where}",
-                         code="E_REGEX_INVALID") from None
+        raise InputError(
+            f"pattern {pattern!r} is not a valid regular expression: {exc.msg}{where}", code="E_REGEX_INVALID"
+        ) from None
     # A slow pattern would stall triage on every failure whose text it meets: refuse it now,
     # tried on pathological strings and on the messages it would have met already.
     if pattern:
-        patterns.check_speed(pattern, [r.error_message for r in _failed_runs().limit(SPEED_SAMPLES)
-                                       if r.error_message])
+        patterns.check_speed(pattern, [r.error_message for r in _failed_runs().limit(SPEED_SAMPLES) if r.error_message])
     return pattern
 
 
@@ -73,8 +84,9 @@ def _clean(values: dict) -> dict:
         elif key == "error_code":
             value = (value or "").strip().upper() or None
             if value and not re.fullmatch(r"[A-Z0-9_]{1,64}", value):
-                raise InputError(f"error code {value!r} must be letters, digits and _ (like E_MISSING_COLUMNS)",
-                                 code="E_BAD_CODE")
+                raise InputError(
+                    f"error code {value!r} must be letters, digits and _ (like E_MISSING_COLUMNS)", code="E_BAD_CODE"
+                )
         elif key == "step":
             value = (value or "").strip().lower() or None
             if value and value not in STEPS:
@@ -95,8 +107,10 @@ def _clean(values: dict) -> dict:
 
 def _check_whole(ke: dict) -> None:
     if not ke.get("error_code") and not ke.get("pattern"):
-        raise InputError("a known error needs an error code or a pattern (or both); "
-                         "one with neither would match every failure", code="E_KNOWN_ERROR_TOO_BROAD")
+        raise InputError(
+            "a known error needs an error code or a pattern (or both); one with neither would match every failure",
+            code="E_KNOWN_ERROR_TOO_BROAD",
+        )
     if ke.get("auto_retry") and int(ke.get("retry_max") or 0) < 1:
         raise InputError("auto-retry needs a retry limit of at least 1 (--retry-max N)", code="E_BAD_RETRY")
 
@@ -109,14 +123,36 @@ def _name_taken(name: str, except_id: int | None = None) -> bool:
 
 
 @retry_busy
-def add_known_error(name: str, *, error_code: str | None = None, pattern: str = "", step: str | None = None,
-                    severity: str = "medium", root_cause: str = "", corrective_action: str = "",
-                    auto_retry: bool = False, retry_max: int = 0, retry_delay_s: int = 60,
-                    open_ticket: bool = True) -> dict:
+def add_known_error(
+    name: str,
+    *,
+    error_code: str | None = None,
+    pattern: str = "",
+    step: str | None = None,
+    severity: str = "medium",
+    root_cause: str = "",
+    corrective_action: str = "",
+    auto_retry: bool = False,
+    retry_max: int = 0,
+    retry_delay_s: int = 60,
+    open_ticket: bool = True,
+) -> dict:
     context.require_writable()
-    values = _clean(dict(name=name, error_code=error_code, pattern=pattern, step=step, severity=severity,
-                         root_cause=root_cause, corrective_action=corrective_action, auto_retry=auto_retry,
-                         retry_max=retry_max, retry_delay_s=retry_delay_s, open_ticket=open_ticket))
+    values = _clean(
+        dict(
+            name=name,
+            error_code=error_code,
+            pattern=pattern,
+            step=step,
+            severity=severity,
+            root_cause=root_cause,
+            corrective_action=corrective_action,
+            auto_retry=auto_retry,
+            retry_max=retry_max,
+            retry_delay_s=retry_delay_s,
+            open_ticket=open_ticket,
+        )
+    )
     _check_whole(values)
     with db.atomic():
         if _name_taken(values["name"]):
@@ -153,8 +189,12 @@ def delete_known_error(ident) -> dict:
 
 
 def _failed_runs():
-    return (JobRun.select(JobRun.id, JobRun.error_code, JobRun.error_message, JobRun.failed_step)
-            .where(JobRun.status == "failed").order_by(JobRun.id.desc()).limit(PAST_RUNS_SCAN))
+    return (
+        JobRun.select(JobRun.id, JobRun.error_code, JobRun.error_message, JobRun.failed_step)
+        .where(JobRun.status == "failed")
+        .order_by(JobRun.id.desc())
+        .limit(PAST_RUNS_SCAN)
+    )
 
 
 def _past_matches(ke: KnownError, runs: list | None = None, known: list | None = None) -> dict:
@@ -193,12 +233,26 @@ def test_message(message: str, code: str | None = None, step: str | None = None,
     for found in triage.match_all(code, message or "", step, known):
         ke = found.known_error
         past = _past_matches(ke, runs, known)
-        candidates.append({"id": ke.id, "name": ke.name, "error_code": ke.error_code, "pattern": ke.pattern,
-                           "step": ke.step, "severity": ke.severity, "level": found.level_name,
-                           "auto_retry": ke.auto_retry, "past_matches": past["matched"],
-                           "past_best": past["best"], "past_run_ids": past["run_ids"]})
+        candidates.append(
+            {
+                "id": ke.id,
+                "name": ke.name,
+                "error_code": ke.error_code,
+                "pattern": ke.pattern,
+                "step": ke.step,
+                "severity": ke.severity,
+                "level": found.level_name,
+                "auto_retry": ke.auto_retry,
+                "past_matches": past["matched"],
+                "past_best": past["best"],
+                "past_run_ids": past["run_ids"],
+            }
+        )
     out = {
-        "message": message, "code": code, "code_from_message": code_from_message, "step": step,
+        "message": message,
+        "code": code,
+        "code_from_message": code_from_message,
+        "step": step,
         "match": candidates[0] if candidates else None,
         "candidates": candidates,
         "unknown": not candidates,
@@ -209,7 +263,14 @@ def test_message(message: str, code: str | None = None, step: str | None = None,
         draft = KnownError(id=0, name="(draft)", pattern=pattern, error_code=code, step=step)
         hit = triage.match_one(draft, code, message or "", step)
         past = _past_matches(draft, runs, known + [draft])
-        out["draft"] = {"pattern": pattern, "error_code": code, "step": step,
-                        "matches_message": hit is not None, "level": hit.level_name if hit else None,
-                        "past_matches": past["matched"], "past_best": past["best"], "past_run_ids": past["run_ids"]}
+        out["draft"] = {
+            "pattern": pattern,
+            "error_code": code,
+            "step": step,
+            "matches_message": hit is not None,
+            "level": hit.level_name if hit else None,
+            "past_matches": past["matched"],
+            "past_best": past["best"],
+            "past_run_ids": past["run_ids"],
+        }
     return out

@@ -65,12 +65,15 @@ def workers_online(now=None) -> int:
 
 def duration_histogram() -> dict[str, dict]:
     """{kind: {"buckets": [(le, cumulative count)...], "count": n, "sum": s}} from stored durations."""
-    columns = [pw.fn.SUM(pw.Case(None, [(JobRun.duration_s <= b, 1)], 0)).alias(f"b{i}")
-               for i, b in enumerate(DURATION_BUCKETS)]
-    query = (JobRun.select(JobRun.kind, pw.fn.COUNT(JobRun.id).alias("n"), pw.fn.SUM(JobRun.duration_s).alias("s"),
-                           *columns)
-             .where(JobRun.duration_s.is_null(False) & JobRun.status.in_(("succeeded", "failed")))
-             .group_by(JobRun.kind))
+    columns = [
+        pw.fn.SUM(pw.Case(None, [(JobRun.duration_s <= b, 1)], 0)).alias(f"b{i}")
+        for i, b in enumerate(DURATION_BUCKETS)
+    ]
+    query = (
+        JobRun.select(JobRun.kind, pw.fn.COUNT(JobRun.id).alias("n"), pw.fn.SUM(JobRun.duration_s).alias("s"), *columns)
+        .where(JobRun.duration_s.is_null(False) & JobRun.status.in_(("succeeded", "failed")))
+        .group_by(JobRun.kind)
+    )
     out = {}
     for row in dict_rows(query):
         buckets = [(str(float(b)), int(row[f"b{i}"] or 0)) for i, b in enumerate(DURATION_BUCKETS)]
@@ -112,8 +115,11 @@ class StoreCollector:
 
         runs = GaugeMetricFamily("batchops_runs", "Job runs by kind and status.", labels=["kind", "status"])
         counts = {(k, s): 0 for k in RUN_KINDS for s in RUN_STATUSES}
-        for kind, status, n in (JobRun.select(JobRun.kind, JobRun.status, pw.fn.COUNT(JobRun.id))
-                                .group_by(JobRun.kind, JobRun.status).tuples()):
+        for kind, status, n in (
+            JobRun.select(JobRun.kind, JobRun.status, pw.fn.COUNT(JobRun.id))
+            .group_by(JobRun.kind, JobRun.status)
+            .tuples()
+        ):
             counts[(kind, status)] = n
         for (kind, status), n in counts.items():
             runs.add_metric([kind, status], n)
@@ -124,13 +130,17 @@ class StoreCollector:
             hist.add_metric([kind], data["buckets"], data["sum"])
         yield hist
 
-        open_ = GaugeMetricFamily("batchops_incidents_open", "Open, assigned or analyzing incidents by severity.",
-                                  labels=["severity"])
+        open_ = GaugeMetricFamily(
+            "batchops_incidents_open", "Open, assigned or analyzing incidents by severity.", labels=["severity"]
+        )
         by_state = GaugeMetricFamily("batchops_incidents", "Incidents by state.", labels=["state"])
         sev_counts = dict.fromkeys(SEVERITIES, 0)
         state_counts = dict.fromkeys(INCIDENT_STATES, 0)
-        for state, severity, n in (Incident.select(Incident.state, Incident.severity, pw.fn.COUNT(Incident.id))
-                                   .group_by(Incident.state, Incident.severity).tuples()):
+        for state, severity, n in (
+            Incident.select(Incident.state, Incident.severity, pw.fn.COUNT(Incident.id))
+            .group_by(Incident.state, Incident.severity)
+            .tuples()
+        ):
             state_counts[state] = state_counts.get(state, 0) + n
             if state in ("open", "assigned", "analyzing"):
                 sev_counts[severity] = sev_counts.get(severity, 0) + n
@@ -142,10 +152,16 @@ class StoreCollector:
         yield by_state
 
         times = dashboard.response_times(dashboard.WINDOW_DAYS, now)
-        mtta = GaugeMetricFamily("batchops_incident_mtta_seconds",
-                                 "Mean time to acknowledge, incidents opened in the last 30 days.", labels=["severity"])
-        mttr = GaugeMetricFamily("batchops_incident_mttr_seconds",
-                                 "Mean time to resolve, incidents opened in the last 30 days.", labels=["severity"])
+        mtta = GaugeMetricFamily(
+            "batchops_incident_mtta_seconds",
+            "Mean time to acknowledge, incidents opened in the last 30 days.",
+            labels=["severity"],
+        )
+        mttr = GaugeMetricFamily(
+            "batchops_incident_mttr_seconds",
+            "Mean time to resolve, incidents opened in the last 30 days.",
+            labels=["severity"],
+        )
         for label, data in [("all", times["overall"]), *times["by_severity"].items()]:
             if data["mtta_s"] is not None:
                 mtta.add_metric([label], data["mtta_s"])
@@ -154,16 +170,23 @@ class StoreCollector:
         yield mtta
         yield mttr
 
-        depth = GaugeMetricFamily("batchops_queue_depth", "Tasks in the queue: pending (due now) and scheduled "
-                                  "(delayed retries).", labels=["state"])
+        depth = GaugeMetricFamily(
+            "batchops_queue_depth",
+            "Tasks in the queue: pending (due now) and scheduled (delayed retries).",
+            labels=["state"],
+        )
         for state, n in queue_depth().items():
             depth.add_metric([state], n)
         yield depth
-        yield GaugeMetricFamily("batchops_workers_online", "Workers with a recent heartbeat.",
-                                value=workers_online(now))
+        yield GaugeMetricFamily(
+            "batchops_workers_online", "Workers with a recent heartbeat.", value=workers_online(now)
+        )
 
-        last = GaugeMetricFamily("batchops_job_last_success_timestamp_seconds",
-                                 "Unix time of each job's last success (0: never).", labels=["job"])
+        last = GaugeMetricFamily(
+            "batchops_job_last_success_timestamp_seconds",
+            "Unix time of each job's last success (0: never).",
+            labels=["job"],
+        )
         for name, when in Job.select(Job.name, Job.last_success_at).order_by(Job.name).tuples():
             last.add_metric([name], as_utc(when).timestamp() if when else 0.0)
         yield last

@@ -52,8 +52,12 @@ def origin_trigger(run: JobRun | None) -> str | None:
 
 
 def _last_notice(incident: Incident) -> IncidentEvent | None:
-    return (IncidentEvent.select().where((IncidentEvent.incident == incident.id) & (IncidentEvent.kind == "notify"))
-            .order_by(IncidentEvent.id.desc()).first())
+    return (
+        IncidentEvent.select()
+        .where((IncidentEvent.incident == incident.id) & (IncidentEvent.kind == "notify"))
+        .order_by(IncidentEvent.id.desc())
+        .first()
+    )
 
 
 def decide(incident: Incident, reason: str, run: JobRun | None = None, now=None) -> tuple[bool, str]:
@@ -76,12 +80,16 @@ def decide(incident: Incident, reason: str, run: JobRun | None = None, now=None)
         return False, f"severity {incident.severity} is below incidents.notify_min_severity ({cfg.notify_min_severity})"
     if cfg.rate_limit_minutes > 0:
         since = now - timedelta(minutes=cfg.rate_limit_minutes)
-        recent = (Incident.select(Incident.id, Incident.last_notified_at)
-                  .where((Incident.signature == incident.signature) & (Incident.last_notified_at >= since))
-                  .first())
+        recent = (
+            Incident.select(Incident.id, Incident.last_notified_at)
+            .where((Incident.signature == incident.signature) & (Incident.last_notified_at >= since))
+            .first()
+        )
         if recent is not None:
-            return False, (f"rate limit: signature alerted {clock.fmt(as_utc(recent.last_notified_at))} "
-                           f"(once per {cfg.rate_limit_minutes:g} min)")
+            return False, (
+                f"rate limit: signature alerted {clock.fmt(as_utc(recent.last_notified_at))} "
+                f"(once per {cfg.rate_limit_minutes:g} min)"
+            )
     return True, f"severity {incident.severity} at or above {cfg.notify_min_severity}"
 
 
@@ -120,7 +128,8 @@ SUBJECTS = {
 
 def email_text(data: dict) -> tuple[str, str]:
     subject = "[BatchOps] " + SUBJECTS[data["event"]].format(
-        sev=data["severity"].upper(), id=data["incident_id"], title=data["title"])
+        sev=data["severity"].upper(), id=data["incident_id"], title=data["title"]
+    )
     lines = [
         f"Incident #{data['incident_id']} - {data['title']}",
         f"Event:       {data['event']}",
@@ -172,6 +181,8 @@ def notify_incident(incident_id: int, reason: str, run: JobRun | None = None) ->
             _record(incident_id, f"no {reason} notice: {why}", sent=False, stamp=False)
         return None
     counts = deliver(payload(incident, reason, run))
-    where = f"{counts['delivered']} delivered" + (f", {counts['outbox']} waiting in the outbox" if counts["outbox"] else "")
+    where = f"{counts['delivered']} delivered" + (
+        f", {counts['outbox']} waiting in the outbox" if counts["outbox"] else ""
+    )
     _record(incident_id, f"{reason} notice sent ({where}); {why}", sent=True, stamp=reason in ALERT_REASONS)
     return counts

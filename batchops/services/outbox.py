@@ -78,8 +78,10 @@ def _webhook_url(msg: dict) -> str:
     for url in context.config().incidents.webhooks:
         if webhook_ref(url) == msg.get("webhook"):
             return url
-    raise ConfigError(f"webhook {msg.get('url')} is no longer in incidents.webhooks; "
-                      "add it back or delete this message from the outbox")
+    raise ConfigError(
+        f"webhook {msg.get('url')} is no longer in incidents.webhooks; "
+        "add it back or delete this message from the outbox"
+    )
 
 
 def _deliver_webhook(msg: dict) -> None:
@@ -88,8 +90,11 @@ def _deliver_webhook(msg: dict) -> None:
     url = _webhook_url(msg)
     check_url(url)  # webhooks come from config: http(s) only, never file: or ftp:
     request = urllib.request.Request(
-        url, data=json.dumps(msg["payload"], default=str).encode("utf-8"),
-        headers={"Content-Type": "application/json", "User-Agent": "batchops"}, method="POST")
+        url,
+        data=json.dumps(msg["payload"], default=str).encode("utf-8"),
+        headers={"Content-Type": "application/json", "User-Agent": "batchops"},
+        method="POST",
+    )
     with open_url(request, WEBHOOK_TIMEOUT_S) as response:  # one deadline: a slow server cannot hold a run
         if response.status >= 300:
             raise OSError(f"webhook answered HTTP {response.status}")
@@ -135,13 +140,30 @@ def _send(msg: dict) -> dict:
 
 def send_email(to: list[str] | str, subject: str, body: str, *, tag: str = "") -> dict:
     recipients = [to] if isinstance(to, str) else list(to)
-    return _send({"kind": "email", "to": recipients, "subject": subject, "body": body, "tag": tag,
-                  "created_at": clock.iso(utc_now())})
+    return _send(
+        {
+            "kind": "email",
+            "to": recipients,
+            "subject": subject,
+            "body": body,
+            "tag": tag,
+            "created_at": clock.iso(utc_now()),
+        }
+    )
 
 
 def post_webhook(url: str, payload: dict, *, tag: str = "") -> dict:
-    return _send({"kind": "webhook", "url": redact(url), "webhook": webhook_ref(url), "_url": url,
-                  "payload": payload, "tag": tag, "created_at": clock.iso(utc_now())})
+    return _send(
+        {
+            "kind": "webhook",
+            "url": redact(url),
+            "webhook": webhook_ref(url),
+            "_url": url,
+            "payload": payload,
+            "tag": tag,
+            "created_at": clock.iso(utc_now()),
+        }
+    )
 
 
 def list_outbox() -> list[dict]:
@@ -149,7 +171,7 @@ def list_outbox() -> list[dict]:
     out = []
     store = objects()
     for info in store.list(OUTBOX):
-        name = info.key[len(OUTBOX) + 1:]
+        name = info.key[len(OUTBOX) + 1 :]
         if not OUTBOX_NAME.fullmatch(name):  # only our own plain names: never a path out of the outbox
             continue
         try:

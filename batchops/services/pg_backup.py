@@ -23,8 +23,16 @@ from batchops.errors import InputError, WorkError
 
 ARCHIVE = "batchops.pgdump"
 # peewee's own URL options, which libpq would refuse
-PEEWEE_PARAMS = {"max_connections", "stale_timeout", "timeout", "prefer_psycopg3", "register_unicode",
-                 "isolation_level", "autorollback", "autoconnect"}
+PEEWEE_PARAMS = {
+    "max_connections",
+    "stale_timeout",
+    "timeout",
+    "prefer_psycopg3",
+    "register_unicode",
+    "isolation_level",
+    "autorollback",
+    "autoconnect",
+}
 TIMEOUT_S = 3600
 
 
@@ -44,16 +52,19 @@ def libpq_target(url: str) -> tuple[str, dict[str, str]]:
 def _tool(name: str) -> str:
     found = shutil.which(name)
     if not found:
-        raise WorkError(f"{name} not found on PATH: install the PostgreSQL client tools "
-                        f"(apt-get install postgresql-client) of the server's version or newer",
-                        code="E_BACKUP_TOOL_MISSING")
+        raise WorkError(
+            f"{name} not found on PATH: install the PostgreSQL client tools "
+            f"(apt-get install postgresql-client) of the server's version or newer",
+            code="E_BACKUP_TOOL_MISSING",
+        )
     return found
 
 
 def _run(args: list[str], env: dict[str, str], what: str, code: str) -> str:
     try:
-        proc = subprocess.run(args, env={**os.environ, **env}, capture_output=True, text=True, timeout=TIMEOUT_S,
-                              stdin=subprocess.DEVNULL)
+        proc = subprocess.run(
+            args, env={**os.environ, **env}, capture_output=True, text=True, timeout=TIMEOUT_S, stdin=subprocess.DEVNULL
+        )
     except subprocess.TimeoutExpired:
         raise WorkError(f"{what} did not finish within {TIMEOUT_S} s", code=code) from None
     if proc.returncode != 0:
@@ -65,15 +76,20 @@ def _run(args: list[str], env: dict[str, str], what: str, code: str) -> str:
 def dump(url: str, target: Path) -> dict:
     """pg_dump -Fc into ``target``, then verified; returns {"entries": n tables with data}."""
     uri, env = libpq_target(url)
-    _run([_tool("pg_dump"), "--format=custom", "--no-owner", "--no-privileges", f"--file={target}",
-          f"--dbname={uri}"], env, "pg_dump", "E_BACKUP_FAILED")
+    _run(
+        [_tool("pg_dump"), "--format=custom", "--no-owner", "--no-privileges", f"--file={target}", f"--dbname={uri}"],
+        env,
+        "pg_dump",
+        "E_BACKUP_FAILED",
+    )
     return verify(target)
 
 
 def verify(archive: Path) -> dict:
     """Read the archive's table of contents back; it must hold BatchOps' tables."""
-    listing = _run([_tool("pg_restore"), "--list", str(archive)], {}, f"pg_restore --list {archive.name}",
-                   "E_BACKUP_CORRUPT")
+    listing = _run(
+        [_tool("pg_restore"), "--list", str(archive)], {}, f"pg_restore --list {archive.name}", "E_BACKUP_CORRUPT"
+    )
     data = [line for line in listing.splitlines() if " TABLE DATA " in line]
     if not any(" schema_version " in line for line in data):
         raise WorkError(f"{archive} holds no BatchOps store (no schema_version table)", code="E_BACKUP_CORRUPT")
@@ -85,5 +101,19 @@ def load(url: str, archive: Path) -> None:
     if not archive.is_file():
         raise InputError(f"backup not found: {archive}", code="E_FILE_NOT_FOUND")
     uri, env = libpq_target(url)
-    _run([_tool("pg_restore"), "--clean", "--if-exists", "--no-owner", "--no-privileges", "--single-transaction",
-          "--exit-on-error", f"--dbname={uri}", str(archive)], env, "pg_restore", "E_RESTORE_FAILED")
+    _run(
+        [
+            _tool("pg_restore"),
+            "--clean",
+            "--if-exists",
+            "--no-owner",
+            "--no-privileges",
+            "--single-transaction",
+            "--exit-on-error",
+            f"--dbname={uri}",
+            str(archive),
+        ],
+        env,
+        "pg_restore",
+        "E_RESTORE_FAILED",
+    )

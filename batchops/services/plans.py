@@ -66,7 +66,7 @@ def _options(options, what: str) -> dict:
             return {}
         extra = parse_json(options.strip(), what)
         if not isinstance(extra, dict):
-            raise InputError(f"{what} must be a JSON object like {{\"top_n\": 5}}", code="E_PLAN_INVALID")
+            raise InputError(f'{what} must be a JSON object like {{"top_n": 5}}', code="E_PLAN_INVALID")
         return extra
     out = {}
     for item in options or []:
@@ -77,9 +77,16 @@ def _options(options, what: str) -> dict:
     return out
 
 
-def plan_config(plan: str | None = None, *, records: str | None = None, where: list[str] | None = None,
-                rules: str | None = None, instructions: str | None = None, options=None,
-                labels: dict | None = None) -> dict:
+def plan_config(
+    plan: str | None = None,
+    *,
+    records: str | None = None,
+    where: list[str] | None = None,
+    rules: str | None = None,
+    instructions: str | None = None,
+    options=None,
+    labels: dict | None = None,
+) -> dict:
     """The plan's payload from operator input; with ``plan``, also checked against that plan.
 
     ``records``: JSON (or @file), an object or a list of objects. ``where``: COLUMN=VALUE

@@ -29,9 +29,22 @@ MAX_STORED_CSV = 5 * 1024 * 1024
 MAX_STORED_PDF = 20 * 1024 * 1024
 
 
-def process_file(path, *, department=None, plan="transform", plan_config=None, notes="", sheet=None,
-                 table=None, force_publish=False, trigger="cli", queue=False, original_name=None,
-                 strict=False, encoding=None) -> dict:
+def process_file(
+    path,
+    *,
+    department=None,
+    plan="transform",
+    plan_config=None,
+    notes="",
+    sheet=None,
+    table=None,
+    force_publish=False,
+    trigger="cli",
+    queue=False,
+    original_name=None,
+    strict=False,
+    encoding=None,
+) -> dict:
     """Take one file in and either run it now or queue it; returns the DESIGN.md result object.
 
     ``strict``: a plan that changes nothing it was asked to change (a delete rule matching no row)
@@ -54,10 +67,20 @@ def process_file(path, *, department=None, plan="transform", plan_config=None, n
     _check_plan_columns(path, original_name, plan, plan_config, sheet, department, table)
     # The upload and its first run are one transaction: a process killed in between
     # cannot leave an upload `staged` that nothing will ever move.
-    upload = uploads.create_upload(path, original_name=original_name, department=department, notes=notes,
-                                   plan=plan, plan_config=plan_config, sheet=sheet, table=table,
-                                   force_publish=force_publish, encoding=encoding, status="queued",
-                                   then=lambda row: runs.create_run("pipeline", upload_id=row.id, trigger=trigger))
+    upload = uploads.create_upload(
+        path,
+        original_name=original_name,
+        department=department,
+        notes=notes,
+        plan=plan,
+        plan_config=plan_config,
+        sheet=sheet,
+        table=table,
+        force_publish=force_publish,
+        encoding=encoding,
+        status="queued",
+        then=lambda row: runs.create_run("pipeline", upload_id=row.id, trigger=trigger),
+    )
     run = JobRun.get(JobRun.upload == upload.id)
     return _start(run.id, queue=queue, upload_status=None)
 
@@ -70,11 +93,21 @@ def _check_plan_columns(path, original_name, plan, plan_config, sheet, departmen
     if not named_columns(plan, plan_config or {}):
         return
     source = uploads.check_source(path)
-    check_columns(source, original_name or source.name, plan, plan_config or {}, from_config(context.config()),
-                  sheet=sheet, department=department, table=table)
+    check_columns(
+        source,
+        original_name or source.name,
+        plan,
+        plan_config or {},
+        from_config(context.config()),
+        sheet=sheet,
+        department=department,
+        table=table,
+    )
 
 
-def submit(upload_id: int, *, trigger="cli", queue=False, attempt: int | None = None, delay: float | None = None) -> dict:
+def submit(
+    upload_id: int, *, trigger="cli", queue=False, attempt: int | None = None, delay: float | None = None
+) -> dict:
     """Create a run for the upload; execute it here, or enqueue it for the worker.
 
     The upload is reserved (set ``queued``) in the same transaction that creates
@@ -129,8 +162,11 @@ def _reserve(upload_id: int, trigger: str, attempt: int | None) -> tuple[JobRun,
     upload = uploads.get_upload(upload_id)
     with db.atomic():
         previous = Upload.select(Upload.status).where(Upload.id == upload.id).scalar()
-        taken = Upload.update(status="queued", updated_at=utc_now()).where(
-            (Upload.id == upload.id) & Upload.status.not_in(("queued", "processing"))).execute()
+        taken = (
+            Upload.update(status="queued", updated_at=utc_now())
+            .where((Upload.id == upload.id) & Upload.status.not_in(("queued", "processing")))
+            .execute()
+        )
         if not taken:
             raise InputError(f"upload {upload.id} is already {previous}", code="E_UPLOAD_BUSY")
         if attempt is None:
@@ -145,8 +181,7 @@ def result_dict(run_id: int) -> dict:
     from batchops.pipeline.plans import no_effect
     from batchops.store.models import Incident
 
-    incident = (Incident.select(Incident.id).where(Incident.run == run.id).first()
-                if run.status == "failed" else None)
+    incident = Incident.select(Incident.id).where(Incident.run == run.id).first() if run.status == "failed" else None
     warnings = no_effect(run.findings or []) if run.status == "succeeded" else []
     status = {"succeeded": "published", "failed": "failed"}.get(run.status, run.status)
     return {
@@ -157,7 +192,8 @@ def result_dict(run_id: int) -> dict:
         "rows_out": run.rows_out,
         "duration_s": run.duration_s,
         "reports": {fmt: reports.report_location(upload, fmt) for fmt in reports.FORMATS}
-        if upload and run.status == "succeeded" else {"csv": None, "pdf": None},
+        if upload and run.status == "succeeded"
+        else {"csv": None, "pdf": None},
         "incident_id": incident.id if incident else None,
         "error": {"code": run.error_code, "message": run.error_message} if run.status == "failed" else None,
         "warnings": [{"code": f["code"], "message": f["message"]} for f in warnings],
@@ -254,14 +290,18 @@ def execute(run_id: int) -> dict:
         return result_dict(run.id)  # another process took it (a duplicate delivery)
 
     progress = _Progress()
-    progress.lines.append(f"{clock.fmt(utc_now(), seconds=True)} run {run.id} attempt {run.attempt} "
-                          f"({run.trigger}) for upload {upload.id} {upload.original_name!r}, plan {upload.plan}")
+    progress.lines.append(
+        f"{clock.fmt(utc_now(), seconds=True)} run {run.id} attempt {run.attempt} "
+        f"({run.trigger}) for upload {upload.id} {upload.original_name!r}, plan {upload.plan}"
+    )
 
     def on_step(step) -> None:
         line = None
         if step.status != "running":
-            line = (f"{clock.fmt(utc_now(), seconds=True)} {step.name}: {step.status} "
-                    f"in {clock.fmt_duration(step.duration_s)} - {step.message}")
+            line = (
+                f"{clock.fmt(utc_now(), seconds=True)} {step.name}: {step.status} "
+                f"in {clock.fmt_duration(step.duration_s)} - {step.message}"
+            )
         progress.step(_step_dict(step), line)
         _pause_hook(step.name, step.status)
 
@@ -276,9 +316,13 @@ def execute(run_id: int) -> dict:
     except BaseException as exc:
         beat.stopped.set()
         full = disk_full(exc)
-        error = exc if isinstance(exc, BatchOpsError) else PipelineError(
-            full.message, code=full.code) if full is not None else PipelineError(
-            f"unexpected {exc.__class__.__name__}: {exc}", code="E_INTERNAL")
+        error = (
+            exc
+            if isinstance(exc, BatchOpsError)
+            else PipelineError(full.message, code=full.code)
+            if full is not None
+            else PipelineError(f"unexpected {exc.__class__.__name__}: {exc}", code="E_INTERNAL")
+        )
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             error = PipelineError("the run was interrupted", code="E_INTERRUPTED")
         progress.lines.append(f"{clock.fmt(utc_now(), seconds=True)} FAILED {error.code}: {error.message}")
@@ -328,12 +372,17 @@ def _claim(run_id: int, upload_id: int):
     """queued -> running; the claim time, or None when another process has it."""
     now = utc_now()
     with db.atomic():
-        claimed = JobRun.update(status="running", started_at=now, heartbeat_at=now, worker_id=runs.worker_id(),
-                                pid=os.getpid()).where(
-            (JobRun.id == run_id) & (JobRun.status == "queued")).execute()
+        claimed = (
+            JobRun.update(
+                status="running", started_at=now, heartbeat_at=now, worker_id=runs.worker_id(), pid=os.getpid()
+            )
+            .where((JobRun.id == run_id) & (JobRun.status == "queued"))
+            .execute()
+        )
         if claimed:
             Upload.update(status="processing", error_code=None, error_message=None, updated_at=now).where(
-                Upload.id == upload_id).execute()
+                Upload.id == upload_id
+            ).execute()
     return now if claimed else None
 
 
@@ -353,15 +402,33 @@ def _record_success(run_id, upload_id, result, keys, steps, log, started_at=None
 
     def change():
         Upload.update(
-            status="published", summary=summary, rows_in=result.rows_in, rows_out=result.rows_out,
+            status="published",
+            summary=summary,
+            rows_in=result.rows_in,
+            rows_out=result.rows_out,
             report_csv=csv_bytes.decode("utf-8") if csv_bytes is not None else None,
-            report_pdf=pdf_bytes, report_csv_path=keys["csv"], report_pdf_path=keys["pdf"],
-            error_code=None, error_message=None, published_at=now, updated_at=now,
+            report_pdf=pdf_bytes,
+            report_csv_path=keys["csv"],
+            report_pdf_path=keys["pdf"],
+            error_code=None,
+            error_message=None,
+            published_at=now,
+            updated_at=now,
         ).where(Upload.id == upload_id).execute()
-        return runs.finish(run_id, "succeeded", started_at=started_at, steps=steps, findings=result.findings,
-                           log=log,
-                           exit_code=0, rows_in=result.rows_in, rows_out=result.rows_out,
-                           error_code=None, error_message=None, result={"summary": summary})
+        return runs.finish(
+            run_id,
+            "succeeded",
+            started_at=started_at,
+            steps=steps,
+            findings=result.findings,
+            log=log,
+            exit_code=0,
+            rows_in=result.rows_in,
+            rows_out=result.rows_out,
+            error_code=None,
+            error_message=None,
+            result={"summary": summary},
+        )
 
     return write(change)
 
@@ -371,10 +438,20 @@ def _record_failure(run_id, upload_id, error: BatchOpsError, steps, log, started
     step = getattr(error, "step", None)
 
     def change():
-        Upload.update(status="failed", error_code=error.code, error_message=error.message,
-                      updated_at=utc_now()).where(Upload.id == upload_id).execute()
-        return runs.finish(run_id, "failed", started_at=started_at, steps=steps, findings=findings, log=log,
-                           exit_code=1,
-                           error_code=error.code, error_message=error.message, failed_step=step)
+        Upload.update(status="failed", error_code=error.code, error_message=error.message, updated_at=utc_now()).where(
+            Upload.id == upload_id
+        ).execute()
+        return runs.finish(
+            run_id,
+            "failed",
+            started_at=started_at,
+            steps=steps,
+            findings=findings,
+            log=log,
+            exit_code=1,
+            error_code=error.code,
+            error_message=error.message,
+            failed_step=step,
+        )
 
     return write(change)

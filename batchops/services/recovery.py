@@ -74,13 +74,26 @@ def _fail(upload_id: int, error: SubmitLost) -> JobRun | None:
     with db.atomic():
         if not Upload.select().where((Upload.id == upload_id) & _orphaned()).exists():
             return None
-        Upload.update(status="failed", error_code=error.code, error_message=error.message,
-                      updated_at=now).where(Upload.id == upload_id).execute()
+        Upload.update(status="failed", error_code=error.code, error_message=error.message, updated_at=now).where(
+            Upload.id == upload_id
+        ).execute()
         # pid/worker_id: this process "ran" it, so triage_untriaged picks it up if we die before triage
-        return JobRun.create(kind="pipeline", upload=upload_id, trigger="recovery", attempt=_next_attempt(upload_id),
-                             status="failed", error_code=error.code, error_message=error.message, exit_code=1,
-                             worker_id=runs.worker_id(), pid=os.getpid(), started_at=now, finished_at=now,
-                             duration_s=0.0, log=f"recovered: {error.message}\n")
+        return JobRun.create(
+            kind="pipeline",
+            upload=upload_id,
+            trigger="recovery",
+            attempt=_next_attempt(upload_id),
+            status="failed",
+            error_code=error.code,
+            error_message=error.message,
+            exit_code=1,
+            worker_id=runs.worker_id(),
+            pid=os.getpid(),
+            started_at=now,
+            finished_at=now,
+            duration_s=0.0,
+            log=f"recovered: {error.message}\n",
+        )
 
 
 def recover_orphan_uploads(min_age_s: float | None = None) -> dict[int, str]:
@@ -105,8 +118,10 @@ def recover_orphan_uploads(min_age_s: float | None = None) -> dict[int, str]:
                 except Exception:  # noqa: BLE001 - the run stays queued: requeue_lost tries again
                     log.exception("could not enqueue recovery run %s of upload %s", run.id, upload_id)
             continue
-        error = SubmitLost(f"upload {upload_id} ({upload.original_name}) was taken in but its run never "
-                           f"started, and its stored original is missing or damaged; upload the file again")
+        error = SubmitLost(
+            f"upload {upload_id} ({upload.original_name}) was taken in but its run never "
+            f"started, and its stored original is missing or damaged; upload the file again"
+        )
         run = _fail(upload_id, error)
         if run is not None:
             from batchops.incidents import triage

@@ -71,7 +71,7 @@ def rotate(target: Objects, base: str, keep: int, stamp: re.Pattern) -> list[str
     """Keep the newest ``keep`` snapshots under ``base/`` in ``target``; returns the removed locations."""
     stamps = sorted({k.split("/")[0] for k in _relative_keys(target, base) if stamp.match(k.split("/")[0])})
     removed = []
-    for old in stamps[:-max(1, keep)]:
+    for old in stamps[: -max(1, keep)]:
         target.delete_prefix(_join(base, old) + "/")
         removed.append(target.location(_join(base, old) + "/"))
     return removed
@@ -79,7 +79,7 @@ def rotate(target: Objects, base: str, keep: int, stamp: re.Pattern) -> list[str
 
 def _relative_keys(target: Objects, base: str) -> list[str]:
     head = _join(base)
-    return [i.key[len(head) + 1:] if head else i.key for i in target.list(head)]
+    return [i.key[len(head) + 1 :] if head else i.key for i in target.list(head)]
 
 
 def _snapshot_at(url: str, stamp: re.Pattern) -> S3Objects:
@@ -87,11 +87,17 @@ def _snapshot_at(url: str, stamp: re.Pattern) -> S3Objects:
     target = bucket_at(url)
     if target.exists(MANIFEST):
         return target
-    found = sorted({k.split("/")[0] for k in _relative_keys(target, "")
-                    if stamp.match(k.split("/")[0]) and k.count("/") == 1 and k.endswith("/" + MANIFEST)})
+    found = sorted(
+        {
+            k.split("/")[0]
+            for k in _relative_keys(target, "")
+            if stamp.match(k.split("/")[0]) and k.count("/") == 1 and k.endswith("/" + MANIFEST)
+        }
+    )
     if not found:
-        raise InputError(f"no backup at {url} (no {MANIFEST} there or in a dated folder under it)",
-                         code="E_FILE_NOT_FOUND")
+        raise InputError(
+            f"no backup at {url} (no {MANIFEST} there or in a dated folder under it)", code="E_FILE_NOT_FOUND"
+        )
     return bucket_at(f"{url.rstrip('/')}/{found[-1]}")
 
 

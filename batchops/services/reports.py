@@ -48,16 +48,24 @@ def report_bytes(upload_id=None, run_id=None, fmt: str = "csv", wait: float = 0.
         time.sleep(0.5)
     if state in ("failed", "cancelled", "skipped"):
         code = (run.error_code if run else upload.error_code) or "E_FAILED"
-        raise WorkError(f"upload {upload.id} has no report: its run failed ({code}); see `batchops uploads show {upload.id}`",
-                        code="E_REPORT_UNAVAILABLE")
+        raise WorkError(
+            f"upload {upload.id} has no report: its run failed ({code}); see `batchops uploads show {upload.id}`",
+            code="E_REPORT_UNAVAILABLE",
+        )
     if state != "published":
-        raise WorkError(f"upload {upload.id} is still {state}; try again or pass --wait SECONDS",
-                        code="E_REPORT_NOT_READY")
+        raise WorkError(
+            f"upload {upload.id} is still {state}; try again or pass --wait SECONDS", code="E_REPORT_NOT_READY"
+        )
     if run is not None and run_id is not None and run.id != _latest_success_id(upload):
-        raise WorkError(f"run {run.id} is not the upload's latest published run; export by --upload {upload.id}",
-                        code="E_REPORT_SUPERSEDED")
-    stored = upload.report_csv.encode("utf-8") if fmt == "csv" and upload.report_csv is not None else (
-        bytes(upload.report_pdf) if fmt == "pdf" and upload.report_pdf is not None else None)
+        raise WorkError(
+            f"run {run.id} is not the upload's latest published run; export by --upload {upload.id}",
+            code="E_REPORT_SUPERSEDED",
+        )
+    stored = (
+        upload.report_csv.encode("utf-8")
+        if fmt == "csv" and upload.report_csv is not None
+        else (bytes(upload.report_pdf) if fmt == "pdf" and upload.report_pdf is not None else None)
+    )
     if stored is None:
         stored = _stored_report(upload, fmt)
     return stored, upload
@@ -85,13 +93,18 @@ def _stored_report(upload: Upload, fmt: str) -> bytes:
     except StorageError as exc:
         if exc.code != "E_OBJECT_MISSING":
             raise
-        raise WorkError(f"the {fmt} report of upload {upload.id} is missing from storage; retry the upload",
-                        code="E_REPORT_MISSING") from None
+        raise WorkError(
+            f"the {fmt} report of upload {upload.id} is missing from storage; retry the upload", code="E_REPORT_MISSING"
+        ) from None
 
 
 def _latest_success_id(upload: Upload) -> int | None:
-    row = (JobRun.select(JobRun.id).where((JobRun.upload == upload.id) & (JobRun.status == "succeeded"))
-           .order_by(JobRun.id.desc()).first())
+    row = (
+        JobRun.select(JobRun.id)
+        .where((JobRun.upload == upload.id) & (JobRun.status == "succeeded"))
+        .order_by(JobRun.id.desc())
+        .first()
+    )
     return row.id if row else None
 
 
@@ -116,8 +129,9 @@ def _check_target(target: Path, overwrite) -> None:
         raise InputError(f"{target} exists; pass --force to replace it", code="E_OUTPUT_EXISTS")
 
 
-def export(upload_id=None, run_id=None, fmt: str = "csv", out: str | None = None, wait: float = 0.0,
-           overwrite=False) -> dict:
+def export(
+    upload_id=None, run_id=None, fmt: str = "csv", out: str | None = None, wait: float = 0.0, overwrite=False
+) -> dict:
     data, upload = report_bytes(upload_id, run_id, fmt, wait)
     target = Path(out).expanduser() if out else Path.cwd() / default_name(upload, fmt)
     # "-o reports/" means a folder even before it exists; an existing folder too

@@ -28,9 +28,7 @@ from batchops.services.workers import pid_alive
 from batchops.store.db import atomic, db, is_sqlite, retry_busy
 from batchops.store.models import RUN_KINDS, RUN_STATUSES, Job, JobRun, Upload
 
-LIGHT_FIELDS = [
-    f for name, f in JobRun._meta.fields.items() if name not in ("log", "findings", "steps", "result")
-]
+LIGHT_FIELDS = [f for name, f in JobRun._meta.fields.items() if name not in ("log", "findings", "steps", "result")]
 
 
 _process_id: str | None = None
@@ -75,12 +73,27 @@ def _upload_name(upload_id: int) -> str | None:
 
 
 @retry_busy
-def create_run(kind: str, *, upload_id: int | None = None, job: Job | None = None, trigger: str = "cli",
-               attempt: int = 1, fire_time=None, catch_up: bool = False) -> JobRun:
+def create_run(
+    kind: str,
+    *,
+    upload_id: int | None = None,
+    job: Job | None = None,
+    trigger: str = "cli",
+    attempt: int = 1,
+    fire_time=None,
+    catch_up: bool = False,
+) -> JobRun:
     with atomic():
         return JobRun.create(
-            kind=kind, upload=upload_id, job=job, job_name=job.name if job else None, trigger=trigger,
-            attempt=attempt, fire_time=fire_time, catch_up=catch_up, status="queued",
+            kind=kind,
+            upload=upload_id,
+            job=job,
+            job_name=job.name if job else None,
+            trigger=trigger,
+            attempt=attempt,
+            fire_time=fire_time,
+            catch_up=catch_up,
+            status="queued",
         )
 
 
@@ -88,15 +101,15 @@ def create_run(kind: str, *, upload_id: int | None = None, job: Job | None = Non
 def mark_running(run_id: int, owner: str | None = None) -> None:
     now = utc_now()
     with db.atomic():
-        JobRun.update(status="running", started_at=now, heartbeat_at=now, worker_id=owner or worker_id(),
-                      pid=os.getpid()).where(JobRun.id == run_id).execute()
+        JobRun.update(
+            status="running", started_at=now, heartbeat_at=now, worker_id=owner or worker_id(), pid=os.getpid()
+        ).where(JobRun.id == run_id).execute()
 
 
 @retry_busy
 def heartbeat(run_id: int) -> None:
     with db.atomic():
-        JobRun.update(heartbeat_at=utc_now()).where(
-            (JobRun.id == run_id) & (JobRun.status == "running")).execute()
+        JobRun.update(heartbeat_at=utc_now()).where((JobRun.id == run_id) & (JobRun.status == "running")).execute()
 
 
 @retry_busy
@@ -104,7 +117,8 @@ def save_progress(run_id: int, steps: list[dict], log: str) -> None:
     """Steps so far and the log of a running run (a late save after the run finished changes nothing)."""
     with db.atomic():
         JobRun.update(steps=steps, log=redact(log), heartbeat_at=utc_now()).where(
-            (JobRun.id == run_id) & (JobRun.status == "running")).execute()
+            (JobRun.id == run_id) & (JobRun.status == "running")
+        ).execute()
 
 
 @retry_busy
@@ -118,8 +132,9 @@ def finish(run_id: int, status: str, started_at=None, **fields) -> JobRun:
         if started_at is None:
             run = JobRun.get_by_id(run_id)
             started_at = run.started_at or run.queued_at
-        JobRun.update(status=status, finished_at=now, duration_s=(now - started_at).total_seconds(),
-                      **fields).where(JobRun.id == run_id).execute()
+        JobRun.update(status=status, finished_at=now, duration_s=(now - started_at).total_seconds(), **fields).where(
+            JobRun.id == run_id
+        ).execute()
     return JobRun.get_by_id(run_id)
 
 
@@ -128,27 +143,41 @@ def abandon(run_id: int, reason: str, upload_status: str | None = None) -> None:
     """A run that never started (it could not be queued): cancel it and give the upload back
     its ``upload_status``; an upload with none to go back to (it was new) fails with the same code."""
     reason = reason[:500]
-    back = ({"status": upload_status} if upload_status
-            else {"status": "failed", "error_code": "E_QUEUE_UNAVAILABLE", "error_message": reason})
+    back = (
+        {"status": upload_status}
+        if upload_status
+        else {"status": "failed", "error_code": "E_QUEUE_UNAVAILABLE", "error_message": reason}
+    )
     with db.atomic():
-        JobRun.update(status="cancelled", finished_at=utc_now(), error_code="E_QUEUE_UNAVAILABLE",
-                      error_message=reason).where(JobRun.id == run_id).execute()
+        JobRun.update(
+            status="cancelled", finished_at=utc_now(), error_code="E_QUEUE_UNAVAILABLE", error_message=reason
+        ).where(JobRun.id == run_id).execute()
         Upload.update(updated_at=utc_now(), **back).where(
-            Upload.id == JobRun.select(JobRun.upload).where(JobRun.id == run_id)).execute()
+            Upload.id == JobRun.select(JobRun.upload).where(JobRun.id == run_id)
+        ).execute()
 
 
 def get_run(ident) -> JobRun:
     return get_or_404(JobRun, ident, "run")
 
 
-def list_runs(status: str | None = None, kind: str | None = None, upload_id: int | None = None,
-              job_id: int | None = None, limit: int = 50, before_id: int | None = None) -> list[dict]:
+def list_runs(
+    status: str | None = None,
+    kind: str | None = None,
+    upload_id: int | None = None,
+    job_id: int | None = None,
+    limit: int = 50,
+    before_id: int | None = None,
+) -> list[dict]:
     """Newest first; ``before_id`` pages by key, so the 100,000th page costs what the first does."""
     check_filter(status, RUN_STATUSES, "run status")
     check_filter(kind, RUN_KINDS, "run kind")
-    query = (JobRun.select(*LIGHT_FIELDS, Upload.original_name.alias("upload_name"))
-             .join(Upload, on=(JobRun.upload == Upload.id), join_type=JOIN.LEFT_OUTER)
-             .order_by(JobRun.id.desc()).limit(max(1, min(limit, 10000))))
+    query = (
+        JobRun.select(*LIGHT_FIELDS, Upload.original_name.alias("upload_name"))
+        .join(Upload, on=(JobRun.upload == Upload.id), join_type=JOIN.LEFT_OUTER)
+        .order_by(JobRun.id.desc())
+        .limit(max(1, min(limit, 10000)))
+    )
     if status:
         query = query.where(JobRun.status == status)
     if kind:
@@ -179,14 +208,22 @@ def is_orphaned(run: JobRun, now=None, lost_after: float | None = None) -> bool:
 @retry_busy
 def _fail_lost(run: JobRun, message: str) -> int:
     with db.atomic():
-        changed = JobRun.update(status="failed", finished_at=utc_now(), error_code="E_WORKER_LOST",
-                                error_message=message, exit_code=1,
-                                log=JobRun.log + f"\nrecovered: {message}\n").where(
-            (JobRun.id == run.id) & (JobRun.status == "running")).execute()
+        changed = (
+            JobRun.update(
+                status="failed",
+                finished_at=utc_now(),
+                error_code="E_WORKER_LOST",
+                error_message=message,
+                exit_code=1,
+                log=JobRun.log + f"\nrecovered: {message}\n",
+            )
+            .where((JobRun.id == run.id) & (JobRun.status == "running"))
+            .execute()
+        )
         if changed and run.upload_id:
-            Upload.update(status="failed", error_code="E_WORKER_LOST", error_message=message,
-                          updated_at=utc_now()).where(
-                (Upload.id == run.upload_id) & (Upload.status == "processing")).execute()
+            Upload.update(
+                status="failed", error_code="E_WORKER_LOST", error_message=message, updated_at=utc_now()
+            ).where((Upload.id == run.upload_id) & (Upload.status == "processing")).execute()
     return changed
 
 
@@ -200,8 +237,10 @@ def queued_without_task(min_age_s: float, task_run_ids) -> dict[int, str]:
     if context.config().read_only:
         return {}
     cutoff = utc_now() - timedelta(seconds=min_age_s)
-    stale = {r.id: r.kind for r in JobRun.select(JobRun.id, JobRun.kind).where(
-        (JobRun.status == "queued") & (JobRun.queued_at < cutoff))}
+    stale = {
+        r.id: r.kind
+        for r in JobRun.select(JobRun.id, JobRun.kind).where((JobRun.status == "queued") & (JobRun.queued_at < cutoff))
+    }
     if not stale:
         return {}
     known = set(task_run_ids())
@@ -219,17 +258,25 @@ def put_back_interrupted(run_id: int) -> JobRun | None:
         run = JobRun.get_or_none(JobRun.id == run_id)
         if run is None:
             return None
-        changed = JobRun.update(
-            status="queued", started_at=None, heartbeat_at=None, worker_id=None, pid=None,
-            log=JobRun.log + f"\nre-queued at {utc_now():%Y-%m-%d %H:%M:%S} UTC: the worker "
-                             f"{worker_id()} stopped before this run finished\n",
-        ).where((JobRun.id == run_id) & (JobRun.status == "running")
-                & (JobRun.worker_id == worker_id())).execute()
+        changed = (
+            JobRun.update(
+                status="queued",
+                started_at=None,
+                heartbeat_at=None,
+                worker_id=None,
+                pid=None,
+                log=JobRun.log + f"\nre-queued at {utc_now():%Y-%m-%d %H:%M:%S} UTC: the worker "
+                f"{worker_id()} stopped before this run finished\n",
+            )
+            .where((JobRun.id == run_id) & (JobRun.status == "running") & (JobRun.worker_id == worker_id()))
+            .execute()
+        )
         if not changed:
             return None
         if run.upload_id:
             Upload.update(status="queued", updated_at=utc_now()).where(
-                (Upload.id == run.upload_id) & (Upload.status == "processing")).execute()
+                (Upload.id == run.upload_id) & (Upload.status == "processing")
+            ).execute()
         return run
 
 
@@ -284,9 +331,14 @@ def triage_untriaged(lost_after: float | None = None, now=None, budget_s: float 
     lost_after = lost_after if lost_after is not None else context.config().worker.lost_after_seconds
     now = now or utc_now()
     named = IncidentEvent.select(IncidentEvent.id).where(IncidentEvent.run == JobRun.id)
-    candidates = list(JobRun.select().where(  # pid: only runs a process actually claimed and ran
-        (JobRun.status == "failed") & (JobRun.queued_at >= now - timedelta(days=1)) & JobRun.pid.is_null(False)
-        & ~fn.EXISTS(named)))
+    candidates = list(
+        JobRun.select().where(  # pid: only runs a process actually claimed and ran
+            (JobRun.status == "failed")
+            & (JobRun.queued_at >= now - timedelta(days=1))
+            & JobRun.pid.is_null(False)
+            & ~fn.EXISTS(named)
+        )
+    )
     done = []
     deadline = time.monotonic() + budget_s
     for run in candidates:
@@ -295,8 +347,11 @@ def triage_untriaged(lost_after: float | None = None, now=None, budget_s: float 
         finished = run.finished_at or run.queued_at
         if (now - finished) <= timedelta(seconds=lost_after) and not dead_here(run.worker_id, run.pid):
             continue  # its owner may be triaging it right now
-        later = JobRun.select(JobRun.id).where((JobRun.id > run.id) & (JobRun.status == "succeeded") & (
-            (JobRun.upload == run.upload_id) if run.upload_id else (JobRun.job == run.job_id)))
+        later = JobRun.select(JobRun.id).where(
+            (JobRun.id > run.id)
+            & (JobRun.status == "succeeded")
+            & ((JobRun.upload == run.upload_id) if run.upload_id else (JobRun.job == run.job_id))
+        )
         if (run.upload_id or run.job_id) and later.exists():
             continue  # fixed since: an incident now would be noise
         from batchops.services import failures  # only when there is something to triage

@@ -41,7 +41,9 @@ from batchops.store.models import Job, JobRun, ScheduleClaim
 
 logger = logging.getLogger("batchops.scheduler")
 
-MAX_RECORDED_SKIPS = 500  # claims written for skipped missed fires per dispatch (the count is always exact up to 10,000)
+MAX_RECORDED_SKIPS = (
+    500  # claims written for skipped missed fires per dispatch (the count is always exact up to 10,000)
+)
 
 
 def grace_seconds() -> float:
@@ -62,9 +64,16 @@ class Dispatch:
     error: str | None = None
 
     def to_dict(self) -> dict:
-        return {"job_id": self.job_id, "job_name": self.job_name, "enqueued": self.enqueued,
-                "skipped": self.skipped, "missed": self.missed, "lost_race": self.lost_race,
-                "next_run_at": clock.iso(self.next_run_at), "error": self.error}
+        return {
+            "job_id": self.job_id,
+            "job_name": self.job_name,
+            "enqueued": self.enqueued,
+            "skipped": self.skipped,
+            "missed": self.missed,
+            "lost_race": self.lost_race,
+            "next_run_at": clock.iso(self.next_run_at),
+            "error": self.error,
+        }
 
 
 def _plan(job: Job, now: datetime, grace: float) -> tuple[list[tuple[datetime, bool]], list[datetime], int]:
@@ -97,8 +106,12 @@ def _plan(job: Job, now: datetime, grace: float) -> tuple[list[tuple[datetime, b
 
 
 def _busy_run(job_id: int) -> JobRun | None:
-    return (JobRun.select(JobRun.id, JobRun.status).where(
-        (JobRun.job == job_id) & (JobRun.status.in_(("queued", "running")))).order_by(JobRun.id).first())
+    return (
+        JobRun.select(JobRun.id, JobRun.status)
+        .where((JobRun.job == job_id) & (JobRun.status.in_(("queued", "running"))))
+        .order_by(JobRun.id)
+        .first()
+    )
 
 
 def _claim(job: Job, fire: datetime, who: str, outcome: str) -> ScheduleClaim | None:
@@ -111,10 +124,22 @@ def _claim(job: Job, fire: datetime, who: str, outcome: str) -> ScheduleClaim | 
 
 def _skipped_run(job: Job, fire: datetime | None, code: str, message: str, catch_up: bool) -> JobRun:
     now = utc_now()
-    return JobRun.create(kind="job", job=job.id, job_name=job.name, trigger="catch-up" if catch_up else "schedule",
-                         status="skipped", fire_time=fire, catch_up=catch_up, error_code=code, error_message=message,
-                         exit_code=0, started_at=now, finished_at=now, duration_s=0.0,
-                         log=f"{clock.fmt(now, seconds=True)} {message}\n")
+    return JobRun.create(
+        kind="job",
+        job=job.id,
+        job_name=job.name,
+        trigger="catch-up" if catch_up else "schedule",
+        status="skipped",
+        fire_time=fire,
+        catch_up=catch_up,
+        error_code=code,
+        error_message=message,
+        exit_code=0,
+        started_at=now,
+        finished_at=now,
+        duration_s=0.0,
+        log=f"{clock.fmt(now, seconds=True)} {message}\n",
+    )
 
 
 @retry_busy
@@ -137,15 +162,19 @@ def _dispatch_job(job_id: int, now: datetime, grace: float, who: str) -> tuple[D
                 result.lost_race += 1
                 continue
             if busy is not None:
-                message = (f"skipped the {clock.fmt(fire, job.timezone)} fire: run {busy.id} of this job is still "
-                           f"{busy.status} (a job never overlaps itself)")
+                message = (
+                    f"skipped the {clock.fmt(fire, job.timezone)} fire: run {busy.id} of this job is still "
+                    f"{busy.status} (a job never overlaps itself)"
+                )
                 skipped_run = _skipped_run(job, fire, "E_JOB_OVERLAP", message, catch_up)
                 ScheduleClaim.update(outcome="skipped-overlap", run=skipped_run.id).where(
-                    ScheduleClaim.id == claim.id).execute()
+                    ScheduleClaim.id == claim.id
+                ).execute()
                 result.skipped.append(skipped_run.id)
                 continue
-            run = runs.create_run("job", job=job, trigger="catch-up" if catch_up else "schedule",
-                                  fire_time=fire, catch_up=catch_up)
+            run = runs.create_run(
+                "job", job=job, trigger="catch-up" if catch_up else "schedule", fire_time=fire, catch_up=catch_up
+            )
             ScheduleClaim.update(run=run.id).where(ScheduleClaim.id == claim.id).execute()
             to_enqueue.append(run.id)
             result.enqueued.append(run.id)  # several only under policy "all": the runner runs them in turn
@@ -156,8 +185,10 @@ def _dispatch_job(job_id: int, now: datetime, grace: float, who: str) -> tuple[D
         result.missed = recorded + too_old
         if result.missed:
             latest = skipped[-1] if skipped else None
-            message = (f"{result.missed} fire time(s) missed while no worker was running were not run "
-                       f"(policy {job.misfire_policy}, max lateness {job.max_lateness_min} min)")
+            message = (
+                f"{result.missed} fire time(s) missed while no worker was running were not run "
+                f"(policy {job.misfire_policy}, max lateness {job.max_lateness_min} min)"
+            )
             summary = _skipped_run(job, latest, "E_MISSED_RUNS", message, True)
             result.skipped.append(summary.id)
         result.next_run_at = next_fire_time(job.cron, job.timezone, now)
@@ -176,8 +207,12 @@ def dispatch_due(now: datetime | None = None, who: str | None = None) -> list[di
     who = who or runs.worker_id()
     grace = grace_seconds()
     _fill_missing_next_run()
-    due = [j.id for j in Job.select(Job.id).where(
-        Job.enabled & ~Job.paused & Job.next_run_at.is_null(False) & (Job.next_run_at <= now)).order_by(Job.id)]
+    due = [
+        j.id
+        for j in Job.select(Job.id)
+        .where(Job.enabled & ~Job.paused & Job.next_run_at.is_null(False) & (Job.next_run_at <= now))
+        .order_by(Job.id)
+    ]
     out = []
     for job_id in due:
         try:

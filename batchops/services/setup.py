@@ -8,8 +8,12 @@ from batchops import context
 from batchops.config import Config
 
 
-def configure(config_path: str | os.PathLike | None = None, home: str | os.PathLike | None = None,
-              cfg: Config | None = None, read_only: bool | None = None) -> Config:
+def configure(
+    config_path: str | os.PathLike | None = None,
+    home: str | os.PathLike | None = None,
+    cfg: Config | None = None,
+    read_only: bool | None = None,
+) -> Config:
     """Load the config (``context.load``) and open its store: schema current, seeds in."""
     from batchops.store import open_store
 

@@ -88,9 +88,12 @@ def outcome(result: dict | None) -> str:
     code = (error or {}).get("code") or result.get("error_code")
     rows = result.get("rows_out")
     took = result.get("duration_s")
-    return (f"{result.get('status', '?')}" + (f" {code}" if code else "")
-            + (f", {rows} rows" if rows is not None else "")
-            + (f" in {fmt_duration(took)}" if took is not None else ""))
+    return (
+        f"{result.get('status', '?')}"
+        + (f" {code}" if code else "")
+        + (f", {rows} rows" if rows is not None else "")
+        + (f" in {fmt_duration(took)}" if took is not None else "")
+    )
 
 
 def tick() -> None:
@@ -143,8 +146,11 @@ def requeue_lost(min_age_s: float | None = None) -> list[int]:
         min_age_s = context.config().worker.requeue_lost_after_seconds
 
     def task_run_ids() -> set[int]:
-        return {int(task.args[0]) for task in [*huey().pending(limit=20000), *huey().scheduled(limit=20000)]
-                if type(task).__name__ in ("run_pipeline", "run_job") and task.args}
+        return {
+            int(task.args[0])
+            for task in [*huey().pending(limit=20000), *huey().scheduled(limit=20000)]
+            if type(task).__name__ in ("run_pipeline", "run_job") and task.args
+        }
 
     stale = runs.queued_without_task(min_age_s, task_run_ids)
     lost = sorted(stale)

@@ -35,8 +35,13 @@ def get_ticket(ident) -> Ticket:
     return get_or_404(Ticket, ident, "ticket")
 
 
-def list_tickets(state: str | None = None, incident_id: int | None = None, assignee: str | None = None,
-                 limit: int = 50, before_id: int | None = None) -> list[dict]:
+def list_tickets(
+    state: str | None = None,
+    incident_id: int | None = None,
+    assignee: str | None = None,
+    limit: int = 50,
+    before_id: int | None = None,
+) -> list[dict]:
     check_filter(state, TICKET_STATES, "ticket state")
     query = Ticket.select().order_by(Ticket.id.desc()).limit(max(1, min(int(limit), 10000)))
     if state:
@@ -56,8 +61,10 @@ def show_ticket(ident) -> dict:
 
 def _check(ticket: Ticket, action: str) -> None:
     if ticket.state not in ACTIONS[action]:
-        raise IllegalTransition(f"ticket {ticket.id} is {ticket.state}; cannot {action} it "
-                                f"({action} is allowed from {', '.join(ACTIONS[action])})")
+        raise IllegalTransition(
+            f"ticket {ticket.id} is {ticket.state}; cannot {action} it "
+            f"({action} is allowed from {', '.join(ACTIONS[action])})"
+        )
 
 
 @retry_busy
@@ -107,8 +114,9 @@ def add(incident_id, title: str, actor: str | None = None, assignee: str | None 
     who = context.actor(actor)
     with db.atomic():
         incident = get_or_404(Incident, incident_id, "incident")
-        ticket = Ticket.create(incident=incident.id, title=title[:512], assignee=assignee or None,
-                               state="assigned" if assignee else "open")
+        ticket = Ticket.create(
+            incident=incident.id, title=title[:512], assignee=assignee or None, state="assigned" if assignee else "open"
+        )
         workflow.add_event(incident, "ticket", who, f"ticket {ticket.id} opened: {ticket.title}")
     return show_ticket(ticket.id)
 
@@ -137,8 +145,12 @@ def edit(ident, title: str | None = None, assignee: str | None = None, actor: st
         if changes:
             ticket.updated_at = utc_now()
             ticket.save()
-            workflow.add_event(Incident.get_by_id(ticket.incident_id), "ticket", who,
-                               f"ticket {ticket.id} edited: {'; '.join(changes)}")
+            workflow.add_event(
+                Incident.get_by_id(ticket.incident_id),
+                "ticket",
+                who,
+                f"ticket {ticket.id} edited: {'; '.join(changes)}",
+            )
     return show_ticket(ticket.id)
 
 
@@ -149,7 +161,8 @@ def delete(ident, actor: str | None = None) -> dict:
     who = context.actor(actor)
     with db.atomic():
         ticket = get_ticket(ident)
-        workflow.add_event(Incident.get_by_id(ticket.incident_id), "ticket", who,
-                           f"ticket {ticket.id} deleted: {ticket.title}")
+        workflow.add_event(
+            Incident.get_by_id(ticket.incident_id), "ticket", who, f"ticket {ticket.id} deleted: {ticket.title}"
+        )
         ticket.delete_instance()
     return {"deleted": ticket.id, "incident_id": ticket.incident_id, "title": ticket.title}

@@ -24,10 +24,11 @@ def get(key: str, default: Any = None) -> Any:
 def set(key: str, value: Any) -> None:  # noqa: A001 - the module is used as ui_state.set
     """Remember ``value`` (JSON-able). UI state is kept even in read-only mode: it changes no data."""
     with db.atomic():
-        (AppState.insert(key=key, value=value, updated_at=utc_now())
-         .on_conflict(conflict_target=[AppState.key], update={AppState.value: value,
-                                                              AppState.updated_at: utc_now()})
-         .execute())
+        (
+            AppState.insert(key=key, value=value, updated_at=utc_now())
+            .on_conflict(conflict_target=[AppState.key], update={AppState.value: value, AppState.updated_at: utc_now()})
+            .execute()
+        )
 
 
 @contextmanager

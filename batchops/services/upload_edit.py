@@ -15,8 +15,14 @@ BUSY = ("queued", "processing")
 
 
 @retry_busy
-def edit_upload(ident, *, department: str | None = None, notes: str | None = None, plan: str | None = None,
-                plan_config: dict | None = None) -> dict:
+def edit_upload(
+    ident,
+    *,
+    department: str | None = None,
+    notes: str | None = None,
+    plan: str | None = None,
+    plan_config: dict | None = None,
+) -> dict:
     """``None`` leaves a field as it is; ``department=""`` clears it. A new plan without a payload
     starts from an empty one; the --strict flag the upload was submitted with is kept.
     Refused while a run is queued or running (the run would read half of it)."""
@@ -35,15 +41,27 @@ def edit_upload(ident, *, department: str | None = None, notes: str | None = Non
         strict = old.pop(STRICT_KEY, False)
         config = dict(plan_config if plan_config is not None else (old if new_plan == upload.plan else {}))
         validate_plan_config(new_plan, config)
-        check_plan_columns(uploads.blob_path(upload), upload.original_name, new_plan, config, upload.sheet,
-                           changes.get("department", upload.department), upload.table_index)
+        check_plan_columns(
+            uploads.blob_path(upload),
+            upload.original_name,
+            new_plan,
+            config,
+            upload.sheet,
+            changes.get("department", upload.department),
+            upload.table_index,
+        )
         changes["plan"], changes["plan_config"] = new_plan, {**config, **({STRICT_KEY: True} if strict else {})}
     if not changes:
         raise InputError("nothing to change: give --department, --notes or --plan", code="E_NOTHING_TO_CHANGE")
     with db.atomic():
-        updated = (Upload.update(**changes, updated_at=utc_now())
-                   .where((Upload.id == upload.id) & Upload.status.not_in(BUSY)).execute())
+        updated = (
+            Upload.update(**changes, updated_at=utc_now())
+            .where((Upload.id == upload.id) & Upload.status.not_in(BUSY))
+            .execute()
+        )
         if not updated:
-            raise InputError(f"upload {upload.id} is {Upload.get_by_id(upload.id).status}; wait for it to finish "
-                             "before editing", code="E_UPLOAD_BUSY")
+            raise InputError(
+                f"upload {upload.id} is {Upload.get_by_id(upload.id).status}; wait for it to finish before editing",
+                code="E_UPLOAD_BUSY",
+            )
     return uploads.show_upload(upload.id)

@@ -96,9 +96,20 @@ def create_upload(
     kind = sniff_kind(context.home() / rel)
     objects().put_file(rel, context.home() / rel)  # shared storage, before the row: any machine can run it
     upload = _insert(
-        then, original_name=name, sha256=sha, size=size, kind=kind, blob_path=rel,
-        department=department or None, notes=notes or "", status=status, plan=plan,
-        plan_config=plan_config or {}, sheet=sheet, table_index=table, force_publish=bool(force_publish),
+        then,
+        original_name=name,
+        sha256=sha,
+        size=size,
+        kind=kind,
+        blob_path=rel,
+        department=department or None,
+        notes=notes or "",
+        status=status,
+        plan=plan,
+        plan_config=plan_config or {},
+        sheet=sheet,
+        table_index=table,
+        force_publish=bool(force_publish),
         encoding=encoding or None,
     )
     if not (context.home() / rel).exists():  # a concurrent delete of the same content got there first
@@ -122,8 +133,12 @@ def ingested_before(sha256: str, original_name: str) -> Upload | None:
     again over the same file; it adopts this upload instead of making a second one.
     """
     first_run = JobRun.select(JobRun.id).where((JobRun.upload == Upload.id) & (JobRun.trigger == "ingest"))
-    return (Upload.select(*LIGHT_FIELDS).where((Upload.sha256 == sha256) & (Upload.original_name == original_name)
-                                               & fn.EXISTS(first_run)).order_by(Upload.id).first())
+    return (
+        Upload.select(*LIGHT_FIELDS)
+        .where((Upload.sha256 == sha256) & (Upload.original_name == original_name) & fn.EXISTS(first_run))
+        .order_by(Upload.id)
+        .first()
+    )
 
 
 def blob_path(upload: Upload) -> Path:
@@ -139,8 +154,14 @@ def get_upload(ident) -> Upload:
     return get_or_404(Upload, ident, "upload")
 
 
-def list_uploads(status: str | None = None, limit: int = 50, department: str | None = None,
-                 before_id: int | None = None, text: str | None = None, links: bool = False) -> list[dict]:
+def list_uploads(
+    status: str | None = None,
+    limit: int = 50,
+    department: str | None = None,
+    before_id: int | None = None,
+    text: str | None = None,
+    links: bool = False,
+) -> list[dict]:
     """Newest first, keyset-paged by ``before_id``; ``text`` searches file names and notes in SQL.
 
     ``links`` adds each upload's run and active-incident summary (``link_summary``) to the same
@@ -186,11 +207,13 @@ def link_summary(upload: Upload) -> dict:
     values = {name: getattr(upload, name, None) for name in LINK_COLUMNS}
     return {
         "runs": values["run_count"] or 0,
-        "last_run": ({"id": values["last_run_id"], "status": values["last_run_status"]}
-                     if values["last_run_id"] else None),
+        "last_run": (
+            {"id": values["last_run_id"], "status": values["last_run_status"]} if values["last_run_id"] else None
+        ),
         "incidents": values["incident_count"] or 0,
-        "incident": ({"id": values["incident_id"], "state": values["incident_state"]}
-                     if values["incident_id"] else None),
+        "incident": (
+            {"id": values["incident_id"], "state": values["incident_state"]} if values["incident_id"] else None
+        ),
     }
 
 
@@ -199,14 +222,24 @@ def show_upload(ident) -> dict:
     upload = get_or_404(Upload, ident, "upload", fields=LIGHT_FIELDS)
     out = upload_dict(upload, with_reports=False)
     out["runs"] = [
-        {"id": r.id, "status": r.status, "trigger": r.trigger, "attempt": r.attempt,
-         "error_code": r.error_code, "queued_at": r.queued_at, "duration_s": r.duration_s}
+        {
+            "id": r.id,
+            "status": r.status,
+            "trigger": r.trigger,
+            "attempt": r.attempt,
+            "error_code": r.error_code,
+            "queued_at": r.queued_at,
+            "duration_s": r.duration_s,
+        }
         for r in JobRun.select().where(JobRun.upload == upload).order_by(JobRun.id)
     ]
     # every incident this upload's runs took part in, whatever its state: a recurrence from another
     # upload moves Incident.upload on, but the timeline still names this upload's run
-    via_runs = (IncidentEvent.select(IncidentEvent.incident)
-                .join(JobRun, on=(IncidentEvent.run == JobRun.id)).where(JobRun.upload == upload.id))
+    via_runs = (
+        IncidentEvent.select(IncidentEvent.incident)
+        .join(JobRun, on=(IncidentEvent.run == JobRun.id))
+        .where(JobRun.upload == upload.id)
+    )
     out["incidents"] = [
         {"id": i.id, "state": i.state, "severity": i.severity, "title": i.title, "occurrences": i.occurrences}
         for i in Incident.select().where((Incident.upload == upload) | Incident.id.in_(via_runs)).order_by(Incident.id)
@@ -224,12 +257,14 @@ def delete_upload(ident) -> dict:
     context.require_writable()
     upload = get_upload(ident)
     with db.atomic():
-        deleted = Upload.delete().where(
-            (Upload.id == upload.id) & Upload.status.not_in(("queued", "processing"))).execute()
+        deleted = (
+            Upload.delete().where((Upload.id == upload.id) & Upload.status.not_in(("queued", "processing"))).execute()
+        )
         if not deleted:
             status = Upload.select(Upload.status).where(Upload.id == upload.id).scalar()
-            raise InputError(f"upload {upload.id} is {status}; wait for it to finish before deleting",
-                             code="E_UPLOAD_BUSY")
+            raise InputError(
+                f"upload {upload.id} is {status}; wait for it to finish before deleting", code="E_UPLOAD_BUSY"
+            )
         if not Upload.select().where(Upload.sha256 == upload.sha256).exists():
             files.safe_join(context.home(), upload.blob_path).unlink(missing_ok=True)
             objects().delete(upload.blob_path)

@@ -40,8 +40,14 @@ def register(worker_id: str, workers: int) -> None:
     with db.atomic():
         WorkerHeartbeat.delete().where(WorkerHeartbeat.worker_id == worker_id).execute()
         WorkerHeartbeat.delete().where(WorkerHeartbeat.last_seen < now - FORGET_AFTER).execute()
-        WorkerHeartbeat.create(worker_id=worker_id, host=socket.gethostname(), pid=os.getpid(),
-                               workers=workers, started_at=now, last_seen=now)
+        WorkerHeartbeat.create(
+            worker_id=worker_id,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            workers=workers,
+            started_at=now,
+            last_seen=now,
+        )
 
 
 @retry_busy
@@ -69,14 +75,24 @@ def online(lost_after: float | None = None, now=None) -> list[dict]:
     cutoff = now - timedelta(seconds=lost_after)
     host = socket.gethostname() if is_sqlite() else None
     out = []
-    for row in (WorkerHeartbeat.select().where(WorkerHeartbeat.stopped_at.is_null(True)
-                                               & (WorkerHeartbeat.last_seen >= cutoff))
-                .order_by(WorkerHeartbeat.started_at)):
+    for row in (
+        WorkerHeartbeat.select()
+        .where(WorkerHeartbeat.stopped_at.is_null(True) & (WorkerHeartbeat.last_seen >= cutoff))
+        .order_by(WorkerHeartbeat.started_at)
+    ):
         if row.host == host and not pid_alive(row.pid):
             continue
-        out.append({"worker_id": row.worker_id, "host": row.host, "pid": row.pid, "workers": row.workers,
-                    "started_at": row.started_at, "last_seen": row.last_seen,
-                    "last_seen_ago": clock.ago(row.last_seen, now)})
+        out.append(
+            {
+                "worker_id": row.worker_id,
+                "host": row.host,
+                "pid": row.pid,
+                "workers": row.workers,
+                "started_at": row.started_at,
+                "last_seen": row.last_seen,
+                "last_seen_ago": clock.ago(row.last_seen, now),
+            }
+        )
     return out
 
 
@@ -86,5 +102,4 @@ def queue_note() -> str:
 
     if immediate_mode() or online():  # immediate mode (tests) runs queued work inside enqueue
         return ""
-    return (f"no worker is running, so queued work waits until one starts: "
-            f"batchops --home {context.home()} worker")
+    return f"no worker is running, so queued work waits until one starts: batchops --home {context.home()} worker"

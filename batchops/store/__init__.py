@@ -46,17 +46,24 @@ def _open_read_only(cfg, home: Path):
     from batchops.store import migrations
 
     if not cfg.database.url and not (home / "batchops.db").is_file():
-        raise InputError(f"no store at {home / 'batchops.db'} (read-only mode creates nothing; "
-                         "run batchops init first)", code="E_NO_STORE")
+        raise InputError(
+            f"no store at {home / 'batchops.db'} (read-only mode creates nothing; run batchops init first)",
+            code="E_NO_STORE",
+        )
     database = bind(make_database(cfg.database.url, home, read_only=True))
     with database.connection_context():
         version = migrations.current_version()
     if version is None:  # a server database no `batchops init` has set up yet
-        raise InputError(f"no store in {redact_url(cfg.database.url)} (read-only mode creates nothing; "
-                         "run batchops init first)", code="E_NO_STORE")
+        raise InputError(
+            f"no store in {redact_url(cfg.database.url)} (read-only mode creates nothing; run batchops init first)",
+            code="E_NO_STORE",
+        )
     if version != migrations.LATEST:
-        raise InputError(f"the store at {home} is at schema version {version}, not {migrations.LATEST}; "
-                         "open it once without --read-only to upgrade it", code="E_STORE_OUTDATED")
+        raise InputError(
+            f"the store at {home} is at schema version {version}, not {migrations.LATEST}; "
+            "open it once without --read-only to upgrade it",
+            code="E_STORE_OUTDATED",
+        )
     return database
 
 

@@ -55,8 +55,9 @@ def _postgres_driver() -> None:
         try:
             import psycopg  # noqa: F401
         except ImportError:
-            raise ConfigError(f"database.url names PostgreSQL but no driver is installed: {DRIVER_HINT}",
-                              code="E_DB_DRIVER_MISSING") from None
+            raise ConfigError(
+                f"database.url names PostgreSQL but no driver is installed: {DRIVER_HINT}", code="E_DB_DRIVER_MISSING"
+            ) from None
 
 
 # Read-only: no journal_mode (setting it rewrites the file header: a backup would no longer
@@ -70,8 +71,13 @@ def make_database(url: str, home: Path, read_only: bool = False) -> peewee.Datab
         if read_only:
             from urllib.parse import quote
 
-            return peewee.SqliteDatabase(f"file:{quote(str(path))}?mode=ro", uri=True, timeout=10,
-                                         pragmas=SQLITE_READ_ONLY_PRAGMAS, thread_safe=True)
+            return peewee.SqliteDatabase(
+                f"file:{quote(str(path))}?mode=ro",
+                uri=True,
+                timeout=10,
+                pragmas=SQLITE_READ_ONLY_PRAGMAS,
+                thread_safe=True,
+            )
         return peewee.SqliteDatabase(
             str(path),
             timeout=10,

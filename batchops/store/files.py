@@ -42,8 +42,7 @@ def sha256_file(path: Path) -> str:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
-def store_original(home: Path, source: Path, original_name: str,
-                   max_bytes: int | None = None) -> tuple[str, str, int]:
+def store_original(home: Path, source: Path, original_name: str, max_bytes: int | None = None) -> tuple[str, str, int]:
     """Copy ``source`` into files/ab/<sha256><ext>; returns (sha256, path relative to home, size).
 
     The kernel copies the file (``shutil.copyfile``: copy_file_range/sendfile, no

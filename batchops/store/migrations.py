@@ -66,21 +66,31 @@ def _v4_one_active_incident(migrator: SchemaMigrator) -> None:
     from peewee import fn
 
     now = utc_now()
-    twins = (Incident.select(Incident.signature).where(Incident.state.in_(ACTIVE_INCIDENT_STATES))
-             .group_by(Incident.signature).having(fn.COUNT(Incident.id) > 1))
+    twins = (
+        Incident.select(Incident.signature)
+        .where(Incident.state.in_(ACTIVE_INCIDENT_STATES))
+        .group_by(Incident.signature)
+        .having(fn.COUNT(Incident.id) > 1)
+    )
     for twin in list(twins):
-        rows = list(Incident.select().where((Incident.signature == twin.signature)
-                                            & Incident.state.in_(ACTIVE_INCIDENT_STATES)).order_by(Incident.id))
+        rows = list(
+            Incident.select()
+            .where((Incident.signature == twin.signature) & Incident.state.in_(ACTIVE_INCIDENT_STATES))
+            .order_by(Incident.id)
+        )
         keep, others = rows[0], rows[1:]
         extra = sum(o.occurrences for o in others)
         Incident.update(occurrences=Incident.occurrences + extra, updated_at=now).where(
-            Incident.id == keep.id).execute()
+            Incident.id == keep.id
+        ).execute()
         for other in others:
             message = f"merged into incident {keep.id} (same failure, opened twice before schema v4)"
             Incident.update(state="resolved", resolved_at=now, updated_at=now, resolution=message).where(
-                Incident.id == other.id).execute()
-            IncidentEvent.create(incident=other.id, at=now, kind="resolve", from_state=other.state,
-                                 to_state="resolved", message=message)
+                Incident.id == other.id
+            ).execute()
+            IncidentEvent.create(
+                incident=other.id, at=now, kind="resolve", from_state=other.state, to_state="resolved", message=message
+            )
     db.execute(ONE_ACTIVE_INCIDENT.safe(True))
 
 

@@ -189,8 +189,9 @@ class Incident(BaseModel):
 # the single writer already guaranteed it; on PostgreSQL this index is what holds it.
 ACTIVE_INCIDENT_STATES = ("open", "assigned", "analyzing")
 ONE_ACTIVE_INCIDENT_NAME = "incident_one_active_per_signature"
-ONE_ACTIVE_INCIDENT = Incident.index(Incident.signature, unique=True, name=ONE_ACTIVE_INCIDENT_NAME,
-                                     where=Incident.state.in_(ACTIVE_INCIDENT_STATES))
+ONE_ACTIVE_INCIDENT = Incident.index(
+    Incident.signature, unique=True, name=ONE_ACTIVE_INCIDENT_NAME, where=Incident.state.in_(ACTIVE_INCIDENT_STATES)
+)
 Incident.add_index(ONE_ACTIVE_INCIDENT)
 
 

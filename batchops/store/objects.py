@@ -61,7 +61,7 @@ def key_of(value: str | None, home: Path) -> str | None:
         parts = path.parts
         for top in ("exports", "files"):
             if top in parts:
-                return PurePosixPath(*parts[len(parts) - parts[::-1].index(top) - 1:]).as_posix()
+                return PurePosixPath(*parts[len(parts) - parts[::-1].index(top) - 1 :]).as_posix()
     return None
 
 
@@ -161,25 +161,36 @@ def s3_client(cfg: StorageConfig) -> Any:
         kwargs["aws_access_key_id"] = cfg.access_key_id
         kwargs["aws_secret_access_key"] = _secret(cfg)
     return boto3.client(
-        "s3", region_name=cfg.region or "us-east-1",
-        config=BotoConfig(connect_timeout=cfg.timeout, read_timeout=cfg.timeout, retries={"max_attempts": 2},
-                          s3={"addressing_style": "path"} if cfg.endpoint_url else {}),
-        **kwargs)
+        "s3",
+        region_name=cfg.region or "us-east-1",
+        config=BotoConfig(
+            connect_timeout=cfg.timeout,
+            read_timeout=cfg.timeout,
+            retries={"max_attempts": 2},
+            s3={"addressing_style": "path"} if cfg.endpoint_url else {},
+        ),
+        **kwargs,
+    )
 
 
 def storage_error(exc: Exception, where: str) -> StorageError:
     """A boto/botocore failure as a coded, one-line error (never a traceback)."""
     code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
     if not code:  # boto3's transfer errors (upload_file) carry the S3 code only in their text
-        code = next((c for c in ("NoSuchBucket", "NoSuchKey", "AccessDenied", "InvalidAccessKeyId",
-                                 "SignatureDoesNotMatch") if c in str(exc)), "")
+        code = next(
+            (
+                c
+                for c in ("NoSuchBucket", "NoSuchKey", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch")
+                if c in str(exc)
+            ),
+            "",
+        )
     if code in ("NoSuchBucket",):
         return StorageError(f"{where}: the bucket does not exist", code="E_STORAGE_NO_BUCKET")
     if code in ("NoSuchKey", "404", "NotFound"):
         return StorageError(f"{where} is missing from object storage", code="E_OBJECT_MISSING")
     if code in ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403"):
-        return StorageError(f"{where}: access denied ({code}); check the storage credentials",
-                            code="E_STORAGE_DENIED")
+        return StorageError(f"{where}: access denied ({code}); check the storage credentials", code="E_STORAGE_DENIED")
     text = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
     return StorageError(f"{where}: object storage unreachable or failing ({text})", code="E_STORAGE_UNREACHABLE")
 
@@ -261,9 +272,13 @@ class S3Objects:
     def delete_prefix(self, prefix: str) -> None:
         keys = [info.key for info in self.list(prefix)]
         for start in range(0, len(keys), 1000):
-            chunk = [{"Key": self._name(k)} for k in keys[start:start + 1000]]
-            self._call(self.location(prefix), self.client.delete_objects, Bucket=self.bucket,
-                       Delete={"Objects": chunk, "Quiet": True})
+            chunk = [{"Key": self._name(k)} for k in keys[start : start + 1000]]
+            self._call(
+                self.location(prefix),
+                self.client.delete_objects,
+                Bucket=self.bucket,
+                Delete={"Objects": chunk, "Quiet": True},
+            )
 
     def list(self, prefix: str) -> list[ObjectInfo]:
         head = self._name(prefix.rstrip("/")) + "/" if prefix.strip("/") else (f"{self.prefix}/" if self.prefix else "")
@@ -272,8 +287,14 @@ class S3Objects:
         pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=head)
         for page in self._call(self.location(prefix or "."), list, pages):
             for item in page.get("Contents", []):
-                out.append(ObjectInfo(item["Key"][skip:], int(item["Size"]), item["LastModified"].timestamp(),
-                                      item.get("ETag", "").strip('"')))
+                out.append(
+                    ObjectInfo(
+                        item["Key"][skip:],
+                        int(item["Size"]),
+                        item["LastModified"].timestamp(),
+                        item.get("ETag", "").strip('"'),
+                    )
+                )
         return sorted(out, key=lambda i: i.key)
 
     def check(self) -> dict:

@@ -35,12 +35,20 @@ class BatchOpsCommands(Provider):
             self.jobs = []
 
     def _commands(self) -> list[tuple[str, Callable[[], Any], str]]:
-        out: list[tuple[str, Callable[[], Any], str]] = [(f"Go to {label}", partial(batchops_app(self.app).action_area, area), f"key {key}") for area, label, key in AREAS]
+        out: list[tuple[str, Callable[[], Any], str]] = [
+            (f"Go to {label}", partial(batchops_app(self.app).action_area, area), f"key {key}")
+            for area, label, key in AREAS
+        ]
         read_only = getattr(self.app, "read_only", False)
         if not read_only:
             for job in self.jobs:
-                out.append((f"Trigger job {job['name']}", partial(self._trigger, job),
-                            f"{job['callable']} · {job['cron']} {job['timezone']}"))
+                out.append(
+                    (
+                        f"Trigger job {job['name']}",
+                        partial(self._trigger, job),
+                        f"{job['callable']} · {job['cron']} {job['timezone']}",
+                    )
+                )
         return out
 
     async def _trigger(self, job: dict) -> None:
@@ -60,8 +68,12 @@ class BatchOpsCommands(Provider):
             for name, area in KINDS.items():
                 if kind and kind != name:
                     continue
-                yield Hit(1.0 if kind else 0.9, f"Open {name} {ident}", partial(batchops_app(self.app).open_item, area, ident),
-                          help=f"the {name}'s detail screen")
+                yield Hit(
+                    1.0 if kind else 0.9,
+                    f"Open {name} {ident}",
+                    partial(batchops_app(self.app).open_item, area, ident),
+                    help=f"the {name}'s detail screen",
+                )
         matcher = self.matcher(query)
         for text, callback, help_text in self._commands():
             score = matcher.match(text)

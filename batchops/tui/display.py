@@ -11,12 +11,27 @@ from batchops import clock
 from batchops.terminal import safe_text
 
 STATUS_STYLES = {
-    "published": "green", "succeeded": "green", "resolved": "green", "ok": "green",
-    "failed": "bold red", "cancelled": "red", "critical": "bold white on red",
-    "high": "bold red", "medium": "yellow", "low": "cyan",
-    "queued": "cyan", "staged": "blue", "processing": "magenta", "running": "magenta",
-    "open": "bold red", "assigned": "yellow", "analyzing": "magenta", "archived": "dim",
-    "skipped": "dim", "paused": "yellow", "published with warnings": "yellow",
+    "published": "green",
+    "succeeded": "green",
+    "resolved": "green",
+    "ok": "green",
+    "failed": "bold red",
+    "cancelled": "red",
+    "critical": "bold white on red",
+    "high": "bold red",
+    "medium": "yellow",
+    "low": "cyan",
+    "queued": "cyan",
+    "staged": "blue",
+    "processing": "magenta",
+    "running": "magenta",
+    "open": "bold red",
+    "assigned": "yellow",
+    "analyzing": "magenta",
+    "archived": "dim",
+    "skipped": "dim",
+    "paused": "yellow",
+    "published with warnings": "yellow",
 }
 
 

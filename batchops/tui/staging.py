@@ -18,16 +18,23 @@ from typing import Any
 STAGED_KEY = "tui.staged"
 MAX_STAGED = 5
 # what the pipeline reads (it sniffs the content; the name only picks what the file tree lists)
-SUFFIXES = frozenset({".csv", ".xlsx", ".xlsm", ".xlsb", ".xls", ".ods", ".pdf",
-                      ".png", ".jpg", ".jpeg", ".tif", ".tiff"})  # images: photos and scans, read by OCR
+SUFFIXES = frozenset(
+    {".csv", ".xlsx", ".xlsm", ".xlsb", ".xls", ".ods", ".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff"}
+)  # images: photos and scans, read by OCR
 ACCEPTED = "CSV, XLS/XLSX/XLSM/XLSB, ODS, PDF, scans (OCR)"  # short: hints must fit 80 columns
 
 # the form's payload boxes: turned into plan_config, never passed on by themselves
 PAYLOAD_TEXT = ("records", "rules", "instructions", "options")
 PAYLOAD_FIELDS = {"append": "records", "delete": "rules", "custom": "instructions"}
 DEFAULTS: dict[str, Any] = {
-    "department": "", "notes": "", "table": "", "plan": "transform",
-    "records": "", "rules": "", "instructions": "", "options": "",
+    "department": "",
+    "notes": "",
+    "table": "",
+    "plan": "transform",
+    "records": "",
+    "rules": "",
+    "instructions": "",
+    "options": "",
 }
 
 
@@ -69,7 +76,8 @@ def plan_config(item: dict) -> dict:
         records=item.get("records") if wanted == "records" else None,
         rules=item.get("rules") if wanted == "rules" else None,
         instructions=item.get("instructions") if wanted == "instructions" else None,
-        options=item.get("options") or "" if wanted is None else "")
+        options=item.get("options") or "" if wanted is None else "",
+    )
 
 
 def request(item: dict) -> dict:

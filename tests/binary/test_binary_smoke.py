@@ -58,8 +58,11 @@ def server(tmp_path_factory, binary):
     tools = toolbox(root / "bin")
     for sub in ("user", "work"):
         (root / sub).mkdir()
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("PYTHON", "BATCHOPS_", "XDG_", "VIRTUAL_ENV", "PYTEST", "COV_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PYTHON", "BATCHOPS_", "XDG_", "VIRTUAL_ENV", "PYTEST", "COV_"))
+    }
     env.update(PATH=str(tools), HOME=str(root / "user"), NO_COLOR="1", COLUMNS="200", TERM="xterm-256color")
     assert shutil.which("python3", path=env["PATH"]) is None and shutil.which("python", path=env["PATH"]) is None
     return {"root": root, "env": env, "work": root / "work", "cache": root / "user" / ".cache" / "batchops"}
@@ -69,8 +72,17 @@ def run(binary, server, *args, home=None, timeout=120, env=None, **kw) -> subpro
     full_env = dict(server["env"], **(env or {}))
     if home is not None:
         full_env["BATCHOPS_HOME"] = str(home)
-    return subprocess.run([str(binary), *args], env=full_env, cwd=server["work"], capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, timeout=timeout, check=False, **kw)
+    return subprocess.run(
+        [str(binary), *args],
+        env=full_env,
+        cwd=server["work"],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=timeout,
+        check=False,
+        **kw,
+    )
 
 
 def ok_json(proc):
@@ -89,11 +101,13 @@ def unpacked(cache: Path) -> list[Path]:
 
 # -- start-up, cache ---------------------------------------------------------------------------------
 
+
 def test_version_names_the_build_and_the_first_start_unpacks_once(binary, server):
     first = run(binary, server, "--version")
     assert first.returncode == 0, first.stderr
-    assert re.fullmatch(r"batchops \S+ \(single executable: commit [0-9a-f]{7,}(-dirty)?, built \S+Z\)\n",
-                        first.stdout), first.stdout
+    assert re.fullmatch(
+        r"batchops \S+ \(single executable: commit [0-9a-f]{7,}(-dirty)?, built \S+Z\)\n", first.stdout
+    ), first.stdout
     [bundle] = unpacked(server["cache"])  # ~/.cache/batchops/<version>-<hash>, nothing else (no temp dirs)
     assert re.fullmatch(r"\S+-[0-9a-f]{16}", bundle.name)
     marker = (bundle / ".bundle").stat().st_mtime_ns
@@ -112,8 +126,17 @@ def test_help(binary, server):
 def test_two_copies_starting_at_once_share_one_unpack(binary, server, tmp_path):
     cache = tmp_path / "cache"
     env = dict(server["env"], BATCHOPS_CACHE_DIR=str(cache))
-    procs = [subprocess.Popen([str(binary), "--version"], env=env, cwd=server["work"], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    procs = [
+        subprocess.Popen(
+            [str(binary), "--version"],
+            env=env,
+            cwd=server["work"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
     outs = [p.communicate(timeout=180) for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0], outs
     assert len({out for out, _ in outs}) == 1
@@ -138,8 +161,15 @@ def test_a_truncated_copy_refuses_to_start(binary, server, tmp_path):
         dst.write(src.read(binary.stat().st_size - 1_000_000))  # a copy that stopped short
     cut.chmod(0o755)
     cache = tmp_path / "cache"
-    proc = subprocess.run([str(cut), "--version"], env=dict(server["env"], BATCHOPS_CACHE_DIR=str(cache)),
-                          capture_output=True, text=True, timeout=180, cwd=server["work"], check=False)
+    proc = subprocess.run(
+        [str(cut), "--version"],
+        env=dict(server["env"], BATCHOPS_CACHE_DIR=str(cache)),
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=server["work"],
+        check=False,
+    )
     assert proc.returncode != 0
     assert "could not unpack" in proc.stderr
     assert unpacked(cache) == []  # nothing half-unpacked is left to be trusted later
@@ -186,8 +216,15 @@ def test_read_only_install_falls_back_to_a_private_temp_cache(binary, server, op
         prefix, uid = [], os.geteuid()
         env["HOME"] = str(ro_home)
     for args in (["--version"], ["jobs", "list", "--json"]):
-        proc = subprocess.run([*prefix, str(install / "batchops"), *args], env=env, cwd=tmpdir,
-                              capture_output=True, text=True, timeout=180, check=False)
+        proc = subprocess.run(
+            [*prefix, str(install / "batchops"), *args],
+            env=env,
+            cwd=tmpdir,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
         assert proc.returncode == 0, proc.stderr
     fallback = tmpdir / f"batchops-{uid}"
     assert stat.S_IMODE(fallback.stat().st_mode) == 0o700 and fallback.stat().st_uid == uid
@@ -196,16 +233,33 @@ def test_read_only_install_falls_back_to_a_private_temp_cache(binary, server, op
     if prefix:  # README: root unpacks ahead of time into a shared dir that users can only read
         shared = open_dir / "shared-cache"
         root_env = dict(env, BATCHOPS_CACHE_DIR=str(shared))
-        assert subprocess.run([str(install / "batchops"), "--version"], env=root_env, cwd=tmpdir,
-                              capture_output=True, timeout=180, check=False).returncode == 0
+        assert (
+            subprocess.run(
+                [str(install / "batchops"), "--version"],
+                env=root_env,
+                cwd=tmpdir,
+                capture_output=True,
+                timeout=180,
+                check=False,
+            ).returncode
+            == 0
+        )
         listing = sorted(str(p) for p in shared.rglob("*"))
-        proc = subprocess.run([*prefix, str(install / "batchops"), "jobs", "list", "--json"], env=root_env,
-                              cwd=tmpdir, capture_output=True, text=True, timeout=180, check=False)
+        proc = subprocess.run(
+            [*prefix, str(install / "batchops"), "jobs", "list", "--json"],
+            env=root_env,
+            cwd=tmpdir,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
         assert proc.returncode == 0, proc.stderr
         assert sorted(str(p) for p in shared.rglob("*")) == listing
 
 
 # -- the commands -------------------------------------------------------------------------------------
+
 
 def test_demo_on_a_fresh_home(binary, server, data_home):
     results = ok_json(run(binary, server, "demo", "--json", home=data_home, timeout=300))
@@ -214,16 +268,20 @@ def test_demo_on_a_fresh_home(binary, server, data_home):
     assert [r["error"]["code"] for r in results if r["status"] == "failed"] == ["E_MISSING_COLUMNS"]
 
 
-@pytest.mark.parametrize("sample, department", [
-    ("gradebook_science.csv", "Science"),
-    ("roster_commerce.xlsx", "Commerce"),
-    ("gradebook_arts.pdf", "Arts"),
-])
+@pytest.mark.parametrize(
+    "sample, department",
+    [
+        ("gradebook_science.csv", "Science"),
+        ("roster_commerce.xlsx", "Commerce"),
+        ("gradebook_arts.pdf", "Arts"),
+    ],
+)
 def test_process_one_file_of_each_kind(binary, server, data_home, tmp_path, sample, department):
     src = tmp_path / sample
     shutil.copy2(SAMPLES / sample, src)
-    result = ok_json(run(binary, server, "process", str(src), "--department", department, "--json",
-                         home=data_home, timeout=300))
+    result = ok_json(
+        run(binary, server, "process", str(src), "--department", department, "--json", home=data_home, timeout=300)
+    )
     assert result["status"] == "published", result
     csv_report, pdf_report = Path(result["reports"]["csv"]), Path(result["reports"]["pdf"])
     assert csv_report.read_text(encoding="utf-8").strip()
@@ -258,8 +316,14 @@ def test_worker_publishes_a_queued_file_and_stops_on_sigterm(binary, server, dat
     shutil.copy2(SAMPLES / "gradebook_science.csv", src)
     assert run(binary, server, "init", home=data_home).returncode == 0
     with open(tmp_path / "worker.log", "wb") as log:
-        worker = subprocess.Popen([str(binary), "worker"], env=dict(server["env"], BATCHOPS_HOME=str(data_home)),
-                                  cwd=server["work"], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        worker = subprocess.Popen(
+            [str(binary), "worker"],
+            env=dict(server["env"], BATCHOPS_HOME=str(data_home)),
+            cwd=server["work"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
         try:
             _publish_queued_then_sigterm(binary, server, data_home, src, worker, tmp_path / "worker.log")
         finally:
@@ -269,8 +333,9 @@ def test_worker_publishes_a_queued_file_and_stops_on_sigterm(binary, server, dat
 
 
 def _publish_queued_then_sigterm(binary, server, data_home, src, worker, log_path):
-    queued = ok_json(run(binary, server, "process", str(src), "--department", "Science", "--queue", "--json",
-                         home=data_home))
+    queued = ok_json(
+        run(binary, server, "process", str(src), "--department", "Science", "--queue", "--json", home=data_home)
+    )
     assert queued["status"] == "queued"
     deadline = time.monotonic() + 120
     while True:
@@ -302,8 +367,15 @@ def test_tui_starts_under_a_terminal_quits_with_q_and_restores_it(binary, server
     master, slave = pty.openpty()  # the slave stays open here too: its modes are read after the TUI exits
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 110, 0, 0))
     before = termios.tcgetattr(slave)
-    proc = subprocess.Popen([str(binary), "tui"], env=dict(server["env"], BATCHOPS_HOME=str(data_home)),
-                            cwd=server["work"], stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+    proc = subprocess.Popen(
+        [str(binary), "tui"],
+        env=dict(server["env"], BATCHOPS_HOME=str(data_home)),
+        cwd=server["work"],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        start_new_session=True,
+    )
     screen, stop = bytearray(), threading.Event()
 
     def pump():  # keep reading so the TUI never blocks on a full terminal

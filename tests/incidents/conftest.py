@@ -69,8 +69,15 @@ def fail_pipeline(tmp_path):
     from batchops.errors import PipelineError
     from batchops.services import failures, processing, runs, uploads
 
-    def fail(name="grades.csv", code="E_MISSING_COLUMNS", message="Missing required column(s): student_id",
-             step="validate", trigger="cli", upload_id=None, attempt=None):
+    def fail(
+        name="grades.csv",
+        code="E_MISSING_COLUMNS",
+        message="Missing required column(s): student_id",
+        step="validate",
+        trigger="cli",
+        upload_id=None,
+        attempt=None,
+    ):
         if upload_id is None:
             src = tmp_path / f"src-{next(_counter)}.csv"
             src.write_text(f"Name,Score\nAsha,{next(_counter)}\n", encoding="utf-8")

@@ -97,8 +97,14 @@ def webhook():
 
 
 def config_text(smtp_port: int, hook_url: str, **incidents) -> str:
-    settings = {"notify_emails": ["desk@school.example"], "webhooks": [hook_url], "notify_min_severity": "high",
-                "rate_limit_minutes": 30.0, "reopen_window_hours": 0.0, **incidents}
+    settings = {
+        "notify_emails": ["desk@school.example"],
+        "webhooks": [hook_url],
+        "notify_min_severity": "high",
+        "rate_limit_minutes": 30.0,
+        "reopen_window_hours": 0.0,
+        **incidents,
+    }
     lines = ["[smtp]", 'host = "127.0.0.1"', f"port = {smtp_port}", "timeout = 5.0", "", "[incidents]"]
     lines += [f"{k} = {json.dumps(v)}" for k, v in settings.items()]
     return "\n".join(lines) + "\n"
@@ -107,8 +113,11 @@ def config_text(smtp_port: int, hook_url: str, **incidents) -> str:
 def notices(incident_id):
     from batchops.services import incidents
 
-    return [(e["kind"], e["message"]) for e in incidents.show_incident(incident_id)["events"]
-            if e["kind"].startswith("notify")]
+    return [
+        (e["kind"], e["message"])
+        for e in incidents.show_incident(incident_id)["events"]
+        if e["kind"].startswith("notify")
+    ]
 
 
 def test_alert_on_open_not_on_repeats_manual_runs_or_low_severity(configure, smtp, webhook, fail_pipeline):

@@ -31,16 +31,35 @@ def build_store(now):
     )
 
     def upload(status, at):
-        return Upload.create(original_name=f"{status}.csv", sha256="0" * 64, kind="csv", blob_path="x",
-                             status=status, created_at=at, updated_at=at)
+        return Upload.create(
+            original_name=f"{status}.csv",
+            sha256="0" * 64,
+            kind="csv",
+            blob_path="x",
+            status=status,
+            created_at=at,
+            updated_at=at,
+        )
 
-    for status, at in [("published", now - H), ("published", now - 2 * H), ("failed", now - 2 * H),
-                       ("queued", now - 3 * H), ("failed", now - 20 * H)]:  # the last is yesterday in IST
+    for status, at in [
+        ("published", now - H),
+        ("published", now - 2 * H),
+        ("failed", now - 2 * H),
+        ("queued", now - 3 * H),
+        ("failed", now - 20 * H),
+    ]:  # the last is yesterday in IST
         upload(status, at)
 
     def run(kind, status, at, duration=None, step=None):
-        return JobRun.create(kind=kind, status=status, queued_at=at, duration_s=duration, failed_step=step,
-                             job_name="status-digest" if kind == "job" else None, trigger="schedule")
+        return JobRun.create(
+            kind=kind,
+            status=status,
+            queued_at=at,
+            duration_s=duration,
+            failed_step=step,
+            job_name="status-digest" if kind == "job" else None,
+            trigger="schedule",
+        )
 
     run("pipeline", "succeeded", now - H, 1.0)
     run("pipeline", "succeeded", now - 2 * H, 2.0)
@@ -49,8 +68,9 @@ def build_store(now):
     run("job", "succeeded", now - 5 * H, 10.0)
     run("job", "failed", now - 5 * H, 100.0)
     alive = run("pipeline", "running", now - 10 * M)  # owned by this (live) process, so no one recovers it
-    JobRun.update(worker_id=f"{socket.gethostname()}:{os.getpid()}", pid=os.getpid(),
-                  heartbeat_at=utc_now()).where(JobRun.id == alive.id).execute()
+    JobRun.update(worker_id=f"{socket.gethostname()}:{os.getpid()}", pid=os.getpid(), heartbeat_at=utc_now()).where(
+        JobRun.id == alive.id
+    ).execute()
     run("pipeline", "failed", now - 72 * H, 3.0, "publish")  # 3 days ago
     run("pipeline", "failed", now - 40 * 24 * H, 3.0, "validate")  # outside the 30-day window
 
@@ -58,21 +78,43 @@ def build_store(now):
     busy = KnownError.get(KnownError.name == "Database busy")
 
     def incident(name, severity, state, opened, timeline, ke=None, occurrences=1):
-        inc = Incident.create(title=name, signature=f"test|{name}", severity=severity, state=state,
-                              opened_at=opened, first_seen=opened, last_seen=opened + H, occurrences=occurrences,
-                              known_error=ke, unknown_error=ke is None)
+        inc = Incident.create(
+            title=name,
+            signature=f"test|{name}",
+            severity=severity,
+            state=state,
+            opened_at=opened,
+            first_seen=opened,
+            last_seen=opened + H,
+            occurrences=occurrences,
+            known_error=ke,
+            unknown_error=ke is None,
+        )
         IncidentEvent.create(incident=inc, kind="open", at=opened, to_state="open")
         for kind, offset in timeline:
             IncidentEvent.create(incident=inc, kind=kind, at=opened + offset, actor="asha")
         return inc
 
-    incident("A", "high", "resolved", now - 10 * H, [("assign", 10 * M), ("comment", 20 * M), ("resolve", 2 * H)],
-             missing, occurrences=3)
+    incident(
+        "A",
+        "high",
+        "resolved",
+        now - 10 * H,
+        [("assign", 10 * M), ("comment", 20 * M), ("resolve", 2 * H)],
+        missing,
+        occurrences=3,
+    )
     incident("B", "high", "analyzing", now - 5 * H, [("analyze", 30 * M), ("assign", 40 * M)], missing, 2)
     # C: auto-resolved without an ack (MTTR 1 h), re-opened 4 h ago, then assigned +20 min, resolved +40 min
-    incident("C", "low", "resolved", now - 8 * H,
-             [("resolve", H), ("reopen", 4 * H), ("assign", 4 * H + 20 * M), ("resolve", 4 * H + 40 * M)],
-             busy, occurrences=4)
+    incident(
+        "C",
+        "low",
+        "resolved",
+        now - 8 * H,
+        [("resolve", H), ("reopen", 4 * H), ("assign", 4 * H + 20 * M), ("resolve", 4 * H + 40 * M)],
+        busy,
+        occurrences=4,
+    )
     old = incident("D", "medium", "resolved", now - 60 * 24 * H, [("assign", H), ("resolve", 2 * H)], missing, 7)
     Incident.update(last_seen=now - 59 * 24 * H).where(Incident.id == old.id).execute()
     incident("E", "critical", "open", now - H, [])
@@ -81,7 +123,8 @@ def build_store(now):
     WorkerHeartbeat.create(worker_id="w2", host="h", pid=2, last_seen=now - 10 * M)  # lost
     WorkerHeartbeat.create(worker_id="w3", host="h", pid=3, last_seen=now, stopped_at=now)  # stopped cleanly
     Job.update(last_success_at=datetime(2026, 11, 28, 2, 0, tzinfo=timezone.utc)).where(
-        Job.name == "daily-backup").execute()
+        Job.name == "daily-backup"
+    ).execute()
 
 
 def test_dashboard_numbers(ctx):
@@ -93,8 +136,10 @@ def test_dashboard_numbers(ctx):
     runs = d["runs_24h"]
     assert (runs["total"], runs["succeeded"], runs["failed"], runs["running"]) == (7, 4, 2, 1)
     assert runs["success_rate"] == pytest.approx(4 / 6, abs=1e-4)
-    assert runs["by_kind"] == {"job": {"succeeded": 1, "failed": 1}, "pipeline": {"succeeded": 3, "failed": 1,
-                                                                                 "running": 1}}
+    assert runs["by_kind"] == {
+        "job": {"succeeded": 1, "failed": 1},
+        "pipeline": {"succeeded": 3, "failed": 1, "running": 1},
+    }
     inc = d["incidents_open"]
     assert inc["total"] == 2 and inc["by_severity"] == {"low": 0, "medium": 0, "high": 1, "critical": 1}
     assert inc["by_state"] == {"open": 1, "assigned": 0, "analyzing": 1} and inc["unknown_errors"] == 1
@@ -102,10 +147,20 @@ def test_dashboard_numbers(ctx):
     r = d["response"]
     # cycles in the window: A, B, C1, C2, E.  MTTA: A 600, B 1800, C2 1200.  MTTR: A 7200, C1 3600, C2 2400.
     assert r["overall"] == {"mtta_s": 1200.0, "mttr_s": 4400.0, "cycles": 5, "acknowledged": 3, "resolved": 3}
-    assert r["by_severity"]["high"] == {"mtta_s": 1200.0, "mttr_s": 7200.0, "cycles": 2, "acknowledged": 2,
-                                        "resolved": 1}
-    assert r["by_severity"]["low"] == {"mtta_s": 1200.0, "mttr_s": 3000.0, "cycles": 2, "acknowledged": 1,
-                                       "resolved": 2}
+    assert r["by_severity"]["high"] == {
+        "mtta_s": 1200.0,
+        "mttr_s": 7200.0,
+        "cycles": 2,
+        "acknowledged": 2,
+        "resolved": 1,
+    }
+    assert r["by_severity"]["low"] == {
+        "mtta_s": 1200.0,
+        "mttr_s": 3000.0,
+        "cycles": 2,
+        "acknowledged": 1,
+        "resolved": 2,
+    }
     assert r["by_severity"]["medium"]["cycles"] == 0 and r["by_severity"]["medium"]["mtta_s"] is None
     all_time = dashboard.response_times(None, FIXED_NOW)["overall"]
     assert all_time["mtta_s"] == pytest.approx((600 + 1800 + 1200 + 3600) / 4)
@@ -178,8 +233,10 @@ def test_metrics_text_parses_and_matches_the_store(ctx):
     assert ("batchops_incident_mtta_seconds", (("severity", "critical"),)) not in s  # nothing to average
     assert s[("batchops_workers_online", ())] == 1
     assert s[("batchops_queue_depth", (("state", "pending"),))] == 0
-    assert s[("batchops_job_last_success_timestamp_seconds", (("job", "daily-backup"),))] == \
-        datetime(2026, 11, 28, 2, 0, tzinfo=timezone.utc).timestamp()
+    assert (
+        s[("batchops_job_last_success_timestamp_seconds", (("job", "daily-backup"),))]
+        == datetime(2026, 11, 28, 2, 0, tzinfo=timezone.utc).timestamp()
+    )
     assert s[("batchops_job_last_success_timestamp_seconds", (("job", "status-digest"),))] == 0
 
 

@@ -34,17 +34,20 @@ def library(ctx):
     return ids
 
 
-@pytest.mark.parametrize("code, message, step, expected, level", [
-    ("E_X", "disk full on /var", None, "code and pattern", "code+pattern"),
-    ("E_X", "something else", None, "code only", "code"),
-    ("E_Z", "the disk full again", None, "pattern only", "pattern"),
-    # a catch-all code is matched on the message: the longer pattern wins the tie
-    ("E_INTERNAL", "disk full", None, "pattern only", "pattern"),
-    ("E_INTERNAL", "disk quota", None, "code and pattern", "pattern"),
-    ("E_Y", "x", "publish", "code in publish", "code"),
-    ("E_Y", "x", "validate", "code anywhere", "code"),
-    ("E_Q", "nothing known", None, None, None),
-])
+@pytest.mark.parametrize(
+    "code, message, step, expected, level",
+    [
+        ("E_X", "disk full on /var", None, "code and pattern", "code+pattern"),
+        ("E_X", "something else", None, "code only", "code"),
+        ("E_Z", "the disk full again", None, "pattern only", "pattern"),
+        # a catch-all code is matched on the message: the longer pattern wins the tie
+        ("E_INTERNAL", "disk full", None, "pattern only", "pattern"),
+        ("E_INTERNAL", "disk quota", None, "code and pattern", "pattern"),
+        ("E_Y", "x", "publish", "code in publish", "code"),
+        ("E_Y", "x", "validate", "code anywhere", "code"),
+        ("E_Q", "nothing known", None, None, None),
+    ],
+)
 def test_most_specific_known_error_wins(library, code, message, step, expected, level):
     from batchops.incidents import triage
 
@@ -59,8 +62,10 @@ def test_most_specific_known_error_wins(library, code, message, step, expected, 
 def test_seeded_library_matches_pipeline_codes(ctx):
     from batchops.incidents import triage
 
-    assert triage.match("E_MISSING_COLUMNS", "Missing required column(s): student_id", "validate") \
-        .known_error.name == "Missing required columns"
+    assert (
+        triage.match("E_MISSING_COLUMNS", "Missing required column(s): student_id", "validate").known_error.name
+        == "Missing required columns"
+    )
     assert triage.match("E_INTERNAL", "OperationalError: database is locked").known_error.name == "Database busy"
     # code + pattern: a 404 is a fetch failure but not a transient one, so no auto-retry entry
     assert triage.match("E_FETCH_FAILED", "HTTP 404 Not Found") is None
@@ -194,14 +199,22 @@ def test_auto_retry_is_scheduled_then_escalates_on_the_final_failure(ctx, fail_p
     so each retry run is left queued; we fail it by hand the way the worker would."""
     from batchops.store.models import Incident, JobRun
 
-    run, inc = fail_pipeline("marks.csv", code="E_DB_LOCKED", message="database is locked", step="publish",
-                             trigger="schedule")
+    run, inc = fail_pipeline(
+        "marks.csv", code="E_DB_LOCKED", message="database is locked", step="publish", trigger="schedule"
+    )
     assert inc.severity == "low" and inc.retry_max == 3 and inc.retry_count == 1
     for attempt in (2, 3, 4):
         retry = JobRun.select().where((JobRun.upload == run.upload_id) & (JobRun.id > run.id)).get()
         assert retry.trigger == "retry" and retry.status == "queued" and retry.attempt == attempt
-        run, inc = fail_pipeline("marks.csv", code="E_DB_LOCKED", message="database is locked", step="publish",
-                                 trigger="retry", upload_id=run.upload_id, attempt=attempt)
+        run, inc = fail_pipeline(
+            "marks.csv",
+            code="E_DB_LOCKED",
+            message="database is locked",
+            step="publish",
+            trigger="retry",
+            upload_id=run.upload_id,
+            attempt=attempt,
+        )
         # the hand-made run stands in for the queued one; drop the queued duplicate
         JobRun.delete().where(JobRun.id == retry.id).execute()
     inc = Incident.get_by_id(inc.id)
@@ -241,7 +254,8 @@ def test_retry_that_cannot_be_queued_is_written_on_the_timeline(ctx, fail_job, m
 
 
 def test_a_retry_announced_on_the_timeline_exists_even_if_the_process_dies_before_queueing_it(
-        ctx, fail_pipeline, monkeypatch):
+    ctx, fail_pipeline, monkeypatch
+):
     """Triage used to commit "auto-retry scheduled" and only then create the retry's run: a kill in
     between left a promise nothing kept. The run is written with the decision; requeue_lost queues it."""
     from batchops.services import processing, runs

@@ -40,8 +40,11 @@ def test_workflow_records_every_change_with_actor(ctx, fail_pipeline):
         incidents.resolve(inc.id, "   ", actor="meena")
     d = incidents.resolve(inc.id, "new template in use", actor="meena")
     assert d["state"] == "resolved" and d["resolution"] == "new template in use"
-    for action in (lambda: incidents.assign(inc.id, "x"), lambda: incidents.retry(inc.id),
-                   lambda: incidents.resolve(inc.id, "again")):
+    for action in (
+        lambda: incidents.assign(inc.id, "x"),
+        lambda: incidents.retry(inc.id),
+        lambda: incidents.resolve(inc.id, "again"),
+    ):
         with pytest.raises(IllegalTransition, match="is resolved"):
             action()
     d = incidents.archive(inc.id, actor="meena")
@@ -109,8 +112,11 @@ def test_read_only_refuses_changes(ctx, fail_pipeline):
 
     _, inc = fail_pipeline("marks.csv")
     ctx.read_only = True
-    for call in (lambda: incidents.assign(inc.id, "asha"), lambda: tickets.assign(1, "asha"),
-                 lambda: known_errors.add_known_error("x", error_code="E_X")):
+    for call in (
+        lambda: incidents.assign(inc.id, "asha"),
+        lambda: tickets.assign(1, "asha"),
+        lambda: known_errors.add_known_error("x", error_code="E_X"),
+    ):
         with pytest.raises(ReadOnly):
             call()
     assert incidents.show_incident(inc.id)["state"] == "open"
@@ -173,7 +179,8 @@ def test_cli_whole_workflow(run_cli, broken_dir, good_csv):
     assert illegal.returncode == 2
     assert illegal.stderr.strip().splitlines() == [
         f"error E_ILLEGAL_TRANSITION: incident {iid} is open; cannot analyze it "
-        "(analyze is allowed from assigned, analyzing); assign it first"]
+        "(analyze is allowed from assigned, analyzing); assign it first"
+    ]
     assert run_cli("incidents", "archive", iid).returncode == 2
     bad_id = run_cli("incidents", "show", "999")
     assert bad_id.returncode == 2 and bad_id.stderr.startswith("error E_NOT_FOUND:")
@@ -182,8 +189,22 @@ def test_cli_whole_workflow(run_cli, broken_dir, good_csv):
 
     d = _json(run_cli("incidents", "assign", iid, "--to", "asha", "--as", "ravi", "--json"))
     assert d["state"] == "assigned" and d["events"][-1]["actor"] == "ravi"
-    d = _json(run_cli("incidents", "analyze", iid, "--impact", "late reports", "--root-cause", "old template",
-                      "--corrective-action", "send the template", "--as", "asha", "--json"))
+    d = _json(
+        run_cli(
+            "incidents",
+            "analyze",
+            iid,
+            "--impact",
+            "late reports",
+            "--root-cause",
+            "old template",
+            "--corrective-action",
+            "send the template",
+            "--as",
+            "asha",
+            "--json",
+        )
+    )
     assert (d["state"], d["impact"], d["root_cause"]) == ("analyzing", "late reports", "old template")
     retry = run_cli("incidents", "retry", iid, "--now", "--as", "asha", "--json")
     assert retry.returncode == 1  # the file is still broken: the work failed
@@ -205,16 +226,35 @@ def test_cli_whole_workflow(run_cli, broken_dir, good_csv):
     assert run_cli("tickets", "resolve", tid, "--resolution", "again").returncode == 2
 
     # known errors: test with past-match counts; invalid regex -> exit 2
-    t = _json(run_cli("known-errors", "test", "Missing required column(s): student_id",
-                      "--code", "E_MISSING_COLUMNS", "--json"))
+    t = _json(
+        run_cli(
+            "known-errors", "test", "Missing required column(s): student_id", "--code", "E_MISSING_COLUMNS", "--json"
+        )
+    )
     assert t["match"]["name"] == "Missing required columns" and t["match"]["past_matches"] == 3
     bad = run_cli("known-errors", "add", "--name", "bad", "--pattern", "(unclosed")
     assert bad.returncode == 2 and bad.stderr.startswith("error E_REGEX_INVALID:")
-    added = _json(run_cli("known-errors", "add", "--name", "Student id missing", "--code", "E_MISSING_COLUMNS",
-                          "--pattern", "student_id", "--severity", "critical", "--json"))
+    added = _json(
+        run_cli(
+            "known-errors",
+            "add",
+            "--name",
+            "Student id missing",
+            "--code",
+            "E_MISSING_COLUMNS",
+            "--pattern",
+            "student_id",
+            "--severity",
+            "critical",
+            "--json",
+        )
+    )
     assert added["past_matches"] == 3
-    t = _json(run_cli("known-errors", "test", "Missing required column(s): student_id",
-                      "--code", "E_MISSING_COLUMNS", "--json"))
+    t = _json(
+        run_cli(
+            "known-errors", "test", "Missing required column(s): student_id", "--code", "E_MISSING_COLUMNS", "--json"
+        )
+    )
     assert t["match"]["id"] == added["id"] and t["match"]["level"] == "code+pattern"
     edited = _json(run_cli("known-errors", "edit", str(added["id"]), "--severity", "low", "--json"))
     assert edited["severity"] == "low" and edited["pattern"] == "student_id"

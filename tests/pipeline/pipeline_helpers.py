@@ -11,8 +11,13 @@ def write(tmp_path: Path, name: str, data: bytes | str, encoding: str = "utf-8")
     return p
 
 
-def make_borderless_pdf(path: Path, rows: list[tuple], header=("Roll No", "Candidate Name", "Maths", "Science"),
-                        per_page: int = 20, title: str = "EXAM CELL - MARKS") -> Path:
+def make_borderless_pdf(
+    path: Path,
+    rows: list[tuple],
+    header=("Roll No", "Candidate Name", "Maths", "Science"),
+    per_page: int = 20,
+    title: str = "EXAM CELL - MARKS",
+) -> Path:
     """A borderless text report: fixed x positions, names and IDs wrapping onto a
     continuation line, the header repeated on each page, a footer 'Page n of m'."""
     from fpdf import FPDF

@@ -21,12 +21,22 @@ def test_science_sample(samples_dir, expected, settings):
     df = loaded.df
     assert len(df) == expected["gradebook_science.csv"]["rows"] == 40
     assert loaded.original_columns[0] == expected["gradebook_science.csv"]["id_column"]
-    assert list(df.columns) == ["student_id", "name", "department", "physics", "chemistry",
-                                "mathematics", "biology", "attendance_pct"]
+    assert list(df.columns) == [
+        "student_id",
+        "name",
+        "department",
+        "physics",
+        "chemistry",
+        "mathematics",
+        "biology",
+        "attendance_pct",
+    ]
     assert loaded.info["encoding"] == "utf-8" and loaded.info["delimiter"] == ","
     by_id = df.set_index("student_id")
     assert by_id.loc["SCI-2026-0007", "name"] == "Ayaan Chatterjee"  # padded in the file
-    assert by_id.loc["SCI-2026-0011", "physics"] == "90"  # " 90 " in the file: trimmed text here, a number once the runner settles types
+    assert (
+        by_id.loc["SCI-2026-0011", "physics"] == "90"
+    )  # " 90 " in the file: trimmed text here, a number once the runner settles types
     assert pd.isna(by_id.loc["SCI-2026-0019", "biology"])  # blank score
     assert df.index[0] == 2  # index label = physical line
 
@@ -121,8 +131,10 @@ def test_limits(tmp_path):
 
 # ---------------------------------------------------------------- hypothesis round trip
 
-_text = st.text(alphabet=string.ascii_letters + "äéłŁ ,;|\"'-", min_size=1, max_size=12).map(str.strip).filter(
-    lambda s: s and not s.startswith(("-", "+", "'")) and not s.lstrip("-").replace(".", "").isdigit()
+_text = (
+    st.text(alphabet=string.ascii_letters + "äéłŁ ,;|\"'-", min_size=1, max_size=12)
+    .map(str.strip)
+    .filter(lambda s: s and not s.startswith(("-", "+", "'")) and not s.lstrip("-").replace(".", "").isdigit())
 )
 
 
@@ -135,9 +147,12 @@ def frames(draw):
     return pd.DataFrame({"student_id": ids, "name": names, "maths": marks})
 
 
-@given(df=frames(), delimiter=st.sampled_from([",", ";", "\t", "|"]),
-       encoding=st.sampled_from(["utf-8", "utf-8-sig", "utf-16"]),
-       newline=st.sampled_from(["\n", "\r\n", "\r"]))
+@given(
+    df=frames(),
+    delimiter=st.sampled_from([",", ";", "\t", "|"]),
+    encoding=st.sampled_from(["utf-8", "utf-8-sig", "utf-16"]),
+    newline=st.sampled_from(["\n", "\r\n", "\r"]),
+)
 @hsettings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_round_trip(tmp_path_factory, df, delimiter, encoding, newline):
     import csv

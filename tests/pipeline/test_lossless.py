@@ -33,17 +33,24 @@ def _pdf_text(path) -> str:
 
 # ---------------------------------------------------------------- lossless values
 
+
 def test_leading_zeros_and_long_codes_stay_text(tmp_path, run):
-    src = write(tmp_path, "codes.csv",
-                "Student ID,Name,Roll,Code,Admission,Maths\n"
-                "S1,Asha,007,0123,0085648100300,50\n"
-                "S2,Bala,012,001101,0085648100301,60\n"
-                "S3,Chen,100,0042,0085648100302,\n")
+    src = write(
+        tmp_path,
+        "codes.csv",
+        "Student ID,Name,Roll,Code,Admission,Maths\n"
+        "S1,Asha,007,0123,0085648100300,50\n"
+        "S2,Bala,012,001101,0085648100301,60\n"
+        "S3,Chen,100,0042,0085648100302,\n",
+    )
     res = run(src, plan="custom", plan_config={"instructions": "as is"})
     rows = _rows(res.csv_path)
     assert rows[0] == ["student_id", "name", "roll", "code", "admission", "maths"]
-    assert [r[2:5] for r in rows[1:]] == [["007", "0123", "0085648100300"], ["012", "001101", "0085648100301"],
-                                          ["100", "0042", "0085648100302"]]
+    assert [r[2:5] for r in rows[1:]] == [
+        ["007", "0123", "0085648100300"],
+        ["012", "001101", "0085648100301"],
+        ["100", "0042", "0085648100302"],
+    ]
     assert [r[5] for r in rows[1:]] == ["50", "60", ""]
     assert res.summary["schema"]["maths"] == "float64"  # lossless numbers still become numbers
     text = _pdf_text(res.pdf_path)
@@ -51,8 +58,7 @@ def test_leading_zeros_and_long_codes_stay_text(tmp_path, run):
 
 
 def test_numbers_that_would_print_differently_keep_their_text(tmp_path, run):
-    src = write(tmp_path, "forms.csv",
-                "Student ID,Name,Score,Ref\nS1,A,85.50,85648100300\nS2,B,+7,1e3\nS3,C,90,\n")
+    src = write(tmp_path, "forms.csv", "Student ID,Name,Score,Ref\nS1,A,85.50,85648100300\nS2,B,+7,1e3\nS3,C,90,\n")
     res = run(src, plan="custom")
     rows = _rows(res.csv_path)
     assert [r[2:] for r in rows[1:]] == [["85.50", "85648100300"], ["+7", "1e3"], ["90", ""]]
@@ -107,10 +113,13 @@ def test_delete_matches_a_number_in_a_marks_column(tmp_path, run):
 
 
 def test_custom_publishes_cell_for_cell(tmp_path, run):
-    cells = [["S1", "Ann", "007", "AB", "-5", "1,234", "TRUE", "nan"],
-             ["S2", "Bob", "08", "-", "+7", "12.50", "False", "inf"]]
+    cells = [
+        ["S1", "Ann", "007", "AB", "-5", "1,234", "TRUE", "nan"],
+        ["S2", "Bob", "08", "-", "+7", "12.50", "False", "inf"],
+    ]
     text = "Student ID,Name,Roll,Maths,Delta,Fee,Flag,Note\n" + "".join(
-        ",".join(f'" {v} "' for v in r) + "\n" for r in cells)
+        ",".join(f'" {v} "' for v in r) + "\n" for r in cells
+    )
     res = run(write(tmp_path, "c.csv", text), plan="custom")
     assert _rows(res.csv_path)[1:] == cells  # trimmed, otherwise unchanged
 
@@ -121,7 +130,10 @@ def test_whole_number_floats_publish_without_exponent(tmp_path):
     # what a workbook's numeric cells give: floats, with gaps
     df = pd.DataFrame({"admission": [85648100300.0, None, 8564810030012.0], "score": [1.5, 2.0, None]})
     assert [r for r in _rows(write_csv(df, tmp_path / "x.csv"))[1:]] == [
-        ["85648100300", "1.5"], ["", "2"], ["8564810030012", ""]]
+        ["85648100300", "1.5"],
+        ["", "2"],
+        ["8564810030012", ""],
+    ]
     out = tmp_path / "x.pdf"
     out.write_bytes(render_pdf(PdfSpec("t", "s", "now", [Block("Data", df, exact=True)])))
     text = _pdf_text(out)
@@ -130,13 +142,46 @@ def test_whole_number_floats_publish_without_exponent(tmp_path):
 
 # ---------------------------------------------------------------- formula neutralising
 
+
 def test_only_cells_a_spreadsheet_would_run_get_the_prefix(tmp_path):
     from batchops.pipeline.publish import runs_as_formula, write_csv
 
-    values = ["-", "+", "-5", "-3.2", "+7", "-1,234.5", "-12%", "1e5",
-              "=cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "+1-1", "=1", "-x", "\tTAB", "- 5"]
-    expected = ["-", "+", "-5", "-3.2", "+7", "-1,234.5", "-12%", "1e5",
-                "'=cmd|' /C calc'!A0", "'-2+3", "'@SUM(A1)", "'+1-1", "'=1", "'-x", "'\tTAB", "'- 5"]
+    values = [
+        "-",
+        "+",
+        "-5",
+        "-3.2",
+        "+7",
+        "-1,234.5",
+        "-12%",
+        "1e5",
+        "=cmd|' /C calc'!A0",
+        "-2+3",
+        "@SUM(A1)",
+        "+1-1",
+        "=1",
+        "-x",
+        "\tTAB",
+        "- 5",
+    ]
+    expected = [
+        "-",
+        "+",
+        "-5",
+        "-3.2",
+        "+7",
+        "-1,234.5",
+        "-12%",
+        "1e5",
+        "'=cmd|' /C calc'!A0",
+        "'-2+3",
+        "'@SUM(A1)",
+        "'+1-1",
+        "'=1",
+        "'-x",
+        "'\tTAB",
+        "'- 5",
+    ]
     p = write_csv(pd.DataFrame({"v": values}), tmp_path / "x.csv")
     assert [r[0] for r in _rows(p)[1:]] == expected
     assert [("'" + v if runs_as_formula(v) else v) for v in values] == expected  # same rule in Python
@@ -144,8 +189,12 @@ def test_only_cells_a_spreadsheet_would_run_get_the_prefix(tmp_path):
 
 # ---------------------------------------------------------------- encodings
 
-GREEK = [("S1", "Άννα Παπαδοπούλου", "Αθήνα"), ("S2", "Γιώργος Ιωάννου", "Πάτρα"),
-         ("S3", "Ελένη Όμηρου", "Ηράκλειο"), ("S4", "Ίων Σταύρου", "Θεσσαλονίκη")]
+GREEK = [
+    ("S1", "Άννα Παπαδοπούλου", "Αθήνα"),
+    ("S2", "Γιώργος Ιωάννου", "Πάτρα"),
+    ("S3", "Ελένη Όμηρου", "Ηράκλειο"),
+    ("S4", "Ίων Σταύρου", "Θεσσαλονίκη"),
+]
 
 
 def test_greek_iso_8859_7_reads_correctly(tmp_path, settings):
@@ -157,8 +206,10 @@ def test_greek_iso_8859_7_reads_correctly(tmp_path, settings):
     assert loaded.df["city"].tolist() == [r[2] for r in GREEK]
 
 
-@pytest.mark.parametrize("encoding,name", [("cp1250", "Łukasz Wąsik Żółć"), ("cp1251", "Иван Петров Смирнов"),
-                                           ("cp1252", "José Muñoz “Ren” O’Neil")])
+@pytest.mark.parametrize(
+    "encoding,name",
+    [("cp1250", "Łukasz Wąsik Żółć"), ("cp1251", "Иван Петров Смирнов"), ("cp1252", "José Muñoz “Ren” O’Neil")],
+)
 def test_other_code_pages_are_not_read_as_western(tmp_path, settings, encoding, name):
     text = f"Student ID,Name\nS1,{name}\nS2,{name} Jr\n"
     loaded = load_csv(write(tmp_path, "x.csv", text, encoding), settings)
@@ -194,6 +245,7 @@ def test_encoding_option_forces_through_the_cli(home, run_cli, tmp_path):
 
 # ---------------------------------------------------------------- header and extent
 
+
 def test_multiline_quoted_header_cell_is_still_the_header(tmp_path, settings):
     p = write(tmp_path, "x.csv", 'Student ID,"Student\nName",Maths\nS1,Asha,50\nS2,Bala,60\n')
     loaded = load_csv(p, settings)
@@ -219,6 +271,7 @@ def test_title_lines_above_the_header_are_still_skipped(tmp_path, settings):
 
 # ---------------------------------------------------------------- generic tables
 
+
 def test_empty_required_columns_mean_none(tmp_path, run):
     timetable = write(tmp_path, "timetable.csv", "Day,Period,Subject\nMon,1,Maths\nMon,2,Art\n")
     no_default = PipelineSettings(default_required_columns=())
@@ -234,13 +287,15 @@ def test_config_keeps_an_empty_department_list():
     from batchops.config import parse_config
     from batchops.pipeline.settings import from_config
 
-    cfg = parse_config("[pipeline]\ndefault_required_columns = ['student_id']\n"
-                       "[departments.Office]\nrequired_columns = []\n")
+    cfg = parse_config(
+        "[pipeline]\ndefault_required_columns = ['student_id']\n[departments.Office]\nrequired_columns = []\n"
+    )
     assert cfg.required_columns("office") == [] and cfg.required_columns("Arts") == ["student_id"]
     assert from_config(cfg).required_columns("Office") == ()
 
 
 # ---------------------------------------------------------------- publish speed
+
 
 def test_a_huge_cell_is_cut_with_few_width_measurements(monkeypatch):
     from fpdf import FPDF

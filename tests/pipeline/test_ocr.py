@@ -15,8 +15,9 @@ from batchops.pipeline import sniff
 from batchops.pipeline.load_pdf import load_pdf
 from batchops.pipeline.settings import PipelineSettings
 
-needs_tesseract = pytest.mark.skipif(shutil.which("tesseract") is None,
-                                     reason="tesseract is not installed (apt-get install tesseract-ocr)")
+needs_tesseract = pytest.mark.skipif(
+    shutil.which("tesseract") is None, reason="tesseract is not installed (apt-get install tesseract-ocr)"
+)
 
 
 def scan_images(pdf: Path, dpi: int, angle: float = 0.0, noise: float = 0.0) -> list:
@@ -173,11 +174,21 @@ def test_review_flags_doubtful_marks_and_ids(tmp_path):
     from batchops.pipeline.frame import Loaded
     from batchops.pipeline.ocr_review import review
 
-    df = pd.DataFrame({"student_id": ["S/0001", "S/0002", "S/0003", "S/O004", "S/0005"],
-                       "name": ["Anika lyer", "Ravi Rao", "Meera", "Asha K", "Zoe"],
-                       "maths": ["71", "7O", "AB", "65", "88"]}, dtype="str")
-    loaded = Loaded(df=df, kind="pdf", info={}, original_columns=["Roll", "Name", "Maths"],
-                    locator=lambda label, col=None: f"page 1 row {label + 1}")
+    df = pd.DataFrame(
+        {
+            "student_id": ["S/0001", "S/0002", "S/0003", "S/O004", "S/0005"],
+            "name": ["Anika lyer", "Ravi Rao", "Meera", "Asha K", "Zoe"],
+            "maths": ["71", "7O", "AB", "65", "88"],
+        },
+        dtype="str",
+    )
+    loaded = Loaded(
+        df=df,
+        kind="pdf",
+        info={},
+        original_columns=["Roll", "Name", "Maths"],
+        locator=lambda label, col=None: f"page 1 row {label + 1}",
+    )
     with pytest.raises(PipelineError) as exc:
         review(loaded, {1: set()}, PipelineSettings(), "scan.pdf")
     assert exc.value.code == "E_OCR_LOW_CONFIDENCE"

@@ -60,10 +60,13 @@ def test_table_n_picks_a_table_and_a_wrong_n_is_refused(two_tables_one_page):
 
 
 def test_tables_of_different_widths_on_two_pages_are_not_stitched(tmp_path):
-    path = make_pdf(tmp_path / "pages.pdf", [
-        lambda pdf: ruled_table(pdf, 20, GRADES, grade_rows(8), (30, 60, 25, 25)),
-        lambda pdf: ruled_table(pdf, 20, STAFF, staff_rows(5), (50, 50, 30)),
-    ])
+    path = make_pdf(
+        tmp_path / "pages.pdf",
+        [
+            lambda pdf: ruled_table(pdf, 20, GRADES, grade_rows(8), (30, 60, 25, 25)),
+            lambda pdf: ruled_table(pdf, 20, STAFF, staff_rows(5), (50, 50, 30)),
+        ],
+    )
     with pytest.raises(PipelineError) as exc:
         load_pdf(path, GENERIC)
     assert exc.value.code == "E_PDF_MANY_TABLES"
@@ -71,20 +74,26 @@ def test_tables_of_different_widths_on_two_pages_are_not_stitched(tmp_path):
 
 
 def test_a_headerless_page_with_other_columns_is_not_a_continuation(tmp_path):
-    path = make_pdf(tmp_path / "pages.pdf", [
-        lambda pdf: ruled_table(pdf, 20, GRADES, grade_rows(8), (30, 60, 25, 25)),
-        lambda pdf: ruled_table(pdf, 20, ("S900", "Someone Else", "55"), [("S901", "Other", "60")], (20, 80, 40)),
-    ])
+    path = make_pdf(
+        tmp_path / "pages.pdf",
+        [
+            lambda pdf: ruled_table(pdf, 20, GRADES, grade_rows(8), (30, 60, 25, 25)),
+            lambda pdf: ruled_table(pdf, 20, ("S900", "Someone Else", "55"), [("S901", "Other", "60")], (20, 80, 40)),
+        ],
+    )
     loaded = load_pdf(path, PipelineSettings())  # picks the gradebook; the stray table is not appended
     assert len(loaded.df) == 8
 
 
 def test_a_repeated_header_continues_the_table(tmp_path):
     rows = grade_rows(30)
-    path = make_pdf(tmp_path / "long.pdf", [
-        lambda pdf: ruled_table(pdf, 20, GRADES, rows[:18], (30, 60, 25, 25)),
-        lambda pdf: ruled_table(pdf, 20, GRADES, rows[18:], (30, 60, 25, 25)),
-    ])
+    path = make_pdf(
+        tmp_path / "long.pdf",
+        [
+            lambda pdf: ruled_table(pdf, 20, GRADES, rows[:18], (30, 60, 25, 25)),
+            lambda pdf: ruled_table(pdf, 20, GRADES, rows[18:], (30, 60, 25, 25)),
+        ],
+    )
     loaded = load_pdf(path, PipelineSettings())
     assert loaded.df["student_id"].tolist() == [r[0] for r in rows]
     assert loaded.locator(loaded.df.index[18]) == "page 2 row 1"
@@ -92,10 +101,13 @@ def test_a_repeated_header_continues_the_table(tmp_path):
 
 def test_a_continuation_page_without_header_but_the_same_columns_continues(tmp_path):
     rows = grade_rows(30)
-    path = make_pdf(tmp_path / "long.pdf", [
-        lambda pdf: ruled_table(pdf, 20, GRADES, rows[:18], (30, 60, 25, 25)),
-        lambda pdf: ruled_table(pdf, 20, rows[18], rows[19:], (30, 60, 25, 25)),
-    ])
+    path = make_pdf(
+        tmp_path / "long.pdf",
+        [
+            lambda pdf: ruled_table(pdf, 20, GRADES, rows[:18], (30, 60, 25, 25)),
+            lambda pdf: ruled_table(pdf, 20, rows[18], rows[19:], (30, 60, 25, 25)),
+        ],
+    )
     loaded = load_pdf(path, PipelineSettings())
     assert loaded.df["student_id"].tolist() == [r[0] for r in rows]
 
@@ -154,7 +166,7 @@ def spill_pages(rows_left: list[tuple], rows_right: list[tuple], per_page: int =
     """A sheet printed 'pages across, then down': left columns, right columns, next rows' left, ..."""
     pages = []
     for start in range(0, len(rows_left), per_page):
-        left, right = rows_left[start:start + per_page], rows_right[start:start + per_page]
+        left, right = rows_left[start : start + per_page], rows_right[start : start + per_page]
 
         def draw_left(pdf, left=left):
             text_table(pdf, 20, (12, 45, 110, 140), SPILL_LEFT, left)
@@ -193,11 +205,13 @@ def test_spilled_columns_that_do_not_line_up_are_refused(tmp_path):
 
 def agenda(pdf):
     pdf.text(12, 15, "STAFF MEETING - AGENDA")
-    items = [("09:00", "Welcome and a short prayer led by the senior students of class twelve"),
-             ("09:15", "Review of the half yearly results and the plan for remedial classes in maths"),
-             ("09:45", "Annual day: rehearsals, costumes and the schedule for the parents evening"),
-             ("10:30", "Tea break"),
-             ("10:45", "Any other business raised by the staff members present at the meeting today")]
+    items = [
+        ("09:00", "Welcome and a short prayer led by the senior students of class twelve"),
+        ("09:15", "Review of the half yearly results and the plan for remedial classes in maths"),
+        ("09:45", "Annual day: rehearsals, costumes and the schedule for the parents evening"),
+        ("10:30", "Tea break"),
+        ("10:45", "Any other business raised by the staff members present at the meeting today"),
+    ]
     text_table(pdf, 25, (12, 35), ("Time", "Item"), items, pitch=7)
 
 
@@ -206,8 +220,9 @@ def test_an_agenda_is_not_published(tmp_path, run):
     with pytest.raises(PipelineError) as exc:
         run(path, plan="custom", settings_=GENERIC)
     assert exc.value.code == "E_TABLE_LOW_CONFIDENCE"
-    assert any(f["code"] == "W_TABLE_DOUBTFUL_ROW" and f["location"].startswith("page 1 row")
-               for f in exc.value.findings)
+    assert any(
+        f["code"] == "W_TABLE_DOUBTFUL_ROW" and f["location"].startswith("page 1 row") for f in exc.value.findings
+    )
 
 
 def packed(pdf):

@@ -26,9 +26,17 @@ def _check_shout(cfg: dict) -> None:
     return None
 
 
-SHOUT = Plan("shout", _shout, _check_shout, "dataset", "upper-case one text column",
-             title="loud records", message=lambda r: f"{r['shouted']} in capitals",
-             notes=lambda r: [f"Shouted column: {r['shouted']}"], columns=lambda cfg: [cfg["column"]])
+SHOUT = Plan(
+    "shout",
+    _shout,
+    _check_shout,
+    "dataset",
+    "upper-case one text column",
+    title="loud records",
+    message=lambda r: f"{r['shouted']} in capitals",
+    notes=lambda r: [f"Shouted column: {r['shouted']}"],
+    columns=lambda cfg: [cfg["column"]],
+)
 
 
 def _head_count(df, ctx) -> PlanOutcome:
@@ -36,8 +44,15 @@ def _head_count(df, ctx) -> PlanOutcome:
     return PlanOutcome(df, {"students": len(df)}, tables=[("Head count", table)])
 
 
-HEAD_COUNT = Plan("head_count", _head_count, _check_shout, "summary", "how many students",
-                  title="head count", message=lambda r: f"{r['students']} student(s)")
+HEAD_COUNT = Plan(
+    "head_count",
+    _head_count,
+    _check_shout,
+    "summary",
+    "how many students",
+    title="head count",
+    message=lambda r: f"{r['students']} student(s)",
+)
 
 
 def _pdf_text(path) -> str:
@@ -47,8 +62,7 @@ def _pdf_text(path) -> str:
 
 def test_a_new_dataset_plan_runs_end_to_end(samples_dir, run, monkeypatch):
     monkeypatch.setitem(PLANS, "shout", SHOUT)
-    res = run(samples_dir / "gradebook_science.csv", plan="shout", plan_config={"column": "name"},
-              department="Science")
+    res = run(samples_dir / "gradebook_science.csv", plan="shout", plan_config={"column": "name"}, department="Science")
 
     transform = res.steps[2]
     assert transform.status == "ok"

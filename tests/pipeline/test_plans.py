@@ -14,19 +14,26 @@ from batchops.pipeline.settings import PipelineSettings
 
 
 def _frame():
-    return pd.DataFrame({
-        "student_id": ["S1", "S2", "S3", "S2"],
-        "name": ["Ann", "Bob", "Cy", "Bob again"],
-        "maths": [95.0, 35.0, 70.0, None],
-        "physics": [88.0, 41.0, 55.0, 60.0],
-        "guardian_email": ["a@x", "b@x", "c@x", "d@x"],
-    }, index=[2, 3, 4, 5])
+    return pd.DataFrame(
+        {
+            "student_id": ["S1", "S2", "S3", "S2"],
+            "name": ["Ann", "Bob", "Cy", "Bob again"],
+            "maths": [95.0, 35.0, 70.0, None],
+            "physics": [88.0, 41.0, 55.0, 60.0],
+            "guardian_email": ["a@x", "b@x", "c@x", "d@x"],
+        },
+        index=[2, 3, 4, 5],
+    )
 
 
 def _ctx(config=None, settings=None):
-    return PlanContext(settings=settings or PipelineSettings(), config=config or {},
-                       subjects=["maths", "physics"], numeric_columns=["maths", "physics"],
-                       column_lookup={"Roll No": "student_id", "Maths": "maths"})
+    return PlanContext(
+        settings=settings or PipelineSettings(),
+        config=config or {},
+        subjects=["maths", "physics"],
+        numeric_columns=["maths", "physics"],
+        column_lookup={"Roll No": "student_id", "Maths": "maths"},
+    )
 
 
 def test_registry_shape():
@@ -106,23 +113,26 @@ def test_dedupe_keep_first_last():
     assert last["name"].tolist() == ["Ann", "Cy", "Bob again"]
 
 
-@pytest.mark.parametrize("plan,cfg", [
-    ("nope", {}),
-    ("append", {}),
-    ("append", {"records": "x"}),
-    ("append", {"records": [1, 2]}),
-    ("append", {"records": []}),
-    ("delete", {}),
-    ("delete", {"rules": [{}]}),
-    ("delete", {"rules": [{"": "x"}]}),
-    ("delete", {"where": ["=x"]}),
-    ("delete", {"rules": "student_id=1"}),
-    ("curve", {"subject": "maths"}),
-    ("curve", {"target_mean": 50}),
-    ("dedupe", {"keep": "middle"}),
-    ("custom", {"instructions": 5}),
-    ("transform", {"top_n": 0}),
-])
+@pytest.mark.parametrize(
+    "plan,cfg",
+    [
+        ("nope", {}),
+        ("append", {}),
+        ("append", {"records": "x"}),
+        ("append", {"records": [1, 2]}),
+        ("append", {"records": []}),
+        ("delete", {}),
+        ("delete", {"rules": [{}]}),
+        ("delete", {"rules": [{"": "x"}]}),
+        ("delete", {"where": ["=x"]}),
+        ("delete", {"rules": "student_id=1"}),
+        ("curve", {"subject": "maths"}),
+        ("curve", {"target_mean": 50}),
+        ("dedupe", {"keep": "middle"}),
+        ("custom", {"instructions": 5}),
+        ("transform", {"top_n": 0}),
+    ],
+)
 def test_validate_plan_config_rejects(plan, cfg):
     with pytest.raises(InputError) as exc:
         validate_plan_config(plan, cfg)
@@ -138,13 +148,25 @@ def test_validate_plan_config_accepts():
     validate_plan_config("dedupe", {})
 
 
-_rows = st.lists(st.tuples(st.sampled_from(["S1", "S2", "S3", "S4"]), st.sampled_from(["A", "B", "C"]),
-                           st.one_of(st.none(), st.integers(0, 100))), min_size=0, max_size=25)
+_rows = st.lists(
+    st.tuples(
+        st.sampled_from(["S1", "S2", "S3", "S4"]),
+        st.sampled_from(["A", "B", "C"]),
+        st.one_of(st.none(), st.integers(0, 100)),
+    ),
+    min_size=0,
+    max_size=25,
+)
 
 
 def _df(rows):
-    return pd.DataFrame({"student_id": [r[0] for r in rows], "name": [r[1] for r in rows],
-                         "maths": pd.Series([r[2] for r in rows], dtype="float64")})
+    return pd.DataFrame(
+        {
+            "student_id": [r[0] for r in rows],
+            "name": [r[1] for r in rows],
+            "maths": pd.Series([r[2] for r in rows], dtype="float64"),
+        }
+    )
 
 
 @given(rows=_rows, col=st.sampled_from(["student_id", "name", "maths"]), value=st.sampled_from(["S1", "A", "50", "x"]))

@@ -17,7 +17,7 @@ def test_formula_sample_neutralised(samples_dir, run):
         rows = list(csv.reader(fh))
     assert rows[0] == ["student_id", "name", "department", "physics"]
     names = [r[1] for r in rows[1:]]
-    assert names == ["'=HYPERLINK(\"http://evil.example/\",\"click\")", "'+cmd|' /C calc'!A0", "'@SUM(1+1)"]
+    assert names == ['\'=HYPERLINK("http://evil.example/","click")', "'+cmd|' /C calc'!A0", "'@SUM(1+1)"]
     assert [r[3] for r in rows[1:]] == ["90", "80", "70"]
 
 
@@ -30,16 +30,19 @@ def test_neutralise_rule(tmp_path):
     assert neutralize_text(["=A1", "-1", "ok"]) == ["'=A1", "-1", "ok"]
 
 
-@pytest.mark.parametrize("name,stem", [
-    ("gradebook.csv", "gradebook"),
-    ("../../etc/passwd", "passwd"),
-    ("..\\..\\evil.xlsx", "evil"),
-    ("a\x00b\nc.csv", "a_b_c"),
-    ("....", "report"),
-    ("", "report"),
-    ("x" * 300 + ".pdf", "x" * 80),
-    ("Notas de Ł ódź.csv", "Notas_de_Ł_ódź"),
-])
+@pytest.mark.parametrize(
+    "name,stem",
+    [
+        ("gradebook.csv", "gradebook"),
+        ("../../etc/passwd", "passwd"),
+        ("..\\..\\evil.xlsx", "evil"),
+        ("a\x00b\nc.csv", "a_b_c"),
+        ("....", "report"),
+        ("", "report"),
+        ("x" * 300 + ".pdf", "x" * 80),
+        ("Notas de Ł ódź.csv", "Notas_de_Ł_ódź"),
+    ],
+)
 def test_safe_stem(name, stem):
     assert safe_stem(name) == stem
     assert "/" not in safe_stem(name) and "\\" not in safe_stem(name)
@@ -55,11 +58,16 @@ def test_report_names_stay_in_out_dir(samples_dir, run, tmp_path):
 
 def test_pdf_title_rows_unicode_and_pages(tmp_path):
     n = 130
-    df = pd.DataFrame({"student_id": [f"S{i}" for i in range(n)],
-                       "name": ["Łukasz Żółć" if i == 3 else f"Name {i}" for i in range(n)],
-                       "maths": [float(i % 100) for i in range(n)]})
-    data = render_pdf(PdfSpec("marks_łódź.csv", "St. Test School", "28 Nov 2026, 16:00 IST",
-                              [Block("Data", df, max_rows=100)]))
+    df = pd.DataFrame(
+        {
+            "student_id": [f"S{i}" for i in range(n)],
+            "name": ["Łukasz Żółć" if i == 3 else f"Name {i}" for i in range(n)],
+            "maths": [float(i % 100) for i in range(n)],
+        }
+    )
+    data = render_pdf(
+        PdfSpec("marks_łódź.csv", "St. Test School", "28 Nov 2026, 16:00 IST", [Block("Data", df, max_rows=100)])
+    )
     path = tmp_path / "r.pdf"
     path.write_bytes(data)
     with pdfplumber.open(path) as pdf:
@@ -103,8 +111,10 @@ def test_characters_the_font_lacks_are_a_finding_not_stderr(tmp_path, capfd):
 
     src = tmp_path / "cjk.csv"
     src.write_text("Student ID,Name,Maths\nS1,王小明,80\nS2,Łukasz Nowak,70\n", encoding="utf-8")
-    result = run_pipeline(PipelineRequest(source=src, original_name="cjk.csv", out_dir=tmp_path / "out",
-                                          plan="custom"), PipelineSettings())
+    result = run_pipeline(
+        PipelineRequest(source=src, original_name="cjk.csv", out_dir=tmp_path / "out", plan="custom"),
+        PipelineSettings(),
+    )
     glyphs = [f for f in result.findings if f["code"] == "E_PDF_GLYPHS_MISSING"]
     assert len(glyphs) == 1 and "王" in glyphs[0]["message"]
     assert "王小明" in result.csv_path.read_text(encoding="utf-8")

@@ -16,8 +16,13 @@ def _pages(path) -> list[str]:
 
 
 def test_delete_report_reads_as_a_document(samples_dir, run):
-    res = run(samples_dir / "gradebook_science.csv", plan="delete", department="Science", upload_id=7,
-              plan_config={"where": ["student_id=SCI-2026-0001"]})
+    res = run(
+        samples_dir / "gradebook_science.csv",
+        plan="delete",
+        department="Science",
+        upload_id=7,
+        plan_config={"where": ["student_id=SCI-2026-0001"]},
+    )
     pages = _pages(res.pdf_path)
     assert len(pages) >= 2
     first, last, everything = pages[0], pages[-1], "\n".join(pages)
@@ -51,8 +56,11 @@ def test_configured_title_comes_from_config(samples_dir, run):
 
 
 def test_title_defaults_without_a_department(samples_dir, run):
-    res = run(samples_dir / "gradebook_science.csv", generated_at="2026-11-30 12:26 IST",
-              settings_=PipelineSettings(school_name="Hill School"))
+    res = run(
+        samples_dir / "gradebook_science.csv",
+        generated_at="2026-11-30 12:26 IST",
+        settings_=PipelineSettings(school_name="Hill School"),
+    )
     assert _pages(res.pdf_path)[0].splitlines()[1] == "Marks summary, 30 Nov 2026"
 
 

@@ -11,8 +11,13 @@ import pytest
 
 from batchops.errors import PipelineError
 
-SAMPLES = ["gradebook_science.csv", "roster_commerce.xlsx", "gradebook_arts.pdf",
-           "gradebook_arts_plain.pdf", "attendance_today.csv"]
+SAMPLES = [
+    "gradebook_science.csv",
+    "roster_commerce.xlsx",
+    "gradebook_arts.pdf",
+    "gradebook_arts_plain.pdf",
+    "attendance_today.csv",
+]
 
 
 @pytest.mark.parametrize("name", SAMPLES)
@@ -22,8 +27,9 @@ def test_samples_publish(samples_dir, expected, run, name):
     assert res.rows_in == res.rows_out == expected[name]["rows"]
     assert [s.name for s in res.steps] == ["standardize", "validate", "transform", "summarize", "publish"]
     assert all(s.status == "ok" and s.duration_s is not None for s in res.steps)
-    assert steps == [(n, st) for n in ["standardize", "validate", "transform", "summarize", "publish"]
-                     for st in ("running", "ok")]
+    assert steps == [
+        (n, st) for n in ["standardize", "validate", "transform", "summarize", "publish"] for st in ("running", "ok")
+    ]
     json.dumps(res.summary)  # JSON-serialisable
     lines = res.csv_path.read_text(encoding="utf-8").splitlines()
     assert len(lines) == expected[name]["rows"] + 1
@@ -43,14 +49,17 @@ def test_detected_facts_in_step_and_summary(samples_dir, run):
     assert "sheet 'Term 1'" in x.steps[0].message
 
 
-@pytest.mark.parametrize("name,code,step", [
-    ("empty.csv", "E_EMPTY_FILE", "standardize"),
-    ("header_only.csv", "E_NO_ROWS", "validate"),
-    ("missing_columns.csv", "E_MISSING_COLUMNS", "validate"),
-    ("not_really.csv", "E_UNSUPPORTED_FORMAT", "standardize"),
-    ("truncated.xlsx", "E_XLSX_UNREADABLE", "standardize"),
-    ("no_table.pdf", "E_PDF_NO_TABLE", "standardize"),
-])
+@pytest.mark.parametrize(
+    "name,code,step",
+    [
+        ("empty.csv", "E_EMPTY_FILE", "standardize"),
+        ("header_only.csv", "E_NO_ROWS", "validate"),
+        ("missing_columns.csv", "E_MISSING_COLUMNS", "validate"),
+        ("not_really.csv", "E_UNSUPPORTED_FORMAT", "standardize"),
+        ("truncated.xlsx", "E_XLSX_UNREADABLE", "standardize"),
+        ("no_table.pdf", "E_PDF_NO_TABLE", "standardize"),
+    ],
+)
 def test_broken_files_fail_with_their_code(samples_dir, run, name, code, step):
     seen = []
     with pytest.raises(PipelineError) as exc:
@@ -65,8 +74,14 @@ def test_broken_files_fail_with_their_code(samples_dir, run, name, code, step):
 
 
 def test_broken_codes_are_distinct():
-    codes = ["E_EMPTY_FILE", "E_NO_ROWS", "E_MISSING_COLUMNS", "E_UNSUPPORTED_FORMAT", "E_XLSX_UNREADABLE",
-             "E_PDF_NO_TABLE"]
+    codes = [
+        "E_EMPTY_FILE",
+        "E_NO_ROWS",
+        "E_MISSING_COLUMNS",
+        "E_UNSUPPORTED_FORMAT",
+        "E_XLSX_UNREADABLE",
+        "E_PDF_NO_TABLE",
+    ]
     assert len(set(codes)) == len(codes)
 
 
@@ -128,8 +143,11 @@ def test_unknown_column_fails_transform(samples_dir, run):
 
 
 def test_delete_plan_end_to_end(samples_dir, run):
-    res = run(samples_dir / "gradebook_science.csv", plan="delete",
-              plan_config={"where": ["Student ID=SCI-2026-0001", "name=Nobody"]})
+    res = run(
+        samples_dir / "gradebook_science.csv",
+        plan="delete",
+        plan_config={"where": ["Student ID=SCI-2026-0001", "name=Nobody"]},
+    )
     assert res.rows_out == 39
     assert res.summary["plan_report"]["rules"][0]["removed"] == 1
     assert [f["code"] for f in res.findings] == ["E_RULE_NO_MATCH"]

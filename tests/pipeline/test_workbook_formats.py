@@ -46,9 +46,11 @@ def test_format_publishes_exactly_what_its_xlsx_twin_publishes(fmt, roster_grid,
 
 @pytest.mark.parametrize("fmt", sorted(WRITERS))
 def test_values_as_the_file_holds_them(fmt, tmp_path, settings):
-    rows = [["Roll No", "Name", "Admission Date", "Fee Paid", "Maths"],
-            ["007", "Asha", dt.datetime(2024, 6, 3), True, 91],
-            ["0123", "Ravi", dt.datetime(2023, 7, 14), False, 78.5]]
+    rows = [
+        ["Roll No", "Name", "Admission Date", "Fee Paid", "Maths"],
+        ["007", "Asha", dt.datetime(2024, 6, 3), True, 91],
+        ["0123", "Ravi", dt.datetime(2023, 7, 14), False, 78.5],
+    ]
     if fmt == "xlsb":  # no styles part: a date is a plain number there
         rows = [r[:2] + r[3:] for r in rows]
     loaded = load_xlsx(WRITERS[fmt](tmp_path / f"v.{fmt}", [("Marks", rows)]), settings, fmt=fmt)
@@ -89,11 +91,14 @@ def test_xlsm_is_read_as_xlsx(samples_dir, tmp_path, run):
 
 # ---------------------------------------------------------------- guards, per format
 
+
 def test_ods_repeated_value_bomb_is_refused(tmp_path):
     cell = '<table:table-cell table:number-columns-repeated="1000" office:value-type="float" office:value="1"/>'
-    table = ('<table:table table:name="S"><table:table-row><table:table-cell office:value-type="string">'
-             '<text:p>Roll No</text:p></table:table-cell></table:table-row>'
-             f'<table:table-row table:number-rows-repeated="3000">{cell}</table:table-row></table:table>')
+    table = (
+        '<table:table table:name="S"><table:table-row><table:table-cell office:value-type="string">'
+        "<text:p>Roll No</text:p></table:table-cell></table:table-row>"
+        f'<table:table-row table:number-rows-repeated="3000">{cell}</table:table-row></table:table>'
+    )
     p = ww.write_ods_raw(tmp_path / "bomb.ods", ww.ods_content(table))
     with pytest.raises(PipelineError) as exc:
         load_xlsx(p, SMALL, fmt="ods")
@@ -101,11 +106,17 @@ def test_ods_repeated_value_bomb_is_refused(tmp_path):
 
 
 def test_ods_styled_empty_rows_to_the_end_are_fine(tmp_path, settings):
-    rows = "".join("<table:table-row>" + ww._ods_cell(a) + ww._ods_cell(b) + "</table:table-row>"
-                   for a, b in [("Roll No", "Name"), ("001", "Asha"), ("002", "Ravi")])
-    empty = ('<table:table-row table:number-rows-repeated="1048573"><table:table-cell table:style-name="ce1" '
-             'table:number-columns-repeated="16384"/></table:table-row>')
-    p = ww.write_ods_raw(tmp_path / "styled.ods", ww.ods_content(f'<table:table table:name="S">{rows}{empty}</table:table>'))
+    rows = "".join(
+        "<table:table-row>" + ww._ods_cell(a) + ww._ods_cell(b) + "</table:table-row>"
+        for a, b in [("Roll No", "Name"), ("001", "Asha"), ("002", "Ravi")]
+    )
+    empty = (
+        '<table:table-row table:number-rows-repeated="1048573"><table:table-cell table:style-name="ce1" '
+        'table:number-columns-repeated="16384"/></table:table-row>'
+    )
+    p = ww.write_ods_raw(
+        tmp_path / "styled.ods", ww.ods_content(f'<table:table table:name="S">{rows}{empty}</table:table>')
+    )
     assert load_xlsx(p, settings, fmt="ods").df["student_id"].tolist() == ["001", "002"]
 
 
@@ -191,14 +202,28 @@ def test_zip_that_is_not_a_spreadsheet(tmp_path):
 
 # ---------------------------------------------------------------- LibreOffice's own files (where installed)
 
+
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (soffice) is not installed")
 @pytest.mark.parametrize("fmt", ["xls", "ods"])
 def test_libreoffice_conversion_publishes_like_the_twin(fmt, samples_dir, tmp_path, run):
     src = tmp_path / "roster_commerce.xlsx"
     shutil.copy(samples_dir / "roster_commerce.xlsx", src)
-    subprocess.run(["soffice", "--headless", f"-env:UserInstallation=file://{tmp_path}/lo", "--convert-to", fmt,
-                    "--outdir", str(tmp_path / "lo_out"), str(src)], check=True, capture_output=True, timeout=180)
+    subprocess.run(
+        [
+            "soffice",
+            "--headless",
+            f"-env:UserInstallation=file://{tmp_path}/lo",
+            "--convert-to",
+            fmt,
+            "--outdir",
+            str(tmp_path / "lo_out"),
+            str(src),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=180,
+    )
     converted = tmp_path / "lo_out" / f"roster_commerce.{fmt}"
     twin = _published_csv(run, src, tmp_path / "twin")
     assert _published_csv(run, converted, tmp_path / fmt) == twin

@@ -34,8 +34,11 @@ def _students(n, start=1):
 
 
 def test_group_row_over_sub_labels(tmp_path, settings):
-    p = _save(tmp_path, [["Roll No", "Name", "Marks", None, None], [None, None, "Maths", "Science", "English"],
-                         *_students(4)], merges=["A1:A2", "B1:B2", "C1:E1"])
+    p = _save(
+        tmp_path,
+        [["Roll No", "Name", "Marks", None, None], [None, None, "Maths", "Science", "English"], *_students(4)],
+        merges=["A1:A2", "B1:B2", "C1:E1"],
+    )
     loaded = load_xlsx(p, settings)
     assert list(loaded.df.columns) == ["student_id", "name", "maths", "science", "english"]
     assert loaded.df["student_id"].tolist() == ["001", "002", "003", "004"]
@@ -45,29 +48,48 @@ def test_group_row_over_sub_labels(tmp_path, settings):
 
 
 def test_repeated_sub_labels_keep_their_group(tmp_path, settings):
-    p = _save(tmp_path, [["Roll No", "Name", "Term 1", None, "Term 2", None],
-                         [None, None, "Maths", "Science", "Maths", "Science"],
-                         *[r + [80] for r in _students(3)]], merges=["A1:A2", "B1:B2", "C1:D1", "E1:F1"])
+    p = _save(
+        tmp_path,
+        [
+            ["Roll No", "Name", "Term 1", None, "Term 2", None],
+            [None, None, "Maths", "Science", "Maths", "Science"],
+            *[r + [80] for r in _students(3)],
+        ],
+        merges=["A1:A2", "B1:B2", "C1:D1", "E1:F1"],
+    )
     loaded = load_xlsx(p, settings)
-    assert loaded.original_columns == ["Roll No", "Name", "Term 1 Maths", "Term 1 Science", "Term 2 Maths",
-                                       "Term 2 Science"]
+    assert loaded.original_columns == [
+        "Roll No",
+        "Name",
+        "Term 1 Maths",
+        "Term 1 Science",
+        "Term 2 Maths",
+        "Term 2 Science",
+    ]
     assert loaded.df["term_2_science"].tolist() == [80, 80, 80]
     assert loaded.df["term_1_maths"].tolist() == [51, 52, 53]
 
 
 def test_group_row_above_repeated_labels(tmp_path, settings):
     # the group row is too sparse to be the header; the labels below it repeat
-    p = _save(tmp_path, [["Student", None, "Term 1", None, "Term 2", None],
-                         ["Roll No", "Name", "Maths", "Science", "Maths", "Science"],
-                         *[r + [80] for r in _students(3)]])
+    p = _save(
+        tmp_path,
+        [
+            ["Student", None, "Term 1", None, "Term 2", None],
+            ["Roll No", "Name", "Maths", "Science", "Maths", "Science"],
+            *[r + [80] for r in _students(3)],
+        ],
+    )
     loaded = load_xlsx(p, settings)
     assert loaded.original_columns[2:] == ["Term 1 Maths", "Term 1 Science", "Term 2 Maths", "Term 2 Science"]
     assert loaded.df["student_id"].tolist() == ["001", "002", "003"]
 
 
 def test_all_text_first_row_is_data_not_a_sub_header(tmp_path, settings):
-    p = _save(tmp_path, [["Roll No", "Name", "Class", "House"], ["A01", "Asha", "XI-A", "Red"],
-                         ["A02", "Ravi", "XI-A", "Blue"]])
+    p = _save(
+        tmp_path,
+        [["Roll No", "Name", "Class", "House"], ["A01", "Asha", "XI-A", "Red"], ["A02", "Ravi", "XI-A", "Blue"]],
+    )
     loaded = load_xlsx(p, settings)
     assert loaded.df["student_id"].tolist() == ["A01", "A02"] and "header_rows" not in loaded.info
 
@@ -113,6 +135,7 @@ def test_password_protected_workbook(tmp_path):
 
 # ---------------------------------------------------------------- several tables on a sheet
 
+
 def _stacked(tmp_path):
     grades = [["Grade", "Min", "Max"], ["A", 90, 100], ["B", 75, 89], ["C", 60, 74]]
     return _save(tmp_path, [["Roll No", "Name", "Maths", "Science", "English"], *_students(5), [], *grades])
@@ -134,9 +157,13 @@ def test_stacked_tables_without_a_fit_are_refused_with_a_list(tmp_path, settings
 
 
 def test_tables_side_by_side(tmp_path, settings):
-    rows = [r + [None] + g for r, g in zip(
-        [["Roll No", "Name", "Maths", "Science", "English"], *_students(6)],
-        [["Grade", "Min"], ["A", 90], ["B", 75], ["C", 60], [None, None], [None, None], [None, None]])]
+    rows = [
+        r + [None] + g
+        for r, g in zip(
+            [["Roll No", "Name", "Maths", "Science", "English"], *_students(6)],
+            [["Grade", "Min"], ["A", 90], ["B", 75], ["C", 60], [None, None], [None, None], [None, None]],
+        )
+    ]
     p = _save(tmp_path, rows)
     loaded = load_xlsx(p, settings, required=REQUIRED)
     assert list(loaded.df.columns) == ["student_id", "name", "maths", "science", "english"]
@@ -145,8 +172,13 @@ def test_tables_side_by_side(tmp_path, settings):
 
 
 def test_two_class_lists_side_by_side_are_refused(tmp_path, settings):
-    rows = [a + [None] + b for a, b in zip([["Roll No", "Name", "Maths"]] + [r[:3] for r in _students(3)],
-                                           [["Roll No", "Name", "Maths"]] + [r[:3] for r in _students(3, 10)])]
+    rows = [
+        a + [None] + b
+        for a, b in zip(
+            [["Roll No", "Name", "Maths"]] + [r[:3] for r in _students(3)],
+            [["Roll No", "Name", "Maths"]] + [r[:3] for r in _students(3, 10)],
+        )
+    ]
     with pytest.raises(PipelineError) as exc:
         load_xlsx(_save(tmp_path, rows), settings, required=REQUIRED)
     assert exc.value.code == "E_MULTIPLE_TABLES" and "2 of them" in exc.value.message

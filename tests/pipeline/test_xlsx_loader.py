@@ -20,8 +20,15 @@ def test_commerce_sample(samples_dir, expected, settings):
     assert loaded.info["header_row"] == exp["header_row"]
     assert loaded.original_columns[:2] == ["Roll No", "Name"]
     df = loaded.df
-    assert list(df.columns) == ["student_id", "name", "class", "accountancy", "economics",
-                                "business_studies", "english"]
+    assert list(df.columns) == [
+        "student_id",
+        "name",
+        "class",
+        "accountancy",
+        "economics",
+        "business_studies",
+        "english",
+    ]
     assert df["student_id"].iloc[0] == "COM001" and df["student_id"].iloc[-1] == "COM060"
     assert df["name"].iloc[0] == "Diya D'Souza"
     assert df["accountancy"].iloc[0] == 95

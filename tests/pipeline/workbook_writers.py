@@ -58,40 +58,58 @@ def write_xls(path: Path, grid: Grid) -> Path:
 
 # ---------------------------------------------------------------- .ods
 
-_ODS_NS = ('xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
-           'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
-           'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2"')
-_MANIFEST = ('<?xml version="1.0" encoding="UTF-8"?><manifest:manifest '
-             'xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2">'
-             '<manifest:file-entry manifest:full-path="/" '
-             'manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
-             '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
-             '{extra}</manifest:manifest>')
+_ODS_NS = (
+    'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+    'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+    'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2"'
+)
+_MANIFEST = (
+    '<?xml version="1.0" encoding="UTF-8"?><manifest:manifest '
+    'xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2">'
+    '<manifest:file-entry manifest:full-path="/" '
+    'manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
+    '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
+    "{extra}</manifest:manifest>"
+)
 
 
 def _ods_cell(v) -> str:
     if v is None:
         return "<table:table-cell/>"
     if isinstance(v, bool):
-        return (f'<table:table-cell office:value-type="boolean" office:boolean-value="{str(v).lower()}">'
-                f"<text:p>{str(v).upper()}</text:p></table:table-cell>")
+        return (
+            f'<table:table-cell office:value-type="boolean" office:boolean-value="{str(v).lower()}">'
+            f"<text:p>{str(v).upper()}</text:p></table:table-cell>"
+        )
     if isinstance(v, (int, float)):
-        return f'<table:table-cell office:value-type="float" office:value="{v!r}"><text:p>{v}</text:p></table:table-cell>'
+        return (
+            f'<table:table-cell office:value-type="float" office:value="{v!r}"><text:p>{v}</text:p></table:table-cell>'
+        )
     if isinstance(v, (dt.date, dt.datetime)):
-        return (f'<table:table-cell office:value-type="date" office:date-value="{v.isoformat()}">'
-                f"<text:p>{v.isoformat()}</text:p></table:table-cell>")
+        return (
+            f'<table:table-cell office:value-type="date" office:date-value="{v.isoformat()}">'
+            f"<text:p>{v.isoformat()}</text:p></table:table-cell>"
+        )
     return f'<table:table-cell office:value-type="string"><text:p>{escape(str(v))}</text:p></table:table-cell>'
 
 
 def ods_content(tables: str) -> bytes:
-    return (f'<?xml version="1.0" encoding="UTF-8"?><office:document-content {_ODS_NS}><office:body>'
-            f"<office:spreadsheet>{tables}</office:spreadsheet></office:body></office:document-content>").encode()
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?><office:document-content {_ODS_NS}><office:body>'
+        f"<office:spreadsheet>{tables}</office:spreadsheet></office:body></office:document-content>"
+    ).encode()
 
 
 def write_ods_raw(path: Path, content: bytes, encrypted: bool = False) -> Path:
-    extra = ('<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml">'
-             '<manifest:encryption-data manifest:checksum-type="SHA1" manifest:checksum="x"/>'
-             "</manifest:file-entry>") if encrypted else ""
+    extra = (
+        (
+            '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml">'
+            '<manifest:encryption-data manifest:checksum-type="SHA1" manifest:checksum="x"/>'
+            "</manifest:file-entry>"
+        )
+        if encrypted
+        else ""
+    )
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.spreadsheet")  # stored, first
         zf.writestr("content.xml", content)
@@ -110,6 +128,7 @@ def write_ods(path: Path, grid: Grid) -> Path:
 
 
 # ---------------------------------------------------------------- .xlsb (BIFF12)
+
 
 def _varint(n: int, limit: int) -> bytes:
     out = bytearray()
@@ -160,23 +179,32 @@ def write_xlsb_raw(path: Path, sheets: list[tuple[str, bytes]]) -> Path:
     rels = ""
     for i, (name, _) in enumerate(sheets, start=1):
         book += record(0x9C, struct.pack("<II", 0, i) + _wide(f"rId{i}") + _wide(name))
-        rels += (f'<Relationship Id="rId{i}" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
-                 f'relationships/worksheet" Target="worksheets/sheet{i}.bin"/>')
+        rels += (
+            f'<Relationship Id="rId{i}" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+            f'relationships/worksheet" Target="worksheets/sheet{i}.bin"/>'
+        )
     book += record(0x90) + record(0x84)
     overrides = "".join(
-        f'<Override PartName="/xl/worksheets/sheet{i}.bin" '
-        'ContentType="application/vnd.ms-excel.worksheet"/>' for i in range(1, len(sheets) + 1))
-    types = ('<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
-             'content-types"><Default Extension="bin" ContentType="application/vnd.ms-excel.sheet.binary.macroEnabled.main"/>'
-             '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-             '<Default Extension="xml" ContentType="application/xml"/>'
-             '<Override PartName="/xl/workbook.bin" ContentType="application/vnd.ms-excel.sheet.binary.macroEnabled.main"/>'
-             f"{overrides}</Types>")
-    root_rels = ('<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/'
-                 'package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/'
-                 'officeDocument/2006/relationships/officeDocument" Target="xl/workbook.bin"/></Relationships>')
-    wb_rels = ('<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/'
-               f'package/2006/relationships">{rels}</Relationships>')
+        f'<Override PartName="/xl/worksheets/sheet{i}.bin" ContentType="application/vnd.ms-excel.worksheet"/>'
+        for i in range(1, len(sheets) + 1)
+    )
+    types = (
+        '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
+        'content-types"><Default Extension="bin" ContentType="application/vnd.ms-excel.sheet.binary.macroEnabled.main"/>'
+        '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+        '<Default Extension="xml" ContentType="application/xml"/>'
+        '<Override PartName="/xl/workbook.bin" ContentType="application/vnd.ms-excel.sheet.binary.macroEnabled.main"/>'
+        f"{overrides}</Types>"
+    )
+    root_rels = (
+        '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/'
+        'package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/'
+        'officeDocument/2006/relationships/officeDocument" Target="xl/workbook.bin"/></Relationships>'
+    )
+    wb_rels = (
+        '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/'
+        f'package/2006/relationships">{rels}</Relationships>'
+    )
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("[Content_Types].xml", types)
         zf.writestr("_rels/.rels", root_rels)

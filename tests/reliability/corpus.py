@@ -51,8 +51,16 @@ CASES: list[Case] = []
 
 def case(filename: str, *expect: str, limits: bool = False):
     def register(fn: Callable[[], bytes]) -> Callable[[], bytes]:
-        CASES.append(Case(fn.__name__, filename, fn, frozenset(expect),
-                          (fn.__doc__ or fn.__name__).strip().splitlines()[0], limits))
+        CASES.append(
+            Case(
+                fn.__name__,
+                filename,
+                fn,
+                frozenset(expect),
+                (fn.__doc__ or fn.__name__).strip().splitlines()[0],
+                limits,
+            )
+        )
         return fn
 
     return register
@@ -182,6 +190,7 @@ def ruled_pdf(n: int = 8, pages: int = 1, encrypt: bool = False) -> bytes:
 
 # ---------------------------------------------------------------- empty and truncated
 
+
 @case("empty.csv", "E_EMPTY_FILE")
 def empty_csv() -> bytes:
     """zero-byte .csv"""
@@ -241,6 +250,7 @@ def pdf_magic_garbage() -> bytes:
 
 # ---------------------------------------------------------------- wrong format for the name
 
+
 @case("garbage.csv", "E_UNSUPPORTED_FORMAT", "E_BAD_ENCODING")
 def binary_garbage_csv() -> bytes:
     """random binary bytes named .csv"""
@@ -292,6 +302,7 @@ def zip_not_workbook() -> bytes:
 
 
 # ---------------------------------------------------------------- encodings and line ends
+
 
 @case("utf16.csv", PUBLISHED)
 def utf16_bom() -> bytes:
@@ -359,6 +370,7 @@ def semicolon_nbsp() -> bytes:
 
 # ---------------------------------------------------------------- malformed structure
 
+
 @case("unclosed_quote.csv", PUBLISHED, "E_CSV_MALFORMED")
 def unclosed_quote() -> bytes:
     """a quote opened on line 3 and never closed"""
@@ -375,7 +387,9 @@ def ragged_rows() -> bytes:
 @case("duplicate_headers.csv", PUBLISHED, "E_CSV_MALFORMED")
 def duplicate_headers() -> bytes:
     """the same header three times (Maths, Maths, maths)"""
-    return ("Student ID,Name,Maths,Maths,maths\n" + "".join(f"S{i},N{i},{i},{i + 1},{i + 2}\n" for i in range(10))).encode()
+    return (
+        "Student ID,Name,Maths,Maths,maths\n" + "".join(f"S{i},N{i},{i},{i + 1},{i + 2}\n" for i in range(10))
+    ).encode()
 
 
 @case("dup_synonyms.csv", PUBLISHED)
@@ -435,8 +449,10 @@ def infinite_marks() -> bytes:
 @case("formula.csv", PUBLISHED)
 def formula_cells() -> bytes:
     """spreadsheet formulas in names, marks and headers"""
-    return ("Student ID,Name,Maths,=cmd|' /C calc'!A0\n"
-            'S1,"=HYPERLINK(""http://x"",""y"")",50,+1\nS2,@SUM(A1),-3,-x\nS3,"=1+1",40,\tTAB\n').encode()
+    return (
+        "Student ID,Name,Maths,=cmd|' /C calc'!A0\n"
+        'S1,"=HYPERLINK(""http://x"",""y"")",50,+1\nS2,@SUM(A1),-3,-x\nS3,"=1+1",40,\tTAB\n'
+    ).encode()
 
 
 @case("header_only.csv", "E_NO_ROWS")
@@ -464,6 +480,7 @@ def pipe_and_tabs() -> bytes:
 
 
 # ---------------------------------------------------------------- workbooks
+
 
 @case("empty_sheet.xlsx", "E_NO_TABLE")
 def empty_sheet() -> bytes:
@@ -503,12 +520,41 @@ def zip_raw(members: list[tuple[str, bytes, int, int]]) -> bytes:
         offset = len(out)
         big = size >= 0xFFFFFFFF
         extra = struct.pack("<HHQQ", 1, 16, size, len(data)) if big else b""
-        out += struct.pack("<IHHHHHIIIHH", 0x04034B50, 45 if big else 20, 0, 8, 0, 0x21, crc,
-                           0xFFFFFFFF if big else len(data), 0xFFFFFFFF if big else size, len(fname), len(extra))
+        out += struct.pack(
+            "<IHHHHHIIIHH",
+            0x04034B50,
+            45 if big else 20,
+            0,
+            8,
+            0,
+            0x21,
+            crc,
+            0xFFFFFFFF if big else len(data),
+            0xFFFFFFFF if big else size,
+            len(fname),
+            len(extra),
+        )
         out += fname + extra + data
-        central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 45 if big else 20, 45 if big else 20, 0, 8, 0, 0x21,
-                               crc, 0xFFFFFFFF if big else len(data), 0xFFFFFFFF if big else size, len(fname),
-                               len(extra), 0, 0, 0, 0, offset)
+        central += struct.pack(
+            "<IHHHHHHIIIHHHHHII",
+            0x02014B50,
+            45 if big else 20,
+            45 if big else 20,
+            0,
+            8,
+            0,
+            0x21,
+            crc,
+            0xFFFFFFFF if big else len(data),
+            0xFFFFFFFF if big else size,
+            len(fname),
+            len(extra),
+            0,
+            0,
+            0,
+            0,
+            offset,
+        )
         central += fname + extra
     cd_offset = len(out)
     out += central
@@ -522,7 +568,10 @@ def _member(name: str, text: str | bytes) -> tuple[str, bytes, int, int]:
 
 
 def _bomb(declared: int | None = None, ballast: int = 0) -> bytes:
-    head = f'<?xml version="1.0"?><worksheet {SHEET_NS}><sheetData>'.encode() + inline_row(1, ["Student ID", "Name"]).encode()
+    head = (
+        f'<?xml version="1.0"?><worksheet {SHEET_NS}><sheetData>'.encode()
+        + inline_row(1, ["Student ID", "Name"]).encode()
+    )
     tail = b"</sheetData></worksheet>"
     pad = b" " * (1 << 20)
     n = 1024
@@ -537,9 +586,16 @@ def _bomb(declared: int | None = None, ballast: int = 0) -> bytes:
     size = len(head) + n * len(pad) + len(tail)
     sheet = ("xl/worksheets/sheet1.xml", first + block * n + last, crc, declared or size)
     extra = [_member("xl/media/ballast.bin", random.Random(9).randbytes(ballast))] if ballast else []
-    return zip_raw([_member("[Content_Types].xml", _CONTENT_TYPES), _member("_rels/.rels", _ROOT_RELS),
-                    _member("xl/workbook.xml", _WORKBOOK), _member("xl/_rels/workbook.xml.rels", _WB_RELS),
-                    sheet, *extra])
+    return zip_raw(
+        [
+            _member("[Content_Types].xml", _CONTENT_TYPES),
+            _member("_rels/.rels", _ROOT_RELS),
+            _member("xl/workbook.xml", _WORKBOOK),
+            _member("xl/_rels/workbook.xml.rels", _WB_RELS),
+            sheet,
+            *extra,
+        ]
+    )
 
 
 @case("zip_bomb.xlsx", "E_XLSX_TOO_LARGE")
@@ -565,7 +621,9 @@ def far_away_cell() -> bytes:
     """a small table plus one cell at XFD1048576 (the sheet's last cell)"""
     rows = "".join(inline_row(i + 1, r) for i, r in enumerate(grade_rows(5)))
     far = '<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x</t></is></c></row>'
-    return raw_xlsx(f'<?xml version="1.0"?><worksheet {SHEET_NS}><sheetData>{rows}{far}</sheetData></worksheet>'.encode())
+    return raw_xlsx(
+        f'<?xml version="1.0"?><worksheet {SHEET_NS}><sheetData>{rows}{far}</sheetData></worksheet>'.encode()
+    )
 
 
 @case("wide_rows.xlsx", PUBLISHED, "E_XLSX_TOO_LARGE", "E_NO_TABLE", "E_TOO_MANY_COLUMNS")
@@ -574,16 +632,21 @@ def positional_wide_row() -> bytes:
     rows = "".join(inline_row(i + 1, r) for i, r in enumerate(grade_rows(5)))
     wide = '<row r="7">' + "<c/>" * 16_000 + "</row>"
     far = '<row r="1048576"><c t="inlineStr"><is><t>end</t></is></c></row>'
-    return raw_xlsx(f'<?xml version="1.0"?><worksheet {SHEET_NS}><sheetData>{rows}{wide}{far}</sheetData></worksheet>'.encode())
+    return raw_xlsx(
+        f'<?xml version="1.0"?><worksheet {SHEET_NS}><sheetData>{rows}{wide}{far}</sheetData></worksheet>'.encode()
+    )
 
 
 @case("billion_laughs.xlsx", "E_XLSX_UNREADABLE", "E_NO_TABLE", "E_XLSX_TOO_LARGE", PUBLISHED)
 def billion_laughs() -> bytes:
     """an XML entity-expansion bomb in the sheet XML"""
     ents = '<!ENTITY a0 "lol">' + "".join(f'<!ENTITY a{i} "{("&a%d;" % (i - 1)) * 10}">' for i in range(1, 10))
-    xml = (f'<?xml version="1.0"?><!DOCTYPE worksheet [{ents}]><worksheet {SHEET_NS}><sheetData>'
-           + inline_row(1, ["Student ID", "Name"]) + inline_row(2, ["S1", "&a9;"])
-           + "</sheetData></worksheet>")
+    xml = (
+        f'<?xml version="1.0"?><!DOCTYPE worksheet [{ents}]><worksheet {SHEET_NS}><sheetData>'
+        + inline_row(1, ["Student ID", "Name"])
+        + inline_row(2, ["S1", "&a9;"])
+        + "</sheetData></worksheet>"
+    )
     return raw_xlsx(xml.encode())
 
 
@@ -614,6 +677,7 @@ def error_and_date_cells() -> bytes:
 
 
 # ---------------------------------------------------------------- PDFs
+
 
 @case("scanned.pdf", "E_PDF_NO_TEXT")
 def image_only_pdf() -> bytes:
@@ -684,11 +748,14 @@ def pdf_without_pages() -> bytes:
 
 def pdf_with_content(stream: bytes, filters: str = "/FlateDecode") -> bytes:
     """A one-page PDF whose page content is ``stream`` (already encoded), written by hand."""
-    objs = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-            b"/Resources << /Font << /F1 5 0 R >> >> >>",
-            b"<< /Length %d /Filter %s >>\nstream\n" % (len(stream), filters.encode()) + stream + b"\nendstream",
-            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    objs = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d /Filter %s >>\nstream\n" % (len(stream), filters.encode()) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
     return _hand_pdf(objs)
 
 
@@ -726,6 +793,7 @@ def ruled_ok() -> bytes:
 
 # ---------------------------------------------------------------- hostile file names
 
+
 @case("$(touch PWNED); rm -rf ~ `id` 'ä ö' Ωmega & more|x>y.csv", PUBLISHED)
 def shell_metachar_name() -> bytes:
     """a file name with shell metacharacters, quotes, spaces and non-ASCII letters"""
@@ -751,6 +819,7 @@ def long_unicode_name() -> bytes:
 
 
 # ---------------------------------------------------------------- limits (second batch, small limits)
+
 
 @case("too_big.csv", "E_FILE_TOO_LARGE", limits=True)
 def over_file_limit() -> bytes:
@@ -794,7 +863,9 @@ def over_xlsx_limit() -> bytes:
     """a workbook inflating to 3 MB against max_xlsx_uncompressed_mb = 1"""
     pad = " " * (3 * 1024 * 1024)
     rows = "".join(inline_row(i + 1, r) for i, r in enumerate(grade_rows(5)))
-    return raw_xlsx(f'<?xml version="1.0"?><worksheet {SHEET_NS}><sheetData>{rows}</sheetData>{pad}</worksheet>'.encode())
+    return raw_xlsx(
+        f'<?xml version="1.0"?><worksheet {SHEET_NS}><sheetData>{rows}</sheetData>{pad}</worksheet>'.encode()
+    )
 
 
 @case("long_cell.csv", "E_CELL_TOO_LARGE", limits=True)
@@ -818,6 +889,7 @@ def within_limits() -> bytes:
 
 
 # ---------------------------------------------------------------- writing the corpus
+
 
 def build(directory: Path, *, limits: bool | None = None) -> list[tuple[Case, Path]]:
     """Write the cases (all, or only the limits / default-limits batch) into ``directory``.

@@ -40,19 +40,28 @@ def cli_env(home: Path, extra: dict | None = None) -> dict:
     return env
 
 
-def batchops(home: Path, *args, env: dict | None = None, timeout: float = 120, cwd: Path | None = None,
-             input: str | None = None) -> subprocess.CompletedProcess:
+def batchops(
+    home: Path, *args, env: dict | None = None, timeout: float = 120, cwd: Path | None = None, input: str | None = None
+) -> subprocess.CompletedProcess:
     """Run ``batchops ARGS`` on ``home`` (2 GB address-space limit, own session), capture text output."""
     return subprocess.run(
         [sys.executable, "-m", "batchops", *map(str, args)],
-        env=cli_env(home, env), cwd=str(cwd or home.parent), capture_output=True, text=True, encoding="utf-8",
-        errors="replace", timeout=timeout, preexec_fn=_limits, input=input,
+        env=cli_env(home, env),
+        cwd=str(cwd or home.parent),
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        timeout=timeout,
+        preexec_fn=_limits,
+        input=input,
         stdin=None if input is not None else subprocess.DEVNULL,
     )
 
 
-def batchops_here(home: Path, *args, env: dict | None = None, timeout: float = 120, cwd: Path | None = None,
-                  input: str | None = None) -> subprocess.CompletedProcess:
+def batchops_here(
+    home: Path, *args, env: dict | None = None, timeout: float = 120, cwd: Path | None = None, input: str | None = None
+) -> subprocess.CompletedProcess:
     """``batchops(...)`` in this process: for what a command does, not how a process lives or dies."""
     from cli_runner import run_cli_in_process
 
@@ -60,13 +69,21 @@ def batchops_here(home: Path, *args, env: dict | None = None, timeout: float = 1
     return run_cli_in_process(args, home=home, env=env, input=input, cwd=cwd)
 
 
-def spawn(home: Path, *args, env: dict | None = None, log: Path | None = None, cwd: Path | None = None) -> subprocess.Popen:
+def spawn(
+    home: Path, *args, env: dict | None = None, log: Path | None = None, cwd: Path | None = None
+) -> subprocess.Popen:
     """Start ``batchops ARGS`` in the background (stdout+stderr to ``log``)."""
     out = open(log, "ab") if log else subprocess.DEVNULL
     try:
-        return subprocess.Popen([sys.executable, "-m", "batchops", *map(str, args)], env=cli_env(home, env),
-                                cwd=str(cwd or home.parent), stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, preexec_fn=_limits)
+        return subprocess.Popen(
+            [sys.executable, "-m", "batchops", *map(str, args)],
+            env=cli_env(home, env),
+            cwd=str(cwd or home.parent),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=_limits,
+        )
     finally:
         if log:
             out.close()
@@ -95,8 +112,9 @@ def json_out(proc: subprocess.CompletedProcess):
     try:
         return json.loads(proc.stdout)
     except json.JSONDecodeError:
-        raise AssertionError(f"not JSON (exit {proc.returncode}):\nstdout: {proc.stdout[-2000:]}\n"
-                             f"stderr: {proc.stderr[-3000:]}") from None
+        raise AssertionError(
+            f"not JSON (exit {proc.returncode}):\nstdout: {proc.stdout[-2000:]}\nstderr: {proc.stderr[-3000:]}"
+        ) from None
 
 
 def query(home: Path, sql: str, params=()) -> list[tuple]:

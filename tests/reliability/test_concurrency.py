@@ -50,28 +50,51 @@ def test_three_cli_writers_and_a_worker_lose_nothing(tmp_path):
     (tmp_path / "batchops.toml").write_text(CONFIG)
     env = {"BATCHOPS_CONFIG": tmp_path / "batchops.toml", "BATCHOPS_TICK_SECONDS": "1"}
     assert batchops(home, "init", env=env).returncode == 0
-    job = json_out(batchops(home, "jobs", "add", "--name", "every-minute-digest", "--callable",
-                            "send_system_status_digest", "--cron", "* * * * *", "--json", env=env))
+    job = json_out(
+        batchops(
+            home,
+            "jobs",
+            "add",
+            "--name",
+            "every-minute-digest",
+            "--callable",
+            "send_system_status_digest",
+            "--cron",
+            "* * * * *",
+            "--json",
+            env=env,
+        )
+    )
 
     worker_log = tmp_path / "worker.log"
     worker = spawn(home, "worker", "--workers", "2", env=env, log=worker_log)
     try:
-        wait_for(lambda: query(home, "SELECT COUNT(*) FROM worker_heartbeat WHERE stopped_at IS NULL")[0][0],
-                 30, what="the worker's heartbeat")
+        wait_for(
+            lambda: query(home, "SELECT COUNT(*) FROM worker_heartbeat WHERE stopped_at IS NULL")[0][0],
+            30,
+            what="the worker's heartbeat",
+        )
 
-        batches = [_write_files(tmp_path / "in", f"cli{k}", FILES_PER_CLI, 100_000 * (k + 1))
-                   for k in range(CLI_PROCESSES)]
+        batches = [
+            _write_files(tmp_path / "in", f"cli{k}", FILES_PER_CLI, 100_000 * (k + 1)) for k in range(CLI_PROCESSES)
+        ]
         queued = _write_files(tmp_path / "in", "queued", QUEUED, 900_000)
 
         def start(*args):
-            return subprocess.Popen([sys.executable, "-m", "batchops", *map(str, args)],
-                                    env=cli_env(home, env), cwd=str(tmp_path), stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
-                                    preexec_fn=_limits)
+            return subprocess.Popen(
+                [sys.executable, "-m", "batchops", *map(str, args)],
+                env=cli_env(home, env),
+                cwd=str(tmp_path),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                stdin=subprocess.DEVNULL,
+                text=True,
+                preexec_fn=_limits,
+            )
 
         procs = [start("process", "--json", "--queue", "--", *queued[: QUEUED // 2])]
         procs += [start("process", "--json", "--", *files) for files in batches]
-        procs += [start("process", "--json", "--queue", "--", *queued[QUEUED // 2:])]
+        procs += [start("process", "--json", "--queue", "--", *queued[QUEUED // 2 :])]
         procs += [start("jobs", "trigger", job["id"], "--json") for _ in range(2)]
         outputs = [(p, *p.communicate(timeout=90)) for p in procs]
         for p, _out, err in outputs:
@@ -86,8 +109,12 @@ def test_three_cli_writers_and_a_worker_lose_nothing(tmp_path):
             return counts if counts.get("published", 0) == total else None
 
         wait_for(settled, 45, every=0.5, what="every upload to be published")
-        wait_for(lambda: not query(home, "SELECT id FROM job_run WHERE status IN ('queued', 'running')"),
-                 30, every=0.5, what="the triggered job runs to finish")
+        wait_for(
+            lambda: not query(home, "SELECT id FROM job_run WHERE status IN ('queued', 'running')"),
+            30,
+            every=0.5,
+            what="the triggered job runs to finish",
+        )
     finally:
         stop(worker)
 
@@ -99,16 +126,22 @@ def test_three_cli_writers_and_a_worker_lose_nothing(tmp_path):
     expected = {p.name for files in batches for p in files} | {p.name for p in queued}
     assert {n for n, _ in names} == expected  # none lost
     assert all(c == 1 for _, c in names), names  # none duplicated
-    per_upload = query(home, "SELECT upload_id, COUNT(*), SUM(CASE WHEN status = 'succeeded' THEN 1 ELSE 0 END) "
-                             "FROM job_run WHERE kind = 'pipeline' GROUP BY upload_id")
+    per_upload = query(
+        home,
+        "SELECT upload_id, COUNT(*), SUM(CASE WHEN status = 'succeeded' THEN 1 ELSE 0 END) "
+        "FROM job_run WHERE kind = 'pipeline' GROUP BY upload_id",
+    )
     assert len(per_upload) == total and all(n == 1 and ok == 1 for _, n, ok in per_upload), per_upload
     assert not query(home, "SELECT id, error_message FROM job_run WHERE error_message LIKE '%locked%'")
     job_runs = query(home, "SELECT status, trigger, error_message FROM job_run WHERE kind = 'job'")
     manual = [s for s, t, _ in job_runs if t != "schedule"]
     assert len(manual) >= 2 and all(s == "succeeded" for s in manual), job_runs
     # a scheduled fire either ran, or was skipped because a triggered run of the job was still going
-    assert all(s == "succeeded" or (s == "skipped" and "never overlaps itself" in (m or ""))
-               for s, t, m in job_runs if t == "schedule"), job_runs
+    assert all(
+        s == "succeeded" or (s == "skipped" and "never overlaps itself" in (m or ""))
+        for s, t, m in job_runs
+        if t == "schedule"
+    ), job_runs
     # published reports are complete on disk: no temp files, every CSV has every row
     for (upload_id,) in query(home, "SELECT id FROM upload"):
         folder = home / "exports" / str(upload_id)

@@ -42,8 +42,16 @@ def _process_batch(tmp_path_factory, limits: bool) -> dict:
     peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the largest child so far
     data = json_out(proc)
     results = {r["file"]: r for r in (data if isinstance(data, list) else [data])}
-    return {"home": home, "proc": proc, "elapsed": elapsed, "cases": cases, "results": results, "cwd": base,
-            "env": env, "peak_kb": peak_kb}
+    return {
+        "home": home,
+        "proc": proc,
+        "elapsed": elapsed,
+        "cases": cases,
+        "results": results,
+        "cwd": base,
+        "env": env,
+        "peak_kb": peak_kb,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -76,8 +84,9 @@ def test_each_input_ends_published_or_failed_with_code_and_incident(request, cas
     assert outcome in case.expect, f"{case.key} ({case.what}): got {outcome}: {result.get('error')}"
 
     home = batch["home"]
-    name, status, code = query(home, "SELECT original_name, status, error_code FROM upload WHERE id = ?",
-                               (result["upload_id"],))[0]
+    name, status, code = query(
+        home, "SELECT original_name, status, error_code FROM upload WHERE id = ?", (result["upload_id"],)
+    )[0]
     assert name == case.filename  # stored exactly as given, whatever it holds
     if result["status"] == "failed":
         assert re.fullmatch(r"E_[A-Z0-9_]+", result["error"]["code"])

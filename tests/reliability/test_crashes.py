@@ -77,15 +77,24 @@ class Lab:
         return path
 
     def worker(self, log: str, workers: int = 1, **env):
-        proc = spawn(self.home, "worker", "--workers", str(workers), env={**self.env, **env}, log=self.base / log,
-                     cwd=self.base)
-        wait_for(lambda: query(self.home, "SELECT COUNT(*) FROM worker_heartbeat WHERE pid = ? AND stopped_at IS NULL",
-                               (proc.pid,))[0][0], 30, what="worker heartbeat")
+        proc = spawn(
+            self.home, "worker", "--workers", str(workers), env={**self.env, **env}, log=self.base / log, cwd=self.base
+        )
+        wait_for(
+            lambda: query(
+                self.home, "SELECT COUNT(*) FROM worker_heartbeat WHERE pid = ? AND stopped_at IS NULL", (proc.pid,)
+            )[0][0],
+            30,
+            what="worker heartbeat",
+        )
         return proc
 
     def run_of(self, upload_id: int):
-        rows = query(self.home, "SELECT id, status, steps, error_code FROM job_run WHERE upload_id = ? "
-                                "ORDER BY id DESC LIMIT 1", (upload_id,))
+        rows = query(
+            self.home,
+            "SELECT id, status, steps, error_code FROM job_run WHERE upload_id = ? ORDER BY id DESC LIMIT 1",
+            (upload_id,),
+        )
         return rows[0] if rows else None
 
     def step_running(self, upload_id: int, step: str) -> bool:
@@ -147,8 +156,12 @@ def test_sigkill_worker_while_publish_writes(lab, offset):
     try:
         res = json_out(lab.cli("process", "--queue", "--json", *PLAN, "--", path))
         upload_id, run_id = res["upload_id"], res["run_id"]
-        wait_for(lambda: lab.step_running(upload_id, "publish") or lab.run_of(upload_id)[1] == "succeeded",
-                 60, every=0.02, what="publish to start")
+        wait_for(
+            lambda: lab.step_running(upload_id, "publish") or lab.run_of(upload_id)[1] == "succeeded",
+            60,
+            every=0.02,
+            what="publish to start",
+        )
         time.sleep(offset)
         kill_group(worker, signal.SIGKILL)
         worker.wait(10)
@@ -172,7 +185,9 @@ def test_killed_runs_are_retried_to_the_same_reports(lab):
                 assert r.returncode == 0, r.stderr
 
         def all_published():
-            states = dict(query(lab.home, f"SELECT id, status FROM upload WHERE id IN ({','.join(map(str, lab.killed))})"))
+            states = dict(
+                query(lab.home, f"SELECT id, status FROM upload WHERE id IN ({','.join(map(str, lab.killed))})")
+            )
             return all(s == "published" for s in states.values())
 
         wait_for(all_published, 60, every=0.5, what="the killed uploads to be retried and published")
@@ -200,11 +215,17 @@ def test_sigkill_cli_mid_process_leaves_nothing_stuck(lab):
 
     from reliability_helpers import _limits, cli_env
 
-    proc = subprocess.Popen([sys.executable, "-m", "batchops", "process", "--json", *PLAN, "--", str(path)],
-                            env=cli_env(lab.home, {**lab.env, "BATCHOPS_TEST_PAUSE_STEP": "transform"}),
-                            cwd=str(lab.base), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            stdin=subprocess.DEVNULL, preexec_fn=_limits)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "batchops", "process", "--json", *PLAN, "--", str(path)],
+        env=cli_env(lab.home, {**lab.env, "BATCHOPS_TEST_PAUSE_STEP": "transform"}),
+        cwd=str(lab.base),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+        preexec_fn=_limits,
+    )
     try:
+
         def upload():
             rows = query(lab.home, "SELECT id FROM upload WHERE original_name = 'cli_killed.csv'")
             return rows[0][0] if rows else None
@@ -224,7 +245,8 @@ def test_sigkill_cli_mid_process_leaves_nothing_stuck(lab):
     assert status in ("failed", "queued"), status
     lab.assert_recovered(upload_id, run_id)
     assert not (lab.home / "exports" / str(upload_id)).exists() or not [
-        p for p in (lab.home / "exports" / str(upload_id)).iterdir() if not p.name.startswith(".")]
+        p for p in (lab.home / "exports" / str(upload_id)).iterdir() if not p.name.startswith(".")
+    ]
 
 
 def test_restore_latest_backup_lists_the_same_uploads(tmp_path):

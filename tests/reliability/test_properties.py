@@ -28,26 +28,59 @@ from batchops.pipeline.settings import PipelineSettings
 
 # Every code the pipeline may fail with (issue 7 / the loaders' docs). E_INTERNAL is a bug.
 KNOWN_CODES = {
-    "E_EMPTY_FILE", "E_UNSUPPORTED_FORMAT", "E_BAD_ENCODING", "E_CSV_MALFORMED", "E_WORKBOOK_ENCRYPTED",
-    "E_XLSX_UNREADABLE", "E_XLSX_TOO_LARGE", "E_SHEET_NOT_FOUND", "E_NO_TABLE", "E_PDF_NO_TABLE",
-    "E_PDF_NO_TEXT", "E_PDF_ENCRYPTED", "E_PDF_DAMAGED", "E_TOO_MANY_PAGES", "E_FILE_TOO_LARGE",
-    "E_TOO_MANY_ROWS", "E_TOO_MANY_COLUMNS", "E_CELL_TOO_LARGE", "E_NO_ROWS", "E_MISSING_COLUMNS",
-    "E_UNKNOWN_COLUMN", "E_RECORD_INVALID", "E_PLAN_INVALID", "E_MULTIPLE_TABLES",
-    "E_PDF_MANY_TABLES", "E_PDF_TABLE_NOT_FOUND", "E_PDF_SPILLED_COLUMNS", "E_TABLE_LOW_CONFIDENCE",
-    "E_OCR_LOW_CONFIDENCE", "E_OCR_UNAVAILABLE", "E_OCR_FAILED", "E_IMAGE_UNREADABLE",
+    "E_EMPTY_FILE",
+    "E_UNSUPPORTED_FORMAT",
+    "E_BAD_ENCODING",
+    "E_CSV_MALFORMED",
+    "E_WORKBOOK_ENCRYPTED",
+    "E_XLSX_UNREADABLE",
+    "E_XLSX_TOO_LARGE",
+    "E_SHEET_NOT_FOUND",
+    "E_NO_TABLE",
+    "E_PDF_NO_TABLE",
+    "E_PDF_NO_TEXT",
+    "E_PDF_ENCRYPTED",
+    "E_PDF_DAMAGED",
+    "E_TOO_MANY_PAGES",
+    "E_FILE_TOO_LARGE",
+    "E_TOO_MANY_ROWS",
+    "E_TOO_MANY_COLUMNS",
+    "E_CELL_TOO_LARGE",
+    "E_NO_ROWS",
+    "E_MISSING_COLUMNS",
+    "E_UNKNOWN_COLUMN",
+    "E_RECORD_INVALID",
+    "E_PLAN_INVALID",
+    "E_MULTIPLE_TABLES",
+    "E_PDF_MANY_TABLES",
+    "E_PDF_TABLE_NOT_FOUND",
+    "E_PDF_SPILLED_COLUMNS",
+    "E_TABLE_LOW_CONFIDENCE",
+    "E_OCR_LOW_CONFIDENCE",
+    "E_OCR_UNAVAILABLE",
+    "E_OCR_FAILED",
+    "E_IMAGE_UNREADABLE",
 }
 SMALL = PipelineSettings(max_rows=500, max_columns=40, max_cell_chars=500)
-FAST = hsettings(max_examples=int(__import__("os").environ.get("BATCHOPS_PROPERTY_EXAMPLES", "60")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                        HealthCheck.too_slow])
+FAST = hsettings(
+    max_examples=int(__import__("os").environ.get("BATCHOPS_PROPERTY_EXAMPLES", "60")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 def _run(tmp_path_factory, data: bytes, suffix: str, plan="custom", plan_config=None):
     d = tmp_path_factory.mktemp("prop")
     src = d / f"input{suffix}"
     src.write_bytes(data)
-    req = PipelineRequest(source=src, original_name=src.name, out_dir=d / "out", plan=plan,
-                          plan_config=plan_config if plan_config is not None else {"instructions": "x"},
-                          generated_at="now")
+    req = PipelineRequest(
+        source=src,
+        original_name=src.name,
+        out_dir=d / "out",
+        plan=plan,
+        plan_config=plan_config if plan_config is not None else {"instructions": "x"},
+        generated_at="now",
+    )
     try:
         return run_pipeline(req, SMALL), None
     except PipelineError as exc:
@@ -68,6 +101,7 @@ def _assert_formula_safe(csv_path) -> None:
 
 # ---------------------------------------------------------------- whole pipeline on arbitrary input
 
+
 @given(data=st.binary(max_size=3000), suffix=st.sampled_from([".csv", ".xlsx", ".pdf", ""]))
 @example(data=b"PK\x03\x04" + b"\x00" * 40, suffix=".xlsx")
 @example(data=b"%PDF-1.4\n%%EOF", suffix=".pdf")
@@ -87,18 +121,60 @@ def test_arbitrary_bytes_never_an_internal_error(tmp_path_factory, data, suffix)
 _cell = st.one_of(
     st.integers(-50, 150).map(str),
     st.floats(0, 100, allow_nan=False).map(lambda f: f"{f:.1f}"),
-    st.sampled_from(["AB", "—", "ab", "N/A", "", " ", "7 8", "=1+1", "+91 98", "-x", "@cmd", "\tTAB", "0042",
-                     "TRUE", "NULL", "Łukasz", "José", "O'Neil", 'say "hi"', "a,b", "a;b", "x\ny", "\x00"]),
+    st.sampled_from(
+        [
+            "AB",
+            "—",
+            "ab",
+            "N/A",
+            "",
+            " ",
+            "7 8",
+            "=1+1",
+            "+91 98",
+            "-x",
+            "@cmd",
+            "\tTAB",
+            "0042",
+            "TRUE",
+            "NULL",
+            "Łukasz",
+            "José",
+            "O'Neil",
+            'say "hi"',
+            "a,b",
+            "a;b",
+            "x\ny",
+            "\x00",
+        ]
+    ),
     st.text(alphabet=string.ascii_letters + " äéñ-'", max_size=12),
 )
-_header = st.sampled_from(["Roll No", "Student ID", "Name", "Student Name", "Maths", "Science", "Maths",
-                           "", "Total", "=cmd|' /C calc'!A0", "Notes", "English  Marks", "ID"])
+_header = st.sampled_from(
+    [
+        "Roll No",
+        "Student ID",
+        "Name",
+        "Student Name",
+        "Maths",
+        "Science",
+        "Maths",
+        "",
+        "Total",
+        "=cmd|' /C calc'!A0",
+        "Notes",
+        "English  Marks",
+        "ID",
+    ]
+)
 
 
 @st.composite
 def csv_like(draw):
-    header = [draw(st.sampled_from(["Roll No", "Student ID", "Reg. No."])),
-              draw(st.sampled_from(["Name", "Student Name", "Candidate Name"]))]
+    header = [
+        draw(st.sampled_from(["Roll No", "Student ID", "Reg. No."])),
+        draw(st.sampled_from(["Name", "Student Name", "Candidate Name"])),
+    ]
     header += draw(st.lists(_header, max_size=6))
     header = draw(st.permutations(header)) if draw(st.booleans()) else header
     ncols = len(header)
@@ -136,20 +212,45 @@ _json = st.recursive(
     lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)),
     max_leaves=8,
 )
-_keys = st.sampled_from(["records", "rules", "where", "instructions", "subject", "target_mean", "method",
-                         "salt", "key", "keep", "top_n", "columns", "cap"])
+_keys = st.sampled_from(
+    [
+        "records",
+        "rules",
+        "where",
+        "instructions",
+        "subject",
+        "target_mean",
+        "method",
+        "salt",
+        "key",
+        "keep",
+        "top_n",
+        "columns",
+        "cap",
+    ]
+)
 
 
 def _frame():
-    return pd.DataFrame({
-        "student_id": ["S1", "S2", "S3", "S2"], "name": ["Ann", "Bob", "Cy", "Bo"],
-        "maths": [95.0, 35.0, None, 60.0], "physics": [88.0, 41.0, 55.0, 60.0],
-    }, index=[2, 3, 4, 5])
+    return pd.DataFrame(
+        {
+            "student_id": ["S1", "S2", "S3", "S2"],
+            "name": ["Ann", "Bob", "Cy", "Bo"],
+            "maths": [95.0, 35.0, None, 60.0],
+            "physics": [88.0, 41.0, 55.0, 60.0],
+        },
+        index=[2, 3, 4, 5],
+    )
 
 
 def _ctx(cfg):
-    return PlanContext(settings=PipelineSettings(), config=cfg, subjects=["maths", "physics"],
-                       numeric_columns=["maths", "physics"], column_lookup={"Roll No": "student_id"})
+    return PlanContext(
+        settings=PipelineSettings(),
+        config=cfg,
+        subjects=["maths", "physics"],
+        numeric_columns=["maths", "physics"],
+        column_lookup={"Roll No": "student_id"},
+    )
 
 
 @given(plan=st.sampled_from(sorted(PLANS)), cfg=st.dictionaries(_keys, _json, max_size=4))
@@ -170,32 +271,48 @@ def test_any_plan_payload_is_refused_cleanly_or_runs(plan, cfg):
 
 
 _ids = st.text(alphabet="ABCS0123456789", min_size=1, max_size=5)
-_rows = st.lists(st.tuples(_ids, st.sampled_from(["Ann", "Bob", "Łukasz", "Zoë"]),
-                           st.one_of(st.none(), st.floats(0, 100, allow_nan=False))), min_size=1, max_size=30)
+_rows = st.lists(
+    st.tuples(
+        _ids, st.sampled_from(["Ann", "Bob", "Łukasz", "Zoë"]), st.one_of(st.none(), st.floats(0, 100, allow_nan=False))
+    ),
+    min_size=1,
+    max_size=30,
+)
 
 
 def _df(rows):
-    df = pd.DataFrame({"student_id": pd.Series([r[0] for r in rows], dtype="str"),
-                       "name": pd.Series([r[1] for r in rows], dtype="str"),
-                       "maths": pd.Series([r[2] for r in rows], dtype="float64"),
-                       "physics": pd.Series([50.0] * len(rows), dtype="float64")})
+    df = pd.DataFrame(
+        {
+            "student_id": pd.Series([r[0] for r in rows], dtype="str"),
+            "name": pd.Series([r[1] for r in rows], dtype="str"),
+            "maths": pd.Series([r[2] for r in rows], dtype="float64"),
+            "physics": pd.Series([50.0] * len(rows), dtype="float64"),
+        }
+    )
     df.index = pd.RangeIndex(2, 2 + len(rows))  # line numbers, as the CSV loader labels rows
     return df
 
 
-@given(rows=_rows, records=st.lists(st.fixed_dictionaries(
-    {"student_id": _ids, "maths": st.one_of(st.integers(0, 100), st.integers(0, 100).map(str), st.none())}),
-    min_size=1, max_size=5))
+@given(
+    rows=_rows,
+    records=st.lists(
+        st.fixed_dictionaries(
+            {"student_id": _ids, "maths": st.one_of(st.integers(0, 100), st.integers(0, 100).map(str), st.none())}
+        ),
+        min_size=1,
+        max_size=5,
+    ),
+)
 @hsettings(max_examples=80, deadline=None)
 def test_append_adds_exactly_the_records(rows, records):
     df = _df(rows)
     out = PLANS["append"].run(df, _ctx({"records": records})).df
     assert len(out) == len(df) + len(records)
     assert out.index.is_unique
-    assert out["student_id"].tolist()[len(df):] == [r["student_id"] for r in records]
-    tail = out["maths"].tolist()[len(df):]
+    assert out["student_id"].tolist()[len(df) :] == [r["student_id"] for r in records]
+    tail = out["maths"].tolist()[len(df) :]
     for got, rec in zip(tail, records):
-        assert (math.isnan(got) if rec["maths"] is None else got == float(rec["maths"]))
+        assert math.isnan(got) if rec["maths"] is None else got == float(rec["maths"])
 
 
 @given(rows=_rows, victim=_ids)
@@ -207,7 +324,9 @@ def test_delete_removes_exactly_the_matches(rows, victim):
     assert out.report["removed"] == matches
     assert len(out.df) == len(df) - matches
     assert not (out.df["student_id"] == victim).any()
-    assert [f["code"] for f in out.findings if f["code"] == "E_RULE_NO_MATCH"] == ([] if matches else ["E_RULE_NO_MATCH"])
+    assert [f["code"] for f in out.findings if f["code"] == "E_RULE_NO_MATCH"] == (
+        [] if matches else ["E_RULE_NO_MATCH"]
+    )
 
 
 @given(rows=_rows, salt=st.text(max_size=6))
@@ -243,7 +362,7 @@ def test_transform_kpis_are_consistent(rows, pass_mark):
     assert sum(kpis["grades"].values()) == len(df)
 
 
-@pytest.mark.parametrize("value", ["=HYPERLINK(\"http://x\")", "+1+1", "-cmd", "@SUM(A1)", "\t=1", "\r=1"])
+@pytest.mark.parametrize("value", ['=HYPERLINK("http://x")', "+1+1", "-cmd", "@SUM(A1)", "\t=1", "\r=1"])
 def test_formula_cells_neutralised_in_published_csv(tmp_path, value):
     from batchops.pipeline.publish import write_csv
 

@@ -23,11 +23,17 @@ def _orphan(upload_name: str):
     from batchops.services import runs
     from batchops.store.models import JobRun, Upload
 
-    upload = Upload.create(original_name=upload_name, sha256="0" * 64, size=1, kind="csv", blob_path="files/x",
-                           status="processing")
+    upload = Upload.create(
+        original_name=upload_name, sha256="0" * 64, size=1, kind="csv", blob_path="files/x", status="processing"
+    )
     run = runs.create_run("pipeline", upload_id=upload.id)
-    JobRun.update(status="running", started_at=utc_now(), heartbeat_at=utc_now(),
-                  worker_id=f"{socket.gethostname()}:999999", pid=999999).where(JobRun.id == run.id).execute()
+    JobRun.update(
+        status="running",
+        started_at=utc_now(),
+        heartbeat_at=utc_now(),
+        worker_id=f"{socket.gethostname()}:999999",
+        pid=999999,
+    ).where(JobRun.id == run.id).execute()
     return upload.id, run.id
 
 
@@ -46,7 +52,9 @@ def test_recover_stale_while_another_process_commits(app_ctx, home):
     def orphaned_while_someone_writes(run, *args, **kwargs):
         other.execute(  # a commit from "another process"
             "INSERT INTO app_state (key, value, updated_at) VALUES (?, '1', '2026-01-01') "
-            "ON CONFLICT(key) DO UPDATE SET value = value + 1", (f"soak-{run.id}",))
+            "ON CONFLICT(key) DO UPDATE SET value = value + 1",
+            (f"soak-{run.id}",),
+        )
         return real(run, *args, **kwargs)
 
     runs.is_orphaned = orphaned_while_someone_writes
@@ -72,11 +80,13 @@ def _failed_untriaged(name: str, pid: int, finished_ago: float = 0.0):
     from batchops.services import processing, runs
     from batchops.store.models import JobRun, Upload
 
-    upload = Upload.create(original_name=name, sha256="1" * 64, size=1, kind="pdf", blob_path="files/y",
-                           status="processing")
+    upload = Upload.create(
+        original_name=name, sha256="1" * 64, size=1, kind="pdf", blob_path="files/y", status="processing"
+    )
     run = runs.create_run("pipeline", upload_id=upload.id)
-    JobRun.update(status="running", started_at=utc_now(), worker_id=f"{socket.gethostname()}:{pid}",
-                  pid=pid).where(JobRun.id == run.id).execute()
+    JobRun.update(status="running", started_at=utc_now(), worker_id=f"{socket.gethostname()}:{pid}", pid=pid).where(
+        JobRun.id == run.id
+    ).execute()
     error = PipelineError(f"{name} has text but no table.", code="E_PDF_NO_TABLE", step="standardize")
     processing._record_failure(run.id, upload.id, error, [], "log")
     JobRun.update(finished_at=utc_now() - timedelta(seconds=finished_ago)).where(JobRun.id == run.id).execute()

@@ -21,13 +21,39 @@ SECRET = "Sup3r-S3cret-SMTP-pw!"
 
 # ---------------------------------------------------------------- registered callables only
 
+
 def test_jobs_refuse_unregistered_callables_at_add_edit_and_run(rhome, tmp_path):
     for target in ("os:system", "subprocess:call", "batchops.store.files:remove_tree", "builtins:eval"):
-        r = batchops_here(rhome, "jobs", "add", "--name", "evil", "--callable", target, "--cron", "* * * * *",
-                     "--args", '["touch PWNED"]')
+        r = batchops_here(
+            rhome,
+            "jobs",
+            "add",
+            "--name",
+            "evil",
+            "--callable",
+            target,
+            "--cron",
+            "* * * * *",
+            "--args",
+            '["touch PWNED"]',
+        )
         assert r.returncode == 2 and "E_CALLABLE_NOT_REGISTERED" in r.stderr, r.stderr
-    job = json_out(batchops_here(rhome, "jobs", "add", "--name", "ok", "--callable", "purge_old_records", "--cron",
-                            "0 3 * * *", "--kwargs", '{"dry_run": true}', "--json"))
+    job = json_out(
+        batchops_here(
+            rhome,
+            "jobs",
+            "add",
+            "--name",
+            "ok",
+            "--callable",
+            "purge_old_records",
+            "--cron",
+            "0 3 * * *",
+            "--kwargs",
+            '{"dry_run": true}',
+            "--json",
+        )
+    )
     r = batchops_here(rhome, "jobs", "edit", job["id"], "--callable", "os:system")
     assert r.returncode == 2 and "E_CALLABLE_NOT_REGISTERED" in r.stderr
     # someone edits the store behind our back: the run refuses, nothing executes
@@ -55,6 +81,7 @@ def test_a_queued_run_of_a_tampered_job_is_refused_by_the_runner(app_ctx, tmp_pa
 
 # ---------------------------------------------------------------- exports neutralise formulas
 
+
 def test_published_csv_neutralises_every_formula_cell(rhome, tmp_path):
     src = corpus.write(corpus.get("formula_cells"), tmp_path)
     res = json_out(batchops_here(rhome, "process", "--json", "--plan", "custom", "--instructions", "x", "--", src))
@@ -67,15 +94,28 @@ def test_published_csv_neutralises_every_formula_cell(rhome, tmp_path):
             float(cell)
         except ValueError:
             pytest.fail(f"formula cell published as is: {cell!r}")
-    assert "'=HYPERLINK(\"http://x\",\"y\")" in cells and "'@SUM(A1)" in cells and "-3" in cells
+    assert '\'=HYPERLINK("http://x","y")' in cells and "'@SUM(A1)" in cells and "-3" in cells
 
 
 # ---------------------------------------------------------------- original names are data, never paths
 
-@pytest.mark.parametrize("name", [
-    "../../etc/passwd.csv", "/etc/passwd", "..", ".", "..\\..\\windows\\win.ini.csv", "a/../../b.csv",
-    ".hidden.csv", "CON.csv", "x\x00y.csv", "$(touch PWNED).csv", "—" * 300 + ".csv",
-])
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../../etc/passwd.csv",
+        "/etc/passwd",
+        "..",
+        ".",
+        "..\\..\\windows\\win.ini.csv",
+        "a/../../b.csv",
+        ".hidden.csv",
+        "CON.csv",
+        "x\x00y.csv",
+        "$(touch PWNED).csv",
+        "—" * 300 + ".csv",
+    ],
+)
 def test_original_names_are_stored_but_never_used_as_paths(app_ctx, tmp_path, monkeypatch, name):
     from batchops.services import processing
     from batchops.store.models import Upload
@@ -99,6 +139,7 @@ def test_original_names_are_stored_but_never_used_as_paths(app_ctx, tmp_path, mo
 
 
 # ---------------------------------------------------------------- run_web_scrape: http(s) only, capped
+
 
 class _Server:
     def __init__(self, handler):
@@ -167,9 +208,17 @@ def test_scrape_refuses_non_http_urls_and_redirects_and_caps_size_and_time(app_c
 
     loopback = HostAllowList(["127.0.0.1"])  # the test server; private targets are refused by default
 
-    for url in ("file:///etc/passwd", "ftp://127.0.0.1/x", "data:text/html,<a>x</a>", "gopher://x/",
-                "javascript:alert(1)", "http:///etc/passwd", "//example.com/x",
-                f"{web.url}/to-file", f"{web.url}/to-ftp"):
+    for url in (
+        "file:///etc/passwd",
+        "ftp://127.0.0.1/x",
+        "data:text/html,<a>x</a>",
+        "gopher://x/",
+        "javascript:alert(1)",
+        "http:///etc/passwd",
+        "//example.com/x",
+        f"{web.url}/to-file",
+        f"{web.url}/to-ftp",
+    ):
         with pytest.raises(BatchOpsError) as exc:
             scrape.fetch(url, timeout=2, max_bytes=100_000, allow=loopback)
         assert exc.value.code == "E_URL_SCHEME", (url, exc.value)
@@ -185,8 +234,22 @@ def test_scrape_refuses_non_http_urls_and_redirects_and_caps_size_and_time(app_c
 
 
 def test_scrape_job_with_file_url_fails_with_code_and_reads_nothing(rhome):
-    job = json_out(batchops_here(rhome, "jobs", "add", "--name", "scrape-evil", "--callable", "run_web_scrape",
-                            "--cron", "0 0 * * *", "--kwargs", '{"urls": ["file:///etc/passwd"]}', "--json"))
+    job = json_out(
+        batchops_here(
+            rhome,
+            "jobs",
+            "add",
+            "--name",
+            "scrape-evil",
+            "--callable",
+            "run_web_scrape",
+            "--cron",
+            "0 0 * * *",
+            "--kwargs",
+            '{"urls": ["file:///etc/passwd"]}',
+            "--json",
+        )
+    )
     r = batchops_here(rhome, "jobs", "trigger", job["id"], "--now", "--json")
     assert r.returncode == 1
     run = json_out(r)
@@ -199,24 +262,46 @@ def test_scrape_job_with_file_url_fails_with_code_and_reads_nothing(rhome):
 # ---------------------------------------------------------------- read-only mode
 
 MUTATING = [
-    ("demo",), ("process", "{ok}"), ("process", "--queue", "{ok}"), ("worker",),
-    ("restore", "{backup}", "--force", "--yes"), ("restore", "{backup}"),
-    ("uploads", "retry", "2"), ("uploads", "delete", "1"), ("uploads", "delete", "1", "--yes"),
+    ("demo",),
+    ("process", "{ok}"),
+    ("process", "--queue", "{ok}"),
+    ("worker",),
+    ("restore", "{backup}", "--force", "--yes"),
+    ("restore", "{backup}"),
+    ("uploads", "retry", "2"),
+    ("uploads", "delete", "1"),
+    ("uploads", "delete", "1", "--yes"),
     ("jobs", "add", "--name", "x", "--callable", "purge_old_records", "--cron", "* * * * *"),
-    ("jobs", "edit", "1", "--cron", "0 1 * * *"), ("jobs", "delete", "1"), ("jobs", "pause", "2"),
-    ("jobs", "resume", "1"), ("jobs", "trigger", "2"), ("jobs", "trigger", "2", "--now"),
-    ("known-errors", "add", "--name", "x", "--code", "E_X"), ("known-errors", "edit", "1", "--severity", "low"),
+    ("jobs", "edit", "1", "--cron", "0 1 * * *"),
+    ("jobs", "delete", "1"),
+    ("jobs", "pause", "2"),
+    ("jobs", "resume", "1"),
+    ("jobs", "trigger", "2"),
+    ("jobs", "trigger", "2", "--now"),
+    ("known-errors", "add", "--name", "x", "--code", "E_X"),
+    ("known-errors", "edit", "1", "--severity", "low"),
     ("known-errors", "delete", "1"),
-    ("incidents", "assign", "1", "--to", "bob"), ("incidents", "analyze", "1", "--impact", "x"),
-    ("incidents", "retry", "1"), ("incidents", "resolve", "1", "--report", "x"), ("incidents", "archive", "1"),
+    ("incidents", "assign", "1", "--to", "bob"),
+    ("incidents", "analyze", "1", "--impact", "x"),
+    ("incidents", "retry", "1"),
+    ("incidents", "resolve", "1", "--report", "x"),
+    ("incidents", "archive", "1"),
     ("incidents", "comment", "1", "hello"),
-    ("tickets", "add", "1", "--title", "t"), ("tickets", "assign", "1", "--to", "bob"),
+    ("tickets", "add", "1", "--title", "t"),
+    ("tickets", "assign", "1", "--to", "bob"),
     ("tickets", "resolve", "1", "--resolution", "x"),
     ("outbox", "flush"),
 ]
-READING = [("uploads", "list", "--json"), ("uploads", "show", "1", "--json"), ("runs", "list", "--json"),
-           ("incidents", "list", "--json"), ("jobs", "list", "--json"), ("tickets", "list", "--json"),
-           ("dashboard", "--json"), ("known-errors", "test", "file is empty")]
+READING = [
+    ("uploads", "list", "--json"),
+    ("uploads", "show", "1", "--json"),
+    ("runs", "list", "--json"),
+    ("incidents", "list", "--json"),
+    ("jobs", "list", "--json"),
+    ("tickets", "list", "--json"),
+    ("dashboard", "--json"),
+    ("known-errors", "test", "file is empty"),
+]
 
 
 def _snapshot(home: Path) -> tuple:
@@ -225,8 +310,11 @@ def _snapshot(home: Path) -> tuple:
         dump = "\n".join(conn.iterdump())
     finally:
         conn.close()
-    tree = sorted((str(p.relative_to(home)), p.stat().st_size) for p in home.rglob("*")
-                  if p.is_file() and not p.name.endswith(("-wal", "-shm")) and "backups" not in p.parts)
+    tree = sorted(
+        (str(p.relative_to(home)), p.stat().st_size)
+        for p in home.rglob("*")
+        if p.is_file() and not p.name.endswith(("-wal", "-shm")) and "backups" not in p.parts
+    )
     return dump, tree
 
 
@@ -254,6 +342,7 @@ def test_read_only_refuses_every_mutating_command_and_changes_nothing(rhome, tmp
 
 # ---------------------------------------------------------------- secrets never printed
 
+
 @pytest.fixture
 def smtp_server():
     """A local SMTP server that requires AUTH LOGIN/PLAIN as desk / SECRET (no TLS: loopback only)."""
@@ -280,8 +369,7 @@ def smtp_server():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    controller = Controller(box, hostname="127.0.0.1", port=port, authenticator=authenticator,
-                            auth_require_tls=False)
+    controller = Controller(box, hostname="127.0.0.1", port=port, authenticator=authenticator, auth_require_tls=False)
     controller.start()
     box.port = port
     yield box
@@ -292,9 +380,11 @@ def test_smtp_password_never_printed_or_stored(tmp_path, smtp_server):
     home = tmp_path / "home"
     home.mkdir()
     cfg = tmp_path / "batchops.toml"
-    base = ('[smtp]\nhost = "127.0.0.1"\nport = {port}\nusername = "desk"\ntimeout = 5.0\n{extra}'
-            '[incidents]\nnotify_emails = ["it@example.org"]\nnotify_min_severity = "low"\n'
-            'notify_manual_runs = true\n')
+    base = (
+        '[smtp]\nhost = "127.0.0.1"\nport = {port}\nusername = "desk"\ntimeout = 5.0\n{extra}'
+        '[incidents]\nnotify_emails = ["it@example.org"]\nnotify_min_severity = "low"\n'
+        "notify_manual_runs = true\n"
+    )
     cfg.write_text(base.format(port=9, extra=""))  # nothing listens on 9: messages wait in the outbox
     env = {"BATCHOPS_CONFIG": cfg, "BATCHOPS_SMTP_PASSWORD": SECRET}
     outputs = []
@@ -318,8 +408,14 @@ def test_smtp_password_never_printed_or_stored(tmp_path, smtp_server):
     flushed = json_out(run("outbox", "flush", "--json"))
     assert flushed["delivered"] >= 2 and smtp_server.logins and all(smtp_server.logins), (flushed, smtp_server.logins)
     run("jobs", "trigger", digest["id"], "--now", debug=True)
-    for args in (("health", "--json"), ("dashboard", "--json"), ("metrics",), ("jobs", "show", digest["id"], "--json"),
-                 ("incidents", "list", "--json"), ("runs", "list", "--json")):
+    for args in (
+        ("health", "--json"),
+        ("dashboard", "--json"),
+        ("metrics",),
+        ("jobs", "show", digest["id"], "--json"),
+        ("incidents", "list", "--json"),
+        ("runs", "list", "--json"),
+    ):
         run(*args)
     run("health", debug=True)
     for text in outputs:

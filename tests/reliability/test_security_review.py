@@ -27,9 +27,17 @@ def _failed_run(message: str, code: str = "E_INTERNAL", pid: int = 999_999) -> i
     from batchops.clock import utc_now
     from batchops.store.models import JobRun
 
-    run = JobRun.create(kind="job", job_name="nightly", trigger="schedule", status="failed",
-                        error_code=code, error_message=message, pid=pid,
-                        worker_id=f"{socket.gethostname()}:{pid}", finished_at=utc_now())
+    run = JobRun.create(
+        kind="job",
+        job_name="nightly",
+        trigger="schedule",
+        status="failed",
+        error_code=code,
+        error_message=message,
+        pid=pid,
+        worker_id=f"{socket.gethostname()}:{pid}",
+        finished_at=utc_now(),
+    )
     return run.id
 
 
@@ -42,11 +50,13 @@ def _close_store():
 
 # ---------------------------------------------------------------- 1 catastrophic known-error regex
 
+
 def test_01_backtracking_pattern_is_checked_against_past_runs_without_hanging(app_ctx, home):
     _failed_run(f"column {EVIL_MESSAGE} is not numeric")
     _close_store()
-    r = batchops(home, "known-errors", "add", "--name", "words", "--pattern", r"(\w+\s?)+$", "--json",
-                 timeout=HANG_GUARD_S)
+    r = batchops(
+        home, "known-errors", "add", "--name", "words", "--pattern", r"(\w+\s?)+$", "--json", timeout=HANG_GUARD_S
+    )
     assert r.returncode == 0, r.stderr
     assert json_out(r)["past_matches"] >= 0
 
@@ -73,8 +83,12 @@ def test_01_a_slow_pattern_already_stored_cannot_freeze_any_command(app_ctx, hom
     _failed_run(EVIL_MESSAGE)
     _failed_run(EVIL_MESSAGE, pid=999_998)
     _close_store()
-    for args in (("runs", "list", "--json"), ("uploads", "list", "--json"), ("known-errors", "list", "--json"),
-                 ("known-errors", "test", EVIL_MESSAGE, "--json")):
+    for args in (
+        ("runs", "list", "--json"),
+        ("uploads", "list", "--json"),
+        ("known-errors", "list", "--json"),
+        ("known-errors", "test", EVIL_MESSAGE, "--json"),
+    ):
         r = batchops(home, *args, timeout=HANG_GUARD_S)
         assert r.returncode == 0, (args, r.stderr)
     slow = [k for k in json_out(batchops(home, "known-errors", "list", "--json")) if k["name"] == "slow"][0]
@@ -95,6 +109,7 @@ def test_01_patterns_time_out_instead_of_backtracking(app_ctx):
 
 
 # ---------------------------------------------------------------- 2 backup rotation keeps what it made
+
 
 def _fake_backup(root, name: str, created_at: str):
     import json
@@ -128,6 +143,7 @@ def test_02_many_backups_in_one_second_keep_the_newest(app_ctx):
 
 
 # ---------------------------------------------------------------- helpers: config, drop folder, FTP
+
 
 def _configure(tmp_path, toml: str):
     """Reconfigure the in-process app with ./batchops.toml (the home fixture's cwd) holding ``toml``."""
@@ -171,8 +187,11 @@ class _FTP(socketserver.StreamRequestHandler):
             elif cmd in ("NLST", "RETR"):
                 conn, _ = passive.accept()
                 self.reply("150 here it comes")
-                conn.sendall("".join(p.name + "\r\n" for p in sorted(self.root.iterdir())).encode() if cmd == "NLST"
-                             else (self.root / arg).read_bytes())
+                conn.sendall(
+                    "".join(p.name + "\r\n" for p in sorted(self.root.iterdir())).encode()
+                    if cmd == "NLST"
+                    else (self.root / arg).read_bytes()
+                )
                 conn.close()
                 passive.close()
                 self.reply("226 done")
@@ -196,6 +215,7 @@ def ftp(tmp_path):
 
 
 # ---------------------------------------------------------------- 3 drop-folder symlinks
+
 
 def test_03_ingest_never_follows_symlinks_or_hard_links_out_of_the_folder(app_ctx, tmp_path):
     from batchops.store.models import Upload
@@ -255,6 +275,7 @@ def test_09_a_file_still_growing_is_not_ingested_half_written(app_ctx, tmp_path)
 
 # ---------------------------------------------------------------- 13 FTP fetch never overwrites
 
+
 def test_13_ftp_fetch_never_overwrites_a_local_file(app_ctx, tmp_path, ftp):
     root, port = ftp
     drop = tmp_path / "drop"
@@ -273,24 +294,30 @@ def test_13_ftp_fetch_never_overwrites_a_local_file(app_ctx, tmp_path, ftp):
 
 # ---------------------------------------------------------------- 7 / 19 credentials in URLs never leak
 
-@pytest.mark.parametrize("text, secret", [
-    ("ftps://desk:S3cr3t-pw@ftp.school.org/in", "S3cr3t-pw"),
-    ("cannot fetch 'https://desk:pa#ss/wo?rd@intranet.school/notices': timed out", "pa#ss/wo?rd"),
-    ("https://desk:p@ss@intranet.school/x", "p@ss"),
-    ("https://hooks.example.org/in?token=tok123&room=7", "tok123"),
-    ("https://intranet.school/login?user=desk&password=hunter2#top", "hunter2"),
-    ("https://intranet.school/app#access_token=zz9&x=1", "zz9"),
-    ("https://ghp_s3cretTOKEN@git.school/x", "ghp_s3cretTOKEN"),
-    ("smtp password=Sup3r!, then", "Sup3r!"),
-])
+
+@pytest.mark.parametrize(
+    "text, secret",
+    [
+        ("ftps://desk:S3cr3t-pw@ftp.school.org/in", "S3cr3t-pw"),
+        ("cannot fetch 'https://desk:pa#ss/wo?rd@intranet.school/notices': timed out", "pa#ss/wo?rd"),
+        ("https://desk:p@ss@intranet.school/x", "p@ss"),
+        ("https://hooks.example.org/in?token=tok123&room=7", "tok123"),
+        ("https://intranet.school/login?user=desk&password=hunter2#top", "hunter2"),
+        ("https://intranet.school/app#access_token=zz9&x=1", "zz9"),
+        ("https://ghp_s3cretTOKEN@git.school/x", "ghp_s3cretTOKEN"),
+        ("smtp password=Sup3r!, then", "Sup3r!"),
+    ],
+)
 def test_19_redact_masks_user_info_and_secret_values(text, secret):
     from batchops.redact import redact
 
     out = redact(text)
     assert secret not in out and "***" in out, out
     assert redact(out) == out  # idempotent
-    assert redact("https://intranet.school/x?mail=desk@school.org&page=2") == \
-        "https://intranet.school/x?mail=desk@school.org&page=2"
+    assert (
+        redact("https://intranet.school/x?mail=desk@school.org&page=2")
+        == "https://intranet.school/x?mail=desk@school.org&page=2"
+    )
 
 
 FTP_PW = "Ft9-pa55"
@@ -308,7 +335,8 @@ def test_07_credentials_in_ftp_scrape_and_webhook_urls_never_leave_the_process(t
     (tmp_path / "batchops.toml").write_text(
         f'[automation]\ningest_folder = "{drop}"\ningest_ftp_url = "ftps://desk:{FTP_PW}@127.0.0.1:{port}/"\n'
         '[incidents]\nnotify_emails = ["it@school.test"]\nnotify_min_severity = "low"\nnotify_manual_runs = true\n'
-        f'webhooks = ["http://127.0.0.1:9/hook?token={HOOK_TOKEN}"]\n')
+        f'webhooks = ["http://127.0.0.1:9/hook?token={HOOK_TOKEN}"]\n'
+    )
     outputs = []
 
     def run(*args):
@@ -321,12 +349,32 @@ def test_07_credentials_in_ftp_scrape_and_webhook_urls_never_leave_the_process(t
     r = run("jobs", "trigger", ingest["id"], "--now", "--json")
     assert json_out(r)["error_code"] == "E_FETCH_FAILED", r.stdout  # ftps is spoken: our server refuses AUTH TLS
     # a job's own definition keeps what the operator gave it (it is the job's config); its runs do not
-    scrape = json_out(batchops(home, "jobs", "add", "--name", "intranet", "--callable", "run_web_scrape", "--cron",
-                               "0 0 * * *", "--kwargs", '{"urls": ["http://desk:%s@127.0.0.1:9/notices"]}' % SCRAPE_PW,
-                               "--json", cwd=tmp_path))
+    scrape = json_out(
+        batchops(
+            home,
+            "jobs",
+            "add",
+            "--name",
+            "intranet",
+            "--callable",
+            "run_web_scrape",
+            "--cron",
+            "0 0 * * *",
+            "--kwargs",
+            '{"urls": ["http://desk:%s@127.0.0.1:9/notices"]}' % SCRAPE_PW,
+            "--json",
+            cwd=tmp_path,
+        )
+    )
     run("jobs", "trigger", scrape["id"], "--now", "--json")
-    for args in (("outbox", "list", "--json"), ("outbox", "list"), ("incidents", "list", "--json"),
-                 ("runs", "list", "--json"), ("runs", "show", "1", "--json"), ("runs", "show", "2", "--json")):
+    for args in (
+        ("outbox", "list", "--json"),
+        ("outbox", "list"),
+        ("incidents", "list", "--json"),
+        ("runs", "list", "--json"),
+        ("runs", "show", "1", "--json"),
+        ("runs", "show", "2", "--json"),
+    ):
         run(*args)
     assert any('"kind": "webhook"' in o for o in outputs), "no webhook reached the outbox: the test did not run"
     for secret in (FTP_PW, HOOK_TOKEN, SCRAPE_PW, "pa#ss", "wo?rd"):
@@ -335,8 +383,14 @@ def test_07_credentials_in_ftp_scrape_and_webhook_urls_never_leave_the_process(t
         for path in home.rglob("*"):
             if path.is_file() and not path.name.startswith("batchops.db"):
                 assert secret.encode() not in path.read_bytes(), (secret, path)
-        for table, column in (("job_run", "log"), ("job_run", "error_message"), ("job_run", "result"),
-                              ("incident", "error_message"), ("incident", "title"), ("incident_event", "message")):
+        for table, column in (
+            ("job_run", "log"),
+            ("job_run", "error_message"),
+            ("job_run", "result"),
+            ("incident", "error_message"),
+            ("incident", "title"),
+            ("incident_event", "message"),
+        ):
             assert not query(home, f"SELECT id FROM {table} WHERE instr({column}, ?)", (secret,)), (secret, table)
 
 
@@ -374,6 +428,7 @@ def test_07_the_outbox_still_delivers_a_webhook_it_keeps_by_reference(app_ctx, t
 
 # ---------------------------------------------------------------- 18 the outbox's own "file" field
 
+
 def test_18_outbox_file_field_cannot_delete_or_write_outside(app_ctx, tmp_path):
     import json
 
@@ -383,19 +438,27 @@ def test_18_outbox_file_field_cannot_delete_or_write_outside(app_ctx, tmp_path):
     victim.write_text("keep me")
     box = Path(app_ctx.data_dir) / "outbox"
     box.mkdir(parents=True, exist_ok=True)
-    (box / "20260101T000000-email-aaaa.json").write_text(json.dumps(
-        {"kind": "email", "to": ["a@school.test"], "subject": "s", "body": "b", "file": "../../victim.txt"}))
-    (box / "20260101T000001-email-bbbb.json").write_text(json.dumps(
-        {"kind": "email", "to": ["a@school.test"], "subject": "s", "body": "b", "file": "../../escaped.json"}))
-    assert [m["file"] for m in outbox.list_outbox()] == ["20260101T000000-email-aaaa.json",
-                                                        "20260101T000001-email-bbbb.json"]
+    (box / "20260101T000000-email-aaaa.json").write_text(
+        json.dumps({"kind": "email", "to": ["a@school.test"], "subject": "s", "body": "b", "file": "../../victim.txt"})
+    )
+    (box / "20260101T000001-email-bbbb.json").write_text(
+        json.dumps(
+            {"kind": "email", "to": ["a@school.test"], "subject": "s", "body": "b", "file": "../../escaped.json"}
+        )
+    )
+    assert [m["file"] for m in outbox.list_outbox()] == [
+        "20260101T000000-email-aaaa.json",
+        "20260101T000001-email-bbbb.json",
+    ]
     outbox.flush()  # no SMTP: both wait, rewritten in place
     for m in outbox.list_outbox():
         outbox._send(m)  # noqa: SLF001 - a delivery attempt, as flush makes once SMTP is set
     assert victim.read_text() == "keep me"
     assert not list(tmp_path.rglob("escaped.json"))
-    assert sorted(p.name for p in box.iterdir()) == ["20260101T000000-email-aaaa.json",
-                                                     "20260101T000001-email-bbbb.json"]
+    assert sorted(p.name for p in box.iterdir()) == [
+        "20260101T000000-email-aaaa.json",
+        "20260101T000001-email-bbbb.json",
+    ]
 
 
 # ---------------------------------------------------------------- 4 the callable allow-list
@@ -427,23 +490,55 @@ def test_04_only_marked_functions_defined_in_an_allowed_module_are_callables(rho
     (tmp_path / "school_jobs.py").write_text(SCHOOL_JOBS)
     (tmp_path / "batchops.toml").write_text('[automation]\nallowed_modules = ["school_jobs"]\n')
     env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))}
-    for target, kwargs in (("school_jobs:run", '{"args": "touch PWNED", "shell": true}'),
-                           ("school_jobs:sh", '{}'), ("school_jobs:os", '{}'), ("school_jobs:helper", '{}'),
-                           ("school_jobs:job", '{}')):
-        r = batchops(rhome, "jobs", "add", "--name", "evil", "--callable", target, "--cron", "* * * * *",
-                     "--kwargs", kwargs, env=env, cwd=tmp_path)
+    for target, kwargs in (
+        ("school_jobs:run", '{"args": "touch PWNED", "shell": true}'),
+        ("school_jobs:sh", "{}"),
+        ("school_jobs:os", "{}"),
+        ("school_jobs:helper", "{}"),
+        ("school_jobs:job", "{}"),
+    ):
+        r = batchops(
+            rhome,
+            "jobs",
+            "add",
+            "--name",
+            "evil",
+            "--callable",
+            target,
+            "--cron",
+            "* * * * *",
+            "--kwargs",
+            kwargs,
+            env=env,
+            cwd=tmp_path,
+        )
         assert r.returncode == 2 and "E_CALLABLE_NOT_REGISTERED" in r.stderr, (target, r.stderr)
     listed = {c["name"] for c in json_out(batchops(rhome, "jobs", "callables", "--json", env=env, cwd=tmp_path))}
     assert "school_jobs:nightly_report" in listed
     assert not {"school_jobs:run", "school_jobs:sh", "school_jobs:helper", "school_jobs:job"} & listed
-    ok = json_out(batchops(rhome, "jobs", "add", "--name", "nightly", "--callable", "school_jobs:nightly_report",
-                           "--cron", "0 1 * * *", "--json", env=env, cwd=tmp_path))
+    ok = json_out(
+        batchops(
+            rhome,
+            "jobs",
+            "add",
+            "--name",
+            "nightly",
+            "--callable",
+            "school_jobs:nightly_report",
+            "--cron",
+            "0 1 * * *",
+            "--json",
+            env=env,
+            cwd=tmp_path,
+        )
+    )
     done = json_out(batchops(rhome, "jobs", "trigger", ok["id"], "--now", "--json", env=env, cwd=tmp_path))
     assert done["status"] == "succeeded", done
     assert not list(tmp_path.rglob("PWNED"))
 
 
 # ---------------------------------------------------------------- 5 restore checks what it swaps in
+
 
 def _crafted_backup(rhome, tmp_path, name: str, sql: str) -> "os.PathLike":
     import shutil
@@ -463,8 +558,13 @@ def _crafted_backup(rhome, tmp_path, name: str, sql: str) -> "os.PathLike":
 def test_05_restore_refuses_a_store_that_would_brick_or_run_code(rhome, tmp_path):
     from batchops.store.migrations import LATEST
 
-    tables = [r[0] for r in query(rhome, "SELECT name FROM sqlite_master WHERE type = 'table' "
-                                         "AND name NOT IN ('schema_version', 'sqlite_sequence')")]
+    tables = [
+        r[0]
+        for r in query(
+            rhome,
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT IN ('schema_version', 'sqlite_sequence')",
+        )
+    ]
     cases = {
         "only-version": "".join(f'DROP TABLE "{t}";' for t in tables),
         "newer": f"INSERT INTO schema_version (version, applied_at) VALUES ({LATEST + 1}, '2030-01-01');",
@@ -490,8 +590,9 @@ def test_05_report_paths_from_a_restored_store_are_read_only_inside_exports(rhom
     upload = json_out(batchops(rhome, "process", "--json", "--", src))["upload_id"]
     secret = tmp_path / "secret.key"
     secret.write_text("PRIVATE KEY MATERIAL")
-    crafted = _crafted_backup(rhome, tmp_path, "paths",
-                              f"UPDATE upload SET report_csv = NULL, report_csv_path = '{secret}';")
+    crafted = _crafted_backup(
+        rhome, tmp_path, "paths", f"UPDATE upload SET report_csv = NULL, report_csv_path = '{secret}';"
+    )
     assert batchops(rhome, "restore", crafted, "--yes").returncode == 0
     out = tmp_path / "exported.csv"
     r = batchops(rhome, "report", "export", "--upload", upload, "--format", "csv", "-o", out)
@@ -500,6 +601,7 @@ def test_05_report_paths_from_a_restored_store_are_read_only_inside_exports(rhom
 
 
 # ---------------------------------------------------------------- 6 report export -o
+
 
 @pytest.mark.slow
 def test_06_report_export_never_replaces_the_store_a_device_or_a_file_unasked(rhome, tmp_path):
@@ -513,8 +615,19 @@ def test_06_report_export_never_replaces_the_store_a_device_or_a_file_unasked(rh
     link.symlink_to(tmp_path / "elsewhere.csv")
     for i, target in enumerate((rhome / "batchops.db", rhome / "exports" / "x.csv", rhome, fifo, link, "/dev/null")):
         extra = (("--read-only",), ("--force",), ())[i % 3]
-        r = batchops(rhome, *(e for e in extra if e == "--read-only"), "report", "export", "--upload", upload,
-                     "-f", "csv", "-o", target, *(e for e in extra if e == "--force"))
+        r = batchops(
+            rhome,
+            *(e for e in extra if e == "--read-only"),
+            "report",
+            "export",
+            "--upload",
+            upload,
+            "-f",
+            "csv",
+            "-o",
+            target,
+            *(e for e in extra if e == "--force"),
+        )
         assert r.returncode == 2 and "E_OUTPUT_PATH" in r.stderr, (target, extra, r.stderr)
     assert (rhome / "batchops.db").read_bytes()[:100] == store_before and fifo.is_fifo() and link.is_symlink()
     assert not (tmp_path / "elsewhere.csv").exists()
@@ -528,9 +641,16 @@ def test_06_report_export_never_replaces_the_store_a_device_or_a_file_unasked(rh
 
 # ---------------------------------------------------------------- 8 PDF bombs behind filter chains
 
+
 def _pdf_stream(filters: bytes, payload: bytes, eol: bytes = b"\n") -> bytes:
-    return (b"%PDF-1.4\n1 0 obj\n<< /Filter " + filters + b" /Length %d >>\nstream" % len(payload) + eol
-            + payload + b"\nendstream\nendobj\ntrailer\n<< >>\n%%EOF\n")
+    return (
+        b"%PDF-1.4\n1 0 obj\n<< /Filter "
+        + filters
+        + b" /Length %d >>\nstream" % len(payload)
+        + eol
+        + payload
+        + b"\nendstream\nendobj\ntrailer\n<< >>\n%%EOF\n"
+    )
 
 
 def _bombs(size: int) -> dict[str, bytes]:
@@ -539,7 +659,7 @@ def _bombs(size: int) -> dict[str, bytes]:
     import zlib
 
     flate = zlib.compress(b" " * size, 9)
-    runs = b"".join(bytes([len(c) - 1]) + c for c in (flate[i:i + 128] for i in range(0, len(flate), 128))) + b"\x80"
+    runs = b"".join(bytes([len(c) - 1]) + c for c in (flate[i : i + 128] for i in range(0, len(flate), 128))) + b"\x80"
     return {
         "hex+flate": _pdf_stream(b"[/ASCIIHexDecode /FlateDecode]", binascii.hexlify(flate) + b">"),
         "a85+flate": _pdf_stream(b"[/A85 /Fl]", base64.a85encode(flate) + b"~>"),
@@ -572,6 +692,7 @@ def test_08_process_refuses_a_chained_bomb_end_to_end(rhome, tmp_path):
 
 
 # ---------------------------------------------------------------- 10 file modes
+
 
 def test_10_store_and_queue_are_owner_only_and_exports_follow_the_umask(tmp_path):
     import stat
@@ -609,11 +730,15 @@ def _umask() -> int:
 
 # ---------------------------------------------------------------- 14 read-only creates nothing
 
+
 def _tree(folder):
     import hashlib
 
-    return sorted((str(p.relative_to(folder)), hashlib.sha256(p.read_bytes()).hexdigest())
-                  for p in folder.rglob("*") if p.is_file())
+    return sorted(
+        (str(p.relative_to(folder)), hashlib.sha256(p.read_bytes()).hexdigest())
+        for p in folder.rglob("*")
+        if p.is_file()
+    )
 
 
 def test_14_read_only_creates_migrates_and_rewrites_nothing(rhome, tmp_path):
@@ -633,8 +758,10 @@ def test_14_read_only_creates_migrates_and_rewrites_nothing(rhome, tmp_path):
     assert _tree(tmp_path / "snap") == before
     manifest = json.loads((tmp_path / "snap" / os.path.basename(made) / "manifest.json").read_text())
     store = [f for f in manifest["files"] if f["file"] == "batchops.db"][0]
-    assert hashlib.sha256((tmp_path / "snap" / os.path.basename(made) / "batchops.db").read_bytes()).hexdigest() \
+    assert (
+        hashlib.sha256((tmp_path / "snap" / os.path.basename(made) / "batchops.db").read_bytes()).hexdigest()
         == store["sha256"]
+    )
     # an older store is not migrated by a read-only command
     conn = sqlite3.connect(rhome / "batchops.db")
     conn.execute("ALTER TABLE upload DROP COLUMN sheet")
@@ -648,6 +775,7 @@ def test_14_read_only_creates_migrates_and_rewrites_nothing(rhome, tmp_path):
 
 
 # ---------------------------------------------------------------- 11 one deadline per HTTP request
+
 
 class _Dribble(BaseHTTPRequestHandler):
     """Sends one header line every 0.3 s for ~15 s, then a small page (or a 204 for a POST)."""
@@ -727,11 +855,23 @@ def _has_allow_lists() -> bool:
 
 # ---------------------------------------------------------------- 20 no private targets by default
 
-@pytest.mark.parametrize("url", [
-    "http://127.0.0.1:9/x", "http://localhost:9/x", "http://[::1]:9/x", "http://[::ffff:127.0.0.1]:9/x",
-    "http://0x7f000001:9/x", "http://2130706433:9/x", "http://0.0.0.0:9/x", "http://10.1.2.3:9/x",
-    "http://192.168.1.1:9/x", "http://169.254.169.254/latest/meta-data/", "http://[fe80::1]:9/x",
-])
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9/x",
+        "http://localhost:9/x",
+        "http://[::1]:9/x",
+        "http://[::ffff:127.0.0.1]:9/x",
+        "http://0x7f000001:9/x",
+        "http://2130706433:9/x",
+        "http://0.0.0.0:9/x",
+        "http://10.1.2.3:9/x",
+        "http://192.168.1.1:9/x",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[fe80::1]:9/x",
+    ],
+)
 def test_20_scrape_refuses_private_loopback_and_link_local_targets(app_ctx, url):
     from batchops.errors import BatchOpsError
     from batchops.jobs import scrape
@@ -770,9 +910,15 @@ def test_16_control_characters_in_names_are_shown_not_obeyed(app_ctx, home, tmp_
     res = processing.process_file(src, original_name=ESC_NAME)
     _close_store()
     outputs = []
-    for args in (("uploads", "list"), ("uploads", "show", res["upload_id"]), ("incidents", "list"),
-                 ("runs", "list"), ("runs", "show", res["run_id"]), ("incidents", "show", "1"),
-                 ("uploads", "retry", "999999")):
+    for args in (
+        ("uploads", "list"),
+        ("uploads", "show", res["upload_id"]),
+        ("incidents", "list"),
+        ("runs", "list"),
+        ("runs", "show", res["run_id"]),
+        ("incidents", "show", "1"),
+        ("uploads", "retry", "999999"),
+    ):
         r = batchops(home, *args)
         outputs.append(r.stdout + r.stderr)
     text = "".join(outputs)
@@ -796,13 +942,20 @@ def test_16_tui_cells_escape_control_characters():
 
 # ---------------------------------------------------------------- 21 huge ids
 
-@pytest.mark.parametrize("args", [
-    ("uploads", "show", "9999999999999999999999"), ("runs", "show", "99999999999999999999999999"),
-    ("incidents", "show", "9999999999999999999999"), ("jobs", "show", "9999999999999999999999"),
-    ("known-errors", "show", "9999999999999999999999"), ("tickets", "show", "9999999999999999999999"),
-    ("uploads", "show", "--", "-9999999999999999999999"),
-    ("runs", "list", "--upload", "9999999999999999999999"),
-])
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("uploads", "show", "9999999999999999999999"),
+        ("runs", "show", "99999999999999999999999999"),
+        ("incidents", "show", "9999999999999999999999"),
+        ("jobs", "show", "9999999999999999999999"),
+        ("known-errors", "show", "9999999999999999999999"),
+        ("tickets", "show", "9999999999999999999999"),
+        ("uploads", "show", "--", "-9999999999999999999999"),
+        ("runs", "list", "--upload", "9999999999999999999999"),
+    ],
+)
 def test_21_huge_ids_are_not_found(rhome, args):
     r = batchops(rhome, *args)
     assert r.returncode == 2 and "E_NOT_FOUND" in r.stderr, r.stderr
@@ -811,17 +964,21 @@ def test_21_huge_ids_are_not_found(rhome, args):
 
 # ---------------------------------------------------------------- 17 config ranges
 
-@pytest.mark.parametrize("toml, key", [
-    ("[retention]\nsuccessful_runs_days = -1\n", "retention.successful_runs_days"),
-    ("[retention]\nexports_days = 0\n", "retention.exports_days"),
-    ("[pipeline]\nmax_file_mb = -1\n", "pipeline.max_file_mb"),
-    ("[incidents]\nreopen_window_hours = 1e300\n", "incidents.reopen_window_hours"),
-    ("[worker]\nheartbeat_seconds = 0\n", "worker.heartbeat_seconds"),
-    ("[automation]\nscrape_timeout = nan\n", "automation.scrape_timeout"),
-    ("[pipeline]\npass_mark = inf\n", "pipeline.pass_mark"),
-    ("[smtp]\nport = 70000\n", "smtp.port"),
-    ("[queue]\nworkers = 0\n", "queue.workers"),
-])
+
+@pytest.mark.parametrize(
+    "toml, key",
+    [
+        ("[retention]\nsuccessful_runs_days = -1\n", "retention.successful_runs_days"),
+        ("[retention]\nexports_days = 0\n", "retention.exports_days"),
+        ("[pipeline]\nmax_file_mb = -1\n", "pipeline.max_file_mb"),
+        ("[incidents]\nreopen_window_hours = 1e300\n", "incidents.reopen_window_hours"),
+        ("[worker]\nheartbeat_seconds = 0\n", "worker.heartbeat_seconds"),
+        ("[automation]\nscrape_timeout = nan\n", "automation.scrape_timeout"),
+        ("[pipeline]\npass_mark = inf\n", "pipeline.pass_mark"),
+        ("[smtp]\nport = 70000\n", "smtp.port"),
+        ("[queue]\nworkers = 0\n", "queue.workers"),
+    ],
+)
 def test_17_out_of_range_settings_are_refused_naming_key_and_file(tmp_path, toml, key):
     cfg = tmp_path / "batchops.toml"
     cfg.write_text(toml)
@@ -833,6 +990,7 @@ def test_17_out_of_range_settings_are_refused_naming_key_and_file(tmp_path, toml
 
 # ---------------------------------------------------------------- 12 job arguments name only configured roots
 
+
 def test_12_job_path_arguments_must_sit_under_configured_roots(rhome, tmp_path):
     import json
 
@@ -843,27 +1001,61 @@ def test_12_job_path_arguments_must_sit_under_configured_roots(rhome, tmp_path):
     (keys / "id_rsa.csv").write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n")
     (keys / "escape").symlink_to(tmp_path)  # under no root, even through a link
     (tmp_path / "batchops.toml").write_text(f'[automation]\ningest_folder = "{drop}"\n')
-    cases = (("schedule_file_ingest", {"folder": str(keys), "min_age_s": 0}),
-             ("schedule_file_ingest", {"folder": str(drop / ".." / "keys"), "min_age_s": 0}),
-             ("send_attendance_reminders", {"path": str(keys / "id_rsa.csv")}),
-             ("run_daily_backup", {"to": str(keys / "stolen")}))
+    cases = (
+        ("schedule_file_ingest", {"folder": str(keys), "min_age_s": 0}),
+        ("schedule_file_ingest", {"folder": str(drop / ".." / "keys"), "min_age_s": 0}),
+        ("send_attendance_reminders", {"path": str(keys / "id_rsa.csv")}),
+        ("run_daily_backup", {"to": str(keys / "stolen")}),
+    )
     for i, (callable_, kwargs) in enumerate(cases):
-        job = json_out(batchops(rhome, "jobs", "add", "--name", f"evil-{i}", "--callable", callable_, "--cron",
-                                "0 0 * * *", "--kwargs", json.dumps(kwargs), "--json", cwd=tmp_path))
+        job = json_out(
+            batchops(
+                rhome,
+                "jobs",
+                "add",
+                "--name",
+                f"evil-{i}",
+                "--callable",
+                callable_,
+                "--cron",
+                "0 0 * * *",
+                "--kwargs",
+                json.dumps(kwargs),
+                "--json",
+                cwd=tmp_path,
+            )
+        )
         run = json_out(batchops(rhome, "jobs", "trigger", job["id"], "--now", "--json", cwd=tmp_path))
         assert run["status"] == "failed" and run["error_code"] == "E_PATH_NOT_ALLOWED", (callable_, run)
     assert (keys / "id_rsa.csv").exists() and not (keys / "stolen").exists()
     assert not query(rhome, "SELECT id FROM job_run WHERE instr(log, 'OPENSSH') OR instr(error_message, 'OPENSSH')")
     # the configured folder itself, and folders under automation.path_roots, are fine
-    (tmp_path / "batchops.toml").write_text(f'[automation]\ningest_folder = "{drop}"\npath_roots = ["{tmp_path}/backups"]\n')
-    job = json_out(batchops(rhome, "jobs", "add", "--name", "ok-backup", "--callable", "run_daily_backup", "--cron",
-                            "0 0 * * *", "--kwargs", json.dumps({"to": str(tmp_path / "backups" / "nightly")}),
-                            "--json", cwd=tmp_path))
+    (tmp_path / "batchops.toml").write_text(
+        f'[automation]\ningest_folder = "{drop}"\npath_roots = ["{tmp_path}/backups"]\n'
+    )
+    job = json_out(
+        batchops(
+            rhome,
+            "jobs",
+            "add",
+            "--name",
+            "ok-backup",
+            "--callable",
+            "run_daily_backup",
+            "--cron",
+            "0 0 * * *",
+            "--kwargs",
+            json.dumps({"to": str(tmp_path / "backups" / "nightly")}),
+            "--json",
+            cwd=tmp_path,
+        )
+    )
     run = json_out(batchops(rhome, "jobs", "trigger", job["id"], "--now", "--json", cwd=tmp_path))
     assert run["status"] == "succeeded", run
 
 
 # ---------------------------------------------------------------- 15 disk full
+
 
 def _cli(capsys, *args) -> tuple[int, str, str]:
     """``batchops ARGS`` in this process (so the store's page cap below applies), with its exit code."""
@@ -894,8 +1086,12 @@ def test_15_a_full_disk_is_e_disk_full_and_reading_still_answers(app_ctx, home, 
     code, out, err = _cli(capsys, "process", "--json", "--", src)
     assert code == 1 and "E_DISK_FULL" in err, err
     assert "E_INTERNAL" not in err and "cannot rollback" not in err
-    for args in (("uploads", "list", "--json"), ("runs", "list", "--json"), ("incidents", "list", "--json"),
-                 ("--read-only", "dashboard", "--json")):
+    for args in (
+        ("uploads", "list", "--json"),
+        ("runs", "list", "--json"),
+        ("incidents", "list", "--json"),
+        ("--read-only", "dashboard", "--json"),
+    ):
         code, out, err = _cli(capsys, *args)
         assert code == 0, (args, err)
     code, out, err = _cli(capsys, "health", "--json")
@@ -908,7 +1104,9 @@ def test_15_disk_full_has_its_own_known_error(app_ctx):
 
     found = triage.match("E_DISK_FULL", "the disk is full", None)
     assert found is not None and found.known_error.name == "Disk full" and not found.known_error.auto_retry
-    rollback = sqlite3_error("cannot rollback - no transaction is active", cause=sqlite3_error("database or disk is full"))
+    rollback = sqlite3_error(
+        "cannot rollback - no transaction is active", cause=sqlite3_error("database or disk is full")
+    )
     assert disk_full(rollback).code == "E_DISK_FULL"
     assert disk_full(OSError(28, "No space left on device")).code == "E_DISK_FULL"
     assert disk_full(OSError(2, "No such file")) is None

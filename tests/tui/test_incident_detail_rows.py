@@ -6,11 +6,20 @@ from batchops.tui.screens.incident_detail import known_error_pairs, overview_pai
 
 
 def test_overview_names_the_links_and_leaves_dashes_for_the_missing():
-    pairs = dict(overview_pairs({
-        "id": 3, "error_code": "E_NO_ROWS", "error_message": "no rows", "step": "validate",
-        "upload": {"id": 4, "original_name": "a.csv", "status": "failed"}, "run_id": 12,
-        "previous_id": 1, "followup_ids": [5, 6],
-    }))
+    pairs = dict(
+        overview_pairs(
+            {
+                "id": 3,
+                "error_code": "E_NO_ROWS",
+                "error_message": "no rows",
+                "step": "validate",
+                "upload": {"id": 4, "original_name": "a.csv", "status": "failed"},
+                "run_id": 12,
+                "previous_id": 1,
+                "followup_ids": [5, 6],
+            }
+        )
+    )
     assert pairs["Error"] == "E_NO_ROWS: no rows (step validate)"
     assert pairs["Upload"] == "#4 a.csv (failed)" and pairs["Run"] == "#12" and pairs["Job"] == "-"
     assert pairs["Assignee"] == pairs["Root cause"] == pairs["Resolution"] == "-"

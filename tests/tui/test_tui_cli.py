@@ -18,8 +18,14 @@ run()
 
 def test_tui_help_does_not_import_textual(home):
     env = dict(os.environ, BATCHOPS_HOME=str(home))
-    proc = subprocess.run([sys.executable, "-c", PROBE, "tui", "--help"], env=env, capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, "tui", "--help"],
+        env=env,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "--read-only" in proc.stdout
     marker = [line for line in proc.stderr.splitlines() if line.startswith("TEXTUAL ")]

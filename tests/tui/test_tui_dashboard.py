@@ -43,15 +43,24 @@ def test_dashboard_shows_kpis_health_and_latest_incidents(make_app, samples):
 def test_health_lines_describe_store_queue_and_workers():
     from batchops.tui.screens.dashboard import describe_check
 
-    assert describe_check("store", {"ok": True, "schema_version": 2, "journal_mode": "wal",
-                                    "integrity": "ok"}) == "store: schema v2, wal, integrity ok"
+    assert (
+        describe_check("store", {"ok": True, "schema_version": 2, "journal_mode": "wal", "integrity": "ok"})
+        == "store: schema v2, wal, integrity ok"
+    )
     assert describe_check("queue", {"ok": True, "depth": 3, "scheduled": 1}) == "queue: 3 waiting, 1 scheduled"
-    line = describe_check("workers", {"ok": False, "count": 0, "online": [],
-                                      "note": "3 scheduled job(s) but no worker alive"})
+    line = describe_check(
+        "workers", {"ok": False, "count": 0, "online": [], "note": "3 scheduled job(s) but no worker alive"}
+    )
     assert line.startswith("workers: 0 online") and "no worker alive" in line
-    line = describe_check("workers", {"ok": True, "count": 1, "online": [
-        {"worker_id": "host:42", "workers": 2, "last_seen": "2026-01-05T10:00:00Z"}],
-        "last_heartbeat": "2026-01-05T10:00:00Z"})
+    line = describe_check(
+        "workers",
+        {
+            "ok": True,
+            "count": 1,
+            "online": [{"worker_id": "host:42", "workers": 2, "last_seen": "2026-01-05T10:00:00Z"}],
+            "last_heartbeat": "2026-01-05T10:00:00Z",
+        },
+    )
     assert "1 online, last heartbeat 2026-01-05 15:30 IST" in line and "host:42 (2 threads)" in line
 
 

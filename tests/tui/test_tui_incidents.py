@@ -55,8 +55,15 @@ def test_walk_an_incident_through_its_workflow(make_app, samples):
             assert _enabled(detail) == {"assign", "analyze", "retry", "resolve"}
 
             await pilot.press("n")
-            await _form(pilot, app, {"impact": "Science marks not published",
-                                     "root_cause": "old export template", "corrective_action": "use template v2"})
+            await _form(
+                pilot,
+                app,
+                {
+                    "impact": "Science marks not published",
+                    "root_cause": "old export template",
+                    "corrective_action": "use template v2",
+                },
+            )
             await wait_for(pilot, lambda: detail.incident["state"] == "analyzing", what="analyzing")
             assert detail.incident["root_cause"] == "old export template"
 
@@ -64,8 +71,12 @@ def test_walk_an_incident_through_its_workflow(make_app, samples):
             await wait_for(pilot, lambda: _screen(app, "ChoiceModal"))
             await pilot.click("#choice-now")
             # the screen's own refresh can show the second occurrence before the action's note arrives: wait for both
-            await wait_for(pilot, lambda: any(n.startswith(f"incident {ident}: retry run") for n in notifications(app)),
-                           timeout=30, what="the retry's note")
+            await wait_for(
+                pilot,
+                lambda: any(n.startswith(f"incident {ident}: retry run") for n in notifications(app)),
+                timeout=30,
+                what="the retry's note",
+            )
             await wait_for(pilot, lambda: detail.incident["occurrences"] == 2, what="retried")
 
             await pilot.press("s")

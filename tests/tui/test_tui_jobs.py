@@ -50,11 +50,15 @@ def test_create_a_job_with_a_bad_then_a_good_cron(make_app):
             assert all("07:30 IST" in line for line in lines[1:])
             await pilot.press("ctrl+s")
             await wait_for(pilot, lambda: _screen(app, "JobsScreen"), what="back on the list")
-            await wait_for(pilot, lambda: any(r[1] == "weekday-digest" for r in table_rows(app.screen)),
-                           what="new job listed")
+            await wait_for(
+                pilot, lambda: any(r[1] == "weekday-digest" for r in table_rows(app.screen)), what="new job listed"
+            )
             # the list can show the job before the save's note arrives (its own refresh reads the store)
-            await wait_for(pilot, lambda: any(n.startswith("job weekday-digest created; next run")
-                                              for n in notifications(app)), what="the save's note")
+            await wait_for(
+                pilot,
+                lambda: any(n.startswith("job weekday-digest created; next run") for n in notifications(app)),
+                what="the save's note",
+            )
 
     run(go())
     created = {j["name"]: j for j in jobs.list_jobs()}
@@ -93,8 +97,7 @@ def test_edit_pause_resume_and_delete_a_job(make_app):
             await pilot.press(*"tui-backu")
             assert app.screen.query_one("#confirm").disabled
             await pilot.press("p", "enter")
-            await wait_for(pilot, lambda: not any(r[1] == "tui-backup" for r in table_rows(app.screen)),
-                           what="deleted")
+            await wait_for(pilot, lambda: not any(r[1] == "tui-backup" for r in table_rows(app.screen)), what="deleted")
 
     run(go())
     assert job["id"] not in {j["id"] for j in jobs.list_jobs()}

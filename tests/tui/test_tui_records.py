@@ -29,10 +29,12 @@ def test_open_a_manual_incident_from_the_list(make_app):
         async with app.run_test(size=SIZE) as pilot:
             await wait_for(pilot, lambda: app.screen.loaded_once)
             await pilot.press("o")
-            await _fill(pilot, app, {"title": "Printer in room 4 jams", "severity": "low",
-                                     "description": "report cards stuck"})
-            await wait_for(pilot, lambda: any("Printer in room 4" in r[3] for r in table_rows(app.screen)),
-                           what="listed")
+            await _fill(
+                pilot, app, {"title": "Printer in room 4 jams", "severity": "low", "description": "report cards stuck"}
+            )
+            await wait_for(
+                pilot, lambda: any("Printer in room 4" in r[3] for r in table_rows(app.screen)), what="listed"
+            )
 
     run(go())
     made = incidents.list_incidents(text="Printer")[0]
@@ -43,7 +45,6 @@ def test_edit_and_delete_a_ticket(make_app, samples):
     from batchops.services import processing, tickets
 
     processing.process_file(samples / "broken" / "missing_columns.csv")
-
 
     async def go():
         app = make_app(start_area="tickets")

@@ -18,12 +18,22 @@ def seed_runs(n: int) -> None:
     from batchops.store.models import JobRun
 
     now = utc_now()
-    rows = [{"kind": "job", "job_name": f"seeded-{i % 7}", "trigger": "schedule",
-             "status": "failed" if i % 10 == 0 else "succeeded", "attempt": 1, "queued_at": now - timedelta(minutes=n - i),
-             "duration_s": 0.5, "error_code": "E_JOB_FAILED" if i % 10 == 0 else None} for i in range(n)]
+    rows = [
+        {
+            "kind": "job",
+            "job_name": f"seeded-{i % 7}",
+            "trigger": "schedule",
+            "status": "failed" if i % 10 == 0 else "succeeded",
+            "attempt": 1,
+            "queued_at": now - timedelta(minutes=n - i),
+            "duration_s": 0.5,
+            "error_code": "E_JOB_FAILED" if i % 10 == 0 else None,
+        }
+        for i in range(n)
+    ]
     with db.atomic():
         for start in range(0, n, 500):
-            JobRun.insert_many(rows[start:start + 500]).execute()
+            JobRun.insert_many(rows[start : start + 500]).execute()
 
 
 def test_runs_are_paged_from_the_store_and_filtered(make_app):
@@ -114,8 +124,12 @@ def test_submit_to_the_worker_and_see_it_publish(make_app, samples, monkeypatch)
             app.screen.query_one("#instructions").value = "publish as is"
             await pilot.press("ctrl+s")  # submit to the worker
             await wait_for(pilot, lambda: _screen(app, "UploadsScreen"))
-            await wait_for(pilot, lambda: any(r[2] == "published" for r in table_rows(app.screen)), timeout=60,
-                           what="published by the worker")
+            await wait_for(
+                pilot,
+                lambda: any(r[2] == "published" for r in table_rows(app.screen)),
+                timeout=60,
+                what="published by the worker",
+            )
             await pilot.press("3")
             await wait_for(pilot, lambda: table_rows(app.screen), what="runs")
             assert table_rows(app.screen)[0][2:4] == ["succeeded", "tui"]
@@ -137,8 +151,11 @@ def test_clicking_a_header_sorts_the_page(make_app):
             await wait_for(pilot, lambda: pager.table.row_count == 30)
             status_column = [k for k, _ in app.screen.COLUMNS].index("status")
             header = pager.table.ordered_columns
-            pager.table.post_message(DataTable.HeaderSelected(pager.table, header[status_column].key, status_column,
-                                                              header[status_column].label))
+            pager.table.post_message(
+                DataTable.HeaderSelected(
+                    pager.table, header[status_column].key, status_column, header[status_column].label
+                )
+            )
             await pilot.pause()
             statuses = [r[2] for r in table_rows(app.screen)]
             assert statuses == sorted(statuses) and statuses[0] == "failed"

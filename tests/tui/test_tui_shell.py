@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from tui_helpers import SIZE, notifications, run, table_rows, wait_for, wait_for_palette_hit
 
-AREA_KEYS = {"1": "dashboard", "2": "uploads", "3": "runs", "4": "incidents", "5": "jobs",
-             "6": "known_errors", "7": "tickets"}
+AREA_KEYS = {
+    "1": "dashboard",
+    "2": "uploads",
+    "3": "runs",
+    "4": "incidents",
+    "5": "jobs",
+    "6": "known_errors",
+    "7": "tickets",
+}
 
 
 def test_keys_switch_areas_and_each_area_loads(make_app):
@@ -225,8 +232,12 @@ def test_command_palette_triggers_a_job(make_app):
             await wait_for(pilot, lambda: type(app.screen).__name__ == "ChoiceModal", what="trigger dialog")
             assert app.current_mode == "jobs"
             await pilot.click("#choice-now")
-            await wait_for(pilot, lambda: any(n.startswith("job palette-backup: run") for n in notifications(app)),
-                           timeout=30, what="job ran")
+            await wait_for(
+                pilot,
+                lambda: any(n.startswith("job palette-backup: run") for n in notifications(app)),
+                timeout=30,
+                what="job ran",
+            )
 
     run(go())
     ran = runs.list_runs(job_id=job["id"])

@@ -15,8 +15,12 @@ from tui_helpers import SIZE, wait_for
 
 @pytest.fixture
 def frozen(monkeypatch, tmp_path):
-    monkeypatch.setattr("batchops.tui.display.when", lambda value, compact=False: "-" if value in (None, "") else (
-        "01-05 09:30" if compact else "2026-01-05 09:30 IST"))
+    monkeypatch.setattr(
+        "batchops.tui.display.when",
+        lambda value, compact=False: (
+            "-" if value in (None, "") else ("01-05 09:30" if compact else "2026-01-05 09:30 IST")
+        ),
+    )
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setattr("getpass.getuser", lambda: "operator")
 
@@ -38,8 +42,9 @@ async def _settled(pilot, app) -> None:
     for widget in app.screen.query("Input, TextArea"):
         widget.cursor_blink = False
     tables = list(app.screen.query(DataTable))
-    await wait_for(pilot, lambda: not any(t._require_update_dimensions or t._updated_cells for t in tables),
-                   what="tables measured")
+    await wait_for(
+        pilot, lambda: not any(t._require_update_dimensions or t._updated_cells for t in tables), what="tables measured"
+    )
     for table in tables:
         table.notify_style_update()  # public; clears the render caches and redraws
     await pilot.pause()
@@ -50,6 +55,7 @@ def _loaded(app, name: str):
     async def run_before(pilot):
         await wait_for(pilot, lambda: type(app.screen).__name__ == name and app.screen.loaded_once, what=name)
         await _settled(pilot, app)
+
     return run_before
 
 
@@ -123,8 +129,7 @@ def test_snapshot_stage_screen(make_app, frozen, samples, tmp_path, snap_compare
 
 def test_snapshot_help_over_known_errors(make_app, frozen, snap_compare):
     app = make_app(start_area="known_errors", refresh_seconds=0)
-    assert snap_compare(app, press=["question_mark"], terminal_size=SIZE,
-                        run_before=_loaded(app, "KnownErrorsScreen"))
+    assert snap_compare(app, press=["question_mark"], terminal_size=SIZE, run_before=_loaded(app, "KnownErrorsScreen"))
 
 
 @pytest.fixture

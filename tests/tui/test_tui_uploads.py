@@ -38,8 +38,9 @@ def test_stage_run_now_publish_preview_export(make_app, samples, tmp_path):
             await pilot.press("ctrl+r")  # run now
             await wait_for(pilot, lambda: _screen(app, "UploadsScreen"), what="back on uploads")
             uploads = app.screen
-            await wait_for(pilot, lambda: any(r[2] == "published" for r in table_rows(uploads)), timeout=60,
-                           what="published row")
+            await wait_for(
+                pilot, lambda: any(r[2] == "published" for r in table_rows(uploads)), timeout=60, what="published row"
+            )
             row = table_rows(uploads)[0]
             assert row[1] == "gradebook_science.csv" and row[5] == "Science"
             assert row[3].startswith("1 succeeded")  # its linked run
@@ -90,8 +91,10 @@ def test_staged_queue_survives_a_restart(make_app, samples):
             assert "Staged (2/5)" in strip and "roster_commerce.xlsx" in strip
             await pilot.press("n")
             await wait_for(pilot, lambda: _screen(app, "StageScreen") and app.screen.loaded_once)
-            assert [p.rsplit("/", 1)[-1] for p in app.screen.staged] == ["gradebook_science.csv",
-                                                                        "roster_commerce.xlsx"]
+            assert [p.rsplit("/", 1)[-1] for p in app.screen.staged] == [
+                "gradebook_science.csv",
+                "roster_commerce.xlsx",
+            ]
 
     run(first())
     run(second())
@@ -141,7 +144,7 @@ def test_plan_payload_is_validated_inline(make_app, samples):
             await pilot.press("ctrl+r")
             await pilot.pause()
             assert _screen(app, "StageScreen")  # refused: nothing submitted
-            stage.query_one("#records").text = '[]'
+            stage.query_one("#records").text = "[]"
             await pilot.pause()
             assert str(error.render()).startswith("E_PLAN_INVALID")
             stage.query_one("#records").text = '{"student_id": "S9", "name": "New"}'
@@ -216,8 +219,9 @@ def test_retry_a_failed_upload_now(make_app, samples):
             await pilot.press("t")
             await wait_for(pilot, lambda: _screen(app, "ChoiceModal"))
             await pilot.click("#choice-now")
-            await wait_for(pilot, lambda: any("run 2 failed" in n for n in notifications(app)), timeout=30,
-                           what="retry result")
+            await wait_for(
+                pilot, lambda: any("run 2 failed" in n for n in notifications(app)), timeout=30, what="retry result"
+            )
             await wait_for(pilot, lambda: table_rows(app.screen)[0][3].startswith("2 failed"), what="two runs")
 
     run(go())
@@ -296,8 +300,12 @@ def test_each_staged_file_keeps_its_own_department_and_plan(make_app, samples, t
             assert [stage.files[i]["plan"] for i in range(3)] == ["transform", "delete", "custom"]
             await pilot.press("ctrl+r")
             await wait_for(pilot, lambda: _screen(app, "UploadsScreen"), what="submitted")
-            await wait_for(pilot, lambda: sum(r[2] == "published" for r in table_rows(app.screen)) == 3,
-                           timeout=90, what="three published")
+            await wait_for(
+                pilot,
+                lambda: sum(r[2] == "published" for r in table_rows(app.screen)) == 3,
+                timeout=90,
+                what="three published",
+            )
 
     run(go())
     got = {u["original_name"]: (u["department"], u["plan"], u["plan_config"]) for u in uploads.list_uploads()}
@@ -336,8 +344,12 @@ def test_submitting_to_the_worker_when_none_runs_says_so(make_app, samples):
             await _open_stage(pilot, app)
             await _stage_by_path(pilot, app, samples / "gradebook_science.csv")
             await pilot.press("ctrl+s")
-            await wait_for(pilot, lambda: any("no worker is running" in n for n in notifications(app)), timeout=30,
-                           what="no-worker warning")
+            await wait_for(
+                pilot,
+                lambda: any("no worker is running" in n for n in notifications(app)),
+                timeout=30,
+                what="no-worker warning",
+            )
             note = next(n for n in notifications(app) if "no worker is running" in n)
             assert note.endswith(" worker") and "batchops --home " in note
 

@@ -13,8 +13,11 @@ def _uploads(n: int, name=lambda i: f"file-{i:03d}.csv") -> list[int]:
 
     ids = []
     for i in range(n):
-        ids.append(Upload.create(original_name=name(i), sha256=f"{i:064d}", kind="csv",
-                                 blob_path=f"files/00/{i}.csv", status="failed").id)
+        ids.append(
+            Upload.create(
+                original_name=name(i), sha256=f"{i:064d}", kind="csv", blob_path=f"files/00/{i}.csv", status="failed"
+            ).id
+        )
     return ids
 
 
@@ -148,8 +151,9 @@ def test_search_finds_an_upload_beyond_the_first_page(make_app):
             await wait_for(pilot, lambda: app.screen.loaded_once, what="first page")
             assert str(ids[0]) not in [row[0] for row in table_rows(app.screen)]  # too old for page one
             await pilot.press("slash", *"needle")
-            await wait_for(pilot, lambda: [row[0] for row in table_rows(app.screen)] == [str(ids[0])],
-                           what="the old upload found")
+            await wait_for(
+                pilot, lambda: [row[0] for row in table_rows(app.screen)] == [str(ids[0])], what="the old upload found"
+            )
 
     run(go())
 
@@ -167,7 +171,8 @@ def test_a_slash_in_the_filter_is_a_slash(make_app):
             await pilot.press("slash", *"term-1", "slash", *"mar")
             box = app.screen.query_one("#filter-text", Input)
             assert box.has_focus and box.value == "term-1/mar"
-            await wait_for(pilot, lambda: [row[1] for row in table_rows(app.screen)] == ["term-1/marks.csv"],
-                           what="the one match")
+            await wait_for(
+                pilot, lambda: [row[1] for row in table_rows(app.screen)] == ["term-1/marks.csv"], what="the one match"
+            )
 
     run(go())

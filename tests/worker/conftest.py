@@ -61,5 +61,3 @@ def pytest_configure(config):
 
 
 # ---------------------------------------------------------------- real worker processes
-
-

@@ -31,10 +31,12 @@ from workerlib import BASE_SETTINGS, WorkerProcess, merge, wait_for, worker_env,
 
 pytestmark = [pytest.mark.servers, pytest.mark.slow]
 
-SETTINGS = merge(BASE_SETTINGS, {"worker": {"heartbeat_seconds": 0.5, "lost_after_seconds": 5.0,
-                                            "requeue_lost_after_seconds": 5.0}})
-GOOD = "student_id,name,math,science\n" + "".join(f"S{i:04d},Student {i},{i % 90 + 5},{i % 70 + 20}\n"
-                                                   for i in range(400))
+SETTINGS = merge(
+    BASE_SETTINGS, {"worker": {"heartbeat_seconds": 0.5, "lost_after_seconds": 5.0, "requeue_lost_after_seconds": 5.0}}
+)
+GOOD = "student_id,name,math,science\n" + "".join(
+    f"S{i:04d},Student {i},{i % 90 + 5},{i % 70 + 20}\n" for i in range(400)
+)
 BROKEN = "Name,Score\nAsha,50\nRavi,61\n"  # no student_id: E_MISSING_COLUMNS
 
 
@@ -46,8 +48,15 @@ class Machine:
         self.workers: list[WorkerProcess] = []
 
     def popen(self, *args: str) -> subprocess.Popen:
-        return subprocess.Popen([sys.executable, "-m", "batchops", *args], env=self.env, cwd=str(self.home.parent),
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+        return subprocess.Popen(
+            [sys.executable, "-m", "batchops", *args],
+            env=self.env,
+            cwd=str(self.home.parent),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
 
     def cli(self, *args: str) -> subprocess.CompletedProcess:
         proc = self.popen(*args)
@@ -61,8 +70,9 @@ class Machine:
 
     def start_worker(self, **extra) -> WorkerProcess:
         env = {**self.env, **{k: str(v) for k, v in extra.items()}}
-        worker = WorkerProcess(self.home, env, self.home.parent / f"worker-{self.name}-{len(self.workers)}.log",
-                               "--workers", "2")
+        worker = WorkerProcess(
+            self.home, env, self.home.parent / f"worker-{self.name}-{len(self.workers)}.log", "--workers", "2"
+        )
         self.workers.append(worker)
         worker.wait_ready()
         return worker
@@ -79,8 +89,9 @@ def servers(tmp_path, s3):
     endpoint, bucket, client = s3
     url = serverlib.create_database("mm")
     queue = f"mm_{uuid.uuid4().hex[:10]}"
-    config = write_config(tmp_path / "batchops.toml",
-                          merge(SETTINGS, {"storage": storage_settings(endpoint, f"s3://{bucket}/district")}))
+    config = write_config(
+        tmp_path / "batchops.toml", merge(SETTINGS, {"storage": storage_settings(endpoint, f"s3://{bucket}/district")})
+    )
     shared = {**serverlib.env_for(url, queue), "BATCHOPS_TICK_SECONDS": "1"}
     machines = [Machine(n, tmp_path, worker_env(tmp_path / n, config, **shared)) for n in ("a", "b")]
     yield url, machines, (client, bucket)
@@ -98,19 +109,31 @@ def test_concurrent_upgrades_of_a_v1_store(tmp_path):
         _make_v1_store(url, tmp_path / "seed-home")
         config = write_config(tmp_path / "batchops.toml", SETTINGS)
         envs = [worker_env(tmp_path / n, config, **serverlib.env_for(url, "unused")) for n in ("a", "b")]
-        procs = [subprocess.Popen([sys.executable, "-m", "batchops", *args], env=env, cwd=str(tmp_path),
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                 for env in envs for args in (("init",), ("uploads", "list"))]
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "batchops", *args],
+                env=env,
+                cwd=str(tmp_path),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for env in envs
+            for args in (("init",), ("uploads", "list"))
+        ]
         results = _finish_all(procs)
         assert all(p.returncode == 0 for p in procs), [r[2][-2000:] for r in results]
         from batchops.store.migrations import LATEST
 
-        versions = serverlib.query("SELECT version, COUNT(*) FROM schema_version GROUP BY version ORDER BY version",
-                                   url=url)
+        versions = serverlib.query(
+            "SELECT version, COUNT(*) FROM schema_version GROUP BY version ORDER BY version", url=url
+        )
         assert versions == [(v, 1) for v in range(1, LATEST + 1)]  # each step applied exactly once
         # the twins an old racing triage left were merged into the oldest, counts kept
-        active = serverlib.query("SELECT occurrences FROM incident WHERE signature = 'sig' "
-                                 "AND state IN ('open', 'assigned', 'analyzing')", url=url)
+        active = serverlib.query(
+            "SELECT occurrences FROM incident WHERE signature = 'sig' AND state IN ('open', 'assigned', 'analyzing')",
+            url=url,
+        )
         assert active == [(5,)]
         assert serverlib.query("SELECT COUNT(*) FROM upload", url=url) == [(1,)]
     finally:
@@ -150,10 +173,19 @@ def test_two_machines_share_one_postgres_one_redis_and_one_bucket(servers):
     assert serverlib.query("SELECT COUNT(*) FROM job", url=url) == [(len(DEFAULT_JOBS),)]
     serverlib.execute("UPDATE job SET paused = true", url=url)  # only the jobs this test adds run
     serverlib.execute("UPDATE known_error SET retry_delay_s = 1 WHERE error_code = 'E_WORKER_LOST'", url=url)
-    minutely = a.json("jobs", "add", "--name", "minutely", "--callable", "worker_helpers:noop", "--cron",
-                      "* * * * *")
-    slow = b.json("jobs", "add", "--name", "slow", "--callable", "worker_helpers:sleepy", "--kwargs",
-                  '{"seconds": 1.5}', "--cron", "0 0 1 1 *")
+    minutely = a.json("jobs", "add", "--name", "minutely", "--callable", "worker_helpers:noop", "--cron", "* * * * *")
+    slow = b.json(
+        "jobs",
+        "add",
+        "--name",
+        "slow",
+        "--callable",
+        "worker_helpers:sleepy",
+        "--kwargs",
+        '{"seconds": 1.5}',
+        "--cron",
+        "0 0 1 1 *",
+    )
 
     # -- a worker SIGKILLed mid-run on A; B decides from heartbeats alone and finishes the work
     good = a.home.parent / "good.csv"
@@ -165,8 +197,9 @@ def test_two_machines_share_one_postgres_one_redis_and_one_bucket(servers):
     assert not (b.home / blob_key).exists()  # B gets the original from the bucket, not from A
 
     def run_row(run_id):
-        rows = serverlib.query("SELECT status, worker_id, steps, error_code, trigger FROM job_run WHERE id = ?",
-                               (run_id,), url=url)
+        rows = serverlib.query(
+            "SELECT status, worker_id, steps, error_code, trigger FROM job_run WHERE id = ?", (run_id,), url=url
+        )
         return rows[0]
 
     wait_for(lambda: "validate" in (run_row(queued["run_id"])[2] or ""), 60, what="A to reach validate")
@@ -175,20 +208,30 @@ def test_two_machines_share_one_postgres_one_redis_and_one_bucket(servers):
     doomed.stop(signal.SIGKILL)
     wait_for(lambda: run_row(queued["run_id"])[0] == "failed", 30, what="B to find A's run lost")
     assert run_row(queued["run_id"])[3] == "E_WORKER_LOST"
-    wait_for(lambda: serverlib.query("SELECT status FROM upload WHERE id = ?", (queued["upload_id"],), url=url)
-             == [("published",)], 60, what="the retry to publish on B")
+    wait_for(
+        lambda: (
+            serverlib.query("SELECT status FROM upload WHERE id = ?", (queued["upload_id"],), url=url)
+            == [("published",)]
+        ),
+        60,
+        what="the retry to publish on B",
+    )
     ((retry_worker, trigger, status),) = serverlib.query(
         "SELECT worker_id, trigger, status FROM job_run WHERE upload_id = ? AND id <> ?",
-        (queued["upload_id"], queued["run_id"]), url=url)
+        (queued["upload_id"], queued["run_id"]),
+        url=url,
+    )
     assert (trigger, status) == ("retry", "succeeded") and retry_worker.split(":")[1] == str(b.workers[0].pid)
 
     # -- A exports the report B published; as a report too big for the store (> 5 MB), from the bucket
-    ((csv_key, pdf_key),) = serverlib.query("SELECT report_csv_path, report_pdf_path FROM upload WHERE id = ?",
-                                            (queued["upload_id"],), url=url)
+    ((csv_key, pdf_key),) = serverlib.query(
+        "SELECT report_csv_path, report_pdf_path FROM upload WHERE id = ?", (queued["upload_id"],), url=url
+    )
     assert {f"district/{csv_key}", f"district/{pdf_key}"} <= set(keys(client, bucket, "district/exports/"))
     assert not os.path.isabs(csv_key) and not (a.home / csv_key).exists()
-    serverlib.execute("UPDATE upload SET report_csv = NULL, report_pdf = NULL WHERE id = ?",
-                      (queued["upload_id"],), url=url)
+    serverlib.execute(
+        "UPDATE upload SET report_csv = NULL, report_pdf = NULL WHERE id = ?", (queued["upload_id"],), url=url
+    )
     for fmt, key in (("csv", csv_key), ("pdf", pdf_key)):
         out = a.home.parent / f"exported.{fmt}"
         made = a.cli("report", "export", "--upload", str(queued["upload_id"]), "--format", fmt, "-o", str(out))
@@ -207,34 +250,46 @@ def test_two_machines_share_one_postgres_one_redis_and_one_bucket(servers):
     assert all(code == 0 for code, _, _ in results), [r[2][-2000:] for r in results]
 
     def settled():
-        return serverlib.query("SELECT COUNT(*) FROM job_run WHERE status IN ('queued', 'running')",
-                               url=url) == [(0,)]
+        return serverlib.query("SELECT COUNT(*) FROM job_run WHERE status IN ('queued', 'running')", url=url) == [(0,)]
 
     wait_for(settled, 90, interval=0.5, what="every run to finish")
-    incidents = serverlib.query("SELECT id, occurrences, state FROM incident WHERE error_code = 'E_MISSING_COLUMNS'",
-                                url=url)
+    incidents = serverlib.query(
+        "SELECT id, occurrences, state FROM incident WHERE error_code = 'E_MISSING_COLUMNS'", url=url
+    )
     assert [(n, state) for _, n, state in incidents] == [(10, "open")]
-    events = serverlib.query("SELECT COUNT(*) FROM incident_event WHERE incident_id = ? "
-                             "AND kind IN ('open', 'occurrence')", (incidents[0][0],), url=url)
+    events = serverlib.query(
+        "SELECT COUNT(*) FROM incident_event WHERE incident_id = ? AND kind IN ('open', 'occurrence')",
+        (incidents[0][0],),
+        url=url,
+    )
     assert events == [(10,)]
 
     # -- the job triggered four times from two machines never overlapped itself
-    spans = serverlib.query("SELECT started_at, finished_at, status FROM job_run WHERE job_id = ? "
-                            "ORDER BY started_at", (slow["id"],), url=url)
+    spans = serverlib.query(
+        "SELECT started_at, finished_at, status FROM job_run WHERE job_id = ? ORDER BY started_at",
+        (slow["id"],),
+        url=url,
+    )
     assert len(spans) == 4 and all(s == "succeeded" for _, _, s in spans), spans
     assert all(spans[i][1] <= spans[i + 1][0] for i in range(3)), spans
 
     # -- the every-minute job: one claim and one run per fire time, whoever ticked
     def fired():
-        return serverlib.query("SELECT COUNT(*) FROM job_run WHERE job_id = ? AND status = 'succeeded'",
-                               (minutely["id"],), url=url)[0][0] >= 1
+        return (
+            serverlib.query(
+                "SELECT COUNT(*) FROM job_run WHERE job_id = ? AND status = 'succeeded'", (minutely["id"],), url=url
+            )[0][0]
+            >= 1
+        )
 
     wait_for(fired, 75, interval=0.5, what="the every-minute job to fire")
     time.sleep(2.5)  # a couple more ticks from both workers for the same fire time
-    claims = serverlib.query("SELECT fire_time, COUNT(*) FROM schedule_claim WHERE job_id = ? GROUP BY fire_time",
-                             (minutely["id"],), url=url)
-    runs = serverlib.query("SELECT fire_time, COUNT(*) FROM job_run WHERE job_id = ? GROUP BY fire_time",
-                           (minutely["id"],), url=url)
+    claims = serverlib.query(
+        "SELECT fire_time, COUNT(*) FROM schedule_claim WHERE job_id = ? GROUP BY fire_time", (minutely["id"],), url=url
+    )
+    runs = serverlib.query(
+        "SELECT fire_time, COUNT(*) FROM job_run WHERE job_id = ? GROUP BY fire_time", (minutely["id"],), url=url
+    )
     assert claims and all(n == 1 for _, n in claims) and sorted(runs) == sorted(claims)
 
     # -- both machines see the same system

@@ -62,8 +62,12 @@ def _absent_rows(path):
 
 
 def test_attendance_reminders_over_smtp_once_per_student_and_day(wctx, smtp_server, samples_dir):
-    wctx.reconfigure({"smtp": {"host": "127.0.0.1", "port": smtp_server.port, "sender": "office@school.test"},
-                      "automation": {"path_roots": [str(samples_dir)]}})  # a path argument must sit under a root
+    wctx.reconfigure(
+        {
+            "smtp": {"host": "127.0.0.1", "port": smtp_server.port, "sender": "office@school.test"},
+            "automation": {"path_roots": [str(samples_dir)]},
+        }
+    )  # a path argument must sit under a root
     sample = samples_dir / "attendance_today.csv"
     absent = _absent_rows(sample)
     day = absent[0]["date"]
@@ -134,11 +138,16 @@ def test_status_digest_file_and_email(wctx, smtp_server):
     from batchops.services import runs
     from batchops.store.models import Incident, JobRun
 
-    wctx.reconfigure({"smtp": {"host": "127.0.0.1", "port": smtp_server.port},
-                      "incidents": {"notify_emails": ["desk@school.test"]}})
+    wctx.reconfigure(
+        {"smtp": {"host": "127.0.0.1", "port": smtp_server.port}, "incidents": {"notify_emails": ["desk@school.test"]}}
+    )
     yesterday = runs.create_run("job", trigger="schedule")
-    JobRun.update(status="failed", error_code="E_FETCH_FAILED", error_message="timed out",
-                  queued_at=yesterday.queued_at - timedelta(days=1)).where(JobRun.id == yesterday.id).execute()
+    JobRun.update(
+        status="failed",
+        error_code="E_FETCH_FAILED",
+        error_message="timed out",
+        queued_at=yesterday.queued_at - timedelta(days=1),
+    ).where(JobRun.id == yesterday.id).execute()
     Incident.create(title="Notice board unreachable", signature="sig", severity="high")
     from batchops.store.objects import objects
 
@@ -146,8 +155,15 @@ def test_status_digest_file_and_email(wctx, smtp_server):
     (key,) = [i.key for i in objects().list("digests")]  # in the data home or the bucket: the same key
     assert key.startswith("digests/digest-") and out["file"] == objects().location(key)
     text = objects().get_bytes(key).decode("utf-8")
-    for section in ("HEALTH:", "YESTERDAY", f"run {yesterday.id} ", "E_FETCH_FAILED: timed out",
-                    "OPEN INCIDENTS: 1", "NEXT SCHEDULED JOBS", "Notice board unreachable"):
+    for section in (
+        "HEALTH:",
+        "YESTERDAY",
+        f"run {yesterday.id} ",
+        "E_FETCH_FAILED: timed out",
+        "OPEN INCIDENTS: 1",
+        "NEXT SCHEDULED JOBS",
+        "Notice board unreachable",
+    ):
         assert section in text
     assert out["delivered"] and smtp_server.messages[0][0] == ["desk@school.test"]
     assert "1 open incident" in smtp_server.messages[0][1]["Subject"]
@@ -203,8 +219,11 @@ def test_web_scrape_snapshots_and_reports_changes(wctx, web, monkeypatch):
     monkeypatch.delenv("HTTP_PROXY", raising=False)
     base, pages = web
     html = {"Content-Type": "text/html; charset=utf-8"}
-    pages["/notices"] = (200, html, _html(("Exam timetable", "/exam.pdf"), ("Sports day", "/sports"),
-                                         ("Holiday on Friday", "holiday.html")))
+    pages["/notices"] = (
+        200,
+        html,
+        _html(("Exam timetable", "/exam.pdf"), ("Sports day", "/sports"), ("Holiday on Friday", "holiday.html")),
+    )
     first = _call("run_web_scrape", urls=[f"{base}/notices"])
     result = first["results"][0]
     assert result["first_snapshot"] and result["notices"] == 2 and result["title"] == "Notice board"
@@ -221,18 +240,31 @@ def test_web_scrape_snapshots_and_reports_changes(wctx, web, monkeypatch):
     assert [n["title"] for n in second["removed"]] == ["Holiday on Friday"]
 
 
-@pytest.mark.parametrize("case, code", [
-    ("file", "E_URL_SCHEME"), ("redirect-to-file", "E_URL_SCHEME"), ("too-large", "E_SCRAPE_TOO_LARGE"),
-    ("404", "E_FETCH_FAILED"), ("refused", "E_FETCH_FAILED"), ("timeout", "E_FETCH_FAILED"),
-])
+@pytest.mark.parametrize(
+    "case, code",
+    [
+        ("file", "E_URL_SCHEME"),
+        ("redirect-to-file", "E_URL_SCHEME"),
+        ("too-large", "E_SCRAPE_TOO_LARGE"),
+        ("404", "E_FETCH_FAILED"),
+        ("refused", "E_FETCH_FAILED"),
+        ("timeout", "E_FETCH_FAILED"),
+    ],
+)
 def test_web_scrape_refuses_and_fails_clearly(wctx, web, case, code, tmp_path):
     base, pages = web
     wctx.reconfigure({"automation": {"scrape_timeout": 0.5, "scrape_max_bytes": 1000}})
     pages["/redirect"] = (302, {"Location": "file:///etc/passwd"}, b"")
     pages["/big"] = (200, {}, b"x" * 5000)
     pages["/slow"] = (200, {}, b"late")
-    url = {"file": f"file://{tmp_path}/x.html", "redirect-to-file": f"{base}/redirect", "too-large": f"{base}/big",
-           "404": f"{base}/missing", "refused": f"http://127.0.0.1:{_free_port()}/", "timeout": f"{base}/slow"}[case]
+    url = {
+        "file": f"file://{tmp_path}/x.html",
+        "redirect-to-file": f"{base}/redirect",
+        "too-large": f"{base}/big",
+        "404": f"{base}/missing",
+        "refused": f"http://127.0.0.1:{_free_port()}/",
+        "timeout": f"{base}/slow",
+    }[case]
     with pytest.raises(BatchOpsError) as info:
         _call("run_web_scrape", urls=[url])
     assert info.value.code == code
@@ -316,8 +348,15 @@ def test_file_ingest_drop_folder_and_ftp(wctx, tmp_path, samples_dir, ftp_server
     (drop / "copying.csv.part").write_bytes(b"half")
     ftp_root, port = ftp_server
     shutil.copy(samples_dir / "roster_commerce.xlsx", ftp_root / "roster.xlsx")
-    wctx.reconfigure({"automation": {"ingest_folder": str(drop), "ingest_department": "Science",
-                                     "ingest_ftp_url": f"ftp://teacher:secret@127.0.0.1:{port}/"}})
+    wctx.reconfigure(
+        {
+            "automation": {
+                "ingest_folder": str(drop),
+                "ingest_department": "Science",
+                "ingest_ftp_url": f"ftp://teacher:secret@127.0.0.1:{port}/",
+            }
+        }
+    )
     out = _call("schedule_file_ingest", min_age_s=0)
     assert out["fetched"] == ["roster.xlsx"]
     assert sorted(p["file"] for p in out["published"]) == ["roster.xlsx", "science.csv"]
@@ -437,8 +476,12 @@ def test_backup_elsewhere_is_not_rotated_and_restore_refuses_while_a_worker_live
 
     out = backup.backup(to=tmp_path / "usb")
     assert Path(out["path"]).parent == tmp_path / "usb" and out["rotated"] == []
-    WorkerHeartbeat.create(worker_id=f"{socket.gethostname()}:{os.getpid()}", host=socket.gethostname(),
-                           pid=os.getpid(), last_seen=utc_now())
+    WorkerHeartbeat.create(
+        worker_id=f"{socket.gethostname()}:{os.getpid()}",
+        host=socket.gethostname(),
+        pid=os.getpid(),
+        last_seen=utc_now(),
+    )
     with pytest.raises(InputError) as info:
         backup.restore(out["path"])
     assert info.value.code == "E_WORKER_ALIVE"

@@ -13,9 +13,13 @@ def _beat(ago_s: float = 0, pid: int | None = None, stopped: bool = False):
 
     now = utc_now()
     pid = pid or os.getpid()
-    return WorkerHeartbeat.create(worker_id=f"{socket.gethostname()}:{pid}:{ago_s}", host=socket.gethostname(),
-                                  pid=pid, last_seen=now - timedelta(seconds=ago_s),
-                                  stopped_at=now if stopped else None)
+    return WorkerHeartbeat.create(
+        worker_id=f"{socket.gethostname()}:{pid}:{ago_s}",
+        host=socket.gethostname(),
+        pid=pid,
+        last_seen=now - timedelta(seconds=ago_s),
+        stopped_at=now if stopped else None,
+    )
 
 
 def test_health_reports_queue_and_workers(wctx):
@@ -44,7 +48,7 @@ def test_workers_check_follows_heartbeats(wctx):
     from batchops.store.db import is_sqlite
 
     if is_sqlite():  # one machine: a fresh row whose process is gone (same host) is not alive
-        _beat(pid=2 ** 22 + 12345)
+        _beat(pid=2**22 + 12345)
     assert workers_online() == [] and not check_workers()["ok"]
     alive = _beat(ago_s=1)
     check = check_workers()
@@ -79,7 +83,11 @@ def test_queue_url_choices(wctx, tmp_path):
 
     tasks.register(huey)
     assert huey.storage.filename == f"{tmp_path}/elsewhere/q.db" and set(huey.batchops_tasks) == {
-        "run_pipeline", "run_job", "tick", "ping"}
+        "run_pipeline",
+        "run_job",
+        "tick",
+        "ping",
+    }
     huey.storage.close()
     cfg.queue.url = "amqp://rabbit"
     with pytest.raises(ConfigError):
@@ -105,8 +113,9 @@ def test_scheduler_check_flags_overdue_jobs_and_a_tick_that_does_not_run(wctx):
     assert not check["ok"] and check["overdue"] == 1 and "status-digest" in check["overdue_jobs"]
     Job.update(next_run_at=now + timedelta(hours=1)).where(Job.name == "status-digest").execute()
     # a worker up for ten minutes (on another machine) whose tick never ran: e.g. a queue refusing it
-    WorkerHeartbeat.create(worker_id="elsewhere:1:ab", host="elsewhere", pid=1, started_at=now - timedelta(minutes=10),
-                           last_seen=now)
+    WorkerHeartbeat.create(
+        worker_id="elsewhere:1:ab", host="elsewhere", pid=1, started_at=now - timedelta(minutes=10), last_seen=now
+    )
     check = check_scheduler()
     assert not check["ok"] and "tick" in check["note"]
     record_tick("elsewhere:1:ab")

@@ -27,22 +27,25 @@ def test_add_job_defaults_and_next_run(wctx):
     assert job["next_run_at"].minute % 5 == 0
 
 
-@pytest.mark.parametrize("overrides, error, code", [
-    ({"cron": "61 * * * *"}, InvalidCron, "E_CRON_INVALID"),
-    ({"cron": "* * * *"}, InvalidCron, "E_CRON_INVALID"),
-    ({"cron": "0 0 31 2 *"}, InvalidCron, "E_CRON_INVALID"),
-    ({"callable": "os:system"}, InputError, "E_CALLABLE_NOT_REGISTERED"),
-    ({"callable": "no_such_callable"}, InputError, "E_CALLABLE_NOT_REGISTERED"),
-    ({"callable": "worker_helpers:_private"}, InputError, "E_CALLABLE_NOT_REGISTERED"),
-    ({"callable": "worker_helpers:missing"}, InputError, "E_CALLABLE_NOT_REGISTERED"),
-    ({"args": "[1,"}, InvalidJSON, "E_JSON_INVALID"),
-    ({"kwargs": "[1]"}, InvalidJSON, "E_JSON_INVALID"),
-    ({"timezone": "Mars/Olympus"}, InputError, "E_TIMEZONE_INVALID"),
-    ({"misfire_policy": "sometimes"}, InputError, "E_POLICY_INVALID"),
-    ({"timeout_s": 0}, InputError, "E_JOB_INVALID"),
-    ({"callable": "purge_old_records", "kwargs": {"nope": 1}}, InputError, "E_JOB_ARGS_INVALID"),
-    ({"name": "  "}, InputError, "E_JOB_INVALID"),
-])
+@pytest.mark.parametrize(
+    "overrides, error, code",
+    [
+        ({"cron": "61 * * * *"}, InvalidCron, "E_CRON_INVALID"),
+        ({"cron": "* * * *"}, InvalidCron, "E_CRON_INVALID"),
+        ({"cron": "0 0 31 2 *"}, InvalidCron, "E_CRON_INVALID"),
+        ({"callable": "os:system"}, InputError, "E_CALLABLE_NOT_REGISTERED"),
+        ({"callable": "no_such_callable"}, InputError, "E_CALLABLE_NOT_REGISTERED"),
+        ({"callable": "worker_helpers:_private"}, InputError, "E_CALLABLE_NOT_REGISTERED"),
+        ({"callable": "worker_helpers:missing"}, InputError, "E_CALLABLE_NOT_REGISTERED"),
+        ({"args": "[1,"}, InvalidJSON, "E_JSON_INVALID"),
+        ({"kwargs": "[1]"}, InvalidJSON, "E_JSON_INVALID"),
+        ({"timezone": "Mars/Olympus"}, InputError, "E_TIMEZONE_INVALID"),
+        ({"misfire_policy": "sometimes"}, InputError, "E_POLICY_INVALID"),
+        ({"timeout_s": 0}, InputError, "E_JOB_INVALID"),
+        ({"callable": "purge_old_records", "kwargs": {"nope": 1}}, InputError, "E_JOB_ARGS_INVALID"),
+        ({"name": "  "}, InputError, "E_JOB_INVALID"),
+    ],
+)
 def test_add_job_refuses_bad_input(wctx, overrides, error, code):
     from batchops.store.models import Job
 
@@ -94,9 +97,13 @@ def test_read_only_refuses_changes(wctx):
 
     job = _add()
     wctx.cfg.read_only = True
-    for call in (lambda: _add(name="other"), lambda: jobs.edit_job(job["id"], retries=1),
-                 lambda: jobs.pause_job(job["id"]), lambda: jobs.trigger_job(job["id"]),
-                 lambda: jobs.delete_job(job["id"])):
+    for call in (
+        lambda: _add(name="other"),
+        lambda: jobs.edit_job(job["id"], retries=1),
+        lambda: jobs.pause_job(job["id"]),
+        lambda: jobs.trigger_job(job["id"]),
+        lambda: jobs.delete_job(job["id"]),
+    ):
         with pytest.raises(ReadOnly):
             call()
 
@@ -139,8 +146,14 @@ def test_callables_lists_builtins_and_allowed_modules(wctx):
     from batchops.services import jobs
 
     listed = {c["name"]: c for c in jobs.callables()}
-    for name in ("send_attendance_reminders", "send_system_status_digest", "run_web_scrape",
-                 "schedule_file_ingest", "purge_old_records", "run_daily_backup"):
+    for name in (
+        "send_attendance_reminders",
+        "send_system_status_digest",
+        "run_web_scrape",
+        "schedule_file_ingest",
+        "purge_old_records",
+        "run_daily_backup",
+    ):
         assert listed[name]["builtin"] and listed[name]["description"]
     assert [a["name"] for a in listed["purge_old_records"]["args"]] == ["dry_run", "vacuum"]
     assert "worker_helpers:sleepy" in listed and "worker_helpers:_private" not in listed
@@ -149,19 +162,45 @@ def test_callables_lists_builtins_and_allowed_modules(wctx):
 def test_cli_jobs_commands(wctx, run_cli):
     from workerlib import worker_env
 
-    env = {k: v for k, v in worker_env(wctx.home, wctx.config_path).items()
-           if k in ("PYTHONPATH", "BATCHOPS_CONFIG")}
+    env = {k: v for k, v in worker_env(wctx.home, wctx.config_path).items() if k in ("PYTHONPATH", "BATCHOPS_CONFIG")}
     env["BATCHOPS_QUEUE_IMMEDIATE"] = "1"
     bad = run_cli("jobs", "add", "--name", "x", "--callable", "purge_old_records", "--cron", "0 25 * * *", env=env)
     assert bad.returncode == 2 and "E_CRON_INVALID" in bad.stderr and "Traceback" not in bad.stderr
     bad = run_cli("jobs", "add", "--name", "x", "--callable", "os:system", "--cron", "* * * * *", env=env)
     assert bad.returncode == 2 and "E_CALLABLE_NOT_REGISTERED" in bad.stderr
-    bad = run_cli("jobs", "add", "--name", "x", "--callable", "purge_old_records", "--cron", "* * * * *",
-                  "--kwargs", "{oops", env=env)
+    bad = run_cli(
+        "jobs",
+        "add",
+        "--name",
+        "x",
+        "--callable",
+        "purge_old_records",
+        "--cron",
+        "* * * * *",
+        "--kwargs",
+        "{oops",
+        env=env,
+    )
     assert bad.returncode == 2 and "E_JSON_INVALID" in bad.stderr
 
-    added = run_cli("jobs", "add", "--name", "purge-dry", "--callable", "purge_old_records", "--cron", "0 3 * * *",
-                    "--kwargs", '{"dry_run": true}', "--missed", "skip", "--retries", "1", "--json", env=env)
+    added = run_cli(
+        "jobs",
+        "add",
+        "--name",
+        "purge-dry",
+        "--callable",
+        "purge_old_records",
+        "--cron",
+        "0 3 * * *",
+        "--kwargs",
+        '{"dry_run": true}',
+        "--missed",
+        "skip",
+        "--retries",
+        "1",
+        "--json",
+        env=env,
+    )
     assert added.returncode == 0, added.stderr
     job = json.loads(added.stdout)
     assert job["misfire_policy"] == "skip" and job["kwargs"] == {"dry_run": True}

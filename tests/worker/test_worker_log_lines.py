@@ -61,8 +61,12 @@ def test_digest_times_are_in_the_display_zone(app_ctx):
 
     now = datetime(2026, 1, 6, 4, 0, tzinfo=timezone.utc)  # 09:30 IST
     failed = runs.create_run("job", trigger="schedule")
-    JobRun.update(status="failed", error_code="E_FETCH_FAILED", error_message="timed out",
-                  queued_at=datetime(2026, 1, 5, 3, 0, tzinfo=timezone.utc)).where(JobRun.id == failed.id).execute()
+    JobRun.update(
+        status="failed",
+        error_code="E_FETCH_FAILED",
+        error_message="timed out",
+        queued_at=datetime(2026, 1, 5, 3, 0, tzinfo=timezone.utc),
+    ).where(JobRun.id == failed.id).execute()
     _, body, _ = build_digest(now)
     assert f"2026-01-05 08:30 IST run {failed.id} (job " in body
     assert "+00:00" not in body and "UTC" not in body

@@ -50,8 +50,12 @@ def test_restore_refuses_a_live_worker_and_a_bad_archive(wctx, tmp_path):
 
     out = backup.backup(to=tmp_path / "usb")
     assert Path(out["path"]).parent == tmp_path / "usb" and out["rotated"] == []
-    WorkerHeartbeat.create(worker_id=f"{socket.gethostname()}:{os.getpid()}:x", host=socket.gethostname(),
-                           pid=os.getpid(), last_seen=utc_now())
+    WorkerHeartbeat.create(
+        worker_id=f"{socket.gethostname()}:{os.getpid()}:x",
+        host=socket.gethostname(),
+        pid=os.getpid(),
+        last_seen=utc_now(),
+    )
     with pytest.raises(InputError) as info:
         backup.restore(out["path"])
     assert info.value.code == "E_WORKER_ALIVE"

@@ -40,9 +40,15 @@ class Cluster:
         self.base = base
 
     def cli(self, *args, env=None, timeout=120) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "batchops", *map(str, args)], env={**self.env, **(env or {})},
-                              cwd=str(self.base), capture_output=True, text=True, timeout=timeout,
-                              stdin=subprocess.DEVNULL)
+        return subprocess.run(
+            [sys.executable, "-m", "batchops", *map(str, args)],
+            env={**self.env, **(env or {})},
+            cwd=str(self.base),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
 
     def cli_json(self, *args):
         out = self.cli(*args, "--json")
@@ -50,8 +56,12 @@ class Cluster:
         return json.loads(out.stdout)
 
     def start_worker(self, *args, **env) -> WorkerProcess:
-        proc = WorkerProcess(self.home, {**self.env, **{k: str(v) for k, v in env.items()}},
-                             self.base / f"worker-{len(self.workers) + 1}.log", *args)
+        proc = WorkerProcess(
+            self.home,
+            {**self.env, **{k: str(v) for k, v in env.items()}},
+            self.base / f"worker-{len(self.workers) + 1}.log",
+            *args,
+        )
         self.workers.append(proc)
         proc.wait_ready()
         return proc
@@ -96,8 +106,9 @@ def shared_cluster(tmp_path_factory, module_servers):
     c = Cluster(tmp_path_factory.mktemp("real-worker"), {}, module_servers)
     assert c.cli("init").returncode == 0
     _pause_seeded(c)
-    minutely = c.cli_json("jobs", "add", "--name", "minutely", "--callable", "worker_helpers:noop",
-                          "--cron", "* * * * *")
+    minutely = c.cli_json(
+        "jobs", "add", "--name", "minutely", "--callable", "worker_helpers:noop", "--cron", "* * * * *"
+    )
     c.minutely = minutely
     c.start_worker("--workers", "2", "--shutdown-timeout", "2")
     c.start_worker("--workers", "1", "--shutdown-timeout", "2")
@@ -126,8 +137,11 @@ def _run(run_id):
 
 
 def test_worker_heartbeats_show_in_health(cluster):
-    health = wait_for(lambda: (h := cluster.cli_json("health"))["checks"]["workers"]["count"] == 2 and h,
-                      20, what="two workers online")
+    health = wait_for(
+        lambda: (h := cluster.cli_json("health"))["checks"]["workers"]["count"] == 2 and h,
+        20,
+        what="two workers online",
+    )
     assert health["checks"]["queue"]["reachable"]
     assert {w["pid"] for w in health["checks"]["workers"]["online"]} == {w.pid for w in cluster.workers}
 
@@ -137,8 +151,11 @@ def test_real_worker_publishes_a_queued_upload(cluster, samples_dir):
 
     queued = _one(cluster.cli_json("process", samples_dir / "gradebook_science.csv", "--queue"))
     assert queued["status"] == "queued"
-    upload = wait_for(lambda: (u := Upload.get_by_id(queued["upload_id"])).status == "published" and u, 60,
-                      what="the queued upload to publish")
+    upload = wait_for(
+        lambda: (u := Upload.get_by_id(queued["upload_id"])).status == "published" and u,
+        60,
+        what="the queued upload to publish",
+    )
     assert upload.rows_out == 40 and (cluster.home / upload.report_pdf_path).is_file()
     assert _run(queued["run_id"]).worker_id.split(":")[1] in {str(w.pid) for w in cluster.workers}
 
@@ -163,8 +180,20 @@ def test_real_worker_makes_a_verified_backup(cluster):
 
 
 def test_real_worker_times_out_a_job(cluster):
-    job = cluster.cli_json("jobs", "add", "--name", "sleepy", "--callable", "worker_helpers:sleepy",
-                           "--cron", "0 0 1 1 *", "--kwargs", '{"seconds": 30}', "--timeout", "1")
+    job = cluster.cli_json(
+        "jobs",
+        "add",
+        "--name",
+        "sleepy",
+        "--callable",
+        "worker_helpers:sleepy",
+        "--cron",
+        "0 0 1 1 *",
+        "--kwargs",
+        '{"seconds": 30}',
+        "--timeout",
+        "1",
+    )
     out = cluster.cli("jobs", "trigger", job["id"], "--wait", "--wait-timeout", "30", "--json")
     assert out.returncode == 1
     assert json.loads(out.stdout)["error_code"] == "E_JOB_TIMEOUT"
@@ -177,15 +206,31 @@ def _floor_minute(t: datetime) -> datetime:
 def test_real_worker_catches_up_a_missed_run(cluster):
     from batchops.store.models import Job, JobRun
 
-    job = cluster.cli_json("jobs", "add", "--name", "hourly", "--callable", "worker_helpers:noop",
-                           "--cron", "0 * * * *", "--missed", "once", "--max-lateness", "300", "--timezone", "UTC")
+    job = cluster.cli_json(
+        "jobs",
+        "add",
+        "--name",
+        "hourly",
+        "--callable",
+        "worker_helpers:noop",
+        "--cron",
+        "0 * * * *",
+        "--missed",
+        "once",
+        "--max-lateness",
+        "300",
+        "--timezone",
+        "UTC",
+    )
     hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     if (datetime.now(UTC) - hour).total_seconds() < 3 * TICK + 40:
         hour -= timedelta(hours=1)  # keep the latest fire clearly missed, not on time
     Job.update(next_run_at=hour - timedelta(hours=3)).where(Job.id == job["id"]).execute()  # down 3+ hours
-    runs = wait_for(lambda: (r := list(JobRun.select().where((JobRun.job == job["id"])
-                                                             & (JobRun.status == "succeeded")))) and r,
-                    3 * TICK + 20, what="the catch-up run")
+    runs = wait_for(
+        lambda: (r := list(JobRun.select().where((JobRun.job == job["id"]) & (JobRun.status == "succeeded")))) and r,
+        3 * TICK + 20,
+        what="the catch-up run",
+    )
     assert len(runs) == 1 and runs[0].catch_up and runs[0].trigger == "catch-up" and runs[0].fire_time == hour
     skipped = JobRun.get((JobRun.job == job["id"]) & (JobRun.status == "skipped"))
     assert skipped.error_code == "E_MISSED_RUNS" and skipped.error_message.startswith("3 fire time(s)")
@@ -195,15 +240,28 @@ def test_real_worker_catches_up_a_missed_run(cluster):
 def test_real_worker_skips_a_fire_that_would_overlap(cluster):
     from batchops.store.models import Job, JobRun, ScheduleClaim
 
-    job = cluster.cli_json("jobs", "add", "--name", "long", "--callable", "worker_helpers:cooperative",
-                           "--cron", "* * * * *", "--kwargs", '{"seconds": 12}', "--paused")
+    job = cluster.cli_json(
+        "jobs",
+        "add",
+        "--name",
+        "long",
+        "--callable",
+        "worker_helpers:cooperative",
+        "--cron",
+        "* * * * *",
+        "--kwargs",
+        '{"seconds": 12}',
+        "--paused",
+    )
     first = cluster.cli_json("jobs", "trigger", job["id"])
     wait_for(lambda: _run(first["run_id"]).status == "running", 20, what="the long run to start")
     fire = _floor_minute(datetime.now(UTC))
     Job.update(paused=False, next_run_at=fire).where(Job.id == job["id"]).execute()
-    claim = wait_for(lambda: ScheduleClaim.get_or_none((ScheduleClaim.job == job["id"])
-                                                       & (ScheduleClaim.fire_time == fire)), 3 * TICK + 10,
-                     what="the tick to claim the fire")
+    claim = wait_for(
+        lambda: ScheduleClaim.get_or_none((ScheduleClaim.job == job["id"]) & (ScheduleClaim.fire_time == fire)),
+        3 * TICK + 10,
+        what="the tick to claim the fire",
+    )
     assert claim.outcome == "skipped-overlap"
     skipped = JobRun.get_by_id(claim.run_id)
     assert skipped.status == "skipped" and skipped.error_code == "E_JOB_OVERLAP"
@@ -216,12 +274,20 @@ def test_every_minute_job_fires_exactly_once_with_two_consumers(cluster):
     from batchops.store.models import JobRun, ScheduleClaim
 
     job_id = cluster.minutely["id"]
-    first_fire = _floor_minute(cluster.minutely["next_run_at"] and
-                               datetime.fromisoformat(cluster.minutely["next_run_at"].replace("Z", "+00:00")))
-    wait_for(lambda: JobRun.select().where((JobRun.job == job_id) & (JobRun.status == "succeeded")
-                                           & (JobRun.fire_time == first_fire)).exists(),
-             max(5, (first_fire - datetime.now(UTC)).total_seconds()) + 3 * TICK + 15,
-             interval=0.5, what="the every-minute job to fire")
+    first_fire = _floor_minute(
+        cluster.minutely["next_run_at"]
+        and datetime.fromisoformat(cluster.minutely["next_run_at"].replace("Z", "+00:00"))
+    )
+    wait_for(
+        lambda: (
+            JobRun.select()
+            .where((JobRun.job == job_id) & (JobRun.status == "succeeded") & (JobRun.fire_time == first_fire))
+            .exists()
+        ),
+        max(5, (first_fire - datetime.now(UTC)).total_seconds()) + 3 * TICK + 15,
+        interval=0.5,
+        what="the every-minute job to fire",
+    )
     time.sleep(TICK + 1)  # one more tick from each consumer for the same fire time
     claims = list(ScheduleClaim.select().where(ScheduleClaim.job == job_id))
     fires = [c.fire_time for c in claims]
@@ -240,8 +306,19 @@ def test_sigterm_stops_both_workers_within_seconds(tmp_path):
     try:
         assert c.cli("init").returncode == 0
         _pause_seeded(c)
-        job = c.cli_json("jobs", "add", "--name", "long", "--callable", "worker_helpers:cooperative",
-                         "--cron", "* * * * *", "--kwargs", '{"seconds": 12}', "--paused")
+        job = c.cli_json(
+            "jobs",
+            "add",
+            "--name",
+            "long",
+            "--callable",
+            "worker_helpers:cooperative",
+            "--cron",
+            "* * * * *",
+            "--kwargs",
+            '{"seconds": 12}',
+            "--paused",
+        )
         c.start_worker("--workers", "2", "--shutdown-timeout", "2")
         c.start_worker("--workers", "1", "--shutdown-timeout", "2")
         c.open_store()
@@ -279,8 +356,11 @@ def test_sigkill_mid_run_is_recovered_and_retried(tmp_path):
                 fh.write(f"S{i:06d},Student {i},{i % 101},{(i * 7) % 101},{(i * 13) % 101}\n")
         doomed = c.start_worker("--workers", "1", BATCHOPS_TEST_PAUSE_STEP="validate", BATCHOPS_TEST_PAUSE_SECONDS=60)
         queued = _one(c.cli_json("process", big, "--queue"))
-        wait_for(lambda: any(s["name"] == "validate" for s in (_run(queued["run_id"]).steps or [])), 60,
-                 what="the run to reach validate")
+        wait_for(
+            lambda: any(s["name"] == "validate" for s in (_run(queued["run_id"]).steps or [])),
+            60,
+            what="the run to reach validate",
+        )
         assert Upload.get_by_id(queued["upload_id"]).status == "processing"
         doomed.stop(signal.SIGKILL)
 
@@ -289,11 +369,15 @@ def test_sigkill_mid_run_is_recovered_and_retried(tmp_path):
         assert lost.error_code == "E_WORKER_LOST"
         assert Upload.get_by_id(queued["upload_id"]).status != "processing"
         # failing the run and triaging it are two transactions: the incident follows a moment later
-        incident = wait_for(lambda: Incident.get_or_none(Incident.upload == queued["upload_id"]), 15,
-                            what="the lost run's incident")
+        incident = wait_for(
+            lambda: Incident.get_or_none(Incident.upload == queued["upload_id"]), 15, what="the lost run's incident"
+        )
         assert incident.error_code == "E_WORKER_LOST"
-        upload = wait_for(lambda: (u := Upload.get_by_id(queued["upload_id"])).status == "published" and u, 90,
-                          what="the retry to publish")
+        upload = wait_for(
+            lambda: (u := Upload.get_by_id(queued["upload_id"])).status == "published" and u,
+            90,
+            what="the retry to publish",
+        )
         retry = JobRun.select().where((JobRun.upload == upload.id) & (JobRun.id != lost.id)).get()
         assert retry.trigger == "retry" and retry.status == "succeeded" and retry.attempt == 2
         assert upload.rows_out == 20000
@@ -326,8 +410,14 @@ def test_worker_never_imports_textual(tmp_path, samples_dir):
         assert c.cli("init").returncode == 0
         log = tmp_path / "probe.log"
         with open(log, "wb") as fh:
-            proc = subprocess.Popen([sys.executable, "-c", PROBE, "worker", "--workers", "1"], env=c.env,
-                                    cwd=str(tmp_path), stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            proc = subprocess.Popen(
+                [sys.executable, "-c", PROBE, "worker", "--workers", "1"],
+                env=c.env,
+                cwd=str(tmp_path),
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
         worker = WorkerProcess.__new__(WorkerProcess)
         worker.proc, worker.log_path, worker.log = proc, log, open(log, "ab")
         c.workers.append(worker)
@@ -337,8 +427,11 @@ def test_worker_never_imports_textual(tmp_path, samples_dir):
         c.open_store()
         from batchops.store.models import Upload
 
-        wait_for(lambda: Upload.get_by_id(queued["upload_id"]).status == "published", 90,
-                 what="the worker to publish the upload")
+        wait_for(
+            lambda: Upload.get_by_id(queued["upload_id"]).status == "published",
+            90,
+            what="the worker to publish the upload",
+        )
         imported = {line.split()[1] for line in worker.text().splitlines() if line.startswith("IMPORTED ")}
         assert {"huey", "pandas"} <= imported, worker.text()[-2000:]  # the probe works
         assert "textual" not in imported, worker.text()[-2000:]

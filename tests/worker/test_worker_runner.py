@@ -184,8 +184,9 @@ def test_interrupted_task_is_put_back_on_the_queue(wctx, monkeypatch, name):
     if name == "run_job":
         run = runs.create_run("job", job=_job("long", "worker_helpers:noop"))
     else:
-        upload = Upload.create(original_name="x.csv", sha256="0" * 64, kind="csv", blob_path="files/x",
-                               status="processing")
+        upload = Upload.create(
+            original_name="x.csv", sha256="0" * 64, kind="csv", blob_path="files/x", status="processing"
+        )
         run = runs.create_run("pipeline", upload_id=upload.id)
     runs.mark_running(run.id)
     assert tasks.requeue_interrupted(name, run.id) is True

@@ -26,8 +26,9 @@ def _job(name="tick-job", cron="0 * * * *", tz="UTC", policy="once", lateness=24
     from batchops.services import jobs
     from batchops.store.models import Job
 
-    job = jobs.add_job(name, "worker_helpers:noop", cron, timezone=tz, misfire_policy=policy,
-                       max_lateness_min=lateness, **extra)
+    job = jobs.add_job(
+        name, "worker_helpers:noop", cron, timezone=tz, misfire_policy=policy, max_lateness_min=lateness, **extra
+    )
     if next_run_at is not None:
         Job.update(next_run_at=next_run_at).where(Job.id == job["id"]).execute()
     return Job.get_by_id(job["id"])
@@ -90,11 +91,14 @@ def test_not_due_paused_and_disabled_jobs_are_left_alone(wctx, enqueued):
     assert dispatch_due(now) == [] and enqueued == []
 
 
-@pytest.mark.parametrize("policy, expect", [
-    ("skip", []),
-    ("once", [("catch-up", "10:00")]),
-    ("all", [("catch-up", "07:00"), ("catch-up", "08:00"), ("catch-up", "09:00"), ("catch-up", "10:00")]),
-])
+@pytest.mark.parametrize(
+    "policy, expect",
+    [
+        ("skip", []),
+        ("once", [("catch-up", "10:00")]),
+        ("all", [("catch-up", "07:00"), ("catch-up", "08:00"), ("catch-up", "09:00"), ("catch-up", "10:00")]),
+    ],
+)
 def test_missed_run_policies(wctx, enqueued, policy, expect):
     from batchops.services.scheduler import dispatch_due
 
@@ -125,7 +129,9 @@ def test_missed_runs_beyond_max_lateness_are_only_counted(wctx, enqueued):
     runs = _runs(job)
     assert [f"{r.fire_time:%H:%M}" for r in runs if r.status == "queued"] == ["09:00", "10:00"]
     summary = [r for r in runs if r.status == "skipped"]
-    assert len(summary) == 1 and summary[0].error_message.startswith(f"{10 * 24 + 9} fire time(s)")  # Feb 20 00:00 .. Mar 2 08:00
+    assert len(summary) == 1 and summary[0].error_message.startswith(
+        f"{10 * 24 + 9} fire time(s)"
+    )  # Feb 20 00:00 .. Mar 2 08:00
 
 
 def test_on_time_fire_wins_over_catch_up_with_policy_once(wctx, enqueued):
@@ -174,8 +180,11 @@ def test_daylight_saving_fires_in_the_jobs_zone(wctx, enqueued):
     _finish_all()
     dispatch_due(datetime(2025, 10, 26, 1, 30, 20, tzinfo=UTC))
     fires = [r.fire_time for r in _runs(job) if r.trigger == "schedule"]
-    assert fires == [datetime(2025, 3, 30, 1, 0, tzinfo=UTC), datetime(2025, 10, 26, 0, 30, tzinfo=UTC),
-                     datetime(2025, 10, 26, 1, 30, tzinfo=UTC)]
+    assert fires == [
+        datetime(2025, 3, 30, 1, 0, tzinfo=UTC),
+        datetime(2025, 10, 26, 0, 30, tzinfo=UTC),
+        datetime(2025, 10, 26, 1, 30, tzinfo=UTC),
+    ]
 
 
 def test_a_broken_job_is_paused_with_the_reason(wctx, enqueued):
@@ -231,9 +240,15 @@ def test_exactly_once_with_concurrent_dispatchers_in_four_processes(wctx):
     jobs = [_job(f"job-{i}", next_run_at=fire) for i in range(6)]
     env = worker_env(wctx.home, wctx.config_path, BATCHOPS_QUEUE_IMMEDIATE="1")
     start_at = time.time() + 3.0
-    procs = [subprocess.Popen([sys.executable, "-c", DISPATCH_SCRIPT, str(start_at),
-                               (fire + timedelta(seconds=15)).isoformat(), str(i)], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for i in range(4)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", DISPATCH_SCRIPT, str(start_at), (fire + timedelta(seconds=15)).isoformat(), str(i)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for i in range(4)
+    ]
     for proc in procs:
         _, err = proc.communicate(timeout=60)
         assert proc.returncode == 0, err.decode()

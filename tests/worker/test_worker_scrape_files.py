@@ -89,10 +89,16 @@ def test_linked_result_files_are_published_once_and_a_changed_file_is_a_new_uplo
 
     science = (samples_dir / "gradebook_science.csv").read_bytes()
     lines = science.splitlines(keepends=True)
-    site["pages"]["/results"] = (200, HTML, _page(("Term 1 marks", "/files/term1.csv"),
-                                                  ("Term 2 marks", "files/Term%202%20marks.CSV"),
-                                                  ("Timetable", "/files/timetable.pdf"),
-                                                  ("About", "/about.html")))
+    site["pages"]["/results"] = (
+        200,
+        HTML,
+        _page(
+            ("Term 1 marks", "/files/term1.csv"),
+            ("Term 2 marks", "files/Term%202%20marks.CSV"),
+            ("Timetable", "/files/timetable.pdf"),
+            ("About", "/about.html"),
+        ),
+    )
     site["pages"]["/files/term1.csv"] = (200, CSV, science)
     site["pages"]["/files/Term%202%20marks.CSV"] = (200, CSV, b"".join(lines[:-1]))
     site["pages"]["/files/timetable.pdf"] = (200, {}, b"%PDF-1.4 not wanted")
@@ -128,10 +134,13 @@ def test_linked_result_files_are_published_once_and_a_changed_file_is_a_new_uplo
     assert copy["files"]["duplicates"] == 1 and Upload.select().count() == 3
 
 
-@pytest.mark.parametrize("link, setup", [
-    ("http://10.20.30.40/results.csv", None),  # a private address in the link itself
-    ("/go/results.csv", "redirect"),           # a public-looking link redirected to cloud metadata
-])
+@pytest.mark.parametrize(
+    "link, setup",
+    [
+        ("http://10.20.30.40/results.csv", None),  # a private address in the link itself
+        ("/go/results.csv", "redirect"),  # a public-looking link redirected to cloud metadata
+    ],
+)
 def test_a_result_link_to_a_private_address_is_refused_with_a_code(wctx, site, samples_dir, link, setup):
     from batchops.store.models import Upload
 
@@ -178,20 +187,25 @@ def test_a_malformed_result_file_is_a_failed_upload_with_an_incident(wctx, site,
 
 def test_download_arguments_are_checked_before_anything_is_fetched(wctx, site):
     site["pages"]["/results"] = (200, HTML, _page(("Marks", "/files/marks.csv")))
-    for kwargs, code in (({"download": 5}, "E_JOB_ARGS_INVALID"), ({"download": "*.csv", "plan": "nope"},
-                                                                    "E_PLAN_INVALID")):
+    for kwargs, code in (
+        ({"download": 5}, "E_JOB_ARGS_INVALID"),
+        ({"download": "*.csv", "plan": "nope"}, "E_PLAN_INVALID"),
+    ):
         with pytest.raises(BatchOpsError) as info:
             _scrape(site, **kwargs)
         assert info.value.code == code
     assert site["hits"] == []
 
 
-@pytest.mark.parametrize("url, name", [
-    ("http://x.test/files/..%2F..%2F..%2Fetc%2Fpasswd.csv", "passwd.csv"),
-    ("http://x.test/a/%2E%2E%5C%2E%2E%5Cboot.ini.xlsx", "boot.ini.xlsx"),
-    ("http://x.test/r/.hidden.csv?x=1#y", "hidden.csv"),
-    ("http://x.test/r/%00%0Amarks%20(final).PDF", "marks_final.pdf"),
-])
+@pytest.mark.parametrize(
+    "url, name",
+    [
+        ("http://x.test/files/..%2F..%2F..%2Fetc%2Fpasswd.csv", "passwd.csv"),
+        ("http://x.test/a/%2E%2E%5C%2E%2E%5Cboot.ini.xlsx", "boot.ini.xlsx"),
+        ("http://x.test/r/.hidden.csv?x=1#y", "hidden.csv"),
+        ("http://x.test/r/%00%0Amarks%20(final).PDF", "marks_final.pdf"),
+    ],
+)
 def test_the_saved_name_comes_from_the_url_but_cannot_leave_its_folder(url, name):
     from batchops.jobs.scrape_files import file_name
 
@@ -201,12 +215,26 @@ def test_the_saved_name_comes_from_the_url_but_cannot_leave_its_folder(url, name
 def test_only_matching_result_file_links_are_chosen():
     from batchops.jobs.scrape_files import parse_patterns, result_links
 
-    links = [("a", "/x/marks.CSV"), ("b", "notes.html"), ("c", "/x/marks.csv#top"), ("d", "mailto:a@b.c"),
-             ("e", "/evil.csv.html"), ("f", "/r/roll.xlsx"), ("g", "/r/roll.exe"), ("h", "/r/photo.png")]
+    links = [
+        ("a", "/x/marks.CSV"),
+        ("b", "notes.html"),
+        ("c", "/x/marks.csv#top"),
+        ("d", "mailto:a@b.c"),
+        ("e", "/evil.csv.html"),
+        ("f", "/r/roll.xlsx"),
+        ("g", "/r/roll.exe"),
+        ("h", "/r/photo.png"),
+    ]
     assert result_links(links, "http://s.test/p/", parse_patterns("*.csv, roll.*")) == [
-        "http://s.test/x/marks.CSV", "http://s.test/x/marks.csv", "http://s.test/r/roll.xlsx"]
+        "http://s.test/x/marks.CSV",
+        "http://s.test/x/marks.csv",
+        "http://s.test/r/roll.xlsx",
+    ]
     assert result_links(links, "http://s.test/p/", parse_patterns(["*"])) == [
-        "http://s.test/x/marks.CSV", "http://s.test/x/marks.csv", "http://s.test/r/roll.xlsx"]
+        "http://s.test/x/marks.CSV",
+        "http://s.test/x/marks.csv",
+        "http://s.test/r/roll.xlsx",
+    ]
 
 
 def test_snapshot_rotation_counts_snapshots_only_and_keeps_downloads(wctx, site, monkeypatch):
@@ -222,6 +250,6 @@ def test_snapshot_rotation_counts_snapshots_only_and_keeps_downloads(wctx, site,
     for day in ("01", "02", "03"):
         store.put_bytes(f"{folder}/202001{day}T000000Z.json", b"{}")
     _scrape(site)
-    names = [i.key[len(folder) + 1:] for i in store.list(folder)]
+    names = [i.key[len(folder) + 1 :] for i in store.list(folder)]
     assert store.exists(kept) and len([n for n in names if n.endswith("Z.json")]) == 2
     assert "20200101T000000Z.json" not in names

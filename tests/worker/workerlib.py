@@ -55,8 +55,15 @@ def write_config(path: Path, settings: dict) -> Path:
 def worker_env(home: Path, config_path: Path | None = None, **extra) -> dict:
     env = dict(os.environ)
     env.pop("BATCHOPS_QUEUE_IMMEDIATE", None)
-    env.update({"BATCHOPS_HOME": str(home), "PYTHONPATH": os.pathsep.join([str(HERE), str(REPO)]),
-                "NO_COLOR": "1", "COLUMNS": "200", "PYTHONUNBUFFERED": "1"})
+    env.update(
+        {
+            "BATCHOPS_HOME": str(home),
+            "PYTHONPATH": os.pathsep.join([str(HERE), str(REPO)]),
+            "NO_COLOR": "1",
+            "COLUMNS": "200",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     if config_path is not None:
         env["BATCHOPS_CONFIG"] = str(config_path)
     for key, value in extra.items():
@@ -71,9 +78,14 @@ class WorkerProcess:
     def __init__(self, home: Path, env: dict, log_path: Path, *args: str):
         self.log_path = log_path
         self.log = open(log_path, "wb")
-        self.proc = subprocess.Popen([sys.executable, "-m", "batchops", "worker", *args], env=env,
-                                     cwd=str(home.parent), stdout=self.log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "batchops", "worker", *args],
+            env=env,
+            cwd=str(home.parent),
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
 
     @property
     def pid(self) -> int:

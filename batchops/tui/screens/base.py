@@ -242,8 +242,14 @@ class DetailScreen(BaseScreen):
         root = tabs.first(TabbedContent).active_pane if tabs else self.query_one("#main")
         if root is None:
             return
-        target = next((w for w in root.query("VerticalScroll, DataTable")
-                       if isinstance(w, (ScrollableContainer, DataTable)) and w.display), None)
+        target = next(
+            (
+                w
+                for w in root.query("VerticalScroll, DataTable")
+                if isinstance(w, (ScrollableContainer, DataTable)) and w.display
+            ),
+            None,
+        )
         if target is not None:
             (target.scroll_page_down if step > 0 else target.scroll_page_up)()
 
@@ -310,8 +316,11 @@ class ListScreen(BaseScreen):
                 pass
 
     def remember_filters(self) -> None:
-        values = {w.id: (None if w.value in (Select.NULL, "") else w.value) if isinstance(w, Select) else w.value
-                  for w in self.query("#filters Select, #filters Input") if w.id and isinstance(w, (Select, Input))}
+        values = {
+            w.id: (None if w.value in (Select.NULL, "") else w.value) if isinstance(w, Select) else w.value
+            for w in self.query("#filters Select, #filters Input")
+            if w.id and isinstance(w, (Select, Input))
+        }
         if hasattr(self.app, "remember"):
             self.app.remember(f"tui.filters.{self.AREA}", values)
 

@@ -30,8 +30,10 @@ def bar(n: int, top: int, width: int = 20) -> str:
 
 class DashboardScreen(BaseScreen):
     AREA = "dashboard"
-    HELP = ("Today's uploads, the last 24 h of runs, open incidents, response times, health of the store, "
-            "queue and workers. Enter on an incident opens it.")
+    HELP = (
+        "Today's uploads, the last 24 h of runs, open incidents, response times, health of the store, "
+        "queue and workers. Enter on an incident opens it."
+    )
 
     @property
     def refresh_seconds(self) -> float:
@@ -70,32 +72,34 @@ class DashboardScreen(BaseScreen):
     def load(self, params: dict) -> dict:
         from batchops.services import dashboard
 
-        return {"dash": dashboard.dashboard(), "health": health.health(),
-                "latest": incidents.list_incidents(limit=8)}
+        return {"dash": dashboard.dashboard(), "health": health.health(), "latest": incidents.list_incidents(limit=8)}
 
     def apply(self, data: dict) -> None:
         dash, checks = data["dash"], data["health"]
         up = dash.get("uploads_today") or {}
         waiting = up.get("queued", 0) + up.get("processing", 0) + up.get("staged", 0)
         self.query_one("#kpi-uploads", Card).set(
-            f"{up.get('total', 0)} today", f"{up.get('published', 0)} ok · {up.get('failed', 0)} failed"
-                                           + (f" · {waiting} waiting" if waiting else ""))
+            f"{up.get('total', 0)} today",
+            f"{up.get('published', 0)} ok · {up.get('failed', 0)} failed"
+            + (f" · {waiting} waiting" if waiting else ""),
+        )
         runs = dash.get("runs_24h") or {}
         rate = runs.get("success_rate")
         self.query_one("#kpi-runs", Card).set(
             "-" if rate is None else f"{rate:.0%} ok",
             f"{runs.get('total', 0)} runs · {runs.get('failed', 0)} failed",
-            style="green" if rate is not None and rate >= 0.95 else ("red" if rate is not None else ""))
+            style="green" if rate is not None and rate >= 0.95 else ("red" if rate is not None else ""),
+        )
         inc = dash.get("incidents_open") or {}
         by_sev = inc.get("by_severity") or {}
         self.query_one("#kpi-incidents", Card).set(
-            f"{inc.get('total', 0)} open", " ".join(f"{by_sev[s]} {s}" for s in SEVERITY_ORDER if by_sev.get(s)) or
-            "all clear", style="bold red" if by_sev.get("critical") or by_sev.get("high") else "")
+            f"{inc.get('total', 0)} open",
+            " ".join(f"{by_sev[s]} {s}" for s in SEVERITY_ORDER if by_sev.get(s)) or "all clear",
+            style="bold red" if by_sev.get("critical") or by_sev.get("high") else "",
+        )
         overall = ((dash.get("response") or {}).get("overall")) or {}
-        self.query_one("#kpi-mtta", Card).set(seconds(overall.get("mtta_s")),
-                                              f"{overall.get('acknowledged', 0)} acked")
-        self.query_one("#kpi-mttr", Card).set(seconds(overall.get("mttr_s")),
-                                              f"{overall.get('resolved', 0)} resolved")
+        self.query_one("#kpi-mtta", Card).set(seconds(overall.get("mtta_s")), f"{overall.get('acknowledged', 0)} acked")
+        self.query_one("#kpi-mttr", Card).set(seconds(overall.get("mttr_s")), f"{overall.get('resolved', 0)} resolved")
         self.query_one("#health", Static).update(self.health_text(checks))
         self.query_one("#failures", Static).update(self.failures_text(dash.get("failures_by_step") or {}))
         days = dash.get("runs_per_day") or []
@@ -104,12 +108,25 @@ class DashboardScreen(BaseScreen):
             today = days[-1]
             self.query_one("#spark-note", Static).update(
                 f"{days[0]['date']} → {today['date']}: {sum(d.get('total', 0) for d in days)} runs, "
-                f"{sum(d.get('failed', 0) for d in days)} failed · today {today.get('total', 0)}")
-        fill_table(self.query_one("#latest", DataTable), [
-            (i["id"], (str(i["id"]), display.severity(i.get("severity")), display.badge(i.get("state")),
-                       display.text(i.get("title"), self.wide(40)), f"×{i.get('occurrences') or 1}",
-                       display.when(i.get("last_seen"), compact=True)))
-            for i in data["latest"]])
+                f"{sum(d.get('failed', 0) for d in days)} failed · today {today.get('total', 0)}"
+            )
+        fill_table(
+            self.query_one("#latest", DataTable),
+            [
+                (
+                    i["id"],
+                    (
+                        str(i["id"]),
+                        display.severity(i.get("severity")),
+                        display.badge(i.get("state")),
+                        display.text(i.get("title"), self.wide(40)),
+                        f"×{i.get('occurrences') or 1}",
+                        display.when(i.get("last_seen"), compact=True),
+                    ),
+                )
+                for i in data["latest"]
+            ],
+        )
         self.query_one("#top-known", Static).update(self.known_text(dash.get("top_known_errors") or [], self.wide(30)))
 
     @staticmethod
@@ -118,8 +135,9 @@ class DashboardScreen(BaseScreen):
         table.add_column(no_wrap=True)
         table.add_column()
         healthy = result.get("healthy")
-        table.add_row(Text("●", style="green" if healthy else "red"),
-                      Text("healthy" if healthy else "NOT healthy", style="bold"))
+        table.add_row(
+            Text("●", style="green" if healthy else "red"), Text("healthy" if healthy else "NOT healthy", style="bold")
+        )
         for name, check in (result.get("checks") or {}).items():
             ok = check.get("ok")
             table.add_row(Text("✓" if ok else "✗", style="green" if ok else "red"), Text(describe_check(name, check)))
@@ -144,8 +162,10 @@ class DashboardScreen(BaseScreen):
         table.add_column(justify="right")
         table.add_column()
         for row in rows:
-            table.add_row(f"×{row.get('occurrences', 0)}", Text.assemble(display.severity(row.get("severity")),
-                                                                      " ", display.text(row.get("name"), width)))
+            table.add_row(
+                f"×{row.get('occurrences', 0)}",
+                Text.assemble(display.severity(row.get("severity")), " ", display.text(row.get("name"), width)),
+            )
         return table
 
     @on(DataTable.RowSelected, "#latest")
@@ -158,20 +178,24 @@ def describe_check(name: str, check: dict) -> str:
     if check.get("error"):
         return f"{name}: {check['error']}"
     if name == "store":
-        return (f"store: schema v{check.get('schema_version')}"
-                f"{'' if check.get('schema_current', True) else ' (outdated)'}, {check.get('journal_mode', '')}, "
-                f"integrity {check.get('integrity', '?')}")
+        return (
+            f"store: schema v{check.get('schema_version')}"
+            f"{'' if check.get('schema_current', True) else ' (outdated)'}, {check.get('journal_mode', '')}, "
+            f"integrity {check.get('integrity', '?')}"
+        )
     if name == "queue":
         depth = check.get("depth", check.get("pending"))
         return f"queue: {depth if depth is not None else '?'} waiting" + (
-            f", {check['scheduled']} scheduled" if check.get("scheduled") is not None else "")
+            f", {check['scheduled']} scheduled" if check.get("scheduled") is not None else ""
+        )
     if name == "workers":
         online = check.get("online")
         workers = online if isinstance(online, list) else check.get("workers") or []
         count = check.get("count", len(workers) if isinstance(online, list) else online or 0)
         text = f"workers: {count} online"
-        last = check.get("last_heartbeat") or max((w.get("last_seen") for w in workers if w.get("last_seen")),
-                                                  default=None, key=str)
+        last = check.get("last_heartbeat") or max(
+            (w.get("last_seen") for w in workers if w.get("last_seen")), default=None, key=str
+        )
         if last:
             text += f", last heartbeat {display.when(last)}"
             if not isinstance(last, str):

@@ -27,8 +27,15 @@ TEXTUAL_KEYS = {"tab", "shift+tab", "ctrl+c", "super+c"}  # every Textual screen
 
 
 def _key_label(key: str) -> str:
-    names = {"question_mark": "?", "slash": "/", "colon": ":", "left_square_bracket": "[",
-             "right_square_bracket": "]", "escape": "esc", "enter": "enter"}
+    names = {
+        "question_mark": "?",
+        "slash": "/",
+        "colon": ":",
+        "left_square_bracket": "[",
+        "right_square_bracket": "]",
+        "escape": "esc",
+        "enter": "enter",
+    }
     return names.get(key, key)
 
 

@@ -52,8 +52,7 @@ class IncidentDetailScreen(DetailScreen):
 
     def on_mount(self) -> None:
         self.query_one("#timeline", DataTable).add_columns("When", "Actor", "Event", "State", "Message")
-        self.query_one("#incident-tickets", DataTable).add_columns("Ticket", "State", "Assignee", "Title",
-                                                                   "Resolution")
+        self.query_one("#incident-tickets", DataTable).add_columns("Ticket", "State", "Assignee", "Title", "Resolution")
         if self.read_only:
             self.query_one("#incident-actions").display = False
 
@@ -100,8 +99,12 @@ class IncidentDetailScreen(DetailScreen):
 # ---------------------------------------------------------------- what the screen shows, from the incident dict
 
 _TIMES = (("Opened", "opened_at"), ("Acknowledged", "acknowledged_at"), ("Resolved", "resolved_at"))
-_NOTES = (("Impact", "impact"), ("Root cause", "root_cause"), ("Corrective action", "corrective_action"),
-          ("Resolution", "resolution"))
+_NOTES = (
+    ("Impact", "impact"),
+    ("Root cause", "root_cause"),
+    ("Corrective action", "corrective_action"),
+    ("Resolution", "resolution"),
+)
 
 
 def overview_pairs(inc: dict) -> list[tuple[str, object]]:
@@ -110,8 +113,11 @@ def overview_pairs(inc: dict) -> list[tuple[str, object]]:
         ("State", Text.assemble(display.badge(inc.get("state")), f"  (next: {_listed(inc.get('allowed_actions'))})")),
         ("Title", inc.get("title")),
         ("Error", _error(inc)),
-        ("Occurrences", f"{inc.get('occurrences')} — first {display.when(inc.get('first_seen'))}, "
-                        f"last {display.when(inc.get('last_seen'))}"),
+        (
+            "Occurrences",
+            f"{inc.get('occurrences')} — first {display.when(inc.get('first_seen'))}, "
+            f"last {display.when(inc.get('last_seen'))}",
+        ),
         ("Auto-retry", retries(inc) + (" — escalated" if inc.get("escalated") else "")),
         ("Upload", _upload(inc.get("upload"))),
         ("Job", f"#{inc['job']['id']} {inc['job']['name']}" if inc.get("job") else "-"),
@@ -149,22 +155,39 @@ def _related(inc: dict) -> str:
 
 def known_error_pairs(ke: dict | None) -> list[tuple[str, object]]:
     if not ke:
-        return [("", Text("no known error matched: an unknown error (teach BatchOps with known-errors add)",
-                          style="yellow"))]
+        return [
+            (
+                "",
+                Text("no known error matched: an unknown error (teach BatchOps with known-errors add)", style="yellow"),
+            )
+        ]
     retry = f"up to {ke.get('retry_max')} after {ke.get('retry_delay_s')} s" if ke.get("auto_retry") else "no"
-    return [("Name", ke.get("name")),
-            ("Matches", f"code {ke.get('error_code') or 'any'}, pattern {ke.get('pattern') or '(any message)'}"),
-            ("Root cause", _or_dash(ke, "root_cause")), ("Corrective action", _or_dash(ke, "corrective_action")),
-            ("Auto-retry", retry)]
+    return [
+        ("Name", ke.get("name")),
+        ("Matches", f"code {ke.get('error_code') or 'any'}, pattern {ke.get('pattern') or '(any message)'}"),
+        ("Root cause", _or_dash(ke, "root_cause")),
+        ("Corrective action", _or_dash(ke, "corrective_action")),
+        ("Auto-retry", retry),
+    ]
 
 
 def timeline_row(e: dict) -> tuple:
     moved = e.get("from_state") and e.get("to_state") and e["from_state"] != e["to_state"]
     state = f"{e['from_state']} → {e['to_state']}" if moved else (e.get("to_state") or "")
-    return (display.when(e.get("at")), _or_dash(e, "actor"), _or_dash(e, "kind"), state,
-            display.text(e.get("message"), 90))
+    return (
+        display.when(e.get("at")),
+        _or_dash(e, "actor"),
+        _or_dash(e, "kind"),
+        state,
+        display.text(e.get("message"), 90),
+    )
 
 
 def ticket_row(t: dict) -> tuple:
-    return (str(t["id"]), display.badge(t.get("state")), _or_dash(t, "assignee"),
-            display.text(t.get("title"), 50), display.text(t.get("resolution"), 40))
+    return (
+        str(t["id"]),
+        display.badge(t.get("state")),
+        _or_dash(t, "assignee"),
+        display.text(t.get("title"), 50),
+        display.text(t.get("resolution"), 40),
+    )

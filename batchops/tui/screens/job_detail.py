@@ -46,8 +46,7 @@ class JobDetailScreen(DetailScreen):
                     yield DataTable(id="job-runs", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
-        self.query_one("#job-runs", DataTable).add_columns("Run", "Status", "Trigger", "Try", "Queued", "Took",
-                                                           "Error")
+        self.query_one("#job-runs", DataTable).add_columns("Run", "Status", "Trigger", "Try", "Queued", "Took", "Error")
 
     def load(self, params: dict) -> dict:
         return {"job": jobs.show_job(params["id"]), "runs": runs.list_runs(job_id=params["id"], limit=RECENT_RUNS)}
@@ -56,22 +55,37 @@ class JobDetailScreen(DetailScreen):
         job = self.job = data["job"]
         self.set_heading(f"Jobs › job {job['id']} · {job['name']}")
         state = job.get("state") or "active"
-        self.query_one("#job-info", KeyValues).show([
-            ("State", display.badge(state)),
-            ("Callable", job.get("callable") or "-"),
-            ("Arguments", f"{json.dumps(job.get('args') or [])} {json.dumps(job.get('kwargs') or {})}"),
-            ("Schedule", f"{job.get('cron')} ({job.get('timezone')})"),
-            ("Next run", state if state != "active" else display.when(job.get("next_run_at"))),
-            ("Last run", f"{display.when(job.get('last_run_at'))} {job.get('last_status') or ''}".strip()),
-            ("Timeout", display.duration(job.get("timeout_s"))),
-            ("Retries", str(job.get("retries") or 0)),
-            ("Missed runs", job.get("misfire_policy") or "-"),
-        ])
-        fill_table(self.query_one("#job-runs", DataTable), [
-            (r["id"], (str(r["id"]), display.badge(r.get("status")), r.get("trigger") or "-", str(r.get("attempt")),
-                       display.when(r.get("queued_at"), compact=True), display.duration(r.get("duration_s")),
-                       r.get("error_code") or ""))
-            for r in data["runs"]])
+        self.query_one("#job-info", KeyValues).show(
+            [
+                ("State", display.badge(state)),
+                ("Callable", job.get("callable") or "-"),
+                ("Arguments", f"{json.dumps(job.get('args') or [])} {json.dumps(job.get('kwargs') or {})}"),
+                ("Schedule", f"{job.get('cron')} ({job.get('timezone')})"),
+                ("Next run", state if state != "active" else display.when(job.get("next_run_at"))),
+                ("Last run", f"{display.when(job.get('last_run_at'))} {job.get('last_status') or ''}".strip()),
+                ("Timeout", display.duration(job.get("timeout_s"))),
+                ("Retries", str(job.get("retries") or 0)),
+                ("Missed runs", job.get("misfire_policy") or "-"),
+            ]
+        )
+        fill_table(
+            self.query_one("#job-runs", DataTable),
+            [
+                (
+                    r["id"],
+                    (
+                        str(r["id"]),
+                        display.badge(r.get("status")),
+                        r.get("trigger") or "-",
+                        str(r.get("attempt")),
+                        display.when(r.get("queued_at"), compact=True),
+                        display.duration(r.get("duration_s")),
+                        r.get("error_code") or "",
+                    ),
+                )
+                for r in data["runs"]
+            ],
+        )
         self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
@@ -102,5 +116,9 @@ class JobDetailScreen(DetailScreen):
         self.act("pause", jobs.pause_job, self.ident, note=lambda r: f"job {r['name']} paused")
 
     def action_resume(self) -> None:
-        self.act("resume", jobs.resume_job, self.ident,
-                 note=lambda r: f"job {r['name']} resumed; next run {display.when(r.get('next_run_at'))}")
+        self.act(
+            "resume",
+            jobs.resume_job,
+            self.ident,
+            note=lambda r: f"job {r['name']} resumed; next run {display.when(r.get('next_run_at'))}",
+        )

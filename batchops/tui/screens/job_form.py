@@ -98,9 +98,12 @@ class JobFormScreen(BaseScreen):
                     yield Input("600", id="job-timeout")
                 with Vertical():
                     yield Label("Missed runs")
-                    yield Select([(p, p) for p in ("once", "skip", "all")],
-                                 value=context.config().worker.default_missed_policy, allow_blank=False,
-                                 id="job-policy")
+                    yield Select(
+                        [(p, p) for p in ("once", "skip", "all")],
+                        value=context.config().worker.default_missed_policy,
+                        allow_blank=False,
+                        id="job-policy",
+                    )
             yield Static("", id="save-error", classes="error", markup=False)
             with Horizontal(classes="buttons"):
                 yield Button("Save (ctrl+s)", id="save", variant="primary", disabled=self.read_only)
@@ -146,8 +149,11 @@ class JobFormScreen(BaseScreen):
             self.call_after_refresh(self.mark_pristine)
 
     def field_values(self) -> dict:
-        return {w.id: w.value for w in self.query("#job-form Input, #job-form Select")
-                if isinstance(w, (Input, Select)) and w.id}
+        return {
+            w.id: w.value
+            for w in self.query("#job-form Input, #job-form Select")
+            if isinstance(w, (Input, Select)) and w.id
+        }
 
     def mark_pristine(self) -> None:
         self.pristine = self.field_values()
@@ -215,25 +221,43 @@ class JobFormScreen(BaseScreen):
         func = self.query_one("#job-callable", Select).value
         parsed = self.check_args()
         fires = self.check_cron()
-        problem = ("a job needs a name" if not name else "pick a callable" if not isinstance(func, str)
-                   else "fix the arguments (red line above)" if parsed is None
-                   else "fix the cron expression or time zone (red line above)" if fires is None else None)
+        problem = (
+            "a job needs a name"
+            if not name
+            else "pick a callable"
+            if not isinstance(func, str)
+            else "fix the arguments (red line above)"
+            if parsed is None
+            else "fix the cron expression or time zone (red line above)"
+            if fires is None
+            else None
+        )
         if problem:
             error.update(problem)
             return
         error.update("")
         assert parsed is not None  # else ``problem`` said so
         args, kwargs = parsed
-        fields = dict(name=name, callable=func, cron=self.query_one("#job-cron", Input).value.strip(),
-                      args=args, kwargs=kwargs, timezone=self.query_one("#job-timezone", Input).value.strip() or None,
-                      retries=self.query_one("#job-retries", Input).value.strip() or 0,
-                      timeout_s=self.query_one("#job-timeout", Input).value.strip() or 600,
-                      misfire_policy=self.query_one("#job-policy", Select).value)
+        fields = dict(
+            name=name,
+            callable=func,
+            cron=self.query_one("#job-cron", Input).value.strip(),
+            args=args,
+            kwargs=kwargs,
+            timezone=self.query_one("#job-timezone", Input).value.strip() or None,
+            retries=self.query_one("#job-retries", Input).value.strip() or 0,
+            timeout_s=self.query_one("#job-timeout", Input).value.strip() or 600,
+            misfire_policy=self.query_one("#job-policy", Select).value,
+        )
         if self.ident:
             self.act("save", jobs.edit_job, self.ident, **fields, note=lambda r: f"job {r['name']} saved")
         else:
-            self.act("save", jobs.add_job, **fields, note=lambda r: f"job {r['name']} created; next run "
-                                                                    f"{clock.fmt(r.get('next_run_at'))}")
+            self.act(
+                "save",
+                jobs.add_job,
+                **fields,
+                note=lambda r: f"job {r['name']} created; next run {clock.fmt(r.get('next_run_at'))}",
+            )
 
     def action_failed(self, error: BaseException | None) -> None:
         if error is not None:
@@ -260,5 +284,11 @@ class JobFormScreen(BaseScreen):
             elif choice == "save":
                 self.action_save()
 
-        self.app.push_screen(ChoiceModal("Leave with unsaved changes?", "The job form has changes that are not saved.",
-                                         [("save", "Save"), ("discard", "Discard changes")]), chosen)
+        self.app.push_screen(
+            ChoiceModal(
+                "Leave with unsaved changes?",
+                "The job form has changes that are not saved.",
+                [("save", "Save"), ("discard", "Discard changes")],
+            ),
+            chosen,
+        )

@@ -11,10 +11,21 @@ from batchops.tui.screens.base import ListScreen
 
 class JobsScreen(ListScreen):
     AREA = "jobs"
-    HELP = ("Scheduled jobs (cron in each job's own zone). Enter opens a job with its recent runs, n new, "
-            "e edit (with the next five fire times), t trigger now, p pause/resume, d delete.")
-    COLUMNS = [("id", "ID"), ("name", "Name"), ("cron", "Cron"), ("next", "Next run"), ("last", "Last status"),
-               ("paused", "Paused"), ("zone", "Zone"), ("callable", "Callable"), ("last_at", "Last run")]
+    HELP = (
+        "Scheduled jobs (cron in each job's own zone). Enter opens a job with its recent runs, n new, "
+        "e edit (with the next five fire times), t trigger now, p pause/resume, d delete."
+    )
+    COLUMNS = [
+        ("id", "ID"),
+        ("name", "Name"),
+        ("cron", "Cron"),
+        ("next", "Next run"),
+        ("last", "Last status"),
+        ("paused", "Paused"),
+        ("zone", "Zone"),
+        ("callable", "Callable"),
+        ("last_at", "Last run"),
+    ]
     MUTATING = frozenset({"new", "trigger", "pause", "resume", "delete"})
     ROW_ACTIONS = True  # pause or resume, as the highlighted job is
     BINDINGS = [
@@ -32,10 +43,17 @@ class JobsScreen(ListScreen):
 
     def cells(self, row: dict) -> list:
         paused = "paused" if row.get("paused") else ("off" if not row.get("enabled", True) else "")
-        return [str(row["id"]), display.text(row.get("name"), 26), row.get("cron") or "-",
-                display.badge(paused) if paused else display.when(row.get("next_run_at"), compact=True),
-                display.badge(row.get("last_status")), display.badge(paused) if paused else "",
-                row.get("timezone") or "-", display.text(row.get("callable"), 26), display.when(row.get("last_run_at"), compact=True)]
+        return [
+            str(row["id"]),
+            display.text(row.get("name"), 26),
+            row.get("cron") or "-",
+            display.badge(paused) if paused else display.when(row.get("next_run_at"), compact=True),
+            display.badge(row.get("last_status")),
+            display.badge(paused) if paused else "",
+            row.get("timezone") or "-",
+            display.text(row.get("callable"), 26),
+            display.when(row.get("last_run_at"), compact=True),
+        ]
 
     def load(self, params: dict):
         return jobs.list_jobs()
@@ -75,8 +93,12 @@ class JobsScreen(ListScreen):
 
     def action_resume(self) -> None:
         if row := self.pager.selected_row():
-            self.act("resume", jobs.resume_job, row["id"], note=lambda r: f"job {r['name']} resumed; next run "
-                                                                           f"{display.when(r.get('next_run_at'))}")
+            self.act(
+                "resume",
+                jobs.resume_job,
+                row["id"],
+                note=lambda r: f"job {r['name']} resumed; next run {display.when(r.get('next_run_at'))}",
+            )
 
     def action_delete(self) -> None:
         from batchops.tui.screens.confirm import TypedConfirm
@@ -89,10 +111,14 @@ class JobsScreen(ListScreen):
             if ok:
                 self.act("delete", jobs.delete_job, row["id"], note=lambda r: f"job {r['name']} deleted")
 
-        self.app.push_screen(TypedConfirm(
-            f"Delete job {row['id']}?",
-            f"{row['name']} ({row['callable']}, {row['cron']} {row['timezone']}) stops firing; its past runs stay.",
-            expected=row["name"]), done)
+        self.app.push_screen(
+            TypedConfirm(
+                f"Delete job {row['id']}?",
+                f"{row['name']} ({row['callable']}, {row['cron']} {row['timezone']}) stops firing; its past runs stay.",
+                expected=row["name"],
+            ),
+            done,
+        )
 
 
 def ask_trigger(screen, row: dict) -> None:
@@ -100,12 +126,24 @@ def ask_trigger(screen, row: dict) -> None:
 
     def done(choice: str | None) -> None:
         if choice == "queue":
-            screen.act("trigger", jobs.trigger_job, row["id"], trigger="tui",
-                       note=lambda r: f"job {row['name']}: run {r['run_id']} queued for the worker")
+            screen.act(
+                "trigger",
+                jobs.trigger_job,
+                row["id"],
+                trigger="tui",
+                note=lambda r: f"job {row['name']}: run {r['run_id']} queued for the worker",
+            )
         elif choice == "now":
-            screen.act("trigger", jobs.run_job_now, row["id"], trigger="tui",
-                       note=lambda r: f"job {row['name']}: run {r['run_id']} {r.get('status', 'done')}")
+            screen.act(
+                "trigger",
+                jobs.run_job_now,
+                row["id"],
+                trigger="tui",
+                note=lambda r: f"job {row['name']}: run {r['run_id']} {r.get('status', 'done')}",
+            )
 
     choices = [("queue", "Queue for worker"), ("now", "Run now")]
-    screen.app.push_screen(ChoiceModal(f"Trigger job {row['name']} now?",
-                                       f"{row['callable']} runs once, outside its schedule.", choices), done)
+    screen.app.push_screen(
+        ChoiceModal(f"Trigger job {row['name']} now?", f"{row['callable']} runs once, outside its schedule.", choices),
+        done,
+    )

@@ -34,8 +34,14 @@ class FormModal(ModalScreen[dict | None]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "submit", "Save")]
 
-    def __init__(self, title: str, fields: list[Field], submit: str = "OK",
-                 check: Callable[[dict], str | None] | None = None, note: str = ""):
+    def __init__(
+        self,
+        title: str,
+        fields: list[Field],
+        submit: str = "OK",
+        check: Callable[[dict], str | None] | None = None,
+        note: str = "",
+    ):
         super().__init__()
         self.title_text, self.fields, self.submit_label, self.check, self.note = title, fields, submit, check, note
 
@@ -47,8 +53,9 @@ class FormModal(ModalScreen[dict | None]):
             for f in self.fields:
                 yield Label(f.label + (" *" if f.required else ""))
                 if f.choices:
-                    yield Select([(c, c) for c in f.choices], value=f.value or f.choices[0], allow_blank=False,
-                                 id=f"f-{f.name}")
+                    yield Select(
+                        [(c, c) for c in f.choices], value=f.value or f.choices[0], allow_blank=False, id=f"f-{f.name}"
+                    )
                 elif f.multiline:
                     yield TextArea(f.value, id=f"f-{f.name}", classes="multiline")
                 else:

@@ -36,8 +36,9 @@ class RunDetailScreen(DetailScreen):
                     yield Static("", id="log", markup=False)
 
     def on_mount(self) -> None:
-        self.query_one("#steps", DataTable).add_columns("Step", "Status", "Started", "Took", "Rows in", "Rows out",
-                                                        "Findings", "Message")
+        self.query_one("#steps", DataTable).add_columns(
+            "Step", "Status", "Started", "Took", "Rows in", "Rows out", "Findings", "Message"
+        )
         self.query_one("#findings", DataTable).add_columns("Severity", "Code", "Where", "Column", "Message")
 
     def load(self, params: dict) -> dict:
@@ -45,8 +46,11 @@ class RunDetailScreen(DetailScreen):
 
     def apply(self, run: dict) -> None:
         self.run_data = run
-        target = (f"upload {run['upload_id']} {run.get('upload_name') or ''}" if run.get("upload_id")
-                  else run.get("job_name") or "-")
+        target = (
+            f"upload {run['upload_id']} {run.get('upload_name') or ''}"
+            if run.get("upload_id")
+            else run.get("job_name") or "-"
+        )
         self.set_heading(f"Job Runs › run {run['id']} · {run['kind']} · {target}")
         pairs = [
             ("Status", display.badge(run.get("status"))),
@@ -63,16 +67,41 @@ class RunDetailScreen(DetailScreen):
             pairs.append(("Error", f"{run['error_code']}: {run.get('error_message') or ''}"))
             pairs.append(("Failed step", run.get("failed_step") or "-"))
         self.query_one("#run-info", KeyValues).show(pairs)
-        fill_table(self.query_one("#steps", DataTable), [
-            (i, (step.get("name", "?"), display.badge(step.get("status")), display.when(step.get("started_at"), compact=True),
-                 display.duration(step.get("duration_s")), display.num(step.get("rows_in")),
-                 display.num(step.get("rows_out")), display.num(step.get("findings_count")),
-                 display.text(step.get("message"), 80)))
-            for i, step in enumerate(run.get("steps") or [])])
-        fill_table(self.query_one("#findings", DataTable), [
-            (i, (display.badge(f.get("severity")), f.get("code") or "", f.get("location") or "",
-                 f.get("column") or "", display.text(f.get("message"), 100)))
-            for i, f in enumerate((run.get("findings") or [])[:1000])])
+        fill_table(
+            self.query_one("#steps", DataTable),
+            [
+                (
+                    i,
+                    (
+                        step.get("name", "?"),
+                        display.badge(step.get("status")),
+                        display.when(step.get("started_at"), compact=True),
+                        display.duration(step.get("duration_s")),
+                        display.num(step.get("rows_in")),
+                        display.num(step.get("rows_out")),
+                        display.num(step.get("findings_count")),
+                        display.text(step.get("message"), 80),
+                    ),
+                )
+                for i, step in enumerate(run.get("steps") or [])
+            ],
+        )
+        fill_table(
+            self.query_one("#findings", DataTable),
+            [
+                (
+                    i,
+                    (
+                        display.badge(f.get("severity")),
+                        f.get("code") or "",
+                        f.get("location") or "",
+                        f.get("column") or "",
+                        display.text(f.get("message"), 100),
+                    ),
+                )
+                for i, f in enumerate((run.get("findings") or [])[:1000])
+            ],
+        )
         count = len(run.get("findings") or [])
         self.query_one("#tabs", TabbedContent).get_tab("tab-findings").label = f"Findings ({count})"
         self.query_one("#log", Static).update(run.get("log") or "(no log yet)")

@@ -43,15 +43,16 @@ def plan_description(name: str) -> str:
 
 def build_plan_config(plan: str, records: str, rules: str, instructions: str, options: str) -> dict:
     """The plan's payload from the form (only the field the plan shows); InputError inline."""
-    return staging.plan_config({"plan": plan, "records": records, "rules": rules, "instructions": instructions,
-                                "options": options})
+    return staging.plan_config(
+        {"plan": plan, "records": records, "rules": rules, "instructions": instructions, "options": options}
+    )
 
 
 def short_path(path: str) -> str:
     """``~/...`` for paths under the home folder (shorter, and the same on every machine)."""
     home = os.path.expanduser("~").rstrip("/")
     if home and (path == home or path.startswith(home + "/")):
-        return "~" + path[len(home):]
+        return "~" + path[len(home) :]
     return path
 
 
@@ -94,17 +95,19 @@ class PathSuggester(Suggester):
                 continue
             completed = os.path.join(folder, entry.name) + ("/" if is_dir else "")
             if value.startswith("~"):
-                completed = "~" + completed[len(os.path.expanduser("~")):]
+                completed = "~" + completed[len(os.path.expanduser("~")) :]
             return completed
         return None
 
 
 class StageScreen(BaseScreen):
     AREA = "uploads"
-    HELP = ("Enter on a file in the tree stages it; or type a path (→ completes) and press enter. "
-            "Up to five files. Each staged file has its own department, notes, plan and payload: highlight "
-            "a file in the staged list to edit its settings; \"Apply to all\" copies them to every staged file. "
-            "Then submit to the worker, or run now.")
+    HELP = (
+        "Enter on a file in the tree stages it; or type a path (→ completes) and press enter. "
+        "Up to five files. Each staged file has its own department, notes, plan and payload: highlight "
+        'a file in the staged list to edit its settings; "Apply to all" copies them to every staged file. '
+        "Then submit to the worker, or run now."
+    )
     BINDINGS = [
         Binding("escape", "back", "Back"),
         Binding("delete", "unstage", "Unstage"),
@@ -155,8 +158,12 @@ class StageScreen(BaseScreen):
         with Horizontal(classes="pair"):
             with Vertical():
                 yield Label("Department")
-                yield Input(placeholder="e.g. Science", id="department", compact=True,
-                            suggester=SuggestFromList(departments, case_sensitive=False) if departments else None)
+                yield Input(
+                    placeholder="e.g. Science",
+                    id="department",
+                    compact=True,
+                    suggester=SuggestFromList(departments, case_sensitive=False) if departments else None,
+                )
             with Vertical():
                 yield Label("Notes")
                 yield Input(placeholder="free text kept with the upload", id="notes", compact=True)
@@ -168,13 +175,13 @@ class StageScreen(BaseScreen):
         yield Static(plan_description("transform"), id="plan-about", classes="hint", markup=False)
         # examples are placeholders, never content: an untouched box is empty (and refused)
         yield Label("Records to append (JSON object or list of objects)", id="records-label", classes="payload append")
-        yield TextArea(id="records", classes="payload append",
-                       placeholder='e.g. [{"student_id": "S041", "name": "Asha Rao"}]')
+        yield TextArea(
+            id="records", classes="payload append", placeholder='e.g. [{"student_id": "S041", "name": "Asha Rao"}]'
+        )
         yield Label("Delete rules: one COLUMN=VALUE a line, or JSON", id="rules-label", classes="payload delete")
         yield TextArea(id="rules", classes="payload delete", placeholder="e.g. student_id=S001")
         yield Label("Instructions", id="instructions-label", classes="payload custom")
-        yield Input(placeholder="what to do with this file", id="instructions", classes="payload custom",
-                    compact=True)
+        yield Input(placeholder="what to do with this file", id="instructions", classes="payload custom", compact=True)
         yield Label("Plan options (JSON object, optional)", id="options-label", classes="payload options")
         yield Input(placeholder='e.g. {"top_n": 5}', id="options", classes="payload options", compact=True)
         yield Button("Apply these settings to all staged files", id="apply-all", compact=True)
@@ -203,7 +210,8 @@ class StageScreen(BaseScreen):
         await view.clear()
         await view.extend(ListItem(Label(self.item_label(i), markup=False)) for i in range(len(self.files)))
         self.query_one("#staged-label", Label).update(
-            f"Staged ({len(self.files)}/{MAX_STAGED}) — the form below edits the highlighted file")
+            f"Staged ({len(self.files)}/{MAX_STAGED}) — the form below edits the highlighted file"
+        )
         if select is not None and self.files:
             self.select_file(min(select, len(self.files) - 1))
             view.index = self.current
@@ -225,8 +233,7 @@ class StageScreen(BaseScreen):
             self.notify(f"E_FILE_NOT_FOUND: not a file: {full}", severity="error", markup=False)
             return
         if Path(full).suffix.lower() not in SUFFIXES:
-            self.notify(f"E_UNSUPPORTED_FILE: {Path(full).name} is not {ACCEPTED}", severity="warning",
-                        markup=False)
+            self.notify(f"E_UNSUPPORTED_FILE: {Path(full).name} is not {ACCEPTED}", severity="warning", markup=False)
         if full in self.staged:
             self.notify(f"{Path(full).name} is already staged", timeout=2, markup=False)
             return
@@ -338,8 +345,12 @@ class StageScreen(BaseScreen):
             item.update(chosen)
             self.relabel(index)
         self.save_staged()
-        self.notify(f"applied {chosen['department'] or 'no department'} · {chosen['plan']} to all "
-                    f"{len(self.files)} staged file(s)", timeout=4, markup=False)
+        self.notify(
+            f"applied {chosen['department'] or 'no department'} · {chosen['plan']} to all "
+            f"{len(self.files)} staged file(s)",
+            timeout=4,
+            markup=False,
+        )
 
     @property
     def plan(self) -> str:
@@ -373,7 +384,9 @@ class StageScreen(BaseScreen):
 
     def action_submit(self, queue: bool) -> None:
         if self.read_only:
-            batchops_app(self.app).report(InputError("BatchOps is in read-only mode; nothing was submitted", code="E_READ_ONLY"))
+            batchops_app(self.app).report(
+                InputError("BatchOps is in read-only mode; nothing was submitted", code="E_READ_ONLY")
+            )
             return
         if not self.files:
             self.notify("stage at least one file first", severity="warning")
@@ -385,8 +398,11 @@ class StageScreen(BaseScreen):
             except BatchOpsError as exc:  # show the file it is about, with its form
                 self.select_file(index)
                 self.query_one("#staged", ListView).index = index
-                self.notify(f"{staging.file_name(item)}: {error_line(exc)} — nothing was submitted",
-                            severity="error", markup=False)
+                self.notify(
+                    f"{staging.file_name(item)}: {error_line(exc)} — nothing was submitted",
+                    severity="error",
+                    markup=False,
+                )
                 return
         self.dismiss({"files": requests, "queue": queue})
 

@@ -79,8 +79,9 @@ class UploadDetailScreen(DetailScreen):
                 yield DataTable(id="preview", zebra_stripes=True)
 
     def on_mount(self) -> None:
-        self.query_one("#upload-runs", DataTable).add_columns("Run", "Status", "Trigger", "Try", "Error", "Queued",
-                                                              "Took")
+        self.query_one("#upload-runs", DataTable).add_columns(
+            "Run", "Status", "Trigger", "Try", "Error", "Queued", "Took"
+        )
         self.query_one("#upload-incidents", DataTable).add_columns("Incident", "Severity", "State", "Seen", "Title")
 
     def load(self, params: dict) -> dict:
@@ -94,7 +95,10 @@ class UploadDetailScreen(DetailScreen):
             ("File", f"{up['original_name']} ({up.get('kind')}, {fmt_size(up.get('size') or 0)})"),
             ("SHA-256", up.get("sha256") or "-"),
             ("Department", up.get("department") or "-"),
-            ("Plan", f"{up.get('plan')} {json.dumps(up['plan_config'], ensure_ascii=False) if up.get('plan_config') else ''}"),
+            (
+                "Plan",
+                f"{up.get('plan')} {json.dumps(up['plan_config'], ensure_ascii=False) if up.get('plan_config') else ''}",
+            ),
             ("Notes", up.get("notes") or "-"),
             ("Rows in / out", f"{display.num(up.get('rows_in'))} / {display.num(up.get('rows_out'))}"),
             ("Created", display.when(up.get("created_at"))),
@@ -106,14 +110,40 @@ class UploadDetailScreen(DetailScreen):
         if up.get("warnings"):
             pairs.insert(1, ("Warnings", "\n".join(up["warnings"])))
         self.query_one("#upload-info", KeyValues).show(pairs)
-        fill_table(self.query_one("#upload-runs", DataTable), [
-            (r["id"], (str(r["id"]), display.badge(r.get("status")), r.get("trigger") or "-", str(r.get("attempt")),
-                       r.get("error_code") or "", display.when(r.get("queued_at")), display.duration(r.get("duration_s"))))
-            for r in reversed(up.get("runs") or [])])
-        fill_table(self.query_one("#upload-incidents", DataTable), [
-            (i["id"], (str(i["id"]), display.severity(i.get("severity")), display.badge(i.get("state")),
-                       str(i.get("occurrences")), display.text(i.get("title"), 60)))
-            for i in reversed(up.get("incidents") or [])])
+        fill_table(
+            self.query_one("#upload-runs", DataTable),
+            [
+                (
+                    r["id"],
+                    (
+                        str(r["id"]),
+                        display.badge(r.get("status")),
+                        r.get("trigger") or "-",
+                        str(r.get("attempt")),
+                        r.get("error_code") or "",
+                        display.when(r.get("queued_at")),
+                        display.duration(r.get("duration_s")),
+                    ),
+                )
+                for r in reversed(up.get("runs") or [])
+            ],
+        )
+        fill_table(
+            self.query_one("#upload-incidents", DataTable),
+            [
+                (
+                    i["id"],
+                    (
+                        str(i["id"]),
+                        display.severity(i.get("severity")),
+                        display.badge(i.get("state")),
+                        str(i.get("occurrences")),
+                        display.text(i.get("title"), 60),
+                    ),
+                )
+                for i in reversed(up.get("incidents") or [])
+            ],
+        )
         if self.query_one("#tabs", TabbedContent).active == "tab-preview":
             self.load_preview()
 
@@ -188,11 +218,27 @@ class UploadDetailScreen(DetailScreen):
             return
 
         def edited(values):
-            self.act("edit", edit_upload, up["id"], department=values["department"], notes=values["notes"],
-                     note=f"upload {up['id']} edited; t retries it")
-        ask(self, FormModal(f"Edit upload {up['id']}: {up['original_name']}", [
-            Field("department", "Department", up.get("department") or ""),
-            Field("notes", "Notes", up.get("notes") or "", multiline=True)], submit="Save"), edited)
+            self.act(
+                "edit",
+                edit_upload,
+                up["id"],
+                department=values["department"],
+                notes=values["notes"],
+                note=f"upload {up['id']} edited; t retries it",
+            )
+
+        ask(
+            self,
+            FormModal(
+                f"Edit upload {up['id']}: {up['original_name']}",
+                [
+                    Field("department", "Department", up.get("department") or ""),
+                    Field("notes", "Notes", up.get("notes") or "", multiline=True),
+                ],
+                submit="Save",
+            ),
+            edited,
+        )
 
     def action_retry(self) -> None:
         if self.upload:

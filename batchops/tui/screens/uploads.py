@@ -69,13 +69,24 @@ class QueueNote(Message):
 
 class UploadsScreen(ListScreen):
     AREA = "uploads"
-    HELP = ("Stage up to five files (n), pick the plan, submit them to the worker or run them now. "
-            "Enter opens an upload: its runs, incidents and a preview of the published report.")
+    HELP = (
+        "Stage up to five files (n), pick the plan, submit them to the worker or run them now. "
+        "Enter opens an upload: its runs, incidents and a preview of the published report."
+    )
     SERVER_TEXT = True
     FILTER_HINT = "/ search file names and notes"
-    COLUMNS = [("id", "ID"), ("file", "File"), ("status", "Status"), ("runs", "Runs"), ("incidents", "Incidents"),
-               ("department", "Department"), ("plan", "Plan"), ("rows", "Rows"), ("kind", "Kind"),
-               ("created", "Created")]
+    COLUMNS = [
+        ("id", "ID"),
+        ("file", "File"),
+        ("status", "Status"),
+        ("runs", "Runs"),
+        ("incidents", "Incidents"),
+        ("department", "Department"),
+        ("plan", "Plan"),
+        ("rows", "Rows"),
+        ("kind", "Kind"),
+        ("created", "Created"),
+    ]
     FILTERS = {"status": uploads.UPLOAD_STATUSES}
     MUTATING = frozenset({"stage", "retry", "delete", "export"})
     BINDINGS = [
@@ -95,18 +106,29 @@ class UploadsScreen(ListScreen):
 
     def cells(self, row: dict) -> list:
         links = row.get("links") or {}
-        return [str(row["id"]), display.text(row.get("original_name"), self.wide(28)),
-                display.badge(row.get("status_label") or row.get("status")),
-                linked_runs(links), linked_incidents(links),
-                row.get("department") or "-", row.get("plan") or "-",
-                display.num(row.get("rows_out")), row.get("kind") or "-",
-                display.when(row.get("created_at"), compact=True)]
+        return [
+            str(row["id"]),
+            display.text(row.get("original_name"), self.wide(28)),
+            display.badge(row.get("status_label") or row.get("status")),
+            linked_runs(links),
+            linked_incidents(links),
+            row.get("department") or "-",
+            row.get("plan") or "-",
+            display.num(row.get("rows_out")),
+            row.get("kind") or "-",
+            display.when(row.get("created_at"), compact=True),
+        ]
 
     # -- data --------------------------------------------------------------
     def load(self, params: dict) -> UploadsPage:
         """Worker thread: read only, touch no screen state (``apply`` shows it on the UI thread)."""
-        rows = uploads.list_uploads(status=params.get("status"), text=params.get("text"),
-                                    limit=params["limit"], before_id=params["before_id"], links=True)
+        rows = uploads.list_uploads(
+            status=params.get("status"),
+            text=params.get("text"),
+            limit=params["limit"],
+            before_id=params["before_id"],
+            links=True,
+        )
         return UploadsPage(rows, entries(ui_state.get(STAGED_KEY, [])))
 
     def apply(self, data: UploadsPage) -> None:
@@ -126,8 +148,7 @@ class UploadsScreen(ListScreen):
         if self.staged:
             names = ", ".join(file_name(item) for item in self.staged)
             return f"Staged ({len(self.staged)}/{MAX_STAGED}): {names}  — n to pick the plan and submit"
-        return (f"Nothing staged — n: {ACCEPTED}" if not self.read_only
-                else "Read-only: staging and submitting are off")
+        return f"Nothing staged — n: {ACCEPTED}" if not self.read_only else "Read-only: staging and submitting are off"
 
     def show_strip(self) -> None:
         if self.is_mounted:
@@ -185,14 +206,23 @@ class UploadsScreen(ListScreen):
         if message.action == "submit":
             for r in message.result:
                 if r.get("status") in ("failed", "rejected"):
-                    self.notify(r.get("error") if isinstance(r.get("error"), str) else
-                                f"{r['file'].rsplit('/', 1)[-1]}: {(r.get('error') or {}).get('code')}: "
-                                f"{(r.get('error') or {}).get('message')}"
-                                + (f" (incident {r['incident_id']})" if r.get("incident_id") else ""),
-                                severity="error", timeout=10, markup=False)
+                    self.notify(
+                        r.get("error")
+                        if isinstance(r.get("error"), str)
+                        else f"{r['file'].rsplit('/', 1)[-1]}: {(r.get('error') or {}).get('code')}: "
+                        f"{(r.get('error') or {}).get('message')}"
+                        + (f" (incident {r['incident_id']})" if r.get("incident_id") else ""),
+                        severity="error",
+                        timeout=10,
+                        markup=False,
+                    )
                 for w in r.get("warnings") or []:
-                    self.notify(f"{r['file'].rsplit('/', 1)[-1]}: published with warnings — {w['code']}: "
-                                f"{w['message']}", severity="warning", timeout=10, markup=False)
+                    self.notify(
+                        f"{r['file'].rsplit('/', 1)[-1]}: published with warnings — {w['code']}: {w['message']}",
+                        severity="warning",
+                        timeout=10,
+                        markup=False,
+                    )
 
     # -- row actions ------------------------------------------------------
     def open(self, ident: int) -> None:
@@ -238,14 +268,28 @@ def ask_export(screen, row: dict) -> None:
         return None if values["path"] else "give a file or folder to write"
 
     def done(values: dict) -> None:
-        screen.act("export", reports.export, upload_id=row["id"], fmt=values["format"], out=values["path"],
-                   note=lambda r: f"wrote {r['path']} ({fmt_size(r['bytes'])})")
+        screen.act(
+            "export",
+            reports.export,
+            upload_id=row["id"],
+            fmt=values["format"],
+            out=values["path"],
+            note=lambda r: f"wrote {r['path']} ({fmt_size(r['bytes'])})",
+        )
 
-    ask(screen, FormModal(
-        f"Export the report of upload {row['id']} ({row.get('original_name')})",
-        [Field("format", "Format", "csv", choices=["csv", "pdf"]),
-         Field("path", "Write to (a file, or a folder for the default name)", ".", required=True)],
-        submit="Export", check=check), done)
+    ask(
+        screen,
+        FormModal(
+            f"Export the report of upload {row['id']} ({row.get('original_name')})",
+            [
+                Field("format", "Format", "csv", choices=["csv", "pdf"]),
+                Field("path", "Write to (a file, or a folder for the default name)", ".", required=True),
+            ],
+            submit="Export",
+            check=check,
+        ),
+        done,
+    )
 
 
 def ask_retry(screen, row: dict) -> None:
@@ -253,18 +297,38 @@ def ask_retry(screen, row: dict) -> None:
 
     def done(choice: str | None) -> None:
         if choice == "queue":
-            screen.act("retry", processing.submit, row["id"], trigger="retry", queue=True,
-                       note=lambda r: f"upload {r['upload_id']}: run {r['run_id']} queued for the worker"
-                       + (f" — but {workers.queue_note()}" if workers.queue_note() else ""))
+            screen.act(
+                "retry",
+                processing.submit,
+                row["id"],
+                trigger="retry",
+                queue=True,
+                note=lambda r: (
+                    f"upload {r['upload_id']}: run {r['run_id']} queued for the worker"
+                    + (f" — but {workers.queue_note()}" if workers.queue_note() else "")
+                ),
+            )
         elif choice == "now":
-            screen.act("retry", processing.submit, row["id"], trigger="retry", queue=False,
-                       note=lambda r: f"upload {r['upload_id']}: run {r['run_id']} {r['status']}"
-                       + (f" — {r['error']['code']}: {r['error']['message']}" if r.get("error") else ""))
+            screen.act(
+                "retry",
+                processing.submit,
+                row["id"],
+                trigger="retry",
+                queue=False,
+                note=lambda r: (
+                    f"upload {r['upload_id']}: run {r['run_id']} {r['status']}"
+                    + (f" — {r['error']['code']}: {r['error']['message']}" if r.get("error") else "")
+                ),
+            )
 
-    screen.app.push_screen(ChoiceModal(
-        f"Retry upload {row['id']} ({row.get('original_name')})?",
-        "Queue it for the worker, or run the pipeline here now (it can take a few seconds).",
-        [("queue", "Queue for worker"), ("now", "Run now")]), done)
+    screen.app.push_screen(
+        ChoiceModal(
+            f"Retry upload {row['id']} ({row.get('original_name')})?",
+            "Queue it for the worker, or run the pipeline here now (it can take a few seconds).",
+            [("queue", "Queue for worker"), ("now", "Run now")],
+        ),
+        done,
+    )
 
 
 def ask_delete(screen, row: dict) -> None:
@@ -272,11 +336,19 @@ def ask_delete(screen, row: dict) -> None:
 
     def done(ok: bool | None) -> None:
         if ok:
-            screen.act("delete", uploads.delete_upload, row["id"],
-                       note=lambda r: f"deleted upload {r['deleted']} ({r['original_name']})")
+            screen.act(
+                "delete",
+                uploads.delete_upload,
+                row["id"],
+                note=lambda r: f"deleted upload {r['deleted']} ({r['original_name']})",
+            )
 
-    screen.app.push_screen(TypedConfirm(
-        f"Delete upload {row['id']}?",
-        f"{row.get('original_name')}: the upload, its published reports and (unless another upload shares it) "
-        "the stored original are removed. Runs and incidents stay, unlinked.",
-        expected=str(row["id"])), done)
+    screen.app.push_screen(
+        TypedConfirm(
+            f"Delete upload {row['id']}?",
+            f"{row.get('original_name')}: the upload, its published reports and (unless another upload shares it) "
+            "the stored original are removed. Runs and incidents stay, unlinked.",
+            expected=str(row["id"]),
+        ),
+        done,
+    )

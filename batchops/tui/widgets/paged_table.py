@@ -31,8 +31,13 @@ class PagedTable(Vertical):
     PagedTable .pager { height: 1; color: $text-muted; padding: 0 1; }
     """
 
-    def __init__(self, columns: Sequence[tuple[str, str]], cells: Callable[[dict], Sequence[Any]],
-                 page_size: int = PAGE_SIZE, id: str | None = None):
+    def __init__(
+        self,
+        columns: Sequence[tuple[str, str]],
+        cells: Callable[[dict], Sequence[Any]],
+        page_size: int = PAGE_SIZE,
+        id: str | None = None,
+    ):
         super().__init__(id=id)
         self.columns = list(columns)
         self.cells = cells
