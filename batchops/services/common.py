@@ -43,7 +43,7 @@ def before_bound(before_id) -> int | None:
     return None if before_id is None else max(0, min(int(before_id), MAX_ID))
 
 
-def get_or_404(model: type[M], ident, what: str | None = None, fields=None) -> M:
+def get_record(model: type[M], ident, what: str | None = None, fields=None) -> M:
     """The row with that id (only ``fields`` when given), or E_NOT_FOUND (exit 2)."""
     what = what or model.__name__.lower()
     if not _looks_like_id(ident):

@@ -15,7 +15,7 @@ from batchops.clock import utc_now
 from batchops.errors import InputError, NotFound
 from batchops.incidents import workflow
 from batchops.incidents.workflow import ACTIVE_STATES
-from batchops.services.common import before_bound, check_filter, get_or_404, row_dict
+from batchops.services.common import before_bound, check_filter, get_record, row_dict
 from batchops.store.db import db, retry_busy
 from batchops.store.models import (
     INCIDENT_STATES,
@@ -52,7 +52,7 @@ def event_dict(event: IncidentEvent) -> dict:
 
 
 def get_incident(ident) -> Incident:
-    return get_or_404(Incident, ident, "incident")
+    return get_record(Incident, ident, "incident")
 
 
 def list_incidents(

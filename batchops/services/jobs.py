@@ -13,7 +13,7 @@ from __future__ import annotations
 from batchops import clock, context
 from batchops.clock import utc_now
 from batchops.errors import InputError, InvalidJSON
-from batchops.services.common import get_or_404, parse_json, row_dict
+from batchops.services.common import get_record, parse_json, row_dict
 from batchops.store.db import write
 from batchops.store.models import MISSED_POLICIES, TRIGGERS, Job, JobRun
 
@@ -49,11 +49,11 @@ def list_jobs() -> list[dict]:
 
 
 def show_job(ident) -> dict:
-    return job_dict(get_or_404(Job, ident, "job"))
+    return job_dict(get_record(Job, ident, "job"))
 
 
 def get_job(ident) -> Job:
-    return get_or_404(Job, ident, "job")
+    return get_record(Job, ident, "job")
 
 
 # ------------------------------------------------------------------ validation

@@ -15,7 +15,7 @@ from batchops import context
 from batchops.clock import utc_now
 from batchops.errors import InputError
 from batchops.incidents import patterns, triage
-from batchops.services.common import get_or_404, row_dict
+from batchops.services.common import get_record, row_dict
 from batchops.store.db import db, retry_busy
 from batchops.store.models import SEVERITIES, JobRun, KnownError
 
@@ -43,7 +43,7 @@ def list_known_errors() -> list[dict]:
 
 
 def show_known_error(ident) -> dict:
-    ke = get_or_404(KnownError, ident, "known error")
+    ke = get_record(KnownError, ident, "known error")
     out = row_dict(ke)
     out["past_matches"] = _past_matches(ke)["matched"]
     return out
@@ -167,7 +167,7 @@ def edit_known_error(ident, **changes) -> dict:
     context.require_writable()
     values = _clean({k: v for k, v in changes.items() if v is not None})
     with db.atomic():
-        ke = get_or_404(KnownError, ident, "known error")
+        ke = get_record(KnownError, ident, "known error")
         merged = {**row_dict(ke), **values}
         _check_whole(merged)
         if "name" in values and _name_taken(values["name"], ke.id):
@@ -182,7 +182,7 @@ def delete_known_error(ident) -> dict:
     """Delete an entry; incidents that matched it keep their copied root cause and action."""
     context.require_writable()
     with db.atomic():
-        ke = get_or_404(KnownError, ident, "known error")
+        ke = get_record(KnownError, ident, "known error")
         out = row_dict(ke)
         ke.delete_instance()
     return out

@@ -23,7 +23,7 @@ from peewee import JOIN
 from batchops import context
 from batchops.clock import utc_now
 from batchops.redact import redact, redact_data
-from batchops.services.common import as_id, before_bound, check_filter, get_or_404, row_dict
+from batchops.services.common import as_id, before_bound, check_filter, get_record, row_dict
 from batchops.services.workers import pid_alive
 from batchops.store.db import atomic, db, is_sqlite, retry_busy
 from batchops.store.models import RUN_KINDS, RUN_STATUSES, Job, JobRun, Upload
@@ -158,7 +158,7 @@ def abandon(run_id: int, reason: str, upload_status: str | None = None) -> None:
 
 
 def get_run(ident) -> JobRun:
-    return get_or_404(JobRun, ident, "run")
+    return get_record(JobRun, ident, "run")
 
 
 def list_runs(

@@ -10,7 +10,7 @@ from batchops import context
 from batchops.clock import utc_now
 from batchops.errors import IllegalTransition, InputError
 from batchops.incidents import workflow
-from batchops.services.common import as_id, before_bound, check_filter, get_or_404, row_dict
+from batchops.services.common import as_id, before_bound, check_filter, get_record, row_dict
 from batchops.store.db import db, retry_busy
 from batchops.store.models import TICKET_STATES, Incident, Ticket
 
@@ -32,7 +32,7 @@ def allowed_actions(ticket) -> list[str]:
 
 
 def get_ticket(ident) -> Ticket:
-    return get_or_404(Ticket, ident, "ticket")
+    return get_record(Ticket, ident, "ticket")
 
 
 def list_tickets(
@@ -113,7 +113,7 @@ def add(incident_id, title: str, actor: str | None = None, assignee: str | None 
         raise InputError("a ticket needs a title (--title TEXT)", code="E_TITLE_REQUIRED")
     who = context.actor(actor)
     with db.atomic():
-        incident = get_or_404(Incident, incident_id, "incident")
+        incident = get_record(Incident, incident_id, "incident")
         ticket = Ticket.create(
             incident=incident.id, title=title[:512], assignee=assignee or None, state="assigned" if assignee else "open"
         )

@@ -15,7 +15,7 @@ from peewee import fn
 from batchops import context
 from batchops.errors import InputError
 from batchops.incidents.workflow import ACTIVE_STATES
-from batchops.services.common import before_bound, check_filter, get_or_404, row_dict
+from batchops.services.common import before_bound, check_filter, get_record, row_dict
 from batchops.store import files
 from batchops.store.db import db, retry_busy
 from batchops.store.models import UPLOAD_STATUSES, Incident, IncidentEvent, JobRun, Upload
@@ -151,7 +151,7 @@ def blob_path(upload: Upload) -> Path:
 
 
 def get_upload(ident) -> Upload:
-    return get_or_404(Upload, ident, "upload")
+    return get_record(Upload, ident, "upload")
 
 
 def list_uploads(
@@ -219,7 +219,7 @@ def link_summary(upload: Upload) -> dict:
 
 def show_upload(ident) -> dict:
     """The upload without its report bodies (the TUI polls this; reports can be megabytes)."""
-    upload = get_or_404(Upload, ident, "upload", fields=LIGHT_FIELDS)
+    upload = get_record(Upload, ident, "upload", fields=LIGHT_FIELDS)
     out = upload_dict(upload, with_reports=False)
     out["runs"] = [
         {
