@@ -198,16 +198,13 @@ def settle_numbers(df: pd.DataFrame, keep_text=lambda col: False) -> list[str]:
 
     Arrow compute releases the GIL, so columns are checked two at a time.
     """
-    from concurrent.futures import ThreadPoolExecutor
+    from batchops.pipeline.threads import map_threads
 
     cols = [
         c for c in df.columns if not keep_text(c) and is_stringish(df[c]) and (df[c].dtype != object or _all_str(df[c]))
     ]
-    if len(cols) > 1:
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="batchops-settle") as pool:
-            results = list(pool.map(lossless_numbers, [df[c] for c in cols]))
-    else:
-        results = [lossless_numbers(df[c]) for c in cols]
+    workers = 2 if len(cols) > 1 else 1
+    results = map_threads(lossless_numbers, [df[c] for c in cols], workers, "batchops-settle")
     done = []
     for col, numbers in zip(cols, results):
         if numbers is not None:

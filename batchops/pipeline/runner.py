@@ -410,16 +410,14 @@ _LAYOUTS: dict[str, Callable[[RunState], tuple[Any, list]]] = {
 
 def _write_reports(csv_df, csv_path: Path, spec, pdf_path: Path) -> list[str]:
     """Both reports; returns the characters the PDF's font could not draw."""
-    from concurrent.futures import ThreadPoolExecutor
-
     from batchops.pipeline import publish as pub
+    from batchops.pipeline.threads import alongside
 
+    missing: list[str] = []
     # pyarrow writes the CSV without the GIL while fpdf2 lays out the PDF here
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="batchops-csv") as pool:
-        csv_job = pool.submit(pub.write_csv, csv_df, csv_path)
-        missing: list[str] = []
-        pdf_bytes = pub.render_pdf(spec, missing)
-        csv_job.result()
+    pdf_bytes = alongside(
+        lambda: pub.write_csv(csv_df, csv_path), lambda: pub.render_pdf(spec, missing), "batchops-csv"
+    )
     pub.write_bytes(pdf_bytes, pdf_path)
     return missing
 

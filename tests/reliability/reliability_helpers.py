@@ -138,14 +138,25 @@ def integrity(home: Path, name: str = "batchops.db") -> str:
         conn.close()
 
 
-def wait_for(predicate, timeout: float, every: float = 0.2, what: str = "condition"):
+def wait_for(predicate, timeout: float, every: float = 0.2, what: str = "condition", explain=None):
+    """``predicate()``'s first truthy value; on a timeout, ``explain()`` (the state that matters) is in the message."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         value = predicate()
         if value:
             return value
         time.sleep(every)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}" + (f": {explain()}" if explain else ""))
+
+
+def runs_not_done(home) -> list[tuple]:
+    """Uploads that are not published, with their newest run's state and error: why a wait timed out."""
+    return query(
+        home,
+        "SELECT u.id, u.status, r.id, r.status, r.error_code, substr(r.error_message, 1, 200) FROM upload u "
+        "LEFT JOIN job_run r ON r.id = (SELECT max(id) FROM job_run WHERE upload_id = u.id) "
+        "WHERE u.status != 'published'",
+    )
 
 
 def assert_clean_stderr(text: str) -> None:

@@ -14,7 +14,17 @@ from pathlib import Path
 
 import corpus
 import pytest
-from reliability_helpers import assert_clean_stderr, batchops, integrity, json_out, query, spawn, stop, wait_for
+from reliability_helpers import (
+    assert_clean_stderr,
+    batchops,
+    integrity,
+    json_out,
+    query,
+    runs_not_done,
+    spawn,
+    stop,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -108,7 +118,7 @@ def test_three_cli_writers_and_a_worker_lose_nothing(tmp_path):
             counts = dict(rows)
             return counts if counts.get("published", 0) == total else None
 
-        wait_for(settled, 45, every=0.5, what="every upload to be published")
+        wait_for(settled, 45, every=0.5, what="every upload to be published", explain=lambda: runs_not_done(home))
         wait_for(
             lambda: not query(home, "SELECT id FROM job_run WHERE status IN ('queued', 'running')"),
             30,

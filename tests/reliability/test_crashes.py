@@ -24,6 +24,7 @@ from reliability_helpers import (
     json_out,
     kill_group,
     query,
+    runs_not_done,
     spawn,
     stop,
     wait_for,
@@ -190,7 +191,13 @@ def test_killed_runs_are_retried_to_the_same_reports(lab):
             )
             return all(s == "published" for s in states.values())
 
-        wait_for(all_published, 60, every=0.5, what="the killed uploads to be retried and published")
+        wait_for(
+            all_published,
+            60,
+            every=0.5,
+            what="the killed uploads to be retried and published",
+            explain=lambda: runs_not_done(lab.home),
+        )
     finally:
         stop(worker)
     log = (lab.base / "worker-retry.log").read_text(errors="replace")
