@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import serverlib
 
 from batchops.errors import BatchOpsError
 
@@ -440,19 +441,32 @@ def test_purge_old_records_dry_run_then_real(wctx):
 # ------------------------------------------------------------------ backup and restore
 
 
-@pytest.mark.sqlite_only  # PostgreSQL: test_worker_pg_backup.py
+def _assert_store_snapshot(folder: Path, made: dict) -> None:
+    """The snapshot of the store the test runs on: SQLite's files, or PostgreSQL's pg_dump archive."""
+    from batchops.services import backup
+
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["schema_version"]
+    if serverlib.active():
+        (item,) = made["files"]
+        assert item["file"] == "batchops.pgdump" and item["integrity"].startswith("ok")
+        assert (folder / "batchops.pgdump").read_bytes()[:5] == b"PGDMP"  # pg_dump's custom format
+        assert manifest["format"] == "pg_dump custom"
+    else:
+        assert {f["file"] for f in made["files"]} >= {"batchops.db"}
+        assert all(f["integrity"] == "ok" for f in made["files"])
+        assert manifest["files"][0]["sha256"]
+        assert backup.integrity(folder / "batchops.db") == "ok"
+
+
 def test_backup_verified_rotated_and_restored(wctx):
     from batchops.services import backup, jobs
     from batchops.store.models import Job
 
-    first = _call("run_daily_backup")
+    first = _call("run_daily_backup")  # the seeded job's callable: it must not fail on either store
     folder = Path(first["path"])
     assert folder.parent == wctx.home / "backups" and first["verified"]
-    assert {f["file"] for f in first["files"]} >= {"batchops.db"}
-    assert all(f["integrity"] == "ok" for f in first["files"])
-    manifest = json.loads((folder / "manifest.json").read_text())
-    assert manifest["schema_version"] and manifest["files"][0]["sha256"]
-    assert backup.integrity(folder / "batchops.db") == "ok"
+    _assert_store_snapshot(folder, first)
 
     jobs_before = Job.select().count()
     jobs.add_job("added-after-backup", "worker_helpers:noop", "0 1 * * *")
@@ -467,7 +481,6 @@ def test_backup_verified_rotated_and_restored(wctx):
     assert Path(result["previous_store_kept_as"]).is_file()
 
 
-@pytest.mark.sqlite_only  # PostgreSQL: test_worker_pg_backup.py
 def test_backup_elsewhere_is_not_rotated_and_restore_refuses_while_a_worker_lives(wctx, tmp_path):
     from batchops.clock import utc_now
     from batchops.errors import InputError
@@ -477,7 +490,7 @@ def test_backup_elsewhere_is_not_rotated_and_restore_refuses_while_a_worker_live
     out = backup.backup(to=tmp_path / "usb")
     assert Path(out["path"]).parent == tmp_path / "usb" and out["rotated"] == []
     WorkerHeartbeat.create(
-        worker_id=f"{socket.gethostname()}:{os.getpid()}",
+        worker_id=f"{socket.gethostname()}:{os.getpid()}:x",
         host=socket.gethostname(),
         pid=os.getpid(),
         last_seen=utc_now(),
@@ -486,14 +499,17 @@ def test_backup_elsewhere_is_not_rotated_and_restore_refuses_while_a_worker_live
         backup.restore(out["path"])
     assert info.value.code == "E_WORKER_ALIVE"
     assert backup.restore(out["path"], force=True)["forced"] is True
-    corrupt = tmp_path / "corrupt.db"
-    corrupt.write_bytes(b"SQLite format 3\x00" + b"\x00" * 2000)
+    if serverlib.active():
+        corrupt = tmp_path / "corrupt.pgdump"
+        corrupt.write_bytes(b"PGDMP" + b"\x00" * 2000)
+    else:
+        corrupt = tmp_path / "corrupt.db"
+        corrupt.write_bytes(b"SQLite format 3\x00" + b"\x00" * 2000)
     with pytest.raises(InputError) as info:
         backup.restore(corrupt, force=True)
     assert info.value.code == "E_RESTORE_INVALID"
 
 
-@pytest.mark.sqlite_only  # PostgreSQL: test_worker_pg_backup.py
 def test_cli_backup_and_restore(wctx, run_cli, tmp_path):
     env = {"BATCHOPS_CONFIG": wctx.config_path}
     made = run_cli("backup", "--json", env=env)
@@ -504,6 +520,18 @@ def test_cli_backup_and_restore(wctx, run_cli, tmp_path):
     assert json.loads(restored.stdout)["restored_from"].startswith(path)
     missing = run_cli("restore", str(tmp_path / "nope"), "--yes", env=env)
     assert missing.returncode == 2 and "E_FILE_NOT_FOUND" in missing.stderr
+
+
+@pytest.mark.server_only
+def test_missing_pg_dump_is_a_coded_error(wctx, monkeypatch):
+    from batchops.errors import WorkError
+    from batchops.services import backup
+
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(WorkError) as info:
+        backup.backup()
+    assert info.value.code == "E_BACKUP_TOOL_MISSING" and "postgresql-client" in info.value.message
+    assert backup.list_backups() == []  # nothing half-made left behind
 
 
 def test_file_ingest_killed_after_taking_a_file_in_does_not_take_it_twice(wctx, tmp_path, samples_dir):
