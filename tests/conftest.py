@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import serverlib
 from cli_runner import run_cli_in_process, run_cli_subprocess
+from ftp_server import ftp_server  # noqa: F401  (fixture: a real FTP server on loopback)
 from s3lib import s3, s3_backend_bucket, s3_server, storage_env  # noqa: F401  (fixtures: a real S3 API server)
 
 REPO = Path(__file__).resolve().parents[1]

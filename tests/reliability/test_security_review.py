@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import os
 import socket
-import socketserver
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from ftp_server import FTP_PASSWORD
 from reliability_helpers import assert_clean_stderr, batchops, json_out, query
 
 # The pathological message and patterns from finding 1: the uploader controls the text.
@@ -161,59 +161,6 @@ def _ingest(**kwargs):
     return schedule_file_ingest(**kwargs)
 
 
-class _FTP(socketserver.StreamRequestHandler):
-    """Just enough FTP for ftplib (USER/PASS/TYPE/CWD/PASV/NLST/SIZE/RETR); AUTH TLS is refused."""
-
-    root = None
-
-    def reply(self, text):
-        self.wfile.write((text + "\r\n").encode())
-
-    def handle(self):
-        self.reply("220 test ftp")
-        passive = None
-        while line := self.rfile.readline().decode().strip():
-            cmd, _, arg = line.partition(" ")
-            cmd = cmd.upper()
-            if cmd in ("USER", "PASS", "TYPE", "CWD"):
-                self.reply({"USER": "331 go on", "PASS": "230 welcome", "TYPE": "200 ok", "CWD": "250 ok"}[cmd])
-            elif cmd == "PASV":
-                passive = socket.create_server(("127.0.0.1", 0))
-                port = passive.getsockname()[1]
-                self.reply(f"227 Entering Passive Mode (127,0,0,1,{port >> 8},{port & 255})")
-            elif cmd == "SIZE":
-                path = self.root / arg
-                self.reply(f"213 {path.stat().st_size}" if path.is_file() else "550 not a file")
-            elif cmd in ("NLST", "RETR"):
-                conn, _ = passive.accept()
-                self.reply("150 here it comes")
-                conn.sendall(
-                    "".join(p.name + "\r\n" for p in sorted(self.root.iterdir())).encode()
-                    if cmd == "NLST"
-                    else (self.root / arg).read_bytes()
-                )
-                conn.close()
-                passive.close()
-                self.reply("226 done")
-            elif cmd == "QUIT":
-                self.reply("221 bye")
-                return
-            else:
-                self.reply("502 not implemented")
-
-
-@pytest.fixture
-def ftp(tmp_path):
-    root = tmp_path / "ftp-root"
-    root.mkdir()
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), type("H", (_FTP,), {"root": root}))
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield root, server.server_address[1]
-    server.shutdown()
-    server.server_close()
-
-
 # ---------------------------------------------------------------- 3 drop-folder symlinks
 
 
@@ -276,8 +223,8 @@ def test_09_a_file_still_growing_is_not_ingested_half_written(app_ctx, tmp_path)
 # ---------------------------------------------------------------- 13 FTP fetch never overwrites
 
 
-def test_13_ftp_fetch_never_overwrites_a_local_file(app_ctx, tmp_path, ftp):
-    root, port = ftp
+def test_13_ftp_fetch_never_overwrites_a_local_file(app_ctx, tmp_path, ftp_server):
+    root, port = ftp_server
     drop = tmp_path / "drop"
     drop.mkdir()
     local = "student_id,name,score\nL1,Local Only,70\n"
@@ -285,7 +232,7 @@ def test_13_ftp_fetch_never_overwrites_a_local_file(app_ctx, tmp_path, ftp):
     (root / "marks.csv").write_text("student_id,name,score\nR1,Remote,80\n")
     from batchops.jobs.ingest import fetch_ftp
 
-    fetched = fetch_ftp(f"ftp://desk@127.0.0.1:{port}/", drop)
+    fetched = fetch_ftp(f"ftp://desk:{FTP_PASSWORD}@127.0.0.1:{port}/", drop)
     assert fetched == ["marks-1.csv"]
     assert (drop / "marks.csv").read_text() == local
     assert "Remote" in (drop / "marks-1.csv").read_text()
@@ -326,10 +273,10 @@ SCRAPE_PW = "pa#ss/wo?rd"
 
 
 @pytest.mark.slow
-def test_07_credentials_in_ftp_scrape_and_webhook_urls_never_leave_the_process(tmp_path, ftp):
+def test_07_credentials_in_ftp_scrape_and_webhook_urls_never_leave_the_process(tmp_path, ftp_server):
     home = tmp_path / "home"
     home.mkdir()
-    root, port = ftp
+    root, port = ftp_server
     drop = tmp_path / "drop"
     drop.mkdir()
     (tmp_path / "batchops.toml").write_text(

@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import socket
-import socketserver
 import threading
 import time
 from datetime import timedelta
@@ -272,70 +271,6 @@ def test_web_scrape_refuses_and_fails_clearly(wctx, web, case, code, tmp_path):
 
 
 # ------------------------------------------------------------------ ingest
-
-
-class _FTPHandler(socketserver.StreamRequestHandler):
-    """Just enough FTP for ftplib: USER/PASS/TYPE/PWD/CWD/PASV/NLST/SIZE/RETR/QUIT, one read-only folder."""
-
-    root: Path = Path(".")
-
-    def reply(self, text):
-        self.wfile.write((text + "\r\n").encode())
-
-    def handle(self):
-        self.reply("220 test ftp")
-        passive = None
-        while True:
-            line = self.rfile.readline().decode().strip()
-            if not line:
-                return
-            cmd, _, arg = line.partition(" ")
-            cmd = cmd.upper()
-            if cmd == "USER":
-                self.reply("331 password please")
-            elif cmd == "PASS":
-                self.reply("230 welcome" if arg == "secret" else "530 no")
-            elif cmd in ("TYPE", "CWD"):
-                self.reply("200 ok" if cmd == "TYPE" else "250 ok")
-            elif cmd == "PWD":
-                self.reply('257 "/"')
-            elif cmd == "PASV":
-                passive = socket.socket()
-                passive.bind(("127.0.0.1", 0))
-                passive.listen(1)
-                port = passive.getsockname()[1]
-                self.reply(f"227 Entering Passive Mode (127,0,0,1,{port >> 8},{port & 255})")
-            elif cmd == "SIZE":
-                path = self.root / arg
-                self.reply(f"213 {path.stat().st_size}" if path.is_file() else "550 not a file")
-            elif cmd in ("NLST", "RETR"):
-                conn, _ = passive.accept()
-                self.reply("150 here it comes")
-                if cmd == "NLST":
-                    conn.sendall("".join(p.name + "\r\n" for p in sorted(self.root.iterdir())).encode())
-                else:
-                    conn.sendall((self.root / arg).read_bytes())
-                conn.close()
-                passive.close()
-                self.reply("226 done")
-            elif cmd == "QUIT":
-                self.reply("221 bye")
-                return
-            else:
-                self.reply("502 not implemented")
-
-
-@pytest.fixture
-def ftp_server(tmp_path):
-    root = tmp_path / "ftp-root"
-    root.mkdir()
-    handler = type("Handler", (_FTPHandler,), {"root": root})
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield root, server.server_address[1]
-    server.shutdown()
-    server.server_close()
 
 
 def test_file_ingest_drop_folder_and_ftp(wctx, tmp_path, samples_dir, ftp_server):
