@@ -199,6 +199,12 @@ def test_real_worker_times_out_a_job(cluster):
     assert json.loads(out.stdout)["error_code"] == "E_JOB_TIMEOUT"
 
 
+def _add_long_job(cluster) -> dict:
+    """A paused every-minute job whose run lasts 12 s: long enough for the next fire to find it running."""
+    args = ["--callable", "worker_helpers:cooperative", "--cron", "* * * * *", "--kwargs", '{"seconds": 12}']
+    return cluster.cli_json("jobs", "add", "--name", "long", *args, "--paused")
+
+
 def _floor_minute(t: datetime) -> datetime:
     return t.replace(second=0, microsecond=0)
 
@@ -240,19 +246,7 @@ def test_real_worker_catches_up_a_missed_run(cluster):
 def test_real_worker_skips_a_fire_that_would_overlap(cluster):
     from batchops.store.models import Job, JobRun, ScheduleClaim
 
-    job = cluster.cli_json(
-        "jobs",
-        "add",
-        "--name",
-        "long",
-        "--callable",
-        "worker_helpers:cooperative",
-        "--cron",
-        "* * * * *",
-        "--kwargs",
-        '{"seconds": 12}',
-        "--paused",
-    )
+    job = _add_long_job(cluster)
     first = cluster.cli_json("jobs", "trigger", job["id"])
     wait_for(lambda: _run(first["run_id"]).status == "running", 20, what="the long run to start")
     fire = _floor_minute(datetime.now(UTC))
@@ -306,19 +300,7 @@ def test_sigterm_stops_both_workers_within_seconds(tmp_path):
     try:
         assert c.cli("init").returncode == 0
         _pause_seeded(c)
-        job = c.cli_json(
-            "jobs",
-            "add",
-            "--name",
-            "long",
-            "--callable",
-            "worker_helpers:cooperative",
-            "--cron",
-            "* * * * *",
-            "--kwargs",
-            '{"seconds": 12}',
-            "--paused",
-        )
+        job = _add_long_job(c)
         c.start_worker("--workers", "2", "--shutdown-timeout", "2")
         c.start_worker("--workers", "1", "--shutdown-timeout", "2")
         c.open_store()
