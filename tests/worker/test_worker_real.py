@@ -205,6 +205,22 @@ def _add_long_job(cluster) -> dict:
     return cluster.cli_json("jobs", "add", "--name", "long", *args, "--paused")
 
 
+def _hour_clear_of_its_edges(margin_s: float) -> datetime:
+    """This hour's start, once ``margin_s`` away from either end of it (sleeping if need be).
+
+    The latest fire must stay clearly missed, and it must not change while the test waits: an hour
+    that begins during the wait adds a fire (seen in CI at 10:00 UTC: the catch-up ran the 10:00 fire
+    while the test, moved back an hour, expected 09:00).
+    """
+    now = datetime.now(UTC)
+    into = (now - now.replace(minute=0, second=0, microsecond=0)).total_seconds()
+    if into < margin_s:
+        time.sleep(margin_s - into)
+    elif into > 3600 - margin_s:
+        time.sleep(3600 - into + margin_s)
+    return datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+
+
 def _floor_minute(t: datetime) -> datetime:
     return t.replace(second=0, microsecond=0)
 
@@ -212,6 +228,7 @@ def _floor_minute(t: datetime) -> datetime:
 def test_real_worker_catches_up_a_missed_run(cluster):
     from batchops.store.models import Job, JobRun
 
+    hour = _hour_clear_of_its_edges(3 * TICK + 40)  # before the job exists: no on-time fire meanwhile
     job = cluster.cli_json(
         "jobs",
         "add",
@@ -228,9 +245,6 @@ def test_real_worker_catches_up_a_missed_run(cluster):
         "--timezone",
         "UTC",
     )
-    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    if (datetime.now(UTC) - hour).total_seconds() < 3 * TICK + 40:
-        hour -= timedelta(hours=1)  # keep the latest fire clearly missed, not on time
     Job.update(next_run_at=hour - timedelta(hours=3)).where(Job.id == job["id"]).execute()  # down 3+ hours
     runs = wait_for(
         lambda: (r := list(JobRun.select().where((JobRun.job == job["id"]) & (JobRun.status == "succeeded")))) and r,
