@@ -1,4 +1,4 @@
-from batchops.cli.main import run
+from batchops.cli.main import main
 
 if __name__ == "__main__":
-    run()
+    main()

@@ -37,7 +37,7 @@ def _print_version(value: bool) -> None:
 
 
 @app.callback()
-def main(
+def global_options(
     ctx: typer.Context,
     home: Annotated[str | None, typer.Option("--home", help="Data home (also BATCHOPS_HOME).", metavar="DIR")] = None,
     config: Annotated[
@@ -105,6 +105,34 @@ def _server_down(exc: BaseException):
     from batchops.store.db import unreachable
 
     return unreachable(exc) or unavailable(exc)
+
+
+def _renders_reports(args: list[str]) -> bool:
+    """True when the command line (global options hoisted) runs pipelines here: ``process`` or ``demo``."""
+    i = 0
+    while i < len(args) and args[i].split("=")[0] in GLOBAL_OPTIONS:
+        i += 1 + (GLOBAL_OPTIONS[args[i]] if args[i] in GLOBAL_OPTIONS else 0)
+    words = args[i:]
+    return bool(words) and words[0] in ("process", "demo") and not {"--help", "--queue"} & set(words)
+
+
+def main() -> None:
+    """The program's entry point (console script, ``python -m batchops``, the binary).
+
+    ``run`` plus what only a whole process may do: fork the report helper before the heavy imports
+    when this command will publish (pipeline/render_ahead.py). Tests call ``run`` and never fork.
+    """
+    argv = sys.argv[1:]
+    if not _renders_reports(hoist_global_options(list(argv))):
+        run(argv)
+        return
+    from batchops.pipeline import render_ahead
+
+    render_ahead.start()
+    try:
+        run(argv)
+    finally:
+        render_ahead.stop()
 
 
 def run(argv: list[str] | None = None) -> None:

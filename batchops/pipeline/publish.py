@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -127,6 +127,7 @@ class Block:
     note: str = ""
     max_rows: int | None = None
     exact: bool = False  # dataset cells: numbers shown exactly as the CSV has them, not rounded
+    total: int | None = None  # rows of the whole table when ``df`` holds only the first max_rows
 
 
 @dataclass
@@ -137,6 +138,17 @@ class PdfSpec:
     blocks: list[Block] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     about: list[str] = field(default_factory=list)  # technical details, on a last "About this report" section
+
+
+def shown_only(spec: PdfSpec) -> PdfSpec:
+    """``spec`` with each block cut to the rows the PDF shows (what to send to another process)."""
+    blocks = [
+        replace(b, df=b.df.iloc[: b.max_rows], total=len(b.df))
+        if b.max_rows is not None and len(b.df) > b.max_rows
+        else b
+        for b in spec.blocks
+    ]
+    return replace(spec, blocks=blocks)
 
 
 def _fmt(v) -> str:
@@ -169,12 +181,27 @@ def _header_line(spec: PdfSpec) -> str:
     return spec.school + (f"  ·  generated {spec.generated_at}" if spec.generated_at else "")
 
 
+_spare: list = []  # one DejaVu document made ahead by warm_up()
+
+
+def warm_up() -> None:
+    """Import fpdf2 and parse the fonts now, so the next DejaVu report starts from a ready document."""
+    if not _spare:
+        _spare.append(_new_pdf(unicode=True))
+
+
 def _new_pdf(unicode: bool = True):
     """A report document: DejaVu Sans (bundled TTF) when some text needs it, else Helvetica.
 
     The core font needs no TTF parsing (~0.1 s) and no font subsetting on output
     (~0.06 s); it covers Windows-1252 (fpdf2 declares core fonts WinAnsiEncoding).
     """
+    if unicode and _spare:
+        from datetime import datetime, timezone
+
+        pdf = _spare.pop()
+        pdf.set_creation_date(datetime.now(timezone.utc))  # made ahead, dated now
+        return pdf
     from fpdf import FPDF
 
     class Report(FPDF):
@@ -363,7 +390,7 @@ def _table(pdf, block: Block, orientation: str, shown=None) -> None:
     The body is drawn with ``text()`` + one fill rectangle and one rule per row and
     the column rules per page: ~5x faster than a ``cell()`` per value.
     """
-    total = len(block.df)
+    total = len(block.df) if block.total is None else block.total
     df, headers, columns = shown if shown is not None else _prepare(block)
     face = pdf.face
     ncols = max(1, len(df.columns))

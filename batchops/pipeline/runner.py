@@ -411,13 +411,16 @@ _LAYOUTS: dict[str, Callable[[RunState], tuple[Any, list]]] = {
 def _write_reports(csv_df, csv_path: Path, spec, pdf_path: Path) -> list[str]:
     """Both reports; returns the characters the PDF's font could not draw."""
     from batchops.pipeline import publish as pub
+    from batchops.pipeline import render_ahead
     from batchops.pipeline.threads import alongside
 
     missing: list[str] = []
-    # pyarrow writes the CSV without the GIL while fpdf2 lays out the PDF here
-    pdf_bytes = alongside(
-        lambda: pub.write_csv(csv_df, csv_path), lambda: pub.render_pdf(spec, missing), "batchops-csv"
-    )
+
+    def pdf() -> bytes:  # a one-shot command's helper process lays it out if it can, else this one does
+        return render_ahead.render(pub.shown_only(spec), missing) or pub.render_pdf(spec, missing)
+
+    # pyarrow writes the CSV without the GIL while the PDF is laid out
+    pdf_bytes = alongside(lambda: pub.write_csv(csv_df, csv_path), pdf, "batchops-csv")
     pub.write_bytes(pdf_bytes, pdf_path)
     return missing
 
