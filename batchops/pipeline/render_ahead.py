@@ -3,9 +3,10 @@
 ``batchops process`` on a small file spends ~0.4 s of its ~1.2 s importing fpdf2 (fontTools, PIL,
 cryptography) and parsing the two report fonts: work that does not depend on the file. On a
 machine with a second core, a helper forked at start-up does it while this process imports pandas,
-opens the store and reads the file; the run then hands over its report spec and gets the PDF back.
+opens the store and reads the file; the run then hands over the report's text and gets the PDF back.
 
-The helper runs ``publish.render_pdf`` itself, so the bytes are the ones this process would make.
+The helper runs ``report_pdf.lay_out`` on that text (it never imports pandas), so the bytes are the
+ones this process would make.
 When there is no helper (no fork, one core, threads already running) or it fails in any way, the
 caller lays the PDF out itself, and a real error is raised there, with its traceback under --debug.
 Only the program's entry point starts it (``cli.main.main``): the worker and tests never fork.
@@ -61,16 +62,17 @@ def start() -> bool:
     return True
 
 
-def render(spec, missing: list[str]) -> bytes | None:
-    """The helper's PDF for ``spec`` (its undrawable characters added to ``missing``), or None."""
+def render(doc, missing: list[str]) -> bytes | None:
+    """The helper's PDF of ``doc`` (a ``report_pdf.ReportText``; characters it could not draw are
+    added to ``missing``), or None: then the caller lays it out."""
     helper = _helper
     if helper is None:
         return None
     try:
-        _send(helper.requests, spec)
+        _send(helper.requests, doc)
         reply = _receive(helper.replies)
     except (OSError, EOFError, pickle.PickleError, AttributeError, TypeError):
-        reply = None  # a spec that does not pickle, or a helper that died: lay it out here
+        reply = None  # text that does not pickle, or a helper that died: lay it out here
     if reply is None or reply[0] != "ok":
         stop()
         return None
@@ -97,25 +99,25 @@ def stop() -> None:
 
 
 def _serve(requests_fd: int, replies_fd: int) -> None:
-    """The helper's life: warm up, then one PDF per spec until the parent closes the pipe."""
+    """The helper's life: warm up, then one PDF per report text until the parent closes the pipe."""
     code = 0
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; EOF ends us
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 1)  # nothing of ours reaches the operator: a failure is re-run in the parent
         os.dup2(devnull, 2)
-        from batchops.pipeline import publish
+        from batchops.pipeline import report_pdf
 
-        publish.warm_up()
+        report_pdf.warm_up()
         with os.fdopen(requests_fd, "rb") as requests, os.fdopen(replies_fd, "wb") as replies:
             while True:
                 try:
-                    spec = _receive(requests)
+                    doc = _receive(requests)
                 except EOFError:
                     break
                 missing: list[str] = []
                 try:
-                    reply: tuple[str, Any, Any] = ("ok", publish.render_pdf(spec, missing), missing)
+                    reply: tuple[str, Any, Any] = ("ok", report_pdf.lay_out(doc, missing), missing)
                 except Exception:
                     reply = ("failed", None, None)
                 _send(replies, reply)

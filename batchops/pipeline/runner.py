@@ -412,12 +412,14 @@ def _write_reports(csv_df, csv_path: Path, spec, pdf_path: Path) -> list[str]:
     """Both reports; returns the characters the PDF's font could not draw."""
     from batchops.pipeline import publish as pub
     from batchops.pipeline import render_ahead
+    from batchops.pipeline.report_pdf import lay_out
     from batchops.pipeline.threads import alongside
 
     missing: list[str] = []
 
     def pdf() -> bytes:  # a one-shot command's helper process lays it out if it can, else this one does
-        return render_ahead.render(pub.shown_only(spec), missing) or pub.render_pdf(spec, missing)
+        text = pub.pdf_text(spec)
+        return render_ahead.render(text, missing) or lay_out(text, missing)
 
     # pyarrow writes the CSV without the GIL while the PDF is laid out
     pdf_bytes = alongside(lambda: pub.write_csv(csv_df, csv_path), pdf, "batchops-csv")
