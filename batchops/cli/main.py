@@ -5,8 +5,10 @@ the commands that need them, so ``batchops --help`` stays instant.
 """
 
 import functools
+import logging
+import os
 import sys
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -120,19 +122,47 @@ def main() -> None:
     """The program's entry point (console script, ``python -m batchops``, the binary).
 
     ``run`` plus what only a whole process may do: fork the report helper before the heavy imports
-    when this command will publish (pipeline/render_ahead.py). Tests call ``run`` and never fork.
+    when this command will publish (pipeline/render_ahead.py), and leave without the interpreter's
+    teardown. Tests call ``run``, which does neither.
     """
     argv = sys.argv[1:]
-    if not _renders_reports(hoist_global_options(list(argv))):
-        run(argv)
-        return
-    from batchops.pipeline import render_ahead
+    helper = _renders_reports(hoist_global_options(list(argv)))
+    if helper:
+        from batchops.pipeline import render_ahead
 
-    render_ahead.start()
+        render_ahead.start()
+    code: int | str | None = 0
     try:
         run(argv)
+    except SystemExit as done:
+        code = done.code
     finally:
-        render_ahead.stop()
+        if helper:
+            render_ahead.stop()
+    _leave(code)
+
+
+def _leave(code: int | str | None) -> NoReturn:
+    """Exit as ``sys.exit(code)`` would, without the ~0.1 s of freeing every pandas, pyarrow and typer
+    object one by one at interpreter teardown (the OS takes the memory back at once).
+
+    Only when nothing is left that the teardown would wait for or finish: no other thread, and the
+    log handlers, stdio and the store's connection flushed and closed here first.
+    """
+    import threading
+
+    if threading.active_count() > 1 or not isinstance(code, int | None):
+        sys.exit(code)
+    logging.shutdown()
+    store = sys.modules.get("batchops.store.db")
+    if store is not None and store.db.obj is not None and not store.db.obj.is_closed():
+        store.db.obj.close()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a reader that went away, or a closed stream
+            pass
+    os._exit(code or 0)
 
 
 def run(argv: list[str] | None = None) -> None:
