@@ -109,13 +109,16 @@ def _server_down(exc: BaseException):
     return unreachable(exc) or unavailable(exc)
 
 
-def _renders_reports(args: list[str]) -> bool:
-    """True when the command line (global options hoisted) runs pipelines here: ``process`` or ``demo``."""
+def _publishing_here(args: list[str]) -> list[str] | None:
+    """The words after ``process`` or ``demo`` when the command line (global options hoisted) runs
+    pipelines in this process, else None (another command, ``--help``, or ``--queue``: the worker does)."""
     i = 0
     while i < len(args) and args[i].split("=")[0] in GLOBAL_OPTIONS:
         i += 1 + (GLOBAL_OPTIONS[args[i]] if args[i] in GLOBAL_OPTIONS else 0)
     words = args[i:]
-    return bool(words) and words[0] in ("process", "demo") and not {"--help", "--queue"} & set(words)
+    if not words or words[0] not in ("process", "demo") or {"--help", "--queue"} & set(words):
+        return None
+    return words[1:]
 
 
 def main() -> None:
@@ -126,18 +129,18 @@ def main() -> None:
     teardown. Tests call ``run``, which does neither.
     """
     argv = sys.argv[1:]
-    helper = _renders_reports(hoist_global_options(list(argv)))
-    if helper:
+    inputs = _publishing_here(hoist_global_options(list(argv)))
+    if inputs is not None:
         from batchops.pipeline import render_ahead
 
-        render_ahead.start()
+        render_ahead.start(inputs)
     code: int | str | None = 0
     try:
         run(argv)
     except SystemExit as done:
         code = done.code
     finally:
-        if helper:
+        if inputs is not None:
             render_ahead.stop()
     _leave(code)
 

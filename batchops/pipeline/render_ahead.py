@@ -23,6 +23,7 @@ import threading
 from typing import Any
 
 _LENGTH = struct.Struct("<Q")
+HELPER_MAX_INPUT = 16 * 1024 * 1024  # a run holds ~7x its input: here the helper adds under a third
 
 
 class _Helper:
@@ -40,18 +41,30 @@ def _usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def start() -> bool:
+def start(inputs: list[str]) -> bool:
     """Fork the helper; False (and nothing started) where it would not pay or is not safe.
 
     Linux only (fork after start-up is safe there; macOS frameworks are not), from a process that
-    has one thread (a fork copies locks held by others), with a second core to run on.
+    has one thread (a fork copies locks held by others), with a second core to run on, and for
+    ``inputs`` (the command's words; those naming files count) under ``HELPER_MAX_INPUT`` bytes in
+    all: the helper holds ~70 MB (fpdf2 imports numpy, fontTools, PIL and cryptography), which a
+    small run does not notice and a district-sized file should not pay on top of its frames.
     """
     global _helper
     if _helper is not None or sys.platform != "linux" or threading.active_count() > 1 or _usable_cores() < 2:
         return False
-    req_r, req_w = os.pipe()
-    rep_r, rep_w = os.pipe()
-    pid = os.fork()
+    if _input_bytes(inputs) >= HELPER_MAX_INPUT:
+        return False
+    fds: list[int] = []
+    try:
+        fds += os.pipe()
+        fds += os.pipe()
+        pid = os.fork()
+    except OSError:  # out of descriptors, or the OS refused a process (EAGAIN under load): no helper
+        for fd in fds:
+            os.close(fd)
+        return False
+    req_r, req_w, rep_r, rep_w = fds
     if pid == 0:  # the helper: never returns
         os.close(req_w)
         os.close(rep_r)
@@ -60,6 +73,16 @@ def start() -> bool:
     os.close(rep_w)
     _helper = _Helper(pid, os.fdopen(req_w, "wb"), os.fdopen(rep_r, "rb"))
     return True
+
+
+def _input_bytes(words: list[str]) -> int:
+    total = 0
+    for word in words:
+        try:
+            total += os.stat(word).st_size
+        except (OSError, ValueError):  # an option, a value, a file that is not there (the run says so)
+            pass
+    return total
 
 
 def render(doc, missing: list[str]) -> bytes | None:

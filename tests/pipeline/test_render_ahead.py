@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from batchops.cli.main import _renders_reports, hoist_global_options
+from batchops.cli.main import _publishing_here, hoist_global_options
 
 needs_two_cores = pytest.mark.skipif(
     len(os.sched_getaffinity(0)) < 2 if hasattr(os, "sched_getaffinity") else True,
@@ -55,7 +55,7 @@ def _undated(pdf: bytes) -> bytes:
 @needs_two_cores
 def test_the_helper_lays_out_the_same_pdf_as_this_process(tmp_path):
     out = _script(
-        "started = render_ahead.start()\n"
+        "started = render_ahead.start([])\n"
         + SPEC
         + r"""
 theirs_missing, ours_missing = [], []
@@ -88,7 +88,7 @@ print(json.dumps({"started": started, "missing": [theirs_missing, ours_missing]}
 @needs_two_cores
 def test_a_helper_that_died_means_the_pdf_is_laid_out_here():
     out = _script(
-        "render_ahead.start()\npid = render_ahead._helper.pid\nos.kill(pid, signal.SIGKILL)\n"
+        "render_ahead.start([])\npid = render_ahead._helper.pid\nos.kill(pid, signal.SIGKILL)\n"
         + SPEC
         + r"""
 got = render_ahead.render(pub.pdf_text(spec), [])
@@ -106,24 +106,39 @@ print(json.dumps({"got": got, "helper": render_ahead._helper is not None, "reape
 def test_no_helper_where_a_fork_would_copy_another_threads_locks():
     out = _script(
         "t = threading.Thread(target=time.sleep, args=(1,)); t.start()\n"
-        "print(json.dumps({'started': render_ahead.start(), 'render': render_ahead.render(None, [])}))"
+        "print(json.dumps({'started': render_ahead.start([]), 'render': render_ahead.render(None, [])}))"
     )
     assert out == {"started": False, "render": None}
 
 
 @pytest.mark.parametrize(
-    ("argv", "renders"),
+    ("argv", "inputs"),
     [
-        (["process", "a.csv"], True),
-        (["--home", "/x", "process", "a.csv", "--json"], True),
-        (["process", "a.csv", "--home=/x", "--debug"], True),
-        (["demo"], True),
-        (["process", "a.csv", "--queue"], False),  # the worker publishes it
-        (["process", "--help"], False),
-        (["report", "export", "1"], False),
-        (["--home", "process"], False),  # "process" is the home here, and no command follows
-        ([], False),
+        (["process", "a.csv"], ["a.csv"]),
+        (["--home", "/x", "process", "a.csv", "--json"], ["a.csv", "--json"]),
+        (["process", "a.csv", "--home=/x", "--debug"], ["a.csv"]),
+        (["demo"], []),
+        (["process", "a.csv", "--queue"], None),  # the worker publishes it
+        (["process", "--help"], None),
+        (["report", "export", "1"], None),
+        (["--home", "process"], None),  # "process" is the home here, and no command follows
+        ([], None),
     ],
 )
-def test_only_commands_that_publish_here_fork_a_helper(argv, renders):
-    assert _renders_reports(hoist_global_options(argv)) is renders
+def test_only_commands_that_publish_here_fork_a_helper(argv, inputs):
+    assert _publishing_here(hoist_global_options(argv)) == inputs
+
+
+@needs_two_cores
+def test_no_helper_for_a_district_sized_input(tmp_path):
+    """~70 MB of helper is noise beside a class list, not beside the frames of a 16 MB export."""
+    big, small = tmp_path / "district.csv", tmp_path / "class.csv"
+    with big.open("wb") as f:
+        f.truncate(16 * 1024 * 1024)  # sparse: the size is what counts
+    small.write_text("Roll No,Name\n1,Asha\n")
+    out = _script(
+        f"big = render_ahead.start(['--json', {str(big)!r}, 'missing.csv'])\n"
+        f"small = render_ahead.start([{str(small)!r}, '--plan', 'transform'])\n"
+        "render_ahead.stop()\nprint(json.dumps({'big': big, 'small': small}))"
+    )
+    assert out == {"big": False, "small": True}
