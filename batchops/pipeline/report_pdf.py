@@ -67,30 +67,30 @@ def _new_pdf(unicode: bool = True):
     from fpdf import FPDF
 
     class Report(FPDF):
-        spec: ReportText | None = None
+        doc: ReportText | None = None
         face = "DejaVu"
 
         def header(self):
-            spec = self.spec
-            if spec is None:
+            doc = self.doc
+            if doc is None:
                 return
             if self.page_no() > 1:  # a running line; the first page carries the title block
                 self.set_font(self.face, "", 8)
                 self.set_text_color(90, 90, 90)
-                self.cell(0, 5, f"{spec.school}  ·  {spec.title}", new_x="LMARGIN", new_y="NEXT")
+                self.cell(0, 5, f"{doc.school}  ·  {doc.title}", new_x="LMARGIN", new_y="NEXT")
                 self.set_text_color(0, 0, 0)
                 self.ln(2)
                 return
             self.set_font(self.face, "B", 14)
             self.set_text_color(40, 70, 120)
-            self.cell(0, 8, spec.school, new_x="LMARGIN", new_y="NEXT")
+            self.cell(0, 8, doc.school, new_x="LMARGIN", new_y="NEXT")
             self.set_text_color(0, 0, 0)
             self.set_font(self.face, "B", 16)
-            self.multi_cell(0, 8, spec.title, new_x="LMARGIN", new_y="NEXT")
-            if spec.generated_at:
+            self.multi_cell(0, 8, doc.title, new_x="LMARGIN", new_y="NEXT")
+            if doc.generated_at:
                 self.set_font(self.face, "", 9)
                 self.set_text_color(90, 90, 90)
-                self.cell(0, 5, f"Generated {spec.generated_at}", new_x="LMARGIN", new_y="NEXT")
+                self.cell(0, 5, f"Generated {doc.generated_at}", new_x="LMARGIN", new_y="NEXT")
                 self.set_text_color(0, 0, 0)
             self.ln(4)
 
@@ -128,7 +128,7 @@ def lay_out(doc: ReportText, missing: list[str] | None = None) -> bytes:
         for col in table.columns:
             texts += col
     pdf = _new_pdf(unicode=not _core_font_ok(texts))
-    pdf.spec = doc
+    pdf.doc = doc
     pdf.set_title(doc.title)
     pdf.set_author(doc.school)
     pdf.set_auto_page_break(True, margin=15)
