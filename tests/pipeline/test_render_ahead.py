@@ -89,9 +89,9 @@ print(json.dumps({"started": started, "missing": [theirs_missing, ours_missing]}
 def test_a_helper_that_died_means_the_pdf_is_laid_out_here():
     out = _script(
         "render_ahead.start([])\npid = render_ahead._helper.pid\nos.kill(pid, signal.SIGKILL)\n"
-        + SPEC
         + r"""
-got = render_ahead.render(pub.pdf_text(spec), [])
+from batchops.pipeline.report_pdf import ReportText
+got = render_ahead.render(ReportText("Marks", "Green Valley School", "now"), [])
 try:
     os.waitpid(pid, 0)
     reaped = False
@@ -105,7 +105,7 @@ print(json.dumps({"got": got, "helper": render_ahead._helper is not None, "reape
 
 def test_no_helper_where_a_fork_would_copy_another_threads_locks():
     out = _script(
-        "t = threading.Thread(target=time.sleep, args=(1,)); t.start()\n"
+        "threading.Thread(target=time.sleep, args=(60,), daemon=True).start()\n"
         "print(json.dumps({'started': render_ahead.start([]), 'render': render_ahead.render(None, [])}))"
     )
     assert out == {"started": False, "render": None}
