@@ -1,15 +1,15 @@
 """Lay out a one-shot command's PDF reports in a second process, made ready while the run works.
 
-``batchops process`` on a small file spends ~0.4 s of its ~1.2 s importing fpdf2 (fontTools, PIL,
+``batchops process`` on a small file spent ~0.4 s of its ~1.1 s importing fpdf2 (fontTools, PIL,
 cryptography) and parsing the two report fonts: work that does not depend on the file. On a
 machine with a second core, a helper forked at start-up does it while this process imports pandas,
 opens the store and reads the file; the run then hands over the report's text and gets the PDF back.
 
 The helper runs ``report_pdf.lay_out`` on that text (it never imports pandas), so the bytes are the
-ones this process would make.
-When there is no helper (no fork, one core, threads already running) or it fails in any way, the
-caller lays the PDF out itself, and a real error is raised there, with its traceback under --debug.
-Only the program's entry point starts it (``cli.main.main``): the worker and tests never fork.
+ones this process would make. When there is no helper (no fork, one core, threads already running,
+a big input) or it fails in any way, the caller lays the PDF out itself, and a real error is raised
+there, with its traceback under --debug. Only the program's entry point starts it
+(``cli.main.main``): the worker and tests never fork.
 """
 
 from __future__ import annotations
