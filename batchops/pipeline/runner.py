@@ -419,7 +419,8 @@ def _write_reports(csv_df, csv_path: Path, spec, pdf_path: Path) -> list[str]:
 
     def pdf() -> bytes:  # a one-shot command's helper process lays it out if it can, else this one does
         text = pub.pdf_text(spec)
-        return render_ahead.render(text, missing) or lay_out(text, missing)
+        done = render_ahead.render(text, missing)
+        return lay_out(text, missing) if done is None else done
 
     # pyarrow writes the CSV without the GIL while the PDF is laid out
     pdf_bytes = alongside(lambda: pub.write_csv(csv_df, csv_path), pdf, "batchops-csv")
