@@ -38,6 +38,14 @@ def finding(
     }
 
 
+def count_codes(findings: list[dict]) -> dict[str, int]:
+    """How many findings of each code, in the order the codes first appear."""
+    out: dict[str, int] = {}
+    for f in findings:
+        out[f["code"]] = out.get(f["code"], 0) + 1
+    return out
+
+
 def excel_column(index: int) -> str:
     """0 -> A, 25 -> Z, 26 -> AA."""
     letters = ""

@@ -203,8 +203,7 @@ def settle_numbers(df: pd.DataFrame, keep_text=lambda col: False) -> list[str]:
     cols = [
         c for c in df.columns if not keep_text(c) and is_stringish(df[c]) and (df[c].dtype != object or _all_str(df[c]))
     ]
-    workers = 2 if len(cols) > 1 else 1
-    results = map_threads(lossless_numbers, [df[c] for c in cols], workers, "batchops-settle")
+    results = map_threads(lossless_numbers, [df[c] for c in cols], 2, "batchops-settle")
     done = []
     for col, numbers in zip(cols, results):
         if numbers is not None:

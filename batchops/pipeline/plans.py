@@ -45,6 +45,17 @@ class PlanContext:
     # numbers of the text columns that hold marks ("AB" -> NaN); the dataset keeps the text
     numeric: dict[str, Any] = field(default_factory=dict)
 
+    @staticmethod
+    def lookup_of(original_columns, columns) -> dict[str, str]:
+        """``column_lookup`` for a loaded table: each header as the file spelled it, and snake-cased."""
+        from batchops.pipeline.columns import snake
+
+        lookup = {}
+        for orig, canon in zip(original_columns, columns):
+            lookup[str(orig)] = canon
+            lookup[snake(orig)] = canon
+        return lookup
+
     def numbers(self, df, col: str):
         """Column ``col`` of ``df`` as numbers (for statistics and arithmetic, never published as is)."""
         from batchops.pipeline.summarize import numbers_of
@@ -660,10 +671,7 @@ def _check_dedupe(cfg: dict) -> None:
 
 
 def plan_dedupe(df, ctx: PlanContext) -> PlanOutcome:
-    key = ctx.config.get("key", ["student_id"])
-    if isinstance(key, str):
-        key = [key]
-    cols = [resolve_column(k, df, ctx) for k in key]
+    cols = [resolve_column(k, df, ctx) for k in _dedupe_key(ctx.config)]
     keep = ctx.config.get("keep", "first")
     dup = df.duplicated(subset=cols, keep=keep)
     removed = int(dup.sum())

@@ -33,7 +33,6 @@ def check_columns(
     table: int | None = None,
 ) -> None:
     """InputError E_UNKNOWN_COLUMN naming the file's columns when the payload names one it lacks."""
-    from batchops.pipeline.columns import snake
     from batchops.pipeline.plans import PlanContext, resolve_column
     from batchops.pipeline.runner import PipelineRequest
     from batchops.pipeline.standardize import standardize
@@ -55,10 +54,7 @@ def check_columns(
         loaded = standardize(request, settings)
     except BatchOpsError:
         return  # the run reports an unreadable file with its own code and incident
-    lookup = {}
-    for orig, canon in zip(loaded.original_columns, loaded.df.columns):
-        lookup[str(orig)] = canon
-        lookup[snake(orig)] = canon
+    lookup = PlanContext.lookup_of(loaded.original_columns, loaded.df.columns)
     ctx = PlanContext(settings=settings, config=config, subjects=[], numeric_columns=[], column_lookup=lookup)
     missing = []
     for name in wanted:

@@ -179,7 +179,6 @@ def _table_text(block: Block) -> TableText:
         rows=len(df),
         total=len(block.df),
         note=block.note,
-        max_rows=block.max_rows,
     )
 
 
@@ -206,5 +205,16 @@ def pdf_text(spec: PdfSpec) -> ReportText:
 
 
 def render_pdf(spec: PdfSpec, missing: list[str] | None = None) -> bytes:
-    """The PDF's bytes; characters the font cannot draw are appended to ``missing``."""
-    return lay_out(pdf_text(spec), missing)
+    """The PDF's bytes; characters the font cannot draw are appended to ``missing``.
+
+    A one-shot command's helper process lays it out if there is one (render_ahead), else this one.
+    """
+    from batchops.pipeline import render_ahead
+
+    text = pdf_text(spec)
+    missed: list[str] = []
+    done = render_ahead.render(text, missed)
+    data = lay_out(text, missed) if done is None else done
+    if missing is not None:
+        missing.extend(missed)
+    return data

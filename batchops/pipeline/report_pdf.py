@@ -26,7 +26,6 @@ class TableText:
     rows: int
     total: int
     note: str = ""
-    max_rows: int | None = None
 
 
 @dataclass
@@ -242,7 +241,7 @@ def _table(pdf, table: TableText, orientation: str) -> None:
     char_w = size * 0.3528 * 0.62  # mm per character, a generous average for DejaVu Sans
     baseline = row_h * 0.72
 
-    has_note = bool(table.note or (table.max_rows is not None and total > table.max_rows))
+    has_note = bool(table.note or rows < total)
     _keep_together(pdf, 7 + (9 if has_note else 0) + (row_h + 1) + max(1, rows) * row_h + 3, orientation)
     if pdf.will_page_break(row_h * 4):
         pdf.add_page(orientation=orientation)

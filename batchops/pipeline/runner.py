@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from batchops.errors import BatchOpsError, PipelineError
+from batchops.pipeline.findings import count_codes
 from batchops.pipeline.plans import PLANS, Plan, PlanContext, PlanOutcome, no_effect, validate_plan_config
 from batchops.pipeline.settings import PipelineSettings
 from batchops.pipeline.standardize import standardize
@@ -228,12 +229,6 @@ def step_transform(st: RunState) -> StepDone:
 
 
 def _plan_context(st: RunState) -> PlanContext:
-    from batchops.pipeline.columns import snake
-
-    lookup = {}
-    for orig, canon in zip(st.loaded.original_columns, st.loaded.df.columns):
-        lookup[orig] = canon
-        lookup[snake(orig)] = canon
     v = st.validation
     return PlanContext(
         settings=st.settings,
@@ -242,7 +237,7 @@ def _plan_context(st: RunState) -> PlanContext:
         numeric_columns=list(v.numeric_columns),
         department=st.req.department,
         original_name=st.name,
-        column_lookup=lookup,
+        column_lookup=PlanContext.lookup_of(st.loaded.original_columns, st.loaded.df.columns),
         numeric=dict(v.numeric),
     )
 
@@ -315,7 +310,7 @@ def _summary(st: RunState, schema: dict, statistics: list[dict]) -> dict:
         "kpis": _plain_json(report.get("kpis")) if plan.publishes == "summary" else None,
         "rows_in": st.rows_in,
         "rows_out": st.rows_out,
-        "findings_by_code": _count_codes(st.findings),
+        "findings_by_code": count_codes(st.findings),
     }
 
 
@@ -395,10 +390,8 @@ def _dataset_layout(st: RunState) -> tuple[Any, list]:
     """A dataset plan publishes its rows: all of them in the CSV, up to pdf_max_rows in the PDF."""
     from batchops.pipeline import publish as pub
 
-    out_df = st.outcome.df
-    cap = st.settings.pdf_max_rows
-    note = f"Showing {cap:,} of {len(out_df):,} rows; the CSV has them all." if len(out_df) > cap else ""
-    return out_df, [pub.Block("Data", out_df, note=note, max_rows=cap, exact=True)]
+    out_df = st.outcome.df  # past pdf_max_rows, the PDF says "Showing N of M rows; the CSV has them all."
+    return out_df, [pub.Block("Data", out_df, max_rows=st.settings.pdf_max_rows, exact=True)]
 
 
 # Plan.publishes -> (CSV frame, PDF blocks)
@@ -411,28 +404,15 @@ _LAYOUTS: dict[str, Callable[[RunState], tuple[Any, list]]] = {
 def _write_reports(csv_df, csv_path: Path, spec, pdf_path: Path) -> list[str]:
     """Both reports; returns the characters the PDF's font could not draw."""
     from batchops.pipeline import publish as pub
-    from batchops.pipeline import render_ahead
-    from batchops.pipeline.report_pdf import lay_out
     from batchops.pipeline.threads import alongside
 
     missing: list[str] = []
-
-    def pdf() -> bytes:  # a one-shot command's helper process lays it out if it can, else this one does
-        text = pub.pdf_text(spec)
-        done = render_ahead.render(text, missing)
-        return lay_out(text, missing) if done is None else done
-
     # pyarrow writes the CSV without the GIL while the PDF is laid out
-    pdf_bytes = alongside(lambda: pub.write_csv(csv_df, csv_path), pdf, "batchops-csv")
+    pdf_bytes = alongside(
+        lambda: pub.write_csv(csv_df, csv_path), lambda: pub.render_pdf(spec, missing), "batchops-csv"
+    )
     pub.write_bytes(pdf_bytes, pdf_path)
     return missing
-
-
-def _count_codes(findings: list[dict]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for f in findings:
-        out[f["code"]] = out.get(f["code"], 0) + 1
-    return out
 
 
 def _plain_json(v):

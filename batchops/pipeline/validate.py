@@ -32,7 +32,7 @@ import pandas as pd
 
 from batchops.errors import PipelineError
 from batchops.pipeline.columns import is_subject_column, is_text_column
-from batchops.pipeline.findings import finding
+from batchops.pipeline.findings import count_codes, finding
 from batchops.pipeline.frame import Loaded, is_stringish
 from batchops.pipeline.settings import PipelineSettings
 
@@ -47,10 +47,7 @@ class Validation:
     subjects: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for f in self.findings:
-            out[f["code"]] = out.get(f["code"], 0) + 1
-        return out
+        return count_codes(self.findings)
 
 
 def parse_numbers(s: pd.Series) -> pd.Series:

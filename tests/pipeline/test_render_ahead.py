@@ -59,8 +59,9 @@ def test_the_helper_lays_out_the_same_pdf_as_this_process(tmp_path):
         + SPEC
         + r"""
 theirs_missing, ours_missing = [], []
+from batchops.pipeline.report_pdf import lay_out
 theirs = render_ahead.render(pub.pdf_text(spec), theirs_missing)
-ours = pub.render_pdf(spec, ours_missing)
+ours = lay_out(pub.pdf_text(spec), ours_missing)  # in this process
 render_ahead.stop()
 open(os.environ["OUT"] + "/theirs.pdf", "wb").write(theirs)
 open(os.environ["OUT"] + "/ours.pdf", "wb").write(ours)
