@@ -41,6 +41,15 @@ def test_global_options_do_not_outlive_their_run(run_cli, tmp_path):
     assert json.loads(run_cli("--home", other, "jobs", "list", "--json").stdout)
 
 
+@pytest.mark.parametrize("command", [("process", "marks.csv"), ("uploads", "edit", "1")], ids=" ".join)
+def test_a_mistyped_plan_payload_opens_no_store(run_cli, tmp_path, command):
+    """The payload is parsed before the store opens: no data home made, no stale run recovered first."""
+    fresh = tmp_path / "never-created"
+    res = run_cli("--home", fresh, *command, "--records", "{bad")
+    assert res.returncode == 2 and "E_JSON_INVALID" in res.stderr
+    assert not fresh.exists()
+
+
 @pytest.mark.parametrize(
     "command", [("uploads", "list"), ("process",), ("report", "export"), ("health",)], ids=" ".join
 )

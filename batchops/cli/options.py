@@ -34,6 +34,24 @@ def _or_global_json(ctx: typer.Context, value: bool) -> bool:
     return value or global_options(ctx).json
 
 
+def plan_config_from(records, where, rules, instructions, options) -> dict:
+    """The plan configuration the plan options (--records --where --rules --instructions --set) spell.
+
+    Commands parse it before they open the store: a mistyped payload changes nothing, not even
+    a data home created or stale runs recovered first.
+    """
+    from batchops.services import plans
+
+    return plans.plan_config(
+        records=records,
+        where=where,
+        rules=rules,
+        instructions=instructions,
+        options=options,
+        labels={"records": "--records", "rules": "--rules"},
+    )
+
+
 JsonOutput = Annotated[bool, typer.Option("--json", help="One JSON document on stdout.", callback=_or_global_json)]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")]
 Actor = Annotated[str | None, typer.Option("--as", help="Who is acting (default: the OS user).", metavar="NAME")]

@@ -8,9 +8,9 @@ from typing import Annotated
 
 import typer
 
-from batchops.cli.options import JsonOutput
+from batchops.cli.options import JsonOutput, global_options, plan_config_from
 from batchops.cli.output import emit, info, warn_if_no_worker
-from batchops.cli.store import needs_store
+from batchops.cli.store import configure_store, needs_store
 from batchops.errors import EXIT_FAILED
 
 
@@ -106,8 +106,8 @@ def process_files(
     return results
 
 
-@needs_store(recover=True)
 def process(
+    ctx: typer.Context,
     files: Annotated[list[str], typer.Argument(help="CSV, XLSX or PDF files.", metavar="FILE...")],
     department: Annotated[
         str | None, typer.Option("--department", "-d", help="Department (decides required columns).")
@@ -172,16 +172,8 @@ def process(
     json_out: JsonOutput = False,
 ) -> None:
     """Ingest, validate, amend and publish each FILE. Exit 1 if any failed."""
-    from batchops.services import plans
-
-    config = plans.plan_config(
-        records=records,
-        where=where,
-        rules=rules,
-        instructions=instructions,
-        options=options,
-        labels={"records": "--records", "rules": "--rules"},
-    )
+    config = plan_config_from(records, where, rules, instructions, options)
+    configure_store(global_options(ctx), recover=True)  # after the payload parses
     if ocr is not None:
         _use_ocr(ocr, queue)
     results = process_files(

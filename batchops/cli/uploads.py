@@ -4,9 +4,9 @@ from typing import Annotated
 
 import typer
 
-from batchops.cli.options import JsonOutput, Limit, Yes
+from batchops.cli.options import JsonOutput, Limit, Yes, global_options, plan_config_from
 from batchops.cli.output import confirm, emit, info, record, table, warn_if_no_worker
-from batchops.cli.store import needs_store
+from batchops.cli.store import configure_store, needs_store
 
 app = typer.Typer(name="uploads", help="Uploaded files.", no_args_is_help=True)
 
@@ -78,8 +78,8 @@ def uploads_retry(
 
 
 @app.command("edit")
-@needs_store()
 def uploads_edit(
+    ctx: typer.Context,
     upload_id: str,
     department: Annotated[str | None, typer.Option("--department", "-d", help='New department ("" clears it).')] = None,
     notes: Annotated[str | None, typer.Option("--notes", help="Replace the notes.")] = None,
@@ -98,22 +98,11 @@ def uploads_edit(
     json_out: JsonOutput = False,
 ) -> None:
     """Change an upload's department, notes or plan (then `uploads retry` runs it with them)."""
-    from batchops.services import plans
     from batchops.services.upload_edit import edit_upload
 
     payload = any((records, where, rules, instructions, options))
-    config = (
-        plans.plan_config(
-            records=records,
-            where=where,
-            rules=rules,
-            instructions=instructions,
-            options=options,
-            labels={"records": "--records", "rules": "--rules"},
-        )
-        if payload
-        else None
-    )
+    config = plan_config_from(records, where, rules, instructions, options) if payload else None
+    configure_store(global_options(ctx))  # after the payload parses
     result = edit_upload(upload_id, department=department, notes=notes, plan=plan, plan_config=config)
     emit(
         result,
