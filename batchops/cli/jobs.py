@@ -6,7 +6,7 @@ from typing import Annotated
 import typer
 
 from batchops.cli.options import JsonOutput, Yes
-from batchops.cli.output import confirm, emit, info, record, table
+from batchops.cli.output import confirm, emit, info, record, table, warn_if_no_worker
 from batchops.cli.store import needs_store
 
 app = typer.Typer(name="jobs", help="Scheduled jobs.", no_args_is_help=True)
@@ -171,7 +171,7 @@ def trigger(
         run = jobs.run_job_now(job_id)
     else:
         run = jobs.trigger_job(job_id, trigger="cli")
-        _warn_without_worker()
+        warn_if_no_worker(["queued"])
         if wait:
             run = _wait(run["run_id"], timeout)
     emit(
@@ -184,12 +184,6 @@ def trigger(
     )
     if run["status"] == "failed":
         raise typer.Exit(1)
-
-
-def _warn_without_worker() -> None:
-    from batchops.cli.output import warn_if_no_worker
-
-    warn_if_no_worker(["queued"])
 
 
 def _wait(run_id: int, timeout: float) -> dict:

@@ -5,7 +5,6 @@ the commands that need them, so ``batchops --help`` stays instant.
 """
 
 import functools
-import logging
 import os
 import sys
 from typing import Annotated, Any, NoReturn
@@ -156,7 +155,8 @@ def _leave(code: int | str | None) -> NoReturn:
 
     if threading.active_count() > 1 or not isinstance(code, int | None):
         sys.exit(code)
-    logging.shutdown()
+    if "logging" in sys.modules:  # its handlers, if anything set them up (light commands never load it)
+        sys.modules["logging"].shutdown()
     store = sys.modules.get("batchops.store.db")
     if store is not None and store.db.obj is not None and not store.db.obj.is_closed():
         store.db.obj.close()

@@ -252,8 +252,7 @@ def rotate(keep: int | None = None, protect: Path | None = None) -> list[str]:
 
     ``protect`` (the snapshot just made) is never removed, whatever the others' times say.
     """
-    keep = context.config().retention.backups_keep if keep is None else keep
-    keep = max(1, int(keep))
+    keep = _keep(keep)
     others = [p for p in list_backups() if protect is None or p.resolve() != protect.resolve()]
     keep_others = keep - 1 if protect is not None else keep
     removed = []
