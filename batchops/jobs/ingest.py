@@ -289,10 +289,30 @@ def schedule_file_ingest(
     return summary
 
 
+def take_in(staged: Path, earlier, name: str, department, plan, notes: str = "") -> dict:
+    """The upload of the bytes in ``staged``: ``earlier`` (the one a run killed before it could
+    remember taking them in made, from ``uploads.ingested_before``), else a new pipeline run."""
+    from batchops.services import processing
+
+    if earlier is not None:
+        return {
+            "status": earlier.status,
+            "upload_id": earlier.id,
+            "rows_out": earlier.rows_out,
+            "error": {"code": earlier.error_code, "message": earlier.error_message},
+        }
+    try:
+        return processing.process_file(
+            staged, department=department, plan=plan, trigger="ingest", original_name=name, notes=notes
+        )
+    except BatchOpsError as exc:
+        return {"status": "failed", "upload_id": None, "error": exc.to_dict()}
+
+
 def _ingest_one(
     path: Path, staged: Path, seen_as: tuple[int, int], drop: Path, department, plan, summary: dict
 ) -> None:
-    from batchops.services import processing, uploads
+    from batchops.services import uploads
 
     sha = files.sha256_file(staged)
     key = f"ingest:seen:{sha}"
@@ -307,20 +327,7 @@ def _ingest_one(
         summary["waiting"] += 1
         log(f"{path.name}: taken in already as upload {earlier.id}, still {earlier.status}; next run")
         return
-    if earlier is not None:  # an ingest killed before it could remember this file
-        result = {
-            "status": earlier.status,
-            "upload_id": earlier.id,
-            "rows_out": earlier.rows_out,
-            "error": {"code": earlier.error_code, "message": earlier.error_message},
-        }
-    else:
-        try:
-            result = processing.process_file(
-                staged, department=department, plan=plan, trigger="ingest", original_name=path.name
-            )
-        except BatchOpsError as exc:
-            result = {"status": "failed", "upload_id": None, "error": exc.to_dict()}
+    result = take_in(staged, earlier, path.name, department, plan)
     remember_once(key, {"file": path.name, "upload_id": result.get("upload_id"), "at": clock.iso(utc_now())})
     # A file written to while it was processed is left where it is: its new content is new work.
     where = "processed" if result["status"] == "published" else "failed"

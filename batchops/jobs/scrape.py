@@ -143,8 +143,7 @@ def parse_page(html: str) -> NoticeParser:
     return parser
 
 
-def extract_notices(html: str, base_url: str, keywords: list[str]) -> tuple[str, list[dict]]:
-    parser = parse_page(html)
+def extract_notices(parser: NoticeParser, base_url: str, keywords: list[str]) -> tuple[str, list[dict]]:
     words = [k.lower() for k in keywords if k.strip()]
     seen = set()
     notices = []
@@ -200,7 +199,8 @@ def scrape_one(
     """The page's notices compared with its last snapshot; with ``download`` (patterns, department,
     plan), its result files taken in too. Returns (result, download errors)."""
     final, html = fetch(url, timeout, max_bytes)
-    title, notices = extract_notices(html, final, keywords)
+    page = parse_page(html)
+    title, notices = extract_notices(page, final, keywords)
     store, folder = objects(), _snapshot_prefix(url)
     latest = f"{folder}/latest.json"
     previous = _previous(store, latest)
@@ -236,7 +236,7 @@ def scrape_one(
     from batchops.jobs import scrape_files
 
     patterns, department, plan = download
-    result["files"], errors = scrape_files.take_files(parse_page(html).links, final, folder, patterns, department, plan)
+    result["files"], errors = scrape_files.take_files(page.links, final, folder, patterns, department, plan)
     return result, errors
 
 
@@ -249,6 +249,7 @@ def run_web_scrape(
 ) -> dict:
     """Scrape each page; with ``download`` (globs such as ``"*.csv,*.xlsx"``) also take in the result
     files it links to, as uploads with ``department`` and ``plan`` (see ``scrape_files``)."""
+    from batchops.jobs import scrape_files
     from batchops.jobs.scrape_files import parse_patterns
 
     cfg = context.config().automation
@@ -290,10 +291,7 @@ def run_web_scrape(
     }
     if taking:
         pages = [r.get("files") or {} for r in results]
-        counts = {
-            k: sum(len(p.get(k, [])) for p in pages)
-            for k in ("published", "failed", "unchanged", "duplicates", "waiting", "errors")
-        }
+        counts = {k: sum(len(p.get(k, [])) for p in pages) for k in scrape_files.OUTCOMES}
         summary["files"] = counts
         log("files: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
     if failures:

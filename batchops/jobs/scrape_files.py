@@ -41,6 +41,7 @@ from batchops.clock import utc_now
 from batchops.errors import BatchOpsError, InputError
 from batchops.fsutil import safe_stem
 from batchops.jobs._common import recall, remember, remember_once, seen
+from batchops.jobs.ingest import take_in
 from batchops.redact import redact
 from batchops.store import files
 from batchops.store.objects import objects
@@ -121,30 +122,8 @@ def _download(url: str, before: dict | None, staging: Path) -> tuple[Path, dict]
     return Path(tmp), {"etag": headers.get("ETag") or "", "last_modified": headers.get("Last-Modified") or ""}
 
 
-def _take_in(staged: Path, name: str, url: str, department, plan) -> dict:
-    """An upload of ``staged`` run through the pipeline, as the drop folder does (adopting a killed one's)."""
-    from batchops.services import processing, uploads
-
-    sha = files.sha256_file(staged)
-    earlier = uploads.ingested_before(sha, name)
-    if earlier is not None:  # a run killed after taking this file in but before remembering it
-        return {
-            "status": earlier.status,
-            "upload_id": earlier.id,
-            "rows_out": earlier.rows_out,
-            "error": {"code": earlier.error_code, "message": earlier.error_message},
-        }
-    try:
-        return processing.process_file(
-            staged,
-            department=department,
-            plan=plan,
-            trigger="ingest",
-            original_name=name,
-            notes=f"downloaded from {redact(url)}",
-        )
-    except BatchOpsError as exc:
-        return {"status": "failed", "upload_id": None, "error": exc.to_dict()}
+# what happened to each linked file, in the order the run's summary counts them
+OUTCOMES = ("published", "failed", "unchanged", "duplicates", "waiting", "errors")
 
 
 def take_files(
@@ -155,14 +134,7 @@ def take_files(
     ``folder`` is the page's storage prefix (``scrapes/<host>-<hash>``). Download failures are
     returned (the caller fails the run with them once every page is done), never raised.
     """
-    out: dict[str, Any] = {
-        "published": [],
-        "failed": [],
-        "unchanged": [],
-        "duplicates": [],
-        "waiting": [],
-        "errors": [],
-    }
+    out: dict[str, Any] = {k: [] for k in OUTCOMES}
     errors: list[BatchOpsError] = []
     staging = context.home() / "tmp" / "scrape"
     wanted = result_links(links, base_url, patterns)
@@ -205,8 +177,11 @@ def _one(
         out["duplicates"].append(redact(url))
         log(f"  {name}: taken in before (sha256 {sha[:12]}), not again")
         return
+    from batchops.services import uploads
+
     objects().put_file(f"{folder}/files/{sha[:12]}-{name}", tmp)
-    result = _take_in(tmp, name, url, department, plan)
+    earlier = uploads.ingested_before(sha, name)
+    result = take_in(tmp, earlier, name, department, plan, notes=f"downloaded from {redact(url)}")
     if result["status"] not in ("published", "failed"):  # an earlier run's upload, still being processed
         out["waiting"].append(redact(url))
         log(f"  {name}: taken in already as upload {result['upload_id']}, still {result['status']}; next run")
