@@ -102,22 +102,19 @@ class JobsScreen(ListScreen):
 
     def action_delete(self) -> None:
         from batchops.tui.screens.confirm import TypedConfirm
+        from batchops.tui.screens.prompt import ask
 
         row = self.pager.selected_row()
         if not row:
             return
-
-        def done(ok: bool | None) -> None:
-            if ok:
-                self.act("delete", jobs.delete_job, row["id"], note=lambda r: f"job {r['name']} deleted")
-
-        self.app.push_screen(
+        ask(
+            self,
             TypedConfirm(
                 f"Delete job {row['id']}?",
                 f"{row['name']} ({row['callable']}, {row['cron']} {row['timezone']}) stops firing; its past runs stay.",
                 expected=row["name"],
             ),
-            done,
+            lambda _ok: self.act("delete", jobs.delete_job, row["id"], note=lambda r: f"job {r['name']} deleted"),
         )
 
 

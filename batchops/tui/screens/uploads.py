@@ -333,22 +333,20 @@ def ask_retry(screen, row: dict) -> None:
 
 def ask_delete(screen, row: dict) -> None:
     from batchops.tui.screens.confirm import TypedConfirm
+    from batchops.tui.screens.prompt import ask
 
-    def done(ok: bool | None) -> None:
-        if ok:
-            screen.act(
-                "delete",
-                uploads.delete_upload,
-                row["id"],
-                note=lambda r: f"deleted upload {r['deleted']} ({r['original_name']})",
-            )
-
-    screen.app.push_screen(
+    ask(
+        screen,
         TypedConfirm(
             f"Delete upload {row['id']}?",
             f"{row.get('original_name')}: the upload, its published reports and (unless another upload shares it) "
             "the stored original are removed. Runs and incidents stay, unlinked.",
             expected=str(row["id"]),
         ),
-        done,
+        lambda _ok: screen.act(
+            "delete",
+            uploads.delete_upload,
+            row["id"],
+            note=lambda r: f"deleted upload {r['deleted']} ({r['original_name']})",
+        ),
     )
