@@ -127,6 +127,10 @@ def main() -> None:
     when this command will publish (pipeline/render_ahead.py), and leave without the interpreter's
     teardown. Tests call ``run``, which does neither.
     """
+    # pyarrow's mimalloc reserves 1 GiB of address space at its first allocation; under a `ulimit -v`
+    # that left the worker no room to load fpdf2's libraries (2044 of 2048 MiB). 64 MiB arenas hold
+    # the same memory, reserved as it is used.
+    os.environ.setdefault("MIMALLOC_ARENA_RESERVE", "64MiB")
     argv = sys.argv[1:]
     inputs = _publishing_here(hoist_global_options(list(argv)))
     if inputs is not None:
