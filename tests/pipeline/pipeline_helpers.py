@@ -5,6 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 
+def pdf_text(path) -> str:
+    """Every page's text of a PDF, read back by pdfplumber ("" for a page without any)."""
+    import pdfplumber
+
+    with pdfplumber.open(path) as pdf:
+        return "\n".join(page.extract_text() or "" for page in pdf.pages)
+
+
 def write(tmp_path: Path, name: str, data: bytes | str, encoding: str = "utf-8") -> Path:
     p = tmp_path / name
     p.write_bytes(data if isinstance(data, bytes) else data.encode(encoding))

@@ -12,9 +12,8 @@ from __future__ import annotations
 import csv
 
 import pandas as pd
-import pdfplumber
 import pytest
-from pipeline_helpers import write
+from pipeline_helpers import pdf_text, write
 
 from batchops.errors import PipelineError
 from batchops.pipeline.load_csv import load_csv
@@ -24,11 +23,6 @@ from batchops.pipeline.settings import PipelineSettings
 def _rows(path) -> list[list[str]]:
     with open(path, newline="", encoding="utf-8") as fh:
         return list(csv.reader(fh))
-
-
-def _pdf_text(path) -> str:
-    with pdfplumber.open(path) as pdf:
-        return "\n".join(page.extract_text() or "" for page in pdf.pages)
 
 
 # ---------------------------------------------------------------- lossless values
@@ -53,7 +47,7 @@ def test_leading_zeros_and_long_codes_stay_text(tmp_path, run):
     ]
     assert [r[5] for r in rows[1:]] == ["50", "60", ""]
     assert res.summary["schema"]["maths"] == "float64"  # lossless numbers still become numbers
-    text = _pdf_text(res.pdf_path)
+    text = pdf_text(res.pdf_path)
     assert "0085648100300" in text and "007" in text and "e+" not in text
 
 
@@ -76,7 +70,7 @@ def test_text_marks_stay_visible_and_are_findings(tmp_path, run):
     assert flagged == sorted(["AB", "-", "NULL", "V-01 to 03", "2A004"])
     stats = {r["column"]: r for r in res.summary["statistics"]}
     assert stats["maths"]["count"] == 7  # statistics on the numeric subset
-    pdf = _pdf_text(res.pdf_path)
+    pdf = pdf_text(res.pdf_path)
     for mark in ("AB", "NULL", "2A004", "V-01 to 03"):
         assert mark in pdf
 
@@ -136,7 +130,7 @@ def test_whole_number_floats_publish_without_exponent(tmp_path):
     ]
     out = tmp_path / "x.pdf"
     out.write_bytes(render_pdf(PdfSpec("t", "s", "now", [Block("Data", df, exact=True)])))
-    text = _pdf_text(out)
+    text = pdf_text(out)
     assert "85648100300" in text and "8564810030012" in text and "e+" not in text
 
 

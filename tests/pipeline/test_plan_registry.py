@@ -9,8 +9,8 @@ from __future__ import annotations
 import csv
 
 import pandas as pd
-import pdfplumber
 import pytest
+from pipeline_helpers import pdf_text
 
 from batchops.pipeline.plans import PLANS, Plan, PlanOutcome
 from batchops.pipeline.preflight import named_columns
@@ -55,11 +55,6 @@ HEAD_COUNT = Plan(
 )
 
 
-def _pdf_text(path) -> str:
-    with pdfplumber.open(path) as pdf:
-        return "\n".join(p.extract_text() for p in pdf.pages)
-
-
 def test_a_new_dataset_plan_runs_end_to_end(samples_dir, run, monkeypatch):
     monkeypatch.setitem(PLANS, "shout", SHOUT)
     res = run(samples_dir / "gradebook_science.csv", plan="shout", plan_config={"column": "name"}, department="Science")
@@ -70,7 +65,7 @@ def test_a_new_dataset_plan_runs_end_to_end(samples_dir, run, monkeypatch):
     with open(res.csv_path, newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == 40 and rows[0]["name"] == "PARI NAIR"
-    text = _pdf_text(res.pdf_path)
+    text = pdf_text(res.pdf_path)
     assert "Science — loud records, 28 Nov 2026" in text  # the plan's title, not its name
     assert "Shouted column: name" in text  # the plan's own notes
     assert "PARI NAIR" in text
@@ -89,7 +84,7 @@ def test_a_new_summary_plan_publishes_its_tables(samples_dir, run, monkeypatch):
     sections = list(dict.fromkeys(r["section"] for r in rows))
     assert sections == ["Metadata", "Head count", "Schema", "Statistics"]
     assert next(r for r in rows if r["section"] == "Head count")["count"] == "40"
-    text = _pdf_text(res.pdf_path)
+    text = pdf_text(res.pdf_path)
     assert text.splitlines()[1].startswith("Head count, 28 Nov 2026")  # title under the school's name
     assert "Head count" in text and "Statistics" not in text  # the plan's tables, not the dataset
     assert named_columns("head_count", {}) == []

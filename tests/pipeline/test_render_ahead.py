@@ -11,6 +11,7 @@ import subprocess
 import sys
 
 import pytest
+from pipeline_helpers import pdf_text
 
 from batchops.cli.main import _publishing_here, hoist_global_options
 
@@ -74,10 +75,7 @@ print(json.dumps({"started": started, "missing": [theirs_missing, ours_missing]}
     theirs, ours = tmp_path / "theirs.pdf", tmp_path / "ours.pdf"
     assert _undated(theirs.read_bytes()) == _undated(ours.read_bytes())
 
-    import pdfplumber
-
-    with pdfplumber.open(theirs) as pdf:
-        text = "\n".join(page.extract_text() or "" for page in pdf.pages)
+    text = pdf_text(theirs)
     assert (
         "Showing 50 of 300 rows; the CSV has them all." in text
         and "Łukasz Zoë" in text

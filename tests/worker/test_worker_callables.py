@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import serverlib
+from ftp_server import FTP_PASSWORD
 
 from batchops.errors import BatchOpsError
 
@@ -289,7 +290,7 @@ def test_file_ingest_drop_folder_and_ftp(wctx, tmp_path, samples_dir, ftp_server
             "automation": {
                 "ingest_folder": str(drop),
                 "ingest_department": "Science",
-                "ingest_ftp_url": f"ftp://teacher:secret@127.0.0.1:{port}/",
+                "ingest_ftp_url": f"ftp://teacher:{FTP_PASSWORD}@127.0.0.1:{port}/",
             }
         }
     )
