@@ -174,6 +174,21 @@ def samples_dir() -> Path:
 
 
 @pytest.fixture
+def stale_run(app_ctx, samples_dir) -> dict:
+    """A published run turned into one a SIGKILLed CLI left behind: 'running' under a pid that no longer
+    exists, its upload 'processing'. The ``process_file`` result (``run_id``, ``upload_id``)."""
+    from batchops.services import processing, runs
+    from batchops.store.models import JobRun, Upload
+
+    done = processing.process_file(samples_dir / "gradebook_science.csv")
+    JobRun.update(status="running", worker_id=f"{runs.worker_id().rsplit(':', 1)[0]}:999999", pid=999999).where(
+        JobRun.id == done["run_id"]
+    ).execute()
+    Upload.update(status="processing").where(Upload.id == done["upload_id"]).execute()
+    return done
+
+
+@pytest.fixture
 def immediate(monkeypatch):
     """The queue runs each task inside enqueue (no worker), on a Huey instance built for this test."""
     from batchops.queue import app

@@ -60,20 +60,6 @@ def test_help_opens_no_store(run_cli, tmp_path, command):
     assert not fresh.exists()
 
 
-@pytest.fixture
-def stale_run(app_ctx, samples_dir):
-    """A pipeline run left 'running' by a process that died (a SIGKILLed CLI)."""
-    from batchops.services import processing, runs
-    from batchops.store.models import JobRun, Upload
-
-    done = processing.process_file(samples_dir / "gradebook_science.csv")
-    JobRun.update(status="running", worker_id=f"{runs.worker_id().rsplit(':', 1)[0]}:999999", pid=999999).where(
-        JobRun.id == done["run_id"]
-    ).execute()
-    Upload.update(status="processing").where(Upload.id == done["upload_id"]).execute()
-    return done["run_id"]
-
-
 def _live_worker() -> None:
     """A heartbeat from this (live) process: a worker is online and recovers runs itself."""
     from batchops.clock import utc_now
@@ -96,16 +82,16 @@ def _status(run_id: int) -> str:
 def test_a_light_command_leaves_recovery_to_a_live_worker(run_cli, stale_run):
     _live_worker()
     assert run_cli("jobs", "list", "--json").returncode == 0
-    assert _status(stale_run) == "running"
+    assert _status(stale_run["run_id"]) == "running"
 
 
 def test_a_command_that_runs_pipelines_recovers_even_beside_a_worker(run_cli, stale_run):
     _live_worker()
     res = run_cli("process", "--json", "no-such-file.csv")  # needs_store(recover=True), then the bad name
     assert res.returncode == 2 and "E_FILE_NOT_FOUND" in res.stderr
-    assert _status(stale_run) == "failed"
+    assert _status(stale_run["run_id"]) == "failed"
 
 
 def test_a_light_command_recovers_when_no_worker_is_online(run_cli, stale_run):
     assert run_cli("jobs", "list", "--json").returncode == 0
-    assert _status(stale_run) == "failed"
+    assert _status(stale_run["run_id"]) == "failed"

@@ -71,16 +71,10 @@ def test_export_writes_the_stored_report(app_ctx, samples_dir, tmp_path):
     assert "gradebook_arts.pdf" in first
 
 
-def test_a_run_whose_process_died_is_recovered(app_ctx, samples_dir):
-    from batchops.services import processing, runs, uploads
-    from batchops.store.models import JobRun, Upload
+def test_a_run_whose_process_died_is_recovered(stale_run):
+    from batchops.services import runs, uploads
 
-    done = processing.process_file(samples_dir / "gradebook_science.csv")
-    # Pretend a CLI was SIGKILLed mid-run: running, owned by a pid that no longer exists.
-    JobRun.update(status="running", worker_id=f"{runs.worker_id().rsplit(':', 1)[0]}:999999", pid=999999).where(
-        JobRun.id == done["run_id"]
-    ).execute()
-    Upload.update(status="processing").where(Upload.id == done["upload_id"]).execute()
+    done = stale_run
     assert runs.recover_stale() == [done["run_id"]]
     assert runs.show_run(done["run_id"])["error_code"] == "E_WORKER_LOST"
     # E_WORKER_LOST is a known error with auto-retry: the upload is queued again, not stuck
